@@ -1,0 +1,1 @@
+//! Shared helpers for the pxe benches (work in progress).

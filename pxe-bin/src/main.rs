@@ -1,0 +1,3 @@
+//! The `pxe` binary (work in progress).
+
+fn main() {}

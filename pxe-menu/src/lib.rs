@@ -1,0 +1,6 @@
+//! pxe-menu (work in progress).
+#![no_std]
+
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
