@@ -1,0 +1,106 @@
+#!/bin/bash
+# Install, as root via apt-get, every tool the tests and harnesses of this repository need
+# on a Debian 12 (bookworm) machine, and make sure no daemon from these packages holds a port.
+# Idempotent: run it again and it only re-checks.
+#
+#   sudo scripts/install-deps.sh
+#
+# What needs what:
+#   curl, atftp, tftp-hpa        real TFTP clients for the interop tests against `pxe tftp`
+#   tftpd-hpa (in.tftpd),        reference TFTP servers for the performance harness (run in the
+#   atftpd (unpacked, see below) foreground by the harness itself, never as system services)
+#   dnsmasq-base                 plain DHCP server beside `pxe serve --dhcp proxy`; IPv6 router
+#                                advertisements in the firmware tests (the binary only: no service)
+#   iproute2                     network namespaces, bridges, veth and tap devices
+#   python3-scapy, tcpdump       hand-made DHCP packets; captures when a test fails
+#   kea-admin                    ships /usr/sbin/perfdhcp (there is no package named perfdhcp)
+#   qemu-system-x86, ipxe-qemu,  real firmware clients: SeaBIOS + iPXE NIC ROMs, OVMF's EDK2 PXE
+#   ovmf
+#   pxelinux, syslinux-common,   the boot files `pxe init` lays out
+#   ipxe
+#
+# atftpd Conflicts with tftpd-hpa, so it is only unpacked (apt-get download + dpkg-deb -x) into
+# $ATFTPD_DIR and linked as /usr/local/sbin/atftpd; its libraries come with tftpd-hpa.
+# Note: on images carrying a newer qemu-utils from bookworm-backports, installing
+# qemu-system-x86 7.2 makes apt remove that qemu-utils; nothing in this repository uses it.
+set -euo pipefail
+
+ATFTPD_DIR=${ATFTPD_DIR:-/opt/pxe-deps/atftpd}
+PACKAGES=(
+  curl atftp tftp-hpa tftpd-hpa dnsmasq-base iproute2 procps
+  python3-scapy tcpdump kea-admin
+  qemu-system-x86 ipxe-qemu ovmf
+  pxelinux syslinux-common ipxe
+  libwrap0 libpcre2-8-0
+)
+# Daemons some of these packages would start on a normal (systemd or sysv) Debian machine.
+SERVICES=(tftpd-hpa dnsmasq atftpd)
+
+if [ "$(id -u)" != 0 ]; then
+  echo "install-deps.sh: run as root (it uses apt-get)" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+t0=$(date +%s%N)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  # Keep postinst scripts from starting daemons (tftpd-hpa would take UDP 69) while we install:
+  # invoke-rc.d and deb-systemd-invoke both honour policy-rc.d. An existing one is left alone.
+  own_policy=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    own_policy=1
+  fi
+  trap 'if [ $own_policy = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi' EXIT
+  apt-get update
+  apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+# atftpd, unpacked beside tftpd-hpa rather than installed.
+if [ ! -x "$ATFTPD_DIR/usr/sbin/atftpd" ]; then
+  tmp=$(mktemp -d)
+  chmod 755 "$tmp"   # apt-get download runs as _apt
+  ( cd "$tmp" && apt-get download atftpd && mkdir -p "$ATFTPD_DIR" \
+      && dpkg-deb -x atftpd_*.deb "$ATFTPD_DIR" )
+  rm -rf "$tmp"
+fi
+ln -sf "$ATFTPD_DIR/usr/sbin/atftpd" /usr/local/sbin/atftpd
+
+# Stop and disable any daemon the packages brought, so no port (67, 69, 53) is held.
+for s in "${SERVICES[@]}"; do
+  if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+    systemctl disable --now "$s" >/dev/null 2>&1 || true
+  elif [ -x "/etc/init.d/$s" ]; then
+    "/etc/init.d/$s" stop >/dev/null 2>&1 || true
+    update-rc.d "$s" disable >/dev/null 2>&1 || true
+  fi
+done
+for p in in.tftpd dnsmasq atftpd; do
+  pids=$(pidof "$p" || true)
+  if [ -n "$pids" ]; then
+    echo "install-deps.sh: WARNING: $p still running (pids $pids); it may hold a port" >&2
+  fi
+done
+
+t1=$(date +%s%N)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps.sh: installed: ${missing[*]}"
+else
+  echo "install-deps.sh: all ${#PACKAGES[@]} packages already installed"
+fi
+echo "install-deps.sh: atftpd at /usr/local/sbin/atftpd -> $ATFTPD_DIR/usr/sbin/atftpd"
+for f in /usr/bin/curl /usr/bin/atftp /usr/bin/tftp /usr/sbin/in.tftpd /usr/sbin/dnsmasq \
+         /usr/sbin/perfdhcp /usr/bin/qemu-system-x86_64 /usr/share/OVMF/OVMF_CODE_4M.fd \
+         /usr/share/OVMF/OVMF_VARS_4M.fd /usr/lib/ipxe/qemu/pxe-e1000.rom \
+         /usr/lib/PXELINUX/pxelinux.0 /usr/lib/syslinux/modules/bios/ldlinux.c32 \
+         /usr/lib/ipxe/undionly.kpxe /usr/lib/ipxe/ipxe.efi /usr/local/sbin/atftpd; do
+  [ -e "$f" ] || { echo "install-deps.sh: missing after install: $f" >&2; exit 1; }
+done
+ms=$(( (t1 - t0) / 1000000 ))
+printf 'install-deps.sh: done in %d.%03d s\n' $((ms / 1000)) $((ms % 1000))
