@@ -65,8 +65,7 @@ fi
 # atftpd, unpacked beside tftpd-hpa rather than installed.
 if [ ! -x "$ATFTPD_DIR/usr/sbin/atftpd" ]; then
   tmp=$(mktemp -d)
-  chmod 755 "$tmp"   # apt-get download runs as _apt
-  ( cd "$tmp" && apt-get download atftpd && mkdir -p "$ATFTPD_DIR" \
+  ( cd "$tmp" && apt-get -o APT::Sandbox::User=root download atftpd && mkdir -p "$ATFTPD_DIR" \
       && dpkg-deb -x atftpd_*.deb "$ATFTPD_DIR" )
   rm -rf "$tmp"
 fi
