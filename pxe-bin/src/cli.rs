@@ -1,0 +1,508 @@
+//! The command line: every `pxe` command and flag, parsed by clap.
+//!
+//! Plain `pxe` (no subcommand) is `pxe serve` with no flags: the embedded demo root on
+//! 127.0.0.1:6969, DHCP off.
+
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::{Deserialize, Serialize};
+
+/// `pxe`: network boot (TFTP, proxyDHCP/DHCP, menus) in one process.
+#[derive(Debug, Parser)]
+#[command(name = "pxe", version, about, long_about = None)]
+pub struct Cli {
+    /// Log line format.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// The command; none means `pxe serve` with the embedded demo root.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The `pxe` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve TFTP (and DHCP if asked) from a config file and/or flags.
+    Serve(ServeArgs),
+    /// TFTP alone: a drop-in for tftpd-hpa.
+    Tftp(TftpArgs),
+    /// Download one file: `pxe get tftp://HOST[:PORT]/PATH`.
+    Get(GetArgs),
+    /// Check or render boot menus.
+    Menu(MenuArgs),
+    /// Lay out a TFTP root from the installed Debian packages.
+    Init(InitArgs),
+    /// Check the served tree and the config.
+    Doctor(DoctorArgs),
+}
+
+/// Log line format (`--log-format`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `pxe serve` flags. Each one overrides the config file.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServeArgs {
+    /// Config file (TOML).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// TFTP root directory.
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// TFTP listen address.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen: Option<SocketAddr>,
+    /// DHCP flags (handled by the DHCP module).
+    #[command(flatten)]
+    pub dhcp: DhcpFlags,
+}
+
+impl ServeArgs {
+    /// True when no flag that selects what to serve was given: `pxe serve` serves the demo.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.config.is_none()
+            && self.root.is_none()
+            && self.listen.is_none()
+            && self.dhcp.is_empty()
+    }
+}
+
+/// The DHCP part of `pxe serve`'s flags; `crate::dhcp::DhcpConfig::apply_flags` consumes it.
+#[derive(Debug, Clone, Default, Args)]
+pub struct DhcpFlags {
+    /// DHCP mode; never on unless asked for.
+    #[arg(long, value_enum, value_name = "off|proxy|server")]
+    pub dhcp: Option<DhcpMode>,
+    /// Network interface: DHCP binds to it; server address and subnet come from it.
+    #[arg(long, value_name = "IFACE")]
+    pub interface: Option<String>,
+    /// Lease pool for `--dhcp server`.
+    #[arg(long, value_name = "FIRST,LAST")]
+    pub dhcp_range: Option<DhcpRange>,
+    /// Lease database file for `--dhcp server`.
+    #[arg(long, value_name = "FILE")]
+    pub leases: Option<PathBuf>,
+}
+
+impl DhcpFlags {
+    /// True when no DHCP flag was given.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.dhcp.is_none()
+            && self.interface.is_none()
+            && self.dhcp_range.is_none()
+            && self.leases.is_none()
+    }
+}
+
+/// `--dhcp off|proxy|server`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DhcpMode {
+    /// No DHCP at all (the default).
+    #[default]
+    Off,
+    /// proxyDHCP (ports 67 and 4011): boot options only, another server gives addresses.
+    Proxy,
+    /// Full DHCP server with a lease pool.
+    Server,
+}
+
+/// `--dhcp-range FIRST,LAST`: an inclusive IPv4 address range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct DhcpRange {
+    /// First address of the pool.
+    pub first: Ipv4Addr,
+    /// Last address of the pool (inclusive).
+    pub last: Ipv4Addr,
+}
+
+impl FromStr for DhcpRange {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (a, b) = s.split_once(',').ok_or_else(|| {
+            format!("`{s}`: expected FIRST,LAST (e.g. 192.168.1.100,192.168.1.200)")
+        })?;
+        let first: Ipv4Addr = a.trim().parse().map_err(|e| format!("`{a}`: {e}"))?;
+        let last: Ipv4Addr = b.trim().parse().map_err(|e| format!("`{b}`: {e}"))?;
+        if u32::from(first) > u32::from(last) {
+            return Err(format!("`{s}`: FIRST is after LAST"));
+        }
+        Ok(Self { first, last })
+    }
+}
+
+impl TryFrom<String> for DhcpRange {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl From<DhcpRange> for String {
+    fn from(r: DhcpRange) -> Self {
+        r.to_string()
+    }
+}
+
+impl fmt::Display for DhcpRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{},{}", self.first, self.last)
+    }
+}
+
+/// `pxe tftp` flags.
+#[derive(Debug, Clone, Args)]
+pub struct TftpArgs {
+    /// Directory to serve.
+    #[arg(long, value_name = "DIR")]
+    pub root: PathBuf,
+    /// Listen address.
+    #[arg(long, value_name = "ADDR:PORT", default_value = "0.0.0.0:69")]
+    pub listen: SocketAddr,
+    /// Like tftpd-hpa `--secure`: names are relative to the root (a leading `/` is the root).
+    #[arg(long)]
+    pub secure: bool,
+    /// Drop privileges to this user after binding.
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+    /// Allow write requests to create files.
+    #[arg(long)]
+    pub create: bool,
+    /// Largest blksize granted (RFC 2348).
+    #[arg(long, value_name = "N")]
+    pub blksize_max: Option<u16>,
+    /// Largest windowsize granted (RFC 7440).
+    #[arg(long, value_name = "N")]
+    pub windowsize_max: Option<u16>,
+    /// Local ports for transfer sockets.
+    #[arg(long, value_name = "LOW:HIGH")]
+    pub port_range: Option<PortRange>,
+}
+
+/// `--port-range LOW:HIGH`: an inclusive UDP port range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct PortRange {
+    /// Lowest port.
+    pub low: u16,
+    /// Highest port (inclusive).
+    pub high: u16,
+}
+
+impl FromStr for PortRange {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (a, b) = s
+            .split_once(':')
+            .ok_or_else(|| format!("`{s}`: expected LOW:HIGH (e.g. 49152:65535)"))?;
+        let low: u16 = a.trim().parse().map_err(|e| format!("`{a}`: {e}"))?;
+        let high: u16 = b.trim().parse().map_err(|e| format!("`{b}`: {e}"))?;
+        if low == 0 || low > high {
+            return Err(format!("`{s}`: need 0 < LOW <= HIGH"));
+        }
+        Ok(Self { low, high })
+    }
+}
+
+impl TryFrom<String> for PortRange {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl From<PortRange> for String {
+    fn from(r: PortRange) -> Self {
+        r.to_string()
+    }
+}
+
+impl fmt::Display for PortRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.low, self.high)
+    }
+}
+
+/// `pxe get` arguments.
+#[derive(Debug, Clone, Args)]
+pub struct GetArgs {
+    /// `tftp://HOST[:PORT]/PATH`.
+    #[arg(value_name = "tftp://HOST[:PORT]/PATH")]
+    pub url: TftpUrl,
+    /// Output file (default: the file name of PATH in the current directory; `-` for stdout).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Block size to ask for (RFC 2348).
+    #[arg(long, value_name = "N")]
+    pub blksize: Option<u16>,
+    /// Window size to ask for (RFC 7440).
+    #[arg(long, value_name = "N")]
+    pub windowsize: Option<u16>,
+    /// Ask for the transfer size (RFC 2349).
+    #[arg(long)]
+    pub tsize: bool,
+}
+
+/// A parsed `tftp://HOST[:PORT]/PATH` URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TftpUrl {
+    /// Host name or address (brackets removed from IPv6 literals).
+    pub host: String,
+    /// UDP port (69 unless given).
+    pub port: u16,
+    /// Path on the server, without the leading `/`.
+    pub path: String,
+}
+
+impl FromStr for TftpUrl {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let rest = s
+            .strip_prefix("tftp://")
+            .ok_or_else(|| format!("`{s}`: expected tftp://HOST[:PORT]/PATH"))?;
+        let (authority, path) = rest
+            .split_once('/')
+            .ok_or_else(|| format!("`{s}`: no /PATH after the host"))?;
+        if path.is_empty() {
+            return Err(format!("`{s}`: empty PATH"));
+        }
+        let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+            let (h, tail) = v6
+                .split_once(']')
+                .ok_or_else(|| format!("`{s}`: unclosed `[` in host"))?;
+            match tail.strip_prefix(':') {
+                Some(p) => (h, Some(p)),
+                None if tail.is_empty() => (h, None),
+                None => return Err(format!("`{s}`: junk after `]`")),
+            }
+        } else {
+            match authority.rsplit_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (authority, None),
+            }
+        };
+        if host.is_empty() {
+            return Err(format!("`{s}`: empty HOST"));
+        }
+        let port = match port {
+            Some(p) => p.parse().map_err(|e| format!("`{s}`: port `{p}`: {e}"))?,
+            None => 69,
+        };
+        Ok(Self {
+            host: host.to_owned(),
+            port,
+            path: path.to_owned(),
+        })
+    }
+}
+
+impl fmt::Display for TftpUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "tftp://[{}]:{}/{}", self.host, self.port, self.path)
+        } else {
+            write!(f, "tftp://{}:{}/{}", self.host, self.port, self.path)
+        }
+    }
+}
+
+/// `pxe menu` subcommands.
+#[derive(Debug, Clone, Args)]
+pub struct MenuArgs {
+    /// What to do with the menu.
+    #[command(subcommand)]
+    pub command: MenuCommand,
+}
+
+/// `pxe menu lint` / `pxe menu render`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum MenuCommand {
+    /// Check a menu (pxelinux.cfg file or MENU.toml); non-zero exit on errors.
+    Lint(MenuLintArgs),
+    /// Render MENU.toml into `pxelinux.cfg/default`, the DISPLAY file and the iPXE script.
+    Render(MenuRenderArgs),
+}
+
+/// `pxe menu lint FILE [--root DIR] [--format text|json]`.
+#[derive(Debug, Clone, Args)]
+pub struct MenuLintArgs {
+    /// Menu file to check.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// TFTP root used to check that referenced files exist.
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+}
+
+/// `pxe menu render MENU.toml --out DIR`.
+#[derive(Debug, Clone, Args)]
+pub struct MenuRenderArgs {
+    /// Menu description (TOML).
+    #[arg(value_name = "MENU.toml")]
+    pub menu: PathBuf,
+    /// Output directory (usually the TFTP root).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+/// Report format for `pxe menu lint`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// Human-readable.
+    #[default]
+    Text,
+    /// JSON.
+    Json,
+}
+
+/// `pxe init DIR`.
+#[derive(Debug, Clone, Args)]
+pub struct InitArgs {
+    /// Directory to lay out as a TFTP root.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+}
+
+/// `pxe doctor [--config FILE]`.
+#[derive(Debug, Clone, Args)]
+pub struct DoctorArgs {
+    /// Config file (TOML) to check.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_documented_form_parses() {
+        let forms: &[&[&str]] = &[
+            &["pxe"],
+            &["pxe", "serve"],
+            &[
+                "pxe",
+                "serve",
+                "--config",
+                "c.toml",
+                "--root",
+                "/srv/tftp",
+                "--listen",
+                "0.0.0.0:69",
+                "--dhcp",
+                "proxy",
+                "--interface",
+                "eth0",
+                "--dhcp-range",
+                "10.0.0.10,10.0.0.20",
+                "--leases",
+                "l.json",
+                "--log-format",
+                "json",
+            ],
+            &[
+                "pxe",
+                "tftp",
+                "--root",
+                "/srv",
+                "--listen",
+                "127.0.0.1:6969",
+                "--secure",
+                "--user",
+                "tftp",
+                "--create",
+                "--blksize-max",
+                "1468",
+                "--windowsize-max",
+                "64",
+                "--port-range",
+                "50000:50100",
+            ],
+            &[
+                "pxe",
+                "get",
+                "tftp://127.0.0.1:6969/a/b",
+                "-o",
+                "x",
+                "--blksize",
+                "1468",
+                "--windowsize",
+                "16",
+                "--tsize",
+            ],
+            &[
+                "pxe", "menu", "lint", "default", "--root", "/srv", "--format", "json",
+            ],
+            &["pxe", "menu", "render", "MENU.toml", "--out", "/srv"],
+            &["pxe", "init", "/srv/tftp"],
+            &["pxe", "doctor", "--config", "c.toml"],
+            &["pxe", "doctor"],
+        ];
+        for f in forms {
+            if let Err(e) = Cli::try_parse_from(*f) {
+                panic!("{f:?}: {e}");
+            }
+        }
+    }
+
+    #[test]
+    fn urls() {
+        let u: TftpUrl = "tftp://127.0.0.1:6969/hello.txt".parse().unwrap();
+        assert_eq!(
+            (u.host.as_str(), u.port, u.path.as_str()),
+            ("127.0.0.1", 6969, "hello.txt")
+        );
+        let u: TftpUrl = "tftp://host/a/b".parse().unwrap();
+        assert_eq!((u.port, u.path.as_str()), (69, "a/b"));
+        let u: TftpUrl = "tftp://[::1]:70/x".parse().unwrap();
+        assert_eq!((u.host.as_str(), u.port), ("::1", 70));
+        for bad in [
+            "http://x/y",
+            "tftp://x",
+            "tftp://x/",
+            "tftp://:69/x",
+            "tftp://x:zz/y",
+        ] {
+            assert!(bad.parse::<TftpUrl>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn ranges() {
+        assert!("1,2".parse::<DhcpRange>().is_err());
+        assert!("10.0.0.9,10.0.0.1".parse::<DhcpRange>().is_err());
+        assert_eq!(
+            "10:20".parse::<PortRange>().unwrap(),
+            PortRange { low: 10, high: 20 }
+        );
+        assert!("20:10".parse::<PortRange>().is_err());
+        assert!("0:10".parse::<PortRange>().is_err());
+    }
+}

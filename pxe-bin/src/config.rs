@@ -1,0 +1,148 @@
+//! The config file (TOML). Flags override it: [`Config::apply_serve_flags`].
+//!
+//! ```toml
+//! root = "/srv/tftp"          # TFTP root
+//! menu = "/etc/pxe/menu.toml" # optional: menu source (doctor lints it)
+//! log_format = "text"         # or "json"
+//!
+//! [tftp]
+//! listen = "0.0.0.0:69"
+//! secure = true
+//! user = "tftp"
+//! create = false
+//! blksize_max = 1468
+//! windowsize_max = 64
+//! port_range = "49152:65535"
+//!
+//! [dhcp]                      # owned by crate::dhcp::DhcpConfig
+//! ```
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::cli::{LogFormat, PortRange, ServeArgs};
+use crate::error::Error;
+
+/// Where packaged installs keep the config (used by `contrib/pxe.service`).
+#[allow(
+    dead_code,
+    reason = "for `pxe doctor` (engineer B), which checks it by default"
+)]
+pub const DEFAULT_PATH: &str = "/etc/pxe/pxe.toml";
+
+/// The whole config file.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// TFTP root directory.
+    pub root: Option<PathBuf>,
+    /// Menu source (MENU.toml) rendered into the root; `pxe doctor` lints it.
+    pub menu: Option<PathBuf>,
+    /// Log line format; `--log-format` overrides it.
+    pub log_format: Option<LogFormat>,
+    /// TFTP settings.
+    pub tftp: TftpConfig,
+    /// DHCP settings (see `crate::dhcp`).
+    pub dhcp: crate::dhcp::DhcpConfig,
+}
+
+/// `[tftp]`: the same knobs as `pxe tftp`'s flags.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TftpConfig {
+    /// Listen address (default 0.0.0.0:69, or the interface's address with `--interface`).
+    pub listen: Option<SocketAddr>,
+    /// Confine names to the root like tftpd-hpa `--secure`.
+    pub secure: bool,
+    /// Drop privileges to this user after binding.
+    pub user: Option<String>,
+    /// Allow write requests to create files.
+    pub create: bool,
+    /// Largest blksize granted.
+    pub blksize_max: Option<u16>,
+    /// Largest windowsize granted.
+    pub windowsize_max: Option<u16>,
+    /// Local ports for transfer sockets.
+    pub port_range: Option<PortRange>,
+}
+
+impl Config {
+    /// Reads and parses `path`.
+    pub fn load(path: &Path) -> Result<Self, Error> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::io(format!("read config {}", path.display()), e))?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses config text; `path` is only used in error messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, Error> {
+        toml::from_str(text).map_err(|e| Error::Config {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Applies `pxe serve` flags over the file's values (flags win).
+    pub fn apply_serve_flags(&mut self, args: &ServeArgs) -> Result<(), Error> {
+        if let Some(root) = &args.root {
+            self.root = Some(root.clone());
+        }
+        if let Some(listen) = args.listen {
+            self.tftp.listen = Some(listen);
+        }
+        self.dhcp.apply_flags(&args.dhcp)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_file_parses_and_flags_override() {
+        let text = r#"
+            root = "/srv/tftp"
+            log_format = "json"
+            [tftp]
+            listen = "192.168.1.1:69"
+            secure = true
+            user = "tftp"
+            blksize_max = 1468
+            windowsize_max = 64
+            port_range = "49152:65535"
+            [dhcp]
+        "#;
+        let mut c = Config::parse(text, Path::new("t.toml")).unwrap();
+        assert_eq!(
+            c.tftp.port_range,
+            Some(PortRange {
+                low: 49152,
+                high: 65535
+            })
+        );
+        assert_eq!(c.log_format, Some(LogFormat::Json));
+        let args = ServeArgs {
+            root: Some("/other".into()),
+            listen: Some("127.0.0.1:6969".parse().unwrap()),
+            ..ServeArgs::default()
+        };
+        c.apply_serve_flags(&args).unwrap();
+        assert_eq!(c.root.as_deref(), Some(Path::new("/other")));
+        assert_eq!(c.tftp.listen, Some("127.0.0.1:6969".parse().unwrap()));
+    }
+
+    #[test]
+    fn typo_is_an_error_naming_the_file() {
+        let e = Config::parse("[tftp]\nlisten_addr = \"x\"\n", Path::new("t.toml")).unwrap_err();
+        assert!(e.to_string().contains("t.toml"), "{e}");
+        assert!(e.to_string().contains("listen_addr"), "{e}");
+    }
+
+    #[test]
+    fn empty_file_is_default() {
+        let c = Config::parse("", Path::new("t.toml")).unwrap();
+        assert!(c.root.is_none() && c.tftp == TftpConfig::default());
+    }
+}
