@@ -382,6 +382,13 @@ pub struct InitArgs {
     /// Directory to lay out as a TFTP root.
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
+    /// Replace boot files that differ from the installed packages' copies (edited menus and
+    /// configs are never replaced).
+    #[arg(long)]
+    pub force: bool,
+    /// Take the package files from this system root instead of `/` (a chroot or mounted image).
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    pub sysroot: PathBuf,
 }
 
 /// `pxe doctor [--config FILE]`.
