@@ -45,7 +45,7 @@ struct Args {
     #[arg(long, default_value = "target/release/pxe")]
     pxe: PathBuf,
     /// Extra arguments for `pxe tftp` (after `--root`/`--listen`), space-separated.
-    #[arg(long, default_value = "--blksize-max 65464 --windowsize-max 64")]
+    #[arg(long, default_value = "--windowsize-max 64")]
     pxe_tftp_args: String,
     /// The atftpd binary (conflicts with tftpd-hpa as a package; unpacked by install-deps).
     #[arg(long, default_value = "/usr/local/sbin/atftpd")]

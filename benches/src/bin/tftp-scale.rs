@@ -1,0 +1,268 @@
+//! Scale: many concurrent clients download one file from one `pxe tftp` on loopback, every
+//! download compared byte for byte with the served file. Reports the total time, the
+//! server's peak RSS (`VmHWM`), its anonymous RSS at the busiest moment, and RSS per active
+//! transfer beyond the idle base.
+//!
+//! Clients are real processes (`pxe get -o -` or `curl`), their stdout read by one thread
+//! each, so the server sees real sockets and real timing.
+//!
+//! Run: `cargo run --release -p pxe-benches --bin tftp-scale -- --help`
+
+use std::io::{self, Read};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use pxe_benches::{Daemon, Pin, kill_pid, mib_per_s, proc_status_kib, wait_tftp_ready};
+
+#[derive(Parser, Debug)]
+#[command(about = "N concurrent TFTP downloads from one pxe tftp, bit-exact, with server RSS")]
+struct Args {
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 500)]
+    clients: usize,
+    /// File size, MiB.
+    #[arg(long, default_value_t = 16)]
+    size_mib: u64,
+    /// Client program: `pxe-get` or `curl`.
+    #[arg(long, default_value = "pxe-get")]
+    client: String,
+    /// blksize the clients ask for.
+    #[arg(long, default_value_t = 1468)]
+    blksize: u16,
+    /// windowsize the clients ask for (pxe-get only; curl has none).
+    #[arg(long, default_value_t = 16)]
+    windowsize: u16,
+    /// Server: `pxe` (`pxe tftp`) or `tftpd-hpa` (to check the harness itself).
+    #[arg(long, default_value = "pxe")]
+    server: String,
+    /// The `pxe` binary.
+    #[arg(long, default_value = "target/release/pxe")]
+    pxe: PathBuf,
+    /// Extra arguments for `pxe tftp`, space-separated.
+    #[arg(long, default_value = "--windowsize-max 64")]
+    pxe_tftp_args: String,
+    /// Scratch directory.
+    #[arg(long, default_value = "/dev/shm/pxe-scale")]
+    work: PathBuf,
+    /// CPU list for the server, or `none`.
+    #[arg(long, default_value = "none")]
+    server_cpus: String,
+    /// CPU list for the clients, or `none`.
+    #[arg(long, default_value = "none")]
+    client_cpus: String,
+    /// Whole-run timeout, seconds; clients still running are killed by pid and counted failed.
+    #[arg(long, default_value_t = 600)]
+    timeout_secs: u64,
+}
+
+fn pin(list: &str) -> Pin {
+    if list == "none" {
+        Pin::Anywhere
+    } else {
+        Pin::Cpus(list.to_owned())
+    }
+}
+
+/// Compares a client's stdout with the expected bytes as it streams; `true` if bit-exact.
+fn verify_stream(mut r: impl Read, want: &[u8]) -> io::Result<bool> {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut at = 0usize;
+    let mut same = true;
+    loop {
+        let n = r.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        let end = at + n;
+        same &= want.get(at..end).is_some_and(|w| w == &buf[..n]);
+        at = end;
+    }
+    Ok(same && at == want.len())
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = Args::parse();
+    let root = args.work.join("root");
+    std::fs::create_dir_all(&root)?;
+    for dir in [&args.work, &root] {
+        std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
+    }
+    let file = root.join("scale.bin");
+    let size = args.size_mib * 1024 * 1024;
+    pxe_benches::write_random_file(&file, size, 11)?;
+    std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
+    let want: Arc<[u8]> = std::fs::read(&file)?.into();
+
+    let spin = pin(&args.server_cpus);
+    let (cmd, port) = match args.server.as_str() {
+        "pxe" => {
+            let mut c = spin.command(&args.pxe.to_string_lossy());
+            c.arg("tftp")
+                .arg("--root")
+                .arg(&root)
+                .arg("--listen")
+                .arg("127.0.0.1:6972");
+            c.args(args.pxe_tftp_args.split_whitespace());
+            (c, 6972)
+        }
+        "tftpd-hpa" => {
+            let mut c = spin.command("in.tftpd");
+            c.args(["-L", "-a", "127.0.0.1:6973", "-s"])
+                .arg(&root)
+                .args(["-u", "nobody"]);
+            (c, 6973)
+        }
+        other => return Err(format!("unknown server {other}").into()),
+    };
+    let mut server = Daemon::spawn(&args.server, cmd, &args.work.join("server.log"))?;
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    wait_tftp_ready(addr, Duration::from_secs(5))?;
+    let spid = server.pid();
+    let base_rss = proc_status_kib(spid, "VmRSS").unwrap_or(0);
+    let base_anon = proc_status_kib(spid, "RssAnon").unwrap_or(0);
+
+    let cpin = pin(&args.client_cpus);
+    let url = format!("tftp://127.0.0.1:{port}/scale.bin");
+    let active = Arc::new(AtomicUsize::new(0));
+    let mut handles = Vec::with_capacity(args.clients);
+    let mut pids = Vec::with_capacity(args.clients);
+    eprintln!("load average before: {}", pxe_benches::loadavg());
+    let t0 = Instant::now();
+    for _ in 0..args.clients {
+        let mut c = match args.client.as_str() {
+            "pxe-get" => {
+                let mut c = cpin.command(&args.pxe.to_string_lossy());
+                c.arg("get").arg(&url).args(["-o", "-"]);
+                c.arg("--blksize").arg(args.blksize.to_string());
+                c.arg("--windowsize").arg(args.windowsize.to_string());
+                c
+            }
+            "curl" => {
+                let mut c = cpin.command("curl");
+                c.arg("-s")
+                    .arg("--tftp-blksize")
+                    .arg(args.blksize.to_string())
+                    .arg(&url);
+                c
+            }
+            other => return Err(format!("unknown client {other}").into()),
+        };
+        let mut child = c
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()?;
+        pids.push(child.id());
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let want = Arc::clone(&want);
+        let active = Arc::clone(&active);
+        active.fetch_add(1, Ordering::SeqCst);
+        let h = thread::Builder::new()
+            .stack_size(128 * 1024)
+            .spawn(move || {
+                let exact = verify_stream(stdout, &want).unwrap_or(false);
+                let ok = child.wait().is_ok_and(|s| s.success());
+                active.fetch_sub(1, Ordering::SeqCst);
+                (exact && ok, Instant::now())
+            })?;
+        handles.push(h);
+    }
+    let spawned = t0.elapsed().as_secs_f64();
+    // Sample the server while transfers run: the busiest moment's anonymous RSS.
+    let mut peak_active = 0usize;
+    let mut anon_at_peak = base_anon;
+    let mut max_anon = base_anon;
+    let deadline = t0 + Duration::from_secs(args.timeout_secs);
+    while active.load(Ordering::SeqCst) > 0 {
+        let a = active.load(Ordering::SeqCst);
+        let anon = proc_status_kib(spid, "RssAnon").unwrap_or(0);
+        max_anon = max_anon.max(anon);
+        if a >= peak_active {
+            peak_active = a;
+            anon_at_peak = anon_at_peak.max(anon);
+        }
+        if Instant::now() > deadline {
+            eprintln!("timeout: killing the clients still running");
+            for &p in &pids {
+                kill_pid(p, libc::SIGKILL);
+            }
+            break;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    let mut ok = 0usize;
+    let mut last_done = t0;
+    for h in handles {
+        let (exact, done) = h.join().map_err(|_| "reader thread panicked")?;
+        ok += usize::from(exact);
+        last_done = last_done.max(done);
+    }
+    let total = last_done.duration_since(t0).as_secs_f64();
+    let hwm = proc_status_kib(spid, "VmHWM").unwrap_or(0);
+    let alive = server.exited().is_none();
+    server.stop();
+    eprintln!("load average after: {}", pxe_benches::loadavg());
+
+    let moved = size * args.clients as u64;
+    println!(
+        "{} clients ({} blksize {} windowsize {}) x {} MiB from {} on 127.0.0.1 (server CPUs {}, client CPUs {})",
+        args.clients,
+        args.client,
+        args.blksize,
+        if args.client == "curl" {
+            1
+        } else {
+            args.windowsize
+        },
+        args.size_mib,
+        args.server,
+        args.server_cpus,
+        args.client_cpus
+    );
+    println!(
+        "- bit-exact: {ok}/{} (server alive at the end: {alive})",
+        args.clients
+    );
+    println!(
+        "- total time: {total:.2} s (spawning took {spawned:.2} s), aggregate {:.1} MiB/s",
+        mib_per_s(moved, total)
+    );
+    println!("- peak concurrent transfers seen: {peak_active}");
+    println!(
+        "- server VmRSS idle: {base_rss} KiB; VmHWM: {hwm} KiB; RssAnon idle {base_anon} KiB, max {max_anon} KiB"
+    );
+    let per = |kib: u64| kib as f64 / peak_active.max(1) as f64;
+    println!(
+        "- RSS per active transfer beyond the idle base: {:.1} KiB (VmHWM), {:.1} KiB (RssAnon)",
+        per(hwm.saturating_sub(base_rss)),
+        per(max_anon.saturating_sub(base_anon))
+    );
+    if ok != args.clients {
+        return Err(format!("{} downloads were not bit-exact", args.clients - ok).into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verify_stream_checks_content_and_length() {
+        let want = vec![7u8; 200_000];
+        assert!(verify_stream(&want[..], &want).unwrap());
+        assert!(!verify_stream(&want[..199_999], &want).unwrap());
+        let mut bad = want.clone();
+        bad[150_000] = 8;
+        assert!(!verify_stream(&bad[..], &want).unwrap());
+        let mut long = want.clone();
+        long.push(7);
+        assert!(!verify_stream(&long[..], &want).unwrap());
+    }
+}
