@@ -1,7 +1,17 @@
 //! pxe-dhcp (work in progress).
 #![no_std]
-#![warn(clippy::std_instead_of_core, clippy::std_instead_of_alloc, clippy::alloc_instead_of_core)]
+#![warn(
+    clippy::std_instead_of_core,
+    clippy::std_instead_of_alloc,
+    clippy::alloc_instead_of_core
+)]
 
 extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
+
+mod error;
+pub mod pxe;
+pub mod wire;
+
+pub use error::Error;

@@ -1,0 +1,67 @@
+//! The crate's one error type.
+
+use pxe_proto::WireError;
+
+/// What went wrong while reading or writing a DHCP message.
+///
+/// Errors are `Copy` and carry only static context (option names, offsets), so a responder can
+/// keep the last one in its statistics without allocating. Offsets count from the first byte of
+/// the BOOTP message (the `op` field).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The message is shorter than the fixed BOOTP header plus the magic cookie (RFC 2131 §2).
+    #[error("message is {len} bytes, shorter than the 240-byte BOOTP header and magic cookie")]
+    Truncated {
+        /// The message length.
+        len: usize,
+    },
+    /// Bytes 236..240 are not the DHCP magic cookie 99.130.83.99 (RFC 2131 §3): a plain BOOTP
+    /// message or not DHCP at all.
+    #[error("no DHCP magic cookie at offset 236")]
+    NoMagicCookie,
+    /// An option whose length runs past the end of its area (options field, `file` or `sname`).
+    #[error("option {code} ({name}) at offset {offset}: length runs past the end of the {area}")]
+    TruncatedOption {
+        /// The option code.
+        code: u8,
+        /// The option's name from the option table (`"unknown"` if not in it).
+        name: &'static str,
+        /// Offset of the option's code octet.
+        offset: usize,
+        /// `"options field"`, `"file field"` or `"sname field"`.
+        area: &'static str,
+    },
+    /// An option whose value does not fit its type (wrong length, bad contents).
+    #[error("option {code} ({name}) at offset {offset}: {reason}")]
+    MalformedOption {
+        /// The option code.
+        code: u8,
+        /// The option's name from the option table.
+        name: &'static str,
+        /// Offset of the option's code octet (its first instance, if it was split).
+        offset: usize,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A header field value is longer than its fixed-size field (`sname` 64, `file` 128 bytes).
+    #[error("{field} is {len} bytes, longer than its {max}-byte field")]
+    FieldTooLong {
+        /// `"sname"` or `"file"`.
+        field: &'static str,
+        /// The value's length.
+        len: usize,
+        /// The field size.
+        max: usize,
+    },
+    /// An option that cannot be written: code 0 (Pad) or 255 (End) used as a data option.
+    #[error("option code {code} cannot carry data")]
+    ReservedOptionCode {
+        /// The offending code.
+        code: u8,
+    },
+    /// A lower-level read or write failed (typically the output buffer was too small: the
+    /// caller's buffer, or the limit from the client's option 57).
+    #[error(transparent)]
+    Wire(#[from] WireError),
+}
