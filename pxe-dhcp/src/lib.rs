@@ -11,6 +11,7 @@ extern crate alloc;
 extern crate std;
 
 mod error;
+pub mod policy;
 pub mod pxe;
 pub mod wire;
 

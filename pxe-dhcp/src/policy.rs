@@ -1,0 +1,372 @@
+//! The boot policy: an ordered, declarative rule list that says what each client boots.
+//!
+//! The first rule whose [`Match`] fits the [`ClientInfo`] wins. Every [`BootDecision`] carries a
+//! `reason` naming the client, its architecture, its firmware and the rule, which the server
+//! logs as one line per decision.
+//!
+//! # The default rules (loop-proof chainloading)
+//!
+//! | # | name | matches | boot file |
+//! |---|---|---|---|
+//! | 1 | `pxe-bios` | PXE ROM, BIOS | `undionly.kpxe` |
+//! | 2 | `pxe-uefi-x64` | PXE ROM, x64 UEFI (arch 7 or 9) | `ipxe.efi` |
+//! | 3 | `pxe-uefi-arm64` | PXE ROM, ARM64 UEFI (arch 11) | `ipxe-arm64.efi` |
+//! | 4 | `ipxe-bios` | iPXE, BIOS | `pxelinux.0` |
+//! | 5 | `ipxe` | iPXE, any other arch | `boot.ipxe` |
+//! | 6 | `http-x64` | HTTPClient, x64 | `http://{server}/ipxe.efi` |
+//! | 7 | `http-arm64` | HTTPClient, ARM64 | `http://{server}/ipxe-arm64.efi` |
+//!
+//! iPXE is recognised by user class `iPXE` *or* option 175, so it never gets an iPXE binary
+//! again. `{server}` in a boot file is replaced by the decision's next-server address and `{mac}`
+//! by the client's MAC in pxelinux form (`52-54-00-12-34-56`).
+//!
+//! # Chainloading iPXE ROMs anyway (`once`)
+//!
+//! Measured here (`research/lab.md` §3-§4): a QEMU iPXE NIC ROM and the `undionly.kpxe` it would
+//! chainload send the *same* identifiers — option 77 `iPXE`, option 175, option 60
+//! `PXEClient:Arch:00000:UNDI:002001`, option 93 `0000` — so no packet-only test can tell the ROM
+//! from the chained build. A rule that sends iPXE ROMs to `undionly.kpxe` therefore carries
+//! `once = true`: it applies to one DHCP transaction (one `xid`) per client MAC within
+//! [`Policy::once_window_secs`]; the chained iPXE's next request (a new `xid`) skips it and falls
+//! through to the iPXE rules (user class `iPXE` → `pxelinux.0`), which end the loop. If a machine
+//! reboots inside the window, its ROM goes straight to the next stage, which it can run too.
+//! For custom iPXE builds, [`Match::user_class`] / [`Match::not_user_class`] (a custom
+//! `user-class`) and [`Match::ipxe_feature`] (an option 175 sub-option) tell builds apart without
+//! state. Such a configuration, in TOML:
+//!
+//! ```toml
+//! [[rules]]
+//! name = "chain-ipxe-rom"
+//! once = true
+//! boot_file = "undionly.kpxe"
+//! match = { firmware = ["ipxe"], arch = ["bios"] }
+//! # ... followed by the default rules (Policy::default().rules)
+//! ```
+
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::net::Ipv4Addr;
+
+use pxe_proto::MacAddr;
+
+use crate::pxe::{ArchKind, ClientInfo, Firmware};
+use crate::wire::DhcpOption;
+
+/// A MAC address with a mask (`52:54:00:00:00:00` / `ff:ff:ff:00:00:00` matches a vendor prefix).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct MacMatch {
+    /// The address to compare with (after masking).
+    pub address: MacAddr,
+    /// The mask; all ones (exact match) when omitted.
+    #[cfg_attr(feature = "serde", serde(default = "all_ones"))]
+    pub mask: MacAddr,
+}
+
+#[cfg(feature = "serde")]
+fn all_ones() -> MacAddr {
+    MacAddr::BROADCAST
+}
+
+impl MacMatch {
+    /// Whether `mac` matches.
+    pub fn matches(&self, mac: MacAddr) -> bool {
+        mac.masked(&self.mask) == self.address.masked(&self.mask)
+    }
+}
+
+/// What a rule matches. Every field that is set must match; an empty list or `None` matches
+/// anything.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default, deny_unknown_fields)
+)]
+pub struct Match {
+    /// Firmware kinds (`pxe`, `ipxe`, `http-client`, `other`).
+    pub firmware: Vec<Firmware>,
+    /// Architecture classes (`bios`, `x64-uefi`, `arm64-uefi`, ...); any of the client's
+    /// option 93 entries may match.
+    pub arch: Vec<ArchKind>,
+    /// Exact option 93 codes.
+    pub arch_code: Vec<u16>,
+    /// Client MAC, with a mask.
+    pub mac: Option<MacMatch>,
+    /// Option 60 prefix (`PXEClient`, `HTTPClient`, `HW-Client`).
+    pub vendor_class: Option<String>,
+    /// A user class (option 77) the client must send.
+    pub user_class: Option<String>,
+    /// A user class the client must not send.
+    pub not_user_class: Option<String>,
+    /// An option 175 sub-option the client must send (an iPXE feature or setting code).
+    pub ipxe_feature: Option<u8>,
+    /// An option 175 sub-option the client must not send.
+    pub not_ipxe_feature: Option<u8>,
+}
+
+impl Match {
+    /// Whether `c` satisfies every condition.
+    pub fn matches(&self, c: &ClientInfo) -> bool {
+        let arch_ok = self.arch.is_empty() || c.archs.iter().any(|a| self.arch.contains(&a.kind()));
+        let code_ok =
+            self.arch_code.is_empty() || c.archs.iter().any(|a| self.arch_code.contains(&a.0));
+        let feature = |code: u8| c.ipxe.as_ref().is_some_and(|e| e.get(code).is_some());
+        (self.firmware.is_empty() || self.firmware.contains(&c.firmware))
+            && arch_ok
+            && code_ok
+            && self.mac.is_none_or(|m| m.matches(c.mac))
+            && self
+                .vendor_class
+                .as_ref()
+                .is_none_or(|p| c.vendor_class.starts_with(p.as_bytes()))
+            && self
+                .user_class
+                .as_ref()
+                .is_none_or(|u| c.has_user_class(u.as_bytes()))
+            && self
+                .not_user_class
+                .as_ref()
+                .is_none_or(|u| !c.has_user_class(u.as_bytes()))
+            && self.ipxe_feature.is_none_or(feature)
+            && self.not_ipxe_feature.is_none_or(|f| !feature(f))
+    }
+}
+
+/// The value of an extra option a rule sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "kebab-case")
+)]
+pub enum ExtraValue {
+    /// A string (no NUL added).
+    Text(String),
+    /// Raw bytes.
+    Bytes(Vec<u8>),
+    /// IPv4 addresses.
+    Ip(Vec<Ipv4Addr>),
+    /// One byte.
+    U8(u8),
+    /// A big-endian u16.
+    U16(u16),
+    /// A big-endian u32.
+    U32(u32),
+}
+
+/// An extra option a rule adds to its replies (e.g. 209 pxelinux config file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct ExtraOption {
+    /// Option code.
+    pub code: u8,
+    /// Value.
+    pub value: ExtraValue,
+}
+
+impl ExtraOption {
+    /// The option in typed form (or [`DhcpOption::Unknown`] if the bytes do not fit the code's
+    /// type, so a configured value is always sent as written).
+    pub fn to_option(&self) -> DhcpOption {
+        let data: Vec<u8> = match &self.value {
+            ExtraValue::Text(s) => s.as_bytes().to_vec(),
+            ExtraValue::Bytes(b) => b.clone(),
+            ExtraValue::Ip(ips) => ips.iter().flat_map(|i| i.octets()).collect(),
+            ExtraValue::U8(v) => alloc::vec![*v],
+            ExtraValue::U16(v) => v.to_be_bytes().to_vec(),
+            ExtraValue::U32(v) => v.to_be_bytes().to_vec(),
+        };
+        DhcpOption::decode(self.code, &data).unwrap_or(DhcpOption::Unknown {
+            code: self.code,
+            data,
+        })
+    }
+}
+
+/// One rule: a match and what to boot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(deny_unknown_fields)
+)]
+pub struct Rule {
+    /// A name for logs.
+    pub name: String,
+    /// The conditions.
+    #[cfg_attr(feature = "serde", serde(rename = "match", default))]
+    pub when: Match,
+    /// Boot file (`file` field, and option 67 when asked); may contain `{server}` and `{mac}`.
+    pub boot_file: String,
+    /// Next server (`siaddr`); the responder's own address when `None`.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub next_server: Option<Ipv4Addr>,
+    /// Server host name (`sname`, and option 66 when asked).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub server_name: Option<String>,
+    /// Extra options to send.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub options: Vec<ExtraOption>,
+    /// Apply to one transaction per client within [`Policy::once_window_secs`] (see the module
+    /// docs: chainloading iPXE ROMs).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub once: bool,
+}
+
+impl Rule {
+    /// A rule matching `when` that boots `boot_file`.
+    pub fn new(name: &str, when: Match, boot_file: &str) -> Rule {
+        Rule {
+            name: name.to_string(),
+            when,
+            boot_file: boot_file.to_string(),
+            next_server: None,
+            server_name: None,
+            options: Vec::new(),
+            once: false,
+        }
+    }
+}
+
+/// The rule list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Policy {
+    /// Rules in priority order.
+    pub rules: Vec<Rule>,
+    /// How long a `once` rule stays used for a client, in seconds.
+    #[cfg_attr(feature = "serde", serde(default = "default_once_window"))]
+    pub once_window_secs: u32,
+}
+
+/// Default for [`Policy::once_window_secs`]: long enough for a ROM to fetch and start
+/// `undionly.kpxe` under emulation, short enough that the next boot chains again.
+pub const DEFAULT_ONCE_WINDOW_SECS: u32 = 120;
+
+#[cfg(feature = "serde")]
+fn default_once_window() -> u32 {
+    DEFAULT_ONCE_WINDOW_SECS
+}
+
+/// What a client boots, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BootDecision {
+    /// Index of the rule in [`Policy::rules`] (0-based; the reason counts from 1).
+    pub rule_index: usize,
+    /// The rule's name.
+    pub rule_name: String,
+    /// Whether the rule is a `once` rule (the responder records its use).
+    pub once: bool,
+    /// The boot file with `{server}`/`{mac}` filled in.
+    pub boot_file: String,
+    /// `siaddr`.
+    pub next_server: Ipv4Addr,
+    /// `sname`, if configured.
+    pub server_name: Option<String>,
+    /// Extra options.
+    pub options: Vec<DhcpOption>,
+    /// Human-readable reason, e.g. `52:54:00:12:34:56 arch 7 = x64 UEFI, PXE ROM (UNDI 3.0), no
+    /// iPXE user class → ipxe.efi by rule 2 (pxe-uefi-x64)`.
+    pub reason: String,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        let m = |fw: Firmware, arch: &[ArchKind]| Match {
+            firmware: alloc::vec![fw],
+            arch: arch.to_vec(),
+            ..Match::default()
+        };
+        Policy {
+            rules: alloc::vec![
+                Rule::new(
+                    "pxe-bios",
+                    m(Firmware::PxeRom, &[ArchKind::Bios]),
+                    "undionly.kpxe"
+                ),
+                Rule::new(
+                    "pxe-uefi-x64",
+                    m(Firmware::PxeRom, &[ArchKind::X64Uefi]),
+                    "ipxe.efi"
+                ),
+                Rule::new(
+                    "pxe-uefi-arm64",
+                    m(Firmware::PxeRom, &[ArchKind::Arm64Uefi]),
+                    "ipxe-arm64.efi"
+                ),
+                Rule::new(
+                    "ipxe-bios",
+                    m(Firmware::Ipxe, &[ArchKind::Bios]),
+                    "pxelinux.0"
+                ),
+                Rule::new("ipxe", m(Firmware::Ipxe, &[]), "boot.ipxe"),
+                Rule::new(
+                    "http-x64",
+                    m(Firmware::HttpClient, &[ArchKind::X64Uefi]),
+                    "http://{server}/ipxe.efi"
+                ),
+                Rule::new(
+                    "http-arm64",
+                    m(Firmware::HttpClient, &[ArchKind::Arm64Uefi]),
+                    "http://{server}/ipxe-arm64.efi"
+                ),
+            ],
+            once_window_secs: DEFAULT_ONCE_WINDOW_SECS,
+        }
+    }
+}
+
+impl Policy {
+    /// Decides for `client`, with `server` as the default next server. Stateless: `once` rules
+    /// are treated like any other (use [`Policy::decide_with`] to skip used ones).
+    pub fn decide(&self, client: &ClientInfo, server: Ipv4Addr) -> Option<BootDecision> {
+        self.decide_with(client, server, |_, _| false)
+    }
+
+    /// Decides for `client`, skipping every rule for which `skip(index, rule)` is true (the
+    /// responders skip `once` rules already used by this client).
+    pub fn decide_with(
+        &self,
+        client: &ClientInfo,
+        server: Ipv4Addr,
+        skip: impl Fn(usize, &Rule) -> bool,
+    ) -> Option<BootDecision> {
+        let mut skipped = String::new();
+        for (i, rule) in self.rules.iter().enumerate() {
+            if !rule.when.matches(client) {
+                continue;
+            }
+            if skip(i, rule) {
+                skipped.push_str(&format!(
+                    " (rule {} {} skipped: already used by this client)",
+                    i + 1,
+                    rule.name
+                ));
+                continue;
+            }
+            let next_server = rule.next_server.unwrap_or(server);
+            let boot_file = rule
+                .boot_file
+                .replace("{server}", &next_server.to_string())
+                .replace("{mac}", &client.mac.to_dashed().to_string());
+            let reason = format!(
+                "{client} → {boot_file} by rule {} ({}){skipped}",
+                i + 1,
+                rule.name
+            );
+            return Some(BootDecision {
+                rule_index: i,
+                rule_name: rule.name.clone(),
+                once: rule.once,
+                boot_file,
+                next_server,
+                server_name: rule.server_name.clone(),
+                options: rule.options.iter().map(ExtraOption::to_option).collect(),
+                reason,
+            });
+        }
+        None
+    }
+}
