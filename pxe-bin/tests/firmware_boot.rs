@@ -1,0 +1,220 @@
+//! Real firmware boots through `pxe serve` (issue 6): QEMU/TCG with SeaBIOS and the e1000's
+//! iPXE ROM, and OVMF with EDK2's own PXE client, each in a network namespace of its own.
+//!
+//! Every test lays out a root with `pxe init`, adds files that print markers on the serial
+//! console, starts `pxe serve` in the namespace, boots QEMU on a tap beside it and waits at most
+//! [`LIMIT`] for the marker; it prints the time to the marker and the serial milestones. QEMU,
+//! `pxe` and dnsmasq are stopped by pid and the namespace deleted whatever happens
+//! (`support/firmware_lab.rs`). dnsmasq sends the IPv6 router advertisements iPXE waits for
+//! (~13 s otherwise) and, in the proxy test, the addresses.
+//!
+//! Needs root and the packages `scripts/install-deps.sh` installs.
+
+#[path = "support/firmware_lab.rs"]
+mod firmware_lab;
+
+use std::process::Command;
+use std::time::Duration;
+
+use firmware_lab::{Boot, Firmware, Lab, Proc, tail};
+
+/// Time bound from QEMU's start to the marker.
+const LIMIT: Duration = Duration::from_secs(60);
+/// The address pool `--dhcp server` hands out.
+const RANGE: &str = "10.77.0.100,10.77.0.199";
+
+/// Lays out the lab's root with `pxe init`, then the marker files.
+fn init_root(lab: &Lab) {
+    let root = lab.root();
+    let out = Command::new(env!("CARGO_BIN_EXE_pxe"))
+        .arg("init")
+        .arg(&root)
+        .output()
+        .expect("run pxe init");
+    assert!(
+        out.status.success(),
+        "pxe init {} failed ({}):\n{}{}",
+        root.display(),
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for file in [
+        "pxelinux.0",
+        "ldlinux.c32",
+        "menu.c32",
+        "libutil.c32",
+        "undionly.kpxe",
+        "ipxe.efi",
+    ] {
+        assert!(root.join(file).is_file(), "pxe init did not lay out {file}");
+    }
+    lab.write_marker_files();
+}
+
+/// Starts `pxe serve` on `br0` in the lab's namespace and waits for its ports.
+fn start_pxe(lab: &Lab, dhcp: &str, extra: &[&str]) -> Proc {
+    let root = lab.root().display().to_string();
+    let mut argv = vec![
+        env!("CARGO_BIN_EXE_pxe"),
+        "serve",
+        "--root",
+        &root,
+        "--interface",
+        "br0",
+        "--dhcp",
+        dhcp,
+    ];
+    argv.extend_from_slice(extra);
+    let mut pxe = lab.spawn("pxe", &argv);
+    lab.wait_udp_port(69, &mut pxe, Duration::from_secs(10));
+    lab.wait_udp_port(67, &mut pxe, Duration::from_secs(10));
+    pxe
+}
+
+/// `--dhcp server` arguments: the pool and a lease file in the lab directory.
+fn server_args(lab: &Lab) -> Vec<String> {
+    vec![
+        "--dhcp-range".into(),
+        RANGE.into(),
+        "--leases".into(),
+        lab.dir().join("leases.json").display().to_string(),
+    ]
+}
+
+/// Prints the boot's timeline; on failure, panics with the serial tail and the servers' logs.
+fn check(name: &str, boot: &Boot, servers: &[&Proc]) {
+    println!("{}", boot.report(name));
+    if !boot.ok {
+        let mut logs = String::new();
+        for p in servers {
+            logs.push_str(&format!(
+                "--- {}:\n{}\n",
+                p.log_path().display(),
+                tail(&p.log(), 60)
+            ));
+        }
+        panic!(
+            "{name}: {}\n--- serial (last 40 lines):\n{}\n{logs}",
+            boot.why,
+            tail(&boot.serial, 40)
+        );
+    }
+}
+
+/// Asserts `pxe`'s log has a DHCP decision line for `mac` naming its arch and the rule.
+fn assert_decision_logged(pxe: &Proc, mac: &str, arch: &[&str]) {
+    let log = pxe.log();
+    let mac_dash = mac.replace(':', "-");
+    let lines: Vec<String> = log
+        .lines()
+        .map(str::to_lowercase)
+        .filter(|l| l.contains(mac) || l.contains(&mac_dash))
+        .collect();
+    let decision = lines
+        .iter()
+        .find(|l| l.contains("rule") && arch.iter().any(|a| l.contains(a)));
+    assert!(
+        decision.is_some(),
+        "no decision line in pxe's log names client {mac}, its arch ({arch:?}) and the rule; \
+         lines about the client:\n{}\nlog tail:\n{}",
+        lines.join("\n"),
+        tail(&log, 40)
+    );
+}
+
+/// 1. BIOS, iPXE ROM (e1000), `--dhcp server`: lease → pxelinux.0 (iPXE is already iPXE) →
+///    ldlinux.c32 → pxelinux.cfg/default by pxelinux's own lookup order → menu.
+#[test]
+fn bios_ipxe_rom_dhcp_server_reaches_pxelinux_menu() {
+    let lab = Lab::new("bios-server");
+    init_root(&lab);
+    let _ra = lab.start_dnsmasq("dnsmasq-ra", "");
+    let extra = server_args(&lab);
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+    let pxe = start_pxe(&lab, "server", &extra);
+    let mac = "52:54:00:77:00:01";
+    let boot = lab.boot(Firmware::BiosIpxeRom, mac, &lab.menu_marker(), LIMIT);
+    check("bios-server", &boot, &[&pxe]);
+    assert!(boot.serial.contains(&lab.config_marker()));
+    assert!(
+        boot.serial.contains("net0: 10.77.0.1"),
+        "address not from the pool"
+    );
+    assert_decision_logged(&pxe, mac, &["bios"]);
+}
+
+/// 2. BIOS, `--dhcp proxy` beside a DHCP server (dnsmasq) that gives addresses only.
+#[test]
+fn bios_ipxe_rom_dhcp_proxy_beside_plain_dhcp_reaches_pxelinux_menu() {
+    let lab = Lab::new("bios-proxy");
+    init_root(&lab);
+    let leases = format!("dhcp-range={RANGE},255.255.0.0,10m\nno-ping\nlog-dhcp\n");
+    let dnsmasq = lab.start_dnsmasq("dnsmasq-addresses", &leases);
+    let pxe = start_pxe(&lab, "proxy", &[]);
+    let mac = "52:54:00:77:00:02";
+    let boot = lab.boot(Firmware::BiosIpxeRom, mac, &lab.menu_marker(), LIMIT);
+    check("bios-proxy", &boot, &[&pxe, &dnsmasq]);
+    assert!(boot.serial.contains(&lab.config_marker()));
+    assert_decision_logged(&pxe, mac, &["bios"]);
+}
+
+/// 3. UEFI, OVMF, the NIC's iPXE ROM removed: EDK2 PXE → ipxe.efi (EDK2 asks `tsize`, aborts
+///    with ERROR 8 after the OACK, asks again) → iPXE DHCP with user class `iPXE` → boot.ipxe.
+#[test]
+fn uefi_edk2_pxe_chains_ipxe_efi_then_script() {
+    let lab = Lab::new("uefi-edk2");
+    init_root(&lab);
+    let _ra = lab.start_dnsmasq("dnsmasq-ra", "");
+    let extra = server_args(&lab);
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+    let pxe = start_pxe(&lab, "server", &extra);
+    let mac = "52:54:00:77:00:03";
+    let marker = format!("{} platform=efi", lab.script_marker());
+    let boot = lab.boot(Firmware::UefiEdk2, mac, &marker, LIMIT);
+    check("uefi-edk2", &boot, &[&pxe]);
+    assert!(
+        boot.serial.contains("NBP file downloaded"),
+        "EDK2 did not load ipxe.efi"
+    );
+    assert!(
+        boot.serial.contains("user-class=iPXE"),
+        "the script ran without iPXE's user class"
+    );
+    assert_decision_logged(&pxe, mac, &["uefi", "x64", "efi"]);
+}
+
+/// The config of test 4: a rule ahead of the defaults that sends every BIOS client, iPXE ROMs
+/// included, to undionly.kpxe.
+const CHAINLOAD_EVERY_BIOS: &str = r#"
+[[dhcp.rules]]
+name = "chainload-every-bios"
+arch = "bios"
+boot_file = "undionly.kpxe"
+"#;
+
+/// 4. BIOS, iPXE ROM, with a rule that chainloads even iPXE ROMs to undionly.kpxe: the
+///    user-class check must end the chain at pxelinux.0 (undionly.kpxe loaded at most once).
+#[test]
+fn bios_ipxe_rom_chainload_rule_ends_at_menu_without_loop() {
+    let lab = Lab::new("bios-chain");
+    init_root(&lab);
+    let config = lab.dir().join("pxe.toml");
+    std::fs::write(&config, CHAINLOAD_EVERY_BIOS).expect("write pxe.toml");
+    let _ra = lab.start_dnsmasq("dnsmasq-ra", "");
+    let mut extra = server_args(&lab);
+    extra.push("--config".into());
+    extra.push(config.display().to_string());
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+    let pxe = start_pxe(&lab, "server", &extra);
+    let mac = "52:54:00:77:00:04";
+    let boot = lab.boot(Firmware::BiosIpxeRom, mac, &lab.menu_marker(), LIMIT);
+    check("bios-chain", &boot, &[&pxe]);
+    let chained = boot.count("undionly.kpxe : ");
+    println!("bios-chain: undionly.kpxe loaded {chained} time(s)");
+    assert!(
+        chained <= 1,
+        "undionly.kpxe loaded {chained} times: a chainload loop"
+    );
+    assert_decision_logged(&pxe, mac, &["bios"]);
+}

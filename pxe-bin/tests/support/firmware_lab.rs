@@ -1,0 +1,542 @@
+//! Test kit for booting real firmware (QEMU/TCG: SeaBIOS + iPXE NIC ROMs, OVMF's EDK2 PXE)
+//! against a server running in a network namespace the test owns.
+//!
+//! One [`Lab`] per test: a namespace `pxefw-<tag>-<pid>` holding a bridge `br0`
+//! (`10.77.0.1/16`, `fd77::1/64`) with a tap `tap0` for QEMU. Everything the test starts runs
+//! inside it through `ip netns exec`, as a [`Proc`] that is killed by pid when dropped; the
+//! namespace is deleted when the [`Lab`] drops. Labs are serialized by a lock file: QEMU/TCG
+//! takes a whole core and CI machines have two.
+//!
+//! Needs root, iproute2, qemu-system-x86, ipxe-qemu, ovmf and dnsmasq-base
+//! (`scripts/install-deps.sh`).
+
+use std::fmt::Write as _;
+use std::fs::{self, File};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+/// The server's address on the bridge.
+pub const SERVER_IP: &str = "10.77.0.1";
+/// The prefix length of the namespace's subnet.
+pub const PREFIX: u8 = 16;
+/// Where the labs take turns.
+const LOCK_PATH: &str = "/tmp/pxe-firmware-boot.lock";
+const OVMF_CODE: &str = "/usr/share/OVMF/OVMF_CODE_4M.fd";
+const OVMF_VARS: &str = "/usr/share/OVMF/OVMF_VARS_4M.fd";
+
+/// Which firmware boots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Firmware {
+    /// SeaBIOS with the e1000's iPXE option ROM (ipxe-qemu).
+    BiosIpxeRom,
+    /// OVMF with a virtio NIC whose iPXE ROM is removed (`romfile=`): EDK2's own PXE client.
+    UefiEdk2,
+}
+
+/// A process started by a test, stopped by pid (SIGTERM, then SIGKILL) when dropped.
+#[derive(Debug)]
+pub struct Proc {
+    what: String,
+    child: Child,
+    log: PathBuf,
+}
+
+impl Proc {
+    /// The file holding the process's stdout and stderr.
+    pub fn log_path(&self) -> &Path {
+        &self.log
+    }
+
+    /// Everything the process has written so far.
+    pub fn log(&self) -> String {
+        fs::read(&self.log)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
+    }
+
+    /// Fails with the log when the process has already exited.
+    pub fn assert_running(&mut self) {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            panic!(
+                "{} exited early ({status}); its log:\n{}",
+                self.what,
+                self.log()
+            );
+        }
+    }
+
+    /// Stops the process: SIGTERM, up to `grace` to exit, then SIGKILL; reaps it.
+    pub fn stop(&mut self, grace: Duration) {
+        if matches!(self.child.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        let pid = Pid::from_raw(i32::try_from(self.child.id()).unwrap_or(i32::MAX));
+        let _ = kill(pid, Signal::SIGTERM);
+        let until = Instant::now() + grace;
+        while Instant::now() < until {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.stop(Duration::from_secs(3));
+    }
+}
+
+/// A network namespace, deleted when dropped.
+#[derive(Debug)]
+pub struct Netns {
+    name: String,
+}
+
+impl Netns {
+    /// The namespace's name (for `ip netns exec`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// The outcome of one boot.
+#[derive(Debug)]
+pub struct Boot {
+    /// From QEMU's start to the marker (or to giving up).
+    pub elapsed: Duration,
+    /// Whether the marker appeared in time.
+    pub ok: bool,
+    /// Why the boot ended, when it failed.
+    pub why: String,
+    /// The serial log, escape sequences removed.
+    pub serial: String,
+    /// When each milestone first showed up, in order.
+    pub milestones: Vec<(Duration, &'static str)>,
+}
+
+impl Boot {
+    /// How many times `needle` appears in the serial log.
+    pub fn count(&self, needle: &str) -> usize {
+        self.serial.matches(needle).count()
+    }
+
+    /// A one-line summary plus the milestone timeline.
+    pub fn report(&self, name: &str) -> String {
+        let mut s = format!(
+            "{name}: {} after {:.1} s{}\n",
+            if self.ok { "marker seen" } else { "FAILED" },
+            self.elapsed.as_secs_f64(),
+            if self.ok {
+                String::new()
+            } else {
+                format!(" ({})", self.why)
+            }
+        );
+        for (t, m) in &self.milestones {
+            let _ = writeln!(s, "  {:6.1} s  {m}", t.as_secs_f64());
+        }
+        s
+    }
+}
+
+/// Serial-log milestones of the boot paths, printed with their times.
+const MILESTONES: &[(&str, &str)] = &[
+    ("iPXE initialising", "iPXE ROM/binary starts"),
+    ("Configuring (net0", "iPXE DHCP starts"),
+    ("Next server:", "iPXE got an offer with a next-server"),
+    ("undionly.kpxe... ok", "undionly.kpxe fetched"),
+    ("pxelinux.0... ok", "pxelinux.0 fetched by iPXE"),
+    ("boot.ipxe... ok", "boot.ipxe fetched by iPXE"),
+    ("PXELINUX 6", "PXELINUX runs"),
+    (">>Start PXE over IPv4", "EDK2 PXE starts"),
+    ("Station IP address", "EDK2 got an address"),
+    ("NBP file downloaded", "EDK2 fetched the NBP"),
+    ("PXE-E", "EDK2 PXE error"),
+];
+
+/// One test's namespace, work directory and turn on the machine.
+#[derive(Debug)]
+pub struct Lab {
+    /// Short name of the test, used in names and markers.
+    pub tag: String,
+    // Field order is drop order: the namespace goes after the test's processes (locals of the
+    // test, dropped before the Lab), the directory after that, the lock last.
+    netns: Netns,
+    dir: tempfile::TempDir,
+    _turn: File,
+}
+
+impl Lab {
+    /// Waits for the machine, then builds the namespace: `br0` with the server's addresses and
+    /// `tap0` for QEMU, both up; IPv6 DAD off so `fd77::1` is usable at once.
+    pub fn new(tag: &str) -> Self {
+        let turn = File::create(LOCK_PATH).expect("create the lab lock file");
+        turn.lock().expect("take the lab lock");
+        let name = format!("pxefw-{tag}-{}", std::process::id());
+        remove_stale_namespaces(tag);
+        let _ = Command::new("ip")
+            .args(["netns", "del", &name])
+            .stderr(Stdio::null())
+            .status();
+        run(&["ip", "netns", "add", &name]);
+        let netns = Netns { name };
+        let ns = netns.name().to_owned();
+        let ipn = |args: &[&str]| {
+            let mut all = vec!["ip", "-n", ns.as_str()];
+            all.extend_from_slice(args);
+            run(&all);
+        };
+        run(&[
+            "ip",
+            "netns",
+            "exec",
+            &ns,
+            "sysctl",
+            "-qw",
+            "net.ipv6.conf.all.accept_dad=0",
+        ]);
+        run(&[
+            "ip",
+            "netns",
+            "exec",
+            &ns,
+            "sysctl",
+            "-qw",
+            "net.ipv6.conf.default.accept_dad=0",
+        ]);
+        ipn(&["link", "set", "lo", "up"]);
+        ipn(&[
+            "link",
+            "add",
+            "br0",
+            "type",
+            "bridge",
+            "stp_state",
+            "0",
+            "forward_delay",
+            "0",
+        ]);
+        ipn(&[
+            "addr",
+            "add",
+            &format!("{SERVER_IP}/{PREFIX}"),
+            "dev",
+            "br0",
+        ]);
+        ipn(&["addr", "add", "fd77::1/64", "dev", "br0", "nodad"]);
+        ipn(&["tuntap", "add", "dev", "tap0", "mode", "tap"]);
+        ipn(&["link", "set", "tap0", "master", "br0"]);
+        ipn(&["link", "set", "tap0", "up"]);
+        ipn(&["link", "set", "br0", "up"]);
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("pxefw-{tag}-"))
+            .tempdir()
+            .expect("create the lab directory");
+        Self {
+            tag: tag.to_owned(),
+            netns,
+            dir,
+            _turn: turn,
+        }
+    }
+
+    /// The namespace's name.
+    pub fn netns(&self) -> &str {
+        self.netns.name()
+    }
+
+    /// The lab's work directory.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The TFTP root (`<dir>/root`; laid out by the test).
+    pub fn root(&self) -> PathBuf {
+        self.dir.path().join("root")
+    }
+
+    /// Writes the test's own boot files, which print markers on the serial console:
+    /// `pxelinux.cfg/default` (`SAY` + `MENU TITLE`) and `boot.ipxe` (`echo`).
+    pub fn write_marker_files(&self) {
+        let root = self.root();
+        fs::create_dir_all(root.join("pxelinux.cfg")).expect("create pxelinux.cfg");
+        let cfg = format!(
+            "SERIAL 0 115200\n\
+             SAY {say}\n\
+             UI menu.c32\n\
+             PROMPT 0\n\
+             TIMEOUT 600\n\
+             MENU TITLE {title}\n\
+             LABEL local\n  MENU LABEL Boot from local disk\n  LOCALBOOT 0\n",
+            say = self.config_marker(),
+            title = self.menu_marker(),
+        );
+        write_file(&root.join("pxelinux.cfg/default"), &cfg);
+        let script = format!(
+            "#!ipxe\n\
+             echo {marker} platform=${{platform}} user-class=${{user-class}} ip=${{net0/ip}}\n\
+             iseq ${{platform}} efi && goto end ||\n\
+             chain tftp://${{next-server}}/pxelinux.0\n\
+             :end\n",
+            marker = self.script_marker(),
+        );
+        write_file(&root.join("boot.ipxe"), &script);
+    }
+
+    /// What pxelinux prints once it has read `pxelinux.cfg/default`.
+    pub fn config_marker(&self) -> String {
+        format!("PXEFW-CONFIG-{}", self.tag)
+    }
+
+    /// The menu title: seen once menu.c32 draws the menu.
+    pub fn menu_marker(&self) -> String {
+        format!("PXEFW-MENU-{}", self.tag)
+    }
+
+    /// What `boot.ipxe` echoes (followed by `platform=...`).
+    pub fn script_marker(&self) -> String {
+        format!("PXEFW-SCRIPT-{}", self.tag)
+    }
+
+    /// Starts `argv` inside the namespace, stdout and stderr to `<dir>/<what>.log`.
+    pub fn spawn(&self, what: &str, argv: &[&str]) -> Proc {
+        let log = self.dir().join(format!("{what}.log"));
+        let out = File::create(&log).expect("create a log file");
+        let err = out.try_clone().expect("clone a log file");
+        let child = Command::new("ip")
+            .args(["netns", "exec", self.netns()])
+            .args(argv)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {what} ({argv:?}): {e}"));
+        Proc {
+            what: what.to_owned(),
+            child,
+            log,
+        }
+    }
+
+    /// Starts dnsmasq inside the namespace on `br0` with `extra` config lines, always sending
+    /// IPv6 router advertisements: without one, iPXE's "Configuring" waits ~13 s for IPv6.
+    /// With no `dhcp-range` for IPv4 in `extra` it opens no DHCPv4 port (and `port=0`: no DNS).
+    pub fn start_dnsmasq(&self, what: &str, extra: &str) -> Proc {
+        let conf = self.dir().join(format!("{what}.conf"));
+        let text = format!(
+            "port=0\ninterface=br0\nbind-interfaces\n\
+             enable-ra\ndhcp-range=::,constructor:br0,ra-only\n\
+             dhcp-leasefile={leases}\npid-file={pid}\nuser=root\n\
+             log-facility=-\n{extra}",
+            leases = self.dir().join(format!("{what}.leases")).display(),
+            pid = self.dir().join(format!("{what}.pid")).display(),
+        );
+        write_file(&conf, &text);
+        let conf = conf.display().to_string();
+        let mut p = self.spawn(what, &["dnsmasq", "-k", "-C", &conf]);
+        std::thread::sleep(Duration::from_millis(300));
+        p.assert_running();
+        p
+    }
+
+    /// Waits until something listens on UDP `port` in the namespace.
+    pub fn wait_udp_port(&self, port: u16, server: &mut Proc, limit: Duration) {
+        let t0 = Instant::now();
+        let needle = format!(":{port} ");
+        loop {
+            server.assert_running();
+            let out = Command::new("ip")
+                .args(["netns", "exec", self.netns(), "ss", "-Hulnp"])
+                .output()
+                .expect("run ss");
+            if String::from_utf8_lossy(&out.stdout).contains(&needle) {
+                return;
+            }
+            assert!(
+                t0.elapsed() < limit,
+                "nothing listens on UDP {port} after {limit:?}; server log:\n{}",
+                server.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Boots QEMU (TCG) inside the namespace on `tap0` and waits up to `limit` for `marker` in
+    /// the serial log. QEMU is killed by pid before this returns, whatever happened.
+    pub fn boot(&self, firmware: Firmware, mac: &str, marker: &str, limit: Duration) -> Boot {
+        let serial = self.dir().join("serial.log");
+        write_file(&serial, "");
+        let mut argv: Vec<String> = [
+            "qemu-system-x86_64",
+            "-machine",
+            "pc,accel=tcg",
+            "-m",
+            "256",
+            "-smp",
+            "1",
+            "-nographic",
+            "-monitor",
+            "none",
+            "-no-reboot",
+            "-boot",
+            "n",
+            "-netdev",
+            "tap,id=n0,ifname=tap0,script=no,downscript=no",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        argv.push("-serial".into());
+        argv.push(format!("file:{}", serial.display()));
+        match firmware {
+            Firmware::BiosIpxeRom => {
+                argv.push("-device".into());
+                argv.push(format!("e1000,netdev=n0,mac={mac},bootindex=1"));
+            }
+            Firmware::UefiEdk2 => {
+                let vars = self.dir().join("OVMF_VARS_4M.fd");
+                fs::copy(OVMF_VARS, &vars).expect("copy OVMF_VARS_4M.fd (package ovmf)");
+                argv.push("-drive".into());
+                argv.push(format!(
+                    "if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}"
+                ));
+                argv.push("-drive".into());
+                argv.push(format!(
+                    "if=pflash,format=raw,unit=1,file={}",
+                    vars.display()
+                ));
+                argv.push("-device".into());
+                argv.push(format!(
+                    "virtio-net-pci,netdev=n0,mac={mac},romfile=,bootindex=1"
+                ));
+            }
+        }
+        let argv_ref: Vec<&str> = argv.iter().map(String::as_str).collect();
+        let t0 = Instant::now();
+        let mut qemu = self.spawn("qemu", &argv_ref);
+        let mut milestones = Vec::new();
+        let (ok, why) = loop {
+            let elapsed = t0.elapsed();
+            let text = read_serial(&serial);
+            for (needle, label) in MILESTONES {
+                if !milestones.iter().any(|(_, l)| l == label) && text.contains(needle) {
+                    milestones.push((elapsed, *label));
+                }
+            }
+            if text.contains(marker) {
+                break (true, String::new());
+            }
+            if let Ok(Some(status)) = qemu.child.try_wait() {
+                break (
+                    false,
+                    format!("QEMU exited ({status}): {}", qemu.log().trim()),
+                );
+            }
+            if elapsed > limit {
+                break (false, format!("no `{marker}` within {limit:?}"));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        let elapsed = t0.elapsed();
+        qemu.stop(Duration::from_millis(500));
+        Boot {
+            elapsed,
+            ok,
+            why,
+            serial: read_serial(&serial),
+            milestones,
+        }
+    }
+}
+
+/// Deletes namespaces a killed earlier run of the same test left behind.
+fn remove_stale_namespaces(tag: &str) {
+    let Ok(out) = Command::new("ip").args(["netns", "list"]).output() else {
+        return;
+    };
+    let prefix = format!("pxefw-{tag}-");
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let Some(name) = line.split_whitespace().next() else {
+            continue;
+        };
+        let Some(pid) = name.strip_prefix(&prefix) else {
+            continue;
+        };
+        let alive = Path::new("/proc").join(pid).exists();
+        if !alive {
+            let _ = Command::new("ip").args(["netns", "del", name]).status();
+        }
+    }
+}
+
+/// Runs a setup command; panics with its stderr when it fails.
+fn run(argv: &[&str]) {
+    let out = Command::new(argv[0])
+        .args(&argv[1..])
+        .output()
+        .unwrap_or_else(|e| panic!("run {argv:?}: {e} (scripts/install-deps.sh installs it)"));
+    assert!(
+        out.status.success(),
+        "{argv:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn write_file(path: &Path, text: &str) {
+    let mut f = File::create(path).unwrap_or_else(|e| panic!("create {}: {e}", path.display()));
+    f.write_all(text.as_bytes())
+        .unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+}
+
+/// The serial log as text with ANSI escape sequences (the menu's drawing) removed.
+fn read_serial(path: &Path) -> String {
+    let bytes = fs::read(path).unwrap_or_default();
+    strip_ansi(&String::from_utf8_lossy(&bytes))
+}
+
+/// Removes `ESC [ ... final-byte` sequences and other escapes, keeping plain text.
+pub fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\x1b' {
+            out.push(c);
+            continue;
+        }
+        if chars.peek() == Some(&'[') {
+            chars.next();
+            for c in chars.by_ref() {
+                if ('@'..='~').contains(&c) {
+                    break;
+                }
+            }
+        } else {
+            chars.next();
+        }
+    }
+    out
+}
+
+/// The last `n` lines of `text`, for failure messages.
+pub fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
