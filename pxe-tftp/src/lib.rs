@@ -1,7 +1,31 @@
-//! pxe-tftp (work in progress).
+#![doc = include_str!("../README.md")]
 #![no_std]
-#![warn(clippy::std_instead_of_core, clippy::std_instead_of_alloc, clippy::alloc_instead_of_core)]
+#![warn(
+    clippy::std_instead_of_core,
+    clippy::std_instead_of_alloc,
+    clippy::alloc_instead_of_core
+)]
+#![forbid(unsafe_code)]
 
 extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
+
+pub mod client;
+mod error;
+mod netascii;
+pub mod options;
+pub mod path;
+mod receiver;
+mod rto;
+mod server;
+mod session;
+pub mod wire;
+
+pub use client::{Client, ClientConfig, ClientEvent};
+pub use error::{Error, TransferError};
+pub use options::{Negotiated, RequestedOptions, TftpOption};
+pub use path::{PathError, SanitizeOptions, sanitize};
+pub use server::{FileInfo, Incoming, RequestKind, Server, ServerConfig, ServerStats};
+pub use session::{Outcome, Session, SessionEvent, TransferStats};
+pub use wire::{BlockNumber, ErrorCode, Mode, Opcode};

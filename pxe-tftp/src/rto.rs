@@ -1,0 +1,124 @@
+//! Retransmission timeout: RFC 6298-style estimation, bounded, with exponential backoff.
+
+use pxe_proto::Duration;
+
+/// Clock granularity term `G` of RFC 6298 §2.
+const GRANULARITY_MICROS: u64 = 1_000;
+
+/// The retransmission timer value of one session.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Rto {
+    /// Smoothed RTT and RTT variance in microseconds; `None` before the first sample.
+    estimate: Option<(u64, u64)>,
+    /// Fixed base when the client negotiated `timeout`/`utimeout` (RFC 2349).
+    fixed: Option<u64>,
+    base: u64,
+    min: u64,
+    max: u64,
+    backoff: u32,
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+impl Rto {
+    pub(crate) fn new(
+        initial: Duration,
+        min: Duration,
+        max: Duration,
+        fixed: Option<Duration>,
+    ) -> Self {
+        let min = micros(min).max(1);
+        let max = micros(max).max(min);
+        let fixed = fixed.map(micros);
+        Rto {
+            estimate: None,
+            fixed,
+            base: fixed.unwrap_or_else(|| micros(initial).clamp(min, max)),
+            min,
+            max,
+            backoff: 0,
+        }
+    }
+
+    /// The current timeout, backoff included.
+    pub(crate) fn current(&self) -> Duration {
+        let cap = self.fixed.map_or(self.max, |f| f.max(self.max));
+        let v = self
+            .base
+            .saturating_mul(1u64 << self.backoff.min(20))
+            .min(cap);
+        Duration::from_micros(v)
+    }
+
+    /// A round-trip sample from a packet that was sent once (Karn's rule is the caller's).
+    pub(crate) fn sample(&mut self, rtt: Duration) {
+        self.backoff = 0;
+        if self.fixed.is_some() {
+            return;
+        }
+        let r = micros(rtt);
+        let (srtt, rttvar) = match self.estimate {
+            None => (r, r / 2),
+            Some((srtt, rttvar)) => {
+                let rttvar = (3 * rttvar + srtt.abs_diff(r)) / 4;
+                let srtt = (7 * srtt + r) / 8;
+                (srtt, rttvar)
+            }
+        };
+        self.estimate = Some((srtt, rttvar));
+        self.base = srtt
+            .saturating_add(GRANULARITY_MICROS.max(rttvar.saturating_mul(4)))
+            .clamp(self.min, self.max);
+    }
+
+    /// Progress without a usable sample: stop backing off.
+    pub(crate) fn reset_backoff(&mut self) {
+        self.backoff = 0;
+    }
+
+    /// A timeout fired: double the next wait (capped).
+    pub(crate) fn back_off(&mut self) {
+        self.backoff = self.backoff.saturating_add(1);
+    }
+
+    /// The smoothed round-trip time, once measured.
+    pub(crate) fn srtt(&self) -> Option<Duration> {
+        self.estimate.map(|(s, _)| Duration::from_micros(s))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn adapts_to_samples_within_bounds_and_backs_off() {
+        let ms = Duration::from_millis;
+        let mut rto = Rto::new(ms(1000), ms(20), ms(4000), None);
+        assert_eq!(rto.current(), ms(1000));
+        rto.sample(ms(10));
+        // srtt 10 + 4 * 5 = 30 ms.
+        assert_eq!(rto.current(), ms(30));
+        rto.back_off();
+        rto.back_off();
+        assert_eq!(rto.current(), ms(120));
+        for _ in 0..30 {
+            rto.back_off();
+        }
+        assert_eq!(rto.current(), ms(4000));
+        rto.sample(Duration::from_micros(1));
+        assert!(rto.current() >= ms(20));
+    }
+
+    #[test]
+    fn fixed_timeout_ignores_samples() {
+        let s = Duration::from_secs;
+        let mut rto = Rto::new(s(1), s(0), s(10), Some(s(3)));
+        rto.sample(Duration::from_millis(1));
+        assert_eq!(rto.current(), s(3));
+        rto.back_off();
+        assert_eq!(rto.current(), s(6));
+    }
+}

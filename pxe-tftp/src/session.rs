@@ -1,0 +1,776 @@
+//! One transfer on the server side, after [`Incoming::accept`](crate::Incoming::accept).
+
+use alloc::collections::VecDeque;
+use alloc::string::{String, ToString};
+use alloc::vec;
+use alloc::vec::Vec;
+use core::net::SocketAddr;
+
+use pxe_proto::{Datagram, Destination, Duration, Instant, SansIo, Transmit, Writer};
+
+use crate::error::{Error, TransferError};
+use crate::netascii::Encoder;
+use crate::options::{Negotiated, RequestedOptions, TftpOption};
+use crate::receiver::{DataOutcome, Receiver};
+use crate::rto::Rto;
+use crate::server::{FileInfo, RequestKind, ServerConfig};
+use crate::wire::{self, BlockNumber, ErrorCode, Mode, Opcode, Packet, Repr};
+
+/// ERROR 5 replies to strangers queued at most; more are dropped (a flood must not grow memory).
+const STRAY_MAX: usize = 4;
+/// Peer error messages are kept up to this many bytes.
+const PEER_MESSAGE_MAX: usize = 128;
+
+/// What a session tells its driver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionEvent {
+    /// Read file bytes `offset..offset + len` and pass them to
+    /// [`Session::supply`]. Fewer bytes (down to none) mean the file ends there. A read session
+    /// asks for a whole window at once when it can; at most one request is pending.
+    NeedData {
+        /// File offset (raw file bytes, also in netascii mode).
+        offset: u64,
+        /// Bytes wanted.
+        len: usize,
+    },
+    /// The transfer is over. For a write session, received bytes are all handed out through
+    /// [`Session::poll_data`] before this event is returned.
+    Finished(Outcome),
+}
+
+/// How a transfer ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every byte was delivered (for a read: the last ACK arrived, or only the final ACK was
+    /// missing after all retries, see [`TransferStats::final_ack_missing`]).
+    Completed,
+    /// The client aborted right after an OACK carrying `tsize`: UEFI firmware does this to
+    /// learn a file's size (ERROR 8 after the OACK), then requests the file again. Normal.
+    SizeProbe,
+    /// The transfer failed.
+    Failed(TransferError),
+}
+
+/// Per-session counters for logs and benchmarks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransferStats {
+    /// When the session was created.
+    pub started: Instant,
+    /// When it finished.
+    pub finished: Option<Instant>,
+    /// DATA payload bytes acknowledged (read) or received in order (write), as on the wire
+    /// (netascii-encoded in netascii mode).
+    pub bytes: u64,
+    /// DATA blocks acknowledged (read) or received in order (write).
+    pub blocks: u64,
+    /// Datagrams sent to the peer.
+    pub packets_sent: u64,
+    /// DATA or OACK packets sent again (after a timeout, or after an ACK inside the window
+    /// restarted it, RFC 7440).
+    pub retransmits: u64,
+    /// Retransmission timer expiries.
+    pub timeouts: u64,
+    /// ACKs for the block before the window (ignored: no Sorcerer's Apprentice resend).
+    pub duplicate_acks: u64,
+    /// Duplicate or out-of-order DATA received (write).
+    pub duplicate_data: u64,
+    /// Packets from the peer that were malformed or made no sense now, and were dropped.
+    pub ignored: u64,
+    /// Packets from another address or port (answered with ERROR 5).
+    pub wrong_tid: u64,
+    /// Negotiated block size.
+    pub blksize: u16,
+    /// Negotiated window size.
+    pub windowsize: u16,
+    /// Smoothed round-trip time, once measured.
+    pub srtt: Option<Duration>,
+    /// The read ended without the final ACK after all retries (the client most likely has the
+    /// file and left; dnsmasq and tftp-hpa accept this too).
+    pub final_ack_missing: bool,
+}
+
+impl TransferStats {
+    pub(crate) fn new(now: Instant, n: &Negotiated) -> Self {
+        TransferStats {
+            started: now,
+            finished: None,
+            bytes: 0,
+            blocks: 0,
+            packets_sent: 0,
+            retransmits: 0,
+            timeouts: 0,
+            duplicate_acks: 0,
+            duplicate_data: 0,
+            ignored: 0,
+            wrong_tid: 0,
+            blksize: n.blksize,
+            windowsize: n.windowsize,
+            srtt: None,
+            final_ack_missing: false,
+        }
+    }
+
+    /// Time from start to finish, once finished.
+    pub fn duration(&self) -> Option<Duration> {
+        self.finished.map(|f| f - self.started)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// OACK (or a WRQ's ACK 0) sent, waiting for ACK 0 (read) or DATA 1 (write).
+    Negotiating,
+    Transfer,
+    /// Write finished; re-ACK a resent last block until the deadline.
+    Dally,
+    Done,
+}
+
+/// The window of a read transfer: a ring of `windowsize` block slots filled by `supply`.
+#[derive(Debug)]
+struct Sender {
+    blksize: usize,
+    window: u64,
+    ring: Vec<u8>,
+    /// Per slot: when its block was last sent, and whether it was ever resent (Karn's rule).
+    sent_at: Vec<Instant>,
+    resent: Vec<bool>,
+    /// First unacknowledged block.
+    base: u64,
+    /// Next block to transmit.
+    next: u64,
+    /// Blocks below this are in the ring.
+    filled: u64,
+    /// Blocks below this were sent at least once.
+    high: u64,
+    /// The final (short) block and its length, once known.
+    last: Option<(u64, usize)>,
+    /// The pending `NeedData`: first block, block count, offset, length.
+    request: Option<(u64, u64, u64, usize)>,
+    size: Option<u64>,
+    ascii: Option<Ascii>,
+}
+
+#[derive(Debug)]
+struct Ascii {
+    encoder: Encoder,
+    raw_offset: u64,
+    eof: bool,
+}
+
+impl Sender {
+    fn new(now: Instant, n: &Negotiated, mode: Mode, size: Option<u64>) -> Self {
+        let blksize = usize::from(n.blksize);
+        let window = usize::from(n.windowsize.max(1));
+        Sender {
+            blksize,
+            window: window as u64,
+            ring: vec![0; blksize * window],
+            sent_at: vec![now; window],
+            resent: vec![false; window],
+            base: 1,
+            next: 1,
+            filled: 1,
+            high: 1,
+            last: None,
+            request: None,
+            size,
+            ascii: (mode == Mode::Netascii).then(|| Ascii {
+                encoder: Encoder::default(),
+                raw_offset: 0,
+                eof: false,
+            }),
+        }
+    }
+
+    fn slot(&self, block: u64) -> usize {
+        (block % self.window) as usize
+    }
+
+    fn slot_bytes(&mut self, block: u64) -> &mut [u8] {
+        let start = self.slot(block) * self.blksize;
+        &mut self.ring[start..start + self.blksize]
+    }
+
+    fn block_len(&self, block: u64) -> usize {
+        match self.last {
+            Some((l, len)) if l == block => len,
+            _ => self.blksize,
+        }
+    }
+
+    /// The next `NeedData`, if the window has free slots and none is pending. Blocks that need
+    /// no file bytes (the empty final block) are filled directly.
+    fn want(&mut self) -> Option<SessionEvent> {
+        loop {
+            if self.request.is_some() {
+                return None;
+            }
+            let mut end = self.base + self.window;
+            if let Some((l, _)) = self.last {
+                end = end.min(l + 1);
+            }
+            if self.filled >= end {
+                return None;
+            }
+            let first = self.filled;
+            if let Some(ascii) = &self.ascii {
+                if ascii.eof {
+                    self.fill_ascii(&[], true);
+                    continue;
+                }
+                self.request = Some((first, 1, ascii.raw_offset, self.blksize));
+                return Some(SessionEvent::NeedData {
+                    offset: ascii.raw_offset,
+                    len: self.blksize,
+                });
+            }
+            let bs = self.blksize as u64;
+            let offset = (first - 1) * bs;
+            let mut blocks = end - first;
+            let mut len = blocks * bs;
+            if let Some(size) = self.size {
+                let remaining = size.saturating_sub(offset);
+                if remaining < len {
+                    len = remaining;
+                    blocks = blocks.min(remaining / bs + 1);
+                }
+            }
+            if len == 0 {
+                self.last = Some((first, 0));
+                self.filled = first + 1;
+                continue;
+            }
+            let len = len as usize;
+            self.request = Some((first, blocks, offset, len));
+            return Some(SessionEvent::NeedData { offset, len });
+        }
+    }
+
+    fn supply(&mut self, offset: u64, data: &[u8]) -> Result<(), Error> {
+        let Some((first, blocks, want_offset, len)) = self.request else {
+            return Err(Error::UnexpectedOffset {
+                got: offset,
+                expected: None,
+            });
+        };
+        if offset != want_offset {
+            return Err(Error::UnexpectedOffset {
+                got: offset,
+                expected: Some(want_offset),
+            });
+        }
+        if data.len() > len {
+            return Err(Error::TooMuchData {
+                len: data.len(),
+                max: len,
+            });
+        }
+        self.request = None;
+        if self.ascii.is_some() {
+            self.fill_ascii(data, data.len() < len);
+            return Ok(());
+        }
+        let bs = self.blksize;
+        for (i, chunk) in data.chunks(bs).enumerate() {
+            self.slot_bytes(first + i as u64)[..chunk.len()].copy_from_slice(chunk);
+        }
+        if (data.len() as u64) < blocks * bs as u64 {
+            let last = first + (data.len() / bs) as u64;
+            self.last = Some((last, data.len() % bs));
+            self.filled = last + 1;
+        } else {
+            self.filled = first + blocks;
+        }
+        Ok(())
+    }
+
+    fn fill_ascii(&mut self, data: &[u8], eof: bool) {
+        let block = self.filled;
+        let start = self.slot(block) * self.blksize;
+        let Some(ascii) = self.ascii.as_mut() else {
+            return;
+        };
+        let out = &mut self.ring[start..start + self.blksize];
+        let (consumed, written) = ascii.encoder.encode(data, out);
+        ascii.raw_offset += consumed as u64;
+        if eof && consumed == data.len() {
+            ascii.eof = true;
+        }
+        if ascii.eof && !ascii.encoder.has_carry() && written < self.blksize {
+            self.last = Some((block, written));
+        }
+        self.filled = block + 1;
+    }
+
+    /// Whether a DATA packet is ready to go.
+    fn can_send(&self) -> bool {
+        self.next < self.filled
+            && self.next < self.base + self.window
+            && self.last.is_none_or(|(l, _)| self.next <= l)
+    }
+}
+
+/// What kind of transfer the session runs.
+#[derive(Debug)]
+enum Role {
+    Read(Sender),
+    Write(Receiver),
+}
+
+/// One server-side transfer: implements [`SansIo`] with [`SessionEvent`]s. Feed it the
+/// datagrams arriving on its own port.
+///
+/// A read session asks for file bytes with [`SessionEvent::NeedData`] and gets them through
+/// [`supply`](Session::supply); it keeps one window of blocks (`windowsize × blksize` bytes,
+/// allocated once) and allocates nothing per packet. A write session hands received bytes out
+/// through [`poll_data`](Session::poll_data).
+///
+/// Retransmission is timer-only (RFC 1123 §4.2.3.1): a duplicate ACK never causes a send. The
+/// timer follows the client's `timeout`/`utimeout` if negotiated, otherwise an RFC 6298
+/// estimate bounded by [`ServerConfig::rto_min`]/[`rto_max`](ServerConfig::rto_max), doubling
+/// on each expiry up to [`ServerConfig::max_retries`].
+#[derive(Debug)]
+pub struct Session {
+    peer: SocketAddr,
+    kind: RequestKind,
+    mode: Mode,
+    negotiated: Negotiated,
+    config: ServerConfig,
+    role: Role,
+    phase: Phase,
+    rto: Rto,
+    retries: u32,
+    deadline: Option<Instant>,
+    /// The OACK (or a WRQ's ACK 0) must be (re)sent, and when it was last sent.
+    negotiation_due: bool,
+    negotiation_sent: Option<(Instant, bool)>,
+    events: VecDeque<SessionEvent>,
+    stray: VecDeque<SocketAddr>,
+    /// A final ERROR to send to the peer.
+    error_out: Option<(ErrorCode, String)>,
+    outcome: Option<Outcome>,
+    stats: TransferStats,
+}
+
+impl Session {
+    pub(crate) fn new(
+        now: Instant,
+        peer: SocketAddr,
+        kind: RequestKind,
+        mode: Mode,
+        options: &RequestedOptions,
+        config: ServerConfig,
+        file: FileInfo,
+    ) -> Session {
+        let write = kind == RequestKind::Write;
+        let negotiated = Negotiated::server(options, &config.limits(), mode, write, file.size);
+        let rto = Rto::new(
+            config.rto_initial,
+            config.rto_min,
+            config.rto_max,
+            negotiated.timeout,
+        );
+        let mut events = VecDeque::new();
+        let role = if write {
+            Role::Write(Receiver::new(
+                &negotiated,
+                mode == Mode::Netascii,
+                config.window_bytes_max,
+            ))
+        } else {
+            let size = if mode == Mode::Netascii {
+                None
+            } else {
+                file.size
+            };
+            let mut sender = Sender::new(now, &negotiated, mode, size);
+            events.extend(sender.want());
+            Role::Read(sender)
+        };
+        // A read without options starts with DATA 1; everything else with OACK or ACK 0.
+        let negotiating = negotiated.has_oack() || write;
+        Session {
+            peer,
+            kind,
+            mode,
+            stats: TransferStats::new(now, &negotiated),
+            negotiated,
+            config,
+            role,
+            phase: if negotiating {
+                Phase::Negotiating
+            } else {
+                Phase::Transfer
+            },
+            rto,
+            retries: 0,
+            deadline: None,
+            negotiation_due: negotiating,
+            negotiation_sent: None,
+            events,
+            stray: VecDeque::new(),
+            error_out: None,
+            outcome: None,
+        }
+    }
+
+    /// The client's address and port.
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
+    /// Read or write.
+    pub fn kind(&self) -> RequestKind {
+        self.kind
+    }
+
+    /// The transfer mode.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// The options in force and those acknowledged in the OACK.
+    pub fn negotiated(&self) -> &Negotiated {
+        &self.negotiated
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> &TransferStats {
+        &self.stats
+    }
+
+    /// How the transfer ended, once it has.
+    pub fn outcome(&self) -> Option<&Outcome> {
+        self.outcome.as_ref()
+    }
+
+    /// Whether the session is over and has nothing left to send: the driver can close its
+    /// port and drop it. A write session stays alive while dallying after its final ACK.
+    pub fn is_finished(&self) -> bool {
+        self.phase == Phase::Done && self.error_out.is_none() && self.stray.is_empty()
+    }
+
+    /// The largest datagram this session emits; `poll_transmit` buffers must be this long.
+    pub fn max_transmit_len(&self) -> usize {
+        (usize::from(self.negotiated.blksize) + wire::DATA_HEADER_LEN)
+            .max(self.negotiated.oack_len())
+            .max(wire::DATA_HEADER_LEN + PEER_MESSAGE_MAX + 1)
+    }
+
+    /// Answers [`SessionEvent::NeedData`]: `data` holds the file bytes from `offset`; fewer
+    /// than asked for means end of file.
+    pub fn supply(&mut self, offset: u64, data: &[u8]) -> Result<(), Error> {
+        if self.phase == Phase::Done {
+            return Err(Error::Finished);
+        }
+        let Role::Read(sender) = &mut self.role else {
+            return Err(Error::UnexpectedOffset {
+                got: offset,
+                expected: None,
+            });
+        };
+        sender.supply(offset, data)?;
+        if let Some(ev) = sender.want() {
+            self.events.push_back(ev);
+        }
+        Ok(())
+    }
+
+    /// Bytes received by a write session, with their file offset, oldest first. The slice
+    /// stays valid until the next `handle_datagram`; call this as part of draining the session
+    /// (netascii is already translated to local line ends).
+    pub fn poll_data(&mut self) -> Option<(u64, &[u8])> {
+        match &mut self.role {
+            Role::Write(receiver) => receiver.poll_data(),
+            Role::Read(_) => None,
+        }
+    }
+
+    /// Ends the transfer from the driver's side (a read error, a full disk, shutdown): sends
+    /// ERROR `code` with `message` to the client and finishes with
+    /// [`TransferError::Aborted`].
+    pub fn abort(&mut self, now: Instant, code: ErrorCode, message: &str) {
+        if self.phase == Phase::Done {
+            return;
+        }
+        self.error_out = Some((code, message.to_string()));
+        self.finish(now, Outcome::Failed(TransferError::Aborted { code }));
+    }
+
+    fn finish(&mut self, now: Instant, outcome: Outcome) {
+        self.phase = Phase::Done;
+        self.deadline = None;
+        self.stats.finished = Some(now);
+        self.stats.srtt = self.rto.srtt();
+        self.outcome = Some(outcome.clone());
+        self.events.push_back(SessionEvent::Finished(outcome));
+    }
+
+    fn on_peer_error(&mut self, now: Instant, code: ErrorCode, message: &[u8]) {
+        let probe = self.phase == Phase::Negotiating
+            && self.kind == RequestKind::Read
+            && self.negotiated.acknowledged.contains(TftpOption::Tsize);
+        if probe {
+            self.finish(now, Outcome::SizeProbe);
+        } else {
+            let message = &message[..message.len().min(PEER_MESSAGE_MAX)];
+            let message = String::from_utf8_lossy(message).into_owned();
+            self.finish(now, Outcome::Failed(TransferError::Peer { code, message }));
+        }
+    }
+
+    fn on_ack(&mut self, now: Instant, block: BlockNumber) {
+        let Role::Read(sender) = &mut self.role else {
+            self.stats.ignored += 1;
+            return;
+        };
+        if self.phase == Phase::Negotiating {
+            if block.0 != 0 {
+                self.stats.ignored += 1;
+                return;
+            }
+            if let Some((sent, false)) = self.negotiation_sent {
+                self.rto.sample(now - sent);
+            } else {
+                self.rto.reset_backoff();
+            }
+            self.phase = Phase::Transfer;
+            self.negotiation_due = false;
+            self.retries = 0;
+            self.deadline = None;
+            return;
+        }
+        let rollover = self.negotiated.rollover;
+        let Some(k) = block.resolve(sender.base - 1, sender.high - 1, rollover) else {
+            self.stats.ignored += 1;
+            return;
+        };
+        if k < sender.base {
+            // Sorcerer's Apprentice rule: a duplicate ACK never triggers a send.
+            self.stats.duplicate_acks += 1;
+            return;
+        }
+        let slot = sender.slot(k);
+        if sender.resent[slot] {
+            self.rto.reset_backoff();
+        } else {
+            self.rto.sample(now - sender.sent_at[slot]);
+        }
+        let acked = k - sender.base + 1;
+        self.stats.blocks += acked;
+        self.stats.bytes += acked * sender.blksize as u64;
+        if let Some((l, len)) = sender.last
+            && l == k
+        {
+            self.stats.bytes -= (sender.blksize - len) as u64;
+            self.finish(now, Outcome::Completed);
+            return;
+        }
+        // RFC 7440: an ACK inside the window starts the next window right after it.
+        sender.base = k + 1;
+        sender.next = sender.base;
+        self.retries = 0;
+        self.deadline = None;
+        if let Some(ev) = sender.want() {
+            self.events.push_back(ev);
+        }
+    }
+
+    fn on_data(&mut self, now: Instant, block: BlockNumber, data: &[u8]) {
+        let Role::Write(receiver) = &mut self.role else {
+            self.stats.ignored += 1;
+            return;
+        };
+        match receiver.on_data(block, data) {
+            DataOutcome::Accepted { last } => {
+                if self.phase == Phase::Negotiating {
+                    if let Some((sent, false)) = self.negotiation_sent {
+                        self.rto.sample(now - sent);
+                    }
+                    self.phase = Phase::Transfer;
+                    self.negotiation_due = false;
+                }
+                self.retries = 0;
+                self.rto.reset_backoff();
+                self.stats.blocks = receiver.blocks();
+                self.stats.bytes = receiver.bytes;
+                self.deadline = Some(now + self.rto.current());
+                if last {
+                    self.phase = Phase::Dally;
+                    self.deadline = Some(now + self.config.dally);
+                    self.stats.finished = Some(now);
+                    self.stats.srtt = self.rto.srtt();
+                    self.outcome = Some(Outcome::Completed);
+                    self.events
+                        .push_back(SessionEvent::Finished(Outcome::Completed));
+                }
+            }
+            DataOutcome::Duplicate | DataOutcome::Gap => self.stats.duplicate_data += 1,
+            DataOutcome::Dropped => self.stats.ignored += 1,
+        }
+    }
+
+    fn emit_data(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
+        let Role::Read(sender) = &mut self.role else {
+            return None;
+        };
+        if self.phase != Phase::Transfer || !sender.can_send() {
+            return None;
+        }
+        let block = sender.next;
+        let len = sender.block_len(block);
+        let total = wire::DATA_HEADER_LEN + len;
+        let out = buf.get_mut(..total)?;
+        let slot = sender.slot(block);
+        let start = slot * sender.blksize;
+        out[wire::DATA_HEADER_LEN..].copy_from_slice(&sender.ring[start..start + len]);
+        let mut packet = Packet::new_unchecked(out);
+        packet.set_opcode(Opcode::Data);
+        packet.set_block(BlockNumber::from_index(block, self.negotiated.rollover));
+        if block < sender.high {
+            sender.resent[slot] = true;
+            self.stats.retransmits += 1;
+        } else {
+            sender.resent[slot] = false;
+            sender.high = block + 1;
+        }
+        sender.sent_at[slot] = now;
+        sender.next += 1;
+        Some(total)
+    }
+
+    fn emit_negotiation(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
+        if !self.negotiation_due {
+            return None;
+        }
+        let len = if self.negotiated.has_oack() {
+            self.negotiated.emit_oack(buf).ok()?
+        } else {
+            let mut w = Writer::new(buf);
+            w.put_u16(Opcode::Ack as u16).ok()?;
+            w.put_u16(0).ok()?;
+            w.position()
+        };
+        self.negotiation_due = false;
+        let resent = self.negotiation_sent.is_some();
+        if resent {
+            self.stats.retransmits += 1;
+        }
+        self.negotiation_sent = Some((now, resent));
+        Some(len)
+    }
+}
+
+impl SansIo for Session {
+    type Event = SessionEvent;
+
+    fn handle_datagram(&mut self, now: Instant, dgram: Datagram<'_>) {
+        let packet = Packet::new_unchecked(dgram.payload);
+        if dgram.remote != self.peer {
+            // RFC 1350 §4: ERROR 5 to the stranger; the transfer itself goes on.
+            self.stats.wrong_tid += 1;
+            if packet.opcode() != Some(Opcode::Error) && self.stray.len() < STRAY_MAX {
+                self.stray.push_back(dgram.remote);
+            }
+            return;
+        }
+        let Ok(repr) = Repr::parse(&packet) else {
+            self.stats.ignored += 1;
+            return;
+        };
+        match (self.phase, repr) {
+            (Phase::Done, _) => self.stats.ignored += 1,
+            (Phase::Dally, Repr::Data { block, data }) => self.on_data(now, block, data),
+            (Phase::Dally, _) => self.stats.ignored += 1,
+            (_, Repr::Error { code, message }) => self.on_peer_error(now, code, message),
+            (_, Repr::Ack { block }) => self.on_ack(now, block),
+            (_, Repr::Data { block, data }) => self.on_data(now, block, data),
+            _ => self.stats.ignored += 1,
+        }
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        let Some(deadline) = self.deadline else {
+            return;
+        };
+        if now < deadline {
+            return;
+        }
+        self.deadline = None;
+        if self.phase == Phase::Dally {
+            self.phase = Phase::Done;
+            return;
+        }
+        self.retries += 1;
+        self.stats.timeouts += 1;
+        if self.retries > self.config.max_retries {
+            if let Role::Read(sender) = &self.role
+                && sender
+                    .last
+                    .is_some_and(|(l, _)| l == sender.base && sender.high > l)
+            {
+                self.stats.final_ack_missing = true;
+                self.finish(now, Outcome::Completed);
+                return;
+            }
+            let retries = self.retries - 1;
+            self.finish(now, Outcome::Failed(TransferError::TimedOut { retries }));
+            return;
+        }
+        self.rto.back_off();
+        match (&mut self.role, self.phase) {
+            (_, Phase::Negotiating) => self.negotiation_due = true,
+            (Role::Read(sender), _) => sender.next = sender.base,
+            (Role::Write(receiver), _) => receiver.on_timeout(),
+        }
+        self.deadline = Some(now + self.rto.current());
+    }
+
+    fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        if let Some(to) = self.stray.pop_front() {
+            let len = wire::emit_error(ErrorCode::UnknownTransferId, "unknown transfer ID", buf);
+            return Some(Transmit {
+                destination: Destination::Unicast(to),
+                local: None,
+                len,
+            });
+        }
+        let len = if let Some((code, message)) = self.error_out.take() {
+            Some(wire::emit_error(code, &message, buf))
+        } else if self.phase == Phase::Done {
+            None
+        } else if let Some(len) = self.emit_negotiation(now, buf) {
+            Some(len)
+        } else if let Role::Write(receiver) = &mut self.role {
+            receiver
+                .take_ack()
+                .and_then(|block| Repr::Ack { block }.emit(buf).ok())
+        } else {
+            self.emit_data(now, buf)
+        }?;
+        self.stats.packets_sent += 1;
+        if self.deadline.is_none() && matches!(self.phase, Phase::Negotiating | Phase::Transfer) {
+            self.deadline = Some(now + self.rto.current());
+        }
+        Some(Transmit {
+            destination: Destination::Unicast(self.peer),
+            local: None,
+            len,
+        })
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    fn poll_event(&mut self) -> Option<SessionEvent> {
+        if let (Some(SessionEvent::Finished(_)), Role::Write(receiver)) =
+            (self.events.front(), &self.role)
+            && receiver.has_data()
+        {
+            return None;
+        }
+        self.events.pop_front()
+    }
+}

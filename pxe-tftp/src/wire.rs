@@ -1,0 +1,708 @@
+//! TFTP packets on the wire (RFC 1350 §5, RFC 2347 OACK), smoltcp style.
+//!
+//! [`Packet`] is a zero-copy view over received bytes, checked once with
+//! [`Packet::new_checked`]; [`Repr`] is the parsed, borrowing form with
+//! [`parse`](Repr::parse), [`buffer_len`](Repr::buffer_len) and [`emit`](Repr::emit).
+//! Filenames and option strings stay `&[u8]` here: UTF-8 checks and path policy live in
+//! [`crate::path`], option meaning in [`crate::options`].
+
+use core::fmt;
+
+use pxe_proto::{Reader, WireError, Writer};
+
+/// Byte offsets of the fixed fields (RFC 1350 §5, figures 5-1 to 5-4).
+mod field {
+    use core::ops::Range;
+
+    /// Every packet starts with a 2-byte opcode.
+    pub const OPCODE: Range<usize> = 0..2;
+    /// DATA and ACK carry a block number, ERROR an error code, at the same place.
+    pub const BLOCK: Range<usize> = 2..4;
+    /// The DATA payload and the ERROR message start here.
+    pub const PAYLOAD: usize = 4;
+    /// RRQ, WRQ and OACK bodies (strings) start here.
+    pub const STRINGS: usize = 2;
+}
+
+/// Size of the DATA header (opcode + block), to add to the block size for a buffer length.
+pub const DATA_HEADER_LEN: usize = field::PAYLOAD;
+/// The block size without the `blksize` option (RFC 1350 §2).
+pub const DEFAULT_BLKSIZE: u16 = 512;
+/// The smallest `blksize` a client may request (RFC 2348).
+pub const MIN_BLKSIZE: u16 = 8;
+/// The largest `blksize` a client may request (RFC 2348).
+pub const MAX_BLKSIZE: u16 = 65464;
+/// The largest datagram this crate ever emits: a DATA packet at [`MAX_BLKSIZE`].
+pub const MAX_DATAGRAM_LEN: usize = MAX_BLKSIZE as usize + DATA_HEADER_LEN;
+
+/// The packet type (RFC 1350 §5; OACK from RFC 2347).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u16)]
+pub enum Opcode {
+    /// Read request.
+    Rrq = 1,
+    /// Write request.
+    Wrq = 2,
+    /// Data.
+    Data = 3,
+    /// Acknowledgment.
+    Ack = 4,
+    /// Error.
+    Error = 5,
+    /// Option acknowledgment (RFC 2347).
+    Oack = 6,
+}
+
+impl Opcode {
+    /// The opcode for a wire value, or `None` for values RFC 1350/2347 do not define.
+    pub const fn from_u16(v: u16) -> Option<Opcode> {
+        Some(match v {
+            1 => Opcode::Rrq,
+            2 => Opcode::Wrq,
+            3 => Opcode::Data,
+            4 => Opcode::Ack,
+            5 => Opcode::Error,
+            6 => Opcode::Oack,
+            _ => return None,
+        })
+    }
+}
+
+/// A block number as it appears on the wire: 16 bits, wrapping (RFC 1350 §5).
+///
+/// Sessions count blocks in `u64` and map to this type with a rollover value (see
+/// [`BlockNumber::from_index`]); this type only names the wire field.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct BlockNumber(pub u16);
+
+impl BlockNumber {
+    /// The wire number of the `index`-th block (block 1 is the first DATA packet, 0 the
+    /// OACK/WRQ acknowledgment) when numbers wrap from 65535 to `rollover` (0 for most
+    /// clients; tftp-hpa's `rollover` option allows 1).
+    pub const fn from_index(index: u64, rollover: u16) -> BlockNumber {
+        if index <= u16::MAX as u64 {
+            return BlockNumber(index as u16);
+        }
+        let period = 65536 - rollover as u64;
+        BlockNumber((rollover as u64 + (index - 65536) % period) as u16)
+    }
+
+    /// The block index in `lo..=hi` whose wire number is `self`, if any.
+    ///
+    /// Unique as long as the range is shorter than the rollover period (65536 − rollover),
+    /// which sessions guarantee by capping the window at 32768 blocks.
+    pub fn resolve(self, lo: u64, hi: u64, rollover: u16) -> Option<u64> {
+        if lo > hi {
+            return None;
+        }
+        let w = u64::from(self.0);
+        if lo <= u64::from(u16::MAX) && w >= lo && w <= hi.min(u64::from(u16::MAX)) {
+            return Some(w);
+        }
+        let start = lo.max(65536);
+        if start > hi || self.0 < rollover {
+            return None;
+        }
+        let period = 65536 - u64::from(rollover);
+        let first = u64::from(BlockNumber::from_index(start, rollover).0);
+        let d = (w + period - first) % period;
+        let k = start + d;
+        (k <= hi).then_some(k)
+    }
+}
+
+impl fmt::Display for BlockNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// The ERROR packet's code (RFC 1350 §5 Appendix; 8 from RFC 2347).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum ErrorCode {
+    /// 0: not defined, see the error message.
+    NotDefined,
+    /// 1: file not found.
+    FileNotFound,
+    /// 2: access violation.
+    AccessViolation,
+    /// 3: disk full or allocation exceeded.
+    DiskFull,
+    /// 4: illegal TFTP operation.
+    IllegalOperation,
+    /// 5: unknown transfer ID.
+    UnknownTransferId,
+    /// 6: file already exists.
+    FileAlreadyExists,
+    /// 7: no such user.
+    NoSuchUser,
+    /// 8: the transfer should be terminated during option negotiation (RFC 2347). UEFI
+    /// firmware also uses it to end its `tsize` probe.
+    OptionNegotiation,
+    /// Any other value.
+    Other(u16),
+}
+
+impl ErrorCode {
+    /// The code for a wire value.
+    pub const fn from_u16(v: u16) -> ErrorCode {
+        match v {
+            0 => ErrorCode::NotDefined,
+            1 => ErrorCode::FileNotFound,
+            2 => ErrorCode::AccessViolation,
+            3 => ErrorCode::DiskFull,
+            4 => ErrorCode::IllegalOperation,
+            5 => ErrorCode::UnknownTransferId,
+            6 => ErrorCode::FileAlreadyExists,
+            7 => ErrorCode::NoSuchUser,
+            8 => ErrorCode::OptionNegotiation,
+            v => ErrorCode::Other(v),
+        }
+    }
+
+    /// The wire value.
+    pub const fn to_u16(self) -> u16 {
+        match self {
+            ErrorCode::NotDefined => 0,
+            ErrorCode::FileNotFound => 1,
+            ErrorCode::AccessViolation => 2,
+            ErrorCode::DiskFull => 3,
+            ErrorCode::IllegalOperation => 4,
+            ErrorCode::UnknownTransferId => 5,
+            ErrorCode::FileAlreadyExists => 6,
+            ErrorCode::NoSuchUser => 7,
+            ErrorCode::OptionNegotiation => 8,
+            ErrorCode::Other(v) => v,
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self {
+            ErrorCode::NotDefined => "not defined",
+            ErrorCode::FileNotFound => "file not found",
+            ErrorCode::AccessViolation => "access violation",
+            ErrorCode::DiskFull => "disk full",
+            ErrorCode::IllegalOperation => "illegal TFTP operation",
+            ErrorCode::UnknownTransferId => "unknown transfer ID",
+            ErrorCode::FileAlreadyExists => "file already exists",
+            ErrorCode::NoSuchUser => "no such user",
+            ErrorCode::OptionNegotiation => "option negotiation",
+            ErrorCode::Other(_) => "unassigned",
+        };
+        write!(f, "{} ({})", self.to_u16(), name)
+    }
+}
+
+/// The transfer mode of a request (RFC 1350 §5), matched case-insensitively.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum Mode {
+    /// `netascii`: 8-bit ASCII with CR LF line ends and CR NUL for a bare CR.
+    Netascii,
+    /// `octet`: raw bytes. What every PXE client uses.
+    Octet,
+    /// `mail`: obsolete (RFC 1350 §1); parsed, never served.
+    Mail,
+}
+
+impl Mode {
+    /// The mode named by `name` (case-insensitive), or `None`.
+    pub fn parse(name: &[u8]) -> Option<Mode> {
+        if name.eq_ignore_ascii_case(b"netascii") {
+            Some(Mode::Netascii)
+        } else if name.eq_ignore_ascii_case(b"octet") {
+            Some(Mode::Octet)
+        } else if name.eq_ignore_ascii_case(b"mail") {
+            Some(Mode::Mail)
+        } else {
+            None
+        }
+    }
+
+    /// The canonical lower-case name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Mode::Netascii => "netascii",
+            Mode::Octet => "octet",
+            Mode::Mail => "mail",
+        }
+    }
+}
+
+/// The option list of an RRQ, WRQ or OACK (RFC 2347): NUL-terminated name/value strings.
+///
+/// Holds the raw bytes; [`iter`](Options::iter) yields the complete pairs without allocating.
+/// Parsing is lenient in the way real clients need: trailing NUL padding (some PXE ROMs pad
+/// requests) and an incomplete last pair are ignored by the iterator.
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
+pub struct Options<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> Options<'a> {
+    /// No options.
+    pub const EMPTY: Options<'static> = Options { bytes: &[] };
+
+    /// Options stored as raw wire bytes (as produced by [`write_options`]).
+    pub const fn from_bytes(bytes: &'a [u8]) -> Self {
+        Options { bytes }
+    }
+
+    /// The raw wire bytes.
+    pub const fn as_bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    /// Whether no complete option is present.
+    pub fn is_empty(&self) -> bool {
+        self.iter().next().is_none()
+    }
+
+    /// The `(name, value)` pairs in wire order.
+    pub fn iter(&self) -> OptionsIter<'a> {
+        OptionsIter {
+            reader: Reader::new(self.bytes),
+        }
+    }
+
+    /// The value of the first option called `name` (compared case-insensitively, RFC 2347).
+    pub fn get(&self, name: &[u8]) -> Option<&'a [u8]> {
+        self.iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+}
+
+impl fmt::Debug for Options<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut list = f.debug_map();
+        for (name, value) in self.iter() {
+            list.entry(&Bytes(name), &Bytes(value));
+        }
+        list.finish()
+    }
+}
+
+/// Debug-prints bytes as an escaped string.
+struct Bytes<'a>(&'a [u8]);
+
+impl fmt::Debug for Bytes<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "\"{}\"", self.0.escape_ascii())
+    }
+}
+
+impl<'a> IntoIterator for Options<'a> {
+    type Item = (&'a [u8], &'a [u8]);
+    type IntoIter = OptionsIter<'a>;
+    fn into_iter(self) -> OptionsIter<'a> {
+        self.iter()
+    }
+}
+
+/// Iterator over option `(name, value)` pairs; allocation-free.
+#[derive(Debug, Clone)]
+pub struct OptionsIter<'a> {
+    reader: Reader<'a>,
+}
+
+impl<'a> Iterator for OptionsIter<'a> {
+    type Item = (&'a [u8], &'a [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let name = self.reader.nul_terminated("option name").ok()?;
+        if name.is_empty() {
+            // NUL padding: nothing meaningful follows.
+            self.reader.rest();
+            return None;
+        }
+        match self.reader.nul_terminated("option value") {
+            Ok(value) => Some((name, value)),
+            Err(_) => {
+                self.reader.rest();
+                None
+            }
+        }
+    }
+}
+
+/// Writes `(name, value)` pairs in wire form (each NUL-terminated, no trailing extra NUL,
+/// which some clients reject) and returns the length written.
+pub fn write_options<'p, I>(pairs: I, buf: &mut [u8]) -> Result<usize, WireError>
+where
+    I: IntoIterator<Item = (&'p [u8], &'p [u8])>,
+{
+    let mut w = Writer::new(buf);
+    for (name, value) in pairs {
+        put_string(&mut w, name)?;
+        put_string(&mut w, value)?;
+    }
+    Ok(w.position())
+}
+
+/// The length [`write_options`] needs for `pairs`.
+pub fn options_len<'p, I>(pairs: I) -> usize
+where
+    I: IntoIterator<Item = (&'p [u8], &'p [u8])>,
+{
+    pairs.into_iter().map(|(n, v)| n.len() + v.len() + 2).sum()
+}
+
+fn put_string(w: &mut Writer<'_>, s: &[u8]) -> Result<(), WireError> {
+    w.put_slice(s)?;
+    w.put_u8(0)
+}
+
+/// Writes `v` in decimal ASCII into `out` and returns the digits (option values, RFC 2347).
+pub fn format_decimal(mut v: u64, out: &mut [u8; 20]) -> &[u8] {
+    let mut i = out.len();
+    loop {
+        i -= 1;
+        out[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    &out[i..]
+}
+
+/// Parses a decimal option value: ASCII digits only, no sign, no spaces; `None` on anything
+/// else or on overflow.
+pub fn parse_decimal(s: &[u8]) -> Option<u64> {
+    if s.is_empty() || s.len() > 20 {
+        return None;
+    }
+    s.iter().try_fold(0u64, |acc, &b| {
+        if b.is_ascii_digit() {
+            acc.checked_mul(10)?.checked_add(u64::from(b - b'0'))
+        } else {
+            None
+        }
+    })
+}
+
+/// A zero-copy view of a TFTP packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Packet<T: AsRef<[u8]>> {
+    buffer: T,
+}
+
+impl<T: AsRef<[u8]>> Packet<T> {
+    /// Wraps `buffer` without checking it; accessors may then return errors but never panic.
+    pub const fn new_unchecked(buffer: T) -> Packet<T> {
+        Packet { buffer }
+    }
+
+    /// Wraps `buffer` after [`check_len`](Packet::check_len).
+    pub fn new_checked(buffer: T) -> Result<Packet<T>, WireError> {
+        let packet = Packet::new_unchecked(buffer);
+        packet.check_len()?;
+        Ok(packet)
+    }
+
+    /// Checks that the fixed fields of the packet's opcode are present: 2 bytes for every
+    /// packet, 4 for DATA, ACK and ERROR. Unknown opcodes are [`WireError::Malformed`].
+    pub fn check_len(&self) -> Result<(), WireError> {
+        let data = self.buffer.as_ref();
+        let opcode = Reader::new(data).u16()?;
+        let needed = match Opcode::from_u16(opcode) {
+            Some(Opcode::Data | Opcode::Ack | Opcode::Error) => field::PAYLOAD,
+            Some(_) => field::STRINGS,
+            None => {
+                return Err(WireError::Malformed {
+                    field: "opcode",
+                    offset: 0,
+                });
+            }
+        };
+        if data.len() < needed {
+            return Err(WireError::Truncated {
+                offset: 0,
+                needed,
+                available: data.len(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The underlying buffer.
+    pub fn into_inner(self) -> T {
+        self.buffer
+    }
+
+    /// The raw opcode field (0 if the packet is shorter than 2 bytes).
+    pub fn raw_opcode(&self) -> u16 {
+        self.u16_at(field::OPCODE.start)
+    }
+
+    /// The opcode, or `None` for an undefined value.
+    pub fn opcode(&self) -> Option<Opcode> {
+        Opcode::from_u16(self.raw_opcode())
+    }
+
+    /// The block number of a DATA or ACK packet.
+    pub fn block(&self) -> BlockNumber {
+        BlockNumber(self.u16_at(field::BLOCK.start))
+    }
+
+    /// The error code of an ERROR packet.
+    pub fn error_code(&self) -> ErrorCode {
+        ErrorCode::from_u16(self.u16_at(field::BLOCK.start))
+    }
+
+    /// The DATA payload, or the ERROR message with its NUL terminator.
+    pub fn payload(&self) -> &[u8] {
+        self.buffer.as_ref().get(field::PAYLOAD..).unwrap_or(&[])
+    }
+
+    /// The bytes after the opcode: the strings of an RRQ, WRQ or OACK.
+    pub fn strings(&self) -> &[u8] {
+        self.buffer.as_ref().get(field::STRINGS..).unwrap_or(&[])
+    }
+
+    fn u16_at(&self, at: usize) -> u16 {
+        let data = self.buffer.as_ref();
+        match data.get(at..at + 2) {
+            Some(&[a, b]) => u16::from_be_bytes([a, b]),
+            _ => 0,
+        }
+    }
+}
+
+impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
+    /// Sets the opcode field.
+    pub fn set_opcode(&mut self, opcode: Opcode) {
+        self.set_u16_at(field::OPCODE.start, opcode as u16);
+    }
+
+    /// Sets the block number field.
+    pub fn set_block(&mut self, block: BlockNumber) {
+        self.set_u16_at(field::BLOCK.start, block.0);
+    }
+
+    /// The DATA payload area, to fill in place.
+    pub fn payload_mut(&mut self) -> &mut [u8] {
+        self.buffer
+            .as_mut()
+            .get_mut(field::PAYLOAD..)
+            .unwrap_or(&mut [])
+    }
+
+    fn set_u16_at(&mut self, at: usize, v: u16) {
+        if let Some(dst) = self.buffer.as_mut().get_mut(at..at + 2) {
+            dst.copy_from_slice(&v.to_be_bytes());
+        }
+    }
+}
+
+/// A parsed TFTP packet borrowing from the received bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Repr<'a> {
+    /// Read request (RFC 1350 §5, RFC 2347 options).
+    Rrq {
+        /// The requested file name, raw.
+        filename: &'a [u8],
+        /// Transfer mode.
+        mode: Mode,
+        /// Options, possibly empty.
+        options: Options<'a>,
+    },
+    /// Write request.
+    Wrq {
+        /// The file name to write, raw.
+        filename: &'a [u8],
+        /// Transfer mode.
+        mode: Mode,
+        /// Options, possibly empty.
+        options: Options<'a>,
+    },
+    /// A block of data; fewer than blksize bytes ends the transfer.
+    Data {
+        /// Block number.
+        block: BlockNumber,
+        /// Payload.
+        data: &'a [u8],
+    },
+    /// Acknowledges a DATA block, or (block 0) a WRQ or OACK.
+    Ack {
+        /// Block number.
+        block: BlockNumber,
+    },
+    /// Error; ends the transfer (never acknowledged).
+    Error {
+        /// Error code.
+        code: ErrorCode,
+        /// Human-readable message, without the NUL terminator.
+        message: &'a [u8],
+    },
+    /// Option acknowledgment (RFC 2347).
+    Oack {
+        /// The options the server accepted.
+        options: Options<'a>,
+    },
+}
+
+impl<'a> Repr<'a> {
+    /// Parses a packet. Unknown opcodes, missing NULs in requests and unknown modes are
+    /// [`WireError::Malformed`]; bytes after an ACK's block number are ignored (padding), and an
+    /// ERROR message without its NUL is accepted as is.
+    pub fn parse<T: AsRef<[u8]> + ?Sized>(packet: &Packet<&'a T>) -> Result<Repr<'a>, WireError> {
+        packet.check_len()?;
+        let buffer: &'a T = packet.buffer;
+        let bytes: &'a [u8] = buffer.as_ref();
+        let mut r = Reader::new(bytes);
+        let opcode = r.u16()?;
+        match Opcode::from_u16(opcode) {
+            Some(op @ (Opcode::Rrq | Opcode::Wrq)) => {
+                let filename = r.nul_terminated("filename")?;
+                let mode_at = r.position();
+                let mode = Mode::parse(r.nul_terminated("mode")?).ok_or(WireError::Malformed {
+                    field: "mode",
+                    offset: mode_at,
+                })?;
+                let options = Options::from_bytes(r.rest());
+                Ok(if op == Opcode::Rrq {
+                    Repr::Rrq {
+                        filename,
+                        mode,
+                        options,
+                    }
+                } else {
+                    Repr::Wrq {
+                        filename,
+                        mode,
+                        options,
+                    }
+                })
+            }
+            Some(Opcode::Data) => Ok(Repr::Data {
+                block: BlockNumber(r.u16()?),
+                data: r.rest(),
+            }),
+            Some(Opcode::Ack) => Ok(Repr::Ack {
+                block: BlockNumber(r.u16()?),
+            }),
+            Some(Opcode::Error) => {
+                let code = ErrorCode::from_u16(r.u16()?);
+                let rest = r.rest();
+                let message = match rest.iter().position(|&b| b == 0) {
+                    Some(n) => &rest[..n],
+                    None => rest,
+                };
+                Ok(Repr::Error { code, message })
+            }
+            Some(Opcode::Oack) => Ok(Repr::Oack {
+                options: Options::from_bytes(r.rest()),
+            }),
+            None => Err(WireError::Malformed {
+                field: "opcode",
+                offset: 0,
+            }),
+        }
+    }
+
+    /// Parses raw bytes: [`Packet::new_checked`] then [`Repr::parse`].
+    pub fn parse_bytes(bytes: &'a [u8]) -> Result<Repr<'a>, WireError> {
+        Repr::parse(&Packet::new_checked(bytes)?)
+    }
+
+    /// The opcode of this packet.
+    pub const fn opcode(&self) -> Opcode {
+        match self {
+            Repr::Rrq { .. } => Opcode::Rrq,
+            Repr::Wrq { .. } => Opcode::Wrq,
+            Repr::Data { .. } => Opcode::Data,
+            Repr::Ack { .. } => Opcode::Ack,
+            Repr::Error { .. } => Opcode::Error,
+            Repr::Oack { .. } => Opcode::Oack,
+        }
+    }
+
+    /// The number of bytes [`emit`](Repr::emit) writes.
+    pub fn buffer_len(&self) -> usize {
+        match self {
+            Repr::Rrq {
+                filename,
+                mode,
+                options,
+            }
+            | Repr::Wrq {
+                filename,
+                mode,
+                options,
+            } => 2 + filename.len() + 1 + mode.as_str().len() + 1 + options.as_bytes().len(),
+            Repr::Data { data, .. } => field::PAYLOAD + data.len(),
+            Repr::Ack { .. } => field::PAYLOAD,
+            Repr::Error { message, .. } => field::PAYLOAD + message.len() + 1,
+            Repr::Oack { options } => field::STRINGS + options.as_bytes().len(),
+        }
+    }
+
+    /// Writes the packet into `buf` and returns its length.
+    ///
+    /// Strings that contain a NUL cannot be represented and are [`WireError::Malformed`].
+    pub fn emit(&self, buf: &mut [u8]) -> Result<usize, WireError> {
+        let mut w = Writer::new(buf);
+        w.put_u16(self.opcode() as u16)?;
+        match self {
+            Repr::Rrq {
+                filename,
+                mode,
+                options,
+            }
+            | Repr::Wrq {
+                filename,
+                mode,
+                options,
+            } => {
+                check_no_nul(filename, "filename")?;
+                put_string(&mut w, filename)?;
+                put_string(&mut w, mode.as_str().as_bytes())?;
+                w.put_slice(options.as_bytes())?;
+            }
+            Repr::Data { block, data } => {
+                w.put_u16(block.0)?;
+                w.put_slice(data)?;
+            }
+            Repr::Ack { block } => w.put_u16(block.0)?,
+            Repr::Error { code, message } => {
+                check_no_nul(message, "error message")?;
+                w.put_u16(code.to_u16())?;
+                put_string(&mut w, message)?;
+            }
+            Repr::Oack { options } => w.put_slice(options.as_bytes())?,
+        }
+        Ok(w.position())
+    }
+}
+
+fn check_no_nul(s: &[u8], field: &'static str) -> Result<(), WireError> {
+    match s.iter().position(|&b| b == 0) {
+        Some(offset) => Err(WireError::Malformed { field, offset }),
+        None => Ok(()),
+    }
+}
+
+/// Writes an ERROR packet with `message` (truncated to fit `buf`, NULs replaced by spaces) and
+/// returns its length, or 0 if `buf` cannot hold even the header.
+pub fn emit_error(code: ErrorCode, message: &str, buf: &mut [u8]) -> usize {
+    let Some(room) = buf.len().checked_sub(field::PAYLOAD + 1) else {
+        return 0;
+    };
+    let msg = &message.as_bytes()[..message.len().min(room)];
+    let mut w = Writer::new(buf);
+    let written = (|| -> Result<(), WireError> {
+        w.put_u16(Opcode::Error as u16)?;
+        w.put_u16(code.to_u16())?;
+        for &b in msg {
+            w.put_u8(if b == 0 { b' ' } else { b })?;
+        }
+        w.put_u8(0)
+    })();
+    if written.is_ok() { w.position() } else { 0 }
+}
