@@ -1,7 +1,78 @@
-//! pxe-menu (work in progress).
+//! The pxelinux config language, exactly as syslinux 6 reads it: parse, lint, render, and the
+//! client's config-file lookup. `no_std` + `alloc`; touches no file system.
+//!
+//! - [`Config::parse`]: a lossless, position-keeping parse (nom) of `pxelinux.cfg` text with
+//!   syslinux's real rules (menu-syntax.md §1–§3): case-insensitive keywords that need a blank
+//!   after them, values to the end of the line (an inline `#` is part of them), a core `LABEL`
+//!   is its first word, unknown lines kept. [`Config::scopes`] and [`Config::resolve`] say what
+//!   the file means (labels, their command lines, timeouts).
+//! - [`lint`]: [`Finding`]s with stable [`Code`]s, severity, line:col, message and fix. Given a
+//!   [`TreeView`] of the served tree it also checks files, case, permissions and modules.
+//! - [`Menu`]: a declarative menu (serde, TOML in the binary) rendered to
+//!   `pxelinux.cfg/default`, the DISPLAY file and an iPXE script; renders pass their own lint.
+//! - [`config_search_order`] and [`path_prefix`]: where a PXELINUX client looks (§9).
+//! - [`parse_display`]: the DISPLAY file's control codes as typed segments (§7).
+//!
+//! # Example
+//! ```
+//! use pxe_menu::{lint, Code, Config, LintOptions, MemTree};
+//!
+//! // The seed's hand-written config, abridged.
+//! let text = "DISPLAY boot.txt\n# Prompt for 10s\nPROMPT 10\nDEFAULT debian\n\
+//!             LABEL debian\n  KERNEL memdisk\n  INITRD iso/debian.iso\n  APPEND iso\n";
+//! let cfg = Config::parse(text);
+//! assert_eq!(cfg.resolve().labels[0].command_line, "memdisk iso initrd=iso/debian.iso");
+//!
+//! let mut tree = MemTree::new();
+//! for f in ["pxelinux.0", "ldlinux.c32", "memdisk", "iso/debian.iso"] {
+//!     tree.insert(f, 1 << 20);
+//! }
+//! tree.insert("Boot.txt", 300);
+//! let opts = LintOptions { tree: Some(&tree), ..LintOptions::default() };
+//! let codes: Vec<Code> = lint(&cfg, &opts).iter().map(|f| f.code).collect();
+//! assert_eq!(
+//!     codes,
+//!     [Code::FileCaseMismatch, Code::PromptNotBoolean, Code::NeverAutoboots, Code::MemdiskLinuxIso]
+//! );
+//! ```
 #![no_std]
-#![warn(clippy::std_instead_of_core, clippy::std_instead_of_alloc, clippy::alloc_instead_of_core)]
+#![warn(
+    clippy::std_instead_of_core,
+    clippy::std_instead_of_alloc,
+    clippy::alloc_instead_of_core
+)]
+#![forbid(unsafe_code)]
 
 extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
+
+mod display;
+mod error;
+mod keyword;
+mod lint;
+mod lookup;
+mod model;
+mod parse;
+mod resolve;
+mod tree;
+
+pub use display::{Segment, parse_display};
+pub use error::Error;
+pub use keyword::{Arg, Keyword, Scope};
+pub use lint::{
+    Code, Finding, Firmware, LintOptions, MEMDISK_MAX_BYTES, MEMDISK_WARN_BYTES, Severity, lint,
+    lint_str, slug,
+};
+pub use lookup::{
+    ClientIdentity, HTYPE_ETHERNET, config_search_order, hardware_name, ip_names, path_prefix,
+    resolve_path, uuid_name,
+};
+pub use model::{Boot, Entry, Menu, PXELINUX_DEFAULT, RenderedFile, SerialConsole, Ui};
+pub use parse::{Config, Directive, Item, ItemKind, MAX_LINE, TextBlock};
+pub use resolve::{LabelScope, Resolved, ResolvedLabel, Scopes};
+pub use tree::{FileMeta, MemTree, TreeView};
+
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

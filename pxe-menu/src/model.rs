@@ -1,0 +1,791 @@
+//! A declarative boot menu (TOML in the binary) and its renderings: `pxelinux.cfg/default`, the
+//! DISPLAY file (`boot.txt`) and an equivalent iPXE script (menu-syntax.md §10.5, §14).
+
+use alloc::borrow::ToOwned;
+use alloc::string::{String, ToString};
+use alloc::vec;
+use alloc::vec::Vec;
+use core::fmt::Write as _;
+
+use crate::error::Error;
+use crate::lint::{LintOptions, lint};
+use crate::parse::{Config, first_word, is_space};
+
+/// A boot menu.
+///
+/// ```toml
+/// title = "Lab boot menu"
+/// timeout = 10          # seconds; 0 waits forever
+/// default = "local"
+/// serial = { port = 0, baud = 115200 }
+/// say = ["pxe: menu loaded"]
+///
+/// [[entry]]
+/// id = "local"
+/// name = "Boot from local disk"
+/// kind = "local-boot"
+///
+/// [[entry]]
+/// id = "debian"
+/// name = "Debian installer"
+/// kind = "linux"
+/// kernel = "debian-installer/amd64/linux"
+/// initrd = ["debian-installer/amd64/initrd.gz"]
+/// append = "vga=788 --- quiet"
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Menu {
+    /// Menu title (`MENU TITLE`, the first line of the DISPLAY file, iPXE `menu`).
+    pub title: String,
+    /// Seconds before the default entry boots; 0 waits forever.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub timeout: u32,
+    /// Id of the default entry; the first shown entry if absent.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub default: Option<String>,
+    /// How pxelinux shows the entries.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub ui: Ui,
+    /// Serial console for pxelinux (`SERIAL port baud`, written first).
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub serial: Option<SerialConsole>,
+    /// Lines printed when the menu loads: `SAY` in pxelinux, `echo` in iPXE.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Vec::is_empty")
+    )]
+    pub say: Vec<String>,
+    /// Name of the DISPLAY file, relative to the path prefix.
+    #[cfg_attr(feature = "serde", serde(default = "default_display_file"))]
+    pub display_file: String,
+    /// Name of the iPXE script, relative to the path prefix.
+    #[cfg_attr(feature = "serde", serde(default = "default_ipxe_script"))]
+    pub ipxe_script: String,
+    /// The memdisk binary used by `memdisk-iso` entries, relative to the path prefix.
+    #[cfg_attr(feature = "serde", serde(default = "default_memdisk"))]
+    pub memdisk: String,
+    /// The entries, in display order.
+    #[cfg_attr(feature = "serde", serde(default, rename = "entry"))]
+    pub entries: Vec<Entry>,
+}
+
+/// Path of the rendered pxelinux config, relative to the path prefix.
+pub const PXELINUX_DEFAULT: &str = "pxelinux.cfg/default";
+
+fn default_display_file() -> String {
+    "boot.txt".into()
+}
+
+fn default_ipxe_script() -> String {
+    "boot.ipxe".into()
+}
+
+fn default_memdisk() -> String {
+    "memdisk".into()
+}
+
+/// How pxelinux presents the menu.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "kebab-case"))]
+pub enum Ui {
+    /// `UI menu.c32`: a text menu (needs menu.c32, libutil.c32, libcom32.c32).
+    #[default]
+    Menu,
+    /// `UI vesamenu.c32`: the graphical menu.
+    Vesamenu,
+    /// No menu module: the DISPLAY file lists the ids and `boot:` asks for one. Needs a
+    /// timeout, or an unattended client waits forever.
+    Prompt,
+}
+
+/// `SERIAL port baud`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct SerialConsole {
+    /// 0-3 for COM1-COM4, or an I/O port address.
+    pub port: u16,
+    /// Baud rate.
+    pub baud: u32,
+}
+
+/// One menu entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Entry {
+    /// One word of letters, digits, `.`, `_` or `-`: the `LABEL`, typed at `boot:`, and the
+    /// iPXE item name.
+    pub id: String,
+    /// What the menu shows (`MENU LABEL`; a `^` marks the pxelinux hotkey).
+    pub name: String,
+    /// What it boots.
+    #[cfg_attr(feature = "serde", serde(flatten))]
+    pub boot: Boot,
+    /// Help text shown by the menu (`TEXT HELP`).
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub help: Option<String>,
+    /// Bootable by id but not listed.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "core::ops::Not::not")
+    )]
+    pub hidden: bool,
+}
+
+/// What an entry boots. In TOML the variant is the `kind` key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(tag = "kind", rename_all = "kebab-case"))]
+pub enum Boot {
+    /// A Linux kernel with initrds and a command line, fetched over TFTP.
+    Linux {
+        /// Kernel path, relative to the path prefix.
+        kernel: String,
+        /// Initrd paths.
+        #[cfg_attr(feature = "serde", serde(default))]
+        initrd: Vec<String>,
+        /// Kernel command line.
+        #[cfg_attr(feature = "serde", serde(default))]
+        append: String,
+    },
+    /// An ISO image run from RAM by memdisk (BIOS only; left out of UEFI iPXE boots).
+    MemdiskIso {
+        /// ISO path, relative to the path prefix.
+        image: String,
+        /// Add memdisk's `raw` option (some Windows PE images need it).
+        #[cfg_attr(feature = "serde", serde(default))]
+        raw: bool,
+    },
+    /// Leave PXE and boot the next device (`LOCALBOOT 0`; iPXE `sanboot`/`exit`).
+    LocalBoot,
+    /// Chainload another network boot program (`PXE file`; iPXE `chain file`).
+    Chain {
+        /// NBP path, relative to the path prefix (e.g. `undionly.kpxe`).
+        file: String,
+    },
+    /// iPXE-only: kernel and initrds over HTTP. Not in the pxelinux files.
+    Http {
+        /// Kernel URL.
+        kernel: String,
+        /// Initrd URLs.
+        #[cfg_attr(feature = "serde", serde(default))]
+        initrd: Vec<String>,
+        /// Kernel command line.
+        #[cfg_attr(feature = "serde", serde(default))]
+        append: String,
+    },
+}
+
+impl Boot {
+    /// Whether pxelinux can run this entry (everything but [`Boot::Http`]).
+    pub fn in_pxelinux(&self) -> bool {
+        !matches!(self, Boot::Http { .. })
+    }
+}
+
+/// A rendered file, to be written at `path` relative to the path prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct RenderedFile {
+    /// Relative path, `/`-separated (`pxelinux.cfg/default`).
+    pub path: String,
+    /// The file's contents (the DISPLAY file holds raw control characters).
+    pub contents: String,
+}
+
+fn invalid(id: &str, field: &'static str, reason: &'static str) -> Error {
+    Error::InvalidText {
+        id: id.to_owned(),
+        field,
+        reason,
+    }
+}
+
+/// Checks a value written on one directive line.
+fn one_line(id: &str, field: &'static str, value: &str) -> Result<(), Error> {
+    if value.chars().any(|c| c.is_control()) {
+        return Err(invalid(
+            id,
+            field,
+            "contains a line break or control character",
+        ));
+    }
+    if value.contains(" #") {
+        return Err(invalid(
+            id,
+            field,
+            "contains ` #`, which pxelinux would keep in the value",
+        ));
+    }
+    if value.contains("${") {
+        return Err(invalid(id, field, "contains `${`, which iPXE would expand"));
+    }
+    Ok(())
+}
+
+/// Checks a file name: one word.
+fn file_name(id: &str, field: &'static str, value: &str) -> Result<(), Error> {
+    if value.is_empty() {
+        return Err(Error::Empty {
+            id: id.to_owned(),
+            field,
+        });
+    }
+    if value.chars().any(is_space) || value.contains(',') {
+        return Err(invalid(id, field, "must be one word without commas"));
+    }
+    one_line(id, field, value)
+}
+
+/// Extensions that make `KERNEL` load something other than a Linux kernel.
+const NON_LINUX_EXTENSIONS: &[&str] =
+    &[".c32", ".img", ".bss", ".bin", ".bs", ".0", ".com", ".cbt"];
+
+impl Menu {
+    /// The menu `pxe init` writes: local disk by default after 10 s, a Debian netboot entry,
+    /// and a serial console on COM1 at 115200 baud.
+    pub fn starter() -> Menu {
+        Menu {
+            title: "PXE boot menu".into(),
+            timeout: 10,
+            default: Some("local".into()),
+            ui: Ui::Menu,
+            serial: Some(SerialConsole {
+                port: 0,
+                baud: 115_200,
+            }),
+            say: Vec::new(),
+            display_file: default_display_file(),
+            ipxe_script: default_ipxe_script(),
+            memdisk: default_memdisk(),
+            entries: vec![
+                Entry {
+                    id: "local".into(),
+                    name: "Boot from local disk".into(),
+                    boot: Boot::LocalBoot,
+                    help: None,
+                    hidden: false,
+                },
+                Entry {
+                    id: "debian".into(),
+                    name: "Debian installer (netboot)".into(),
+                    boot: Boot::Linux {
+                        kernel: "debian-installer/amd64/linux".into(),
+                        initrd: vec!["debian-installer/amd64/initrd.gz".into()],
+                        append: "vga=788 --- quiet".into(),
+                    },
+                    help: Some(
+                        "Installs Debian; put the netboot files under debian-installer/.".into(),
+                    ),
+                    hidden: false,
+                },
+            ],
+        }
+    }
+
+    /// Checks the model: ids are one safe word and unique, the default exists, text fits on one
+    /// line, file names are one word.
+    pub fn validate(&self) -> Result<(), Error> {
+        one_line("", "title", &self.title)?;
+        for s in &self.say {
+            one_line("", "say", s)?;
+        }
+        file_name("", "display_file", &self.display_file)?;
+        file_name("", "ipxe_script", &self.ipxe_script)?;
+        file_name("", "memdisk", &self.memdisk)?;
+        for (i, e) in self.entries.iter().enumerate() {
+            let ok = !e.id.is_empty()
+                && e.id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+            if !ok {
+                return Err(Error::InvalidId { id: e.id.clone() });
+            }
+            if self.entries.iter().take(i).any(|o| o.id == e.id) {
+                return Err(Error::DuplicateId { id: e.id.clone() });
+            }
+            if e.name.trim().is_empty() {
+                return Err(Error::Empty {
+                    id: e.id.clone(),
+                    field: "name",
+                });
+            }
+            one_line(&e.id, "name", &e.name)?;
+            if let Some(h) = &e.help {
+                let bad = h.lines().any(|l| {
+                    first_word(l).eq_ignore_ascii_case("ENDTEXT")
+                        || l.chars().any(|c| c.is_control() && c != '\t')
+                });
+                if bad {
+                    return Err(invalid(
+                        &e.id,
+                        "help",
+                        "has a control character or an ENDTEXT line",
+                    ));
+                }
+            }
+            match &e.boot {
+                Boot::Linux {
+                    kernel,
+                    initrd,
+                    append,
+                }
+                | Boot::Http {
+                    kernel,
+                    initrd,
+                    append,
+                } => {
+                    file_name(&e.id, "kernel", kernel)?;
+                    let lower = kernel.to_ascii_lowercase();
+                    if NON_LINUX_EXTENSIONS.iter().any(|x| lower.ends_with(x)) {
+                        return Err(invalid(
+                            &e.id,
+                            "kernel",
+                            "has an extension pxelinux reads as another image type",
+                        ));
+                    }
+                    for i in initrd {
+                        file_name(&e.id, "initrd", i)?;
+                    }
+                    one_line(&e.id, "append", append)?;
+                    if append.split(is_space).any(|w| w.starts_with("initrd=")) {
+                        return Err(invalid(
+                            &e.id,
+                            "append",
+                            "has initrd=; list initrds in `initrd`",
+                        ));
+                    }
+                }
+                Boot::MemdiskIso { image, .. } => file_name(&e.id, "image", image)?,
+                Boot::Chain { file } => file_name(&e.id, "file", file)?,
+                Boot::LocalBoot => {}
+            }
+        }
+        if let Some(d) = &self.default
+            && !self.entries.iter().any(|e| &e.id == d)
+        {
+            return Err(Error::UnknownDefault { id: d.clone() });
+        }
+        Ok(())
+    }
+
+    /// The entry pxelinux boots by default: the model's default if pxelinux can run it, else
+    /// the first shown entry it can run.
+    fn pxelinux_default(&self) -> Option<&Entry> {
+        let usable = |e: &&Entry| e.boot.in_pxelinux();
+        self.default
+            .as_ref()
+            .and_then(|d| self.entries.iter().find(|e| &e.id == d))
+            .filter(usable)
+            .or_else(|| self.entries.iter().filter(usable).find(|e| !e.hidden))
+    }
+
+    /// The iPXE default: the model's default, else the first shown entry.
+    fn ipxe_default(&self) -> Option<&Entry> {
+        self.default
+            .as_ref()
+            .and_then(|d| self.entries.iter().find(|e| &e.id == d))
+            .or_else(|| self.entries.iter().find(|e| !e.hidden))
+    }
+
+    /// Renders `pxelinux.cfg/default` (without the lint gate of [`Menu::render`]).
+    pub fn render_pxelinux(&self) -> String {
+        let mut o = String::new();
+        let menu = self.ui != Ui::Prompt;
+        // SERIAL first so everything after it reaches the serial console.
+        if let Some(s) = self.serial {
+            let _ = writeln!(o, "SERIAL {} {}", s.port, s.baud);
+        }
+        let _ = writeln!(o, "DISPLAY {}", self.display_file);
+        for s in &self.say {
+            let _ = writeln!(o, "SAY {s}");
+        }
+        match self.ui {
+            Ui::Menu => o.push_str("UI menu.c32\n"),
+            Ui::Vesamenu => o.push_str("UI vesamenu.c32\n"),
+            Ui::Prompt => {}
+        }
+        let _ = writeln!(o, "PROMPT {}", u8::from(!menu));
+        let _ = writeln!(o, "TIMEOUT {}", u64::from(self.timeout) * 10);
+        if let Some(d) = self.pxelinux_default() {
+            let _ = writeln!(o, "DEFAULT {}", d.id);
+        }
+        if menu {
+            let _ = writeln!(o, "MENU TITLE {}", self.title);
+        }
+        for e in self.entries.iter().filter(|e| e.boot.in_pxelinux()) {
+            let _ = writeln!(o, "\nLABEL {}", e.id);
+            if menu {
+                let _ = writeln!(o, "  MENU LABEL {}", e.name);
+                if e.hidden {
+                    o.push_str("  MENU HIDE\n");
+                }
+            }
+            match &e.boot {
+                Boot::Linux {
+                    kernel,
+                    initrd,
+                    append,
+                } => {
+                    let _ = writeln!(o, "  KERNEL {kernel}");
+                    if !initrd.is_empty() {
+                        let _ = writeln!(o, "  INITRD {}", initrd.join(","));
+                    }
+                    if !append.is_empty() {
+                        let _ = writeln!(o, "  APPEND {append}");
+                    }
+                }
+                Boot::MemdiskIso { image, raw } => {
+                    let _ = writeln!(o, "  KERNEL {}", self.memdisk);
+                    let _ = writeln!(o, "  INITRD {image}");
+                    let _ = writeln!(o, "  APPEND iso{}", if *raw { " raw" } else { "" });
+                }
+                Boot::LocalBoot => o.push_str("  LOCALBOOT 0\n"),
+                Boot::Chain { file } => {
+                    let _ = writeln!(o, "  PXE {file}");
+                }
+                Boot::Http { .. } => {}
+            }
+            if let (true, Some(h)) = (menu, &e.help) {
+                o.push_str("  TEXT HELP\n");
+                for l in h.lines() {
+                    let _ = writeln!(o, "  {l}");
+                }
+                o.push_str("  ENDTEXT\n");
+            }
+        }
+        o
+    }
+
+    /// Renders the DISPLAY file (menu-syntax.md §7): clear screen, the title in bright white,
+    /// then one line per shown entry (`id  name`) and how to choose.
+    pub fn render_display(&self) -> String {
+        let mut o = String::from("\x0c\x0f0f");
+        let _ = writeln!(o, "{}\x0f07", self.title);
+        o.push('\n');
+        let shown: Vec<&Entry> = self
+            .entries
+            .iter()
+            .filter(|e| e.boot.in_pxelinux() && !e.hidden)
+            .collect();
+        let width = shown.iter().map(|e| e.id.len()).max().unwrap_or(0);
+        for e in &shown {
+            let _ = writeln!(o, "  {:width$}  {}", e.id, strip_hotkey(&e.name));
+        }
+        o.push('\n');
+        let default = self.pxelinux_default().map(|e| e.id.as_str());
+        match (self.ui, default) {
+            (Ui::Prompt, Some(d)) if self.timeout > 0 => {
+                let _ = writeln!(
+                    o,
+                    "Type an id at the boot: prompt; {d} boots in {} s.",
+                    self.timeout
+                );
+            }
+            (Ui::Prompt, _) => o.push_str("Type an id at the boot: prompt.\n"),
+            _ => {}
+        }
+        o
+    }
+
+    /// Renders the iPXE script (menu-syntax.md §10.2): `menu`/`item`/`choose`, one `:id`
+    /// section per entry, and back to the menu if a boot fails.
+    pub fn render_ipxe(&self) -> String {
+        let mut o = String::from("#!ipxe\n");
+        for s in &self.say {
+            let _ = writeln!(o, "echo {s}");
+        }
+        o.push_str("\n:menu\n");
+        let _ = writeln!(o, "menu {}", strip_hotkey(&self.title));
+        for e in self.entries.iter().filter(|e| !e.hidden) {
+            let _ = writeln!(o, "item {} {}", e.id, strip_hotkey(&e.name));
+        }
+        o.push_str("choose");
+        if let Some(d) = self.ipxe_default() {
+            let _ = write!(o, " --default {}", d.id);
+        }
+        if self.timeout > 0 {
+            let _ = write!(o, " --timeout {}", u64::from(self.timeout) * 1000);
+        }
+        o.push_str(" selected || goto menu\ngoto ${selected}\n");
+        for e in &self.entries {
+            let _ = writeln!(o, "\n:{}", e.id);
+            match &e.boot {
+                Boot::Linux {
+                    kernel,
+                    initrd,
+                    append,
+                }
+                | Boot::Http {
+                    kernel,
+                    initrd,
+                    append,
+                } => {
+                    let _ = write!(o, "kernel {kernel}");
+                    if !append.is_empty() {
+                        let _ = write!(o, " {append}");
+                    }
+                    o.push_str(" || goto failed\n");
+                    for i in initrd {
+                        let _ = writeln!(o, "initrd {i} || goto failed");
+                    }
+                    o.push_str("boot || goto failed\n");
+                }
+                Boot::MemdiskIso { image, raw } => {
+                    o.push_str("iseq ${platform} pcbios || goto bios_only\n");
+                    let _ = writeln!(
+                        o,
+                        "kernel {} iso{} || goto failed",
+                        self.memdisk,
+                        if *raw { " raw" } else { "" }
+                    );
+                    let _ = writeln!(o, "initrd {image} || goto failed");
+                    o.push_str("boot || goto failed\n");
+                }
+                Boot::LocalBoot => {
+                    // sanboot of drive 0x80 is BIOS-only; UEFI goes back to its boot order.
+                    o.push_str(
+                        "iseq ${platform} pcbios && sanboot --no-describe --drive 0x80 ||\n",
+                    );
+                    o.push_str("exit\n");
+                }
+                Boot::Chain { file } => {
+                    let _ = writeln!(o, "chain {file} || goto failed");
+                }
+            }
+            o.push_str("goto menu\n");
+        }
+        o.push_str("\n:bios_only\necho This entry uses memdisk, which needs a BIOS client.\n");
+        o.push_str("goto failed\n");
+        o.push_str("\n:failed\necho Boot failed; back to the menu.\nsleep 3\ngoto menu\n");
+        o
+    }
+
+    /// Validates the model and renders the three files. The pxelinux file is linted with this
+    /// crate's own lint; any finding is an [`Error::Lint`], so a render never produces a file
+    /// the lint flags.
+    ///
+    /// ```
+    /// let files = pxe_menu::Menu::starter().render().unwrap();
+    /// let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
+    /// assert_eq!(paths, ["pxelinux.cfg/default", "boot.txt", "boot.ipxe"]);
+    /// ```
+    pub fn render(&self) -> Result<Vec<RenderedFile>, Error> {
+        self.validate()?;
+        let pxelinux = self.render_pxelinux();
+        let findings = lint(&Config::parse(&pxelinux), &LintOptions::default());
+        if let Some(f) = findings.first() {
+            let mut message = f.message.clone();
+            if let Some(fix) = &f.fix {
+                let _ = write!(message, " (fix: {fix})");
+            }
+            return Err(Error::Lint {
+                code: f.code.id(),
+                line: f.line,
+                message,
+            });
+        }
+        Ok(vec![
+            RenderedFile {
+                path: PXELINUX_DEFAULT.to_string(),
+                contents: pxelinux,
+            },
+            RenderedFile {
+                path: self.display_file.clone(),
+                contents: self.render_display(),
+            },
+            RenderedFile {
+                path: self.ipxe_script.clone(),
+                contents: self.render_ipxe(),
+            },
+        ])
+    }
+}
+
+/// Display text without pxelinux's `^` hotkey marks.
+fn strip_hotkey(s: &str) -> String {
+    s.replace('^', "")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn starter_renders_clean_and_resolves() {
+        let m = Menu::starter();
+        let files = m.render().unwrap();
+        let cfg = Config::parse(&files[0].contents);
+        let r = cfg.resolve();
+        assert_eq!(r.serial.as_deref(), Some("0 115200"));
+        assert_eq!(r.timeout, 100);
+        assert_eq!(r.default.as_deref(), Some("local"));
+        assert_eq!(r.labels[0].command_line, ".localboot 0");
+        assert_eq!(
+            r.labels[1].command_line,
+            "debian-installer/amd64/linux vga=788 --- quiet initrd=debian-installer/amd64/initrd.gz"
+        );
+        assert!(files[0].contents.starts_with("SERIAL 0 115200\n"));
+        assert!(
+            files[2]
+                .contents
+                .contains("choose --default local --timeout 10000 selected")
+        );
+    }
+
+    #[test]
+    fn validation_errors() {
+        let base = Menu::starter();
+        let mut m = base.clone();
+        m.entries[0].id = "two words".into();
+        assert_eq!(
+            m.validate(),
+            Err(Error::InvalidId {
+                id: "two words".into()
+            })
+        );
+        let mut m = base.clone();
+        m.entries[1].id = "local".into();
+        assert_eq!(m.validate(), Err(Error::DuplicateId { id: "local".into() }));
+        let mut m = base.clone();
+        m.default = Some("nope".into());
+        assert_eq!(
+            m.validate(),
+            Err(Error::UnknownDefault { id: "nope".into() })
+        );
+        let mut m = base.clone();
+        m.entries[0].name = "a\nb".into();
+        assert!(matches!(
+            m.validate(),
+            Err(Error::InvalidText { field: "name", .. })
+        ));
+        let mut m = base.clone();
+        m.entries[1].name = "C # dev".into();
+        assert!(matches!(
+            m.validate(),
+            Err(Error::InvalidText { field: "name", .. })
+        ));
+        let mut m = base.clone();
+        m.entries[1].boot = Boot::Linux {
+            kernel: "menu.c32".into(),
+            initrd: vec![],
+            append: String::new(),
+        };
+        assert!(matches!(
+            m.validate(),
+            Err(Error::InvalidText {
+                field: "kernel",
+                ..
+            })
+        ));
+        let mut m = base.clone();
+        m.entries[1].boot = Boot::Chain {
+            file: String::new(),
+        };
+        assert!(matches!(
+            m.validate(),
+            Err(Error::Empty { field: "file", .. })
+        ));
+        let mut m = base.clone();
+        m.entries[1].help = Some("x\nENDTEXT\n".into());
+        assert!(matches!(
+            m.validate(),
+            Err(Error::InvalidText { field: "help", .. })
+        ));
+        let mut m = base;
+        m.entries[1].boot = Boot::Linux {
+            kernel: "k".into(),
+            initrd: vec![],
+            append: "initrd=x".into(),
+        };
+        assert!(matches!(
+            m.validate(),
+            Err(Error::InvalidText {
+                field: "append",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn prompt_without_timeout_is_refused_by_the_lint_gate() {
+        let mut m = Menu::starter();
+        m.ui = Ui::Prompt;
+        m.timeout = 0;
+        match m.render() {
+            Err(Error::Lint { code, .. }) => assert_eq!(code, "M005"),
+            other => panic!("{other:?}"),
+        }
+        m.timeout = 5;
+        let files = m.render().unwrap();
+        assert!(!files[0].contents.contains("MENU"));
+        assert!(files[1].contents.contains("local boots in 5 s"));
+    }
+
+    #[test]
+    fn every_kind_renders() {
+        let mut m = Menu::starter();
+        m.say = vec!["MARKER-123".into()];
+        m.entries.push(Entry {
+            id: "winpe".into(),
+            name: "Win^PE".into(),
+            boot: Boot::MemdiskIso {
+                image: "iso/pe.img.iso".into(),
+                raw: true,
+            },
+            help: None,
+            hidden: true,
+        });
+        m.entries.push(Entry {
+            id: "ipxe".into(),
+            name: "iPXE".into(),
+            boot: Boot::Chain {
+                file: "undionly.kpxe".into(),
+            },
+            help: None,
+            hidden: false,
+        });
+        m.entries.push(Entry {
+            id: "web".into(),
+            name: "Over HTTP".into(),
+            boot: Boot::Http {
+                kernel: "http://10.0.0.1/vmlinuz".into(),
+                initrd: vec!["http://10.0.0.1/initrd".into()],
+                append: "console=ttyS0".into(),
+            },
+            help: None,
+            hidden: false,
+        });
+        m.default = Some("web".into());
+        let files = m.render().unwrap();
+        let pxe = &files[0].contents;
+        assert!(pxe.contains("SAY MARKER-123\n"));
+        assert!(
+            pxe.contains("DEFAULT local\n"),
+            "http default falls back: {pxe}"
+        );
+        assert!(pxe.contains("  KERNEL memdisk\n  INITRD iso/pe.img.iso\n  APPEND iso raw\n"));
+        assert!(pxe.contains("  MENU HIDE\n"));
+        assert!(pxe.contains("  PXE undionly.kpxe\n"));
+        assert!(!pxe.contains("http://"));
+        assert!(!files[1].contents.contains("winpe"));
+        let ipxe = &files[2].contents;
+        assert!(ipxe.starts_with("#!ipxe\necho MARKER-123\n"));
+        assert!(ipxe.contains("item ipxe iPXE\n"));
+        assert!(!ipxe.contains("item winpe"));
+        assert!(ipxe.contains(":winpe\niseq ${platform} pcbios || goto bios_only\n"));
+        assert!(ipxe.contains("kernel http://10.0.0.1/vmlinuz console=ttyS0 || goto failed\n"));
+        assert!(ipxe.contains("chain undionly.kpxe || goto failed\n"));
+        assert!(ipxe.contains("--default web"));
+    }
+}

@@ -1,0 +1,293 @@
+//! What a parsed config means to syslinux: which labels exist, which directives belong to which
+//! label, and the command line each label runs (menu-syntax.md §1 "Blank lines", §3, §4).
+
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use crate::keyword::{Keyword, Scope};
+use crate::parse::{Config, Directive, Item, ItemKind, first_word};
+
+/// A `LABEL` and the items that attach to it.
+#[derive(Debug, Clone)]
+pub struct LabelScope<'a> {
+    /// The `LABEL` line.
+    pub item: &'a Item,
+    /// The whole `LABEL` value (what menu.c32 uses).
+    pub raw: &'a str,
+    /// The core's label id: the first word of the value.
+    pub id: &'a str,
+    /// Label-scoped directives (and `TEXT` blocks) that attach to this label, in order.
+    pub items: Vec<&'a Item>,
+}
+
+impl<'a> LabelScope<'a> {
+    /// The last directive of this label with `keyword` (syslinux: the last one wins).
+    pub fn get(&self, keyword: Keyword) -> Option<(&'a Item, &'a Directive)> {
+        self.directives()
+            .filter(|(_, d)| d.keyword == keyword)
+            .last()
+    }
+
+    /// The label's directives.
+    pub fn directives(&self) -> impl Iterator<Item = (&'a Item, &'a Directive)> + '_ {
+        self.items
+            .iter()
+            .filter_map(|i| i.directive().map(|d| (*i, d)))
+    }
+
+    /// The last kernel-like directive (`KERNEL`, `LINUX`, `COM32`, `LOCALBOOT`, ...).
+    pub fn kernel(&self) -> Option<(&'a Item, &'a Directive)> {
+        self.directives()
+            .filter(|(_, d)| d.keyword.is_kernel_like())
+            .last()
+    }
+
+    /// The `TEXT HELP` lines of this label, if any.
+    pub fn help(&self) -> Option<&'a [String]> {
+        self.items.iter().rev().find_map(|i| match &i.kind {
+            ItemKind::Text(b) if first_word(&b.kind).eq_ignore_ascii_case("HELP") => {
+                Some(b.lines.as_slice())
+            }
+            _ => None,
+        })
+    }
+}
+
+/// The file split into globals, labels and items that are ignored because no label is open.
+#[derive(Debug, Clone, Default)]
+pub struct Scopes<'a> {
+    /// Directives that act globally, in order.
+    pub globals: Vec<&'a Item>,
+    /// Labels in file order.
+    pub labels: Vec<LabelScope<'a>>,
+    /// Label-scoped directives with no open label: syslinux ignores them.
+    pub orphans: Vec<&'a Item>,
+    /// Submenu tags from `MENU BEGIN tag`.
+    pub menu_tags: Vec<&'a str>,
+}
+
+impl<'a> Scopes<'a> {
+    /// The last global directive with `keyword`.
+    pub fn global(&self, keyword: Keyword) -> Option<(&'a Item, &'a Directive)> {
+        self.globals
+            .iter()
+            .filter_map(|i| i.directive().map(|d| (*i, d)))
+            .rfind(|(_, d)| d.keyword == keyword)
+    }
+
+    /// The first label whose core id is `id` (case-sensitive; the first one wins, as in the core).
+    pub fn label(&self, id: &str) -> Option<&LabelScope<'a>> {
+        self.labels.iter().find(|l| l.id == id)
+    }
+}
+
+impl Config {
+    /// Splits the file into global, label and ignored items, following syslinux's scoping: a
+    /// label runs until the next `LABEL`, `MENU BEGIN/END/SEPARATOR/INCLUDE` or the end.
+    pub fn scopes(&self) -> Scopes<'_> {
+        let mut s = Scopes::default();
+        let mut open: Option<LabelScope<'_>> = None;
+        for item in &self.items {
+            let keyword = match &item.kind {
+                ItemKind::Directive(d) => d.keyword,
+                ItemKind::Text(_) => Keyword::Text,
+                _ => continue,
+            };
+            match keyword.scope() {
+                Scope::Structure => {
+                    s.labels.extend(open.take());
+                    if let Some(d) = item.directive() {
+                        match keyword {
+                            Keyword::Label => {
+                                open = Some(LabelScope {
+                                    item,
+                                    raw: d.value.as_str(),
+                                    id: first_word(&d.value),
+                                    items: Vec::new(),
+                                });
+                            }
+                            Keyword::MenuBegin => s.menu_tags.push(d.first_word()),
+                            _ => {}
+                        }
+                    }
+                }
+                Scope::Global => s.globals.push(item),
+                Scope::Label => match open.as_mut() {
+                    Some(l) => l.items.push(item),
+                    None => s.orphans.push(item),
+                },
+                Scope::Both => match open.as_mut() {
+                    Some(l) => l.items.push(item),
+                    None => s.globals.push(item),
+                },
+            }
+        }
+        s.labels.extend(open);
+        s
+    }
+
+    /// What the file means to syslinux 6 (see [`Resolved`]).
+    pub fn resolve(&self) -> Resolved {
+        let s = self.scopes();
+        let text = |k| s.global(k).map(|(_, d)| d.value.clone());
+        let int = |k| s.global(k).map_or(0, |(_, d)| d.int());
+        let global_append = s.global(Keyword::Append).map(|(_, d)| d.value.as_str());
+        let labels = s
+            .labels
+            .iter()
+            .map(|l| {
+                let menu_label = l.get(Keyword::MenuLabel).map(|(_, d)| d.value.clone());
+                ResolvedLabel {
+                    id: l.id.to_string(),
+                    display: menu_label.unwrap_or_else(|| l.raw.to_string()),
+                    command_line: command_line(l, global_append),
+                    sysappend: l
+                        .get(Keyword::Sysappend)
+                        .or(l.get(Keyword::Ipappend))
+                        .or(s.global(Keyword::Sysappend))
+                        .or(s.global(Keyword::Ipappend))
+                        .map_or(0, |(_, d)| d.int()),
+                    hidden: l.get(Keyword::MenuHide).is_some(),
+                    menu_default: l.get(Keyword::MenuDefault).is_some(),
+                    help: l.help().map(|h| h.to_vec()),
+                }
+            })
+            .collect();
+        Resolved {
+            default: text(Keyword::Default),
+            ui: text(Keyword::Ui),
+            prompt: int(Keyword::Prompt) != 0,
+            timeout: int(Keyword::Timeout),
+            total_timeout: int(Keyword::Totaltimeout),
+            ontimeout: text(Keyword::Ontimeout),
+            serial: text(Keyword::Serial),
+            display: s
+                .global(Keyword::Display)
+                .map(|(_, d)| d.first_word().to_string()),
+            say: s
+                .globals
+                .iter()
+                .filter_map(|i| i.directive())
+                .filter(|d| d.keyword == Keyword::Say)
+                .map(|d| d.value.clone())
+                .collect(),
+            title: text(Keyword::MenuTitle),
+            labels,
+        }
+    }
+}
+
+/// The command line the core runs for a label (menu-syntax.md §4, `record()`):
+/// `[type] KERNEL [APPEND] [initrd=INITRD]`, the kernel defaulting to the label id.
+pub(crate) fn command_line(l: &LabelScope<'_>, global_append: Option<&str>) -> String {
+    let mut out = String::new();
+    match l.kernel() {
+        Some((_, d)) => {
+            if let Some(t) = d.keyword.type_specifier() {
+                out.push_str(t);
+                out.push(' ');
+            }
+            out.push_str(&d.value);
+        }
+        None => out.push_str(l.id),
+    }
+    let append = l
+        .get(Keyword::Append)
+        .map(|(_, d)| d.value.as_str())
+        .or(global_append);
+    if let Some(a) = append.filter(|a| !a.is_empty() && a.trim_end() != "-") {
+        out.push(' ');
+        out.push_str(a);
+    }
+    if let Some((_, d)) = l.get(Keyword::Initrd).filter(|(_, d)| !d.value.is_empty()) {
+        out.push_str(" initrd=");
+        out.push_str(&d.value);
+    }
+    out
+}
+
+/// The meaning of a config: what syslinux 6 does with it. Two files with equal `Resolved`
+/// values boot the same way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Resolved {
+    /// `DEFAULT` command line.
+    pub default: Option<String>,
+    /// `UI` module and its arguments.
+    pub ui: Option<String>,
+    /// `PROMPT` as the boolean it is.
+    pub prompt: bool,
+    /// `TIMEOUT` in tenths of a second (0 = wait forever).
+    pub timeout: i64,
+    /// `TOTALTIMEOUT` in tenths of a second (0 = off).
+    pub total_timeout: i64,
+    /// `ONTIMEOUT` command line.
+    pub ontimeout: Option<String>,
+    /// `SERIAL` value.
+    pub serial: Option<String>,
+    /// `DISPLAY` file.
+    pub display: Option<String>,
+    /// `SAY` lines, in order.
+    pub say: Vec<String>,
+    /// `MENU TITLE`.
+    pub title: Option<String>,
+    /// The labels in file order.
+    pub labels: Vec<ResolvedLabel>,
+}
+
+/// One label as the core and the menu see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct ResolvedLabel {
+    /// The core id (the first word of `LABEL`).
+    pub id: String,
+    /// What menu.c32 shows: `MENU LABEL`, else the whole `LABEL` value.
+    pub display: String,
+    /// The command line the core executes, with its type specifier (`.localboot 0`).
+    pub command_line: String,
+    /// `SYSAPPEND`/`IPAPPEND` bits in effect.
+    pub sysappend: i64,
+    /// `MENU HIDE`.
+    pub hidden: bool,
+    /// `MENU DEFAULT`.
+    pub menu_default: bool,
+    /// `TEXT HELP` lines.
+    pub help: Option<Vec<String>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_take_first_word_and_scope_directives() {
+        let cfg = Config::parse(
+            "APPEND quiet\nKERNEL orphan\nLABEL Windows 7 (x)\nKERNEL memdisk\nINITRD w.iso\n\
+             TIMEOUT 30\nAPPEND iso raw\nMENU SEPARATOR\nINITRD lost\nLABEL b\nKERNEL vmlinuz\n\
+             LABEL c\nAPPEND -\nLABEL d\nLOCALBOOT 0\n",
+        );
+        let s = cfg.scopes();
+        assert_eq!(s.labels.len(), 4);
+        assert_eq!(s.labels[0].id, "Windows");
+        assert_eq!(s.labels[0].raw, "Windows 7 (x)");
+        assert_eq!(s.orphans.len(), 2);
+        let r = cfg.resolve();
+        assert_eq!(r.timeout, 30);
+        assert_eq!(r.labels[0].command_line, "memdisk iso raw initrd=w.iso");
+        assert_eq!(r.labels[0].display, "Windows 7 (x)");
+        assert_eq!(r.labels[1].command_line, "vmlinuz quiet");
+        assert_eq!(r.labels[2].command_line, "c");
+        assert_eq!(r.labels[3].command_line, ".localboot 0 quiet");
+    }
+
+    #[test]
+    fn menu_tags_and_help() {
+        let cfg = Config::parse(
+            "MENU BEGIN tools\nLABEL x\nTEXT HELP\nhi\nENDTEXT\nMENU END\nSAY a\nSAY b\n",
+        );
+        let s = cfg.scopes();
+        assert_eq!(s.menu_tags, ["tools"]);
+        assert_eq!(s.labels[0].help().unwrap(), ["hi"]);
+        assert_eq!(cfg.resolve().say, ["a", "b"]);
+    }
+}

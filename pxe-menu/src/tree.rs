@@ -1,0 +1,92 @@
+//! A read-only view of the served TFTP tree, so the lint can check files without doing I/O.
+//!
+//! The binary implements [`TreeView`] over the real directory (`stat`, a case-insensitive
+//! directory walk); tests use [`MemTree`].
+
+use alloc::collections::BTreeMap;
+use alloc::string::{String, ToString};
+
+/// What the lint needs to know about one file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct FileMeta {
+    /// Size in bytes.
+    pub size: u64,
+    /// Whether "other" may read it (`mode & 0o004`): the TFTP server usually runs as an
+    /// unprivileged user, so files readable only by their owner are "not found" for clients.
+    pub world_readable: bool,
+}
+
+/// A read-only view of the TFTP tree. Paths are relative to the tree's root, `/`-separated,
+/// with no leading `/`.
+pub trait TreeView {
+    /// The file at exactly `path` (case-sensitive, as TFTP servers on Unix are), or `None` if
+    /// there is no regular file there.
+    fn stat(&self, path: &str) -> Option<FileMeta>;
+
+    /// The real spelling of a file whose path matches `path` ignoring ASCII case, if any. Used
+    /// to say "exists as `Boot.txt`" instead of just "missing".
+    fn find_ignore_case(&self, path: &str) -> Option<String>;
+}
+
+/// An in-memory [`TreeView`].
+///
+/// ```
+/// use pxe_menu::{MemTree, TreeView};
+/// let mut t = MemTree::new();
+/// t.insert("Boot.txt", 120);
+/// assert!(t.stat("boot.txt").is_none());
+/// assert_eq!(t.find_ignore_case("boot.txt").as_deref(), Some("Boot.txt"));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemTree {
+    files: BTreeMap<String, FileMeta>,
+}
+
+impl MemTree {
+    /// An empty tree.
+    pub fn new() -> MemTree {
+        MemTree::default()
+    }
+
+    /// Adds a world-readable file of `size` bytes.
+    pub fn insert(&mut self, path: &str, size: u64) -> &mut MemTree {
+        self.insert_meta(
+            path,
+            FileMeta {
+                size,
+                world_readable: true,
+            },
+        )
+    }
+
+    /// Adds a file with explicit metadata.
+    pub fn insert_meta(&mut self, path: &str, meta: FileMeta) -> &mut MemTree {
+        self.files
+            .insert(path.trim_start_matches('/').to_string(), meta);
+        self
+    }
+}
+
+impl TreeView for MemTree {
+    fn stat(&self, path: &str) -> Option<FileMeta> {
+        self.files.get(path).copied()
+    }
+
+    fn find_ignore_case(&self, path: &str) -> Option<String> {
+        self.files
+            .keys()
+            .find(|k| k.eq_ignore_ascii_case(path))
+            .cloned()
+    }
+}
+
+impl<T: TreeView + ?Sized> TreeView for &T {
+    fn stat(&self, path: &str) -> Option<FileMeta> {
+        (**self).stat(path)
+    }
+
+    fn find_ignore_case(&self, path: &str) -> Option<String> {
+        (**self).find_ignore_case(path)
+    }
+}
