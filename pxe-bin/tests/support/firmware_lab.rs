@@ -177,6 +177,8 @@ const MILESTONES: &[(&str, &str)] = &[
 pub struct Lab {
     /// Short name of the test, used in names and markers.
     pub tag: String,
+    /// Captures everything on `br0` into `<dir>/br0.pcap` (kept when the test fails).
+    capture: Option<Proc>,
     // Field order is drop order: the namespace goes after the test's processes (locals of the
     // test, dropped before the Lab), the directory after that, the lock last.
     netns: Netns,
@@ -250,12 +252,19 @@ impl Lab {
             .prefix(&format!("pxefw-{tag}-"))
             .tempdir()
             .expect("create the lab directory");
-        Self {
+        let mut lab = Self {
             tag: tag.to_owned(),
+            capture: None,
             netns,
             dir,
             _turn: turn,
-        }
+        };
+        let pcap = lab.dir().join("br0.pcap").display().to_string();
+        lab.capture = Some(lab.spawn(
+            "tcpdump",
+            &["tcpdump", "-n", "-U", "-i", "br0", "-w", &pcap],
+        ));
+        lab
     }
 
     /// The namespace's name.
@@ -357,22 +366,29 @@ impl Lab {
         p
     }
 
-    /// Waits until something listens on UDP `port` in the namespace.
+    /// Waits until `server` itself listens on UDP `port` in the namespace (another process on
+    /// the port, e.g. dnsmasq beside a proxy, does not count).
     pub fn wait_udp_port(&self, port: u16, server: &mut Proc, limit: Duration) {
         let t0 = Instant::now();
         let needle = format!(":{port} ");
+        let owner = format!("pid={},", server.child.id());
         loop {
             server.assert_running();
             let out = Command::new("ip")
                 .args(["netns", "exec", self.netns(), "ss", "-Hulnp"])
                 .output()
                 .expect("run ss");
-            if String::from_utf8_lossy(&out.stdout).contains(&needle) {
+            let table = String::from_utf8_lossy(&out.stdout);
+            if table
+                .lines()
+                .any(|l| l.contains(&needle) && l.contains(&owner))
+            {
                 return;
             }
             assert!(
                 t0.elapsed() < limit,
-                "nothing listens on UDP {port} after {limit:?}; server log:\n{}",
+                "{} does not listen on UDP {port} after {limit:?}; sockets:\n{table}\nits log:\n{}",
+                server.what,
                 server.log()
             );
             std::thread::sleep(Duration::from_millis(100));
@@ -463,6 +479,33 @@ impl Lab {
             why,
             serial: read_serial(&serial),
             milestones,
+        }
+    }
+}
+
+impl Drop for Lab {
+    /// Stops the capture; when the test is failing, keeps the whole lab directory (logs, serial
+    /// log, capture, root) as `/tmp/pxefw-failed-<tag>` for a post-mortem.
+    fn drop(&mut self) {
+        if let Some(mut capture) = self.capture.take() {
+            capture.stop(Duration::from_secs(2));
+        }
+        if std::thread::panicking() {
+            let keep = PathBuf::from(format!("/tmp/pxefw-failed-{}", self.tag));
+            let _ = fs::remove_dir_all(&keep);
+            let copied = Command::new("cp")
+                .arg("-a")
+                .arg(self.dir())
+                .arg(&keep)
+                .status()
+                .is_ok_and(|s| s.success());
+            if copied {
+                eprintln!(
+                    "{}: logs, serial log and capture kept in {}",
+                    self.tag,
+                    keep.display()
+                );
+            }
         }
     }
 }
