@@ -1,14 +1,456 @@
-//! `pxe doctor [--config FILE]` (owned by engineer B). SKELETON.
+//! `pxe doctor [--config FILE]`: checks the served tree and the config before clients do.
+//!
+//! Every check the seed's admin learned the hard way: referenced files present (with exact
+//! case), world-readable (the seed's troubleshooting item: "make sure the ISO images have read
+//! permissions for everybody"), not writable by others (a writable boot file lets anyone trojan
+//! every install), syslinux modules from one build, the menu's own lint, and the ports free.
 
+use std::collections::BTreeSet;
+use std::fmt;
+use std::fs;
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use crate::cli::DoctorArgs;
+use crate::cli::{DhcpMode, DoctorArgs};
+use crate::config::{self, Config};
 use crate::error::Error;
+use crate::init::PACKAGE_FILES;
 
-/// Checks the served tree and the config.
+/// How bad a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Worth knowing; nothing breaks.
+    Info,
+    /// Likely to bite later.
+    Warning,
+    /// Clients will fail, or the tree is unsafe.
+    Error,
+}
+
+/// One finding of `pxe doctor`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Finding {
+    /// How bad it is.
+    pub severity: Severity,
+    /// Which check found it (`files`, `permissions`, `syslinux`, `menu`, `ports`, `config`).
+    pub check: &'static str,
+    /// What is wrong, where, and how to fix it.
+    pub message: String,
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let tag = match self.severity {
+            Severity::Info => "ok     ",
+            Severity::Warning => "WARNING",
+            Severity::Error => "ERROR  ",
+        };
+        write!(f, "{tag} [{}] {}", self.check, self.message)
+    }
+}
+
+/// All findings of one run.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// In the order found.
+    pub findings: Vec<Finding>,
+}
+
+impl Report {
+    /// Adds a finding.
+    pub fn push(&mut self, severity: Severity, check: &'static str, message: impl Into<String>) {
+        self.findings.push(Finding {
+            severity,
+            check,
+            message: message.into(),
+        });
+    }
+
+    /// Number of findings of `severity`.
+    pub fn count(&self, severity: Severity) -> usize {
+        self.findings
+            .iter()
+            .filter(|f| f.severity == severity)
+            .count()
+    }
+}
+
+/// Runs `pxe doctor`.
 pub fn run(args: &DoctorArgs) -> Result<ExitCode, Error> {
-    Err(Error::NotWired(format!(
-        "pxe doctor --config {:?}",
-        args.config
-    )))
+    let path = args
+        .config
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(config::DEFAULT_PATH));
+    if args.config.is_none() && !path.exists() {
+        return Err(Error::Doctor(format!(
+            "no config at {} (the default); pass --config FILE (`pxe init DIR` writes DIR/pxe.toml)",
+            path.display()
+        )));
+    }
+    let config = Config::load(&path)?;
+    let report = check(&config, &path);
+    println!("pxe doctor --config {}", path.display());
+    for f in &report.findings {
+        println!("{f}");
+    }
+    let (e, w) = (
+        report.count(Severity::Error),
+        report.count(Severity::Warning),
+    );
+    println!("\n{e} error(s), {w} warning(s)");
+    Ok(if e > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Runs every check on `config` (read from `path`).
+pub fn check(config: &Config, path: &Path) -> Report {
+    let mut r = Report::default();
+    let Some(root) = config.root.clone() else {
+        r.push(
+            Severity::Error,
+            "config",
+            format!("{}: no `root = \"DIR\"`: nothing to serve", path.display()),
+        );
+        return r;
+    };
+    if !root.is_dir() {
+        r.push(
+            Severity::Error,
+            "config",
+            format!("root {} is not a directory", root.display()),
+        );
+        return r;
+    }
+    r.push(
+        Severity::Info,
+        "config",
+        format!("{} parses; root {}", path.display(), root.display()),
+    );
+    let referenced = check_referenced(&root, config, &mut r);
+    check_permissions(&root, &referenced, &mut r);
+    check_syslinux(&root, Path::new("/"), &mut r);
+    crate::menu_cmd::doctor_lint(&root, config, &mut r);
+    check_ports(config, &mut r);
+    r
+}
+
+/// The boot files clients are sent to: they must exist and be readable.
+fn check_referenced(root: &Path, config: &Config, r: &mut Report) -> BTreeSet<String> {
+    let mut referenced: BTreeSet<String> =
+        crate::dhcp::boot_files(&config.dhcp).into_iter().collect();
+    if root.join("pxelinux.0").is_file() {
+        // pxelinux.0 loads these before it reads any config.
+        referenced.insert("ldlinux.c32".into());
+        referenced.insert("pxelinux.cfg/default".into());
+    }
+    let mut missing = 0;
+    for name in &referenced {
+        if !root.join(name).is_file() {
+            missing += 1;
+            let hint = PACKAGE_FILES
+                .iter()
+                .find(|p| p.dest == name)
+                .map(|p| {
+                    format!(
+                        " (from package {}; `pxe init {}` copies it)",
+                        p.package,
+                        root.display()
+                    )
+                })
+                .unwrap_or_default();
+            r.push(
+                Severity::Error,
+                "files",
+                format!(
+                    "{name} is referenced but missing from {}{hint}",
+                    root.display()
+                ),
+            );
+        }
+    }
+    if missing == 0 {
+        r.push(
+            Severity::Info,
+            "files",
+            format!("all {} referenced boot files present", referenced.len()),
+        );
+    }
+    referenced
+}
+
+/// Walks the tree: unreadable files are errors when referenced, writable ones always.
+fn check_permissions(root: &Path, referenced: &BTreeSet<String>, r: &mut Report) {
+    let before = r.findings.len();
+    let mut stack = vec![root.to_path_buf()];
+    let mut files = 0usize;
+    while let Some(dir) = stack.pop() {
+        check_mode(root, &dir, true, referenced, r);
+        let Ok(entries) = fs::read_dir(&dir) else {
+            r.push(
+                Severity::Error,
+                "permissions",
+                format!("cannot list {}", dir.display()),
+            );
+            continue;
+        };
+        let mut entries: Vec<_> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
+        entries.sort();
+        for p in entries {
+            let Ok(meta) = fs::symlink_metadata(&p) else {
+                continue;
+            };
+            if meta.is_dir() {
+                stack.push(p);
+            } else if meta.is_file() {
+                files += 1;
+                check_mode(root, &p, false, referenced, r);
+            }
+        }
+    }
+    if r.findings.len() == before {
+        r.push(
+            Severity::Info,
+            "permissions",
+            format!("{files} files world-readable, none writable by others"),
+        );
+    }
+}
+
+fn check_mode(root: &Path, p: &Path, is_dir: bool, referenced: &BTreeSet<String>, r: &mut Report) {
+    let Ok(meta) = fs::metadata(p) else {
+        return;
+    };
+    let mode = meta.permissions().mode();
+    let rel = p
+        .strip_prefix(root)
+        .map(|x| x.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let shown = if rel.is_empty() {
+        p.display().to_string()
+    } else {
+        rel.clone()
+    };
+    let sticky = mode & 0o1000 != 0;
+    if mode & 0o002 != 0 && !(is_dir && sticky) {
+        r.push(
+            Severity::Error,
+            "permissions",
+            format!(
+                "{shown} is writable by everyone (mode {:o}): anyone on this host can replace what clients boot; fix: chmod o-w {}",
+                mode & 0o7777,
+                p.display()
+            ),
+        );
+    }
+    if is_dir {
+        if mode & 0o005 != 0o005 {
+            r.push(
+                Severity::Error,
+                "permissions",
+                format!(
+                    "directory {shown} is not readable and searchable by everyone (mode {:o}): files below it are 'not found' for a TFTP server running as another user; fix: chmod o+rx {}",
+                    mode & 0o7777,
+                    p.display()
+                ),
+            );
+        }
+    } else if mode & 0o004 == 0 {
+        let severity = if referenced.contains(&rel) || rel.starts_with("iso/") {
+            Severity::Error
+        } else {
+            Severity::Warning
+        };
+        r.push(
+            severity,
+            "permissions",
+            format!(
+                "{shown} is not world-readable (mode {:o}, owner uid {}): clients get 'file not found'; fix: chmod o+r {}",
+                mode & 0o7777,
+                meta.uid(),
+                p.display()
+            ),
+        );
+    }
+}
+
+/// The version string a syslinux binary carries (`PXELINUX 6.04`, `MEMDISK 6.04`), if any.
+pub fn syslinux_version(bytes: &[u8]) -> Option<String> {
+    for tag in [
+        &b"PXELINUX "[..],
+        b"LPXELINUX ",
+        b"MEMDISK ",
+        b"SYSLINUX ",
+        b"ISOLINUX ",
+    ] {
+        let Some(at) = bytes.windows(tag.len()).position(|w| w == tag) else {
+            continue;
+        };
+        let rest = bytes.get(at + tag.len()..).unwrap_or_default();
+        let v: String = rest
+            .iter()
+            .take_while(|b| b.is_ascii_digit() || **b == b'.')
+            .map(|&b| char::from(b))
+            .collect();
+        if v.contains('.') {
+            return Some(v);
+        }
+    }
+    None
+}
+
+/// Syslinux modules must come from the build of the `pxelinux.0` that loads them: a mismatched
+/// `ldlinux.c32` or `.c32` module fails with "Failed to load" or "Undef symbol".
+pub fn check_syslinux(root: &Path, sysroot: &Path, r: &mut Report) {
+    let Ok(pxelinux) = fs::read(root.join("pxelinux.0")) else {
+        return;
+    };
+    let Some(core_version) = syslinux_version(&pxelinux) else {
+        r.push(
+            Severity::Warning,
+            "syslinux",
+            "pxelinux.0 carries no PXELINUX version string; cannot check the modules",
+        );
+        return;
+    };
+    let mut problems = 0;
+    // Files that carry their own version string must agree with pxelinux.0.
+    if let Ok(md) = fs::read(root.join("memdisk"))
+        && let Some(v) = syslinux_version(&md)
+        && v != core_version
+    {
+        problems += 1;
+        r.push(
+            Severity::Warning,
+            "syslinux",
+            format!("memdisk is MEMDISK {v} but pxelinux.0 is PXELINUX {core_version}"),
+        );
+    }
+    // .c32 modules carry no version string: compare them with the installed package's build,
+    // which is only meaningful when pxelinux.0 itself is that build.
+    let modules_dir = sysroot.join("usr/lib/syslinux/modules/bios");
+    let installed_core = fs::read(sysroot.join("usr/lib/PXELINUX/pxelinux.0")).ok();
+    let c32: Vec<PathBuf> = fs::read_dir(root)
+        .map(|it| {
+            it.filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "c32"))
+                .collect()
+        })
+        .unwrap_or_default();
+    match installed_core {
+        Some(ic) if ic == pxelinux => {
+            for m in &c32 {
+                let Some(name) = m.file_name() else { continue };
+                let Ok(pkg) = fs::read(modules_dir.join(name)) else {
+                    continue;
+                };
+                if fs::read(m).is_ok_and(|b| b != pkg) {
+                    problems += 1;
+                    r.push(
+                        Severity::Error,
+                        "syslinux",
+                        format!(
+                            "{} is not from the syslinux build of pxelinux.0 (PXELINUX {core_version}; it differs from {}): pxelinux will fail to load it; fix: pxe init --force {}",
+                            name.to_string_lossy(),
+                            modules_dir.join(name).display(),
+                            root.display()
+                        ),
+                    );
+                }
+            }
+        }
+        Some(_) => {
+            problems += 1;
+            r.push(
+                Severity::Warning,
+                "syslinux",
+                format!(
+                    "pxelinux.0 (PXELINUX {core_version}) is not the installed package's build; make sure every .c32 module comes from the same syslinux release"
+                ),
+            );
+        }
+        None => {}
+    }
+    if problems == 0 {
+        r.push(
+            Severity::Info,
+            "syslinux",
+            format!(
+                "pxelinux.0 is PXELINUX {core_version}; {} .c32 module(s) from the same build",
+                c32.len()
+            ),
+        );
+    }
+}
+
+/// The ports `pxe serve` will bind must be free.
+fn check_ports(config: &Config, r: &mut Report) {
+    let mut ports: Vec<(SocketAddr, &'static str)> = Vec::new();
+    let tftp = config
+        .tftp
+        .listen
+        .unwrap_or(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 69)));
+    ports.push((tftp, "TFTP"));
+    match config.dhcp.mode() {
+        DhcpMode::Off => {}
+        DhcpMode::Proxy => {
+            ports.push((SocketAddr::from((Ipv4Addr::UNSPECIFIED, 67)), "DHCP"));
+            ports.push((SocketAddr::from((Ipv4Addr::UNSPECIFIED, 4011)), "proxyDHCP"));
+        }
+        DhcpMode::Server => {
+            ports.push((SocketAddr::from((Ipv4Addr::UNSPECIFIED, 67)), "DHCP"));
+        }
+    }
+    for (addr, what) in ports {
+        match UdpSocket::bind(addr) {
+            Ok(_) => r.push(
+                Severity::Info,
+                "ports",
+                format!("UDP {addr} ({what}) is free"),
+            ),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => r.push(
+                Severity::Error,
+                "ports",
+                format!(
+                    "UDP {addr} ({what}) is in use by another process (`ss -ulpn 'sport = :{}'` shows which; tftpd-hpa, dnsmasq or a running pxe?)",
+                    addr.port()
+                ),
+            ),
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => r.push(
+                Severity::Warning,
+                "ports",
+                format!("UDP {addr} ({what}) needs root or CAP_NET_BIND_SERVICE to bind"),
+            ),
+            Err(e) => r.push(
+                Severity::Error,
+                "ports",
+                format!("UDP {addr} ({what}) cannot be bound: {e}"),
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_strings() {
+        assert_eq!(
+            syslinux_version(b"\0\0PXELINUX 6.04 PXE 20200816 \0").as_deref(),
+            Some("6.04")
+        );
+        assert_eq!(
+            syslinux_version(b"xxMEMDISK 6.03 2014").as_deref(),
+            Some("6.03")
+        );
+        assert_eq!(syslinux_version(b"PXELINUX x"), None);
+        assert_eq!(syslinux_version(b""), None);
+    }
 }

@@ -1,11 +1,329 @@
-//! `pxe init DIR` (owned by engineer B). SKELETON.
+//! `pxe init DIR`: the seed's `cp` steps done for the admin.
+//!
+//! Lays out a TFTP root from the installed Debian packages (pxelinux, syslinux-common, ipxe),
+//! an `iso/` folder, a starter menu (`menu.toml`, rendered into `pxelinux.cfg/default`,
+//! `boot.txt` and `boot.ipxe`) and a starter `pxe.toml`. Running it again is safe: files that
+//! are already right are left alone, and a file the admin changed is never replaced silently
+//! (boot files only with `--force`, menus and configs never).
 
+use std::fmt;
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::cli::InitArgs;
 use crate::error::Error;
 
-/// Lays out a TFTP root in `args.dir`.
+/// A file `pxe init` copies from an installed Debian package.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PackageFile {
+    /// Name in the TFTP root.
+    pub dest: &'static str,
+    /// Absolute path on the system (below the sysroot).
+    pub source: &'static str,
+    /// The Debian package that installs `source`.
+    pub package: &'static str,
+}
+
+/// The seed's copies plus the iPXE binaries the default boot policy names.
+pub const PACKAGE_FILES: &[PackageFile] = &[
+    PackageFile {
+        dest: "pxelinux.0",
+        source: "/usr/lib/PXELINUX/pxelinux.0",
+        package: "pxelinux",
+    },
+    PackageFile {
+        dest: "ldlinux.c32",
+        source: "/usr/lib/syslinux/modules/bios/ldlinux.c32",
+        package: "syslinux-common",
+    },
+    PackageFile {
+        dest: "libutil.c32",
+        source: "/usr/lib/syslinux/modules/bios/libutil.c32",
+        package: "syslinux-common",
+    },
+    PackageFile {
+        dest: "libcom32.c32",
+        source: "/usr/lib/syslinux/modules/bios/libcom32.c32",
+        package: "syslinux-common",
+    },
+    PackageFile {
+        dest: "menu.c32",
+        source: "/usr/lib/syslinux/modules/bios/menu.c32",
+        package: "syslinux-common",
+    },
+    PackageFile {
+        dest: "memdisk",
+        source: "/usr/lib/syslinux/memdisk",
+        package: "syslinux-common",
+    },
+    PackageFile {
+        dest: "undionly.kpxe",
+        source: "/usr/lib/ipxe/undionly.kpxe",
+        package: "ipxe",
+    },
+    PackageFile {
+        dest: "ipxe.efi",
+        source: "/usr/lib/ipxe/ipxe.efi",
+        package: "ipxe",
+    },
+];
+
+/// What happened to one path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Written fresh.
+    Created,
+    /// Already identical; untouched.
+    Same,
+    /// Exists and differs; left alone (the reason says why and how to change that).
+    Kept(String),
+    /// Differed and was replaced (`--force`).
+    Replaced(String),
+    /// The source is not installed.
+    Missing {
+        /// The path looked for.
+        source: PathBuf,
+        /// The package that provides it.
+        package: &'static str,
+    },
+}
+
+/// One line of `pxe init`'s report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// Path relative to the root (directories end in `/`).
+    pub path: String,
+    /// What happened.
+    pub outcome: Outcome,
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.outcome {
+            Outcome::Created => write!(f, "  created   {}", self.path),
+            Outcome::Same => write!(f, "  ok        {}", self.path),
+            Outcome::Kept(why) => write!(f, "  kept      {}: {why}", self.path),
+            Outcome::Replaced(why) => write!(f, "  replaced  {}: {why}", self.path),
+            Outcome::Missing { source, package } => write!(
+                f,
+                "  MISSING   {}: {} not found; install package {package} (apt-get install {package})",
+                self.path,
+                source.display()
+            ),
+        }
+    }
+}
+
+/// The starter menu source, rendered with `pxe-menu` into the three menu files.
+pub const STARTER_MENU: &str = r#"# Boot menu for pxe. Edit it, then run:  pxe menu render menu.toml --out .
+# Entries are shown in this order; `default` boots when the timeout (seconds) runs out.
+title = "PXE boot menu"
+timeout = 10
+default = "local"
+# pxelinux output on the first serial port too (headless machines, VMs).
+serial = { port = 0, baud = 115200 }
+
+[[entry]]
+id = "local"
+name = "Boot from local disk"
+kind = "local-boot"
+
+# An ISO run from RAM by memdisk (BIOS only). Copy it into iso/ and make it world-readable:
+# [[entry]]
+# id = "debian"
+# name = "Debian installer (ISO)"
+# kind = "memdisk-iso"
+# image = "iso/debian.iso"
+
+# A Linux kernel and initrd over TFTP:
+# [[entry]]
+# id = "netinst"
+# name = "Debian netboot"
+# kind = "linux"
+# kernel = "debian-installer/amd64/linux"
+# initrd = ["debian-installer/amd64/initrd.gz"]
+# append = "vga=788 --- quiet"
+"#;
+
+/// Runs `pxe init`.
 pub fn run(args: &InitArgs) -> Result<ExitCode, Error> {
-    Err(Error::NotWired(format!("pxe init {}", args.dir.display())))
+    let steps = lay_out(&args.dir, &args.sysroot, args.force)?;
+    println!("pxe init {}", args.dir.display());
+    for s in &steps {
+        println!("{s}");
+    }
+    let mut missing: Vec<&str> = steps
+        .iter()
+        .filter_map(|s| match s.outcome {
+            Outcome::Missing { package, .. } => Some(package),
+            _ => None,
+        })
+        .collect();
+    missing.dedup();
+    if missing.is_empty() {
+        let cfg = args.dir.join("pxe.toml");
+        println!(
+            "\nready. Check it with `pxe doctor --config {0}`, then serve it with `pxe serve --config {0}`.",
+            cfg.display()
+        );
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!(
+            "\nsome boot files are missing; install them with:\n  apt-get install -y {}\nthen run `pxe init {}` again.",
+            missing.join(" "),
+            args.dir.display()
+        );
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+/// Lays out `dir`, taking package files from below `sysroot`. Returns one step per path.
+pub fn lay_out(dir: &Path, sysroot: &Path, force: bool) -> Result<Vec<Step>, Error> {
+    let mut steps = Vec::new();
+    steps.push(ensure_dir(dir, "")?);
+    for pf in PACKAGE_FILES {
+        steps.push(copy_package_file(dir, sysroot, pf, force)?);
+    }
+    steps.push(ensure_dir(&dir.join("iso"), "iso/")?);
+    steps.push(ensure_dir(&dir.join("pxelinux.cfg"), "pxelinux.cfg/")?);
+    steps.push(write_generated(dir, "menu.toml", STARTER_MENU.as_bytes())?);
+    for (name, text) in crate::menu_cmd::render_toml(STARTER_MENU)? {
+        steps.push(write_generated(dir, &name, text.as_bytes())?);
+    }
+    let root =
+        fs::canonicalize(dir).map_err(|e| Error::io(format!("resolve {}", dir.display()), e))?;
+    steps.push(write_generated(
+        dir,
+        "pxe.toml",
+        starter_config(&root).as_bytes(),
+    )?);
+    Ok(steps)
+}
+
+/// The starter `pxe.toml` for a root at `root` (absolute).
+pub fn starter_config(root: &Path) -> String {
+    format!(
+        r#"# pxe config, written by `pxe init`. Flags given to `pxe serve` override it.
+root = "{root}"
+menu = "{menu}"
+
+[tftp]
+# listen = "192.168.1.1:69"   # default 0.0.0.0:69, or the DHCP interface's address
+secure = true
+
+[dhcp]
+# Off unless you ask for it: a DHCP server on the wrong network breaks it.
+mode = "off"                  # "proxy" beside an existing DHCP server, "server" to hand out addresses
+# interface = "eth0"          # server address and subnet come from it
+# range = "192.168.1.100,192.168.1.200"
+# router = "192.168.1.1"
+# dns = ["192.168.1.1"]
+"#,
+        root = root.display(),
+        menu = root.join("menu.toml").display()
+    )
+}
+
+fn ensure_dir(path: &Path, label: &str) -> Result<Step, Error> {
+    let label = if label.is_empty() {
+        format!("{}/", path.display())
+    } else {
+        label.to_owned()
+    };
+    let outcome = if path.is_dir() {
+        Outcome::Same
+    } else {
+        fs::create_dir_all(path)
+            .map_err(|e| Error::io(format!("create directory {}", path.display()), e))?;
+        // TFTP servers usually drop to an unprivileged user: the tree must be world-searchable.
+        fs::set_permissions(path, fs::Permissions::from_mode(0o755))
+            .map_err(|e| Error::io(format!("chmod {}", path.display()), e))?;
+        Outcome::Created
+    };
+    Ok(Step {
+        path: label,
+        outcome,
+    })
+}
+
+fn copy_package_file(
+    dir: &Path,
+    sysroot: &Path,
+    pf: &PackageFile,
+    force: bool,
+) -> Result<Step, Error> {
+    let source = sysroot.join(pf.source.trim_start_matches('/'));
+    let dest = dir.join(pf.dest);
+    let step = |outcome| Step {
+        path: pf.dest.to_owned(),
+        outcome,
+    };
+    let Ok(new) = fs::read(&source) else {
+        return Ok(step(Outcome::Missing {
+            source,
+            package: pf.package,
+        }));
+    };
+    match fs::read(&dest) {
+        Ok(old) if old == new => Ok(step(Outcome::Same)),
+        Ok(_) if !force => Ok(step(Outcome::Kept(format!(
+            "differs from {} (package {}); `pxe init --force` replaces it",
+            source.display(),
+            pf.package
+        )))),
+        Ok(_) => {
+            write_atomic(&dest, &new)?;
+            Ok(step(Outcome::Replaced(format!(
+                "with {} (package {})",
+                source.display(),
+                pf.package
+            ))))
+        }
+        Err(_) => {
+            write_atomic(&dest, &new)?;
+            Ok(step(Outcome::Created))
+        }
+    }
+}
+
+/// Writes a generated file unless one is there already; an existing file is the admin's.
+fn write_generated(dir: &Path, name: &str, bytes: &[u8]) -> Result<Step, Error> {
+    let dest = dir.join(name);
+    let outcome = match fs::read(&dest) {
+        Ok(old) if old == bytes => Outcome::Same,
+        Ok(_) => Outcome::Kept(
+            "edited since `pxe init` wrote it; not overwritten (delete it to get the starter back)"
+                .into(),
+        ),
+        Err(_) => {
+            write_atomic(&dest, bytes)?;
+            Outcome::Created
+        }
+    };
+    Ok(Step {
+        path: name.to_owned(),
+        outcome,
+    })
+}
+
+/// Writes `bytes` to `dest` world-readable (0644) by way of a temporary file and a rename, so
+/// a TFTP client never reads half a file.
+pub fn write_atomic(dest: &Path, bytes: &[u8]) -> Result<(), Error> {
+    let mut tmp = dest.as_os_str().to_owned();
+    tmp.push(".pxe-init.tmp");
+    let tmp = PathBuf::from(tmp);
+    let io = |what: &str, e| Error::io(format!("{what} {}", dest.display()), e);
+    if let Some(parent) = dest.parent() {
+        fs::create_dir_all(parent).map_err(|e| io("create directory for", e))?;
+    }
+    let mut f = fs::File::create(&tmp).map_err(|e| io("write", e))?;
+    f.write_all(bytes).map_err(|e| io("write", e))?;
+    f.set_permissions(fs::Permissions::from_mode(0o644))
+        .map_err(|e| io("chmod", e))?;
+    f.sync_all().map_err(|e| io("sync", e))?;
+    drop(f);
+    fs::rename(&tmp, dest).map_err(|e| io("rename into place", e))
 }

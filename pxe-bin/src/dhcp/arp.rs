@@ -15,7 +15,12 @@ use pxe_proto::MacAddr;
 const ATF_COM: libc::c_int = 0x02;
 
 /// Adds (or replaces) the neighbour entry `ip` → `mac` on interface `ifname`.
-pub fn set_neighbour(sock: &impl AsRawFd, ifname: &str, ip: Ipv4Addr, mac: MacAddr) -> io::Result<()> {
+pub fn set_neighbour(
+    sock: &impl AsRawFd,
+    ifname: &str,
+    ip: Ipv4Addr,
+    mac: MacAddr,
+) -> io::Result<()> {
     let name = ifname.as_bytes();
     if name.is_empty() || name.len() >= libc::IFNAMSIZ {
         return Err(io::Error::new(

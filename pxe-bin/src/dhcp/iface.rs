@@ -28,7 +28,9 @@ pub enum IfaceError {
         name: String,
     },
     /// The interface exists but has no IPv4 address.
-    #[error("interface {name:?} has no IPv4 address; give it one (`ip addr add ADDR/PREFIX dev {name}`)")]
+    #[error(
+        "interface {name:?} has no IPv4 address; give it one (`ip addr add ADDR/PREFIX dev {name}`)"
+    )]
     NoIpv4 {
         /// The interface name.
         name: String,

@@ -30,7 +30,9 @@ pub enum LeaseFileError {
         source: io::Error,
     },
     /// Another process holds the lock.
-    #[error("lease file {path} is in use by another pxe server (lock {lock} is held); two servers on one pool would hand out the same address twice")]
+    #[error(
+        "lease file {path} is in use by another pxe server (lock {lock} is held); two servers on one pool would hand out the same address twice"
+    )]
     Locked {
         /// The lease file.
         path: PathBuf,
@@ -38,7 +40,9 @@ pub enum LeaseFileError {
         lock: PathBuf,
     },
     /// The file exists but is not a lease file we can read.
-    #[error("lease file {path} is corrupt or of another format ({reason}); refusing to start with an empty pool, which could hand out addresses that are in use. Move it aside to start afresh")]
+    #[error(
+        "lease file {path} is corrupt or of another format ({reason}); refusing to start with an empty pool, which could hand out addresses that are in use. Move it aside to start afresh"
+    )]
     Corrupt {
         /// The file involved.
         path: PathBuf,
@@ -189,11 +193,17 @@ mod tests {
         lf.save(&m).expect("save");
         m.insert("52:54:00:00:00:02".to_owned(), "10.0.0.6".to_owned());
         lf.save(&m).expect("save again");
-        assert_eq!(lf.load::<BTreeMap<String, String>>().expect("load"), Some(m.clone()));
+        assert_eq!(
+            lf.load::<BTreeMap<String, String>>().expect("load"),
+            Some(m.clone())
+        );
         assert!(!with_suffix(&path, ".tmp").exists());
         drop(lf);
         let again = LeaseFile::open(&path).expect("reopen after drop");
-        assert_eq!(again.load::<BTreeMap<String, String>>().expect("load"), Some(m));
+        assert_eq!(
+            again.load::<BTreeMap<String, String>>().expect("load"),
+            Some(m)
+        );
     }
 
     #[test]

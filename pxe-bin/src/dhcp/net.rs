@@ -62,10 +62,7 @@ impl DhcpSocket {
                 format!("binding UDP port {port} for DHCP: {e} (another DHCP server running? port 67 needs root or CAP_NET_BIND_SERVICE)"),
             )
         })?;
-        let port = sock
-            .local_addr()?
-            .as_socket()
-            .map_or(port, |a| a.port());
+        let port = sock.local_addr()?.as_socket().map_or(port, |a| a.port());
         Ok(DhcpSocket {
             sock: UdpSocket::from_std(sock.into())?,
             port,
@@ -156,7 +153,13 @@ fn send_pktinfo(
     } else {
         &cmsgs
     };
-    Ok(sendmsg(fd, &iov, with_info, MsgFlags::empty(), Some(&dest))?)
+    Ok(sendmsg(
+        fd,
+        &iov,
+        with_info,
+        MsgFlags::empty(),
+        Some(&dest),
+    )?)
 }
 
 #[cfg(test)]
