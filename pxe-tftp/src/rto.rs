@@ -62,6 +62,11 @@ impl Rto {
         let (srtt, rttvar) = match self.estimate {
             None => (r, r / 2),
             Some((srtt, rttvar)) => {
+                // TFTP has no timestamps: an ACK the client resent from its own timer looks
+                // like a slow round trip. Damping each sample to twice the mean (at least the
+                // floor) keeps such outliers from inflating the timeout, while a real increase
+                // still doubles the cap per sample.
+                let r = r.min(srtt.saturating_mul(2).max(self.min));
                 let rttvar = (3 * rttvar + srtt.abs_diff(r)) / 4;
                 let srtt = (7 * srtt + r) / 8;
                 (srtt, rttvar)
@@ -110,6 +115,17 @@ mod tests {
         assert_eq!(rto.current(), ms(4000));
         rto.sample(Duration::from_micros(1));
         assert!(rto.current() >= ms(20));
+    }
+
+    #[test]
+    fn one_outlier_does_not_blow_up_the_timeout() {
+        let ms = Duration::from_millis;
+        let mut rto = Rto::new(ms(1000), ms(5), ms(4000), None);
+        for _ in 0..10 {
+            rto.sample(ms(1));
+        }
+        rto.sample(ms(1000));
+        assert!(rto.current() < ms(20), "{:?}", rto.current());
     }
 
     #[test]

@@ -551,11 +551,15 @@ impl Session {
             self.stats.duplicate_acks += 1;
             return;
         }
+        // Sample only ACKs the client sends on receipt (window end or last block): an ACK
+        // inside the window may come from the client's own timer, long after the block.
         let slot = sender.slot(k);
-        if sender.resent[slot] {
-            self.rto.reset_backoff();
-        } else {
+        let window_end =
+            k == sender.base + sender.window - 1 || sender.last.is_some_and(|(l, _)| l == k);
+        if window_end && !sender.resent[slot] {
             self.rto.sample(now - sender.sent_at[slot]);
+        } else {
+            self.rto.reset_backoff();
         }
         let acked = k - sender.base + 1;
         self.stats.blocks += acked;
