@@ -1,0 +1,160 @@
+//! `pxe doctor`: a healthy tree passes; the seed's troubleshooting item (a world-unreadable
+//! ISO), a boot file anyone can overwrite and a missing referenced file are errors.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn pxe(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pxe"))
+        .args(args)
+        .output()
+        .expect("run pxe")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A tree from `pxe init` whose config listens on a free port (port 69 may be taken on a CI
+/// host; the port check itself is exercised by `ports_in_use_are_errors`).
+fn healthy_tree() -> (tempfile::TempDir, PathBuf) {
+    for (src, pkg) in [
+        ("/usr/lib/PXELINUX/pxelinux.0", "pxelinux"),
+        (
+            "/usr/lib/syslinux/modules/bios/ldlinux.c32",
+            "syslinux-common",
+        ),
+        ("/usr/lib/ipxe/undionly.kpxe", "ipxe"),
+    ] {
+        assert!(
+            Path::new(src).is_file(),
+            "{src} missing: install package {pkg}"
+        );
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o755)).expect("chmod");
+    let d = tmp.path().to_str().expect("utf-8").to_owned();
+    let o = pxe(&["init", &d]);
+    assert!(o.status.success(), "{}", stdout(&o));
+    let cfg = tmp.path().join("pxe.toml");
+    let text = fs::read_to_string(&cfg)
+        .expect("pxe.toml")
+        .replace("# listen = \"192.168.1.1:69\"", "listen = \"127.0.0.1:0\"");
+    assert!(text.contains("listen = \"127.0.0.1:0\""), "{text}");
+    fs::write(&cfg, text).expect("write");
+    (tmp, cfg)
+}
+
+fn doctor(cfg: &Path) -> (bool, String) {
+    let o = pxe(&["doctor", "--config", cfg.to_str().expect("utf-8")]);
+    (o.status.success(), stdout(&o))
+}
+
+#[test]
+fn a_fresh_tree_is_healthy() {
+    let (_tmp, cfg) = healthy_tree();
+    let (ok, text) = doctor(&cfg);
+    assert!(ok, "{text}");
+    assert!(text.contains("0 error(s)"), "{text}");
+    assert!(
+        text.contains("PXELINUX"),
+        "reports the syslinux build:\n{text}"
+    );
+}
+
+#[test]
+fn world_unreadable_file_is_an_error() {
+    let (tmp, cfg) = healthy_tree();
+    let iso = tmp.path().join("iso/debian.iso");
+    fs::write(&iso, b"not really an iso").expect("write");
+    fs::set_permissions(&iso, fs::Permissions::from_mode(0o600)).expect("chmod");
+    let (ok, text) = doctor(&cfg);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("iso/debian.iso is not world-readable") && text.contains("chmod o+r"),
+        "{text}"
+    );
+}
+
+#[test]
+fn file_writable_by_others_is_an_error() {
+    let (tmp, cfg) = healthy_tree();
+    let f = tmp.path().join("undionly.kpxe");
+    fs::set_permissions(&f, fs::Permissions::from_mode(0o666)).expect("chmod");
+    let (ok, text) = doctor(&cfg);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("undionly.kpxe is writable by everyone"),
+        "{text}"
+    );
+}
+
+#[test]
+fn missing_referenced_files_are_errors() {
+    let (tmp, cfg) = healthy_tree();
+    // Referenced by pxelinux.0 itself.
+    fs::remove_file(tmp.path().join("ldlinux.c32")).expect("rm");
+    // Referenced by the menu.
+    fs::write(
+        tmp.path().join("pxelinux.cfg/default"),
+        "UI menu.c32\nTIMEOUT 50\nDEFAULT debian\nLABEL debian\n  KERNEL memdisk\n  INITRD iso/missing.iso\n  APPEND iso raw\n",
+    )
+    .expect("write cfg");
+    let (ok, text) = doctor(&cfg);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("ldlinux.c32 is referenced but missing"),
+        "{text}"
+    );
+    assert!(
+        text.contains("iso/missing.iso"),
+        "menu lint names the missing ISO:\n{text}"
+    );
+    assert!(
+        text.contains("pxelinux.cfg/default is not what"),
+        "an out-of-date rendering is reported:\n{text}"
+    );
+}
+
+#[test]
+fn mismatched_syslinux_module_is_an_error() {
+    let (tmp, cfg) = healthy_tree();
+    let efi_build = Path::new("/usr/lib/syslinux/modules/efi64/libutil.c32");
+    assert!(
+        efi_build.is_file(),
+        "{} missing: install package syslinux-common",
+        efi_build.display()
+    );
+    fs::copy(efi_build, tmp.path().join("libutil.c32")).expect("copy");
+    let (ok, text) = doctor(&cfg);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("libutil.c32 is not from the syslinux build"),
+        "{text}"
+    );
+}
+
+#[test]
+fn ports_in_use_are_errors() {
+    let (_tmp, cfg) = healthy_tree();
+    let busy = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let port = busy.local_addr().expect("addr").port();
+    let text = fs::read_to_string(&cfg).expect("cfg").replace(
+        "listen = \"127.0.0.1:0\"",
+        &format!("listen = \"127.0.0.1:{port}\""),
+    );
+    fs::write(&cfg, text).expect("write");
+    let (ok, text) = doctor(&cfg);
+    assert!(!ok, "{text}");
+    assert!(text.contains("is in use by another process"), "{text}");
+}
+
+#[test]
+fn missing_config_is_explained() {
+    let o = pxe(&["doctor", "--config", "/nonexistent/pxe.toml"]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("/nonexistent/pxe.toml"), "{err}");
+}
