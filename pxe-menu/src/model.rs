@@ -213,6 +213,13 @@ fn invalid(id: &str, field: &'static str, reason: &'static str) -> Error {
 
 /// Checks a value written on one directive line.
 fn one_line(id: &str, field: &'static str, value: &str) -> Result<(), Error> {
+    if value.starts_with(is_space) {
+        return Err(invalid(
+            id,
+            field,
+            "starts with a blank, which pxelinux drops",
+        ));
+    }
     if value.chars().any(|c| c.is_control()) {
         return Err(invalid(
             id,
@@ -371,6 +378,12 @@ impl Menu {
                 Boot::LocalBoot => {}
             }
         }
+        if self.entries.iter().all(|e| e.hidden) {
+            return Err(Error::Empty {
+                id: String::new(),
+                field: "entries (shown)",
+            });
+        }
         if let Some(d) = &self.default
             && !self.entries.iter().any(|e| &e.id == d)
         {
@@ -388,6 +401,7 @@ impl Menu {
             .and_then(|d| self.entries.iter().find(|e| &e.id == d))
             .filter(usable)
             .or_else(|| self.entries.iter().filter(usable).find(|e| !e.hidden))
+            .or_else(|| self.entries.iter().find(usable))
     }
 
     /// The iPXE default: the model's default, else the first shown entry.
@@ -396,6 +410,7 @@ impl Menu {
             .as_ref()
             .and_then(|d| self.entries.iter().find(|e| &e.id == d))
             .or_else(|| self.entries.iter().find(|e| !e.hidden))
+            .or_else(|| self.entries.first())
     }
 
     /// Renders `pxelinux.cfg/default` (without the lint gate of [`Menu::render`]).

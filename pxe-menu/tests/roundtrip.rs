@@ -1,0 +1,243 @@
+//! Property tests: parse → render → parse keeps the meaning of any config, and any valid menu
+//! model renders to files that pass the lint and mean what the model says.
+
+use proptest::prelude::*;
+use pxe_menu::{
+    Boot, Config, Entry, ItemKind, Keyword, LintOptions, Menu, SerialConsole, Ui, lint,
+};
+
+fn spelling(name: &'static str) -> impl Strategy<Value = String> {
+    prop::collection::vec(any::<bool>(), name.len()).prop_map(move |up| {
+        name.chars()
+            .zip(up)
+            .map(|(c, u)| {
+                if u {
+                    c.to_ascii_uppercase()
+                } else {
+                    c.to_ascii_lowercase()
+                }
+            })
+            .collect::<String>()
+            .replace(' ', "  ")
+    })
+}
+
+fn config_line() -> impl Strategy<Value = String> {
+    let keyword = prop::sample::select(Keyword::ALL.to_vec());
+    let directive = (
+        keyword,
+        "[ \t]{0,3}",
+        "[ \t]{1,2}",
+        "[a-zA-Z0-9 #=,./:-]{0,24}",
+    )
+        .prop_flat_map(|(k, indent, sep, value)| {
+            spelling(k.name()).prop_map(move |s| {
+                if k == Keyword::Text {
+                    format!("{indent}{s}{sep}HELP\n{value}\n ENDTEXT")
+                } else {
+                    format!("{indent}{s}{sep}{value}")
+                }
+            })
+        });
+    prop_oneof![
+        6 => directive,
+        1 => "[ \t]{0,2}#[a-zA-Z0-9 #]{0,20}",
+        1 => "[ \t]{0,3}",
+        1 => "[a-z]{1,8}[=X] [a-z ]{0,10}",
+    ]
+}
+
+fn config_text() -> impl Strategy<Value = String> {
+    prop::collection::vec(config_line(), 0..40).prop_map(|lines| lines.join("\n"))
+}
+
+fn kinds(cfg: &Config) -> Vec<&ItemKind> {
+    cfg.items.iter().map(|i| &i.kind).collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn parse_render_parse_keeps_meaning(text in config_text()) {
+        let first = Config::parse(&text);
+        let rendered = first.to_string();
+        let second = Config::parse(&rendered);
+        prop_assert_eq!(kinds(&first), kinds(&second));
+        prop_assert_eq!(first.resolve(), second.resolve());
+        let lines = |c: &Config| {
+            let mut v: Vec<_> =
+                lint(c, &LintOptions::default()).into_iter().map(|f| (f.line, f.code)).collect();
+            v.sort();
+            v
+        };
+        prop_assert_eq!(lines(&first), lines(&second));
+        // Rendering is a fixed point after one pass.
+        prop_assert_eq!(second.to_string(), rendered);
+    }
+
+    #[test]
+    fn arbitrary_text_never_panics(text in "\\PC{0,300}") {
+        let cfg = Config::parse(&text);
+        let _ = lint(&cfg, &LintOptions::default());
+        let _ = cfg.resolve();
+    }
+}
+
+fn boot() -> impl Strategy<Value = Boot> {
+    let words = || prop::collection::vec("o[a-z0-9=._-]{0,7}", 0..4).prop_map(|w| w.join(" "));
+    prop_oneof![
+        (
+            "k[a-h0-9/]{0,10}",
+            prop::collection::vec("i[a-h0-9/.]{0,8}", 0..3),
+            words()
+        )
+            .prop_map(|(kernel, initrd, append)| Boot::Linux {
+                kernel,
+                initrd,
+                append
+            }),
+        ("[a-h]{1,6}\\.iso", any::<bool>())
+            .prop_map(|(image, raw)| Boot::MemdiskIso { image, raw }),
+        Just(Boot::LocalBoot),
+        "[a-h]{1,6}\\.kpxe".prop_map(|file| Boot::Chain { file }),
+        (
+            "http://h/k[a-h]{0,5}",
+            prop::collection::vec("http://h/i[a-h]{0,5}", 0..2),
+            words()
+        )
+            .prop_map(|(kernel, initrd, append)| Boot::Http {
+                kernel,
+                initrd,
+                append
+            }),
+    ]
+}
+
+fn entry() -> impl Strategy<Value = Entry> {
+    (
+        "[a-z][a-z0-9_-]{0,6}",
+        "E[A-Za-z0-9 ()^.-]{0,20}",
+        boot(),
+        prop::option::of("[A-Za-z ]{0,20}(\n[A-Za-z ]{0,20}){0,2}"),
+        prop::bool::weighted(0.2),
+    )
+        .prop_map(|(id, name, boot, help, hidden)| Entry {
+            id,
+            name,
+            boot,
+            help,
+            hidden,
+        })
+}
+
+fn menu() -> impl Strategy<Value = Menu> {
+    (
+        "T[A-Za-z0-9 ]{0,20}",
+        0u32..600,
+        prop::sample::select(vec![Ui::Menu, Ui::Vesamenu, Ui::Prompt]),
+        prop::option::of((0u16..4, prop::sample::select(vec![9600u32, 115_200]))),
+        prop::collection::vec("[A-Za-z0-9:-][A-Za-z0-9 :-]{0,19}", 0..3),
+        prop::collection::vec(entry(), 1..8),
+        any::<prop::sample::Index>(),
+        any::<bool>(),
+    )
+        .prop_map(
+            |(title, timeout, ui, serial, say, mut entries, pick, has_default)| {
+                for (i, e) in entries.iter_mut().enumerate() {
+                    e.id = format!("{}{i}", e.id);
+                }
+                entries[0].hidden = false;
+                let default = has_default.then(|| entries[pick.index(entries.len())].id.clone());
+                let mut m = Menu::starter();
+                m.title = title;
+                m.timeout = if ui == Ui::Prompt {
+                    timeout.max(1)
+                } else {
+                    timeout
+                };
+                m.ui = ui;
+                m.serial = serial.map(|(port, baud)| SerialConsole { port, baud });
+                m.say = say;
+                m.entries = entries;
+                m.default = default;
+                m
+            },
+        )
+}
+
+fn expected_command_line(b: &Boot) -> String {
+    match b {
+        Boot::Linux {
+            kernel,
+            initrd,
+            append,
+        } => {
+            let mut s = kernel.clone();
+            if !append.is_empty() {
+                s = format!("{s} {append}");
+            }
+            if !initrd.is_empty() {
+                s = format!("{s} initrd={}", initrd.join(","));
+            }
+            s
+        }
+        Boot::MemdiskIso { image, raw } => {
+            format!(
+                "memdisk iso{} initrd={image}",
+                if *raw { " raw" } else { "" }
+            )
+        }
+        Boot::LocalBoot => ".localboot 0".into(),
+        Boot::Chain { file } => format!(".pxe {file}"),
+        Boot::Http { .. } => unreachable!("not rendered for pxelinux"),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn menus_render_lint_clean_and_mean_what_they_say(m in menu()) {
+        let in_pxelinux: Vec<&Entry> = m.entries.iter().filter(|e| e.boot.in_pxelinux()).collect();
+        prop_assume!(m.ui != Ui::Prompt || !in_pxelinux.is_empty());
+        let files = m.render().map_err(|e| TestCaseError::fail(format!("{e}")))?;
+        let cfg = Config::parse(&files[0].contents);
+        prop_assert!(lint(&cfg, &LintOptions::default()).is_empty());
+        let r = cfg.resolve();
+        let menu_ui = m.ui != Ui::Prompt;
+        prop_assert_eq!(r.timeout, i64::from(m.timeout) * 10);
+        prop_assert_eq!(r.prompt, !menu_ui);
+        prop_assert_eq!(r.say, m.say.clone());
+        prop_assert_eq!(r.serial, m.serial.map(|s| format!("{} {}", s.port, s.baud)));
+        prop_assert_eq!(r.title.is_some(), menu_ui);
+        prop_assert_eq!(r.labels.len(), in_pxelinux.len());
+        for (l, e) in r.labels.iter().zip(&in_pxelinux) {
+            prop_assert_eq!(&l.id, &e.id);
+            prop_assert_eq!(&l.display, if menu_ui { &e.name } else { &e.id });
+            prop_assert_eq!(l.command_line.clone(), expected_command_line(&e.boot));
+            prop_assert_eq!(l.hidden, menu_ui && e.hidden);
+            let help = e.help.as_ref().filter(|_| menu_ui).map(|h| h.lines().map(|l| format!("  {l}")).collect::<Vec<_>>());
+            prop_assert_eq!(&l.help, &help);
+        }
+        if let Some(d) = &r.default {
+            prop_assert!(in_pxelinux.iter().any(|e| &e.id == d));
+            if let Some(want) = m.default.as_ref().filter(|w| in_pxelinux.iter().any(|e| &&e.id == w)) {
+                prop_assert_eq!(d, want);
+            }
+        }
+        let ipxe = &files[2].contents;
+        for e in &m.entries {
+            let section = format!("\n:{}\n", e.id);
+            prop_assert!(ipxe.contains(&section));
+            prop_assert_eq!(ipxe.contains(&format!("\nitem {} ", e.id)), !e.hidden);
+        }
+    }
+
+    #[test]
+    fn menus_survive_toml(m in menu()) {
+        let text = toml::to_string(&m).map_err(|e| TestCaseError::fail(format!("{e}")))?;
+        let back: Menu = toml::from_str(&text).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+        prop_assert_eq!(back, m);
+    }
+}

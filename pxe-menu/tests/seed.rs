@@ -1,0 +1,196 @@
+//! The seed's own files (shared/reference/pxe-guide.txt) and a config pxelinux handles well.
+
+use pxe_menu::{
+    Code, Config, FileMeta, Firmware, LintOptions, MemTree, Segment, Severity, lint, parse_display,
+};
+
+const SEED_V1: &str = include_str!("fixtures/seed-v1.cfg");
+const SEED_V2: &str = include_str!("fixtures/seed-v2.cfg");
+const SEED_BOOT_TXT: &str = include_str!("fixtures/seed-boot.txt");
+const GOOD: &str = include_str!("fixtures/good.cfg");
+
+/// The seed's /srv/tftp tree (the guide's diagram, plus the Windows ISO it adds later).
+fn seed_tree() -> MemTree {
+    let mut t = MemTree::new();
+    for f in [
+        "pxelinux.0",
+        "ldlinux.c32",
+        "libutil.c32",
+        "libcom32.c32",
+        "memdisk",
+        "boot.txt",
+    ] {
+        t.insert(f, 40_000);
+    }
+    t.insert("pxelinux.cfg/default", 400);
+    t.insert("iso/debian.iso", 50 << 20);
+    t.insert("iso/pxe-windows7.iso", 180 << 20);
+    t
+}
+
+fn good_tree() -> MemTree {
+    let mut t = MemTree::new();
+    for f in [
+        "pxelinux.0",
+        "ldlinux.c32",
+        "libutil.c32",
+        "libcom32.c32",
+        "menu.c32",
+        "modules/linux.c32",
+        "help.txt",
+        "boot.txt",
+        "debian-installer/amd64/linux",
+        "debian-installer/amd64/initrd.gz",
+        "memtest",
+    ] {
+        t.insert(f, 30_000);
+    }
+    t
+}
+
+fn codes(text: &str, opts: &LintOptions<'_>) -> Vec<(u32, Code)> {
+    lint(&Config::parse(text), opts)
+        .iter()
+        .map(|f| (f.line, f.code))
+        .collect()
+}
+
+#[test]
+fn seed_v1_findings() {
+    let tree = seed_tree();
+    let opts = LintOptions {
+        tree: Some(&tree),
+        ..LintOptions::default()
+    };
+    assert_eq!(
+        codes(SEED_V1, &opts),
+        [
+            (5, Code::PromptNotBoolean),
+            (5, Code::NeverAutoboots),
+            (13, Code::MemdiskLinuxIso)
+        ]
+    );
+    let f = lint(&Config::parse(SEED_V1), &opts);
+    assert_eq!(
+        f[0].fix.as_deref(),
+        Some("PROMPT 1 and TIMEOUT 100 (TIMEOUT counts tenths of a second)")
+    );
+    assert!(f[2].fix.as_deref().unwrap_or("").contains("netboot kernel"));
+    // What pxelinux does with it.
+    let r = Config::parse(SEED_V1).resolve();
+    assert!(r.prompt);
+    assert_eq!(r.timeout, 0);
+    assert_eq!(r.display.as_deref(), Some("boot.txt"));
+    assert_eq!(
+        r.labels[0].command_line,
+        "memdisk iso initrd=iso/debian.iso"
+    );
+    assert_eq!(r.labels[1].command_line, ".localboot 0");
+}
+
+#[test]
+fn seed_v2_findings() {
+    let tree = seed_tree();
+    let opts = LintOptions {
+        tree: Some(&tree),
+        ..LintOptions::default()
+    };
+    assert_eq!(
+        codes(SEED_V2, &opts),
+        [
+            (5, Code::PromptNotBoolean),
+            (5, Code::NeverAutoboots),
+            (13, Code::MemdiskLinuxIso),
+            (22, Code::MemdiskWindowsIso),
+            (22, Code::LabelHasSpaces),
+        ]
+    );
+    let f = lint(&Config::parse(SEED_V2), &opts);
+    let label = f.iter().find(|f| f.code == Code::LabelHasSpaces).unwrap();
+    assert_eq!(label.severity, Severity::Error);
+    assert_eq!((label.line, label.col), (22, 7));
+    assert_eq!(
+        label.fix.as_deref(),
+        Some("LABEL windows_7_install_amd64 + MENU LABEL Windows 7 Install (AMD64)")
+    );
+    assert_eq!(Config::parse(SEED_V2).resolve().labels[2].id, "Windows");
+}
+
+#[test]
+fn seed_under_uefi_and_with_the_troubleshooting_problem() {
+    // The guide's troubleshooting item: the ISO is not readable by everybody.
+    let mut tree = seed_tree();
+    tree.insert_meta(
+        "iso/debian.iso",
+        FileMeta {
+            size: 50 << 20,
+            world_readable: false,
+        },
+    );
+    let opts = LintOptions {
+        tree: Some(&tree),
+        ..LintOptions::default()
+    };
+    let c = codes(SEED_V1, &opts);
+    assert!(c.contains(&(15, Code::FileNotReadable)), "{c:?}");
+
+    let opts = LintOptions {
+        firmware: Firmware::Uefi,
+        ..LintOptions::default()
+    };
+    let c = codes(SEED_V2, &opts);
+    assert!(c.contains(&(14, Code::BiosOnlyOnUefi)), "{c:?}");
+    assert!(c.contains(&(20, Code::LocalbootUefi)), "{c:?}");
+}
+
+#[test]
+fn seed_boot_txt_is_plain_text() {
+    let segs = parse_display(SEED_BOOT_TXT);
+    assert_eq!(segs.len(), 1);
+    let Segment::Text(t) = &segs[0] else {
+        panic!("{segs:?}")
+    };
+    assert!(t.ends_with("debian\nlocal\n"));
+}
+
+#[test]
+fn a_config_pxelinux_handles_well_has_no_findings() {
+    let tree = good_tree();
+    let opts = LintOptions {
+        tree: Some(&tree),
+        ..LintOptions::default()
+    };
+    let f = lint(&Config::parse(GOOD), &opts);
+    assert!(f.is_empty(), "{f:#?}");
+    let r = Config::parse(GOOD).resolve();
+    assert_eq!(r.labels.len(), 5);
+    assert_eq!(r.labels[0].display, "^Debian installer (netboot)");
+    assert_eq!(r.labels[0].sysappend, 2);
+    assert_eq!(
+        r.labels[0].help.as_deref(),
+        Some(&["  Installs Debian from the network.".to_string()][..])
+    );
+    assert_eq!(
+        r.labels[4].command_line,
+        ".com32 linux.c32 wimboot initrdfile=winpe/bootmgr,winpe/bcd,winpe/boot.sdi,winpe/boot.wim"
+    );
+}
+
+#[test]
+fn the_fixed_seed_has_no_findings() {
+    let fixed = "SERIAL 0 115200\nDISPLAY boot.txt\nPROMPT 1\nTIMEOUT 100\nDEFAULT debian\n\n\
+                 LABEL debian\n  KERNEL debian-installer/amd64/linux\n  \
+                 INITRD debian-installer/amd64/initrd.gz\n\n\
+                 LABEL local\n  LOCALBOOT 0\n\n\
+                 LABEL win7_amd64\n  COM32 linux.c32\n  \
+                 APPEND wimboot initrdfile=bootmgr,boot/bcd,boot/boot.sdi,sources/boot.wim\n";
+    let mut tree = seed_tree();
+    tree.insert("debian-installer/amd64/linux", 6 << 20);
+    tree.insert("debian-installer/amd64/initrd.gz", 30 << 20);
+    tree.insert("linux.c32", 20_000);
+    let opts = LintOptions {
+        tree: Some(&tree),
+        ..LintOptions::default()
+    };
+    assert_eq!(codes(fixed, &opts), []);
+}
