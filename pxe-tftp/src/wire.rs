@@ -706,3 +706,211 @@ pub fn emit_error(code: ErrorCode, message: &str, buf: &mut [u8]) -> usize {
     })();
     if written.is_ok() { w.position() } else { 0 }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+    use alloc::vec::Vec;
+    use proptest::prelude::*;
+
+    // Requests rebuilt byte for byte from the option lists and orders that
+    // `shared/lab/capture-tftp-rrq.sh` recorded from real firmware (research/lab.md §5); the
+    // file names are illustrative.
+    /// iPXE (BIOS ROM and EFI): `blksize 1432 tsize 0`.
+    static IPXE_RRQ: &[u8] = b"\0\x01undionly.kpxe\0octet\0blksize\x001432\0tsize\x000\0";
+    /// pxelinux 6.04: `tsize 0 blksize 1408`.
+    static PXELINUX_RRQ: &[u8] =
+        b"\0\x01pxelinux.cfg/default\0octet\0tsize\x000\0blksize\x001408\0";
+    /// EDK2/OVMF size probe: `tsize 0 blksize 1468 windowsize 4`.
+    static EDK2_PROBE_RRQ: &[u8] =
+        b"\0\x01shimx64.efi\0octet\0tsize\x000\0blksize\x001468\0windowsize\x004\0";
+
+    #[test]
+    fn parses_real_requests() {
+        let Ok(Repr::Rrq {
+            filename,
+            mode,
+            options,
+        }) = Repr::parse_bytes(IPXE_RRQ)
+        else {
+            panic!("not an RRQ");
+        };
+        assert_eq!((filename, mode), (&b"undionly.kpxe"[..], Mode::Octet));
+        let pairs: Vec<_> = options.iter().collect();
+        assert_eq!(
+            pairs,
+            vec![(&b"blksize"[..], &b"1432"[..]), (&b"tsize"[..], &b"0"[..])]
+        );
+        assert_eq!(options.get(b"TSIZE"), Some(&b"0"[..]));
+        let Ok(Repr::Rrq { options, .. }) = Repr::parse_bytes(PXELINUX_RRQ) else {
+            panic!()
+        };
+        assert_eq!(options.iter().count(), 2);
+        let Ok(Repr::Rrq { options, .. }) = Repr::parse_bytes(EDK2_PROBE_RRQ) else {
+            panic!()
+        };
+        assert_eq!(options.get(b"windowsize"), Some(&b"4"[..]));
+        for bytes in [IPXE_RRQ, PXELINUX_RRQ, EDK2_PROBE_RRQ] {
+            let repr = Repr::parse_bytes(bytes).unwrap();
+            let mut out = vec![0u8; repr.buffer_len()];
+            assert_eq!(repr.emit(&mut out), Ok(bytes.len()));
+            assert_eq!(out, bytes);
+        }
+    }
+
+    #[test]
+    fn lenient_where_clients_are_sloppy() {
+        // NUL padding after the options (some PXE ROMs pad requests).
+        let Ok(Repr::Rrq { options, mode, .. }) =
+            Repr::parse_bytes(b"\0\x01f\0OCTET\0tsize\x000\0\0\0\0")
+        else {
+            panic!()
+        };
+        assert_eq!((options.iter().count(), mode), (1, Mode::Octet));
+        // An option name without value is ignored.
+        let Ok(Repr::Rrq { options, .. }) =
+            Repr::parse_bytes(b"\0\x01f\0octet\0tsize\x000\0blksize\0")
+        else {
+            panic!()
+        };
+        assert_eq!(options.iter().count(), 1);
+        // ERROR without its NUL; ACK with trailing bytes.
+        assert_eq!(
+            Repr::parse_bytes(b"\0\x05\0\x08abort"),
+            Ok(Repr::Error {
+                code: ErrorCode::OptionNegotiation,
+                message: b"abort"
+            })
+        );
+        assert_eq!(
+            Repr::parse_bytes(b"\0\x04\0\x07\0\0"),
+            Ok(Repr::Ack {
+                block: BlockNumber(7)
+            })
+        );
+    }
+
+    #[test]
+    fn rejects_what_cannot_be_a_packet() {
+        assert!(Repr::parse_bytes(b"").is_err());
+        assert!(Repr::parse_bytes(b"\0").is_err());
+        assert!(Repr::parse_bytes(b"\0\x07xx").is_err());
+        assert!(Repr::parse_bytes(b"\0\x03\0").is_err());
+        assert!(Repr::parse_bytes(b"\0\x01file").is_err());
+        assert!(Repr::parse_bytes(b"\0\x01file\0binary\0").is_err());
+        assert_eq!(Packet::new_unchecked(&b"\0"[..]).block(), BlockNumber(0));
+        let repr = Repr::Error {
+            code: ErrorCode::NotDefined,
+            message: b"a\0b",
+        };
+        assert!(repr.emit(&mut [0u8; 16]).is_err());
+        assert!(
+            Repr::Ack {
+                block: BlockNumber(1)
+            }
+            .emit(&mut [0u8; 3])
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn emit_error_truncates_to_the_buffer() {
+        let mut buf = [0u8; 8];
+        let n = emit_error(ErrorCode::FileNotFound, "file not found", &mut buf);
+        assert_eq!(&buf[..n], b"\0\x05\0\x01fil\0");
+        assert_eq!(emit_error(ErrorCode::FileNotFound, "x", &mut [0u8; 4]), 0);
+    }
+
+    #[test]
+    fn block_numbers_wrap() {
+        assert_eq!(BlockNumber::from_index(65535, 0), BlockNumber(65535));
+        assert_eq!(BlockNumber::from_index(65536, 0), BlockNumber(0));
+        assert_eq!(BlockNumber::from_index(65536, 1), BlockNumber(1));
+        assert_eq!(BlockNumber::from_index(65536 + 65535, 1), BlockNumber(1));
+        assert_eq!(BlockNumber(0).resolve(65530, 65540, 0), Some(65536));
+        assert_eq!(BlockNumber(0).resolve(65530, 65540, 1), None);
+        assert_eq!(BlockNumber(3).resolve(0, 10, 0), Some(3));
+        assert_eq!(BlockNumber(3).resolve(5, 10, 0), None);
+    }
+
+    #[test]
+    fn decimal_values() {
+        assert_eq!(parse_decimal(b"1468"), Some(1468));
+        assert_eq!(parse_decimal(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(parse_decimal(b"18446744073709551616"), None);
+        assert_eq!(parse_decimal(b""), None);
+        assert_eq!(parse_decimal(b"-1"), None);
+        assert_eq!(parse_decimal(b" 1"), None);
+        let mut d = [0u8; 20];
+        assert_eq!(format_decimal(0, &mut d), b"0");
+        assert_eq!(format_decimal(u64::MAX, &mut d), b"18446744073709551615");
+    }
+
+    fn text() -> impl Strategy<Value = Vec<u8>> {
+        proptest::collection::vec(1u8..=255, 0..40)
+    }
+
+    fn options() -> impl Strategy<Value = Vec<u8>> {
+        proptest::collection::vec((proptest::collection::vec(1u8..=255, 1..12), text()), 0..6)
+            .prop_map(|pairs| {
+                let mut buf = vec![0u8; options_len(pairs.iter().map(|(n, v)| (&n[..], &v[..])))];
+                write_options(pairs.iter().map(|(n, v)| (&n[..], &v[..])), &mut buf).unwrap();
+                buf
+            })
+    }
+
+    fn round_trip(repr: &Repr<'_>) -> Result<(), TestCaseError> {
+        let mut buf = vec![0u8; repr.buffer_len()];
+        prop_assert_eq!(repr.emit(&mut buf), Ok(buf.len()));
+        prop_assert_eq!(&Repr::parse_bytes(&buf)?, repr);
+        Ok(())
+    }
+
+    fn mode() -> impl Strategy<Value = Mode> {
+        prop_oneof![Just(Mode::Octet), Just(Mode::Netascii), Just(Mode::Mail)]
+    }
+
+    proptest! {
+        #[test]
+        fn requests_round_trip(filename in text(), mode in mode(), opts in options(), write in any::<bool>()) {
+            let options = Options::from_bytes(&opts);
+            let repr = if write {
+                Repr::Wrq { filename: &filename, mode, options }
+            } else {
+                Repr::Rrq { filename: &filename, mode, options }
+            };
+            round_trip(&repr)?;
+        }
+
+        #[test]
+        fn data_ack_error_oack_round_trip(block in any::<u16>(), data in proptest::collection::vec(any::<u8>(), 0..600), code in any::<u16>(), message in text(), opts in options()) {
+            round_trip(&Repr::Data { block: BlockNumber(block), data: &data })?;
+            round_trip(&Repr::Ack { block: BlockNumber(block) })?;
+            round_trip(&Repr::Error { code: ErrorCode::from_u16(code), message: &message })?;
+            round_trip(&Repr::Oack { options: Options::from_bytes(&opts) })?;
+            prop_assert_eq!(ErrorCode::from_u16(code).to_u16(), code);
+        }
+
+        #[test]
+        fn hostile_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let packet = Packet::new_unchecked(&bytes[..]);
+            let _ = (packet.opcode(), packet.block(), packet.error_code(), packet.payload(), packet.strings());
+            if let Ok(repr) = Repr::parse_bytes(&bytes) {
+                if let Repr::Rrq { options, .. } | Repr::Wrq { options, .. } | Repr::Oack { options } = repr {
+                    let _ = options.iter().count();
+                }
+                let mut buf = vec![0u8; repr.buffer_len()];
+                let n = repr.emit(&mut buf).unwrap();
+                let again = Repr::parse_bytes(&buf[..n]).unwrap();
+                prop_assert_eq!(again, repr);
+            }
+        }
+
+        #[test]
+        fn resolve_inverts_from_index(k in 0u64..400_000, below in 0u64..16384, above in 0u64..16383, rollover in 0u16..=1) {
+            let (lo, hi) = (k.saturating_sub(below), k + above);
+            prop_assert_eq!(BlockNumber::from_index(k, rollover).resolve(lo, hi, rollover), Some(k));
+        }
+    }
+}

@@ -1,0 +1,589 @@
+//! The server side packet by packet: real-client request fixtures (option lists and orders from
+//! `shared/lab/capture-tftp-rrq.sh`, research/lab.md §5), refusals, wrong TIDs, duplicate ACKs,
+//! retry caps and write sessions.
+
+use std::net::SocketAddr;
+
+use pxe_proto::{Datagram, Destination, Duration, Instant, SansIo};
+use pxe_tftp::wire::Repr;
+use pxe_tftp::{
+    BlockNumber, ErrorCode, FileInfo, Incoming, Outcome, RequestKind, Server, ServerConfig,
+    Session, SessionEvent, TransferError,
+};
+
+const CLIENT: &str = "192.0.2.10:2000";
+const INTRUDER: &str = "192.0.2.66:2000";
+const SERVER: &str = "192.0.2.1:69";
+const SESSION: &str = "192.0.2.1:50000";
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+fn t(ms: u64) -> Instant {
+    Instant::from_millis(ms)
+}
+
+fn request(server: &mut Server, bytes: &[u8]) -> Incoming {
+    server.handle_datagram(t(0), Datagram::new(addr(CLIENT), addr(SERVER), bytes));
+    server.poll_event().expect("an Incoming")
+}
+
+/// Everything the session wants to send now, as `(destination, bytes)`.
+fn drain(session: &mut Session, now: Instant) -> Vec<(SocketAddr, Vec<u8>)> {
+    let mut buf = vec![0u8; 70_000];
+    let mut out = Vec::new();
+    while let Some(tx) = session.poll_transmit(now, &mut buf) {
+        let Destination::Unicast(to) = tx.destination else {
+            panic!("unicast only")
+        };
+        out.push((to, buf[..tx.len].to_vec()));
+    }
+    out
+}
+
+/// Answers every pending `NeedData` from `file`.
+fn feed(session: &mut Session, file: &[u8]) -> Vec<SessionEvent> {
+    let mut other = Vec::new();
+    while let Some(ev) = session.poll_event() {
+        match ev {
+            SessionEvent::NeedData { offset, len } => {
+                let start = (offset as usize).min(file.len());
+                let end = (start + len).min(file.len());
+                session.supply(offset, &file[start..end]).unwrap();
+            }
+            ev => other.push(ev),
+        }
+    }
+    other
+}
+
+fn from_client(session: &mut Session, now: Instant, bytes: &[u8]) {
+    session.handle_datagram(now, Datagram::new(addr(CLIENT), addr(SESSION), bytes));
+}
+
+fn ack(block: u16) -> [u8; 4] {
+    let [a, b] = block.to_be_bytes();
+    [0, 4, a, b]
+}
+
+fn data_block(packet: &[u8]) -> (u16, usize) {
+    match Repr::parse_bytes(packet).unwrap() {
+        Repr::Data { block, data } => (block.0, data.len()),
+        other => panic!("expected DATA, got {other:?}"),
+    }
+}
+
+#[test]
+fn ipxe_gets_blksize_then_tsize_and_1432_byte_blocks() {
+    let mut server = Server::new(ServerConfig::default());
+    let inc = request(
+        &mut server,
+        b"\0\x01undionly.kpxe\0octet\0blksize\x001432\0tsize\x000\0",
+    );
+    assert_eq!(inc.kind(), RequestKind::Read);
+    assert_eq!(inc.filename(), b"undionly.kpxe");
+    assert_eq!(inc.options().blksize, Some(1432));
+    let file = vec![7u8; 70_000];
+    let mut s = inc.accept(t(0), FileInfo { size: Some(70_000) });
+    feed(&mut s, &file);
+    let sent = drain(&mut s, t(0));
+    assert_eq!(
+        sent,
+        vec![(
+            addr(CLIENT),
+            b"\0\x06blksize\x001432\0tsize\x0070000\0".to_vec()
+        )]
+    );
+    from_client(&mut s, t(1), &ack(0));
+    feed(&mut s, &file);
+    let sent = drain(&mut s, t(1));
+    assert_eq!(sent.len(), 1, "lockstep without windowsize");
+    assert_eq!(data_block(&sent[0].1), (1, 1432));
+}
+
+#[test]
+fn pxelinux_gets_tsize_then_blksize() {
+    let mut server = Server::new(ServerConfig::default());
+    let inc = request(
+        &mut server,
+        b"\0\x01pxelinux.cfg/default\0octet\0tsize\x000\0blksize\x001408\0",
+    );
+    let mut s = inc.accept(t(0), FileInfo { size: Some(321) });
+    feed(&mut s, &[0u8; 321]);
+    assert_eq!(
+        drain(&mut s, t(0))[0].1,
+        b"\0\x06tsize\x00321\0blksize\x001408\0"
+    );
+}
+
+#[test]
+fn edk2_size_probe_then_windowed_download() {
+    let mut server = Server::new(ServerConfig::default());
+    let file: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+
+    // 1. The probe: tsize + blksize + windowsize, then ERROR 8 right after the OACK.
+    let inc = request(
+        &mut server,
+        b"\0\x01shimx64.efi\0octet\0tsize\x000\0blksize\x001468\0windowsize\x004\0",
+    );
+    let mut probe = inc.accept(
+        t(0),
+        FileInfo {
+            size: Some(file.len() as u64),
+        },
+    );
+    feed(&mut probe, &file);
+    assert_eq!(
+        drain(&mut probe, t(0))[0].1,
+        b"\0\x06tsize\x0010000\0blksize\x001468\0windowsize\x004\0"
+    );
+    from_client(&mut probe, t(1), b"\0\x05\0\x08User aborted the transfer\0");
+    assert_eq!(
+        feed(&mut probe, &file),
+        vec![SessionEvent::Finished(Outcome::SizeProbe)]
+    );
+    assert!(probe.is_finished());
+    assert!(drain(&mut probe, t(1)).is_empty(), "never answer an ERROR");
+
+    // 2. The download: blksize + windowsize, four blocks per ACK.
+    let inc = request(
+        &mut server,
+        b"\0\x01shimx64.efi\0octet\0blksize\x001468\0windowsize\x004\0",
+    );
+    let mut s = inc.accept(
+        t(2),
+        FileInfo {
+            size: Some(file.len() as u64),
+        },
+    );
+    feed(&mut s, &file);
+    assert_eq!(
+        drain(&mut s, t(2))[0].1,
+        b"\0\x06blksize\x001468\0windowsize\x004\0"
+    );
+    from_client(&mut s, t(3), &ack(0));
+    feed(&mut s, &file);
+    let blocks: Vec<_> = drain(&mut s, t(3))
+        .iter()
+        .map(|(_, p)| data_block(p))
+        .collect();
+    assert_eq!(blocks, vec![(1, 1468), (2, 1468), (3, 1468), (4, 1468)]);
+    from_client(&mut s, t(4), &ack(4));
+    feed(&mut s, &file);
+    let blocks: Vec<_> = drain(&mut s, t(4))
+        .iter()
+        .map(|(_, p)| data_block(p))
+        .collect();
+    // 10000 = 6 * 1468 + 1192: blocks 5 and 6 full, 7 short.
+    assert_eq!(blocks, vec![(5, 1468), (6, 1468), (7, 1192)]);
+    from_client(&mut s, t(5), &ack(7));
+    assert_eq!(
+        feed(&mut s, &file),
+        vec![SessionEvent::Finished(Outcome::Completed)]
+    );
+    assert!(s.is_finished());
+    let stats = s.stats();
+    assert_eq!(
+        (stats.bytes, stats.blocks, stats.retransmits),
+        (10_000, 7, 0)
+    );
+    assert_eq!((stats.blksize, stats.windowsize), (1468, 4));
+}
+
+#[test]
+fn no_options_means_no_oack_and_data_first() {
+    let mut server = Server::new(ServerConfig::default());
+    for req in [
+        &b"\0\x01a\0octet\0"[..],
+        b"\0\x01a\0octet\0x-vendor\x001\0",
+        b"\0\x01a\0octet\0blksize\x004\0",
+    ] {
+        let mut s = request(&mut server, req).accept(t(0), FileInfo { size: Some(600) });
+        feed(&mut s, &[1u8; 600]);
+        let sent = drain(&mut s, t(0));
+        assert_eq!(sent.len(), 1);
+        assert_eq!(data_block(&sent[0].1), (1, 512), "{req:?}");
+    }
+    // tsize asked but the size is unknown: not acknowledged, so no OACK either.
+    let mut s =
+        request(&mut server, b"\0\x01a\0octet\0tsize\x000\0").accept(t(0), FileInfo { size: None });
+    feed(&mut s, &[1u8; 600]);
+    assert_eq!(data_block(&drain(&mut s, t(0))[0].1), (1, 512));
+}
+
+#[test]
+fn refusals_come_from_the_listening_port() {
+    let mut server = Server::new(ServerConfig::default());
+    let mut buf = [0u8; 512];
+    // A missing file: the driver rejects, no OACK is ever sent.
+    let inc = request(&mut server, b"\0\x01missing\0octet\0tsize\x000\0");
+    let tx = inc.reject(ErrorCode::FileNotFound, "file not found", &mut buf);
+    assert_eq!(tx.destination, Destination::Unicast(addr(CLIENT)));
+    assert_eq!(&buf[..tx.len], b"\0\x05\0\x01file not found\0");
+
+    let mut replies = |bytes: &[u8]| {
+        server.handle_datagram(t(0), Datagram::new(addr(CLIENT), addr(SERVER), bytes));
+        assert!(server.poll_event().is_none());
+        let mut out = Vec::new();
+        while let Some(tx) = server.poll_transmit(t(0), &mut buf) {
+            out.push(buf[..tx.len].to_vec());
+        }
+        out
+    };
+    assert_eq!(
+        replies(b"\0\x02up\0octet\0"),
+        vec![b"\0\x05\0\x02write requests are disabled\0".to_vec()]
+    );
+    assert_eq!(
+        replies(b"\0\x01a\0mail\0"),
+        vec![b"\0\x05\0\x04mail mode is not supported\0".to_vec()]
+    );
+    assert_eq!(
+        replies(b"\0\x01a\0binary\0"),
+        vec![b"\0\x05\0\x04malformed request\0".to_vec()]
+    );
+    assert_eq!(
+        replies(b"\0\x01unterminated"),
+        vec![b"\0\x05\0\x04malformed request\0".to_vec()]
+    );
+    assert_eq!(
+        replies(b"\0\x04\0\x01"),
+        vec![b"\0\x05\0\x04illegal TFTP operation\0".to_vec()]
+    );
+    assert_eq!(
+        replies(b"\x12\x34garbage"),
+        vec![b"\0\x05\0\x04illegal TFTP operation\0".to_vec()]
+    );
+    assert!(
+        replies(b"\0\x05\0\x01whatever\0").is_empty(),
+        "never answer an ERROR"
+    );
+    assert!(replies(b"\0").is_empty());
+    assert_eq!(server.stats().refused, 2);
+}
+
+#[test]
+fn wrong_tid_gets_error_5_and_the_transfer_goes_on() {
+    let mut server = Server::new(ServerConfig::default());
+    let file = vec![3u8; 1000];
+    let mut s =
+        request(&mut server, b"\0\x01f\0octet\0").accept(t(0), FileInfo { size: Some(1000) });
+    feed(&mut s, &file);
+    assert_eq!(data_block(&drain(&mut s, t(0))[0].1), (1, 512));
+    s.handle_datagram(t(1), Datagram::new(addr(INTRUDER), addr(SESSION), &ack(1)));
+    let sent = drain(&mut s, t(1));
+    assert_eq!(
+        sent,
+        vec![(
+            addr(INTRUDER),
+            b"\0\x05\0\x05unknown transfer ID\0".to_vec()
+        )]
+    );
+    // The intruder's ACK did not count.
+    assert_eq!(s.stats().blocks, 0);
+    from_client(&mut s, t(2), &ack(1));
+    feed(&mut s, &file);
+    assert_eq!(data_block(&drain(&mut s, t(2))[0].1), (2, 488));
+    from_client(&mut s, t(3), &ack(2));
+    assert_eq!(
+        feed(&mut s, &file),
+        vec![SessionEvent::Finished(Outcome::Completed)]
+    );
+    assert_eq!(s.stats().wrong_tid, 1);
+}
+
+#[test]
+fn duplicate_acks_never_trigger_a_send_only_the_timer_does() {
+    let mut server = Server::new(ServerConfig::default());
+    let file = vec![5u8; 512 * 3];
+    let mut s =
+        request(&mut server, b"\0\x01f\0octet\0").accept(t(0), FileInfo { size: Some(1536) });
+    feed(&mut s, &file);
+    drain(&mut s, t(0));
+    from_client(&mut s, t(1), &ack(1));
+    feed(&mut s, &file);
+    assert_eq!(data_block(&drain(&mut s, t(1))[0].1), (2, 512));
+    for i in 0..5 {
+        from_client(&mut s, t(2 + i), &ack(1));
+        assert!(
+            drain(&mut s, t(2 + i)).is_empty(),
+            "duplicate ACK {i} caused a send"
+        );
+    }
+    assert_eq!(s.stats().duplicate_acks, 5);
+    let deadline = s.poll_timeout().unwrap();
+    s.handle_timeout(deadline - Duration::from_micros(1));
+    assert!(
+        drain(&mut s, deadline).is_empty(),
+        "early handle_timeout does nothing"
+    );
+    s.handle_timeout(deadline);
+    let sent = drain(&mut s, deadline);
+    assert_eq!(data_block(&sent[0].1), (2, 512));
+    assert_eq!((s.stats().timeouts, s.stats().retransmits), (1, 1));
+    let next = s.poll_timeout().unwrap();
+    assert!(
+        next - deadline >= deadline - t(1),
+        "backoff doubles the wait"
+    );
+}
+
+#[test]
+fn gives_up_after_the_retry_cap_with_backoff() {
+    let config = ServerConfig {
+        max_retries: 3,
+        ..ServerConfig::default()
+    };
+    let mut server = Server::new(config);
+    let file = vec![5u8; 512 * 4];
+    let mut s =
+        request(&mut server, b"\0\x01f\0octet\0").accept(t(0), FileInfo { size: Some(2048) });
+    feed(&mut s, &file);
+    drain(&mut s, t(0));
+    let mut waits = Vec::new();
+    let mut last = t(0);
+    while let Some(deadline) = s.poll_timeout() {
+        waits.push(deadline - last);
+        last = deadline;
+        s.handle_timeout(deadline);
+        drain(&mut s, deadline);
+    }
+    assert_eq!(
+        waits,
+        vec![
+            Duration::from_secs(1),
+            Duration::from_secs(2),
+            Duration::from_secs(4),
+            Duration::from_secs(8)
+        ]
+    );
+    assert_eq!(
+        feed(&mut s, &file),
+        vec![SessionEvent::Finished(Outcome::Failed(
+            TransferError::TimedOut { retries: 3 }
+        ))]
+    );
+    assert!(s.is_finished());
+}
+
+#[test]
+fn client_timeout_option_sets_the_timer() {
+    let mut server = Server::new(ServerConfig::default());
+    let mut s = request(&mut server, b"\0\x01f\0octet\0timeout\x003\0")
+        .accept(t(0), FileInfo { size: Some(10) });
+    feed(&mut s, &[0u8; 10]);
+    assert_eq!(drain(&mut s, t(0))[0].1, b"\0\x06timeout\x003\0");
+    assert_eq!(s.poll_timeout(), Some(t(3000)));
+}
+
+#[test]
+fn windowed_timeout_resends_from_the_first_unacknowledged_block() {
+    let mut server = Server::new(ServerConfig::default());
+    let file = vec![9u8; 512 * 10];
+    let mut s = request(&mut server, b"\0\x01f\0octet\0windowsize\x004\0")
+        .accept(t(0), FileInfo { size: Some(5120) });
+    feed(&mut s, &file);
+    drain(&mut s, t(0));
+    from_client(&mut s, t(1), &ack(0));
+    feed(&mut s, &file);
+    assert_eq!(drain(&mut s, t(1)).len(), 4);
+    // ACK inside the window: the next window starts right after block 2 (RFC 7440).
+    from_client(&mut s, t(2), &ack(2));
+    feed(&mut s, &file);
+    let blocks: Vec<_> = drain(&mut s, t(2))
+        .iter()
+        .map(|(_, p)| data_block(p).0)
+        .collect();
+    assert_eq!(blocks, vec![3, 4, 5, 6]);
+    let deadline = s.poll_timeout().unwrap();
+    s.handle_timeout(deadline);
+    let blocks: Vec<_> = drain(&mut s, deadline)
+        .iter()
+        .map(|(_, p)| data_block(p).0)
+        .collect();
+    assert_eq!(blocks, vec![3, 4, 5, 6]);
+}
+
+#[test]
+fn peer_error_mid_transfer_is_a_failure() {
+    let mut server = Server::new(ServerConfig::default());
+    let mut s = request(&mut server, b"\0\x01f\0octet\0tsize\x000\0")
+        .accept(t(0), FileInfo { size: Some(2000) });
+    feed(&mut s, &[0u8; 2000]);
+    drain(&mut s, t(0));
+    from_client(&mut s, t(1), &ack(0));
+    from_client(&mut s, t(2), b"\0\x05\0\x03disk full\0");
+    let ev = feed(&mut s, &[0u8; 2000]);
+    assert_eq!(
+        ev,
+        vec![SessionEvent::Finished(Outcome::Failed(
+            TransferError::Peer {
+                code: ErrorCode::DiskFull,
+                message: "disk full".into()
+            }
+        ))]
+    );
+}
+
+#[test]
+fn driver_abort_sends_an_error() {
+    let mut server = Server::new(ServerConfig::default());
+    let mut s = request(&mut server, b"\0\x01f\0octet\0").accept(t(0), FileInfo { size: None });
+    s.abort(t(0), ErrorCode::AccessViolation, "read error");
+    assert_eq!(
+        drain(&mut s, t(0)),
+        vec![(addr(CLIENT), b"\0\x05\0\x02read error\0".to_vec())]
+    );
+    assert!(s.is_finished());
+    assert!(s.supply(0, b"x").is_err());
+}
+
+#[test]
+fn supply_checks_the_request() {
+    let mut server = Server::new(ServerConfig::default());
+    let mut s = request(&mut server, b"\0\x01f\0octet\0").accept(t(0), FileInfo { size: None });
+    assert_eq!(
+        s.poll_event(),
+        Some(SessionEvent::NeedData {
+            offset: 0,
+            len: 512
+        })
+    );
+    assert!(matches!(
+        s.supply(5, b""),
+        Err(pxe_tftp::Error::UnexpectedOffset {
+            got: 5,
+            expected: Some(0)
+        })
+    ));
+    assert!(matches!(
+        s.supply(0, &[0; 513]),
+        Err(pxe_tftp::Error::TooMuchData { len: 513, max: 512 })
+    ));
+    // Empty supply: an empty file is one empty DATA block.
+    s.supply(0, b"").unwrap();
+    assert_eq!(drain(&mut s, t(0))[0].1, b"\0\x03\0\x01");
+    assert!(s.supply(0, b"").is_err(), "nothing pending");
+    from_client(&mut s, t(1), &ack(1));
+    assert_eq!(
+        s.poll_event(),
+        Some(SessionEvent::Finished(Outcome::Completed))
+    );
+}
+
+#[test]
+fn exact_multiple_of_blksize_ends_with_an_empty_block() {
+    for size in [Some(1024), None] {
+        let mut server = Server::new(ServerConfig::default());
+        let mut s = request(&mut server, b"\0\x01f\0octet\0windowsize\x008\0")
+            .accept(t(0), FileInfo { size });
+        feed(&mut s, &[1u8; 1024]);
+        drain(&mut s, t(0));
+        from_client(&mut s, t(1), &ack(0));
+        feed(&mut s, &[1u8; 1024]);
+        let blocks: Vec<_> = drain(&mut s, t(1))
+            .iter()
+            .map(|(_, p)| data_block(p))
+            .collect();
+        assert_eq!(blocks, vec![(1, 512), (2, 512), (3, 0)], "size {size:?}");
+    }
+}
+
+#[test]
+fn write_requests_when_allowed() {
+    let config = ServerConfig {
+        allow_write: true,
+        ..ServerConfig::default()
+    };
+    let mut server = Server::new(config);
+    let inc = request(
+        &mut server,
+        b"\0\x02upload.bin\0octet\0tsize\x00700\0blksize\x00512\0",
+    );
+    assert_eq!(inc.kind(), RequestKind::Write);
+    let mut s = inc.accept(t(0), FileInfo::default());
+    assert_eq!(
+        drain(&mut s, t(0))[0].1,
+        b"\0\x06tsize\x00700\0blksize\x00512\0"
+    );
+    let mut block1 = b"\0\x03\0\x01".to_vec();
+    block1.extend_from_slice(&[1u8; 512]);
+    from_client(&mut s, t(1), &block1);
+    assert_eq!(s.poll_data(), Some((0, &[1u8; 512][..])));
+    assert_eq!(s.poll_data(), None);
+    assert_eq!(drain(&mut s, t(1)), vec![(addr(CLIENT), ack(1).to_vec())]);
+    // A duplicate is re-ACKed once, not stored again.
+    from_client(&mut s, t(2), &block1);
+    assert_eq!(s.poll_data(), None);
+    assert_eq!(drain(&mut s, t(2)), vec![(addr(CLIENT), ack(1).to_vec())]);
+    let mut block2 = b"\0\x03\0\x02".to_vec();
+    block2.extend_from_slice(&[2u8; 188]);
+    from_client(&mut s, t(3), &block2);
+    // Finished waits until the data is taken.
+    assert_eq!(s.poll_event(), None);
+    assert_eq!(s.poll_data(), Some((512, &[2u8; 188][..])));
+    assert_eq!(
+        s.poll_event(),
+        Some(SessionEvent::Finished(Outcome::Completed))
+    );
+    assert_eq!(drain(&mut s, t(3)), vec![(addr(CLIENT), ack(2).to_vec())]);
+    assert!(!s.is_finished(), "dallying");
+    // Final ACK lost: the client resends the last block and is re-ACKed.
+    from_client(&mut s, t(500), &block2);
+    assert_eq!(drain(&mut s, t(500)), vec![(addr(CLIENT), ack(2).to_vec())]);
+    let end = s.poll_timeout().unwrap();
+    s.handle_timeout(end);
+    assert!(s.is_finished());
+    assert_eq!(s.stats().bytes, 700);
+}
+
+#[test]
+fn write_without_options_starts_with_ack_0_and_netascii_is_decoded() {
+    let config = ServerConfig {
+        allow_write: true,
+        ..ServerConfig::default()
+    };
+    let mut server = Server::new(config);
+    let mut s =
+        request(&mut server, b"\0\x02notes.txt\0netascii\0").accept(t(0), FileInfo::default());
+    assert_eq!(drain(&mut s, t(0)), vec![(addr(CLIENT), ack(0).to_vec())]);
+    // The ACK 0 is resent on timeout.
+    let d = s.poll_timeout().unwrap();
+    s.handle_timeout(d);
+    assert_eq!(drain(&mut s, d), vec![(addr(CLIENT), ack(0).to_vec())]);
+    from_client(&mut s, d, b"\0\x03\0\x01a\r\nb\r\0c");
+    assert_eq!(s.poll_data(), Some((0, &b"a\nb\rc"[..])));
+}
+
+#[test]
+fn block_numbers_roll_over_on_the_wire() {
+    let mut server = Server::new(ServerConfig::default());
+    let blocks = 65_540u64;
+    let size = blocks * 8 - 1;
+    let file = vec![0xabu8; size as usize];
+    let mut s = request(&mut server, b"\0\x01big\0octet\0blksize\x008\0")
+        .accept(t(0), FileInfo { size: Some(size) });
+    feed(&mut s, &file);
+    drain(&mut s, t(0));
+    from_client(&mut s, t(0), &ack(0));
+    let mut seen = Vec::new();
+    for k in 1..=blocks {
+        feed(&mut s, &file);
+        let sent = drain(&mut s, t(0));
+        assert_eq!(sent.len(), 1, "block {k}");
+        let (wire, _) = data_block(&sent[0].1);
+        assert_eq!(u64::from(wire), k % 65536);
+        if k > 65533 {
+            seen.push(wire);
+        }
+        from_client(&mut s, t(0), &ack(wire));
+    }
+    assert_eq!(seen, vec![65534, 65535, 0, 1, 2, 3, 4]);
+    assert_eq!(
+        feed(&mut s, &file),
+        vec![SessionEvent::Finished(Outcome::Completed)]
+    );
+    assert_eq!(s.stats().bytes, size);
+    assert_eq!(BlockNumber::from_index(blocks, 0), BlockNumber(4));
+}
