@@ -13,6 +13,7 @@ extern crate std;
 mod error;
 pub mod policy;
 pub mod pxe;
+pub mod responder;
 pub mod wire;
 
 pub use error::Error;

@@ -1,0 +1,205 @@
+//! proxyDHCP (PXE 2.1 §2.2.3-§2.2.5): boot information for PXE clients next to a DHCP server
+//! that hands out the addresses.
+
+use alloc::collections::VecDeque;
+use core::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use pxe_proto::{Datagram, Destination, Instant, SansIo, Transmit};
+
+use super::reply::{self, Pending};
+use super::{DhcpEvent, IgnoreReason, OnceMemory, Stats};
+use crate::policy::Policy;
+use crate::pxe::{ClientInfo, Firmware};
+use crate::wire::{MessageType, Op, PXE_PORT, Packet, Repr};
+
+/// proxyDHCP settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct ProxyConfig {
+    /// This server's address: option 54, and the next server unless a rule names another.
+    pub server_ip: Ipv4Addr,
+    /// Send UEFI PXE ROMs (not iPXE) an offer without option 43, so they fetch their boot file
+    /// through a port-4011 REQUEST (Pixiecore's UEFI path) instead of straight from the offer.
+    /// Off by default: the offer then carries 43 with discovery control "use the boot file".
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub uefi_via_4011: bool,
+    /// Next server (`siaddr`, the TFTP server) for rules that name none; `server_ip` if `None`.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub next_server: Option<Ipv4Addr>,
+}
+
+impl ProxyConfig {
+    /// Settings for a proxy at `server_ip`.
+    pub fn new(server_ip: Ipv4Addr) -> ProxyConfig {
+        ProxyConfig {
+            server_ip,
+            uefi_via_4011: false,
+            next_server: None,
+        }
+    }
+}
+
+/// A Sans-IO proxyDHCP responder.
+///
+/// - DISCOVER on port 67 from a PXE/iPXE/HTTP-boot client → OFFER with `yiaddr` 0, option 60
+///   `PXEClient` (or `HTTPClient`), 54, 43 (discovery control: use the boot file), 97 echoed,
+///   the boot file in `file` and the next server in `siaddr` (iPXE ignores proxy offers without
+///   both), broadcast or to the relay.
+/// - REQUEST or INFORM on port 4011 → ACK with the same boot information, to the sender.
+/// - Everything else, and every non-PXE client, is ignored (with a [`DhcpEvent::Ignored`]).
+#[derive(Debug)]
+pub struct ProxyResponder {
+    cfg: ProxyConfig,
+    policy: Policy,
+    queue: VecDeque<Pending>,
+    events: VecDeque<DhcpEvent>,
+    once: OnceMemory,
+    stats: Stats,
+}
+
+impl ProxyResponder {
+    /// A responder with `cfg` and `policy`.
+    pub fn new(cfg: ProxyConfig, policy: Policy) -> ProxyResponder {
+        ProxyResponder {
+            cfg,
+            policy,
+            queue: VecDeque::new(),
+            events: VecDeque::new(),
+            once: OnceMemory::default(),
+            stats: Stats::default(),
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &ProxyConfig {
+        &self.cfg
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Replaces the policy (e.g. on a configuration reload).
+    pub fn set_policy(&mut self, policy: Policy) {
+        self.policy = policy;
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    fn ignore(&mut self, mac: Option<pxe_proto::MacAddr>, reason: IgnoreReason) {
+        self.stats.ignored += 1;
+        self.events.push_back(DhcpEvent::Ignored { mac, reason });
+    }
+
+    fn handle(&mut self, now: Instant, dgram: &Datagram<'_>) {
+        self.stats.received += 1;
+        let req = match Packet::new_checked(dgram.payload).and_then(|p| Repr::parse(&p)) {
+            Ok(r) => r,
+            Err(e) => {
+                self.stats.malformed += 1;
+                self.stats.last_error = Some(e);
+                return self.ignore(None, IgnoreReason::Malformed(e));
+            }
+        };
+        let mac = Some(req.client_mac());
+        if req.op != Op::BootRequest {
+            return self.ignore(mac, IgnoreReason::NotRequest);
+        }
+        let port = dgram.local.port();
+        let on_4011 = port == PXE_PORT;
+        let mt = req.message_type();
+        let reply_type = match (mt, on_4011) {
+            (Some(MessageType::Discover), false) => MessageType::Offer,
+            (Some(MessageType::Request | MessageType::Inform), true) => MessageType::Ack,
+            (Some(MessageType::Discover), true) => {
+                return self.ignore(mac, IgnoreReason::WrongPort(port));
+            }
+            _ => return self.ignore(mac, IgnoreReason::UnsupportedMessage(mt)),
+        };
+        let client = ClientInfo::from_repr(&req);
+        if !client.is_netboot() {
+            return self.ignore(mac, IgnoreReason::NotNetbootClient);
+        }
+        let window = self.policy.once_window_secs;
+        // A 4011 request belongs to the same boot stage as the client's last DISCOVER, so a
+        // once-rule it used still applies.
+        let once = &self.once;
+        let decision = self.policy.decide_with(
+            &client,
+            self.cfg.next_server.unwrap_or(self.cfg.server_ip),
+            |i, r| r.once && !on_4011 && once.used(client.mac, client.xid, i, now, window),
+        );
+        let Some(decision) = decision else {
+            return self.ignore(mac, IgnoreReason::NoRule(client.summary()));
+        };
+        if decision.once && !on_4011 {
+            self.once
+                .record(client.mac, client.xid, decision.rule_index, now, window);
+        }
+        let mut r = reply::reply_to(&req, reply_type, self.cfg.server_ip);
+        let via_4011 = self.cfg.uefi_via_4011
+            && !on_4011
+            && client.firmware == Firmware::PxeRom
+            && client.is_uefi();
+        reply::apply_boot(&mut r, &req, &client, &decision, true);
+        if via_4011 {
+            r.options
+                .retain(|o| o.code() != crate::wire::OptionCode::VendorSpecific);
+        }
+        let destination = if on_4011 {
+            r.ciaddr = req.ciaddr;
+            if dgram.remote.ip().is_unspecified() {
+                Destination::Broadcast {
+                    port: dgram.remote.port(),
+                }
+            } else {
+                Destination::Unicast(dgram.remote)
+            }
+        } else {
+            // A proxy offer has no address, so it is broadcast (or goes to the relay).
+            r.flags = r.flags.with_broadcast();
+            reply::destination(&req, &r, false)
+        };
+        reply::echo_relay_info(&mut r, &req);
+        match reply_type {
+            MessageType::Offer => self.stats.offers += 1,
+            _ => self.stats.acks += 1,
+        }
+        self.queue.push_back(Pending {
+            repr: r,
+            destination,
+            local: Some(SocketAddr::new(IpAddr::V4(self.cfg.server_ip), port)),
+            max_len: req.max_reply_len(),
+        });
+        self.events
+            .push_back(DhcpEvent::boot(client, decision, reply_type));
+    }
+}
+
+impl SansIo for ProxyResponder {
+    type Event = DhcpEvent;
+
+    fn handle_datagram(&mut self, now: Instant, dgram: Datagram<'_>) {
+        self.handle(now, &dgram);
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        self.once.expire(now, self.policy.once_window_secs);
+    }
+
+    fn poll_transmit(&mut self, _now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        reply::transmit(&mut self.queue, &mut self.events, &mut self.stats, buf)
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.once.next_deadline(self.policy.once_window_secs)
+    }
+
+    fn poll_event(&mut self) -> Option<DhcpEvent> {
+        self.events.pop_front()
+    }
+}

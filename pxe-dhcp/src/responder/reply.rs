@@ -1,0 +1,167 @@
+//! Reply construction shared by both responders.
+
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+use core::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use pxe_proto::{Destination, MacAddr, Transmit};
+
+use super::{DhcpEvent, IgnoreReason, Stats};
+use crate::policy::BootDecision;
+use crate::pxe::{ClientInfo, Firmware};
+use crate::wire::{
+    CLIENT_PORT, DhcpOption, MessageType, Op, OptionCode, PxeSubOption, Repr, SERVER_PORT,
+    VendorOptions,
+};
+
+/// A reply waiting for `poll_transmit`.
+#[derive(Debug, Clone)]
+pub(crate) struct Pending {
+    pub repr: Repr,
+    pub destination: Destination,
+    pub local: Option<SocketAddr>,
+    pub max_len: usize,
+}
+
+/// A reply to `req`: same xid, chaddr, flags and giaddr; options 53 and 54 first.
+pub(crate) fn reply_to(req: &Repr, mt: MessageType, server_id: Ipv4Addr) -> Repr {
+    let mut r = Repr::new(Op::BootReply, req.xid, MacAddr::default());
+    r.htype = req.htype;
+    r.hlen = req.hlen;
+    r.chaddr = req.chaddr;
+    r.flags = req.flags;
+    r.giaddr = req.giaddr;
+    r.options.push(DhcpOption::MessageType(mt));
+    r.options.push(DhcpOption::ServerIdentifier(server_id));
+    r
+}
+
+/// The option 43 that makes an offer a usable PXE offer: PXE_DISCOVERY_CONTROL bit 3 ("boot
+/// file present: download it, skip discovery"). EDK2 counts an offer with `PXEClient` and a
+/// discovery sub-option as PXE 1.0 and boots its file; without any 43 it expects a boot-server
+/// exchange on 4011 (lab.md §4: PXE-E16 when nobody answers there).
+pub(crate) fn pxe_boot_file_vendor_options() -> DhcpOption {
+    DhcpOption::VendorSpecific(VendorOptions::Pxe(alloc::vec![
+        PxeSubOption::DiscoveryControl(PxeSubOption::USE_BOOT_FILE)
+    ]))
+}
+
+fn nul_terminated(s: &str) -> Vec<u8> {
+    let mut v = s.as_bytes().to_vec();
+    v.push(0);
+    v
+}
+
+/// Fills the boot fields of `r` from `d`: `siaddr`, `file` (and option 67 when the client asks
+/// for it or the name does not fit), `sname`/66, option 60 (`PXEClient` or `HTTPClient`) with 43
+/// when `vendor` is set, 97 echoed, the rule's extra options.
+pub(crate) fn apply_boot(
+    r: &mut Repr,
+    req: &Repr,
+    client: &ClientInfo,
+    d: &BootDecision,
+    vendor: bool,
+) {
+    r.siaddr = d.next_server;
+    let file = d.boot_file.as_bytes();
+    if file.len() < 128 {
+        r.file = file.to_vec();
+    }
+    if file.len() >= 128 || req.requests(OptionCode::BootfileName) {
+        // NUL-terminated as dnsmasq sends it ("buggy PXE again").
+        r.set_option(DhcpOption::BootfileName(nul_terminated(&d.boot_file)));
+    }
+    if let Some(name) = &d.server_name
+        && name.len() < 64
+    {
+        r.sname = name.as_bytes().to_vec();
+    }
+    if req.requests(OptionCode::TftpServerName) {
+        let name = d
+            .server_name
+            .clone()
+            .unwrap_or_else(|| alloc::format!("{}", d.next_server));
+        r.set_option(DhcpOption::TftpServerName(nul_terminated(&name)));
+    }
+    if client.firmware == Firmware::HttpClient {
+        // UEFI HTTP boot ignores offers without the echoed class (xCAT #7743).
+        r.set_option(DhcpOption::VendorClassIdentifier(b"HTTPClient".to_vec()));
+    } else if vendor {
+        r.set_option(DhcpOption::VendorClassIdentifier(b"PXEClient".to_vec()));
+        r.set_option(pxe_boot_file_vendor_options());
+    }
+    if let Some(m @ DhcpOption::ClientMachineIdentifier(_)) =
+        req.option(OptionCode::ClientMachineIdentifier)
+    {
+        r.set_option(m.clone());
+    }
+    for o in &d.options {
+        r.set_option(o.clone());
+    }
+}
+
+/// Option 82 goes back to the relay unchanged, as the last option (RFC 3046 §2.2).
+pub(crate) fn echo_relay_info(r: &mut Repr, req: &Repr) {
+    if let Some(o @ DhcpOption::RelayAgentInformation(_)) =
+        req.option(OptionCode::RelayAgentInformation)
+    {
+        r.options
+            .retain(|x| x.code() != OptionCode::RelayAgentInformation);
+        r.options.push(o.clone());
+    }
+}
+
+/// RFC 2131 §4.1: where a server reply to `req` goes.
+pub(crate) fn destination(req: &Repr, reply: &Repr, nak: bool) -> Destination {
+    if !req.giaddr.is_unspecified() {
+        return Destination::Unicast(SocketAddr::new(IpAddr::V4(req.giaddr), SERVER_PORT));
+    }
+    if nak {
+        return Destination::Broadcast { port: CLIENT_PORT };
+    }
+    if !req.ciaddr.is_unspecified() {
+        return Destination::Unicast(SocketAddr::new(IpAddr::V4(req.ciaddr), CLIENT_PORT));
+    }
+    if req.flags.broadcast() || reply.yiaddr.is_unspecified() {
+        return Destination::Broadcast { port: CLIENT_PORT };
+    }
+    Destination::ToHardware {
+        ip: reply.yiaddr,
+        chaddr: req.client_mac(),
+        port: CLIENT_PORT,
+    }
+}
+
+/// Writes the next pending reply into `buf`, skipping (and reporting) any that cannot be written.
+pub(crate) fn transmit(
+    queue: &mut VecDeque<Pending>,
+    events: &mut VecDeque<DhcpEvent>,
+    stats: &mut Stats,
+    buf: &mut [u8],
+) -> Option<Transmit> {
+    while let Some(p) = queue.pop_front() {
+        let limit = p.max_len.min(buf.len());
+        match p.repr.emit(&mut buf[..limit]) {
+            Ok(len) => {
+                return Some(Transmit {
+                    destination: p.destination,
+                    local: p.local,
+                    len,
+                });
+            }
+            Err(e) => {
+                stats.emit_failures += 1;
+                events.push_back(DhcpEvent::Ignored {
+                    mac: Some(p.repr.client_mac()),
+                    reason: IgnoreReason::EmitFailed(e),
+                });
+            }
+        }
+    }
+    None
+}
+
+/// The address replies leave from: the server address and the port the request came to.
+pub(crate) fn local_addr(server: Ipv4Addr, port: u16) -> Option<SocketAddr> {
+    Some(SocketAddr::new(IpAddr::V4(server), port))
+}

@@ -1,0 +1,631 @@
+//! A DHCP server (RFC 2131 §4.3) with address pools, reservations and PXE boot decisions.
+
+use alloc::collections::VecDeque;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::net::Ipv4Addr;
+use core::time::Duration;
+
+use pxe_proto::{Datagram, Instant, MacAddr, SansIo, Transmit};
+
+use super::leases::{Lease, LeaseState, LeaseTable};
+use super::reply::{self, Pending};
+use super::{DhcpEvent, IgnoreReason, LeaseChange, OnceMemory, Stats};
+use crate::policy::Policy;
+use crate::pxe::{ClientInfo, Firmware};
+use crate::wire::{DhcpOption, MessageType, Op, Packet, Repr, SERVER_PORT};
+
+/// An inclusive address range to lease from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct PoolRange {
+    /// First address.
+    pub first: Ipv4Addr,
+    /// Last address.
+    pub last: Ipv4Addr,
+}
+
+impl PoolRange {
+    /// Whether `ip` is in the range.
+    pub fn contains(&self, ip: Ipv4Addr) -> bool {
+        self.first <= ip && ip <= self.last
+    }
+}
+
+/// A fixed address for one client (the seed's `host { hardware ethernet; fixed-address; }`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Reservation {
+    /// The client.
+    pub mac: MacAddr,
+    /// Its address (need not be inside a pool).
+    pub ip: Ipv4Addr,
+}
+
+/// Lease server settings (the seed's `subnet` declaration).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct ServerConfig {
+    /// This server's address: option 54, default next server, and the link served directly.
+    pub server_ip: Ipv4Addr,
+    /// Subnet mask (option 1) of every served link.
+    pub subnet_mask: Ipv4Addr,
+    /// Address pools. A relayed request is served from the pools on the relay's (`giaddr`)
+    /// subnet, a direct one from those on `server_ip`'s subnet.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub pools: Vec<PoolRange>,
+    /// Fixed addresses by MAC.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub reservations: Vec<Reservation>,
+    /// Lease time in seconds (option 51; T1 = ½, T2 = ⅞ of it).
+    #[cfg_attr(feature = "serde", serde(default = "default_lease_time"))]
+    pub lease_time_secs: u32,
+    /// How long an offered address is held for the client's REQUEST, in seconds.
+    #[cfg_attr(feature = "serde", serde(default = "default_offer_hold"))]
+    pub offer_hold_secs: u32,
+    /// Routers (option 3). Empty: none for direct clients, the relay address for relayed ones.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub routers: Vec<Ipv4Addr>,
+    /// DNS servers (option 6).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub dns_servers: Vec<Ipv4Addr>,
+    /// Domain name (option 15).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub domain_name: Option<String>,
+    /// Also send option 60 `PXEClient` + 43 to plain PXE ROMs. Off by default: iPXE gets them
+    /// (it then skips its 2 s proxyDHCP wait), PXE ROMs get a plain offer with `siaddr`/`file`,
+    /// which every ROM measured here boots from (EDK2 took 60 without 43 as "ask port 4011").
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub pxe_vendor_to_rom: bool,
+    /// Next server (`siaddr`, the TFTP server) for rules that name none; `server_ip` if `None`.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub next_server: Option<Ipv4Addr>,
+}
+
+#[cfg(feature = "serde")]
+fn default_lease_time() -> u32 {
+    3600
+}
+
+#[cfg(feature = "serde")]
+fn default_offer_hold() -> u32 {
+    60
+}
+
+impl ServerConfig {
+    /// Settings for a server at `server_ip` leasing `pool` on a subnet with `subnet_mask`: one
+    /// hour leases, offers held 60 s.
+    pub fn new(server_ip: Ipv4Addr, subnet_mask: Ipv4Addr, pool: PoolRange) -> ServerConfig {
+        ServerConfig {
+            server_ip,
+            subnet_mask,
+            pools: alloc::vec![pool],
+            reservations: Vec::new(),
+            lease_time_secs: 3600,
+            offer_hold_secs: 60,
+            routers: Vec::new(),
+            dns_servers: Vec::new(),
+            domain_name: None,
+            pxe_vendor_to_rom: false,
+            next_server: None,
+        }
+    }
+
+    fn same_subnet(&self, a: Ipv4Addr, b: Ipv4Addr) -> bool {
+        let m = u32::from(self.subnet_mask);
+        u32::from(a) & m == u32::from(b) & m
+    }
+}
+
+/// A Sans-IO DHCP server: DISCOVER/OFFER, REQUEST (selecting, INIT-REBOOT, renewing,
+/// rebinding)/ACK/NAK, RELEASE, DECLINE, INFORM; relays; PXE boot decisions for netboot
+/// clients (same [`Policy`] as the proxy).
+///
+/// Invariant: an address is held (offered, bound or declined) by at most one client, and a
+/// client holds at most one address; both survive [`LeaseServer::leases`] → serialize →
+/// [`LeaseServer::with_leases`].
+#[derive(Debug)]
+pub struct LeaseServer {
+    cfg: ServerConfig,
+    policy: Policy,
+    leases: LeaseTable,
+    queue: VecDeque<Pending>,
+    events: VecDeque<DhcpEvent>,
+    once: OnceMemory,
+    stats: Stats,
+}
+
+impl LeaseServer {
+    /// A server with no leases.
+    pub fn new(cfg: ServerConfig, policy: Policy) -> LeaseServer {
+        LeaseServer::with_leases(cfg, policy, LeaseTable::new())
+    }
+
+    /// A server that resumes from saved lease state.
+    pub fn with_leases(cfg: ServerConfig, policy: Policy, leases: LeaseTable) -> LeaseServer {
+        LeaseServer {
+            cfg,
+            policy,
+            leases,
+            queue: VecDeque::new(),
+            events: VecDeque::new(),
+            once: OnceMemory::default(),
+            stats: Stats::default(),
+        }
+    }
+
+    /// The lease state, to persist after [`DhcpEvent::Lease`].
+    pub fn leases(&self) -> &LeaseTable {
+        &self.leases
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &ServerConfig {
+        &self.cfg
+    }
+
+    /// Replaces the policy (e.g. on a configuration reload).
+    pub fn set_policy(&mut self, policy: Policy) {
+        self.policy = policy;
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    fn ignore(&mut self, mac: Option<MacAddr>, reason: IgnoreReason) {
+        self.stats.ignored += 1;
+        self.events.push_back(DhcpEvent::Ignored { mac, reason });
+    }
+
+    fn change(&mut self, l: Lease) {
+        self.events.push_back(DhcpEvent::Lease(LeaseChange {
+            mac: l.mac,
+            ip: l.ip,
+            state: l.state,
+            expires: l.expires,
+        }));
+    }
+
+    /// The address identifying the client's link: the relay's, else our own.
+    fn link(&self, req: &Repr) -> Ipv4Addr {
+        if req.giaddr.is_unspecified() {
+            self.cfg.server_ip
+        } else {
+            req.giaddr
+        }
+    }
+
+    fn reservation_for_mac(&self, mac: MacAddr) -> Option<Ipv4Addr> {
+        self.cfg
+            .reservations
+            .iter()
+            .find(|r| r.mac == mac)
+            .map(|r| r.ip)
+    }
+
+    fn reserved_for_other(&self, ip: Ipv4Addr, mac: MacAddr) -> bool {
+        self.cfg
+            .reservations
+            .iter()
+            .any(|r| r.ip == ip && r.mac != mac)
+    }
+
+    /// Whether `mac` may hold `ip` on `link` at `now`; the error is the NAK message.
+    fn check(
+        &self,
+        mac: MacAddr,
+        ip: Ipv4Addr,
+        link: Ipv4Addr,
+        now: Instant,
+    ) -> Result<(), &'static str> {
+        if !self.cfg.same_subnet(ip, link) {
+            return Err("requested address is not on this network");
+        }
+        if let Some(fixed) = self.reservation_for_mac(mac)
+            && fixed != ip
+        {
+            return Err("client has a reserved address");
+        }
+        if self.reserved_for_other(ip, mac) {
+            return Err("address is reserved for another client");
+        }
+        let reserved_here = self.reservation_for_mac(mac) == Some(ip);
+        if !reserved_here && !self.cfg.pools.iter().any(|p| p.contains(ip)) {
+            return Err("address is not in any pool");
+        }
+        if let Some(l) = self.leases.get(ip)
+            && l.is_active(now)
+            && l.mac != Some(mac)
+        {
+            return Err("address is in use");
+        }
+        if ip == self.cfg.server_ip {
+            return Err("address is in use");
+        }
+        Ok(())
+    }
+
+    /// Picks an address for a DISCOVER (RFC 2131 §4.3.1 order: reservation, current or previous
+    /// binding, requested address, a free pool address).
+    fn allocate(
+        &self,
+        mac: MacAddr,
+        requested: Option<Ipv4Addr>,
+        link: Ipv4Addr,
+        now: Instant,
+    ) -> Option<Ipv4Addr> {
+        if let Some(fixed) = self.reservation_for_mac(mac) {
+            return self.check(mac, fixed, link, now).ok().map(|()| fixed);
+        }
+        let candidates = self
+            .leases
+            .by_mac(mac)
+            .filter(|l| l.state != LeaseState::Declined)
+            .map(|l| l.ip)
+            .into_iter()
+            .chain(requested);
+        for ip in candidates {
+            if self.check(mac, ip, link, now).is_ok() {
+                return Some(ip);
+            }
+        }
+        let mut reuse: Option<(Instant, Ipv4Addr)> = None;
+        for pool in self
+            .cfg
+            .pools
+            .iter()
+            .filter(|p| self.cfg.same_subnet(p.first, link))
+        {
+            // Walk the pool beside the (sorted) records in it: the first gap is a never-used
+            // address; otherwise reuse the free record that has been free the longest.
+            let mut next = u32::from(pool.first);
+            let last = u32::from(pool.last);
+            let mut records = self.leases.range(pool.first, pool.last).peekable();
+            while next <= last {
+                let ip = Ipv4Addr::from(next);
+                match records.peek() {
+                    Some(l) if l.ip == ip => {
+                        if !l.is_active(now)
+                            && l.state != LeaseState::Declined
+                            && self.check(mac, ip, link, now).is_ok()
+                            && reuse.is_none_or(|(t, _)| l.expires < t)
+                        {
+                            reuse = Some((l.expires, ip));
+                        }
+                        records.next();
+                    }
+                    _ => {
+                        if self.check(mac, ip, link, now).is_ok() {
+                            return Some(ip);
+                        }
+                    }
+                }
+                next = match next.checked_add(1) {
+                    Some(n) => n,
+                    None => break,
+                };
+            }
+        }
+        reuse.map(|(_, ip)| ip)
+    }
+
+    fn secs(s: u32) -> Duration {
+        Duration::from_secs(u64::from(s))
+    }
+
+    /// Network options for an OFFER/ACK (lease times only when `lease`).
+    fn add_network_options(&self, r: &mut Repr, req: &Repr, lease: bool) {
+        if lease {
+            let t = self.cfg.lease_time_secs;
+            r.options.push(DhcpOption::IpAddressLeaseTime(t));
+            r.options.push(DhcpOption::RenewalTime(t / 2));
+            r.options.push(DhcpOption::RebindingTime(t / 8 * 7));
+        }
+        r.options.push(DhcpOption::SubnetMask(self.cfg.subnet_mask));
+        let routers = if self.cfg.routers.is_empty() && !req.giaddr.is_unspecified() {
+            alloc::vec![req.giaddr]
+        } else {
+            self.cfg.routers.clone()
+        };
+        if !routers.is_empty() {
+            r.options.push(DhcpOption::Router(routers));
+        }
+        if !self.cfg.dns_servers.is_empty() {
+            r.options
+                .push(DhcpOption::DomainNameServer(self.cfg.dns_servers.clone()));
+        }
+        if let Some(d) = &self.cfg.domain_name {
+            r.options
+                .push(DhcpOption::DomainName(d.as_bytes().to_vec()));
+        }
+        let link = u32::from(self.link(req));
+        let mask = u32::from(self.cfg.subnet_mask);
+        r.options
+            .push(DhcpOption::BroadcastAddress(Ipv4Addr::from(link | !mask)));
+    }
+
+    /// Adds the boot decision for netboot clients; returns it for the event.
+    fn add_boot(
+        &mut self,
+        r: &mut Repr,
+        req: &Repr,
+        now: Instant,
+    ) -> Option<(ClientInfo, crate::policy::BootDecision)> {
+        let client = ClientInfo::from_repr(req);
+        if !client.is_netboot() {
+            return None;
+        }
+        let window = self.policy.once_window_secs;
+        let once = &self.once;
+        let decision = self.policy.decide_with(
+            &client,
+            self.cfg.next_server.unwrap_or(self.cfg.server_ip),
+            |i, rule| rule.once && once.used(client.mac, client.xid, i, now, window),
+        );
+        let Some(decision) = decision else {
+            self.events.push_back(DhcpEvent::Ignored {
+                mac: Some(client.mac),
+                reason: IgnoreReason::NoRule(client.summary()),
+            });
+            return None;
+        };
+        if decision.once {
+            self.once
+                .record(client.mac, client.xid, decision.rule_index, now, window);
+        }
+        let vendor = client.firmware == Firmware::Ipxe || self.cfg.pxe_vendor_to_rom;
+        reply::apply_boot(r, req, &client, &decision, vendor);
+        Some((client, decision))
+    }
+
+    fn send(&mut self, mut r: Repr, req: &Repr, nak: bool, port: u16) {
+        reply::echo_relay_info(&mut r, req);
+        let mut destination = reply::destination(req, &r, nak);
+        if nak && !req.giaddr.is_unspecified() {
+            r.flags = r.flags.with_broadcast();
+        }
+        if matches!(destination, pxe_proto::Destination::ToHardware { .. })
+            && r.yiaddr.is_unspecified()
+        {
+            destination = pxe_proto::Destination::Broadcast {
+                port: crate::wire::CLIENT_PORT,
+            };
+        }
+        self.queue.push_back(Pending {
+            repr: r,
+            destination,
+            local: reply::local_addr(self.cfg.server_ip, port),
+            max_len: req.max_reply_len(),
+        });
+    }
+
+    fn nak(&mut self, req: &Repr, requested: Ipv4Addr, message: &'static str, port: u16) {
+        let mut r = reply::reply_to(req, MessageType::Nak, self.cfg.server_ip);
+        r.flags = req.flags;
+        r.options
+            .push(DhcpOption::Message(message.as_bytes().to_vec()));
+        self.stats.naks += 1;
+        self.events.push_back(DhcpEvent::Nak {
+            mac: req.client_mac(),
+            requested,
+            message,
+        });
+        self.send(r, req, true, port);
+    }
+
+    fn bind_and_ack(&mut self, req: &Repr, ip: Ipv4Addr, now: Instant, port: u16) {
+        let mac = req.client_mac();
+        let lease = Lease {
+            ip,
+            mac: Some(mac),
+            state: LeaseState::Bound,
+            expires: now + Self::secs(self.cfg.lease_time_secs),
+        };
+        self.leases.put(lease);
+        self.change(lease);
+        let mut r = reply::reply_to(req, MessageType::Ack, self.cfg.server_ip);
+        r.yiaddr = ip;
+        r.ciaddr = req.ciaddr;
+        self.add_network_options(&mut r, req, true);
+        let boot = self.add_boot(&mut r, req, now);
+        self.stats.acks += 1;
+        self.send(r, req, false, port);
+        if let Some((client, decision)) = boot {
+            self.events
+                .push_back(DhcpEvent::boot(client, decision, MessageType::Ack));
+        }
+    }
+
+    fn handle(&mut self, now: Instant, dgram: &Datagram<'_>) {
+        self.stats.received += 1;
+        let req = match Packet::new_checked(dgram.payload).and_then(|p| Repr::parse(&p)) {
+            Ok(r) => r,
+            Err(e) => {
+                self.stats.malformed += 1;
+                self.stats.last_error = Some(e);
+                return self.ignore(None, IgnoreReason::Malformed(e));
+            }
+        };
+        let mac = req.client_mac();
+        if req.op != Op::BootRequest {
+            return self.ignore(Some(mac), IgnoreReason::NotRequest);
+        }
+        let port = dgram.local.port();
+        if port != SERVER_PORT {
+            return self.ignore(Some(mac), IgnoreReason::WrongPort(port));
+        }
+        let link = self.link(&req);
+        match req.message_type() {
+            Some(MessageType::Discover) => {
+                let Some(ip) = self.allocate(mac, req.requested_ip(), link, now) else {
+                    return self.ignore(Some(mac), IgnoreReason::PoolExhausted);
+                };
+                // An address already bound to this client stays bound while offered again.
+                let existing = self.leases.get(ip).copied();
+                let lease = match existing {
+                    Some(l)
+                        if l.mac == Some(mac)
+                            && l.state == LeaseState::Bound
+                            && l.is_active(now) =>
+                    {
+                        l
+                    }
+                    _ => Lease {
+                        ip,
+                        mac: Some(mac),
+                        state: LeaseState::Offered,
+                        expires: now + Self::secs(self.cfg.offer_hold_secs),
+                    },
+                };
+                self.leases.put(lease);
+                if existing != Some(lease) {
+                    self.change(lease);
+                }
+                let mut r = reply::reply_to(&req, MessageType::Offer, self.cfg.server_ip);
+                r.yiaddr = ip;
+                self.add_network_options(&mut r, &req, true);
+                let boot = self.add_boot(&mut r, &req, now);
+                self.stats.offers += 1;
+                self.send(r, &req, false, port);
+                if let Some((client, decision)) = boot {
+                    self.events
+                        .push_back(DhcpEvent::boot(client, decision, MessageType::Offer));
+                }
+            }
+            Some(MessageType::Request) => self.request(&req, link, now, port),
+            Some(MessageType::Release) => {
+                let ip = req.ciaddr;
+                match self.leases.get(ip).copied() {
+                    Some(mut l) if l.mac == Some(mac) && l.state != LeaseState::Declined => {
+                        l.state = LeaseState::Released;
+                        l.expires = now;
+                        self.leases.put(l);
+                        self.change(l);
+                    }
+                    _ => self.ignore(Some(mac), IgnoreReason::UnknownBinding),
+                }
+            }
+            Some(MessageType::Decline) => {
+                let ip = req.requested_ip().unwrap_or(req.ciaddr);
+                match self.leases.get(ip).copied() {
+                    Some(l) if l.mac == Some(mac) => {
+                        let held = Lease {
+                            ip,
+                            mac: None,
+                            state: LeaseState::Declined,
+                            expires: now + Self::secs(self.cfg.lease_time_secs),
+                        };
+                        self.leases.put(held);
+                        self.change(held);
+                    }
+                    _ => self.ignore(Some(mac), IgnoreReason::UnknownBinding),
+                }
+            }
+            Some(MessageType::Inform) => {
+                let mut r = reply::reply_to(&req, MessageType::Ack, self.cfg.server_ip);
+                r.ciaddr = req.ciaddr;
+                self.add_network_options(&mut r, &req, false);
+                let boot = self.add_boot(&mut r, &req, now);
+                self.stats.acks += 1;
+                self.send(r, &req, false, port);
+                if let Some((client, decision)) = boot {
+                    self.events
+                        .push_back(DhcpEvent::boot(client, decision, MessageType::Ack));
+                }
+            }
+            other => self.ignore(Some(mac), IgnoreReason::UnsupportedMessage(other)),
+        }
+    }
+
+    /// RFC 2131 §4.3.2.
+    fn request(&mut self, req: &Repr, link: Ipv4Addr, now: Instant, port: u16) {
+        let mac = req.client_mac();
+        match req.server_identifier() {
+            Some(id) if id != self.cfg.server_ip => {
+                // SELECTING another server's offer: drop ours.
+                if let Some(mut l) = self.leases.by_mac(mac).copied()
+                    && l.state == LeaseState::Offered
+                {
+                    l.state = LeaseState::Expired;
+                    l.expires = now;
+                    self.leases.put(l);
+                    self.change(l);
+                }
+                self.ignore(Some(mac), IgnoreReason::OtherServer);
+            }
+            Some(_) => {
+                // SELECTING our offer.
+                let ip = req.requested_ip().unwrap_or(req.ciaddr);
+                let offered = self
+                    .leases
+                    .get(ip)
+                    .is_some_and(|l| l.mac == Some(mac) && l.is_active(now));
+                match self.check(mac, ip, link, now) {
+                    Ok(()) if offered => self.bind_and_ack(req, ip, now, port),
+                    Ok(()) => self.nak(req, ip, "offer expired or not made", port),
+                    Err(m) => self.nak(req, ip, m, port),
+                }
+            }
+            None => {
+                // INIT-REBOOT (ciaddr 0, option 50) or RENEWING/REBINDING (ciaddr set).
+                let ip = if req.ciaddr.is_unspecified() {
+                    match req.requested_ip() {
+                        Some(ip) => ip,
+                        None => {
+                            return self.ignore(
+                                Some(mac),
+                                IgnoreReason::UnsupportedMessage(Some(MessageType::Request)),
+                            );
+                        }
+                    }
+                } else {
+                    req.ciaddr
+                };
+                // A renewing client unicasts straight to us (no relay): its own address names
+                // its link.
+                let link = if !req.ciaddr.is_unspecified() && req.giaddr.is_unspecified() {
+                    req.ciaddr
+                } else {
+                    link
+                };
+                match self.check(mac, ip, link, now) {
+                    Ok(()) => self.bind_and_ack(req, ip, now, port),
+                    Err(m) => self.nak(req, ip, m, port),
+                }
+            }
+        }
+    }
+}
+
+impl SansIo for LeaseServer {
+    type Event = DhcpEvent;
+
+    fn handle_datagram(&mut self, now: Instant, dgram: Datagram<'_>) {
+        self.handle(now, &dgram);
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        for l in self.leases.expire(now) {
+            self.change(l);
+        }
+        self.once.expire(now, self.policy.once_window_secs);
+    }
+
+    fn poll_transmit(&mut self, _now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        reply::transmit(&mut self.queue, &mut self.events, &mut self.stats, buf)
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        let once = self.once.next_deadline(self.policy.once_window_secs);
+        match (self.leases.next_expiry(), once) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn poll_event(&mut self) -> Option<DhcpEvent> {
+        self.events.pop_front()
+    }
+}

@@ -1,0 +1,793 @@
+//! End-to-end exchanges through the responders: proxy 67 → 4011, DORA with renew and release,
+//! relays, pool exhaustion, restore, and a randomized "never one address to two clients" check.
+
+use core::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use pxe_dhcp::policy::{Match, Policy, Rule};
+use pxe_dhcp::pxe::{Arch, ArchKind, Firmware};
+use pxe_dhcp::responder::{
+    DhcpEvent, IgnoreReason, LeaseServer, LeaseState, LeaseTable, PoolRange, ProxyConfig,
+    ProxyResponder, Reservation, ServerConfig,
+};
+use pxe_dhcp::wire::{
+    DhcpOption, Flags, MachineId, MessageType, NetworkInterface, Op, OptionCode, PxeSubOption,
+    Repr, UserClass, VendorOptions,
+};
+use pxe_proto::{Datagram, Destination, Instant, MacAddr, SansIo};
+
+const SERVER: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 1);
+const MASK: Ipv4Addr = Ipv4Addr::new(255, 255, 0, 0);
+
+fn mac(n: u8) -> MacAddr {
+    MacAddr([0x52, 0x54, 0, 0x77, 0, n])
+}
+
+fn request(mt: MessageType, m: MacAddr, xid: u32) -> Repr {
+    let mut r = Repr::new(Op::BootRequest, xid, m);
+    r.options.push(DhcpOption::MessageType(mt));
+    r
+}
+
+fn edk2(mt: MessageType, m: MacAddr, xid: u32) -> Repr {
+    let mut r = request(mt, m, xid);
+    r.flags = Flags::BROADCAST;
+    r.options.extend([
+        DhcpOption::MaximumMessageSize(1472),
+        DhcpOption::ClientMachineIdentifier(MachineId::Uuid([7; 16])),
+        DhcpOption::ClientNetworkInterface(NetworkInterface {
+            kind: 1,
+            major: 3,
+            minor: 0,
+        }),
+        DhcpOption::ClientSystemArchitecture(vec![Arch(7)]),
+        DhcpOption::VendorClassIdentifier(b"PXEClient:Arch:00007:UNDI:003000".to_vec()),
+    ]);
+    r
+}
+
+fn ipxe_bios(mt: MessageType, m: MacAddr, xid: u32) -> Repr {
+    let mut r = request(mt, m, xid);
+    r.options.extend([
+        DhcpOption::ClientSystemArchitecture(vec![Arch(0)]),
+        DhcpOption::VendorClassIdentifier(b"PXEClient:Arch:00000:UNDI:002001".to_vec()),
+        DhcpOption::UserClass(UserClass::Plain(b"iPXE".to_vec())),
+    ]);
+    r
+}
+
+fn bytes(r: &Repr) -> Vec<u8> {
+    let mut b = vec![0u8; 1500];
+    let n = r.emit(&mut b).unwrap();
+    b.truncate(n);
+    b
+}
+
+fn dgram(payload: &[u8], from: SocketAddr, port: u16) -> Datagram<'_> {
+    Datagram::new(
+        from,
+        SocketAddr::new(IpAddr::V4(Ipv4Addr::BROADCAST), port),
+        payload,
+    )
+}
+
+fn client_addr(ip: Ipv4Addr) -> SocketAddr {
+    SocketAddr::new(IpAddr::V4(ip), 68)
+}
+
+/// A reply as sent: message, destination, local address.
+type Reply = (Repr, Destination, Option<SocketAddr>);
+
+/// Feeds one request and drains every reply and event.
+fn exchange<S: SansIo<Event = DhcpEvent>>(
+    s: &mut S,
+    now: Instant,
+    req: &Repr,
+    from: SocketAddr,
+    port: u16,
+) -> (Vec<Reply>, Vec<DhcpEvent>) {
+    let b = bytes(req);
+    s.handle_datagram(now, dgram(&b, from, port));
+    let mut out = Vec::new();
+    let mut buf = [0u8; 1500];
+    while let Some(t) = s.poll_transmit(now, &mut buf) {
+        assert!(t.len >= 300, "replies are padded to the BOOTP minimum");
+        out.push((
+            Repr::parse_bytes(&buf[..t.len]).unwrap(),
+            t.destination,
+            t.local,
+        ));
+    }
+    let events = std::iter::from_fn(|| s.poll_event()).collect();
+    (out, events)
+}
+
+fn boot_reasons(events: &[DhcpEvent]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            DhcpEvent::Boot(b) => Some(b.decision.reason.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn proxy_flow_67_then_4011() {
+    let mut p = ProxyResponder::new(ProxyConfig::new(SERVER), Policy::default());
+    let t = Instant::from_secs(1);
+    let (out, ev) = exchange(
+        &mut p,
+        t,
+        &edk2(MessageType::Discover, mac(1), 9),
+        client_addr(Ipv4Addr::UNSPECIFIED),
+        67,
+    );
+    assert_eq!(out.len(), 1);
+    let (offer, dest, local) = &out[0];
+    assert_eq!(offer.message_type(), Some(MessageType::Offer));
+    assert_eq!(offer.yiaddr, Ipv4Addr::UNSPECIFIED);
+    assert_eq!(offer.siaddr, SERVER);
+    assert_eq!(offer.file, b"ipxe.efi");
+    assert_eq!(offer.xid, 9);
+    assert_eq!(offer.server_identifier(), Some(SERVER));
+    assert_eq!(
+        offer.option(OptionCode::VendorClassIdentifier),
+        Some(&DhcpOption::VendorClassIdentifier(b"PXEClient".to_vec()))
+    );
+    assert_eq!(
+        offer.option(OptionCode::VendorSpecific),
+        Some(&DhcpOption::VendorSpecific(VendorOptions::Pxe(vec![
+            PxeSubOption::DiscoveryControl(8)
+        ])))
+    );
+    assert!(
+        offer.option(OptionCode::ClientMachineIdentifier).is_some(),
+        "97 echoed"
+    );
+    assert_eq!(*dest, Destination::Broadcast { port: 68 });
+    assert_eq!(*local, Some(SocketAddr::new(IpAddr::V4(SERVER), 67)));
+    assert_eq!(
+        boot_reasons(&ev),
+        [
+            "52:54:00:77:00:01 arch 7 = x64 UEFI, PXE ROM (UNDI 3.0), no iPXE user class → ipxe.efi by rule 2 (pxe-uefi-x64)"
+        ]
+    );
+
+    // The client got its address elsewhere and asks the boot server on 4011.
+    let client_ip = Ipv4Addr::new(10, 77, 0, 50);
+    let mut req = edk2(MessageType::Request, mac(1), 10);
+    req.ciaddr = client_ip;
+    req.flags = Flags(0);
+    let (out, ev) = exchange(&mut p, t, &req, client_addr(client_ip), 4011);
+    let (ack, dest, local) = &out[0];
+    assert_eq!(ack.message_type(), Some(MessageType::Ack));
+    assert_eq!(
+        (ack.file.as_slice(), ack.siaddr, ack.ciaddr),
+        (&b"ipxe.efi"[..], SERVER, client_ip)
+    );
+    assert_eq!(*dest, Destination::Unicast(client_addr(client_ip)));
+    assert_eq!(*local, Some(SocketAddr::new(IpAddr::V4(SERVER), 4011)));
+    assert_eq!(boot_reasons(&ev).len(), 1);
+    assert_eq!((p.stats().offers, p.stats().acks), (1, 1));
+}
+
+#[test]
+fn proxy_ignores_non_pxe_clients_and_wrong_ports() {
+    let mut p = ProxyResponder::new(ProxyConfig::new(SERVER), Policy::default());
+    let t = Instant::ZERO;
+    let from = client_addr(Ipv4Addr::UNSPECIFIED);
+    let (out, ev) = exchange(
+        &mut p,
+        t,
+        &request(MessageType::Discover, mac(2), 1),
+        from,
+        67,
+    );
+    assert!(out.is_empty());
+    assert!(matches!(
+        ev[..],
+        [DhcpEvent::Ignored {
+            reason: IgnoreReason::NotNetbootClient,
+            ..
+        }]
+    ));
+    let (out, _) = exchange(&mut p, t, &edk2(MessageType::Request, mac(2), 1), from, 67);
+    assert!(
+        out.is_empty(),
+        "a REQUEST on 67 is for the real DHCP server"
+    );
+    let (out, _) = exchange(
+        &mut p,
+        t,
+        &edk2(MessageType::Discover, mac(2), 1),
+        from,
+        4011,
+    );
+    assert!(out.is_empty());
+    p.handle_datagram(t, dgram(&[1, 2, 3], from, 67));
+    assert!(p.poll_transmit(t, &mut [0u8; 1500]).is_none());
+    assert!(matches!(
+        p.poll_event(),
+        Some(DhcpEvent::Ignored {
+            reason: IgnoreReason::Malformed(_),
+            ..
+        })
+    ));
+    assert_eq!(p.stats().malformed, 1);
+}
+
+#[test]
+fn proxy_offer_to_ipxe_has_siaddr_file_and_http_client_gets_a_url() {
+    let mut p = ProxyResponder::new(ProxyConfig::new(SERVER), Policy::default());
+    let from = client_addr(Ipv4Addr::UNSPECIFIED);
+    let (out, _) = exchange(
+        &mut p,
+        Instant::ZERO,
+        &ipxe_bios(MessageType::Discover, mac(3), 5),
+        from,
+        67,
+    );
+    assert_eq!(
+        (out[0].0.siaddr, out[0].0.file.as_slice()),
+        (SERVER, &b"pxelinux.0"[..])
+    );
+
+    let mut http = request(MessageType::Discover, mac(4), 6);
+    http.options.extend([
+        DhcpOption::ClientSystemArchitecture(vec![Arch(16)]),
+        DhcpOption::VendorClassIdentifier(b"HTTPClient:Arch:00016:UNDI:003000".to_vec()),
+        DhcpOption::ParameterRequestList(vec![OptionCode::BootfileName]),
+    ]);
+    let (out, _) = exchange(&mut p, Instant::ZERO, &http, from, 67);
+    let offer = &out[0].0;
+    assert_eq!(offer.file, b"http://10.77.0.1/ipxe.efi");
+    assert_eq!(
+        offer.option(OptionCode::VendorClassIdentifier),
+        Some(&DhcpOption::VendorClassIdentifier(b"HTTPClient".to_vec()))
+    );
+    assert_eq!(
+        offer.option(OptionCode::BootfileName),
+        Some(&DhcpOption::BootfileName(
+            b"http://10.77.0.1/ipxe.efi\0".to_vec()
+        ))
+    );
+    assert!(offer.option(OptionCode::VendorSpecific).is_none());
+}
+
+#[test]
+fn proxy_uefi_via_4011_omits_option_43() {
+    let mut cfg = ProxyConfig::new(SERVER);
+    cfg.uefi_via_4011 = true;
+    let mut p = ProxyResponder::new(cfg, Policy::default());
+    let (out, _) = exchange(
+        &mut p,
+        Instant::ZERO,
+        &edk2(MessageType::Discover, mac(1), 9),
+        client_addr(Ipv4Addr::UNSPECIFIED),
+        67,
+    );
+    assert!(out[0].0.option(OptionCode::VendorSpecific).is_none());
+    assert!(out[0].0.option(OptionCode::VendorClassIdentifier).is_some());
+}
+
+#[test]
+fn proxy_chainloads_an_ipxe_rom_once_then_the_next_stage() {
+    let mut policy = Policy::default();
+    let mut chain = Rule::new(
+        "chain-ipxe-rom",
+        Match {
+            firmware: vec![Firmware::Ipxe],
+            arch: vec![ArchKind::Bios],
+            ..Match::default()
+        },
+        "undionly.kpxe",
+    );
+    chain.once = true;
+    policy.rules.insert(0, chain);
+    let mut p = ProxyResponder::new(ProxyConfig::new(SERVER), policy);
+    let from = client_addr(Ipv4Addr::UNSPECIFIED);
+    let t0 = Instant::from_secs(100);
+    let file = |p: &mut ProxyResponder, t, xid| {
+        let (out, _) = exchange(
+            p,
+            t,
+            &ipxe_bios(MessageType::Discover, mac(8), xid),
+            from,
+            67,
+        );
+        String::from_utf8(out[0].0.file.clone()).unwrap()
+    };
+    assert_eq!(file(&mut p, t0, 1), "undionly.kpxe");
+    assert_eq!(
+        file(&mut p, t0 + Duration::from_secs(1), 1),
+        "undionly.kpxe",
+        "retransmission"
+    );
+    assert_eq!(
+        file(&mut p, t0 + Duration::from_secs(4), 2),
+        "pxelinux.0",
+        "chained undionly"
+    );
+    assert_eq!(p.poll_timeout(), Some(t0 + Duration::from_secs(120)));
+    let later = t0 + Duration::from_secs(121);
+    p.handle_timeout(later);
+    assert_eq!(p.poll_timeout(), None);
+    assert_eq!(
+        file(&mut p, later, 3),
+        "undionly.kpxe",
+        "next boot chains again"
+    );
+}
+
+fn server_cfg() -> ServerConfig {
+    let mut c = ServerConfig::new(
+        SERVER,
+        MASK,
+        PoolRange {
+            first: Ipv4Addr::new(10, 77, 0, 100),
+            last: Ipv4Addr::new(10, 77, 0, 102),
+        },
+    );
+    c.routers = vec![SERVER];
+    c.dns_servers = vec![SERVER];
+    c.domain_name = Some("lab".into());
+    c
+}
+
+fn lease_events(ev: &[DhcpEvent]) -> Vec<(Ipv4Addr, LeaseState)> {
+    ev.iter()
+        .filter_map(|e| match e {
+            DhcpEvent::Lease(c) => Some((c.ip, c.state)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn full_dora_renew_release() {
+    let mut s = LeaseServer::new(server_cfg(), Policy::default());
+    let any = client_addr(Ipv4Addr::UNSPECIFIED);
+    let t = Instant::from_secs(1_700_000_000);
+    let m = mac(1);
+    let (out, ev) = exchange(&mut s, t, &request(MessageType::Discover, m, 1), any, 67);
+    let (offer, dest, _) = &out[0];
+    let ip = offer.yiaddr;
+    assert_eq!(ip, Ipv4Addr::new(10, 77, 0, 100));
+    assert_eq!(
+        *dest,
+        Destination::ToHardware {
+            ip,
+            chaddr: m,
+            port: 68
+        }
+    );
+    assert_eq!(
+        offer.option(OptionCode::IpAddressLeaseTime),
+        Some(&DhcpOption::IpAddressLeaseTime(3600))
+    );
+    assert_eq!(
+        offer.option(OptionCode::SubnetMask),
+        Some(&DhcpOption::SubnetMask(MASK))
+    );
+    assert_eq!(
+        offer.option(OptionCode::Router),
+        Some(&DhcpOption::Router(vec![SERVER]))
+    );
+    assert!(
+        offer.option(OptionCode::VendorClassIdentifier).is_none(),
+        "plain client, no PXE"
+    );
+    assert_eq!(lease_events(&ev), [(ip, LeaseState::Offered)]);
+
+    let mut req = request(MessageType::Request, m, 1);
+    req.flags = Flags::BROADCAST;
+    req.options.push(DhcpOption::ServerIdentifier(SERVER));
+    req.options.push(DhcpOption::RequestedIpAddress(ip));
+    let (out, ev) = exchange(&mut s, t, &req, any, 67);
+    assert_eq!(out[0].0.message_type(), Some(MessageType::Ack));
+    assert_eq!(out[0].0.yiaddr, ip);
+    assert_eq!(out[0].1, Destination::Broadcast { port: 68 });
+    assert_eq!(lease_events(&ev), [(ip, LeaseState::Bound)]);
+    assert_eq!(s.poll_timeout(), Some(t + Duration::from_secs(3600)));
+
+    // Renewal at T1, unicast from the client.
+    let t1 = t + Duration::from_secs(1800);
+    let mut renew = request(MessageType::Request, m, 2);
+    renew.ciaddr = ip;
+    let (out, ev) = exchange(&mut s, t1, &renew, client_addr(ip), 67);
+    assert_eq!(out[0].0.message_type(), Some(MessageType::Ack));
+    assert_eq!(out[0].1, Destination::Unicast(client_addr(ip)));
+    assert_eq!(lease_events(&ev), [(ip, LeaseState::Bound)]);
+    assert_eq!(
+        s.leases().get(ip).unwrap().expires,
+        t1 + Duration::from_secs(3600)
+    );
+
+    // INIT-REBOOT after a reboot: same address confirmed.
+    let mut reboot = request(MessageType::Request, m, 3);
+    reboot.options.push(DhcpOption::RequestedIpAddress(ip));
+    let (out, _) = exchange(&mut s, t1, &reboot, any, 67);
+    assert_eq!(
+        (out[0].0.message_type(), out[0].0.yiaddr),
+        (Some(MessageType::Ack), ip)
+    );
+
+    // A wrong INIT-REBOOT address is NAKed, broadcast.
+    let mut wrong = request(MessageType::Request, m, 4);
+    wrong
+        .options
+        .push(DhcpOption::RequestedIpAddress(Ipv4Addr::new(
+            192, 168, 1, 5,
+        )));
+    let (out, ev) = exchange(&mut s, t1, &wrong, any, 67);
+    assert_eq!(out[0].0.message_type(), Some(MessageType::Nak));
+    assert_eq!(out[0].1, Destination::Broadcast { port: 68 });
+    assert!(matches!(
+        ev[..],
+        [DhcpEvent::Nak {
+            message: "requested address is not on this network",
+            ..
+        }]
+    ));
+
+    // Release, then the same client gets the same address back.
+    let mut rel = request(MessageType::Release, m, 5);
+    rel.ciaddr = ip;
+    rel.options.push(DhcpOption::ServerIdentifier(SERVER));
+    let (out, ev) = exchange(&mut s, t1, &rel, client_addr(ip), 67);
+    assert!(out.is_empty());
+    assert_eq!(lease_events(&ev), [(ip, LeaseState::Released)]);
+    let (out, _) = exchange(&mut s, t1, &request(MessageType::Discover, m, 6), any, 67);
+    assert_eq!(out[0].0.yiaddr, ip);
+
+    // INFORM: configuration only, no lease time, unicast.
+    let mut inform = request(MessageType::Inform, mac(9), 7);
+    inform.ciaddr = Ipv4Addr::new(10, 77, 5, 5);
+    let (out, _) = exchange(&mut s, t1, &inform, client_addr(inform.ciaddr), 67);
+    assert_eq!(out[0].0.message_type(), Some(MessageType::Ack));
+    assert!(out[0].0.option(OptionCode::IpAddressLeaseTime).is_none());
+    assert_eq!(out[0].0.yiaddr, Ipv4Addr::UNSPECIFIED);
+}
+
+#[test]
+fn netboot_clients_get_boot_files_from_the_lease_server() {
+    let mut s = LeaseServer::new(server_cfg(), Policy::default());
+    let any = client_addr(Ipv4Addr::UNSPECIFIED);
+    let (out, ev) = exchange(
+        &mut s,
+        Instant::ZERO,
+        &edk2(MessageType::Discover, mac(1), 1),
+        any,
+        67,
+    );
+    let offer = &out[0].0;
+    assert_eq!(
+        (offer.file.as_slice(), offer.siaddr),
+        (&b"ipxe.efi"[..], SERVER)
+    );
+    assert!(
+        offer.option(OptionCode::VendorClassIdentifier).is_none(),
+        "no 60 for EDK2 (PXE-E16)"
+    );
+    assert_eq!(out[0].1, Destination::Broadcast { port: 68 });
+    assert_eq!(boot_reasons(&ev).len(), 1);
+    let (out, _) = exchange(
+        &mut s,
+        Instant::ZERO,
+        &ipxe_bios(MessageType::Discover, mac(2), 2),
+        any,
+        67,
+    );
+    let offer = &out[0].0;
+    assert_eq!(offer.file, b"pxelinux.0");
+    assert_eq!(
+        offer.option(OptionCode::VendorClassIdentifier),
+        Some(&DhcpOption::VendorClassIdentifier(b"PXEClient".to_vec())),
+        "iPXE gets 60 PXEClient (and 43) so it skips its proxyDHCP wait"
+    );
+    assert!(offer.option(OptionCode::VendorSpecific).is_some());
+}
+
+#[test]
+fn relayed_request_goes_back_through_the_relay_with_option_82() {
+    let mut cfg = server_cfg();
+    cfg.routers.clear();
+    cfg.pools.push(PoolRange {
+        first: Ipv4Addr::new(10, 78, 0, 10),
+        last: Ipv4Addr::new(10, 78, 0, 20),
+    });
+    let mut s = LeaseServer::new(cfg, Policy::default());
+    let relay = Ipv4Addr::new(10, 78, 0, 1);
+    let agent = DhcpOption::RelayAgentInformation(vec![1, 4, b'p', b'o', b'r', b't']);
+    let mut d = request(MessageType::Discover, mac(1), 1);
+    d.giaddr = relay;
+    d.hops = 1;
+    d.options.push(agent.clone());
+    let from = SocketAddr::new(IpAddr::V4(relay), 67);
+    let (out, _) = exchange(&mut s, Instant::ZERO, &d, from, 67);
+    let (offer, dest, _) = &out[0];
+    assert_eq!(
+        offer.yiaddr,
+        Ipv4Addr::new(10, 78, 0, 10),
+        "pool on the relay's subnet"
+    );
+    assert_eq!(offer.giaddr, relay);
+    assert_eq!(
+        *dest,
+        Destination::Unicast(SocketAddr::new(IpAddr::V4(relay), 67))
+    );
+    assert_eq!(offer.options.last(), Some(&agent));
+    assert_eq!(
+        offer.option(OptionCode::Router),
+        Some(&DhcpOption::Router(vec![relay]))
+    );
+
+    let mut r = request(MessageType::Request, mac(1), 1);
+    r.giaddr = relay;
+    r.options.extend([
+        DhcpOption::ServerIdentifier(SERVER),
+        DhcpOption::RequestedIpAddress(offer.yiaddr),
+        agent.clone(),
+    ]);
+    let (out, _) = exchange(&mut s, Instant::ZERO, &r, from, 67);
+    assert_eq!(out[0].0.message_type(), Some(MessageType::Ack));
+    assert_eq!(
+        out[0].1,
+        Destination::Unicast(SocketAddr::new(IpAddr::V4(relay), 67))
+    );
+    assert_eq!(out[0].0.options.last(), Some(&agent));
+}
+
+#[test]
+fn pool_exhaustion_never_duplicates() {
+    let mut s = LeaseServer::new(server_cfg(), Policy::default());
+    let any = client_addr(Ipv4Addr::UNSPECIFIED);
+    let t = Instant::ZERO;
+    let mut given = Vec::new();
+    for n in 1..=3 {
+        let (out, _) = exchange(
+            &mut s,
+            t,
+            &request(MessageType::Discover, mac(n), u32::from(n)),
+            any,
+            67,
+        );
+        let ip = out[0].0.yiaddr;
+        let mut r = request(MessageType::Request, mac(n), u32::from(n));
+        r.options.extend([
+            DhcpOption::ServerIdentifier(SERVER),
+            DhcpOption::RequestedIpAddress(ip),
+        ]);
+        let (out, _) = exchange(&mut s, t, &r, any, 67);
+        assert_eq!(out[0].0.message_type(), Some(MessageType::Ack));
+        given.push(ip);
+    }
+    given.sort();
+    given.dedup();
+    assert_eq!(given.len(), 3);
+    // The fourth client gets nothing...
+    let (out, ev) = exchange(
+        &mut s,
+        t,
+        &request(MessageType::Discover, mac(4), 4),
+        any,
+        67,
+    );
+    assert!(out.is_empty());
+    assert!(matches!(
+        ev[..],
+        [DhcpEvent::Ignored {
+            reason: IgnoreReason::PoolExhausted,
+            ..
+        }]
+    ));
+    // ...and a NAK when it asks for a taken address.
+    let mut r = request(MessageType::Request, mac(4), 5);
+    r.options.push(DhcpOption::RequestedIpAddress(given[0]));
+    let (out, _) = exchange(&mut s, t, &r, any, 67);
+    assert_eq!(out[0].0.message_type(), Some(MessageType::Nak));
+    // A REQUEST for another server's offer is not answered.
+    let mut other = request(MessageType::Request, mac(4), 6);
+    other.options.extend([
+        DhcpOption::ServerIdentifier(Ipv4Addr::new(10, 77, 0, 2)),
+        DhcpOption::RequestedIpAddress(given[1]),
+    ]);
+    let (out, _) = exchange(&mut s, t, &other, any, 67);
+    assert!(out.is_empty());
+}
+
+#[test]
+fn decline_reservations_expiry_and_restore() {
+    let mut cfg = server_cfg();
+    cfg.reservations.push(Reservation {
+        mac: mac(7),
+        ip: Ipv4Addr::new(10, 77, 0, 7),
+    });
+    let mut s = LeaseServer::new(cfg.clone(), Policy::default());
+    let any = client_addr(Ipv4Addr::UNSPECIFIED);
+    let t = Instant::from_secs(1000);
+    let (out, _) = exchange(
+        &mut s,
+        t,
+        &request(MessageType::Discover, mac(7), 1),
+        any,
+        67,
+    );
+    assert_eq!(out[0].0.yiaddr, Ipv4Addr::new(10, 77, 0, 7), "reservation");
+
+    let (out, _) = exchange(
+        &mut s,
+        t,
+        &request(MessageType::Discover, mac(1), 2),
+        any,
+        67,
+    );
+    let declined = out[0].0.yiaddr;
+    let mut dec = request(MessageType::Decline, mac(1), 2);
+    dec.options.extend([
+        DhcpOption::RequestedIpAddress(declined),
+        DhcpOption::ServerIdentifier(SERVER),
+    ]);
+    let (_, ev) = exchange(&mut s, t, &dec, any, 67);
+    assert_eq!(lease_events(&ev), [(declined, LeaseState::Declined)]);
+    let (out, _) = exchange(
+        &mut s,
+        t,
+        &request(MessageType::Discover, mac(1), 3),
+        any,
+        67,
+    );
+    assert_ne!(out[0].0.yiaddr, declined);
+    let bound = out[0].0.yiaddr;
+    let mut r = request(MessageType::Request, mac(1), 3);
+    r.options.extend([
+        DhcpOption::ServerIdentifier(SERVER),
+        DhcpOption::RequestedIpAddress(bound),
+    ]);
+    exchange(&mut s, t, &r, any, 67);
+
+    // Restart: the restored table keeps the binding, so another client never gets it.
+    let saved: Vec<_> = s.leases().iter().copied().collect();
+    let mut s2 = LeaseServer::with_leases(cfg, Policy::default(), LeaseTable::from_leases(saved));
+    let (out, _) = exchange(
+        &mut s2,
+        t,
+        &request(MessageType::Discover, mac(2), 4),
+        any,
+        67,
+    );
+    assert!(![bound, declined].contains(&out[0].0.yiaddr));
+    let (out, _) = exchange(
+        &mut s2,
+        t,
+        &request(MessageType::Discover, mac(1), 5),
+        any,
+        67,
+    );
+    assert_eq!(
+        out[0].0.yiaddr, bound,
+        "the client keeps its address across a restart"
+    );
+
+    // Offers not taken up expire by themselves.
+    let deadline = s2.poll_timeout().unwrap();
+    assert_eq!(deadline, t + Duration::from_secs(60));
+    s2.handle_timeout(deadline);
+    let ev: Vec<_> = std::iter::from_fn(|| s2.poll_event()).collect();
+    assert!(
+        lease_events(&ev)
+            .iter()
+            .all(|&(_, st)| st == LeaseState::Expired)
+    );
+    assert!(!ev.is_empty());
+}
+
+#[test]
+fn restore_repairs_duplicates() {
+    use pxe_dhcp::responder::Lease;
+    let ip = Ipv4Addr::new(10, 77, 0, 100);
+    let other = Ipv4Addr::new(10, 77, 0, 101);
+    let l = |ip, m, e| Lease {
+        ip,
+        mac: Some(m),
+        state: LeaseState::Bound,
+        expires: Instant::from_secs(e),
+    };
+    let t = LeaseTable::from_leases([l(ip, mac(1), 50), l(ip, mac(2), 90), l(other, mac(2), 70)]);
+    assert_eq!(t.len(), 2);
+    assert_eq!(t.get(ip).unwrap().mac, Some(mac(2)));
+    assert_eq!(
+        t.get(other).unwrap().state,
+        LeaseState::Expired,
+        "one address per client"
+    );
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Random clients doing random things: an address is never ACKed to two clients at once,
+    /// and arbitrary bytes never panic either responder.
+    #[test]
+    fn never_one_address_to_two_clients(
+        ops in proptest::collection::vec((0u8..6, 0u8..5, 0u8..6, proptest::collection::vec(proptest::num::u8::ANY, 0..64)), 1..80)
+    ) {
+        let mut s = LeaseServer::new(server_cfg(), Policy::default());
+        let mut p = ProxyResponder::new(ProxyConfig::new(SERVER), Policy::default());
+        let any = client_addr(Ipv4Addr::UNSPECIFIED);
+        let mut now = Instant::from_secs(10);
+        let mut holder: BTreeMap<Ipv4Addr, (MacAddr, Instant)> = BTreeMap::new();
+        let mut offered: BTreeMap<MacAddr, Ipv4Addr> = BTreeMap::new();
+        for (xid, (op, client, ipn, junk)) in ops.into_iter().enumerate() {
+            let m = mac(client);
+            let xid = xid as u32;
+            let pool_ip = Ipv4Addr::new(10, 77, 0, 99 + ipn);
+            let req = match op {
+                0 => request(MessageType::Discover, m, xid),
+                1 => {
+                    let mut r = request(MessageType::Request, m, xid);
+                    r.options.extend([
+                        DhcpOption::ServerIdentifier(SERVER),
+                        DhcpOption::RequestedIpAddress(offered.get(&m).copied().unwrap_or(pool_ip)),
+                    ]);
+                    r
+                }
+                2 => {
+                    let mut r = request(MessageType::Request, m, xid);
+                    r.options.push(DhcpOption::RequestedIpAddress(pool_ip));
+                    r
+                }
+                3 => {
+                    let mut r = request(MessageType::Release, m, xid);
+                    r.ciaddr = pool_ip;
+                    r
+                }
+                4 => {
+                    now += Duration::from_secs(u64::from(ipn) * 900);
+                    s.handle_timeout(now);
+                    while s.poll_event().is_some() {}
+                    let mut bad = junk.clone();
+                    bad.resize(300, 0);
+                    s.handle_datagram(now, dgram(&junk, any, 67));
+                    p.handle_datagram(now, dgram(&bad, any, 67));
+                    while s.poll_transmit(now, &mut [0u8; 1500]).is_some() {}
+                    while p.poll_transmit(now, &mut [0u8; 1500]).is_some() {}
+                    continue;
+                }
+                _ => {
+                    let mut r = request(MessageType::Decline, m, xid);
+                    r.options.push(DhcpOption::RequestedIpAddress(pool_ip));
+                    r
+                }
+            };
+            let (out, _) = exchange(&mut s, now, &req, any, 67);
+            if op == 3 && holder.get(&pool_ip).is_some_and(|h| h.0 == m) {
+                holder.remove(&pool_ip);
+            }
+            if op == 5 && holder.get(&pool_ip).is_some_and(|h| h.0 == m) {
+                holder.remove(&pool_ip);
+            }
+            for (r, _, _) in out {
+                match r.message_type() {
+                    Some(MessageType::Offer) => {
+                        offered.insert(m, r.yiaddr);
+                        if let Some(&(h, until)) = holder.get(&r.yiaddr) {
+                            proptest::prop_assert!(h == m || now >= until, "offered {} held by {}", r.yiaddr, h);
+                        }
+                    }
+                    Some(MessageType::Ack) => {
+                        if let Some(&(h, until)) = holder.get(&r.yiaddr) {
+                            proptest::prop_assert!(h == m || now >= until, "acked {} held by {}", r.yiaddr, h);
+                        }
+                        // The client's previous address is given up.
+                        holder.retain(|_, (h, _)| *h != m);
+                        holder.insert(r.yiaddr, (m, now + Duration::from_secs(3600)));
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+}
