@@ -10,7 +10,8 @@
 //!   [`TreeView`] of the served tree it also checks files, case, permissions and modules.
 //! - [`Menu`]: a declarative menu (serde, TOML in the binary) rendered to
 //!   `pxelinux.cfg/default`, the DISPLAY file and an iPXE script; renders pass their own lint.
-//! - [`config_search_order`] and [`path_prefix`]: where a PXELINUX client looks (§9).
+//! - [`config_search_order`], [`lookup_config`] and [`path_prefix`]: where a PXELINUX client
+//!   looks for its config and how it resolves paths (§9).
 //! - [`parse_display`]: the DISPLAY file's control codes as typed segments (§7).
 //!
 //! # Example
@@ -65,8 +66,8 @@ pub use lint::{
     lint_str, slug,
 };
 pub use lookup::{
-    ClientIdentity, HTYPE_ETHERNET, config_search_order, hardware_name, ip_names, path_prefix,
-    resolve_path, uuid_name,
+    ClientIdentity, HTYPE_ETHERNET, config_search_order, hardware_name, ip_names, lookup_config,
+    path_prefix, resolve_path, uuid_name,
 };
 pub use model::{Boot, Entry, Menu, PXELINUX_DEFAULT, RenderedFile, SerialConsole, Ui};
 pub use parse::{Config, Directive, Item, ItemKind, MAX_LINE, TextBlock};

@@ -9,6 +9,8 @@ use core::net::Ipv4Addr;
 
 use pxe_proto::MacAddr;
 
+use crate::tree::TreeView;
+
 /// ARP hardware type 1 (Ethernet), the `01-` in `pxelinux.cfg/01-aa-bb-...`.
 pub const HTYPE_ETHERNET: u8 = 1;
 
@@ -102,6 +104,27 @@ pub fn config_search_order(client: &ClientIdentity) -> Vec<String> {
     }
     out.push("pxelinux.cfg/default".to_string());
     out
+}
+
+/// The config file a client would load from `tree`: the first of [`config_search_order`] that
+/// exists (exact case) below `prefix`, as a path relative to the tree root. `None` means the
+/// client prints "Unable to locate configuration file" and reboots.
+///
+/// ```
+/// use pxe_menu::{lookup_config, ClientIdentity, MemTree};
+/// let mut tree = MemTree::new();
+/// tree.insert("pxe/pxelinux.cfg/default", 10).insert("pxe/pxelinux.cfg/C0A801", 10);
+/// let id = ClientIdentity::ethernet(
+///     "88:99:aa:bb:cc:dd".parse().unwrap(),
+///     "192.168.1.100".parse().unwrap(),
+/// );
+/// assert_eq!(lookup_config(&tree, "pxe/", &id).as_deref(), Some("pxe/pxelinux.cfg/C0A801"));
+/// ```
+pub fn lookup_config(tree: &dyn TreeView, prefix: &str, client: &ClientIdentity) -> Option<String> {
+    config_search_order(client)
+        .iter()
+        .filter_map(|name| resolve_path(prefix, name))
+        .find(|path| tree.stat(path).is_some())
 }
 
 /// The path prefix every relative path is resolved against: DHCP option 210 if given,

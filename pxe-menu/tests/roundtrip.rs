@@ -3,7 +3,8 @@
 
 use proptest::prelude::*;
 use pxe_menu::{
-    Boot, Config, Entry, ItemKind, Keyword, LintOptions, Menu, SerialConsole, Ui, lint,
+    Boot, Config, Entry, Firmware, ItemKind, Keyword, LintOptions, MemTree, Menu, SerialConsole,
+    Ui, lint,
 };
 
 fn spelling(name: &'static str) -> impl Strategy<Value = String> {
@@ -77,10 +78,16 @@ proptest! {
     }
 
     #[test]
-    fn arbitrary_text_never_panics(text in "\\PC{0,300}") {
-        let cfg = Config::parse(&text);
-        let _ = lint(&cfg, &LintOptions::default());
-        let _ = cfg.resolve();
+    fn arbitrary_text_never_panics(text in "\\PC{0,300}", lines in config_text(), prefix in "[a-z/:]{0,6}") {
+        let mut tree = MemTree::new();
+        tree.insert("pxelinux.0", 1).insert("A/b", 1).insert("x", 5 << 30);
+        let opts = LintOptions { tree: Some(&tree), prefix: &prefix, firmware: Firmware::Uefi, ..LintOptions::default() };
+        for t in [text, lines] {
+            let cfg = Config::parse(&t);
+            let _ = lint(&cfg, &LintOptions::default());
+            let _ = lint(&cfg, &opts);
+            let _ = cfg.resolve();
+        }
     }
 }
 
