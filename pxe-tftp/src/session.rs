@@ -460,6 +460,10 @@ impl Session {
 
     /// Answers [`SessionEvent::NeedData`]: `data` holds the file bytes from `offset`; fewer
     /// than asked for means end of file.
+    ///
+    /// Returns [`Error::Finished`] if the transfer ended while the driver was reading (a
+    /// `NeedData` not yet taken is withdrawn when the session finishes); the driver can ignore
+    /// that.
     pub fn supply(&mut self, offset: u64, data: &[u8]) -> Result<(), Error> {
         if self.phase == Phase::Done {
             return Err(Error::Finished);
@@ -499,6 +503,12 @@ impl Session {
     }
 
     fn finish(&mut self, now: Instant, outcome: Outcome) {
+        // A data request the driver has not picked up yet is moot now.
+        self.events
+            .retain(|ev| !matches!(ev, SessionEvent::NeedData { .. }));
+        if let Role::Read(sender) = &mut self.role {
+            sender.request = None;
+        }
         self.phase = Phase::Done;
         self.deadline = None;
         self.stats.finished = Some(now);

@@ -249,3 +249,22 @@ fn lost_final_ack_still_completes() {
     assert_eq!(run.session_outcome, Some(Outcome::Completed));
     assert!(run.session_stats.unwrap().final_ack_missing);
 }
+
+#[test]
+fn server_without_option_negotiation_falls_back_to_rfc1350() {
+    let mut rng = Rng::new(9);
+    let file = rng.bytes(512 * 40 + 17);
+    let cfg = patient_client()
+        .option("blksize", "1468")
+        .option("windowsize", "8")
+        .option("tsize", "0");
+    let config = ServerConfig {
+        negotiate: false,
+        ..patient_server()
+    };
+    let run = Sim::new(9, Netem::lossy(0.1)).transfer(&file, cfg, config, Some(file.len() as u64));
+    assert_eq!(run.client_outcome, Some(Outcome::Completed));
+    assert!(run.received == file);
+    let n = run.negotiated.unwrap();
+    assert_eq!((n.blksize, n.windowsize, n.tsize), (512, 1, None));
+}
