@@ -1,6 +1,6 @@
 //! DHCP options: the option table and the typed option values.
 //!
-//! Every option this crate knows is declared once, in the [`dhcp_options!`] table below, with its
+//! Every option this crate knows is declared once, in the `dhcp_options!` table at the end of this file, with its
 //! code, its name (as dnsmasq and the RFCs spell it) and the Rust type of its value. The table
 //! generates [`OptionCode`] (code ↔ name) and [`DhcpOption`] (typed value, decode and encode).
 //! Options not in the table are kept as [`DhcpOption::Unknown`], never dropped.
