@@ -7,7 +7,7 @@
 
 use std::io;
 use std::net::Ipv4Addr;
-use std::os::fd::AsRawFd;
+use std::os::fd::RawFd;
 
 use pxe_proto::MacAddr;
 
@@ -15,12 +15,7 @@ use pxe_proto::MacAddr;
 const ATF_COM: libc::c_int = 0x02;
 
 /// Adds (or replaces) the neighbour entry `ip` → `mac` on interface `ifname`.
-pub fn set_neighbour(
-    sock: &impl AsRawFd,
-    ifname: &str,
-    ip: Ipv4Addr,
-    mac: MacAddr,
-) -> io::Result<()> {
+pub fn set_neighbour(fd: RawFd, ifname: &str, ip: Ipv4Addr, mac: MacAddr) -> io::Result<()> {
     let name = ifname.as_bytes();
     if name.is_empty() || name.len() >= libc::IFNAMSIZ {
         return Err(io::Error::new(
@@ -52,7 +47,7 @@ pub fn set_neighbour(
     }
 
     // SAFETY: `req` is a fully initialised arpreq that lives across the call; SIOCSARP only reads it.
-    let rc = unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSARP as _, &req) };
+    let rc = unsafe { libc::ioctl(fd, libc::SIOCSARP as _, &req) };
     if rc < 0 {
         Err(io::Error::last_os_error())
     } else {

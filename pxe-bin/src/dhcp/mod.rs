@@ -16,6 +16,7 @@
 )]
 
 pub mod arp;
+mod driver;
 pub mod iface;
 pub mod leases;
 pub mod net;
@@ -191,19 +192,13 @@ pub struct DhcpContext {
     pub server_ip: Option<(Ipv4Addr, u8)>,
 }
 
-/// Runs the DHCP service until `shutdown` becomes `true`.
+/// Runs the DHCP service until `shutdown` becomes `true`, then saves the leases.
 pub async fn run(
     config: DhcpConfig,
     ctx: DhcpContext,
     shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> Result<(), Error> {
-    drop(shutdown);
-    Err(Error::NotWired(format!(
-        "DHCP ({config:?}, root {}, tftp {}, server {:?})",
-        ctx.root.display(),
-        ctx.tftp_listen,
-        ctx.server_ip
-    )))
+    driver::Driver::start(&config, &ctx)?.run(shutdown).await
 }
 
 #[cfg(test)]

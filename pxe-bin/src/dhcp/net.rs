@@ -69,6 +69,11 @@ impl DhcpSocket {
         })
     }
 
+    /// The raw descriptor, for ioctls on the socket's interface.
+    pub fn raw_fd(&self) -> std::os::fd::RawFd {
+        self.sock.as_fd().as_raw_fd()
+    }
+
     /// The bound port.
     pub fn port(&self) -> u16 {
         self.port

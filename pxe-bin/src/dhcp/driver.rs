@@ -1,0 +1,365 @@
+//! The event loop: datagrams in, replies out, decisions logged, leases saved before any ACK.
+
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use pxe_dhcp::responder::{
+    DhcpEvent, IgnoreReason, LeaseServer, LeaseState, LeaseTable, PoolRange, ProxyConfig,
+    ProxyResponder, ServerConfig,
+};
+use pxe_proto::{Datagram, Destination, Instant, SansIo};
+use tokio::sync::watch;
+
+use super::iface::{self, Interface};
+use super::leases::LeaseFile;
+use super::net::{Arrival, DhcpSocket};
+use super::{DEFAULT_LEASE_SECS, DhcpConfig, DhcpContext, arp};
+use crate::cli::DhcpMode;
+use crate::error::Error;
+
+/// The DHCP/BOOTP server port (RFC 2131 §4.1).
+const SERVER_PORT: u16 = 67;
+/// The PXE boot-server port (PXE 2.1 §2.2.5).
+const PXE_PORT: u16 = 4011;
+/// Largest datagram handled; DHCP messages fit in one Ethernet frame.
+const BUF: usize = 1500;
+
+/// The clock the cores see: Unix time, so lease expiry times survive a restart.
+fn now() -> Instant {
+    let micros = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
+    Instant::from_micros(micros)
+}
+
+enum Core {
+    Proxy(Box<ProxyResponder>),
+    Server(Box<LeaseServer>),
+}
+
+impl Core {
+    fn sans_io(&mut self) -> &mut dyn SansIo<Event = DhcpEvent> {
+        match self {
+            Core::Proxy(p) => p.as_mut(),
+            Core::Server(s) => s.as_mut(),
+        }
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        match self {
+            Core::Proxy(p) => p.poll_timeout(),
+            Core::Server(s) => s.poll_timeout(),
+        }
+    }
+}
+
+/// A running DHCP service.
+pub struct Driver {
+    core: Core,
+    iface: Interface,
+    s67: DhcpSocket,
+    s4011: Option<DhcpSocket>,
+    leases: Option<LeaseFile>,
+}
+
+/// The interface to serve: `--interface`, else the one holding the TFTP address, else the
+/// only non-loopback one.
+fn pick_interface(config: &DhcpConfig, ctx: &DhcpContext) -> Result<Interface, Error> {
+    let err = |e: iface::IfaceError| Error::Dhcp(e.to_string());
+    if let Some(name) = config.interface() {
+        return Interface::by_name(name).map_err(err);
+    }
+    let all = iface::all().map_err(err)?;
+    if let SocketAddr::V4(l) = ctx.tftp_listen
+        && !l.ip().is_unspecified()
+        && let Some(i) = all.iter().find(|i| i.addr == *l.ip())
+    {
+        return Ok(i.clone());
+    }
+    let candidates: Vec<&Interface> = all.iter().filter(|i| !i.addr.is_loopback()).collect();
+    match candidates.as_slice() {
+        [one] => Ok((*one).clone()),
+        [] => Err(Error::Dhcp(
+            "no network interface with an IPv4 address to serve DHCP on".into(),
+        )),
+        many => Err(Error::Dhcp(format!(
+            "several interfaces could serve DHCP ({}); choose one with --interface IFACE",
+            many.iter()
+                .map(|i| format!("{} {}/{}", i.name, i.addr, i.prefix))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
+
+impl Driver {
+    /// Resolves the interface, builds the responder (restoring leases) and binds the sockets.
+    pub fn start(config: &DhcpConfig, ctx: &DhcpContext) -> Result<Driver, Error> {
+        let iface = pick_interface(config, ctx)?;
+        let next_server = config.next_server.or(match ctx.tftp_listen {
+            SocketAddr::V4(l) if !l.ip().is_unspecified() => Some(*l.ip()),
+            _ => None,
+        });
+        let policy = config.policy();
+        let mut leases = None;
+        let core = match config.mode() {
+            DhcpMode::Off => return Err(Error::Dhcp("DHCP is off".into())),
+            DhcpMode::Proxy => {
+                let mut cfg = ProxyConfig::new(iface.addr);
+                cfg.next_server = next_server;
+                Core::Proxy(Box::new(ProxyResponder::new(cfg, policy)))
+            }
+            DhcpMode::Server => {
+                let mut pools = Vec::new();
+                if let Some(r) = config.range {
+                    for ip in [r.first, r.last] {
+                        if !iface.contains(ip) {
+                            return Err(Error::Usage(format!(
+                                "--dhcp-range {r}: {ip} is not in {}'s subnet {}/{}",
+                                iface.name,
+                                iface.network(),
+                                iface.prefix
+                            )));
+                        }
+                    }
+                    pools.push(PoolRange {
+                        first: r.first,
+                        last: r.last,
+                    });
+                }
+                let mask = config.netmask.unwrap_or_else(|| iface.netmask());
+                let first = pools.first().copied().unwrap_or(PoolRange {
+                    first: iface.addr,
+                    last: iface.addr,
+                });
+                let mut cfg = ServerConfig::new(iface.addr, mask, first);
+                cfg.pools = pools;
+                cfg.reservations = config
+                    .reservations
+                    .iter()
+                    .map(|r| pxe_dhcp::responder::Reservation {
+                        mac: r.mac,
+                        ip: r.ip,
+                    })
+                    .collect();
+                cfg.lease_time_secs = config.lease_time.unwrap_or(DEFAULT_LEASE_SECS);
+                cfg.routers = config.router.into_iter().collect();
+                cfg.dns_servers = config.dns.clone();
+                cfg.domain_name = config.domain.clone();
+                cfg.next_server = next_server;
+                let path: PathBuf = config.leases_path();
+                let file = LeaseFile::open(&path).map_err(|e| Error::Dhcp(e.to_string()))?;
+                let table: LeaseTable = file
+                    .load()
+                    .map_err(|e| Error::Dhcp(e.to_string()))?
+                    .unwrap_or_default();
+                tracing::info!(
+                    leases = table.len(),
+                    file = %path.display(),
+                    "DHCP lease file opened"
+                );
+                leases = Some(file);
+                Core::Server(Box::new(LeaseServer::with_leases(cfg, policy, table)))
+            }
+        };
+        let bind = |port| {
+            DhcpSocket::bind(port, Some(&iface.name))
+                .map_err(|e| Error::io(format!("DHCP socket on {}", iface.name), e))
+        };
+        let s67 = bind(SERVER_PORT)?;
+        let s4011 = match config.mode() {
+            DhcpMode::Proxy => Some(bind(PXE_PORT)?),
+            _ => None,
+        };
+        tracing::info!(
+            mode = ?config.mode(),
+            interface = %iface.name,
+            server = %iface.addr,
+            subnet = %format!("{}/{}", iface.network(), iface.prefix),
+            next_server = %next_server.unwrap_or(iface.addr),
+            ports = if s4011.is_some() { "67+4011" } else { "67" },
+            "DHCP listening"
+        );
+        Ok(Driver {
+            core,
+            iface,
+            s67,
+            s4011,
+            leases,
+        })
+    }
+
+    /// Serves until `shutdown` turns true; then saves the leases one last time.
+    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) -> Result<(), Error> {
+        let mut buf67 = vec![0u8; BUF];
+        let mut buf4011 = vec![0u8; BUF];
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            let sleep = match self.core.poll_timeout() {
+                Some(at) => Duration::from_micros(at.as_micros().saturating_sub(now().as_micros())),
+                None => Duration::from_secs(3600),
+            };
+            let s4011 = self.s4011.as_ref();
+            tokio::select! {
+                changed = shutdown.changed() => {
+                    if changed.is_err() {
+                        break;
+                    }
+                }
+                r = self.s67.recv(&mut buf67) => {
+                    self.on_datagram(r, &buf67).await;
+                }
+                r = async {
+                    match s4011 {
+                        Some(s) => s.recv(&mut buf4011).await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    self.on_datagram(r, &buf4011).await;
+                }
+                () = tokio::time::sleep(sleep) => {
+                    self.core.sans_io().handle_timeout(now());
+                    self.flush(self.iface.index).await;
+                }
+            }
+        }
+        if let (Some(file), Core::Server(s)) = (self.leases.as_mut(), &self.core) {
+            file.save(s.leases())
+                .map_err(|e| Error::Dhcp(e.to_string()))?;
+            tracing::info!(leases = s.leases().len(), file = %file.path().display(), "DHCP leases saved");
+        }
+        tracing::info!("DHCP stopped");
+        Ok(())
+    }
+
+    async fn on_datagram(&mut self, r: std::io::Result<Arrival>, buf: &[u8]) {
+        let a = match r {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!(error = %e, "DHCP receive failed");
+                return;
+            }
+        };
+        let Some(payload) = buf.get(..a.len) else {
+            return;
+        };
+        let dgram = Datagram::new(SocketAddr::V4(a.remote), SocketAddr::V4(a.local), payload);
+        self.core.sans_io().handle_datagram(now(), dgram);
+        let ifindex = if a.ifindex == 0 {
+            self.iface.index
+        } else {
+            a.ifindex
+        };
+        self.flush(ifindex).await;
+    }
+
+    /// Logs the events, saves the leases if they changed, then sends the replies: a client is
+    /// never ACKed an address the lease file does not hold yet.
+    async fn flush(&mut self, ifindex: u32) {
+        let mut dirty = false;
+        while let Some(ev) = self.core.sans_io().poll_event() {
+            // An offer binds nothing (the client must still REQUEST), so only bindings,
+            // releases, expiries and declines cost an fsync.
+            dirty |= matches!(&ev, DhcpEvent::Lease(c) if c.state != LeaseState::Offered);
+            log_event(&ev);
+        }
+        let mut persisted = true;
+        if dirty
+            && let (Some(file), Core::Server(s)) = (self.leases.as_mut(), &self.core)
+            && let Err(e) = file.save(s.leases())
+        {
+            persisted = false;
+            tracing::error!(error = %e, "DHCP lease file not saved: replies withheld, the client will retry");
+        }
+        let mut out = vec![0u8; BUF];
+        while let Some(t) = self.core.sans_io().poll_transmit(now(), &mut out) {
+            if !persisted {
+                continue;
+            }
+            let Some(payload) = out.get(..t.len) else {
+                continue;
+            };
+            let sock = match (t.local.map(|l| l.port()), self.s4011.as_ref()) {
+                (Some(PXE_PORT), Some(s)) => s,
+                _ => &self.s67,
+            };
+            if let Err(e) = self.send(sock, payload, t.destination, ifindex).await {
+                tracing::warn!(error = %e, destination = ?t.destination, "DHCP send failed");
+            }
+        }
+    }
+
+    async fn send(
+        &self,
+        sock: &DhcpSocket,
+        payload: &[u8],
+        dest: Destination,
+        ifindex: u32,
+    ) -> std::io::Result<usize> {
+        let from = self.iface.addr;
+        match dest {
+            Destination::Unicast(SocketAddr::V4(to)) => sock.send(payload, to, 0, from).await,
+            Destination::Unicast(SocketAddr::V6(to)) => Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("IPv6 destination {to} on a DHCPv4 socket"),
+            )),
+            Destination::Broadcast { port } => {
+                let to = SocketAddrV4::new(Ipv4Addr::BROADCAST, port);
+                sock.send(payload, to, ifindex, from).await
+            }
+            Destination::ToHardware { ip, chaddr, port } => {
+                match arp::set_neighbour(sock.raw_fd(), &self.iface.name, ip, chaddr) {
+                    Ok(()) => {
+                        sock.send(payload, SocketAddrV4::new(ip, port), ifindex, from)
+                            .await
+                    }
+                    Err(e) => {
+                        // Every client accepts a broadcast reply (RFC 2131 §4.1).
+                        tracing::debug!(error = %e, %ip, mac = %chaddr, "no neighbour entry; broadcasting instead");
+                        let to = SocketAddrV4::new(Ipv4Addr::BROADCAST, port);
+                        sock.send(payload, to, ifindex, from).await
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One log line per DHCP decision, with its reason.
+fn log_event(ev: &DhcpEvent) {
+    match ev {
+        DhcpEvent::Boot(b) => tracing::info!(
+            mac = %b.client.mac,
+            arch = %b.client.arch().map_or_else(|| "unknown".to_owned(), |a| a.to_string()),
+            rule = %b.decision.rule_name,
+            boot_file = %b.decision.boot_file,
+            next_server = %b.decision.next_server,
+            reply = ?b.reply,
+            "DHCP decision: {}",
+            b.decision.reason
+        ),
+        DhcpEvent::Ignored {
+            mac,
+            reason: reason @ IgnoreReason::NotNetbootClient,
+        } => tracing::debug!(mac = ?mac, reason = ?reason, "DHCP ignored"),
+        DhcpEvent::Ignored { mac, reason } => {
+            tracing::info!(mac = ?mac, reason = ?reason, "DHCP ignored");
+        }
+        DhcpEvent::Lease(c) => tracing::info!(
+            mac = ?c.mac,
+            ip = %c.ip,
+            state = ?c.state,
+            expires_unix = c.expires.as_secs(),
+            "DHCP lease"
+        ),
+        DhcpEvent::Nak {
+            mac,
+            requested,
+            message,
+        } => tracing::info!(%mac, %requested, message, "DHCP NAK"),
+        other => tracing::info!(event = ?other, "DHCP event"),
+    }
+}

@@ -1,0 +1,706 @@
+//! `pxe serve --dhcp proxy|server` against PXE and non-PXE DISCOVERs, in a network namespace
+//! pair this test creates (veth, 10.78.0.0/24 inside the namespaces only) and always deletes.
+//!
+//! The client is raw Ethernet frames on an `AF_PACKET` socket in the client namespace (entered
+//! with `setns` on the client thread only), so it behaves like a PXE ROM: source 0.0.0.0, no
+//! address on its interface, and it sees replies whatever their IP destination. No scapy
+//! needed. Needs root (CI runs as root) and `ip` (package iproute2); without them the test
+//! FAILS saying so, it never skips.
+
+use std::fs;
+use std::io::Read;
+use std::net::Ipv4Addr;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+const SERVER_IP: Ipv4Addr = Ipv4Addr::new(10, 78, 0, 1);
+
+// ---------------------------------------------------------------- environment and guards
+
+fn require_root_and_ip() {
+    assert!(
+        nix::unistd::Uid::effective().is_root(),
+        "dhcp_netns needs root to create network namespaces (CI runs as root): run `sudo cargo test -p pxe-bin --test dhcp_netns`"
+    );
+    let ok = Command::new("ip")
+        .arg("-V")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "`ip` not found: install package iproute2");
+}
+
+fn ip(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().expect("run ip");
+    assert!(
+        out.status.success(),
+        "ip {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Two namespaces joined by a veth; deleted on drop, also when the test fails.
+struct NetnsPair {
+    srv: String,
+    cli: String,
+}
+
+const SRV_IF: &str = "veth-s";
+const CLI_IF: &str = "veth-c";
+const CLI_MAC: [u8; 6] = [0x52, 0x54, 0x00, 0x78, 0x00, 0x02];
+
+impl NetnsPair {
+    fn new(tag: &str) -> NetnsPair {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let id = format!(
+            "{}-{}-{}",
+            std::process::id(),
+            tag,
+            N.fetch_add(1, Ordering::Relaxed)
+        );
+        let pair = NetnsPair {
+            srv: format!("pxeb-s-{id}"),
+            cli: format!("pxeb-c-{id}"),
+        };
+        ip(&["netns", "add", &pair.srv]);
+        ip(&["netns", "add", &pair.cli]);
+        for ns in [&pair.srv, &pair.cli] {
+            ip(&["-n", ns, "link", "set", "lo", "up"]);
+        }
+        // Both ends are created inside the namespaces: nothing touches the host's network.
+        ip(&[
+            "-n", &pair.srv, "link", "add", SRV_IF, "type", "veth", "peer", "name", CLI_IF,
+            "netns", &pair.cli,
+        ]);
+        ip(&[
+            "-n",
+            &pair.srv,
+            "addr",
+            "add",
+            "10.78.0.1/24",
+            "dev",
+            SRV_IF,
+        ]);
+        let mac = mac_str(CLI_MAC);
+        ip(&["-n", &pair.cli, "link", "set", CLI_IF, "address", &mac]);
+        ip(&["-n", &pair.srv, "link", "set", SRV_IF, "up"]);
+        ip(&["-n", &pair.cli, "link", "set", CLI_IF, "up"]);
+        pair
+    }
+}
+
+impl Drop for NetnsPair {
+    fn drop(&mut self) {
+        for ns in [&self.cli, &self.srv] {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+    }
+}
+
+/// A `pxe serve` process in the server namespace; SIGTERM then SIGKILL by pid on drop.
+struct Server {
+    child: Option<Child>,
+    log: PathBuf,
+}
+
+impl Server {
+    fn start(ns: &str, root: &Path, log: &Path, extra: &[&str]) -> Server {
+        let logf = fs::File::create(log).expect("log file");
+        let child = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                ns,
+                env!("CARGO_BIN_EXE_pxe"),
+                "serve",
+                "--root",
+            ])
+            .arg(root)
+            .args(["--listen", "10.78.0.1:69", "--interface", SRV_IF])
+            .args(extra)
+            .env("RUST_LOG", "info")
+            .stdout(logf.try_clone().expect("dup"))
+            .stderr(logf)
+            .spawn()
+            .expect("spawn pxe serve");
+        // `ip netns exec` execs the command, so this pid is pxe's own.
+        let server = Server {
+            child: Some(child),
+            log: log.to_owned(),
+        };
+        server.wait_for_log("DHCP", Duration::from_secs(10));
+        server
+    }
+
+    fn log_text(&self) -> String {
+        let mut s = String::new();
+        if let Ok(mut f) = fs::File::open(&self.log) {
+            let _ = f.read_to_string(&mut s);
+        }
+        s
+    }
+
+    fn wait_for_log(&self, needle: &str, limit: Duration) {
+        let t0 = Instant::now();
+        while t0.elapsed() < limit {
+            if self.log_text().contains(needle) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "pxe serve did not log {needle:?} within {limit:?}; log:\n{}",
+            self.log_text()
+        );
+    }
+
+    /// SIGTERM and wait: the clean stop that saves leases.
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let pid = nix::unistd::Pid::from_raw(i32::try_from(c.id()).expect("pid"));
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+            let t0 = Instant::now();
+            while t0.elapsed() < Duration::from_secs(5) {
+                if let Ok(Some(status)) = c.try_wait() {
+                    assert!(
+                        status.success(),
+                        "pxe serve exited with {status} after SIGTERM; log:\n{}",
+                        self.log_text()
+                    );
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+            panic!(
+                "pxe serve ignored SIGTERM for 5 s; log:\n{}",
+                self.log_text()
+            );
+        }
+    }
+
+    /// SIGKILL: a crash, no chance to save anything.
+    fn crash(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let pid = nix::unistd::Pid::from_raw(i32::try_from(c.id()).unwrap_or(0));
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+            std::thread::sleep(Duration::from_millis(200));
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+// ---------------------------------------------------------------- a raw PXE client
+
+fn mac_str(m: [u8; 6]) -> String {
+    m.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// What a client puts in its DHCP message.
+#[derive(Clone)]
+struct Request {
+    msg_type: u8,
+    xid: u32,
+    chaddr: [u8; 6],
+    /// Option 93 arch; `None` makes a plain (non-PXE) client without 60/93/94/97.
+    arch: Option<u16>,
+    broadcast_flag: bool,
+    requested_ip: Option<Ipv4Addr>,
+    server_id: Option<Ipv4Addr>,
+}
+
+impl Request {
+    fn discover(xid: u32, chaddr: [u8; 6], arch: Option<u16>) -> Request {
+        Request {
+            msg_type: 1,
+            xid,
+            chaddr,
+            arch,
+            broadcast_flag: true,
+            requested_ip: None,
+            server_id: None,
+        }
+    }
+
+    fn bootp(&self) -> Vec<u8> {
+        let mut p = vec![0u8; 236];
+        p[0] = 1; // BOOTREQUEST
+        p[1] = 1; // Ethernet
+        p[2] = 6;
+        p[4..8].copy_from_slice(&self.xid.to_be_bytes());
+        if self.broadcast_flag {
+            p[10] = 0x80;
+        }
+        p[28..34].copy_from_slice(&self.chaddr);
+        p.extend_from_slice(&[99, 130, 83, 99]);
+        let mut opt = |code: u8, val: &[u8]| {
+            p.push(code);
+            p.push(u8::try_from(val.len()).expect("short option"));
+            p.extend_from_slice(val);
+        };
+        opt(53, &[self.msg_type]);
+        opt(57, &1464u16.to_be_bytes());
+        if let Some(ip) = self.requested_ip {
+            opt(50, &ip.octets());
+        }
+        if let Some(ip) = self.server_id {
+            opt(54, &ip.octets());
+        }
+        match self.arch {
+            Some(arch) => {
+                // What a PXE ROM sends (lab/pxe_discover.py, measured against dnsmasq).
+                opt(
+                    55,
+                    &[
+                        1, 2, 3, 5, 6, 11, 12, 13, 15, 16, 17, 18, 22, 23, 28, 40, 41, 42, 43, 50,
+                        51, 54, 58, 59, 60, 66, 67, 97, 128, 129, 130, 131, 132, 133, 134, 135,
+                        175,
+                    ],
+                );
+                opt(94, &[1, 2, 1]);
+                opt(93, &arch.to_be_bytes());
+                let mut guid = [0u8; 17];
+                guid[1..7].copy_from_slice(&self.chaddr);
+                opt(97, &guid);
+                let undi = if arch == 0 { "002001" } else { "003000" };
+                opt(
+                    60,
+                    format!("PXEClient:Arch:{arch:05}:UNDI:{undi}").as_bytes(),
+                );
+            }
+            None => {
+                opt(55, &[1, 3, 6, 15]);
+                opt(60, b"udhcp 1.36.1");
+            }
+        }
+        p.push(255);
+        while p.len() < 300 {
+            p.push(0);
+        }
+        p
+    }
+
+    /// The whole Ethernet frame: 0.0.0.0:68 → 255.255.255.255:67.
+    fn frame(&self) -> Vec<u8> {
+        let payload = self.bootp();
+        let udp_len = 8 + payload.len();
+        let ip_len = 20 + udp_len;
+        let mut f = Vec::with_capacity(14 + ip_len);
+        f.extend_from_slice(&[0xff; 6]);
+        f.extend_from_slice(&CLI_MAC);
+        f.extend_from_slice(&[0x08, 0x00]);
+        let mut iph = [0u8; 20];
+        iph[0] = 0x45;
+        iph[2..4].copy_from_slice(&u16::try_from(ip_len).expect("len").to_be_bytes());
+        iph[8] = 64;
+        iph[9] = 17;
+        iph[16..20].copy_from_slice(&[255, 255, 255, 255]);
+        let sum = checksum(&iph);
+        iph[10..12].copy_from_slice(&sum.to_be_bytes());
+        f.extend_from_slice(&iph);
+        f.extend_from_slice(&68u16.to_be_bytes());
+        f.extend_from_slice(&67u16.to_be_bytes());
+        f.extend_from_slice(&u16::try_from(udp_len).expect("len").to_be_bytes());
+        f.extend_from_slice(&[0, 0]); // no UDP checksum (allowed for IPv4)
+        f.extend_from_slice(&payload);
+        f
+    }
+}
+
+fn checksum(b: &[u8]) -> u16 {
+    let mut s: u32 = 0;
+    for c in b.chunks(2) {
+        let w = u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]);
+        s += u32::from(w);
+    }
+    while s > 0xffff {
+        s = (s & 0xffff) + (s >> 16);
+    }
+    !(s as u16)
+}
+
+/// A DHCP reply as the client saw it on the wire.
+#[derive(Debug, Clone)]
+struct Reply {
+    eth_dst: [u8; 6],
+    ip_dst: Ipv4Addr,
+    udp_src: u16,
+    yiaddr: Ipv4Addr,
+    siaddr: Ipv4Addr,
+    file: String,
+    options: Vec<(u8, Vec<u8>)>,
+}
+
+impl Reply {
+    fn opt(&self, code: u8) -> Option<&[u8]> {
+        self.options
+            .iter()
+            .find(|(c, _)| *c == code)
+            .map(|(_, v)| v.as_slice())
+    }
+    fn msg_type(&self) -> u8 {
+        self.opt(53).and_then(|v| v.first().copied()).unwrap_or(0)
+    }
+    fn ip_opt(&self, code: u8) -> Option<Ipv4Addr> {
+        let v = self.opt(code)?;
+        Some(Ipv4Addr::new(
+            *v.first()?,
+            *v.get(1)?,
+            *v.get(2)?,
+            *v.get(3)?,
+        ))
+    }
+    /// The boot file from `file`, else option 67, without trailing NULs.
+    fn boot_file(&self) -> String {
+        if !self.file.is_empty() {
+            return self.file.clone();
+        }
+        self.opt(67)
+            .map(|v| String::from_utf8_lossy(v).trim_end_matches('\0').to_owned())
+            .unwrap_or_default()
+    }
+}
+
+fn parse_reply(f: &[u8], xid: u32) -> Option<Reply> {
+    if f.len() < 14 + 20 + 8 + 240 || f[12..14] != [0x08, 0x00] {
+        return None;
+    }
+    let ihl = usize::from(f[14] & 0x0f) * 4;
+    if f[14 + 9] != 17 {
+        return None;
+    }
+    let ip_dst = Ipv4Addr::new(f[30], f[31], f[32], f[33]);
+    let udp = 14 + ihl;
+    let udp_src = u16::from_be_bytes([f[udp], f[udp + 1]]);
+    let udp_dst = u16::from_be_bytes([f[udp + 2], f[udp + 3]]);
+    let b = f.get(udp + 8..)?;
+    if udp_dst != 68 || b.len() < 240 || b[0] != 2 || b[4..8] != xid.to_be_bytes() {
+        return None;
+    }
+    let ip4 = |o: usize| Ipv4Addr::new(b[o], b[o + 1], b[o + 2], b[o + 3]);
+    let file = String::from_utf8_lossy(&b[108..236])
+        .trim_end_matches('\0')
+        .to_owned();
+    let mut options = Vec::new();
+    let mut i = 240;
+    while i < b.len() {
+        let code = b[i];
+        if code == 255 {
+            break;
+        }
+        if code == 0 {
+            i += 1;
+            continue;
+        }
+        let len = usize::from(*b.get(i + 1)?);
+        options.push((code, b.get(i + 2..i + 2 + len)?.to_vec()));
+        i += 2 + len;
+    }
+    let mut eth_dst = [0u8; 6];
+    eth_dst.copy_from_slice(&f[0..6]);
+    Some(Reply {
+        eth_dst,
+        ip_dst,
+        udp_src,
+        yiaddr: ip4(16),
+        siaddr: ip4(20),
+        file,
+        options,
+    })
+}
+
+/// Sends `req` from the client namespace and collects the replies for its xid for `wait`.
+fn exchange(cli_ns: &str, req: &Request, wait: Duration) -> Vec<Reply> {
+    let ns = format!("/var/run/netns/{cli_ns}");
+    let req = req.clone();
+    std::thread::spawn(move || {
+        // setns affects only this thread: sockets made here live in the client namespace.
+        let nsf = fs::File::open(&ns).expect("open netns");
+        // SAFETY: valid namespace fd; setns(2) only changes this thread's network namespace.
+        let rc = unsafe { libc::setns(nsf.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(rc, 0, "setns {ns}: {}", std::io::Error::last_os_error());
+        let sock = packet_socket(CLI_IF);
+        let frame = req.frame();
+        // SAFETY: valid fd, buffer and length.
+        let n = unsafe { libc::send(sock.as_raw_fd(), frame.as_ptr().cast(), frame.len(), 0) };
+        assert_eq!(
+            usize::try_from(n).ok(),
+            Some(frame.len()),
+            "send: {}",
+            std::io::Error::last_os_error()
+        );
+        let mut out = Vec::new();
+        let t0 = Instant::now();
+        let mut buf = vec![0u8; 2048];
+        while t0.elapsed() < wait {
+            // SAFETY: valid fd and buffer; SO_RCVTIMEO bounds the wait.
+            let n = unsafe { libc::recv(sock.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+            if let Ok(n) = usize::try_from(n)
+                && let Some(r) = parse_reply(&buf[..n], req.xid)
+            {
+                out.push(r);
+            }
+        }
+        out
+    })
+    .join()
+    .expect("client thread")
+}
+
+fn packet_socket(ifname: &str) -> OwnedFd {
+    let proto = u16::try_from(libc::ETH_P_IP).expect("proto").to_be();
+    // SAFETY: plain socket(2) call.
+    let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, i32::from(proto)) };
+    assert!(
+        fd >= 0,
+        "AF_PACKET socket: {}",
+        std::io::Error::last_os_error()
+    );
+    // SAFETY: fd was just returned by socket(2) and is owned by nobody else.
+    let sock = unsafe { OwnedFd::from_raw_fd(fd) };
+    let index = nix::net::if_::if_nametoindex(ifname).expect("client interface index");
+    // SAFETY: all-zero is a valid sockaddr_ll.
+    let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+    sll.sll_family = u16::try_from(libc::AF_PACKET).expect("family");
+    sll.sll_protocol = proto;
+    sll.sll_ifindex = i32::try_from(index).expect("index");
+    // SAFETY: sll is a valid sockaddr_ll of the given size.
+    let rc = unsafe {
+        libc::bind(
+            fd,
+            (&raw const sll).cast(),
+            u32::try_from(size_of::<libc::sockaddr_ll>()).expect("size"),
+        )
+    };
+    assert_eq!(rc, 0, "bind AF_PACKET: {}", std::io::Error::last_os_error());
+    let tv = libc::timeval {
+        tv_sec: 0,
+        tv_usec: 100_000,
+    };
+    // SAFETY: valid fd and option value.
+    unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            (&raw const tv).cast(),
+            u32::try_from(size_of::<libc::timeval>()).expect("size"),
+        );
+    }
+    sock
+}
+
+fn root_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for f in ["undionly.kpxe", "ipxe.efi", "pxelinux.0", "boot.ipxe"] {
+        fs::write(dir.path().join(f), b"boot file stand-in").expect("write");
+    }
+    dir
+}
+
+fn offers(replies: &[Reply]) -> Vec<&Reply> {
+    replies.iter().filter(|r| r.msg_type() == 2).collect()
+}
+
+// ---------------------------------------------------------------- the tests
+
+#[test]
+fn proxy_answers_pxe_clients_only() {
+    require_root_and_ip();
+    let net = NetnsPair::new("proxy");
+    let root = root_dir();
+    let log = root.path().join("serve.log");
+    let server = Server::start(&net.srv, root.path(), &log, &["--dhcp", "proxy"]);
+
+    // BIOS PXE ROM (arch 0): undionly.kpxe, as the seed's class intends.
+    let bios = exchange(
+        &net.cli,
+        &Request::discover(0x1111_0001, CLI_MAC, Some(0)),
+        Duration::from_secs(2),
+    );
+    let o = offers(&bios);
+    assert_eq!(
+        o.len(),
+        1,
+        "one proxy offer for BIOS PXE; got {bios:?}; log:\n{}",
+        server.log_text()
+    );
+    let o = o[0];
+    assert_eq!(o.yiaddr, Ipv4Addr::UNSPECIFIED, "a proxy offers no address");
+    assert_eq!(o.siaddr, SERVER_IP);
+    assert_eq!(o.boot_file(), "undionly.kpxe");
+    assert_eq!(o.opt(60), Some(&b"PXEClient"[..]));
+    assert_eq!(o.ip_opt(54), Some(SERVER_IP));
+    assert!(o.opt(43).is_some(), "PXEClient needs a valid option 43");
+    assert_eq!(o.ip_dst, Ipv4Addr::BROADCAST, "proxy offers are broadcast");
+    assert_eq!(o.udp_src, 67);
+
+    // UEFI x64 (arch 7): ipxe.efi.
+    let efi = exchange(
+        &net.cli,
+        &Request::discover(0x1111_0002, CLI_MAC, Some(7)),
+        Duration::from_secs(2),
+    );
+    let o = offers(&efi);
+    assert_eq!(o.len(), 1, "one proxy offer for UEFI PXE; got {efi:?}");
+    assert_eq!(o[0].boot_file(), "ipxe.efi");
+    assert_eq!(o[0].yiaddr, Ipv4Addr::UNSPECIFIED);
+
+    // A plain DHCP client: the proxy stays silent.
+    let plain = exchange(
+        &net.cli,
+        &Request::discover(0x1111_0003, CLI_MAC, None),
+        Duration::from_secs(2),
+    );
+    assert!(
+        plain.is_empty(),
+        "proxy must ignore non-PXE clients; got {plain:?}"
+    );
+
+    // One decision line per DHCP decision, naming client, arch and rule.
+    let text = server.log_text();
+    assert!(
+        text.contains(&mac_str(CLI_MAC)),
+        "decision lines name the client:\n{text}"
+    );
+    assert!(
+        text.to_lowercase().contains("rule"),
+        "decision lines name the rule:\n{text}"
+    );
+}
+
+#[test]
+fn server_leases_survive_restart_and_crash() {
+    require_root_and_ip();
+    let net = NetnsPair::new("server");
+    let root = root_dir();
+    let leases = root.path().join("state/leases.json");
+    let log = root.path().join("serve.log");
+    let args = [
+        "--dhcp",
+        "server",
+        "--dhcp-range",
+        "10.78.0.100,10.78.0.150",
+        "--leases",
+        leases.to_str().expect("utf-8 path"),
+    ];
+    let mut server = Server::start(&net.srv, root.path(), &log, &args);
+
+    // DISCOVER without the broadcast flag: the OFFER goes to the client's hardware address.
+    let mut d = Request::discover(0x2222_0001, CLI_MAC, Some(0));
+    d.broadcast_flag = false;
+    let r = exchange(&net.cli, &d, Duration::from_secs(2));
+    let o = offers(&r);
+    assert_eq!(
+        o.len(),
+        1,
+        "one offer; got {r:?}; log:\n{}",
+        server.log_text()
+    );
+    let addr = o[0].yiaddr;
+    assert!(
+        (u32::from(Ipv4Addr::new(10, 78, 0, 100))..=u32::from(Ipv4Addr::new(10, 78, 0, 150)))
+            .contains(&u32::from(addr)),
+        "offered {addr} is outside the pool"
+    );
+    assert_eq!(o[0].ip_opt(54), Some(SERVER_IP));
+    assert_eq!(o[0].boot_file(), "undionly.kpxe");
+    assert_eq!(o[0].siaddr, SERVER_IP);
+    assert_eq!(
+        o[0].eth_dst, CLI_MAC,
+        "unicast to the client's MAC (or broadcast fallback)"
+    );
+    assert!(
+        o[0].ip_dst == addr || o[0].ip_dst == Ipv4Addr::BROADCAST,
+        "{:?}",
+        o[0]
+    );
+
+    // REQUEST → ACK, and the lease is on disk before the ACK leaves.
+    let mut q = Request::discover(0x2222_0002, CLI_MAC, Some(0));
+    q.msg_type = 3;
+    q.requested_ip = Some(addr);
+    q.server_id = Some(SERVER_IP);
+    let r = exchange(&net.cli, &q, Duration::from_secs(2));
+    let ack = r
+        .iter()
+        .find(|r| r.msg_type() == 5)
+        .unwrap_or_else(|| panic!("no ACK: {r:?}; log:\n{}", server.log_text()));
+    assert_eq!(ack.yiaddr, addr);
+    let saved = fs::read_to_string(&leases).expect("lease file written");
+    assert!(
+        saved.contains(&addr.to_string()),
+        "lease file holds {addr}:\n{saved}"
+    );
+
+    // A clean restart (SIGTERM) keeps the lease: same MAC, same address.
+    server.stop();
+    let mut server = Server::start(&net.srv, root.path(), &log, &args);
+    let r = exchange(
+        &net.cli,
+        &Request::discover(0x2222_0003, CLI_MAC, Some(0)),
+        Duration::from_secs(2),
+    );
+    let o = offers(&r);
+    assert_eq!(
+        o.len(),
+        1,
+        "offer after restart; got {r:?}; log:\n{}",
+        server.log_text()
+    );
+    assert_eq!(
+        o[0].yiaddr, addr,
+        "same client, same address after a restart"
+    );
+
+    // Another client gets another address.
+    let other = [0x52, 0x54, 0x00, 0x78, 0x00, 0x99];
+    let r = exchange(
+        &net.cli,
+        &Request::discover(0x2222_0004, other, Some(7)),
+        Duration::from_secs(2),
+    );
+    let o = offers(&r);
+    assert_eq!(o.len(), 1, "offer for a second client; got {r:?}");
+    assert_ne!(
+        o[0].yiaddr, addr,
+        "an address is never handed to two clients"
+    );
+    assert_eq!(o[0].boot_file(), "ipxe.efi");
+
+    // A crash (SIGKILL) loses nothing that was ACKed.
+    server.crash();
+    let server = Server::start(&net.srv, root.path(), &log, &args);
+    let r = exchange(
+        &net.cli,
+        &Request::discover(0x2222_0005, CLI_MAC, Some(0)),
+        Duration::from_secs(2),
+    );
+    let o = offers(&r);
+    assert_eq!(
+        o.len(),
+        1,
+        "offer after crash; got {r:?}; log:\n{}",
+        server.log_text()
+    );
+    assert_eq!(o[0].yiaddr, addr, "same address after a crash");
+}
