@@ -141,16 +141,33 @@ pub fn check(config: &Config, path: &Path) -> Report {
 }
 
 /// The boot files clients are sent to: they must exist and be readable.
+///
+/// Files pxelinux needs are errors when missing; a boot-policy file is a warning naming its
+/// rule, since only clients of that kind fail (the default policy names an arm64 iPXE build
+/// that Debian's `ipxe` package does not ship).
 fn check_referenced(root: &Path, config: &Config, r: &mut Report) -> BTreeSet<String> {
-    let mut referenced: BTreeSet<String> =
-        crate::dhcp::boot_files(&config.dhcp).into_iter().collect();
+    let mut wanted: Vec<(String, Severity, String)> = crate::dhcp::boot_files(&config.dhcp)
+        .into_iter()
+        .map(|(file, rule)| {
+            (
+                file,
+                Severity::Warning,
+                format!("clients matching DHCP rule {rule} will fail to boot"),
+            )
+        })
+        .collect();
     if root.join("pxelinux.0").is_file() {
         // pxelinux.0 loads these before it reads any config.
-        referenced.insert("ldlinux.c32".into());
-        referenced.insert("pxelinux.cfg/default".into());
+        for f in ["ldlinux.c32", "pxelinux.cfg/default"] {
+            wanted.push((
+                f.into(),
+                Severity::Error,
+                "pxelinux.0 loads it first".into(),
+            ));
+        }
     }
     let mut missing = 0;
-    for name in &referenced {
+    for (name, severity, why) in &wanted {
         if !root.join(name).is_file() {
             missing += 1;
             let hint = PACKAGE_FILES
@@ -158,22 +175,23 @@ fn check_referenced(root: &Path, config: &Config, r: &mut Report) -> BTreeSet<St
                 .find(|p| p.dest == name)
                 .map(|p| {
                     format!(
-                        " (from package {}; `pxe init {}` copies it)",
+                        "; from package {}, `pxe init {}` copies it",
                         p.package,
                         root.display()
                     )
                 })
                 .unwrap_or_default();
             r.push(
-                Severity::Error,
+                *severity,
                 "files",
                 format!(
-                    "{name} is referenced but missing from {}{hint}",
+                    "{name} is referenced but missing from {} ({why}{hint})",
                     root.display()
                 ),
             );
         }
     }
+    let referenced: BTreeSet<String> = wanted.into_iter().map(|(f, _, _)| f).collect();
     if missing == 0 {
         r.push(
             Severity::Info,

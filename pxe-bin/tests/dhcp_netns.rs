@@ -9,7 +9,7 @@
 
 use std::fs;
 use std::io::Read;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -226,6 +226,9 @@ struct Request {
     broadcast_flag: bool,
     requested_ip: Option<Ipv4Addr>,
     server_id: Option<Ipv4Addr>,
+    ciaddr: Option<Ipv4Addr>,
+    /// Send iPXE's option 77 `iPXE` (raw, as iPXE does) and option 175.
+    ipxe: bool,
 }
 
 impl Request {
@@ -238,6 +241,8 @@ impl Request {
             broadcast_flag: true,
             requested_ip: None,
             server_id: None,
+            ciaddr: None,
+            ipxe: false,
         }
     }
 
@@ -249,6 +254,9 @@ impl Request {
         p[4..8].copy_from_slice(&self.xid.to_be_bytes());
         if self.broadcast_flag {
             p[10] = 0x80;
+        }
+        if let Some(ip) = self.ciaddr {
+            p[12..16].copy_from_slice(&ip.octets());
         }
         p[28..34].copy_from_slice(&self.chaddr);
         p.extend_from_slice(&[99, 130, 83, 99]);
@@ -286,6 +294,13 @@ impl Request {
                     60,
                     format!("PXEClient:Arch:{arch:05}:UNDI:{undi}").as_bytes(),
                 );
+                if self.ipxe {
+                    opt(77, b"iPXE");
+                    opt(
+                        175,
+                        &[0xb1, 0x05, 0x01, 0x80, 0x86, 0x10, 0x0e, 0x13, 0x01, 0x01],
+                    );
+                }
             }
             None => {
                 opt(55, &[1, 3, 6, 15]);
@@ -466,6 +481,45 @@ fn exchange(cli_ns: &str, req: &Request, wait: Duration) -> Vec<Reply> {
     .expect("client thread")
 }
 
+/// Sends `req` over an ordinary UDP socket from `from:68` in the client namespace to `to`
+/// (the PXE boot-server request on port 4011 comes from an already configured client).
+fn exchange_udp(cli_ns: &str, req: &Request, from: Ipv4Addr, to: SocketAddrV4) -> Option<Reply> {
+    let ns = format!("/var/run/netns/{cli_ns}");
+    let req = req.clone();
+    std::thread::spawn(move || {
+        let nsf = fs::File::open(&ns).expect("open netns");
+        // SAFETY: valid namespace fd; setns(2) only changes this thread's network namespace.
+        let rc = unsafe { libc::setns(nsf.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(rc, 0, "setns {ns}: {}", std::io::Error::last_os_error());
+        let sock = std::net::UdpSocket::bind(SocketAddrV4::new(from, 68)).expect("bind client:68");
+        sock.set_read_timeout(Some(Duration::from_millis(200)))
+            .expect("timeout");
+        sock.send_to(&req.bootp(), to).expect("send");
+        let mut buf = [0u8; 1500];
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_secs(2) {
+            let Ok((n, src)) = sock.recv_from(&mut buf) else {
+                continue;
+            };
+            // Wrap the payload in fake headers so parse_reply can read it.
+            let mut frame = vec![0u8; 14 + 20 + 8];
+            frame[12..14].copy_from_slice(&[0x08, 0x00]);
+            frame[14] = 0x45;
+            frame[23] = 17;
+            frame[30..34].copy_from_slice(&from.octets());
+            frame[34..36].copy_from_slice(&src.port().to_be_bytes());
+            frame[36..38].copy_from_slice(&68u16.to_be_bytes());
+            frame.extend_from_slice(&buf[..n]);
+            if let Some(r) = parse_reply(&frame, req.xid) {
+                return Some(r);
+            }
+        }
+        None
+    })
+    .join()
+    .expect("client thread")
+}
+
 fn packet_socket(ifname: &str) -> OwnedFd {
     let proto = u16::try_from(libc::ETH_P_IP).expect("proto").to_be();
     // SAFETY: plain socket(2) call.
@@ -575,6 +629,38 @@ fn proxy_answers_pxe_clients_only() {
         plain.is_empty(),
         "proxy must ignore non-PXE clients; got {plain:?}"
     );
+
+    // iPXE (user class iPXE + option 175) gets the next stage, never iPXE again.
+    let mut d = Request::discover(0x1111_0004, CLI_MAC, Some(0));
+    d.ipxe = true;
+    let r = exchange(&net.cli, &d, Duration::from_secs(2));
+    let o = offers(&r);
+    assert_eq!(o.len(), 1, "one proxy offer for iPXE BIOS; got {r:?}");
+    assert_eq!(o[0].boot_file(), "pxelinux.0");
+    let mut d = Request::discover(0x1111_0005, CLI_MAC, Some(7));
+    d.ipxe = true;
+    let r = exchange(&net.cli, &d, Duration::from_secs(2));
+    assert_eq!(
+        offers(&r).first().map(|o| o.boot_file()).as_deref(),
+        Some("boot.ipxe"),
+        "{r:?}"
+    );
+
+    // Port 4011: a configured client asks the boot server directly and gets an ACK.
+    let client_ip = Ipv4Addr::new(10, 78, 0, 2);
+    ip(&["-n", &net.cli, "addr", "add", "10.78.0.2/24", "dev", CLI_IF]);
+    let mut q = Request::discover(0x1111_0006, CLI_MAC, Some(7));
+    q.msg_type = 3;
+    q.broadcast_flag = false;
+    q.ciaddr = Some(client_ip);
+    let ack = exchange_udp(&net.cli, &q, client_ip, SocketAddrV4::new(SERVER_IP, 4011))
+        .unwrap_or_else(|| panic!("no ACK from port 4011; log:\n{}", server.log_text()));
+    assert_eq!(ack.msg_type(), 5, "{ack:?}");
+    assert_eq!(
+        ack.udp_src, 4011,
+        "the ACK leaves from the port the request came to"
+    );
+    assert_eq!(ack.boot_file(), "ipxe.efi");
 
     // One decision line per DHCP decision, naming client, arch and rule.
     let text = server.log_text();

@@ -161,23 +161,23 @@ impl DhcpConfig {
     }
 }
 
-/// The files (relative to the TFTP root) the boot policy sends clients to when DHCP is on:
-/// `pxe doctor` checks they exist and are readable.
+/// The files (relative to the TFTP root) the boot policy sends clients to when DHCP is on,
+/// each with the first rule naming it: `pxe doctor` checks they exist and are readable.
 #[must_use]
-pub fn boot_files(config: &DhcpConfig) -> Vec<String> {
+pub fn boot_files(config: &DhcpConfig) -> Vec<(String, String)> {
     if config.mode() == DhcpMode::Off {
         return Vec::new();
     }
-    let mut files: Vec<String> = config
-        .policy()
-        .rules
-        .iter()
-        .map(|r| r.boot_file.clone())
-        .filter(|f| !f.contains("://") && !f.contains('{'))
-        .map(|f| f.trim_start_matches('/').to_owned())
-        .collect();
-    files.sort();
-    files.dedup();
+    let mut files: Vec<(String, String)> = Vec::new();
+    for r in config.policy().rules {
+        if r.boot_file.contains("://") || r.boot_file.contains('{') {
+            continue;
+        }
+        let f = r.boot_file.trim_start_matches('/').to_owned();
+        if !files.iter().any(|(g, _)| *g == f) {
+            files.push((f, r.name));
+        }
+    }
     files
 }
 
@@ -273,7 +273,13 @@ mod tests {
         )
         .expect("parse");
         assert_eq!(c.policy().rules.len(), 2);
-        assert_eq!(boot_files(&c), vec!["menus/boot.ipxe", "undionly.kpxe"]);
+        assert_eq!(
+            boot_files(&c),
+            vec![
+                ("undionly.kpxe".to_owned(), "chain-ipxe-rom".to_owned()),
+                ("menus/boot.ipxe".to_owned(), "rest".to_owned())
+            ]
+        );
         assert!(
             boot_files(&DhcpConfig::default()).is_empty(),
             "DHCP off: nothing referenced"
@@ -282,6 +288,6 @@ mod tests {
             mode: DhcpMode::Proxy,
             ..DhcpConfig::default()
         };
-        assert!(boot_files(&proxy).contains(&"undionly.kpxe".to_owned()));
+        assert!(boot_files(&proxy).iter().any(|(f, _)| f == "undionly.kpxe"));
     }
 }
