@@ -5,6 +5,7 @@
 
 mod cli;
 mod config;
+mod demo;
 mod dhcp;
 mod doctor;
 mod error;
@@ -19,16 +20,20 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command, ServeArgs};
+use crate::cli::{Cli, Command, LogFormat, ServeArgs};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    logging::init(cli.log_format);
     let command = cli
         .command
         .unwrap_or_else(|| Command::Serve(ServeArgs::default()));
+    logging::init(
+        cli.log_format
+            .or_else(|| config_log_format(&command))
+            .unwrap_or_default(),
+    );
     let result = match &command {
-        Command::Serve(args) => serve::run(args, cli.log_format),
+        Command::Serve(args) => serve::run(args),
         Command::Tftp(args) => tftp::run(args),
         Command::Get(args) => get::run(args),
         Command::Menu(args) => menu_cmd::run(args),
@@ -42,4 +47,15 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The config file's `log_format`, read before logging starts (errors surface later, when the
+/// command loads the file for real).
+fn config_log_format(command: &Command) -> Option<LogFormat> {
+    let path = match command {
+        Command::Serve(a) => a.config.as_deref()?,
+        Command::Doctor(a) => a.config.as_deref()?,
+        _ => return None,
+    };
+    config::Config::load(path).ok()?.log_format
 }

@@ -1,20 +1,25 @@
 //! `pxe serve`: TFTP plus (when asked) DHCP in one process.
+//!
+//! No config and no flags: the demo root built into the binary on 127.0.0.1:6969, DHCP off.
+//! DHCP runs only when the config or `--dhcp` asks for it.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 
 use tokio::sync::watch;
 
-use crate::cli::{DhcpMode, LogFormat, ServeArgs};
+use crate::cli::{DhcpMode, ServeArgs};
 use crate::config::Config;
 use crate::dhcp::{self, DhcpContext};
 use crate::error::Error;
+use crate::tftp::{self, Settings, fs::DirRoot, fs::Root};
 
 /// Where the demo listens when `pxe` runs with no config and no flags.
-pub const DEMO_LISTEN: &str = "127.0.0.1:6969";
+pub const DEMO_LISTEN: SocketAddr =
+    SocketAddr::V4(std::net::SocketAddrV4::new(Ipv4Addr::LOCALHOST, 6969));
 
 /// Runs `pxe serve`.
-pub fn run(args: &ServeArgs, log_format: LogFormat) -> Result<ExitCode, Error> {
+pub fn run(args: &ServeArgs) -> Result<ExitCode, Error> {
     let demo = args.is_empty();
     let mut config = match &args.config {
         Some(path) => Config::load(path)?,
@@ -22,46 +27,92 @@ pub fn run(args: &ServeArgs, log_format: LogFormat) -> Result<ExitCode, Error> {
     };
     config.apply_serve_flags(args)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| Error::io("start the tokio runtime", e))?;
-    runtime.block_on(serve(config, demo, log_format))
+    runtime.block_on(serve(config, demo))
 }
 
-async fn serve(config: Config, demo: bool, log_format: LogFormat) -> Result<ExitCode, Error> {
-    let (stop_tx, stop_rx) = watch::channel(false);
+async fn serve(config: Config, demo: bool) -> Result<ExitCode, Error> {
     let server_ip = config.dhcp.interface().map(interface_ipv4).transpose()?;
     let default_listen = match (demo, server_ip) {
-        (true, _) => DEMO_LISTEN
-            .parse()
-            .unwrap_or(SocketAddr::from((Ipv4Addr::LOCALHOST, 6969))),
+        (true, _) => DEMO_LISTEN,
         (false, Some((ip, _))) => SocketAddr::from((ip, 69)),
         (false, None) => SocketAddr::from((Ipv4Addr::UNSPECIFIED, 69)),
     };
-    let tftp_listen = config.tftp.listen.unwrap_or(default_listen);
-    let root = config.root.clone().unwrap_or_default();
-    tracing::info!(%tftp_listen, root = %root.display(), ?log_format, "starting");
+    let listen = config.tftp.listen.unwrap_or(default_listen);
+    let (root, root_path) = if demo {
+        (Root::Embedded(crate::demo::FILES), None)
+    } else {
+        let path = config.root.clone().ok_or_else(|| {
+            Error::Usage("no TFTP root: give --root DIR or `root = \"/srv/tftp\"` in the config (`pxe init DIR` lays one out)".into())
+        })?;
+        let dir = DirRoot::open(&path, config.tftp.secure, config.tftp.create)
+            .map_err(|e| Error::io(format!("open root {}", path.display()), e))?;
+        let canonical = dir.path().to_owned();
+        (Root::Dir(dir), Some(canonical))
+    };
+    // DHCP binds its privileged ports before TFTP drops privileges: bind order matters, so
+    // privileges are dropped by TFTP only when DHCP is off (DHCP then keeps root for raw sends).
+    let dhcp_on = config.dhcp.mode() != DhcpMode::Off;
+    let mut settings = Settings::from_config(listen, root, &config.tftp);
+    if dhcp_on && settings.user.is_some() {
+        tracing::warn!(
+            "[tftp] user is ignored while DHCP runs (DHCP needs its privileged sockets)"
+        );
+        settings.user = None;
+    }
+    let running = tftp::start(settings)?;
+    let tftp_listen = running.local_addr();
+    if demo {
+        print_demo_help(tftp_listen);
+    }
 
+    let (stop_tx, stop_rx) = watch::channel(false);
     let mut dhcp_task = None;
-    if config.dhcp.mode() != DhcpMode::Off {
+    if dhcp_on {
         let ctx = DhcpContext {
-            root,
+            root: root_path.unwrap_or_default(),
             tftp_listen,
             server_ip,
         };
-        dhcp_task = Some(tokio::spawn(dhcp::run(
-            config.dhcp.clone(),
-            ctx,
-            stop_rx.clone(),
-        )));
+        dhcp_task = Some(tokio::spawn(dhcp::run(config.dhcp.clone(), ctx, stop_rx)));
     }
-    let result = wait_for_signal().await;
+    let result = match &mut dhcp_task {
+        Some(task) => tokio::select! {
+            r = wait_for_signal() => r,
+            r = task => {
+                let r = r.map_err(|e| Error::Dhcp(format!("task failed: {e}"))).and_then(|r| r);
+                dhcp_task = None;
+                r.and(Err(Error::Dhcp("stopped unexpectedly".into())))
+            }
+        },
+        None => wait_for_signal().await,
+    };
     let _ = stop_tx.send(true);
     if let Some(task) = dhcp_task {
         task.await
             .map_err(|e| Error::Dhcp(format!("task failed: {e}")))??;
     }
+    tokio::task::spawn_blocking(move || running.stop())
+        .await
+        .map_err(|e| Error::Tftp(format!("stop failed: {e}")))?;
     result.map(|()| ExitCode::SUCCESS)
+}
+
+fn print_demo_help(listen: SocketAddr) {
+    let files: Vec<&str> = crate::demo::FILES.iter().map(|(n, _)| *n).collect();
+    println!(
+        "pxe demo: serving the built-in root ({}) over TFTP on {listen}, DHCP off.\n\
+         Try:\n  pxe get tftp://{listen}/hello.txt -o -\n  curl tftp://{listen}/hello.txt\n  \
+         atftp -g -r boot.ipxe -l boot.ipxe {} {}\n\
+         Serve a real tree: pxe init /srv/tftp && sudo pxe serve --root /srv/tftp\n\
+         Stop with Ctrl-C.",
+        files.join(", "),
+        listen.ip(),
+        listen.port()
+    );
 }
 
 /// Waits for SIGINT or SIGTERM.
@@ -69,11 +120,12 @@ async fn wait_for_signal() -> Result<(), Error> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term =
         signal(SignalKind::terminate()).map_err(|e| Error::io("install SIGTERM handler", e))?;
+    let mut int =
+        signal(SignalKind::interrupt()).map_err(|e| Error::io("install SIGINT handler", e))?;
     tokio::select! {
-        r = tokio::signal::ctrl_c() => r.map_err(|e| Error::io("wait for SIGINT", e))?,
-        _ = term.recv() => {}
+        _ = int.recv() => tracing::info!(signal = "SIGINT", "stopping"),
+        _ = term.recv() => tracing::info!(signal = "SIGTERM", "stopping"),
     }
-    tracing::info!("stopping");
     Ok(())
 }
 

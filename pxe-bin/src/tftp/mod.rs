@@ -1,11 +1,320 @@
-//! `pxe tftp`: the TFTP driver.
+//! The TFTP driver: the listening socket feeds [`pxe_tftp::Server`]; each accepted request
+//! gets its own reply socket and thread running a [`pxe_tftp::Session`] ([`transfer`]).
+//!
+//! `pxe tftp` ([`run`]) is this alone; `pxe serve` calls [`start`] beside DHCP.
 
+pub mod clock;
+pub mod fs;
+pub mod net;
+pub mod transfer;
+
+use std::collections::HashSet;
+use std::io;
+use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
 
-use crate::cli::TftpArgs;
+use pxe_proto::{Datagram, SansIo};
+use pxe_tftp::{ErrorCode, FileInfo, Incoming, RequestKind, Server, ServerConfig};
+
+use crate::cli::{PortRange, TftpArgs};
+use crate::config::TftpConfig;
 use crate::error::Error;
 
-/// Runs `pxe tftp`.
+use self::fs::{DirRoot, Refusal, Root};
+use self::net::{Listener, PortAllocator};
+use self::transfer::{Io, Transfer};
+
+/// Default largest block size: like tftpd-hpa, grant what the client asks up to the RFC 2348
+/// maximum. On an Ethernet network with clients that ask for more than they can take, set
+/// `--blksize-max 1468` (MTU 1500 − 32), as hpa's manual advises.
+pub const DEFAULT_BLKSIZE_MAX: u16 = 65464;
+
+/// Stack of a transfer thread: the loop keeps its buffers on the heap.
+const TRANSFER_STACK: usize = 256 << 10;
+
+/// Everything the TFTP service needs.
+#[derive(Debug)]
+pub struct Settings {
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// What is served.
+    pub root: Root,
+    /// User to switch to after binding.
+    pub user: Option<String>,
+    /// Core policy (block and window limits, write permission, timers).
+    pub core: ServerConfig,
+    /// Transfer ports.
+    pub port_range: Option<PortRange>,
+}
+
+impl Settings {
+    /// Settings from the `[tftp]` config table (or `pxe tftp` flags folded into one).
+    pub fn from_config(listen: SocketAddr, root: Root, t: &TftpConfig) -> Self {
+        let defaults = ServerConfig::default();
+        let core = ServerConfig {
+            blksize_max: t.blksize_max.unwrap_or(DEFAULT_BLKSIZE_MAX),
+            windowsize_max: t.windowsize_max.unwrap_or(defaults.windowsize_max),
+            allow_write: t.create,
+            ..defaults
+        };
+        Self {
+            listen,
+            root,
+            user: t.user.clone(),
+            core,
+            port_range: t.port_range,
+        }
+    }
+}
+
+/// A running TFTP service; stop it with [`Running::stop`].
+#[derive(Debug)]
+pub struct Running {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+    local: SocketAddr,
+}
+
+impl Running {
+    /// The bound listen address.
+    #[must_use]
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// Stops accepting, tells active transfers to end (ERROR 0 to their clients) and waits.
+    pub fn stop(mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Binds, drops privileges if asked, and starts the listener thread.
+pub fn start(settings: Settings) -> Result<Running, Error> {
+    let listener = Listener::bind(settings.listen).map_err(|e| bind_error(settings.listen, e))?;
+    let local = listener.local_addr();
+    if let Some(user) = &settings.user {
+        net::drop_privileges(user).map_err(|e| Error::io(format!("switch to user `{user}`"), e))?;
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let shared = Arc::new(Shared {
+        root: settings.root,
+        ports: PortAllocator::new(settings.port_range),
+        stop: Arc::clone(&stop),
+        active: Mutex::new(HashSet::new()),
+    });
+    tracing::info!(
+        listen = %local, root = %shared.root.describe(), blksize_max = settings.core.blksize_max,
+        windowsize_max = settings.core.windowsize_max, write = settings.core.allow_write,
+        "TFTP listening"
+    );
+    let core = settings.core;
+    let thread = std::thread::Builder::new()
+        .name("tftp-listen".into())
+        .spawn(move || listen_loop(listener, Server::new(core), &shared))
+        .map_err(|e| Error::io("spawn the TFTP listener thread", e))?;
+    Ok(Running {
+        stop,
+        thread: Some(thread),
+        local,
+    })
+}
+
+fn bind_error(addr: SocketAddr, e: io::Error) -> Error {
+    let hint = match e.kind() {
+        io::ErrorKind::PermissionDenied => {
+            " (ports below 1024 need root or CAP_NET_BIND_SERVICE; or use --listen with a port >= 1024)"
+        }
+        io::ErrorKind::AddrInUse => {
+            " (another TFTP server holds it? `ss -ulpn 'sport = :69'`; stop tftpd-hpa: `systemctl disable --now tftpd-hpa`)"
+        }
+        io::ErrorKind::AddrNotAvailable => " (no interface has this address: see `ip -br addr`)",
+        _ => "",
+    };
+    Error::io(format!("bind UDP {addr}{hint}"), e)
+}
+
+/// State shared by the listener and the transfer threads.
+#[derive(Debug)]
+struct Shared {
+    root: Root,
+    ports: PortAllocator,
+    stop: Arc<AtomicBool>,
+    /// Requests being served, keyed by client and request, so a retransmitted RRQ does not
+    /// start a second transfer (a new request from the same port, e.g. EDK2's after its size
+    /// probe, is a different key).
+    active: Mutex<HashSet<(SocketAddr, Vec<u8>, bool)>>,
+}
+
+fn listen_loop(mut listener: Listener, mut server: Server, shared: &Arc<Shared>) {
+    let mut buf = vec![0u8; pxe_tftp::wire::MAX_DATAGRAM_LEN];
+    let mut out = vec![0u8; 1024];
+    let mut workers: Vec<JoinHandle<()>> = Vec::new();
+    while !shared.stop.load(Ordering::Relaxed) {
+        let r = match listener.recv(&mut buf) {
+            Ok(Some(r)) => r,
+            Ok(None) => {
+                workers.retain(|w| !w.is_finished());
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "TFTP listener receive failed");
+                continue;
+            }
+        };
+        let now = clock::now();
+        server.handle_datagram(now, Datagram::new(r.remote, r.local, &buf[..r.len]));
+        while let Some(t) = server.poll_transmit(now, &mut out) {
+            if let pxe_proto::Destination::Unicast(to) = t.destination {
+                let _ = listener.send_to(&out[..t.len], to);
+            }
+        }
+        while let Some(incoming) = server.poll_event() {
+            if let Some(w) = dispatch(incoming, &listener, shared, &mut out) {
+                workers.push(w);
+            }
+        }
+        if workers.len() > 64 {
+            workers.retain(|w| !w.is_finished());
+        }
+    }
+    for w in workers {
+        let _ = w.join();
+    }
+}
+
+/// Opens the file, binds the reply socket and starts the transfer thread, or refuses.
+fn dispatch(
+    incoming: Incoming,
+    listener: &Listener,
+    shared: &Arc<Shared>,
+    out: &mut [u8],
+) -> Option<JoinHandle<()>> {
+    let peer = incoming.peer();
+    let name = incoming.filename_lossy().into_owned();
+    let key = (
+        peer,
+        incoming.filename().to_vec(),
+        incoming.options().tsize.is_some(),
+    );
+    let opened = match incoming.kind() {
+        RequestKind::Read => shared
+            .root
+            .open_read(incoming.filename())
+            .map(|(d, size)| (Io::Read(d), Some(size))),
+        RequestKind::Write => shared
+            .root
+            .open_write(incoming.filename())
+            .map(|f| (Io::Write(f), None)),
+    };
+    let (io, size) = match opened {
+        Ok(o) => o,
+        Err(refusal) => {
+            refuse(incoming, &refusal, &name, listener, out);
+            return None;
+        }
+    };
+    if !shared
+        .active
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(key.clone())
+    {
+        tracing::debug!(client = %peer, file = %name, "duplicate request ignored");
+        return None;
+    }
+    let socket = match shared.ports.reply_socket(incoming.local().ip(), peer) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(client = %peer, file = %name, error = %e, "cannot open a transfer socket");
+            let t = incoming.reject(ErrorCode::NotDefined, "server out of ports", out);
+            let _ = listener.send_to(&out[..t.len], peer);
+            release(shared, &key);
+            return None;
+        }
+    };
+    tracing::debug!(client = %peer, file = %name, options = ?incoming.options(), "request");
+    let session = incoming.accept(clock::now(), FileInfo { size });
+    let transfer = Transfer {
+        socket,
+        session,
+        io,
+        name,
+        stop: Arc::clone(&shared.stop),
+    };
+    let shared2 = Arc::clone(shared);
+    let spawned = std::thread::Builder::new()
+        .name("tftp-transfer".into())
+        .stack_size(TRANSFER_STACK)
+        .spawn(move || {
+            transfer.run();
+            release(&shared2, &key);
+        });
+    match spawned {
+        Ok(h) => Some(h),
+        Err(e) => {
+            tracing::error!(client = %peer, error = %e, "cannot start a transfer thread");
+            None
+        }
+    }
+}
+
+fn release(shared: &Shared, key: &(SocketAddr, Vec<u8>, bool)) {
+    shared
+        .active
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .remove(key);
+}
+
+fn refuse(incoming: Incoming, refusal: &Refusal, name: &str, listener: &Listener, out: &mut [u8]) {
+    let peer = incoming.peer();
+    let why = refusal.explain();
+    match refusal {
+        Refusal::NotFound => tracing::info!(client = %peer, file = %name, "refused: {why}"),
+        _ => tracing::warn!(client = %peer, file = %name, "refused: {why}"),
+    }
+    let code = ErrorCode::from_u16(refusal.code());
+    let t = incoming.reject(code, refusal.client_message(), out);
+    let _ = listener.send_to(&out[..t.len], peer);
+}
+
+/// Runs `pxe tftp` until SIGINT or SIGTERM.
 pub fn run(args: &TftpArgs) -> Result<ExitCode, Error> {
-    Err(Error::NotWired(format!("pxe tftp {args:?}")))
+    // Block the stop signals in every thread; the main thread then waits for them.
+    let signals = stop_signals();
+    signals
+        .thread_block()
+        .map_err(|e| Error::io("block SIGINT/SIGTERM", e.into()))?;
+    let root = DirRoot::open(&args.root, args.secure, args.create)
+        .map_err(|e| Error::io(format!("open root {}", args.root.display()), e))?;
+    let t = TftpConfig {
+        listen: Some(args.listen),
+        secure: args.secure,
+        user: args.user.clone(),
+        create: args.create,
+        blksize_max: args.blksize_max,
+        windowsize_max: args.windowsize_max,
+        port_range: args.port_range,
+    };
+    let running = start(Settings::from_config(args.listen, Root::Dir(root), &t))?;
+    let sig = signals
+        .wait()
+        .map_err(|e| Error::io("wait for SIGINT/SIGTERM", e.into()))?;
+    tracing::info!(signal = %sig, "stopping");
+    running.stop();
+    Ok(ExitCode::SUCCESS)
+}
+
+fn stop_signals() -> nix::sys::signal::SigSet {
+    use nix::sys::signal::{SigSet, Signal};
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGINT);
+    set.add(Signal::SIGTERM);
+    set
 }

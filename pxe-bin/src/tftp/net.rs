@@ -1,0 +1,331 @@
+//! Sockets for the TFTP server: the listening socket (with the request's local address via
+//! `IP_PKTINFO`), per-transfer reply sockets (optional port range), batched sends, and the
+//! privilege drop after binding.
+
+use std::io::{self, IoSlice, IoSliceMut};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use nix::sys::socket::{ControlMessageOwned, MsgFlags, SockaddrStorage, setsockopt, sockopt};
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::cli::PortRange;
+
+/// Socket buffer size asked for on transfer sockets: a 64-packet window of 8 KiB blocks, so a
+/// burst is never dropped by a full receive queue (the atftpd failure mode measured here).
+pub const SOCKET_BUFFER: usize = 4 << 20;
+
+/// How often a blocked `recv` wakes up to look at the stop flag.
+pub const STOP_POLL: Duration = Duration::from_millis(200);
+
+/// The listening socket (port 69 or `--listen`).
+#[derive(Debug)]
+pub struct Listener {
+    socket: UdpSocket,
+    local: SocketAddr,
+    wildcard: bool,
+    cmsg: Vec<u8>,
+}
+
+/// One request as received: payload length, who sent it, and the local address it came to.
+#[derive(Debug, Clone, Copy)]
+pub struct Received {
+    /// Bytes in the buffer.
+    pub len: usize,
+    /// The client.
+    pub remote: SocketAddr,
+    /// The address the datagram was sent to (from `IP_PKTINFO` when bound to a wildcard).
+    pub local: SocketAddr,
+}
+
+impl Listener {
+    /// Binds `addr`; on a wildcard address also asks the kernel for each datagram's destination.
+    pub fn bind(addr: SocketAddr) -> io::Result<Self> {
+        let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+        socket.set_reuse_address(true)?;
+        if addr.is_ipv6() {
+            // Dual-stack on [::] like tftpd-hpa with no -6: v4 clients arrive v4-mapped.
+            socket.set_only_v6(false)?;
+        }
+        let _ = socket.set_recv_buffer_size(SOCKET_BUFFER);
+        socket.bind(&addr.into())?;
+        socket.set_read_timeout(Some(STOP_POLL))?;
+        let socket: UdpSocket = socket.into();
+        let local = socket.local_addr()?;
+        let wildcard = addr.ip().is_unspecified();
+        if wildcard {
+            match local {
+                SocketAddr::V4(_) => setsockopt(&socket, sockopt::Ipv4PacketInfo, &true),
+                SocketAddr::V6(_) => setsockopt(&socket, sockopt::Ipv6RecvPacketInfo, &true),
+            }
+            .map_err(io::Error::from)?;
+        }
+        let cmsg = nix::cmsg_space!(libc::in_pktinfo, libc::in6_pktinfo);
+        Ok(Self {
+            socket,
+            local,
+            wildcard,
+            cmsg,
+        })
+    }
+
+    /// The bound address (with the real port when 0 was asked for).
+    #[must_use]
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// Receives one datagram; `Ok(None)` when [`STOP_POLL`] passed with nothing.
+    pub fn recv(&mut self, buf: &mut [u8]) -> io::Result<Option<Received>> {
+        let mut iov = [IoSliceMut::new(buf)];
+        let msg = match nix::sys::socket::recvmsg::<SockaddrStorage>(
+            self.socket.as_raw_fd(),
+            &mut iov,
+            Some(&mut self.cmsg),
+            MsgFlags::empty(),
+        ) {
+            Ok(m) => m,
+            Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let Some(remote) = msg.address.as_ref().and_then(storage_to_std) else {
+            return Ok(None);
+        };
+        let mut local = self.local;
+        if self.wildcard
+            && let Ok(cmsgs) = msg.cmsgs()
+        {
+            {
+                for c in cmsgs {
+                    match c {
+                        ControlMessageOwned::Ipv4PacketInfo(pi) => {
+                            let ip = Ipv4Addr::from(u32::from_be(pi.ipi_addr.s_addr));
+                            local = match self.local {
+                                SocketAddr::V4(_) => SocketAddr::new(ip.into(), self.local.port()),
+                                SocketAddr::V6(_) => {
+                                    SocketAddr::new(ip.to_ipv6_mapped().into(), self.local.port())
+                                }
+                            };
+                        }
+                        ControlMessageOwned::Ipv6PacketInfo(pi) => {
+                            let ip = Ipv6Addr::from(pi.ipi6_addr.s6_addr);
+                            local = SocketAddr::new(ip.into(), self.local.port());
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        Ok(Some(Received {
+            len: msg.bytes,
+            remote,
+            local,
+        }))
+    }
+
+    /// Sends one datagram from the listening socket (errors for requests we cannot serve).
+    pub fn send_to(&self, buf: &[u8], to: SocketAddr) -> io::Result<usize> {
+        self.socket.send_to(buf, to)
+    }
+}
+
+fn storage_to_std(s: &SockaddrStorage) -> Option<SocketAddr> {
+    if let Some(v4) = s.as_sockaddr_in() {
+        return Some(SocketAddr::new(IpAddr::V4(v4.ip()), v4.port()));
+    }
+    s.as_sockaddr_in6()
+        .map(|v6| SocketAddr::new(IpAddr::V6(v6.ip()), v6.port()))
+}
+
+/// Hands out ports from `--port-range`, round robin, shared by all transfers.
+#[derive(Debug)]
+pub struct PortAllocator {
+    range: Option<PortRange>,
+    next: AtomicU32,
+}
+
+impl PortAllocator {
+    /// `None` means ephemeral ports chosen by the kernel.
+    #[must_use]
+    pub fn new(range: Option<PortRange>) -> Self {
+        Self {
+            range,
+            next: AtomicU32::new(std::process::id()),
+        }
+    }
+
+    /// A UDP socket bound to `local_ip` (a port from the range, or ephemeral) and connected to
+    /// `remote`, with large buffers: the transfer's TID (RFC 1350 §4).
+    pub fn reply_socket(&self, local_ip: IpAddr, remote: SocketAddr) -> io::Result<UdpSocket> {
+        let socket = Socket::new(
+            Domain::for_address(remote),
+            Type::DGRAM,
+            Some(Protocol::UDP),
+        )?;
+        set_buffers(&socket);
+        match self.range {
+            None => socket.bind(&SocketAddr::new(local_ip, 0).into())?,
+            Some(r) => self.bind_in_range(&socket, local_ip, r)?,
+        }
+        socket.connect(&remote.into())?;
+        Ok(socket.into())
+    }
+
+    fn bind_in_range(&self, socket: &Socket, ip: IpAddr, r: PortRange) -> io::Result<()> {
+        let span = u32::from(r.high - r.low) + 1;
+        let start = self.next.fetch_add(1, Ordering::Relaxed) % span;
+        for i in 0..span {
+            let port = r.low + u16::try_from((start + i) % span).unwrap_or(0);
+            match socket.bind(&SocketAddr::new(ip, port).into()) {
+                Ok(()) => {
+                    self.next.store(start + i + 1, Ordering::Relaxed);
+                    return Ok(());
+                }
+                Err(e) if e.kind() == io::ErrorKind::AddrInUse => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Err(io::Error::new(
+            io::ErrorKind::AddrInUse,
+            format!("every port in --port-range {r} is in use"),
+        ))
+    }
+}
+
+/// Asks for [`SOCKET_BUFFER`]-sized buffers; as root past `net.core.*mem_max` (FORCE).
+fn set_buffers(socket: &Socket) {
+    let forced = setsockopt(socket, sockopt::SndBufForce, &SOCKET_BUFFER).is_ok()
+        && setsockopt(socket, sockopt::RcvBufForce, &SOCKET_BUFFER).is_ok();
+    if !forced {
+        let _ = socket.set_send_buffer_size(SOCKET_BUFFER);
+        let _ = socket.set_recv_buffer_size(SOCKET_BUFFER);
+    }
+}
+
+/// A client-side socket for `pxe get`: unconnected (the server answers from a new port).
+pub fn client_socket(server: SocketAddr) -> io::Result<UdpSocket> {
+    let local: SocketAddr = match server {
+        SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
+        SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
+    };
+    let socket = Socket::new(
+        Domain::for_address(server),
+        Type::DGRAM,
+        Some(Protocol::UDP),
+    )?;
+    set_buffers(&socket);
+    socket.bind(&local.into())?;
+    Ok(socket.into())
+}
+
+/// Sends `lens.len()` datagrams, the i-th being `bufs[i][..lens[i]]`, in as few syscalls as
+/// the kernel allows (`sendmmsg`) on a connected socket.
+pub fn send_batch(socket: &UdpSocket, bufs: &[Vec<u8>], lens: &[usize]) -> io::Result<()> {
+    use rustix::net::{MMsgHdr, SendAncillaryBuffer, SendFlags, sendmmsg};
+    const MAX: usize = 64;
+    let mut sent = 0;
+    while sent < lens.len() {
+        let n = (lens.len() - sent).min(MAX);
+        let iovs: [[IoSlice<'_>; 1]; MAX] = std::array::from_fn(|i| {
+            let j = (sent + i).min(lens.len() - 1);
+            [IoSlice::new(
+                bufs.get(j).map_or(&[][..], |b| &b[..lens[j].min(b.len())]),
+            )]
+        });
+        let mut controls: [SendAncillaryBuffer<'_, '_, '_>; MAX] =
+            std::array::from_fn(|_| SendAncillaryBuffer::default());
+        let mut ctl = controls.each_mut().into_iter();
+        let mut msgs: [Option<MMsgHdr<'_>>; MAX] =
+            std::array::from_fn(|i| ctl.next().map(|c| MMsgHdr::new(&iovs[i], c)));
+        let mut msgs: [MMsgHdr<'_>; MAX] = msgs.each_mut().map(|m| m.take().expect("MAX controls"));
+        match sendmmsg(socket, &mut msgs[..n], SendFlags::empty()) {
+            Ok(0) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::WriteZero,
+                    "sendmmsg sent nothing",
+                ));
+            }
+            Ok(k) => sent += k,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// Drops root to `user` (and its primary group, no supplementary groups). Called after every
+/// privileged bind; a no-op error if the process is not root.
+pub fn drop_privileges(user: &str) -> io::Result<()> {
+    use nix::unistd::{Gid, Uid, User, setgid, setgroups, setuid};
+    let u = User::from_name(user)
+        .map_err(io::Error::from)?
+        .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("no such user `{user}`")))?;
+    if Uid::effective().is_root() {
+        setgroups(&[u.gid]).map_err(io::Error::from)?;
+        setgid(u.gid).map_err(io::Error::from)?;
+        setuid(u.uid).map_err(io::Error::from)?;
+    } else if Uid::effective() != u.uid {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!("--user {user}: not running as root, cannot switch user"),
+        ));
+    }
+    let _: (Gid, Uid) = (Gid::effective(), Uid::effective());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pktinfo_reports_the_local_address() {
+        let mut l = Listener::bind("0.0.0.0:0".parse().unwrap()).unwrap();
+        let port = l.local_addr().port();
+        let c = UdpSocket::bind("127.0.0.1:0").unwrap();
+        c.send_to(b"hi", ("127.0.0.1", port)).unwrap();
+        let mut buf = [0; 16];
+        let r = loop {
+            if let Some(r) = l.recv(&mut buf).unwrap() {
+                break r;
+            }
+        };
+        assert_eq!(r.len, 2);
+        assert_eq!(r.local, SocketAddr::from(([127, 0, 0, 1], port)));
+        assert_eq!(r.remote, c.local_addr().unwrap());
+    }
+
+    #[test]
+    fn port_range_is_respected_and_batches_arrive() {
+        let low = 40000 + u16::try_from(std::process::id() % 20000).unwrap();
+        let alloc = PortAllocator::new(Some(PortRange { low, high: low + 3 }));
+        let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let remote = client.local_addr().unwrap();
+        let socks: Vec<_> = (0..4)
+            .map(|_| {
+                alloc
+                    .reply_socket(Ipv4Addr::LOCALHOST.into(), remote)
+                    .unwrap()
+            })
+            .collect();
+        for s in &socks {
+            let p = s.local_addr().unwrap().port();
+            assert!((low..=low + 3).contains(&p), "{p}");
+        }
+        assert!(
+            alloc
+                .reply_socket(Ipv4Addr::LOCALHOST.into(), remote)
+                .is_err()
+        );
+        let bufs: Vec<Vec<u8>> = (0..100u8).map(|i| vec![i; 10]).collect();
+        let lens = vec![3; 100];
+        send_batch(&socks[0], &bufs, &lens).unwrap();
+        let mut b = [0; 16];
+        for i in 0..100u8 {
+            let (n, _) = client.recv_from(&mut b).unwrap();
+            assert_eq!(&b[..n], &[i, i, i]);
+        }
+    }
+}

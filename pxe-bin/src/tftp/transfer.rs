@@ -1,0 +1,252 @@
+//! One transfer: a [`pxe_tftp::Session`] driven on its own connected UDP socket, in its own
+//! thread, reading file bytes by position as the session asks for them.
+
+use std::fs::File;
+use std::io;
+use std::net::{SocketAddr, UdpSocket};
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use pxe_proto::{Datagram, Destination, SansIo};
+use pxe_tftp::{ErrorCode, Outcome, RequestKind, Session, SessionEvent};
+
+use super::clock;
+use super::fs::Data;
+use super::net::{self, STOP_POLL};
+
+/// Most datagrams handed to one `sendmmsg`.
+const BATCH_MAX: usize = 64;
+
+/// Where a transfer's bytes come from or go to.
+#[derive(Debug)]
+pub enum Io {
+    /// RRQ: read by position from this.
+    Read(Data),
+    /// WRQ: written by position into this.
+    Write(File),
+}
+
+/// Everything one transfer thread owns.
+#[derive(Debug)]
+pub struct Transfer {
+    /// The connected reply socket (the server's TID).
+    pub socket: UdpSocket,
+    /// The session from `Incoming::accept`.
+    pub session: Session,
+    /// The file.
+    pub io: Io,
+    /// The client's requested name, for logs.
+    pub name: String,
+    /// Set when the server stops.
+    pub stop: Arc<AtomicBool>,
+}
+
+/// The figures of a finished transfer, for the summary log line and for tests.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    /// The client.
+    pub peer: SocketAddr,
+    /// How it ended.
+    pub outcome: Option<Outcome>,
+    /// The core's counters.
+    pub stats: pxe_tftp::TransferStats,
+}
+
+impl Transfer {
+    /// Runs the transfer to its end and logs one summary line.
+    pub fn run(mut self) -> Summary {
+        let peer = self.session.peer();
+        let local = self.socket.local_addr().unwrap_or(peer);
+        if let Err(e) = self.drive(local) {
+            tracing::warn!(client = %peer, file = %self.name, error = %e, "transfer socket failed");
+            self.session
+                .abort(clock::now(), ErrorCode::NotDefined, "server socket error");
+        }
+        let summary = Summary {
+            peer,
+            outcome: self.session.outcome().cloned(),
+            stats: self.session.stats().clone(),
+        };
+        log_summary(&summary, &self.name, self.session.kind());
+        summary
+    }
+
+    fn drive(&mut self, local: SocketAddr) -> io::Result<()> {
+        let peer = self.session.peer();
+        let max = self.session.max_transmit_len();
+        let batch = usize::from(self.session.negotiated().windowsize).clamp(1, BATCH_MAX);
+        let mut bufs: Vec<Vec<u8>> = (0..batch).map(|_| vec![0; max]).collect();
+        let mut lens = [0usize; BATCH_MAX];
+        let mut scratch: Vec<u8> = Vec::new();
+        let mut rbuf = vec![0u8; pxe_tftp::wire::MAX_DATAGRAM_LEN];
+        let mut read_timeout: Option<Duration> = None;
+        loop {
+            let now = clock::now();
+            self.drain_events(now, &mut scratch);
+            self.drain_writes(now);
+            let mut n = 0;
+            while n < batch {
+                let Some(t) = self.session.poll_transmit(now, &mut bufs[n]) else {
+                    break;
+                };
+                match t.destination {
+                    Destination::Unicast(to) if to != peer => {
+                        // An ERROR 5 to a stranger; cannot happen on a connected socket, but
+                        // the session may queue one.
+                        let _ = self.socket.send_to(&bufs[n][..t.len], to);
+                    }
+                    _ => {
+                        lens[n] = t.len;
+                        n += 1;
+                    }
+                }
+            }
+            match n {
+                0 => {}
+                1 => send_one(&self.socket, &bufs[0][..lens[0]])?,
+                _ => net::send_batch(&self.socket, &bufs, &lens[..n])?,
+            }
+            if n == batch {
+                continue;
+            }
+            if self.session.is_finished() {
+                return Ok(());
+            }
+            if self.stop.load(Ordering::Relaxed) {
+                self.session
+                    .abort(now, ErrorCode::NotDefined, "server shutting down");
+                continue;
+            }
+            let wait = self
+                .session
+                .poll_timeout()
+                .map_or(STOP_POLL, |d| d.saturating_duration_since(now))
+                .min(STOP_POLL);
+            if wait.is_zero() {
+                self.session.handle_timeout(now);
+                continue;
+            }
+            // setsockopt only when the wanted wait is not already covered: waking early is
+            // harmless (the loop re-checks), waking late would delay a retransmission.
+            if read_timeout.is_none_or(|t| t > wait || t < wait / 2) {
+                self.socket.set_read_timeout(Some(wait))?;
+                read_timeout = Some(wait);
+            }
+            match self.socket.recv(&mut rbuf) {
+                Ok(len) => {
+                    let dgram = Datagram::new(peer, local, &rbuf[..len]);
+                    self.session.handle_datagram(clock::now(), dgram);
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    self.session.handle_timeout(clock::now());
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // ICMP port unreachable: the client has gone.
+                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                    self.session
+                        .abort(clock::now(), ErrorCode::NotDefined, "client unreachable");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn drain_events(&mut self, now: pxe_proto::Instant, scratch: &mut Vec<u8>) {
+        while let Some(ev) = self.session.poll_event() {
+            let SessionEvent::NeedData { offset, len } = ev else {
+                continue;
+            };
+            let Io::Read(data) = &self.io else { continue };
+            if scratch.len() < len {
+                scratch.resize(len, 0);
+            }
+            let result = data
+                .read_at(&mut scratch[..len], offset)
+                .map_err(|e| e.to_string())
+                .and_then(|n| {
+                    self.session
+                        .supply(offset, &scratch[..n])
+                        .map_err(|e| e.to_string())
+                });
+            if let Err(e) = result {
+                tracing::error!(client = %self.session.peer(), file = %self.name, offset, error = %e, "read failed");
+                self.session
+                    .abort(now, ErrorCode::NotDefined, "read error on the server");
+            }
+        }
+    }
+
+    fn drain_writes(&mut self, now: pxe_proto::Instant) {
+        let Io::Write(file) = &self.io else { return };
+        let mut failed = None;
+        while let Some((offset, bytes)) = self.session.poll_data() {
+            if let Err(e) = file.write_all_at(bytes, offset) {
+                failed = Some(e);
+                break;
+            }
+        }
+        if let Some(e) = failed {
+            let code = if e.raw_os_error() == Some(libc::ENOSPC) {
+                ErrorCode::DiskFull
+            } else {
+                ErrorCode::NotDefined
+            };
+            tracing::error!(client = %self.session.peer(), file = %self.name, error = %e, "write failed");
+            self.session.abort(now, code, "write error on the server");
+        }
+    }
+}
+
+fn send_one(socket: &UdpSocket, buf: &[u8]) -> io::Result<()> {
+    loop {
+        match socket.send(buf) {
+            Ok(_) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            // The client is gone (ICMP from an earlier packet); the session's timer ends it.
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => return Ok(()),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Megabytes (MiB) per second, for logs.
+#[must_use]
+pub fn mib_per_s(bytes: u64, d: Duration) -> f64 {
+    let secs = d.as_secs_f64().max(1e-6);
+    (bytes as f64 / (1024.0 * 1024.0)) / secs
+}
+
+fn log_summary(s: &Summary, name: &str, kind: RequestKind) {
+    let st = &s.stats;
+    let duration = st.duration().unwrap_or_default();
+    let mib_s = (mib_per_s(st.bytes, duration) * 100.0).round() / 100.0;
+    let dir = match kind {
+        RequestKind::Read => "read",
+        RequestKind::Write => "write",
+    };
+    let ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
+    macro_rules! line {
+        ($level:ident, $result:expr, $msg:literal) => {
+            tracing::$level!(
+                client = %s.peer, file = %name, dir, bytes = st.bytes, blksize = st.blksize,
+                windowsize = st.windowsize, duration_ms = ms, mib_s, retransmits = st.retransmits,
+                timeouts = st.timeouts, result = %$result, $msg
+            )
+        };
+    }
+    match &s.outcome {
+        Some(Outcome::Completed) => line!(info, "ok", "transfer"),
+        Some(Outcome::SizeProbe) => {
+            line!(debug, "tsize probe (client aborted after OACK)", "transfer")
+        }
+        Some(Outcome::Failed(e)) => line!(warn, e, "transfer failed"),
+        None => line!(warn, "unfinished", "transfer failed"),
+    }
+}
