@@ -1,6 +1,6 @@
 //! Lease state: a value the driver serializes and restores.
 
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
 use core::net::Ipv4Addr;
 
@@ -50,14 +50,15 @@ impl Lease {
     }
 }
 
-/// Every known address, at most one record per address.
+/// Every known address, at most one record per address, with indexes by client and by deadline
+/// so that every operation is logarithmic in the number of records.
 ///
 /// Serialized as a list of [`Lease`]s. Restoring ([`LeaseTable::from_leases`]) keeps the
 /// invariant the server relies on: one record per address (the later-expiring wins) and at most
 /// one active address per client (the later-expiring wins, the others become `Expired`). The
 /// `Instant`s must come from a clock whose epoch survives restarts (Unix time) for restored
 /// leases to keep their meaning.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 #[cfg_attr(
     feature = "serde",
     derive(serde::Serialize, serde::Deserialize),
@@ -65,7 +66,19 @@ impl Lease {
 )]
 pub struct LeaseTable {
     by_ip: BTreeMap<Ipv4Addr, Lease>,
+    /// Each client's current (or last) address.
+    by_mac: BTreeMap<MacAddr, Ipv4Addr>,
+    /// When offered, bound and declined records run out.
+    deadlines: BTreeSet<(Instant, Ipv4Addr)>,
 }
+
+impl PartialEq for LeaseTable {
+    fn eq(&self, other: &Self) -> bool {
+        self.by_ip == other.by_ip
+    }
+}
+
+impl Eq for LeaseTable {}
 
 impl From<Vec<Lease>> for LeaseTable {
     fn from(v: Vec<Lease>) -> Self {
@@ -77,6 +90,17 @@ impl From<LeaseTable> for Vec<Lease> {
     fn from(t: LeaseTable) -> Self {
         t.by_ip.into_values().collect()
     }
+}
+
+fn timed(l: &Lease) -> bool {
+    matches!(
+        l.state,
+        LeaseState::Offered | LeaseState::Bound | LeaseState::Declined
+    )
+}
+
+fn holds(l: &Lease) -> bool {
+    matches!(l.state, LeaseState::Offered | LeaseState::Bound)
 }
 
 impl LeaseTable {
@@ -96,24 +120,36 @@ impl LeaseTable {
                 }
             }
         }
-        // One active (offered/bound) address per client: keep the one expiring last.
-        let mut best: BTreeMap<MacAddr, (Instant, Ipv4Addr)> = BTreeMap::new();
+        // Each client's address: its active one expiring last, else its record expiring last.
+        let mut best: BTreeMap<MacAddr, (bool, Instant, Ipv4Addr)> = BTreeMap::new();
         for l in by_ip.values() {
-            if let (Some(mac), LeaseState::Offered | LeaseState::Bound) = (l.mac, l.state) {
-                let e = best.entry(mac).or_insert((l.expires, l.ip));
-                if l.expires > e.0 {
-                    *e = (l.expires, l.ip);
+            if let Some(mac) = l.mac {
+                let key = (holds(l), l.expires, l.ip);
+                let e = best.entry(mac).or_insert(key);
+                if (key.0, key.1) > (e.0, e.1) {
+                    *e = key;
                 }
             }
         }
         for l in by_ip.values_mut() {
-            if let (Some(mac), LeaseState::Offered | LeaseState::Bound) = (l.mac, l.state)
-                && best.get(&mac).is_some_and(|&(_, ip)| ip != l.ip)
+            if let Some(mac) = l.mac
+                && holds(l)
+                && best.get(&mac).is_some_and(|b| b.2 != l.ip)
             {
                 l.state = LeaseState::Expired;
             }
         }
-        LeaseTable { by_ip }
+        let by_mac = best.into_iter().map(|(m, b)| (m, b.2)).collect();
+        let deadlines = by_ip
+            .values()
+            .filter(|l| timed(l))
+            .map(|l| (l.expires, l.ip))
+            .collect();
+        LeaseTable {
+            by_ip,
+            by_mac,
+            deadlines,
+        }
     }
 
     /// The record for `ip`.
@@ -121,16 +157,12 @@ impl LeaseTable {
         self.by_ip.get(&ip)
     }
 
-    /// The record held or last held by `mac` (active ones first).
+    /// The record `mac` holds or last held.
     pub fn by_mac(&self, mac: MacAddr) -> Option<&Lease> {
-        let mut found = None;
-        for l in self.by_ip.values().filter(|l| l.mac == Some(mac)) {
-            if matches!(l.state, LeaseState::Offered | LeaseState::Bound) {
-                return Some(l);
-            }
-            found = found.or(Some(l));
-        }
-        found
+        self.by_mac
+            .get(&mac)
+            .and_then(|ip| self.by_ip.get(ip))
+            .filter(|l| l.mac == Some(mac))
     }
 
     /// Every record, by address.
@@ -156,15 +188,33 @@ impl LeaseTable {
     /// Sets the record for `lease.ip`. A client's other offered/bound address is retired, so a
     /// client holds at most one.
     pub(crate) fn put(&mut self, lease: Lease) {
+        if let Some(old) = self.by_ip.get(&lease.ip).copied() {
+            self.deadlines.remove(&(old.expires, old.ip));
+            if let Some(m) = old.mac
+                && old.mac != lease.mac
+                && self.by_mac.get(&m) == Some(&old.ip)
+            {
+                self.by_mac.remove(&m);
+            }
+        }
+        // A client's address index moves only when it takes a new address (or had none): a
+        // released or expired record elsewhere must not retire its current binding.
         if let Some(mac) = lease.mac {
-            for l in self.by_ip.values_mut() {
-                if l.ip != lease.ip
-                    && l.mac == Some(mac)
-                    && matches!(l.state, LeaseState::Offered | LeaseState::Bound)
+            let current = self.by_mac.get(&mac).copied();
+            if holds(&lease) || current.is_none_or(|ip| ip == lease.ip) {
+                self.by_mac.insert(mac, lease.ip);
+                if let Some(prev_ip) = current.filter(|&ip| ip != lease.ip)
+                    && let Some(prev) = self.by_ip.get_mut(&prev_ip)
+                    && prev.mac == Some(mac)
+                    && holds(prev)
                 {
-                    l.state = LeaseState::Expired;
+                    self.deadlines.remove(&(prev.expires, prev_ip));
+                    prev.state = LeaseState::Expired;
                 }
             }
+        }
+        if timed(&lease) {
+            self.deadlines.insert((lease.expires, lease.ip));
         }
         self.by_ip.insert(lease.ip, lease);
     }
@@ -172,39 +222,30 @@ impl LeaseTable {
     /// Moves records whose time ran out to their free state; returns the changed records.
     pub(crate) fn expire(&mut self, now: Instant) -> Vec<Lease> {
         let mut changed = Vec::new();
-        self.by_ip.retain(|_, l| {
-            if now < l.expires {
-                return true;
+        while let Some(&(at, ip)) = self.deadlines.first() {
+            if at > now {
+                break;
             }
-            match l.state {
-                LeaseState::Offered | LeaseState::Bound => {
-                    l.state = LeaseState::Expired;
-                    changed.push(*l);
-                    true
-                }
-                LeaseState::Declined => {
-                    let mut freed = *l;
-                    freed.state = LeaseState::Expired;
-                    changed.push(freed);
-                    false
-                }
-                LeaseState::Released | LeaseState::Expired => true,
+            self.deadlines.pop_first();
+            let Some(l) = self
+                .by_ip
+                .get_mut(&ip)
+                .filter(|l| l.expires == at && timed(l))
+            else {
+                continue;
+            };
+            let declined = l.state == LeaseState::Declined;
+            l.state = LeaseState::Expired;
+            changed.push(*l);
+            if declined {
+                self.by_ip.remove(&ip);
             }
-        });
+        }
         changed
     }
 
     /// The earliest time a record changes state by itself.
     pub(crate) fn next_expiry(&self) -> Option<Instant> {
-        self.by_ip
-            .values()
-            .filter(|l| {
-                matches!(
-                    l.state,
-                    LeaseState::Offered | LeaseState::Bound | LeaseState::Declined
-                )
-            })
-            .map(|l| l.expires)
-            .min()
+        self.deadlines.first().map(|&(at, _)| at)
     }
 }

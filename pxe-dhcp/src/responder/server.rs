@@ -133,6 +133,8 @@ pub struct LeaseServer {
     events: VecDeque<DhcpEvent>,
     once: OnceMemory,
     stats: Stats,
+    /// Where the next pool search starts (just after the last address handed out).
+    cursor: Option<Ipv4Addr>,
 }
 
 impl LeaseServer {
@@ -151,6 +153,7 @@ impl LeaseServer {
             events: VecDeque::new(),
             once: OnceMemory::default(),
             stats: Stats::default(),
+            cursor: None,
         }
     }
 
@@ -271,44 +274,70 @@ impl LeaseServer {
                 return Some(ip);
             }
         }
-        let mut reuse: Option<(Instant, Ipv4Addr)> = None;
-        for pool in self
+        let pools: Vec<PoolRange> = self
             .cfg
             .pools
             .iter()
-            .filter(|p| self.cfg.same_subnet(p.first, link))
-        {
-            // Walk the pool beside the (sorted) records in it: the first gap is a never-used
-            // address; otherwise reuse the free record that has been free the longest.
-            let mut next = u32::from(pool.first);
-            let last = u32::from(pool.last);
-            let mut records = self.leases.range(pool.first, pool.last).peekable();
-            while next <= last {
-                let ip = Ipv4Addr::from(next);
-                match records.peek() {
-                    Some(l) if l.ip == ip => {
-                        if !l.is_active(now)
-                            && l.state != LeaseState::Declined
-                            && self.check(mac, ip, link, now).is_ok()
-                            && reuse.is_none_or(|(t, _)| l.expires < t)
-                        {
-                            reuse = Some((l.expires, ip));
-                        }
-                        records.next();
-                    }
-                    _ => {
-                        if self.check(mac, ip, link, now).is_ok() {
-                            return Some(ip);
-                        }
+            .filter(|p| p.first <= p.last && self.cfg.same_subnet(p.first, link))
+            .copied()
+            .collect();
+        // First a never-used address, then a free record; both searched round-robin from the
+        // last allocation, so a busy pool costs a few steps, not a walk from its start.
+        for reuse in [false, true] {
+            for pool in &pools {
+                let start = self
+                    .cursor
+                    .filter(|c| pool.contains(*c))
+                    .unwrap_or(pool.first);
+                let before = u32::from(start).checked_sub(1).map(Ipv4Addr::from);
+                let mut segments = alloc::vec![(start, pool.last)];
+                if let Some(b) = before.filter(|b| *b >= pool.first) {
+                    segments.push((pool.first, b));
+                }
+                for (first, last) in segments {
+                    if let Some(ip) = self.scan(mac, link, now, first, last, reuse) {
+                        return Some(ip);
                     }
                 }
-                next = match next.checked_add(1) {
-                    Some(n) => n,
-                    None => break,
-                };
             }
         }
-        reuse.map(|(_, ip)| ip)
+        None
+    }
+
+    /// The first usable address in `first..=last`: a never-used one, or (`reuse`) a free record.
+    fn scan(
+        &self,
+        mac: MacAddr,
+        link: Ipv4Addr,
+        now: Instant,
+        first: Ipv4Addr,
+        last: Ipv4Addr,
+        reuse: bool,
+    ) -> Option<Ipv4Addr> {
+        if reuse {
+            return self
+                .leases
+                .range(first, last)
+                .find(|l| {
+                    !l.is_active(now)
+                        && l.state != LeaseState::Declined
+                        && self.check(mac, l.ip, link, now).is_ok()
+                })
+                .map(|l| l.ip);
+        }
+        let mut next = u32::from(first);
+        let last = u32::from(last);
+        let mut records = self.leases.range(first, Ipv4Addr::from(last)).peekable();
+        while next <= last {
+            let ip = Ipv4Addr::from(next);
+            if records.peek().is_some_and(|l| l.ip == ip) {
+                records.next();
+            } else if self.check(mac, ip, link, now).is_ok() {
+                return Some(ip);
+            }
+            next = next.checked_add(1)?;
+        }
+        None
     }
 
     fn secs(s: u32) -> Duration {
@@ -462,6 +491,7 @@ impl LeaseServer {
                 let Some(ip) = self.allocate(mac, req.requested_ip(), link, now) else {
                     return self.ignore(Some(mac), IgnoreReason::PoolExhausted);
                 };
+                self.cursor = u32::from(ip).checked_add(1).map(Ipv4Addr::from);
                 // An address already bound to this client stays bound while offered again.
                 let existing = self.leases.get(ip).copied();
                 let lease = match existing {
@@ -498,7 +528,10 @@ impl LeaseServer {
             Some(MessageType::Release) => {
                 let ip = req.ciaddr;
                 match self.leases.get(ip).copied() {
-                    Some(mut l) if l.mac == Some(mac) && l.state != LeaseState::Declined => {
+                    Some(mut l)
+                        if l.mac == Some(mac)
+                            && matches!(l.state, LeaseState::Offered | LeaseState::Bound) =>
+                    {
                         l.state = LeaseState::Released;
                         l.expires = now;
                         self.leases.put(l);
@@ -510,7 +543,10 @@ impl LeaseServer {
             Some(MessageType::Decline) => {
                 let ip = req.requested_ip().unwrap_or(req.ciaddr);
                 match self.leases.get(ip).copied() {
-                    Some(l) if l.mac == Some(mac) => {
+                    Some(l)
+                        if l.mac == Some(mac)
+                            && matches!(l.state, LeaseState::Offered | LeaseState::Bound) =>
+                    {
                         let held = Lease {
                             ip,
                             mac: None,
