@@ -136,6 +136,7 @@ pub fn check(config: &Config, path: &Path) -> Report {
     check_permissions(&root, &referenced, &mut r);
     check_syslinux(&root, Path::new("/"), &mut r);
     crate::menu_cmd::doctor_lint(&root, config, &mut r);
+    check_dhcp(config, &mut r);
     check_ports(config, &mut r);
     r
 }
@@ -402,6 +403,94 @@ pub fn check_syslinux(root: &Path, sysroot: &Path, r: &mut Report) {
             format!(
                 "pxelinux.0 is PXELINUX {core_version}; {} .c32 module(s) from the same build",
                 c32.len()
+            ),
+        );
+    }
+}
+
+/// DHCP settings that would make `pxe serve` refuse to start, or hand out wrong addresses.
+fn check_dhcp(config: &Config, r: &mut Report) {
+    let dhcp = &config.dhcp;
+    if dhcp.mode() == DhcpMode::Off {
+        r.push(
+            Severity::Info,
+            "dhcp",
+            "DHCP is off (another DHCP server must send clients to this TFTP server)",
+        );
+        return;
+    }
+    let iface = match dhcp.interface() {
+        Some(name) => match crate::dhcp::iface::Interface::by_name(name) {
+            Ok(i) => Some(i),
+            Err(e) => {
+                r.push(Severity::Error, "dhcp", e.to_string());
+                None
+            }
+        },
+        None => {
+            r.push(
+                Severity::Warning,
+                "dhcp",
+                "no [dhcp] interface: pxe serve picks the only non-loopback interface and refuses if there are several",
+            );
+            None
+        }
+    };
+    if let (Some(i), Some(range)) = (&iface, dhcp.range) {
+        for ip in [range.first, range.last] {
+            if !i.contains(ip) {
+                r.push(
+                    Severity::Error,
+                    "dhcp",
+                    format!(
+                        "range {range}: {ip} is not in {}'s subnet {}/{}",
+                        i.name,
+                        i.network(),
+                        i.prefix
+                    ),
+                );
+            }
+        }
+    }
+    if dhcp.mode() == DhcpMode::Server {
+        if dhcp.range.is_none() && dhcp.reservations.is_empty() {
+            r.push(
+                Severity::Error,
+                "dhcp",
+                "server mode without a range or reservations hands out nothing",
+            );
+        }
+        let leases = dhcp.leases_path();
+        let dir = leases
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let existing = dir
+            .ancestors()
+            .find(|d| d.exists())
+            .unwrap_or(Path::new("/"));
+        if nix::unistd::access(existing, nix::unistd::AccessFlags::W_OK).is_err() {
+            r.push(
+                Severity::Error,
+                "dhcp",
+                format!(
+                    "lease file {}: {} is not writable by this user",
+                    leases.display(),
+                    existing.display()
+                ),
+            );
+        }
+    }
+    if let Some(i) = iface {
+        r.push(
+            Severity::Info,
+            "dhcp",
+            format!(
+                "{:?} mode on {} ({}/{})",
+                dhcp.mode(),
+                i.name,
+                i.addr,
+                i.prefix
             ),
         );
     }

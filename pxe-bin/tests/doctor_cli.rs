@@ -158,3 +158,24 @@ fn missing_config_is_explained() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("/nonexistent/pxe.toml"), "{err}");
 }
+
+#[test]
+fn dhcp_range_outside_the_interface_subnet_is_an_error() {
+    let (tmp, cfg) = healthy_tree();
+    let text = fs::read_to_string(&cfg).expect("cfg").replace(
+        "mode = \"off\"",
+        &format!(
+            "mode = \"server\"\ninterface = \"lo\"\nrange = \"10.0.0.1,10.0.0.9\"\nleases = \"{}\"",
+            tmp.path().join("state/leases.json").display()
+        ),
+    );
+    fs::write(&cfg, text).expect("write");
+    let (ok, text) = doctor(&cfg);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("10.0.0.1 is not in lo's subnet 127.0.0.0/8"),
+        "{text}"
+    );
+    // The default policy names an arm64 iPXE build Debian does not ship: a warning naming the rule.
+    assert!(text.contains("rule pxe-uefi-arm64"), "{text}");
+}
