@@ -180,11 +180,35 @@ fn uefi_edk2_pxe_chains_ipxe_efi_then_script() {
         boot.serial.contains("NBP file downloaded"),
         "EDK2 did not load ipxe.efi"
     );
-    assert!(
-        boot.serial.contains("user-class=iPXE"),
-        "the script ran without iPXE's user class"
-    );
     assert_decision_logged(&pxe, mac, &["uefi", "x64", "efi"]);
+    // The chain as the server saw it: EDK2 got ipxe.efi, then iPXE (user class) the script.
+    let log = pxe.log().to_lowercase();
+    let decided = |file: &str| {
+        log.lines()
+            .any(|l| l.contains(mac) && l.contains("decision") && l.contains(file))
+    };
+    assert!(decided("ipxe.efi"), "no decision sent EDK2 to ipxe.efi");
+    assert!(
+        log.lines()
+            .any(|l| l.contains(mac) && l.contains("user class ipxe") && l.contains("boot.ipxe")),
+        "no decision sent iPXE (user class iPXE) to boot.ipxe"
+    );
+    // EDK2's TFTP: a tsize probe it aborts with ERROR 8 after the OACK, then the real read.
+    let rrqs = lab.capture_text("udp dst port 69");
+    let asks: Vec<&str> = rrqs
+        .lines()
+        .filter(|l| l.contains("RRQ \"ipxe.efi\""))
+        .collect();
+    assert!(
+        asks.len() == 2 && asks[0].contains("tsize") && asks[1].contains("windowsize"),
+        "expected EDK2's tsize probe then its windowsize read of ipxe.efi; RRQs seen:\n{rrqs}"
+    );
+    let aborts =
+        lab.capture_text("udp and not port 67 and not port 68 and udp[8:2] = 5 and udp[10:2] = 8");
+    assert!(
+        !aborts.is_empty(),
+        "EDK2 sent no TFTP ERROR 8 (abort after the tsize OACK)"
+    );
 }
 
 /// The config of test 4: ahead of the default rules, a rule that sends iPXE ROMs on BIOS to

@@ -325,6 +325,20 @@ impl Lab {
         format!("PXEFW-SCRIPT-{}", self.tag)
     }
 
+    /// The capture so far, decoded by `tcpdump -n -r` with `filter` (one line per packet).
+    pub fn capture_text(&self, filter: &str) -> String {
+        let pcap = self.dir().join("br0.pcap");
+        let out = Command::new("tcpdump")
+            .arg("-n")
+            .arg("-r")
+            .arg(&pcap)
+            .arg(filter)
+            .stderr(Stdio::null())
+            .output()
+            .expect("run tcpdump -r");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// Starts `argv` inside the namespace, stdout and stderr to `<dir>/<what>.log`.
     pub fn spawn(&self, what: &str, argv: &[&str]) -> Proc {
         let log = self.dir().join(format!("{what}.log"));
