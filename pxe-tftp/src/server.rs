@@ -260,6 +260,11 @@ impl SansIo for Server {
 /// [`accept`](Incoming::accept) — or [`reject`](Incoming::reject) with ERROR 1 or 2 from the
 /// listening socket. The OACK is only ever sent by the accepted session, so a missing file never
 /// gets one.
+///
+/// A client that repeats its RRQ before the first reply arrives produces a second `Incoming`
+/// from the same peer address; the server keeps no per-transfer state, so a driver that already
+/// runs a session for that peer should drop the repeat (otherwise the client answers the extra
+/// session with ERROR 5, which ends it as `Failed`).
 #[derive(Debug, Clone)]
 pub struct Incoming {
     peer: SocketAddr,

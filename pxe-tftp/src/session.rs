@@ -84,8 +84,9 @@ pub struct TransferStats {
     pub windowsize: u16,
     /// Smoothed round-trip time, once measured.
     pub srtt: Option<Duration>,
-    /// The read ended without the final ACK after all retries (the client most likely has the
-    /// file and left; dnsmasq and tftp-hpa accept this too).
+    /// The read ended without the final ACK after all retries, although every block of the
+    /// final window was sent (the client most likely has the file and left; dnsmasq accepts
+    /// this too). `bytes` then counts only what was acknowledged.
     pub final_ack_missing: bool,
 }
 
@@ -719,10 +720,10 @@ impl SansIo for Session {
         self.retries += 1;
         self.stats.timeouts += 1;
         if self.retries > self.config.max_retries {
+            // Every block of the final window went out and only its ACK is missing: clients
+            // ACK at window end, so the client most likely has the file and left.
             if let Role::Read(sender) = &self.role
-                && sender
-                    .last
-                    .is_some_and(|(l, _)| l == sender.base && sender.high > l)
+                && sender.last.is_some_and(|(l, _)| sender.high > l)
             {
                 self.stats.final_ack_missing = true;
                 self.finish(now, Outcome::Completed);

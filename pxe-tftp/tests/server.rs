@@ -587,3 +587,34 @@ fn block_numbers_roll_over_on_the_wire() {
     assert_eq!(s.stats().bytes, size);
     assert_eq!(BlockNumber::from_index(blocks, 0), BlockNumber(4));
 }
+
+#[test]
+fn a_silent_client_after_the_whole_final_window_is_a_completion() {
+    let config = ServerConfig {
+        max_retries: 2,
+        ..ServerConfig::default()
+    };
+    let mut server = Server::new(config);
+    let file = vec![4u8; 512 * 5 + 10];
+    let mut s = request(&mut server, b"\0\x01f\0octet\0windowsize\x004\0")
+        .accept(t(0), FileInfo { size: Some(2570) });
+    feed(&mut s, &file);
+    drain(&mut s, t(0));
+    from_client(&mut s, t(1), &ack(0));
+    feed(&mut s, &file);
+    drain(&mut s, t(1));
+    from_client(&mut s, t(2), &ack(4));
+    feed(&mut s, &file);
+    let blocks: Vec<_> = drain(&mut s, t(2))
+        .iter()
+        .map(|(_, p)| data_block(p))
+        .collect();
+    assert_eq!(blocks, vec![(5, 512), (6, 10)]);
+    while let Some(d) = s.poll_timeout() {
+        s.handle_timeout(d);
+        drain(&mut s, d);
+    }
+    assert_eq!(s.outcome(), Some(&Outcome::Completed));
+    assert!(s.stats().final_ack_missing);
+    assert_eq!(s.stats().bytes, 2048);
+}
