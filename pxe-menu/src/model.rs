@@ -514,13 +514,15 @@ impl Menu {
     }
 
     /// Renders the iPXE script (menu-syntax.md §10.2): `menu`/`item`/`choose`, one `:id`
-    /// section per entry, and back to the menu if a boot fails.
+    /// section per entry, and back to the menu if a boot fails. The script's own labels
+    /// (`pxe/menu`, `pxe/failed`, `pxe/bios_only`) contain a `/`, which entry ids cannot, so
+    /// they never collide.
     pub fn render_ipxe(&self) -> String {
         let mut o = String::from("#!ipxe\n");
         for s in &self.say {
             let _ = writeln!(o, "echo {s}");
         }
-        o.push_str("\n:menu\n");
+        o.push_str("\n:pxe/menu\n");
         let _ = writeln!(o, "menu {}", strip_hotkey(&self.title));
         for e in self.entries.iter().filter(|e| !e.hidden) {
             let _ = writeln!(o, "item {} {}", e.id, strip_hotkey(&e.name));
@@ -532,7 +534,7 @@ impl Menu {
         if self.timeout > 0 {
             let _ = write!(o, " --timeout {}", u64::from(self.timeout) * 1000);
         }
-        o.push_str(" selected || goto menu\ngoto ${selected}\n");
+        o.push_str(" selected || goto pxe/menu\ngoto ${selected}\n");
         for e in &self.entries {
             let _ = writeln!(o, "\n:{}", e.id);
             match &e.boot {
@@ -550,39 +552,38 @@ impl Menu {
                     if !append.is_empty() {
                         let _ = write!(o, " {append}");
                     }
-                    o.push_str(" || goto failed\n");
+                    o.push_str(" || goto pxe/failed\n");
                     for i in initrd {
-                        let _ = writeln!(o, "initrd {i} || goto failed");
+                        let _ = writeln!(o, "initrd {i} || goto pxe/failed");
                     }
-                    o.push_str("boot || goto failed\n");
+                    o.push_str("boot || goto pxe/failed\n");
                 }
                 Boot::MemdiskIso { image, raw } => {
-                    o.push_str("iseq ${platform} pcbios || goto bios_only\n");
+                    o.push_str("iseq ${platform} pcbios || goto pxe/bios_only\n");
                     let _ = writeln!(
                         o,
-                        "kernel {} iso{} || goto failed",
+                        "kernel {} iso{} || goto pxe/failed",
                         self.memdisk,
                         if *raw { " raw" } else { "" }
                     );
-                    let _ = writeln!(o, "initrd {image} || goto failed");
-                    o.push_str("boot || goto failed\n");
+                    let _ = writeln!(o, "initrd {image} || goto pxe/failed");
+                    o.push_str("boot || goto pxe/failed\n");
                 }
                 Boot::LocalBoot => {
                     // sanboot of drive 0x80 is BIOS-only; UEFI goes back to its boot order.
                     o.push_str(
-                        "iseq ${platform} pcbios && sanboot --no-describe --drive 0x80 ||\n",
+                        "iseq ${platform} pcbios && sanboot --no-describe --drive 0x80 || exit\n",
                     );
-                    o.push_str("exit\n");
                 }
                 Boot::Chain { file } => {
-                    let _ = writeln!(o, "chain {file} || goto failed");
+                    let _ = writeln!(o, "chain {file} || goto pxe/failed");
                 }
             }
-            o.push_str("goto menu\n");
+            o.push_str("goto pxe/menu\n");
         }
-        o.push_str("\n:bios_only\necho This entry uses memdisk, which needs a BIOS client.\n");
-        o.push_str("goto failed\n");
-        o.push_str("\n:failed\necho Boot failed; back to the menu.\nsleep 3\ngoto menu\n");
+        o.push_str("\n:pxe/bios_only\necho This entry uses memdisk, which needs a BIOS client.\n");
+        o.push_str("goto pxe/failed\n");
+        o.push_str("\n:pxe/failed\necho Boot failed, back to the menu.\nsleep 3\ngoto pxe/menu\n");
         o
     }
 
@@ -798,9 +799,9 @@ mod tests {
         assert!(ipxe.starts_with("#!ipxe\necho MARKER-123\n"));
         assert!(ipxe.contains("item ipxe iPXE\n"));
         assert!(!ipxe.contains("item winpe"));
-        assert!(ipxe.contains(":winpe\niseq ${platform} pcbios || goto bios_only\n"));
-        assert!(ipxe.contains("kernel http://10.0.0.1/vmlinuz console=ttyS0 || goto failed\n"));
-        assert!(ipxe.contains("chain undionly.kpxe || goto failed\n"));
+        assert!(ipxe.contains(":winpe\niseq ${platform} pcbios || goto pxe/bios_only\n"));
+        assert!(ipxe.contains("kernel http://10.0.0.1/vmlinuz console=ttyS0 || goto pxe/failed\n"));
+        assert!(ipxe.contains("chain undionly.kpxe || goto pxe/failed\n"));
         assert!(ipxe.contains("--default web"));
     }
 }

@@ -64,6 +64,9 @@ pub struct Scopes<'a> {
     pub orphans: Vec<&'a Item>,
     /// Submenu tags from `MENU BEGIN tag`.
     pub menu_tags: Vec<&'a str>,
+    /// `MENU` entry directives between `MENU BEGIN` and the submenu's first `LABEL`: they
+    /// describe the submenu's own entry (`MENU LABEL`, `MENU PASSWD`, `MENU DEFAULT`, ...).
+    pub submenu_items: Vec<&'a Item>,
 }
 
 impl<'a> Scopes<'a> {
@@ -87,6 +90,7 @@ impl Config {
     pub fn scopes(&self) -> Scopes<'_> {
         let mut s = Scopes::default();
         let mut open: Option<LabelScope<'_>> = None;
+        let mut submenu_header = false;
         for item in &self.items {
             let keyword = match &item.kind {
                 ItemKind::Directive(d) => d.keyword,
@@ -96,6 +100,7 @@ impl Config {
             match keyword.scope() {
                 Scope::Structure => {
                     s.labels.extend(open.take());
+                    submenu_header = keyword == Keyword::MenuBegin;
                     if let Some(d) = item.directive() {
                         match keyword {
                             Keyword::Label => {
@@ -114,6 +119,7 @@ impl Config {
                 Scope::Global => s.globals.push(item),
                 Scope::Label => match open.as_mut() {
                     Some(l) => l.items.push(item),
+                    None if submenu_header && keyword.is_menu() => s.submenu_items.push(item),
                     None => s.orphans.push(item),
                 },
                 Scope::Both => match open.as_mut() {
@@ -278,6 +284,20 @@ mod tests {
         assert_eq!(r.labels[1].command_line, "vmlinuz quiet");
         assert_eq!(r.labels[2].command_line, "c");
         assert_eq!(r.labels[3].command_line, ".localboot 0 quiet");
+    }
+
+    #[test]
+    fn submenu_header_directives_belong_to_the_submenu() {
+        let cfg = Config::parse(
+            "MENU BEGIN t\nMENU LABEL Tools\nMENU PASSWD x\nKERNEL k\nLABEL a\nMENU END\nMENU LABEL y\n",
+        );
+        let s = cfg.scopes();
+        assert_eq!(s.submenu_items.len(), 2);
+        assert_eq!(
+            s.orphans.len(),
+            2,
+            "KERNEL in the header and MENU LABEL after MENU END"
+        );
     }
 
     #[test]
