@@ -70,13 +70,11 @@ pub struct ServeArgs {
 }
 
 impl ServeArgs {
-    /// True when no flag that selects what to serve was given: `pxe serve` serves the demo.
+    /// True when nothing to serve was named (no config, no root, no DHCP flag): `pxe serve`
+    /// then serves the built-in demo, on `--listen` if given, else 127.0.0.1:6969.
     #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.config.is_none()
-            && self.root.is_none()
-            && self.listen.is_none()
-            && self.dhcp.is_empty()
+    pub fn is_demo(&self) -> bool {
+        self.config.is_none() && self.root.is_none() && self.dhcp.is_empty()
     }
 }
 

@@ -20,7 +20,7 @@ pub const DEMO_LISTEN: SocketAddr =
 
 /// Runs `pxe serve`.
 pub fn run(args: &ServeArgs) -> Result<ExitCode, Error> {
-    let demo = args.is_empty();
+    let demo = args.is_demo();
     let mut config = match &args.config {
         Some(path) => Config::load(path)?,
         None => Config::default(),
