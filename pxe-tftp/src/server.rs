@@ -107,6 +107,10 @@ pub struct FileInfo {
     /// The file's size in bytes, echoed as `tsize` (RFC 2349) when the client asks. `None`
     /// (a generated file of unknown length) leaves `tsize` out of the OACK.
     ///
+    /// A read session also asks for no bytes past `size` (in octet mode), so a file that grows
+    /// while it is served is sent as it was when opened; one that shrinks ends at the first short
+    /// `supply`.
+    ///
     /// In netascii mode the file size is echoed too, as tftp-hpa's clients expect in practice,
     /// although the bytes on the wire grow by one per line end.
     pub size: Option<u64>,
