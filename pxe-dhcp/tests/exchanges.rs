@@ -798,3 +798,60 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn boot_server_request_echoes_the_boot_item() {
+    let mut p = ProxyResponder::new(ProxyConfig::new(SERVER), Policy::default());
+    let ip = Ipv4Addr::new(10, 77, 0, 50);
+    let mut req = edk2(MessageType::Request, mac(1), 11);
+    req.ciaddr = ip;
+    let item = PxeSubOption::BootItem {
+        server_type: 0x8000,
+        layer: 0,
+    };
+    req.options
+        .push(DhcpOption::VendorSpecific(VendorOptions::Pxe(vec![
+            item.clone(),
+        ])));
+    let (out, _) = exchange(&mut p, Instant::ZERO, &req, client_addr(ip), 4011);
+    assert_eq!(
+        out[0].0.option(OptionCode::VendorSpecific),
+        Some(&DhcpOption::VendorSpecific(VendorOptions::Pxe(vec![item])))
+    );
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+    /// Mutated and truncated real-looking requests never panic a responder.
+    #[test]
+    fn mutated_requests_never_panic(
+        edits in proptest::collection::vec((0usize..400, proptest::num::u8::ANY), 0..12),
+        cut in 0usize..420,
+        port in proptest::sample::select(vec![67u16, 4011]),
+    ) {
+        let mut ipxe = ipxe_bios(MessageType::Request, mac(3), 3);
+        ipxe.options.push(DhcpOption::RelayAgentInformation(vec![1, 2, 3]));
+        for base in [bytes(&edk2(MessageType::Discover, mac(1), 1)), bytes(&ipxe)] {
+            let mut b = base;
+            for &(at, v) in &edits {
+                if let Some(x) = b.get_mut(at) {
+                    *x = v;
+                }
+            }
+            b.truncate(cut.max(1));
+            let from = client_addr(Ipv4Addr::new(10, 77, 0, 9));
+            let mut s = LeaseServer::new(server_cfg(), Policy::default());
+            let mut p = ProxyResponder::new(ProxyConfig::new(SERVER), Policy::default());
+            s.handle_datagram(Instant::ZERO, dgram(&b, from, port));
+            p.handle_datagram(Instant::ZERO, dgram(&b, from, port));
+            let mut out = [0u8; 1500];
+            while let Some(t) = s.poll_transmit(Instant::ZERO, &mut out) {
+                proptest::prop_assert!(Repr::parse_bytes(&out[..t.len]).is_ok());
+            }
+            while let Some(t) = p.poll_transmit(Instant::ZERO, &mut out[..576]) {
+                proptest::prop_assert!(t.len <= 576);
+            }
+        }
+    }
+}

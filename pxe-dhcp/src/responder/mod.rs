@@ -93,7 +93,8 @@ pub enum IgnoreReason {
     WrongPort(u16),
     /// Not a PXE / iPXE / HTTP boot client (proxy mode answers only those).
     NotNetbootClient,
-    /// No policy rule matched; the string is the client summary.
+    /// No policy rule matched; the string is the client summary. (The lease server still
+    /// answers with an address, without boot information.)
     NoRule(String),
     /// The client chose another server's offer.
     OtherServer,

@@ -10,7 +10,9 @@ use super::reply::{self, Pending};
 use super::{DhcpEvent, IgnoreReason, OnceMemory, Stats};
 use crate::policy::Policy;
 use crate::pxe::{ClientInfo, Firmware};
-use crate::wire::{MessageType, Op, PXE_PORT, Packet, Repr};
+use crate::wire::{
+    DhcpOption, MessageType, Op, OptionCode, PXE_PORT, Packet, PxeSubOption, Repr, VendorOptions,
+};
 
 /// proxyDHCP settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,11 +149,26 @@ impl ProxyResponder {
             && client.is_uefi();
         reply::apply_boot(&mut r, &req, &client, &decision, true);
         if via_4011 {
-            r.options
-                .retain(|o| o.code() != crate::wire::OptionCode::VendorSpecific);
+            r.options.retain(|o| o.code() != OptionCode::VendorSpecific);
         }
         let destination = if on_4011 {
             r.ciaddr = req.ciaddr;
+            // A boot-server request names the item it wants (PXE 2.1 §2.2.6); the ACK echoes it.
+            let item = req
+                .option(OptionCode::VendorSpecific)
+                .and_then(|o| match o {
+                    DhcpOption::VendorSpecific(v) => v
+                        .sub_options()
+                        .iter()
+                        .find(|s| matches!(s, PxeSubOption::BootItem { .. }))
+                        .cloned(),
+                    _ => None,
+                });
+            if let Some(item) = item {
+                r.set_option(DhcpOption::VendorSpecific(VendorOptions::Pxe(alloc::vec![
+                    item
+                ])));
+            }
             if dgram.remote.ip().is_unspecified() {
                 Destination::Broadcast {
                     port: dgram.remote.port(),
