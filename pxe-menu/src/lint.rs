@@ -508,20 +508,7 @@ impl Linter<'_, '_> {
 
     fn directive(&self, item: &Item, d: &Directive) {
         let k = d.keyword;
-        if is_string_valued(k)
-            && !matches!(
-                k,
-                Keyword::MenuColor
-                    | Keyword::MenuColour
-                    | Keyword::MenuMsgcolor
-                    | Keyword::MenuMsgcolour
-                    | Keyword::MenuAutoboot
-                    | Keyword::MenuPasswd
-                    | Keyword::MenuMasterPasswd
-                    | Keyword::Say
-            )
-            && let Some(pos) = d.value.find(" #").or_else(|| d.value.find("\t#"))
-        {
+        if let Some(pos) = inline_comment(k, &d.value) {
             let kept = d.value.get(..pos).unwrap_or("").trim_end();
             self.push(
                 Code::InlineComment,
@@ -703,7 +690,10 @@ impl Linter<'_, '_> {
             }
         }
         let initrd = l.get(Keyword::Initrd);
-        let append = l.get(Keyword::Append);
+        // The label's APPEND, or the global one it inherits.
+        let append = l
+            .get(Keyword::Append)
+            .or(self.scopes.global(Keyword::Append));
         if let (Some(_), Some((a_item, a))) = (initrd, append)
             && a.value.split(is_space).any(|w| w.starts_with("initrd="))
         {
@@ -1040,6 +1030,52 @@ impl Linter<'_, '_> {
             }
         }
     }
+}
+
+/// Where an inline `#` that looks like a comment starts in a value, if it matters.
+///
+/// Command lines (`DEFAULT`, `APPEND`, `KERNEL`, ...) take any blank-then-`#`: it reaches the
+/// kernel or the label lookup. Display text (`MENU LABEL`, `SAY`, ...) only a `# ` comment
+/// shape, since `Item #1` is shown as written. Word and number values ignore the rest of the
+/// line, and colours/passwords/`MENU AUTOBOOT` use `#` themselves.
+fn inline_comment(k: Keyword, value: &str) -> Option<usize> {
+    if !is_string_valued(k) || k.arg() != crate::keyword::Arg::Rest {
+        return None;
+    }
+    if matches!(
+        k,
+        Keyword::MenuColor
+            | Keyword::MenuColour
+            | Keyword::MenuMsgcolor
+            | Keyword::MenuMsgcolour
+            | Keyword::MenuAutoboot
+            | Keyword::MenuPasswd
+            | Keyword::MenuMasterPasswd
+            | Keyword::MenuBackground
+    ) {
+        return None;
+    }
+    let command = k.is_kernel_like()
+        || matches!(
+            k,
+            Keyword::Default
+                | Keyword::Ui
+                | Keyword::Label
+                | Keyword::Append
+                | Keyword::Initrd
+                | Keyword::Ontimeout
+                | Keyword::Onerror
+        );
+    let bytes = value.as_bytes();
+    value.char_indices().find_map(|(i, c)| {
+        let after = bytes.get(i + 1).copied();
+        let comment_shaped = after.is_none_or(|b| is_space(char::from(b)));
+        (c == '#'
+            && i > 0
+            && bytes.get(i - 1).is_some_and(|b| is_space(char::from(*b)))
+            && (command || comment_shaped))
+            .then(|| i - 1)
+    })
 }
 
 /// A one-word id made from display text: `Windows 7 Install (AMD64)` → `windows_7_install_amd64`.

@@ -97,6 +97,11 @@ fn text_checks() {
     );
     text(
         Code::InlineComment,
+        &format!("{h}UI menu.c32\n{a}  MENU LABEL Debian # default\n"),
+        &format!("{h}UI menu.c32\n{a}  MENU LABEL Item #1\nDISPLAY boot.txt # listing\n"),
+    );
+    text(
+        Code::InlineComment,
         &format!("DEFAULT a # x\nTIMEOUT 5\n{a}"),
         &format!("{h}MENU COLOR sel 7 #ffffffff #00000000 std\nUI menu.c32\n{a}"),
     );
