@@ -228,3 +228,39 @@ fn custom_user_class_and_mac_mask_rules() {
     c.user_classes.push(b"pxe-stage2".to_vec());
     assert_eq!(policy.decide(&c, SERVER).unwrap().boot_file, "pxelinux.0");
 }
+
+#[test]
+fn every_fixture_through_the_proxy() {
+    use pxe_dhcp::responder::{DhcpEvent, ProxyConfig, ProxyResponder};
+    use pxe_dhcp::wire::{DhcpOption, OptionCode};
+    use pxe_proto::{Datagram, Destination, Instant, SansIo};
+    use std::net::SocketAddr;
+
+    let cases = [
+        (IPXE_BIOS, "pxelinux.0", &b"PXEClient"[..]),
+        (IPXE_EFI, "boot.ipxe", b"PXEClient"),
+        (EDK2_OVMF, "ipxe.efi", b"PXEClient"),
+        (PXE21_BIOS_ROM, "undionly.kpxe", b"PXEClient"),
+        (UEFI_HTTP, "http://10.77.0.1/ipxe.efi", b"HTTPClient"),
+    ];
+    let mut proxy = ProxyResponder::new(ProxyConfig::new(SERVER), Policy::default());
+    for (fixture, file, class) in cases {
+        let bytes = hex(fixture);
+        let remote = SocketAddr::from(([0, 0, 0, 0], 68));
+        let local = SocketAddr::from(([255, 255, 255, 255], 67));
+        proxy.handle_datagram(Instant::ZERO, Datagram::new(remote, local, &bytes));
+        let mut out = [0u8; 1500];
+        let t = proxy.poll_transmit(Instant::ZERO, &mut out).unwrap();
+        assert_eq!(t.destination, Destination::Broadcast { port: 68 });
+        let offer = Repr::parse_bytes(&out[..t.len]).unwrap();
+        assert_eq!(offer.message_type(), Some(MessageType::Offer));
+        assert_eq!(offer.file, file.as_bytes(), "{file}");
+        assert_eq!(offer.siaddr, SERVER);
+        assert_eq!(
+            offer.option(OptionCode::VendorClassIdentifier),
+            Some(&DhcpOption::VendorClassIdentifier(class.to_vec()))
+        );
+        let events: Vec<_> = std::iter::from_fn(|| proxy.poll_event()).collect();
+        assert!(matches!(&events[..], [DhcpEvent::Boot(b)] if b.decision.boot_file == file));
+    }
+}

@@ -44,10 +44,12 @@ pub enum ArchKind {
     /// 64-bit RISC-V UEFI (27, 28).
     Riscv64Uefi,
     /// 64-bit LoongArch UEFI (39, 40).
+    #[cfg_attr(feature = "serde", serde(rename = "loongarch64-uefi"))]
     LoongArch64Uefi,
     /// ARM U-Boot (21-24).
     ArmUboot,
     /// Raspberry Pi `rpiboot` (41).
+    #[cfg_attr(feature = "serde", serde(rename = "rpiboot"))]
     RpiBoot,
     /// Anything else (Itanium, PowerPC, s390, MIPS, ...).
     Other,
