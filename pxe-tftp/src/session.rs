@@ -65,8 +65,8 @@ pub struct TransferStats {
     pub blocks: u64,
     /// Datagrams sent to the peer.
     pub packets_sent: u64,
-    /// DATA or OACK packets sent again (after a timeout, or after an ACK inside the window
-    /// restarted it, RFC 7440).
+    /// DATA or OACK packets sent again: after a timeout, or after an ACK inside the window
+    /// restarted it (RFC 7440; at most once per window of progress).
     pub retransmits: u64,
     /// Retransmission timer expiries.
     pub timeouts: u64,
@@ -144,6 +144,9 @@ struct Sender {
     filled: u64,
     /// Blocks below this were sent at least once.
     high: u64,
+    /// Whether an ACK inside the window may restart it, and the ACK that re-allows it.
+    restart_armed: bool,
+    rearm_at: u64,
     /// The final (short) block and its length, once known.
     last: Option<(u64, usize)>,
     /// The pending `NeedData`: first block, block count, offset, length.
@@ -173,6 +176,8 @@ impl Sender {
             next: 1,
             filled: 1,
             high: 1,
+            restart_armed: true,
+            rearm_at: 0,
             last: None,
             request: None,
             size,
@@ -582,11 +587,21 @@ impl Session {
             self.finish(now, Outcome::Completed);
             return;
         }
-        // RFC 7440: an ACK inside the window starts the next window right after it.
         sender.base = k + 1;
-        sender.next = sender.base;
+        if sender.next > sender.base && sender.restart_armed {
+            // RFC 7440: an ACK inside the window (the client saw a gap) starts the next window
+            // right after it. At most once per window of progress, so a client that ACKs
+            // every block cannot make us resend each window many times over.
+            sender.next = sender.base;
+            sender.restart_armed = false;
+            sender.rearm_at = sender.base + sender.window - 1;
+        } else if k >= sender.rearm_at {
+            sender.restart_armed = true;
+        }
+        sender.next = sender.next.max(sender.base);
         self.retries = 0;
-        self.deadline = None;
+        // Blocks still in flight keep a timer running; otherwise the next send arms it.
+        self.deadline = (sender.next > sender.base).then(|| now + self.rto.current());
         if let Some(ev) = sender.want() {
             self.events.push_back(ev);
         }
@@ -736,7 +751,10 @@ impl SansIo for Session {
         self.rto.back_off();
         match (&mut self.role, self.phase) {
             (_, Phase::Negotiating) => self.negotiation_due = true,
-            (Role::Read(sender), _) => sender.next = sender.base,
+            (Role::Read(sender), _) => {
+                sender.next = sender.base;
+                sender.restart_armed = true;
+            }
             (Role::Write(receiver), _) => receiver.on_timeout(),
         }
         self.deadline = Some(now + self.rto.current());

@@ -618,3 +618,44 @@ fn a_silent_client_after_the_whole_final_window_is_a_completion() {
     assert!(s.stats().final_ack_missing);
     assert_eq!(s.stats().bytes, 2048);
 }
+
+#[test]
+fn a_client_that_acks_every_block_does_not_multiply_the_traffic() {
+    // Not RFC 7440 behaviour, but some receivers do it: every ACK is "inside the window".
+    let mut server = Server::new(ServerConfig::default());
+    let blocks = 400u64;
+    let file = vec![6u8; 512 * blocks as usize];
+    let mut s = request(&mut server, b"\0\x01f\0octet\0windowsize\x008\0").accept(
+        t(0),
+        FileInfo {
+            size: Some(file.len() as u64),
+        },
+    );
+    feed(&mut s, &file);
+    drain(&mut s, t(0));
+    from_client(&mut s, t(0), &ack(0));
+    let mut sent = 0u64;
+    let mut expected = 1u16;
+    let mut in_flight = std::collections::VecDeque::new();
+    while !s.is_finished() {
+        feed(&mut s, &file);
+        for (_, p) in drain(&mut s, t(0)) {
+            sent += 1;
+            in_flight.push_back(data_block(&p).0);
+        }
+        // The client takes one packet, ACKs the last in-order block.
+        let Some(block) = in_flight.pop_front() else {
+            break;
+        };
+        if block == expected {
+            expected = expected.wrapping_add(1);
+        }
+        from_client(&mut s, t(0), &ack(expected - 1));
+    }
+    assert_eq!(s.outcome(), Some(&Outcome::Completed));
+    assert!(
+        sent <= 2 * (blocks + 1),
+        "{sent} DATA packets for {} blocks",
+        blocks + 1
+    );
+}
