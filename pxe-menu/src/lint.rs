@@ -833,31 +833,66 @@ impl Linter<'_, '_> {
     }
 
     /// DEFAULT / ONTIMEOUT / MENU GOTO / MENU EXIT targets.
-    fn targets(&self) {
-        let has_include = self
+    /// Label ids and menu tags defined in INCLUDEd files, read through the tree. `None` when
+    /// some include cannot be read (no tree, a missing file, a remote path): then a target
+    /// may live there and is not judged.
+    fn included_names(&self) -> Option<(Vec<String>, Vec<String>)> {
+        let mut ids = Vec::new();
+        let mut tags = Vec::new();
+        let mut pending: Vec<(String, u32)> = self
             .cfg
             .directives()
-            .any(|(_, d)| matches!(d.keyword, Keyword::Include | Keyword::MenuInclude));
+            .filter(|(_, d)| matches!(d.keyword, Keyword::Include | Keyword::MenuInclude))
+            .map(|(_, d)| (d.first_word().to_string(), 1))
+            .collect();
+        if pending.is_empty() {
+            return Some((ids, tags));
+        }
+        let tree = self.opts.tree?;
+        while let Some((file, depth)) = pending.pop() {
+            // syslinux documents 16 levels; deeper (or circular) includes are not followed.
+            if depth > 16 {
+                return None;
+            }
+            let path = resolve_path(self.opts.prefix, &file)?;
+            let cfg = Config::parse(&tree.read(&path)?);
+            let s = cfg.scopes();
+            ids.extend(s.labels.iter().map(|l| l.id.to_string()));
+            tags.extend(s.menu_tags.iter().map(|t| t.to_string()));
+            pending.extend(
+                cfg.directives()
+                    .filter(|(_, d)| matches!(d.keyword, Keyword::Include | Keyword::MenuInclude))
+                    .map(|(_, d)| (d.first_word().to_string(), depth + 1)),
+            );
+        }
+        Some((ids, tags))
+    }
+
+    /// DEFAULT / ONTIMEOUT / MENU GOTO / MENU EXIT targets.
+    fn targets(&self) {
+        let Some((included_ids, included_tags)) = self.included_names() else {
+            return;
+        };
         let scopes = &self.scopes;
         for (item, d) in self.cfg.directives() {
             match d.keyword {
                 Keyword::Default | Keyword::Ontimeout => {
                     let target = d.first_word();
                     if target.is_empty()
-                        || has_include
                         || has_file_extension(target)
                         || target.contains('/')
                         || scopes.label(target).is_some()
+                        || included_ids.iter().any(|i| i == target)
                     {
                         continue;
                     }
                     let fix = scopes
                         .labels
                         .iter()
-                        .find(|l| l.id.eq_ignore_ascii_case(target))
-                        .map(|l| {
-                            format!("{} {} (labels are case-sensitive)", d.keyword.name(), l.id)
-                        });
+                        .map(|l| l.id)
+                        .chain(included_ids.iter().map(String::as_str))
+                        .find(|id| id.eq_ignore_ascii_case(target))
+                        .map(|id| format!("{} {id} (labels are case-sensitive)", d.keyword.name()));
                     self.push(
                         Code::UnknownTarget,
                         at_value(item),
@@ -871,17 +906,19 @@ impl Linter<'_, '_> {
                 }
                 Keyword::MenuGoto | Keyword::MenuExit => {
                     let tag = d.first_word();
-                    if tag.is_empty() || has_include {
+                    if tag.is_empty()
+                        || tag == ".top"
+                        || scopes.menu_tags.contains(&tag)
+                        || included_tags.iter().any(|t| t == tag)
+                    {
                         continue;
                     }
-                    if tag != ".top" && !scopes.menu_tags.contains(&tag) {
-                        self.push(
-                            Code::UnknownTarget,
-                            at_value(item),
-                            format!("{} `{tag}` names no MENU BEGIN tag", d.keyword.name()),
-                            None,
-                        );
-                    }
+                    self.push(
+                        Code::UnknownTarget,
+                        at_value(item),
+                        format!("{} `{tag}` names no MENU BEGIN tag", d.keyword.name()),
+                        None,
+                    );
                 }
                 _ => {}
             }

@@ -27,6 +27,14 @@ pub trait TreeView {
     /// The real spelling of a file whose path matches `path` ignoring ASCII case, if any. Used
     /// to say "exists as `Boot.txt`" instead of just "missing".
     fn find_ignore_case(&self, path: &str) -> Option<String>;
+
+    /// The text of a small file (an `INCLUDE`d config), if the view can read it. The lint
+    /// follows includes through this to find labels defined there; the default reads nothing,
+    /// and then targets that might live in an include are not judged.
+    fn read(&self, path: &str) -> Option<String> {
+        let _ = path;
+        None
+    }
 }
 
 /// An in-memory [`TreeView`].
@@ -41,6 +49,7 @@ pub trait TreeView {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MemTree {
     files: BTreeMap<String, FileMeta>,
+    texts: BTreeMap<String, String>,
 }
 
 impl MemTree {
@@ -58,6 +67,13 @@ impl MemTree {
                 world_readable: true,
             },
         )
+    }
+
+    /// Adds a world-readable file with text contents (readable through [`TreeView::read`]).
+    pub fn insert_text(&mut self, path: &str, text: &str) -> &mut MemTree {
+        let path = path.trim_start_matches('/');
+        self.texts.insert(path.to_string(), text.to_string());
+        self.insert(path, u64::try_from(text.len()).unwrap_or(u64::MAX))
     }
 
     /// Adds a file with explicit metadata.
@@ -79,6 +95,10 @@ impl TreeView for MemTree {
             .find(|k| k.eq_ignore_ascii_case(path))
             .cloned()
     }
+
+    fn read(&self, path: &str) -> Option<String> {
+        self.texts.get(path).cloned()
+    }
 }
 
 impl<T: TreeView + ?Sized> TreeView for &T {
@@ -88,5 +108,9 @@ impl<T: TreeView + ?Sized> TreeView for &T {
 
     fn find_ignore_case(&self, path: &str) -> Option<String> {
         (**self).find_ignore_case(path)
+    }
+
+    fn read(&self, path: &str) -> Option<String> {
+        (**self).read(path)
     }
 }

@@ -194,3 +194,68 @@ fn the_fixed_seed_has_no_findings() {
     };
     assert_eq!(codes(fixed, &opts), []);
 }
+
+/// Debian's netboot tarball: `pxelinux.cfg/default` only includes the real menu and boots
+/// vesamenu.c32 by path; the modules and libraries live in the PATH directory.
+#[test]
+fn debian_netboot_default_has_no_findings() {
+    let default = "# D-I config version 2.0\n\
+                   # search path for the c32 support libraries (libcom32, libutil etc.)\n\
+                   path debian-installer/amd64/boot-screens/\n\
+                   include debian-installer/amd64/boot-screens/menu.cfg\n\
+                   default debian-installer/amd64/boot-screens/vesamenu.c32\n\
+                   prompt 0\n\
+                   timeout 0\n";
+    let menu = "menu hshift 4\nmenu width 70\nmenu title Debian GNU/Linux installer menu (BIOS mode)\n\
+                include debian-installer/amd64/boot-screens/stdmenu.cfg\n\
+                menu begin advanced\n    menu label ^Advanced options\n    menu title Advanced options\n\
+                    label mainmenu\n        menu label ^Back..\n        menu exit\nmenu end\n\
+                default install\nlabel install\n\tmenu label ^Install\n\
+                \tkernel debian-installer/amd64/linux\n\
+                \tappend vga=788 initrd=debian-installer/amd64/initrd.gz --- quiet \n";
+    let stdmenu = "menu background debian-installer/amd64/boot-screens/splash.png\n\
+                   menu color title\t* #FFFFFFFF *\n";
+    let mut t = MemTree::new();
+    t.insert_text("pxelinux.cfg/default", default);
+    t.insert_text("debian-installer/amd64/boot-screens/menu.cfg", menu);
+    t.insert_text("debian-installer/amd64/boot-screens/stdmenu.cfg", stdmenu);
+    for f in ["pxelinux.0", "ldlinux.c32"] {
+        t.insert(f, 40_000);
+    }
+    for f in ["linux", "initrd.gz"] {
+        t.insert(&format!("debian-installer/amd64/{f}"), 20 << 20);
+    }
+    for f in ["vesamenu.c32", "libcom32.c32", "libutil.c32", "splash.png"] {
+        t.insert(&format!("debian-installer/amd64/boot-screens/{f}"), 40_000);
+    }
+    let opts = LintOptions {
+        tree: Some(&t),
+        ..LintOptions::default()
+    };
+    assert_eq!(codes(default, &opts), []);
+    // The included menu is linted on its own too (the binary lints every file it serves).
+    let menu_opts = LintOptions {
+        tree: Some(&t),
+        ..LintOptions::default()
+    };
+    let menu_codes = codes(menu, &menu_opts);
+    assert!(
+        menu_codes.iter().all(|(_, c)| *c == Code::MenuWithoutUi),
+        "{menu_codes:?}"
+    );
+
+    // Without the tree's contents a DEFAULT naming an included label is not judged; with
+    // them, a typo is found.
+    let typo =
+        "include debian-installer/amd64/boot-screens/menu.cfg\nui vesamenu.c32\ndefault Install\n";
+    assert_eq!(codes(typo, &LintOptions::default()), []);
+    let found = lint(&Config::parse(typo), &opts);
+    let m003 = found
+        .iter()
+        .find(|f| f.code == Code::UnknownTarget)
+        .expect("M003");
+    assert_eq!(
+        m003.fix.as_deref(),
+        Some("DEFAULT install (labels are case-sensitive)")
+    );
+}
