@@ -82,7 +82,7 @@ pub struct TransferStats {
     pub blksize: u16,
     /// Negotiated window size.
     pub windowsize: u16,
-    /// Smoothed round-trip time, once measured.
+    /// Smoothed round-trip time, once measured (updated as samples arrive).
     pub srtt: Option<Duration>,
     /// The read ended without the final ACK after all retries, although every block of the
     /// final window was sent (the client most likely has the file and left; dnsmasq accepts
@@ -574,6 +574,7 @@ impl Session {
             k == sender.base + sender.window - 1 || sender.last.is_some_and(|(l, _)| l == k);
         if window_end && !sender.resent[slot] {
             self.rto.sample(now - sender.sent_at[slot]);
+            self.stats.srtt = self.rto.srtt();
         } else {
             self.rto.reset_backoff();
         }
