@@ -107,7 +107,7 @@ codes! {
     MenuWithoutUi = "M018", "menu-without-ui", Info;
     /// `SERIAL` is not the first directive: earlier output misses the serial console.
     SerialNotFirst = "M019", "serial-not-first", Info;
-    /// A menu password that [Tab]/[Esc]/the prompt can walk around.
+    /// A menu password that Tab, Esc or the `boot:` prompt can walk around.
     PasswordEscapable = "M020", "password-escapable", Info;
     /// Several directories on one `PATH` line (docs and code disagree on the separator).
     PathList = "M021", "path-list", Info;
