@@ -855,3 +855,36 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn never_offers_the_network_broadcast_or_server_address() {
+    let cfg = ServerConfig::new(
+        SERVER,
+        Ipv4Addr::new(255, 255, 255, 0),
+        PoolRange {
+            first: Ipv4Addr::new(10, 77, 0, 0),
+            last: Ipv4Addr::new(10, 77, 0, 255),
+        },
+    );
+    let mut s = LeaseServer::new(cfg, Policy::default());
+    let any = client_addr(Ipv4Addr::UNSPECIFIED);
+    let mut seen = Vec::new();
+    for n in 0..=255u8 {
+        let (out, _) = exchange(
+            &mut s,
+            Instant::ZERO,
+            &request(MessageType::Discover, mac(n), u32::from(n)),
+            any,
+            67,
+        );
+        seen.extend(out.iter().map(|o| o.0.yiaddr));
+    }
+    assert_eq!(seen.len(), 253);
+    for bad in [
+        Ipv4Addr::new(10, 77, 0, 0),
+        SERVER,
+        Ipv4Addr::new(10, 77, 0, 255),
+    ] {
+        assert!(!seen.contains(&bad), "{bad}");
+    }
+}

@@ -123,7 +123,14 @@ impl ServerConfig {
 ///
 /// Invariant: an address is held (offered, bound or declined) by at most one client, and a
 /// client holds at most one address; both survive [`LeaseServer::leases`] → serialize →
-/// [`LeaseServer::with_leases`].
+/// [`LeaseServer::with_leases`]. For saved leases to mean anything after a restart, drive the
+/// server with `now` counted from a fixed epoch (Unix time), not from process start.
+///
+/// Choices where RFC 2131 leaves room: the server is authoritative for its pools (an
+/// INIT-REBOOT or renewal for a free pool address it has no record of is ACKed; for an address
+/// on another network, outside the pools or held by someone else it is NAKed); clients are
+/// identified by `chaddr` (option 61 is not used as the key); a declined address is held for one
+/// lease time.
 #[derive(Debug)]
 pub struct LeaseServer {
     cfg: ServerConfig,
@@ -165,6 +172,11 @@ impl LeaseServer {
     /// The settings.
     pub fn config(&self) -> &ServerConfig {
         &self.cfg
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
     }
 
     /// Replaces the policy (e.g. on a configuration reload).
@@ -243,6 +255,11 @@ impl LeaseServer {
             && l.mac != Some(mac)
         {
             return Err("address is in use");
+        }
+        let mask = u32::from(self.cfg.subnet_mask);
+        let host = u32::from(ip) & !mask;
+        if mask < 0xffff_fffe && (host == 0 || host == !mask) {
+            return Err("address is the subnet's network or broadcast address");
         }
         if ip == self.cfg.server_ip {
             return Err("address is in use");
