@@ -149,7 +149,10 @@ impl ProxyResponder {
             && client.is_uefi();
         reply::apply_boot(&mut r, &req, &client, &decision, true);
         if via_4011 {
+            // EDK2 sends its boot-server REQUEST to `siaddr` (option 54 only if that is 0), so
+            // here `siaddr` names this proxy; the 4011 ACK then carries the TFTP server.
             r.options.retain(|o| o.code() != OptionCode::VendorSpecific);
+            r.siaddr = self.cfg.server_ip;
         }
         let destination = if on_4011 {
             r.ciaddr = req.ciaddr;
