@@ -37,7 +37,10 @@ pub struct ServerConfig {
     pub max_retries: u32,
     /// Retransmission timeout before any round trip was measured (default 1 s, RFC 6298).
     pub rto_initial: Duration,
-    /// Lower bound of the adaptive timeout (default 50 ms).
+    /// Lower bound of the adaptive timeout (default 20 ms). TFTP has no fast retransmit
+    /// besides the window restart, so on a LAN (sub-millisecond RTT) this floor is what a lost
+    /// packet costs; it stays well above the scheduling hiccups of firmware and VMs, and a
+    /// spurious expiry only resends one window.
     pub rto_min: Duration,
     /// Upper bound of the timeout, backoff included (default 10 s).
     pub rto_max: Duration,
@@ -58,7 +61,7 @@ impl Default for ServerConfig {
             negotiate: true,
             max_retries: 8,
             rto_initial: Duration::from_secs(1),
-            rto_min: Duration::from_millis(50),
+            rto_min: Duration::from_millis(20),
             rto_max: Duration::from_secs(10),
             rollover: 0,
             dally: Duration::from_secs(2),

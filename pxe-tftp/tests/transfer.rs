@@ -220,7 +220,8 @@ fn adaptive_timeout_recovers_fast_on_a_lossy_lan() {
         loss: 0.2,
         duplicate: 0.0,
         delay: Duration::from_micros(500),
-        jitter: Duration::ZERO,
+        reorder: 0.0,
+        reorder_delay: Duration::ZERO,
     };
     let run = Sim::new(5, netem).transfer(&file, cfg, patient_server(), Some(file.len() as u64));
     assert!(run.received == file);

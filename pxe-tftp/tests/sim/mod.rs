@@ -54,10 +54,12 @@ impl Rng {
 pub struct Netem {
     pub loss: f64,
     pub duplicate: f64,
-    /// Base one-way delay.
+    /// One-way delay. Without reordering the link is FIFO, like a real single path.
     pub delay: Duration,
-    /// Extra random delay up to this; packets overtake each other when it exceeds their spacing.
-    pub jitter: Duration,
+    /// Probability that a packet (or a duplicate copy) is held back by a random extra delay up
+    /// to `reorder_delay`, so later packets overtake it.
+    pub reorder: f64,
+    pub reorder_delay: Duration,
 }
 
 impl Netem {
@@ -66,7 +68,8 @@ impl Netem {
             loss: 0.0,
             duplicate: 0.0,
             delay: Duration::from_micros(500),
-            jitter: Duration::ZERO,
+            reorder: 0.0,
+            reorder_delay: Duration::ZERO,
         }
     }
 
@@ -75,7 +78,8 @@ impl Netem {
             loss,
             duplicate: loss / 3.0,
             delay: Duration::from_millis(1),
-            jitter: Duration::from_millis(3),
+            reorder: loss / 3.0,
+            reorder_delay: Duration::from_millis(3),
         }
     }
 }
@@ -156,12 +160,13 @@ impl Sim {
         } else {
             1
         };
-        for _ in 0..copies {
-            let jitter = self.netem.jitter.as_micros() as u64;
-            let extra = if jitter == 0 {
-                0
+        for copy in 0..copies {
+            let held = copy > 0 || self.rng.chance(self.netem.reorder);
+            let range = self.netem.reorder_delay.as_micros() as u64;
+            let extra = if held && range > 0 {
+                1 + self.rng.below(range)
             } else {
-                self.rng.below(jitter)
+                0
             };
             let at = self.now + self.netem.delay + Duration::from_micros(extra);
             self.seq += 1;
