@@ -258,8 +258,10 @@ fn proxy_offer_to_ipxe_has_siaddr_file_and_http_client_gets_a_url() {
 
 #[test]
 fn proxy_uefi_via_4011_omits_option_43() {
+    let tftp = Ipv4Addr::new(10, 77, 0, 2);
     let mut cfg = ProxyConfig::new(SERVER);
     cfg.uefi_via_4011 = true;
+    cfg.next_server = Some(tftp);
     let mut p = ProxyResponder::new(cfg, Policy::default());
     let (out, _) = exchange(
         &mut p,
@@ -270,6 +272,15 @@ fn proxy_uefi_via_4011_omits_option_43() {
     );
     assert!(out[0].0.option(OptionCode::VendorSpecific).is_none());
     assert!(out[0].0.option(OptionCode::VendorClassIdentifier).is_some());
+    assert_eq!(out[0].0.siaddr, SERVER, "EDK2 asks siaddr:4011");
+    let ip = Ipv4Addr::new(10, 77, 0, 50);
+    let mut req = edk2(MessageType::Request, mac(1), 10);
+    req.ciaddr = ip;
+    let (out, _) = exchange(&mut p, Instant::ZERO, &req, client_addr(ip), 4011);
+    assert_eq!(
+        (out[0].0.siaddr, out[0].0.file.as_slice()),
+        (tftp, &b"ipxe.efi"[..])
+    );
 }
 
 #[test]
