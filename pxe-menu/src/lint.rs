@@ -849,13 +849,19 @@ impl Linter<'_, '_> {
             return Some((ids, tags));
         }
         let tree = self.opts.tree?;
+        let mut read: Vec<String> = Vec::new();
         while let Some((file, depth)) = pending.pop() {
             // syslinux documents 16 levels; deeper (or circular) includes are not followed.
             if depth > 16 {
                 return None;
             }
             let path = resolve_path(self.opts.prefix, &file)?;
+            // Each file once: a file that includes itself must not multiply the work.
+            if read.contains(&path) {
+                continue;
+            }
             let cfg = Config::parse(&tree.read(&path)?);
+            read.push(path);
             let s = cfg.scopes();
             ids.extend(s.labels.iter().map(|l| l.id.to_string()));
             tags.extend(s.menu_tags.iter().map(|t| t.to_string()));

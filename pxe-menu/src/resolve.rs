@@ -67,6 +67,9 @@ pub struct Scopes<'a> {
     /// `MENU` entry directives between `MENU BEGIN` and the submenu's first `LABEL`: they
     /// describe the submenu's own entry (`MENU LABEL`, `MENU PASSWD`, `MENU DEFAULT`, ...).
     pub submenu_items: Vec<&'a Item>,
+    /// Per-menu settings (`MENU ...`, `TIMEOUT`, `ONTIMEOUT`, `TOTALTIMEOUT`) inside a
+    /// `MENU BEGIN` ... `MENU END` block: they set the submenu, not the top menu.
+    pub submenu_settings: Vec<&'a Item>,
 }
 
 impl<'a> Scopes<'a> {
@@ -91,6 +94,7 @@ impl Config {
         let mut s = Scopes::default();
         let mut open: Option<LabelScope<'_>> = None;
         let mut submenu_header = false;
+        let mut depth = 0usize;
         for item in &self.items {
             let keyword = match &item.kind {
                 ItemKind::Directive(d) => d.keyword,
@@ -101,6 +105,11 @@ impl Config {
                 Scope::Structure => {
                     s.labels.extend(open.take());
                     submenu_header = keyword == Keyword::MenuBegin;
+                    match keyword {
+                        Keyword::MenuBegin => depth += 1,
+                        Keyword::MenuEnd => depth = depth.saturating_sub(1),
+                        _ => {}
+                    }
                     if let Some(d) = item.directive() {
                         match keyword {
                             Keyword::Label => {
@@ -116,6 +125,7 @@ impl Config {
                         }
                     }
                 }
+                Scope::Global if depth > 0 && per_menu(keyword) => s.submenu_settings.push(item),
                 Scope::Global => s.globals.push(item),
                 Scope::Label => match open.as_mut() {
                     Some(l) => l.items.push(item),
@@ -181,6 +191,15 @@ impl Config {
             labels,
         }
     }
+}
+
+/// Settings each (sub)menu has its own copy of in menu.c32.
+fn per_menu(k: Keyword) -> bool {
+    k.is_menu()
+        || matches!(
+            k,
+            Keyword::Timeout | Keyword::Ontimeout | Keyword::Totaltimeout
+        )
 }
 
 /// The command line the core runs for a label (menu-syntax.md §4, `record()`):

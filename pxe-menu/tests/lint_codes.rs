@@ -455,3 +455,30 @@ fn every_code_is_exercised_and_unique() {
         assert_eq!(Code::ALL.iter().filter(|o| o.name() == c.name()).count(), 1);
     }
 }
+
+#[test]
+fn includes_are_followed_once() {
+    let mut t = MemTree::new();
+    t.insert_text(
+        "a.cfg",
+        "INCLUDE a.cfg\nINCLUDE a.cfg\nINCLUDE b.cfg\nLABEL x\n  KERNEL k\n",
+    );
+    t.insert_text(
+        "b.cfg",
+        "INCLUDE a.cfg\nINCLUDE b.cfg\nMENU BEGIN m\nMENU END\n",
+    );
+    let opts = LintOptions {
+        tree: Some(&t),
+        ..LintOptions::default()
+    };
+    let good = "INCLUDE a.cfg\nUI menu.c32\nDEFAULT x\nLABEL g\n  MENU GOTO m\n";
+    assert!(!has(Code::UnknownTarget, good, &opts));
+    assert!(has(
+        Code::UnknownTarget,
+        &good.replace("DEFAULT x", "DEFAULT y"),
+        &opts
+    ));
+    // An include the tree cannot read leaves targets unjudged.
+    let unread = format!("INCLUDE missing.cfg\n{good}").replace("DEFAULT x", "DEFAULT y");
+    assert!(!has(Code::UnknownTarget, &unread, &opts));
+}
