@@ -24,6 +24,8 @@ use rand::RngCore;
 use rand::SeedableRng;
 use sha2::{Digest, Sha256};
 
+pub mod fixtures;
+pub mod transfer;
 pub mod udp;
 
 /// Where a process runs: the CPU list given to `taskset -c`, or anywhere.

@@ -1,0 +1,36 @@
+#!/bin/bash
+# Every measurement of issue 7 in one go; run as root from anywhere:
+#   sudo benches/run-all.sh            (env: RUNS=5 SIZE_MIB=256 OUT=target/bench-report)
+# Installs the peers (scripts/install-deps.sh), builds the release binaries, then runs
+# tftp-compare (peers + loopback ceiling), tftp-scale (500 clients), dhcp-load (perfdhcp in a
+# netns pair), the allocation check and the criterion benches. Each report lands in $OUT.
+# Measure on a quiet machine: the harness prints the load average before and after.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${RUNS:-5}
+SIZE_MIB=${SIZE_MIB:-256}
+TGT=${CARGO_TARGET_DIR:-target}
+BIN=$TGT/release
+OUT=${OUT:-$TGT/bench-report}
+mkdir -p "$OUT"
+
+scripts/install-deps.sh
+cargo build --release -p pxe-bin -p pxe-benches
+
+{
+  echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+  echo "kernel: $(uname -srm)"
+  lscpu | grep -E '^(Model name|CPU\(s\)|Thread|Core|Socket|L2|L3|Hypervisor)'
+  echo "memory: $(free -m | awk '/Mem:/ {print $2 " MiB"}')"
+  echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+} | tee "$OUT/machine.txt"
+
+"$BIN/tftp-compare" --pxe "$BIN/pxe" --runs "$RUNS" --size-mib "$SIZE_MIB" \
+  --csv "$OUT/tftp-compare.csv" | tee "$OUT/tftp-compare.md"
+"$BIN/tftp-scale" --pxe "$BIN/pxe" --clients 500 --size-mib 16 | tee "$OUT/tftp-scale.md"
+"$BIN/dhcp-load" --pxe "$BIN/pxe" | tee "$OUT/dhcp-load.md"
+cargo test --release -p pxe-benches --test no_alloc 2>&1 | tee "$OUT/no-alloc.txt"
+cargo bench -p pxe-benches 2>&1 | grep -E '^[a-z_]+/|time:|thrpt:' | tee "$OUT/criterion.txt"
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/machine.txt"
+echo "reports in $OUT"
