@@ -899,3 +899,53 @@ fn never_offers_the_network_broadcast_or_server_address() {
         assert!(!seen.contains(&bad), "{bad}");
     }
 }
+
+#[test]
+fn lease_server_chainloads_an_ipxe_rom_once_across_its_dora() {
+    let mut policy = Policy::default();
+    let mut chain = Rule::new(
+        "chain-ipxe-rom",
+        Match {
+            firmware: vec![Firmware::Ipxe],
+            arch: vec![ArchKind::Bios],
+            ..Match::default()
+        },
+        "undionly.kpxe",
+    );
+    chain.once = true;
+    policy.rules.insert(0, chain);
+    let mut s = LeaseServer::new(server_cfg(), policy);
+    let any = client_addr(Ipv4Addr::UNSPECIFIED);
+    let t = Instant::from_secs(50);
+    let dora = |s: &mut LeaseServer, xid| {
+        let (out, _) = exchange(
+            s,
+            t,
+            &ipxe_bios(MessageType::Discover, mac(5), xid),
+            any,
+            67,
+        );
+        let offer = out[0].0.clone();
+        let mut r = ipxe_bios(MessageType::Request, mac(5), xid);
+        r.options.extend([
+            DhcpOption::ServerIdentifier(SERVER),
+            DhcpOption::RequestedIpAddress(offer.yiaddr),
+        ]);
+        let (out, ev) = exchange(s, t, &r, any, 67);
+        (offer.file, out[0].0.file.clone(), boot_reasons(&ev))
+    };
+    let (offered, acked, _) = dora(&mut s, 1);
+    assert_eq!(
+        (offered.as_slice(), acked.as_slice()),
+        (&b"undionly.kpxe"[..], &b"undionly.kpxe"[..])
+    );
+    let (offered, acked, reasons) = dora(&mut s, 2);
+    assert_eq!(
+        (offered.as_slice(), acked.as_slice()),
+        (&b"pxelinux.0"[..], &b"pxelinux.0"[..])
+    );
+    assert!(
+        reasons[0].contains("by rule 5 (ipxe-bios) (rule 1 chain-ipxe-rom skipped"),
+        "{reasons:?}"
+    );
+}
