@@ -17,7 +17,7 @@ use std::io::Write as _;
 use std::process::Command;
 use std::time::Duration;
 
-use firmware_lab::{Boot, Firmware, Lab, Proc, tail};
+use firmware_lab::{Boot, Firmware, Lab, Proc, SERVER_IP, tail};
 
 /// Time bound from QEMU's start to the marker.
 const LIMIT: Duration = Duration::from_secs(60);
@@ -125,6 +125,29 @@ fn assert_decision_logged(pxe: &Proc, mac: &str, arch: &[&str]) {
     );
 }
 
+/// Asserts from the capture that pxelinux found its config by its own lookup order: the
+/// MAC-named file first, refused by the server (TFTP ERROR 1), then on down to `default`.
+fn assert_pxelinux_lookup_order(lab: &Lab, mac: &str) {
+    let rrqs = lab.capture_text("udp dst port 69");
+    let position = |name: &str| {
+        rrqs.lines()
+            .position(|l| l.contains(&format!("RRQ \"pxelinux.cfg/{name}\"")))
+    };
+    let by_mac = position(&format!("01-{}", mac.replace(':', "-")));
+    let default = position("default");
+    assert!(
+        by_mac.is_some() && default.is_some() && by_mac < default,
+        "pxelinux did not ask for its MAC-named config before `default`; RRQs:\n{rrqs}"
+    );
+    let not_found = lab.capture_text(&format!(
+        "udp and src host {SERVER_IP} and udp[8:2] = 5 and udp[10:2] = 1"
+    ));
+    assert!(
+        !not_found.is_empty(),
+        "the server answered no lookup with TFTP ERROR 1 (file not found)"
+    );
+}
+
 /// 1. BIOS, iPXE ROM (e1000), `--dhcp server`: lease → pxelinux.0 (iPXE is already iPXE) →
 ///    ldlinux.c32 → pxelinux.cfg/default by pxelinux's own lookup order → menu.
 #[test]
@@ -144,6 +167,7 @@ fn bios_ipxe_rom_dhcp_server_reaches_pxelinux_menu() {
         "address not from the pool"
     );
     assert_decision_logged(&pxe, mac, &["bios"]);
+    assert_pxelinux_lookup_order(&lab, mac);
 }
 
 /// 2. BIOS, `--dhcp proxy` beside a DHCP server (dnsmasq) that gives addresses only.
@@ -159,6 +183,14 @@ fn bios_ipxe_rom_dhcp_proxy_beside_plain_dhcp_reaches_pxelinux_menu() {
     let boot = lab.boot(Firmware::BiosIpxeRom, mac, &lab.menu_marker(), LIMIT);
     check("bios-proxy", &boot, &[&pxe, &dnsmasq]);
     assert!(boot.serial.contains(&lab.config_marker()));
+    assert!(
+        dnsmasq
+            .log()
+            .lines()
+            .any(|l| l.contains("DHCPACK") && l.contains(mac)),
+        "the address did not come from dnsmasq:\n{}",
+        dnsmasq.log()
+    );
     assert_decision_logged(&pxe, mac, &["bios"]);
 }
 

@@ -498,14 +498,20 @@ impl Lab {
 }
 
 impl Drop for Lab {
-    /// Stops the capture; when the test is failing, keeps the whole lab directory (logs, serial
-    /// log, capture, root) as `/tmp/pxefw-failed-<tag>` for a post-mortem.
+    /// Stops the capture; when the test is failing (or `PXE_FW_KEEP` is set), keeps the whole lab
+    /// directory (logs, serial log, capture, root) as `/tmp/pxefw-failed-<tag>` (or
+    /// `/tmp/pxefw-kept-<tag>`) for a post-mortem.
     fn drop(&mut self) {
         if let Some(mut capture) = self.capture.take() {
             capture.stop(Duration::from_secs(2));
         }
-        if std::thread::panicking() {
-            let keep = PathBuf::from(format!("/tmp/pxefw-failed-{}", self.tag));
+        let asked = std::env::var_os("PXE_FW_KEEP").is_some();
+        if std::thread::panicking() || asked {
+            let keep = PathBuf::from(format!(
+                "/tmp/pxefw-{}-{}",
+                if asked { "kept" } else { "failed" },
+                self.tag
+            ));
             let _ = fs::remove_dir_all(&keep);
             let copied = Command::new("cp")
                 .arg("-a")
