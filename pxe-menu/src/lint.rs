@@ -319,6 +319,10 @@ fn distance(a: &str, b: &str) -> usize {
 /// The keyword a misspelt word was probably meant to be.
 fn suggest_keyword(words: &[&str]) -> Option<Keyword> {
     let first = words.first()?.to_ascii_uppercase();
+    // Keywords are short; a long word is no typo of one (and would make the distance costly).
+    if first.len() > 24 || words.get(1).is_some_and(|w| w.len() > 24) {
+        return None;
+    }
     let (candidates, probe): (Vec<Keyword>, String) = if first == "MENU" {
         let second = words.get(1)?.to_ascii_uppercase();
         let menu = Keyword::ALL
@@ -606,7 +610,7 @@ impl Linter<'_, '_> {
     /// Per-label checks.
     fn labels(&self) {
         let labels = &self.scopes.labels;
-        let mut seen: Vec<&str> = Vec::new();
+        let mut seen = alloc::collections::BTreeSet::new();
         for l in labels {
             if l.id.is_empty() {
                 continue;
@@ -628,7 +632,7 @@ impl Linter<'_, '_> {
                     )),
                 );
             }
-            if seen.contains(&l.id) {
+            if !seen.insert(l.id) {
                 self.push(
                     Code::DuplicateLabel,
                     at_value(l.item),
@@ -638,8 +642,6 @@ impl Linter<'_, '_> {
                     ),
                     Some("give each LABEL a unique one-word id".into()),
                 );
-            } else {
-                seen.push(l.id);
             }
             self.label(l);
         }
@@ -1335,11 +1337,13 @@ impl Linter<'_, '_> {
 
     fn memdisk_size(&self, item: &Item, file: &str, size: u64) {
         // Only images loaded by a memdisk label.
-        let Some(l) = self
-            .scopes
-            .labels
-            .iter()
-            .find(|l| l.items.iter().any(|i| core::ptr::eq(*i, item)))
+        // Labels are in file order and own the items up to the next one.
+        let labels = &self.scopes.labels;
+        let idx = labels.partition_point(|l| l.item.line <= item.line);
+        let Some(l) = idx
+            .checked_sub(1)
+            .and_then(|i| labels.get(i))
+            .filter(|l| l.items.iter().any(|i| core::ptr::eq(*i, item)))
         else {
             return;
         };

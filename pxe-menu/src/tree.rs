@@ -50,6 +50,8 @@ pub trait TreeView {
 pub struct MemTree {
     files: BTreeMap<String, FileMeta>,
     texts: BTreeMap<String, String>,
+    /// Lower-cased path → real path, for [`TreeView::find_ignore_case`].
+    folded: BTreeMap<String, String>,
 }
 
 impl MemTree {
@@ -78,8 +80,10 @@ impl MemTree {
 
     /// Adds a file with explicit metadata.
     pub fn insert_meta(&mut self, path: &str, meta: FileMeta) -> &mut MemTree {
-        self.files
-            .insert(path.trim_start_matches('/').to_string(), meta);
+        let path = path.trim_start_matches('/');
+        self.folded
+            .insert(path.to_ascii_lowercase(), path.to_string());
+        self.files.insert(path.to_string(), meta);
         self
     }
 }
@@ -90,10 +94,7 @@ impl TreeView for MemTree {
     }
 
     fn find_ignore_case(&self, path: &str) -> Option<String> {
-        self.files
-            .keys()
-            .find(|k| k.eq_ignore_ascii_case(path))
-            .cloned()
+        self.folded.get(&path.to_ascii_lowercase()).cloned()
     }
 
     fn read(&self, path: &str) -> Option<String> {
