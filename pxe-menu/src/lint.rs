@@ -139,6 +139,8 @@ codes! {
     MemdiskImageTooLarge = "M036", "memdisk-image-too-large", Error;
     /// No `pxelinux.0`/`lpxelinux.0` at the path prefix.
     LoaderMissing = "M037", "loader-missing", Warning;
+    /// Without a menu, the DISPLAY file is the only list users see, and it omits a label.
+    DisplayMissingLabel = "M038", "display-missing-label", Warning;
 }
 
 impl fmt::Display for Code {
@@ -1290,6 +1292,7 @@ impl Linter<'_, '_> {
                 },
             }
         }
+        self.display_listing(tree);
         if self.opts.firmware != Firmware::Bios {
             return;
         }
@@ -1332,6 +1335,44 @@ impl Linter<'_, '_> {
                     Some("copy them from the same syslinux version".into()),
                 );
             }
+        }
+    }
+
+    /// With no UI the user types a label at `boot:`, knowing only what the DISPLAY file shows:
+    /// every label should appear there.
+    fn display_listing(&self, tree: &dyn TreeView) {
+        let ui = self.scopes.global(Keyword::Ui).is_some();
+        let Some((_, display)) = self.scopes.global(Keyword::Display) else {
+            return;
+        };
+        let Some(path) = resolve_path(self.opts.prefix, display.first_word()) else {
+            return;
+        };
+        if ui {
+            return;
+        }
+        let Some(text) = tree.read(&path) else { return };
+        let words: alloc::collections::BTreeSet<&str> = text
+            .split(|c: char| {
+                c.is_whitespace()
+                    || c.is_control()
+                    || matches!(c, ',' | ';' | ':' | '|' | '(' | ')' | '[' | ']')
+            })
+            .filter(|w| !w.is_empty())
+            .collect();
+        for l in &self.scopes.labels {
+            if l.id.is_empty() || l.get(Keyword::MenuHide).is_some() || words.contains(l.id) {
+                continue;
+            }
+            self.push(
+                Code::DisplayMissingLabel,
+                at_value(l.item),
+                format!(
+                    "label `{}` is not listed in {path}, the only menu users see at boot:",
+                    l.id
+                ),
+                Some(format!("add `{}` to {path}", l.id)),
+            );
         }
     }
 

@@ -134,7 +134,8 @@ pub struct Entry {
         serde(default, skip_serializing_if = "Option::is_none")
     )]
     pub help: Option<String>,
-    /// Bootable by id but not listed.
+    /// Bootable by id but not listed in the menus (with [`Ui::Prompt`] the DISPLAY file still
+    /// lists it, being the only list there is).
     #[cfg_attr(
         feature = "serde",
         serde(default, skip_serializing_if = "core::ops::Not::not")
@@ -483,7 +484,8 @@ impl Menu {
     }
 
     /// Renders the DISPLAY file (menu-syntax.md §7): clear screen, the title in bright white,
-    /// then one line per shown entry (`id  name`) and how to choose.
+    /// then one line per entry (`id  name`; hidden ones only with [`Ui::Prompt`], where this
+    /// list is all users see) and how to choose.
     pub fn render_display(&self) -> String {
         let mut o = String::from("\x0c\x0f0f");
         let _ = writeln!(o, "{}\x0f07", self.title);
@@ -491,7 +493,8 @@ impl Menu {
         let shown: Vec<&Entry> = self
             .entries
             .iter()
-            .filter(|e| e.boot.in_pxelinux() && !e.hidden)
+            // Without a menu this list is all users see, so hidden entries are listed too.
+            .filter(|e| e.boot.in_pxelinux() && (!e.hidden || self.ui == Ui::Prompt))
             .collect();
         let width = shown.iter().map(|e| e.id.len()).max().unwrap_or(0);
         for e in &shown {

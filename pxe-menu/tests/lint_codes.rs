@@ -440,6 +440,18 @@ fn tree_checks() {
     let long = format!("{HEAD}LABEL a\n  KERNEL {}/vmlinuz\n", "d".repeat(130));
     let long_tree = with(&[(&format!("pxe/{}/vmlinuz", "d".repeat(130)), 10)]);
     tree(Code::PathTooLong, &long, &long_tree, &cfg, &base);
+    let listed = format!("DISPLAY boot.txt\n{cfg}");
+    let mut shows_b = loader_tree();
+    shows_b.insert_text("pxe/boot.txt", "Labels:\n  b  other\n");
+    let mut shows_a = loader_tree();
+    shows_a.insert_text("pxe/boot.txt", "Labels:\n  a  (Debian)\n");
+    tree(
+        Code::DisplayMissingLabel,
+        &listed,
+        &shows_b,
+        &listed,
+        &shows_a,
+    );
 }
 
 #[test]

@@ -233,6 +233,33 @@ proptest! {
                 prop_assert_eq!(d, want);
             }
         }
+        // The whole rendered tree, with every file the menu names, passes the tree checks too.
+        let mut tree = MemTree::new();
+        for f in &files {
+            tree.insert_text(&f.path, &f.contents);
+        }
+        for f in ["pxelinux.0", "ldlinux.c32", "libutil.c32", "libcom32.c32", "menu.c32", "vesamenu.c32", "memdisk"] {
+            tree.insert(f, 1000);
+        }
+        for e in &m.entries {
+            match &e.boot {
+                Boot::Linux { kernel, initrd, .. } => {
+                    for f in core::iter::once(kernel).chain(initrd) {
+                        tree.insert(f, 1000);
+                    }
+                }
+                Boot::MemdiskIso { image, .. } => {
+                    tree.insert(image, 1000);
+                }
+                Boot::Chain { file } => {
+                    tree.insert(file, 1000);
+                }
+                Boot::LocalBoot | Boot::Http { .. } => {}
+            }
+        }
+        let with_tree = LintOptions { tree: Some(&tree), ..LintOptions::default() };
+        let found = lint(&cfg, &with_tree);
+        prop_assert!(found.is_empty(), "{:#?}", found);
         let ipxe = &files[2].contents;
         for e in &m.entries {
             let section = format!("\n:{}\n", e.id);

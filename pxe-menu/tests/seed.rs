@@ -259,3 +259,29 @@ fn debian_netboot_default_has_no_findings() {
         Some("DEFAULT install (labels are case-sensitive)")
     );
 }
+
+/// The guide adds the Windows label to `pxelinux.cfg/default` but not to `boot.txt`, the only
+/// list a user sees at `boot:`.
+#[test]
+fn seed_boot_txt_does_not_list_the_windows_label() {
+    let mut tree = seed_tree();
+    tree.insert_text("boot.txt", SEED_BOOT_TXT);
+    let opts = LintOptions {
+        tree: Some(&tree),
+        ..LintOptions::default()
+    };
+    assert!(
+        !codes(SEED_V1, &opts)
+            .iter()
+            .any(|(_, c)| *c == Code::DisplayMissingLabel)
+    );
+    let v2 = codes(SEED_V2, &opts);
+    assert!(v2.contains(&(22, Code::DisplayMissingLabel)), "{v2:?}");
+    // With a menu, the DISPLAY file is not the list users go by.
+    let with_ui = format!("UI menu.c32\n{SEED_V2}");
+    assert!(
+        !codes(&with_ui, &opts)
+            .iter()
+            .any(|(_, c)| *c == Code::DisplayMissingLabel)
+    );
+}
