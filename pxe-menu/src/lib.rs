@@ -10,6 +10,7 @@
 //!   [`TreeView`] of the served tree it also checks files, case, permissions and modules.
 //! - [`Menu`]: a declarative menu (serde, TOML in the binary) rendered to
 //!   `pxelinux.cfg/default`, the DISPLAY file and an iPXE script; renders pass their own lint.
+//!   [`Menu::import`] turns a hand-written config into one.
 //! - [`config_search_order`], [`lookup_config`] and [`path_prefix`]: where a PXELINUX client
 //!   looks for its config and how it resolves paths (§9).
 //! - [`parse_display`]: the DISPLAY file's control codes as typed segments (§7).
@@ -50,6 +51,7 @@ extern crate std;
 
 mod display;
 mod error;
+mod import;
 mod keyword;
 mod lint;
 mod lookup;
@@ -60,6 +62,7 @@ mod tree;
 
 pub use display::{Segment, parse_display};
 pub use error::Error;
+pub use import::Import;
 pub use keyword::{Arg, Keyword, Scope};
 pub use lint::{
     Code, Finding, Firmware, LintOptions, MEMDISK_MAX_BYTES, MEMDISK_WARN_BYTES, Severity, lint,

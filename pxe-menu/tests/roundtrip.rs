@@ -87,6 +87,7 @@ proptest! {
             let _ = lint(&cfg, &LintOptions::default());
             let _ = lint(&cfg, &opts);
             let _ = cfg.resolve();
+            let _ = Menu::import(&cfg).menu.render();
         }
     }
 }
@@ -273,5 +274,35 @@ proptest! {
         let text = toml::to_string(&m).map_err(|e| TestCaseError::fail(format!("{e}")))?;
         let back: Menu = toml::from_str(&text).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
         prop_assert_eq!(back, m);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// model → pxelinux text → import gives the model back (for what pxelinux can express).
+    #[test]
+    fn render_then_import_gives_the_menu_back(m in menu()) {
+        let mut m = m;
+        if m.ui == Ui::Prompt {
+            m.ui = Ui::Menu;
+        }
+        m.entries.retain(|e| e.boot.in_pxelinux());
+        prop_assume!(m.entries.iter().any(|e| !e.hidden));
+        if m.default.as_ref().is_some_and(|d| !m.entries.iter().any(|e| &e.id == d)) {
+            m.default = None;
+        }
+        let files = m.render().map_err(|e| TestCaseError::fail(format!("{e}")))?;
+        let imported = Menu::import(&Config::parse(&files[0].contents));
+        prop_assert!(imported.notes.is_empty(), "{:?}", imported.notes);
+        let mut want = m.clone();
+        want.title = want.title.trim().to_string();
+        want.say = want.say.iter().map(|s| s.trim().to_string()).collect();
+        want.default = want.default.or_else(|| m.entries.iter().find(|e| !e.hidden).map(|e| e.id.clone()));
+        for e in &mut want.entries {
+            e.name = e.name.trim().to_string();
+            e.help = e.help.as_ref().map(|h| h.lines().map(str::trim).collect::<Vec<_>>().join("\n"));
+        }
+        prop_assert_eq!(imported.menu, want);
     }
 }
