@@ -24,6 +24,17 @@ const SERVER_PORT: u16 = 67;
 const PXE_PORT: u16 = 4011;
 /// Largest datagram handled; DHCP messages fit in one Ethernet frame.
 const BUF: usize = 1500;
+/// Most datagrams taken into one group commit.
+const MAX_BATCH: usize = 256;
+
+/// Replies waiting for the lease file to be saved.
+#[derive(Default)]
+struct Batch {
+    /// Lease state changed since the last save.
+    dirty: bool,
+    /// Payload, transmit and arrival interface of each reply.
+    out: Vec<(Vec<u8>, pxe_proto::Transmit, u32)>,
+}
 
 /// The clock the cores see: Unix time, so lease expiry times survive a restart.
 fn now() -> Instant {
@@ -194,6 +205,7 @@ impl Driver {
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) -> Result<(), Error> {
         let mut buf67 = vec![0u8; BUF];
         let mut buf4011 = vec![0u8; BUF];
+        let mut batch = Batch::default();
         loop {
             if *shutdown.borrow() {
                 break;
@@ -210,7 +222,8 @@ impl Driver {
                     }
                 }
                 r = self.s67.recv(&mut buf67) => {
-                    self.on_datagram(r, &buf67).await;
+                    self.ingest(r, &buf67, &mut batch);
+                    self.ingest_queued(&mut buf67, &mut buf4011, &mut batch);
                 }
                 r = async {
                     match s4011 {
@@ -218,13 +231,15 @@ impl Driver {
                         None => std::future::pending().await,
                     }
                 } => {
-                    self.on_datagram(r, &buf4011).await;
+                    self.ingest(r, &buf4011, &mut batch);
+                    self.ingest_queued(&mut buf67, &mut buf4011, &mut batch);
                 }
                 () = tokio::time::sleep(sleep) => {
                     self.core.sans_io().handle_timeout(now());
-                    self.flush(self.iface.index).await;
+                    self.drain(self.iface.index, &mut batch);
                 }
             }
+            self.commit(&mut batch).await;
         }
         if let (Some(file), Core::Server(s)) = (self.leases.as_mut(), &self.core) {
             file.save(s.leases())
@@ -235,7 +250,8 @@ impl Driver {
         Ok(())
     }
 
-    async fn on_datagram(&mut self, r: std::io::Result<Arrival>, buf: &[u8]) {
+    /// Feeds one received datagram to the core and collects what it produced.
+    fn ingest(&mut self, r: std::io::Result<Arrival>, buf: &[u8], batch: &mut Batch) {
         let a = match r {
             Ok(a) => a,
             Err(e) => {
@@ -253,40 +269,75 @@ impl Driver {
         } else {
             a.ifindex
         };
-        self.flush(ifindex).await;
+        self.drain(ifindex, batch);
     }
 
-    /// Logs the events, saves the leases if they changed, then sends the replies: a client is
-    /// never ACKed an address the lease file does not hold yet.
-    async fn flush(&mut self, ifindex: u32) {
-        let mut dirty = false;
+    /// Group commit: takes every datagram already queued (up to [`MAX_BATCH`]) before the
+    /// lease file is saved, so one `fsync` covers a burst of clients instead of one each.
+    fn ingest_queued(&mut self, buf67: &mut [u8], buf4011: &mut [u8], batch: &mut Batch) {
+        for _ in 0..MAX_BATCH {
+            let mut got = false;
+            match self.s67.try_recv(buf67) {
+                Ok(a) => {
+                    got = true;
+                    self.ingest(Ok(a), buf67, batch);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => self.ingest(Err(e), buf67, batch),
+            }
+            if let Some(s) = self.s4011.as_ref() {
+                match s.try_recv(buf4011) {
+                    Ok(a) => {
+                        got = true;
+                        self.ingest(Ok(a), buf4011, batch);
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(e) => self.ingest(Err(e), buf4011, batch),
+                }
+            }
+            if !got {
+                break;
+            }
+        }
+    }
+
+    /// Logs the core's events and takes its replies, per the `SansIo` contract.
+    fn drain(&mut self, ifindex: u32, batch: &mut Batch) {
         while let Some(ev) = self.core.sans_io().poll_event() {
             // An offer binds nothing (the client must still REQUEST), so only bindings,
             // releases, expiries and declines cost an fsync.
-            dirty |= matches!(&ev, DhcpEvent::Lease(c) if c.state != LeaseState::Offered);
+            batch.dirty |= matches!(&ev, DhcpEvent::Lease(c) if c.state != LeaseState::Offered);
             log_event(&ev);
         }
+        let mut buf = [0u8; BUF];
+        while let Some(t) = self.core.sans_io().poll_transmit(now(), &mut buf) {
+            if let Some(payload) = buf.get(..t.len) {
+                batch.out.push((payload.to_vec(), t, ifindex));
+            }
+        }
+    }
+
+    /// Saves the leases if they changed, then sends the replies: a client is never ACKed an
+    /// address the lease file does not hold yet. If the save fails, the replies are dropped
+    /// and the clients retry.
+    async fn commit(&mut self, batch: &mut Batch) {
         let mut persisted = true;
-        if dirty
+        if std::mem::take(&mut batch.dirty)
             && let (Some(file), Core::Server(s)) = (self.leases.as_mut(), &self.core)
             && let Err(e) = file.save(s.leases())
         {
             persisted = false;
             tracing::error!(error = %e, "DHCP lease file not saved: replies withheld, the client will retry");
         }
-        let mut out = vec![0u8; BUF];
-        while let Some(t) = self.core.sans_io().poll_transmit(now(), &mut out) {
+        for (payload, t, ifindex) in std::mem::take(&mut batch.out) {
             if !persisted {
                 continue;
             }
-            let Some(payload) = out.get(..t.len) else {
-                continue;
-            };
             let sock = match (t.local.map(|l| l.port()), self.s4011.as_ref()) {
                 (Some(PXE_PORT), Some(s)) => s,
                 _ => &self.s67,
             };
-            if let Err(e) = self.send(sock, payload, t.destination, ifindex).await {
+            if let Err(e) = self.send(sock, &payload, t.destination, ifindex).await {
                 tracing::warn!(error = %e, destination = ?t.destination, "DHCP send failed");
             }
         }

@@ -148,7 +148,7 @@ impl LeaseFile {
             path: self.path.clone(),
             source,
         };
-        let mut bytes = serde_json::to_vec_pretty(&EnvelopeRef {
+        let mut bytes = serde_json::to_vec(&EnvelopeRef {
             format: FORMAT,
             leases: state,
         })

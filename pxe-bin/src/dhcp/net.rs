@@ -88,6 +88,14 @@ impl DhcpSocket {
             .await
     }
 
+    /// The next datagram if one is already queued, else `WouldBlock`.
+    pub fn try_recv(&self, buf: &mut [u8]) -> io::Result<Arrival> {
+        let port = self.port;
+        let fd = self.sock.as_fd().as_raw_fd();
+        self.sock
+            .try_io(Interest::READABLE, || recv_pktinfo(fd, port, buf))
+    }
+
     /// Sends `payload` to `to`, leaving through interface `ifindex` (0 = by routing) from
     /// source address `from` (unspecified = the kernel's choice).
     ///
