@@ -60,8 +60,8 @@ pub fn ipxe_discover(xid: u32, mac: [u8; 6]) -> Vec<u8> {
 /// LABEL and TEXT HELP, plus a few nested MENU BEGIN blocks: what a big site menu looks like.
 pub fn pxelinux_menu(entries: usize) -> String {
     let mut s = String::from(
-        "DEFAULT menu.c32\nPROMPT 0\nTIMEOUT 300\nONTIMEOUT local\nMENU TITLE Site boot menu\n\
-         SERIAL 0 115200\n\nLABEL local\n  MENU LABEL Boot from local disk\n  LOCALBOOT 0\n\n",
+        "SERIAL 0 115200\nDEFAULT menu.c32\nPROMPT 0\nTIMEOUT 300\nONTIMEOUT local\n\
+         MENU TITLE Site boot menu\n\nLABEL local\n  MENU LABEL Boot from local disk\n  LOCALBOOT 0\n\n",
     );
     for i in 0..entries {
         if i % 100 == 0 {
@@ -106,5 +106,22 @@ mod tests {
         assert_eq!(m.matches("\nLABEL install").count(), 500);
         assert_eq!(m.matches("MENU BEGIN").count(), 5);
         assert_eq!(m.matches("MENU END").count(), 5);
+    }
+}
+
+#[cfg(test)]
+mod menu_lint_tests {
+    use super::*;
+
+    #[test]
+    fn big_menu_parses_to_all_labels_and_lints_clean() {
+        let text = pxelinux_menu(500);
+        let cfg = pxe_menu::Config::parse(&text);
+        assert_eq!(cfg.resolve().labels.len(), 501);
+        let findings = pxe_menu::lint(&cfg, &pxe_menu::LintOptions::default());
+        for f in &findings {
+            eprintln!("{f:?}");
+        }
+        assert!(findings.is_empty());
     }
 }
