@@ -286,12 +286,10 @@ impl Config {
             .filter_map(|i| i.directive().map(|d| (i, d)))
     }
 
-    /// The last value of a global directive (syslinux: the last one wins).
+    /// The last global value of `keyword` (syslinux: the last one wins). Label-scoped values
+    /// and a submenu's own settings are not global; see [`Config::scopes`].
     pub fn global(&self, keyword: Keyword) -> Option<&Directive> {
-        self.directives()
-            .map(|(_, d)| d)
-            .filter(|d| d.keyword == keyword)
-            .last()
+        self.scopes().global(keyword).map(|(_, d)| d)
     }
 }
 

@@ -320,6 +320,16 @@ mod tests {
     }
 
     #[test]
+    fn global_values_skip_label_ones() {
+        let cfg = Config::parse("APPEND a\nLABEL x\nAPPEND b\nTIMEOUT 5\n");
+        assert_eq!(
+            cfg.global(Keyword::Append).map(|d| d.value.as_str()),
+            Some("a")
+        );
+        assert_eq!(cfg.global(Keyword::Timeout).map(|d| d.int()), Some(5));
+    }
+
+    #[test]
     fn menu_tags_and_help() {
         let cfg = Config::parse(
             "MENU BEGIN tools\nLABEL x\nTEXT HELP\nhi\nENDTEXT\nMENU END\nSAY a\nSAY b\n",
