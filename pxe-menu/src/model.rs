@@ -35,6 +35,7 @@ use crate::parse::{Config, first_word, is_space};
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct Menu {
     /// Menu title (`MENU TITLE`, the first line of the DISPLAY file, iPXE `menu`).
     pub title: String,
@@ -109,6 +110,7 @@ pub enum Ui {
 /// `SERIAL port baud`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct SerialConsole {
     /// 0-3 for COM1-COM4, or an I/O port address.
     pub port: u16,
@@ -146,7 +148,10 @@ pub struct Entry {
 /// What an entry boots. In TOML the variant is the `kind` key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(tag = "kind", rename_all = "kebab-case"))]
+#[cfg_attr(
+    feature = "serde",
+    serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)
+)]
 pub enum Boot {
     /// A Linux kernel with initrds and a command line, fetched over TFTP.
     Linux {

@@ -86,6 +86,16 @@ fn starter_menu_as_toml() {
 }
 
 #[test]
+fn typos_are_errors() {
+    let entry = "title = \"x\"\n[[entry]]\nid = \"a\"\nname = \"A\"\nkind = \"linux\"\n";
+    assert!(toml::from_str::<Menu>(&format!("{entry}kernel = \"k\"\n")).is_ok());
+    let err = toml::from_str::<Menu>(&format!("{entry}kernal = \"k\"\n")).unwrap_err();
+    assert!(err.to_string().contains("kernal"), "{err}");
+    let err = toml::from_str::<Menu>(&format!("timout = 5\n{entry}kernel = \"k\"\n")).unwrap_err();
+    assert!(err.to_string().contains("timout"), "{err}");
+}
+
+#[test]
 fn bad_toml_is_a_serde_error() {
     let err = toml::from_str::<Menu>(
         "title = \"x\"\n[[entry]]\nid = \"a\"\nname = \"A\"\nkind = \"floppy\"\n",
