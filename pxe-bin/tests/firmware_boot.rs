@@ -303,3 +303,38 @@ fn bios_ipxe_rom_chainload_rule_ends_at_menu_without_loop() {
     );
     assert_decision_logged(&pxe, mac, &["bios"]);
 }
+
+/// 5. UEFI, EDK2 PXE, `--dhcp proxy` beside dnsmasq: EDK2 takes its address from dnsmasq and
+///    accepts the proxy's offer (option 60 `PXEClient` with option 43: an offer EDK2 rejects with
+///    `PXE-E16` when 43 is wrong), then iPXE does the same with user class `iPXE`. Measured: EDK2
+///    boots from the proxy offer's file directly and sends nothing to port 4011.
+#[test]
+fn uefi_edk2_pxe_through_proxy_beside_plain_dhcp() {
+    let lab = Lab::new("uefi-proxy");
+    init_root(&lab);
+    let leases = format!("dhcp-range={RANGE},255.255.0.0,10m\nno-ping\nlog-dhcp\n");
+    let dnsmasq = lab.start_dnsmasq("dnsmasq-addresses", &leases);
+    let mut pxe = start_pxe(&lab, "proxy", &[]);
+    lab.wait_udp_port(4011, &mut pxe, Duration::from_secs(10));
+    let mac = "52:54:00:77:00:05";
+    let marker = format!("{} platform=efi", lab.script_marker());
+    let boot = lab.boot(Firmware::UefiEdk2, mac, &marker, LIMIT);
+    check("uefi-proxy", &boot, &[&pxe, &dnsmasq]);
+    assert!(
+        !boot.serial.contains("PXE-E16"),
+        "EDK2 rejected an offer (PXE-E16)"
+    );
+    assert!(
+        boot.serial.contains("NBP file downloaded"),
+        "EDK2 did not load ipxe.efi"
+    );
+    assert_decision_logged(&pxe, mac, &["uefi", "x64", "efi"]);
+    assert!(
+        dnsmasq
+            .log()
+            .lines()
+            .any(|l| l.contains("DHCPACK") && l.contains(mac)),
+        "the address did not come from dnsmasq:\n{}",
+        dnsmasq.log()
+    );
+}
