@@ -221,6 +221,16 @@ mode = "off"                  # "proxy" beside an existing DHCP server, "server"
 # range = "192.168.1.100,192.168.1.200"
 # router = "192.168.1.1"
 # dns = ["192.168.1.1"]
+# leases = "/var/lib/pxe/leases.json"
+#
+# Boot policy: without [[dhcp.rules]] the built-in one applies (BIOS PXE -> undionly.kpxe,
+# UEFI PXE -> ipxe.efi, iPXE -> pxelinux.0 on BIOS and boot.ipxe otherwise). Rules match on
+# firmware ("pxe", "ipxe", "http-client"), arch ("bios", "x64-uefi", ...), mac, vendor and
+# user class; the first match wins:
+# [[dhcp.rules]]
+# name = "lab-pcs"
+# boot_file = "lab/pxelinux.0"
+# match = {{ firmware = ["ipxe"], arch = ["bios"] }}
 "#,
         root = root.display(),
         menu = root.join("menu.toml").display()
@@ -295,7 +305,7 @@ fn write_generated(dir: &Path, name: &str, bytes: &[u8]) -> Result<Step, Error> 
     let outcome = match fs::read(&dest) {
         Ok(old) if old == bytes => Outcome::Same,
         Ok(_) => Outcome::Kept(
-            "edited since `pxe init` wrote it; not overwritten (delete it to get the starter back)"
+            "differs from the starter (your edits, or an older pxe); not overwritten (delete it to get the starter back)"
                 .into(),
         ),
         Err(_) => {

@@ -165,7 +165,12 @@ fn lint_cmd(a: &MenuLintArgs) -> Result<ExitCode, Error> {
     match a.format {
         ReportFormat::Text => {
             for f in &findings {
-                println!("{}:{f}", a.file.display());
+                if is_toml(&a.file) {
+                    // Positions are in the config the menu renders to.
+                    println!("{} ({}):{f}", a.file.display(), pxe_menu::PXELINUX_DEFAULT);
+                } else {
+                    println!("{}:{f}", a.file.display());
+                }
             }
             println!(
                 "{}: {errors} error(s), {warnings} warning(s), {} finding(s)",
