@@ -583,7 +583,12 @@ fn proxy_answers_pxe_clients_only() {
     let net = NetnsPair::new("proxy");
     let root = root_dir();
     let log = root.path().join("serve.log");
-    let server = Server::start(&net.srv, root.path(), &log, &["--dhcp", "proxy"]);
+    let server = Server::start(
+        &net.srv,
+        root.path(),
+        &log,
+        &["--dhcp", "proxy", "--log-format", "json"],
+    );
 
     // BIOS PXE ROM (arch 0): undionly.kpxe, as the seed's class intends.
     let bios = exchange(
@@ -672,6 +677,20 @@ fn proxy_answers_pxe_clients_only() {
         text.to_lowercase().contains("rule"),
         "decision lines name the rule:\n{text}"
     );
+    // With --log-format json the decision is a JSON object with the client, arch and rule.
+    let decision = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["rule"] == "pxe-bios")
+        .unwrap_or_else(|| panic!("no JSON decision line for rule pxe-bios:\n{text}"));
+    assert_eq!(decision["mac"], mac_str(CLI_MAC), "{decision}");
+    assert!(
+        decision["arch"]
+            .as_str()
+            .is_some_and(|a| a.contains("BIOS")),
+        "{decision}"
+    );
+    assert_eq!(decision["boot_file"], "undionly.kpxe", "{decision}");
 }
 
 #[test]

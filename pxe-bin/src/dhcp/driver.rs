@@ -246,7 +246,19 @@ impl Driver {
                 .map_err(|e| Error::Dhcp(e.to_string()))?;
             tracing::info!(leases = s.leases().len(), file = %file.path().display(), "DHCP leases saved");
         }
-        tracing::info!("DHCP stopped");
+        let st = match &self.core {
+            Core::Proxy(p) => p.stats(),
+            Core::Server(s) => s.stats(),
+        };
+        tracing::info!(
+            received = st.received,
+            malformed = st.malformed,
+            ignored = st.ignored,
+            offers = st.offers,
+            acks = st.acks,
+            naks = st.naks,
+            "DHCP stopped"
+        );
         Ok(())
     }
 
