@@ -25,6 +25,7 @@ use rand::SeedableRng;
 use sha2::{Digest, Sha256};
 
 pub mod fixtures;
+pub mod fleet;
 pub mod transfer;
 pub mod udp;
 

@@ -3,12 +3,14 @@
 //! server's peak RSS (`VmHWM`), its anonymous RSS at the busiest moment, and RSS per active
 //! transfer beyond the idle base.
 //!
-//! Clients are real processes (`pxe get -o -` or `curl`), their stdout read by one thread
-//! each, so the server sees real sockets and real timing.
+//! Clients (`--client`): `core` (default) runs the `pxe-tftp` reference client in this process,
+//! one real UDP socket each, all driven by one `poll(2)` thread and all started at once; `pxe-get`
+//! and `curl` are real processes (held at a gate until all are spawned), their stdout compared
+//! by one thread each.
 //!
 //! Run: `cargo run --release -p pxe-benches --bin tftp-scale -- --help`
 
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -29,8 +31,8 @@ struct Args {
     /// File size, MiB.
     #[arg(long, default_value_t = 16)]
     size_mib: u64,
-    /// Client program: `pxe-get` or `curl`.
-    #[arg(long, default_value = "pxe-get")]
+    /// Client: `core` (in-process pxe-tftp clients), `pxe-get` or `curl` (processes).
+    #[arg(long, default_value = "core")]
     client: String,
     /// blksize the clients ask for.
     #[arg(long, default_value_t = 1468)]
@@ -67,6 +69,95 @@ fn pin(list: &str) -> Pin {
     } else {
         Pin::Cpus(list.to_owned())
     }
+}
+
+/// Spawns every client process held at a gate (`sh -c 'read _ && exec ...'`), then opens the
+/// gate for all at once; one thread per client compares its stdout. Returns (bit-exact count,
+/// seconds until the last finished, seconds spawning took).
+fn run_processes(
+    args: &Args,
+    port: u16,
+    want: &Arc<[u8]>,
+    active: &Arc<AtomicUsize>,
+    t0: Instant,
+) -> Result<(usize, f64, f64), Box<dyn std::error::Error>> {
+    let cpin = pin(&args.client_cpus);
+    let url = format!("tftp://127.0.0.1:{port}/scale.bin");
+    let mut gates = Vec::with_capacity(args.clients);
+    let mut handles = Vec::with_capacity(args.clients);
+    let mut pids = Vec::with_capacity(args.clients);
+    for _ in 0..args.clients {
+        let mut argv: Vec<String> = match &cpin {
+            Pin::Cpus(list) => vec!["taskset".into(), "-c".into(), list.clone()],
+            Pin::Anywhere => Vec::new(),
+        };
+        match args.client.as_str() {
+            "pxe-get" => {
+                argv.push(args.pxe.to_string_lossy().into_owned());
+                argv.extend(["get".into(), url.clone(), "-o".into(), "-".into()]);
+                argv.extend(["--blksize".into(), args.blksize.to_string()]);
+                argv.extend(["--windowsize".into(), args.windowsize.to_string()]);
+            }
+            "curl" => {
+                argv.extend([
+                    "curl".into(),
+                    "-s".into(),
+                    "--tftp-blksize".into(),
+                    args.blksize.to_string(),
+                    url.clone(),
+                ]);
+            }
+            other => return Err(format!("unknown client {other}").into()),
+        }
+        let mut child = std::process::Command::new("sh")
+            .arg("-c")
+            .arg("read _ && exec \"$@\"")
+            .arg("sh")
+            .args(&argv)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()?;
+        pids.push(child.id());
+        gates.push(child.stdin.take().ok_or("no stdin")?);
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let want = Arc::clone(want);
+        let active = Arc::clone(active);
+        let h = thread::Builder::new()
+            .stack_size(128 * 1024)
+            .spawn(move || {
+                let exact = verify_stream(stdout, &want).unwrap_or(false);
+                let ok = child.wait().is_ok_and(|s| s.success());
+                active.fetch_sub(1, Ordering::SeqCst);
+                (exact && ok, Instant::now())
+            })?;
+        handles.push(h);
+    }
+    let spawned = t0.elapsed().as_secs_f64();
+    let start = Instant::now();
+    active.store(args.clients, Ordering::SeqCst);
+    for mut g in gates {
+        let _ = g.write_all(b"go\n");
+    }
+    let deadline = start + Duration::from_secs(args.timeout_secs);
+    while active.load(Ordering::SeqCst) > 0 {
+        if Instant::now() > deadline {
+            eprintln!("timeout: killing the clients still running");
+            for &p in &pids {
+                kill_pid(p, libc::SIGKILL);
+            }
+            break;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    let mut ok = 0usize;
+    let mut last_done = start;
+    for h in handles {
+        let (exact, done) = h.join().map_err(|_| "reader thread panicked")?;
+        ok += usize::from(exact);
+        last_done = last_done.max(done);
+    }
+    Ok((ok, last_done.duration_since(start).as_secs_f64(), spawned))
 }
 
 /// Compares a client's stdout with the expected bytes as it streams; `true` if bit-exact.
@@ -127,83 +218,60 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let base_rss = proc_status_kib(spid, "VmRSS").unwrap_or(0);
     let base_anon = proc_status_kib(spid, "RssAnon").unwrap_or(0);
 
-    let cpin = pin(&args.client_cpus);
-    let url = format!("tftp://127.0.0.1:{port}/scale.bin");
     let active = Arc::new(AtomicUsize::new(0));
-    let mut handles = Vec::with_capacity(args.clients);
-    let mut pids = Vec::with_capacity(args.clients);
+    let peak = Arc::new(AtomicUsize::new(0));
+    let anon_at_peak = Arc::new(AtomicUsize::new(0));
+    let max_anon = Arc::new(AtomicUsize::new(0));
+    // Samples the server's RSS while transfers run; remembers the busiest moment's.
+    let sampler = {
+        let (active, peak, anon_at_peak, max_anon) = (
+            Arc::clone(&active),
+            Arc::clone(&peak),
+            Arc::clone(&anon_at_peak),
+            Arc::clone(&max_anon),
+        );
+        let stop = Arc::new(AtomicUsize::new(0));
+        let stop2 = Arc::clone(&stop);
+        let h = thread::spawn(move || {
+            while stop2.load(Ordering::SeqCst) == 0 {
+                let a = active.load(Ordering::SeqCst);
+                let anon = proc_status_kib(spid, "RssAnon").unwrap_or(0) as usize;
+                max_anon.fetch_max(anon, Ordering::SeqCst);
+                if a >= peak.load(Ordering::SeqCst) {
+                    peak.store(a, Ordering::SeqCst);
+                    anon_at_peak.fetch_max(anon, Ordering::SeqCst);
+                }
+                thread::sleep(Duration::from_millis(10));
+            }
+        });
+        (h, stop)
+    };
     eprintln!("load average before: {}", pxe_benches::loadavg());
     let t0 = Instant::now();
-    for _ in 0..args.clients {
-        let mut c = match args.client.as_str() {
-            "pxe-get" => {
-                let mut c = cpin.command(&args.pxe.to_string_lossy());
-                c.arg("get").arg(&url).args(["-o", "-"]);
-                c.arg("--blksize").arg(args.blksize.to_string());
-                c.arg("--windowsize").arg(args.windowsize.to_string());
-                c
-            }
-            "curl" => {
-                let mut c = cpin.command("curl");
-                c.arg("-s")
-                    .arg("--tftp-blksize")
-                    .arg(args.blksize.to_string())
-                    .arg(&url);
-                c
-            }
-            other => return Err(format!("unknown client {other}").into()),
-        };
-        let mut child = c
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()?;
-        pids.push(child.id());
-        let stdout = child.stdout.take().ok_or("no stdout")?;
-        let want = Arc::clone(&want);
-        let active = Arc::clone(&active);
-        active.fetch_add(1, Ordering::SeqCst);
-        let h = thread::Builder::new()
-            .stack_size(128 * 1024)
-            .spawn(move || {
-                let exact = verify_stream(stdout, &want).unwrap_or(false);
-                let ok = child.wait().is_ok_and(|s| s.success());
-                active.fetch_sub(1, Ordering::SeqCst);
-                (exact && ok, Instant::now())
-            })?;
-        handles.push(h);
-    }
-    let spawned = t0.elapsed().as_secs_f64();
-    // Sample the server while transfers run: the busiest moment's anonymous RSS.
-    let mut peak_active = 0usize;
-    let mut anon_at_peak = base_anon;
-    let mut max_anon = base_anon;
-    let deadline = t0 + Duration::from_secs(args.timeout_secs);
-    while active.load(Ordering::SeqCst) > 0 {
-        let a = active.load(Ordering::SeqCst);
-        let anon = proc_status_kib(spid, "RssAnon").unwrap_or(0);
-        max_anon = max_anon.max(anon);
-        if a >= peak_active {
-            peak_active = a;
-            anon_at_peak = anon_at_peak.max(anon);
-        }
-        if Instant::now() > deadline {
-            eprintln!("timeout: killing the clients still running");
-            for &p in &pids {
-                kill_pid(p, libc::SIGKILL);
-            }
-            break;
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
-    let mut ok = 0usize;
-    let mut last_done = t0;
-    for h in handles {
-        let (exact, done) = h.join().map_err(|_| "reader thread panicked")?;
-        ok += usize::from(exact);
-        last_done = last_done.max(done);
-    }
-    let total = last_done.duration_since(t0).as_secs_f64();
+    let (ok, total, spawned) = if args.client == "core" {
+        let results = pxe_benches::fleet::run(
+            addr,
+            "scale.bin",
+            &want,
+            args.clients,
+            args.blksize,
+            args.windowsize,
+            Duration::from_secs(args.timeout_secs),
+            &mut |live| active.store(live, Ordering::SeqCst),
+        )?;
+        let ok = results.iter().filter(|r| r.exact).count();
+        let total = results.iter().map(|r| r.secs).fold(0.0, f64::max);
+        let rexmit: u64 = results.iter().map(|r| r.retransmits).sum();
+        eprintln!("client retransmits (all clients): {rexmit}");
+        (ok, total, 0.0)
+    } else {
+        run_processes(&args, port, &want, &active, t0)?
+    };
+    active.store(0, Ordering::SeqCst);
+    sampler.1.store(1, Ordering::SeqCst);
+    let _ = sampler.0.join();
+    let peak_active = peak.load(Ordering::SeqCst);
+    let max_anon = max_anon.load(Ordering::SeqCst) as u64;
     let hwm = proc_status_kib(spid, "VmHWM").unwrap_or(0);
     let alive = server.exited().is_none();
     server.stop();
@@ -235,7 +303,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!("- peak concurrent transfers seen: {peak_active}");
     println!(
-        "- server VmRSS idle: {base_rss} KiB; VmHWM: {hwm} KiB; RssAnon idle {base_anon} KiB, max {max_anon} KiB"
+        "- server VmRSS idle: {base_rss} KiB; VmHWM: {hwm} KiB; RssAnon idle {base_anon} KiB, max {max_anon} KiB \
+         ({} KiB when the most transfers were live)",
+        anon_at_peak.load(Ordering::SeqCst)
     );
     let per = |kib: u64| kib as f64 / peak_active.max(1) as f64;
     println!(
