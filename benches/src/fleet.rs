@@ -32,19 +32,38 @@ struct Conn {
     outcome: Option<Outcome>,
 }
 
-/// Downloads `filename` from `server` with `n` concurrent clients asking for `blksize` and
-/// `windowsize`; each download is compared with `want`. `deadline` bounds the whole run:
-/// clients still running then count as failed.
+/// What a fleet downloads and how.
+#[derive(Debug, Clone)]
+pub struct Plan<'a> {
+    /// The server's request address.
+    pub server: SocketAddr,
+    /// The file to ask for.
+    pub filename: &'a str,
+    /// Number of concurrent clients.
+    pub clients: usize,
+    /// `blksize` option.
+    pub blksize: u16,
+    /// `windowsize` option (1: not sent).
+    pub windowsize: u16,
+    /// Bound on the whole run: clients still running then count as failed.
+    pub deadline: Duration,
+}
+
+/// Runs the fleet; each download is compared with `want`. `on_tick` gets the number of live
+/// clients after every pass of the loop.
 pub fn run(
-    server: SocketAddr,
-    filename: &str,
+    plan: &Plan<'_>,
     want: &[u8],
-    n: usize,
-    blksize: u16,
-    windowsize: u16,
-    deadline: Duration,
     on_tick: &mut dyn FnMut(usize),
 ) -> io::Result<Vec<Result1>> {
+    let Plan {
+        server,
+        filename,
+        clients: n,
+        blksize,
+        windowsize,
+        deadline,
+    } = *plan;
     let epoch = Instant::now();
     let now = || {
         pxe_proto::Instant::from_micros(

@@ -249,16 +249,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     eprintln!("load average before: {}", pxe_benches::loadavg());
     let t0 = Instant::now();
     let (ok, total, spawned) = if args.client == "core" {
-        let results = pxe_benches::fleet::run(
-            addr,
-            "scale.bin",
-            &want,
-            args.clients,
-            args.blksize,
-            args.windowsize,
-            Duration::from_secs(args.timeout_secs),
-            &mut |live| active.store(live, Ordering::SeqCst),
-        )?;
+        let plan = pxe_benches::fleet::Plan {
+            server: addr,
+            filename: "scale.bin",
+            clients: args.clients,
+            blksize: args.blksize,
+            windowsize: args.windowsize,
+            deadline: Duration::from_secs(args.timeout_secs),
+        };
+        let results = pxe_benches::fleet::run(&plan, &want, &mut |live| {
+            active.store(live, Ordering::SeqCst)
+        })?;
         let ok = results.iter().filter(|r| r.exact).count();
         let total = results.iter().map(|r| r.secs).fold(0.0, f64::max);
         let rexmit: u64 = results.iter().map(|r| r.retransmits).sum();
