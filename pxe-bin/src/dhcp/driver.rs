@@ -119,6 +119,7 @@ impl Driver {
             DhcpMode::Proxy => {
                 let mut cfg = ProxyConfig::new(iface.addr);
                 cfg.next_server = next_server;
+                cfg.uefi_via_4011 = config.uefi_via_4011;
                 Core::Proxy(Box::new(ProxyResponder::new(cfg, policy)))
             }
             DhcpMode::Server => {
@@ -159,6 +160,7 @@ impl Driver {
                 cfg.dns_servers = config.dns.clone();
                 cfg.domain_name = config.domain.clone();
                 cfg.next_server = next_server;
+                cfg.pxe_vendor_to_rom = config.pxe_vendor_to_rom;
                 let path: PathBuf = config.leases_path();
                 let file = LeaseFile::open(&path).map_err(|e| Error::Dhcp(e.to_string()))?;
                 let table: LeaseTable = file

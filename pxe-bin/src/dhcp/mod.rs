@@ -49,6 +49,8 @@ pub const DEFAULT_LEASE_SECS: u32 = 3600;
 /// dns = ["192.168.1.1"]
 /// domain = "lan"
 /// lease_time = 3600                  # seconds
+/// uefi_via_4011 = false              # proxy: UEFI ROMs get the boot file via port 4011
+/// pxe_vendor_to_rom = false          # server: option 60/43 to plain PXE ROMs too
 /// [[dhcp.rules]]                    # optional; the default policy otherwise
 /// name = "pxe-bios"
 /// boot_file = "undionly.kpxe"
@@ -83,6 +85,12 @@ pub struct DhcpConfig {
     pub next_server: Option<Ipv4Addr>,
     /// Fixed addresses by MAC (server mode).
     pub reservations: Vec<Reservation>,
+    /// Proxy mode: send UEFI PXE ROMs an offer without option 43 so they fetch the boot file
+    /// through a port-4011 request (Pixiecore's UEFI path) instead of from the offer.
+    pub uefi_via_4011: bool,
+    /// Server mode: also send option 60 `PXEClient` + 43 to plain PXE ROMs (iPXE always gets
+    /// them; EDK2 reads 60 without a boot server as "ask port 4011", so off by default).
+    pub pxe_vendor_to_rom: bool,
     /// Boot policy rules in priority order (`[[dhcp.rules]]`, `pxe-dhcp`'s serde form); empty
     /// means `pxe-dhcp`'s default: BIOS PXE → undionly.kpxe, UEFI → ipxe.efi, iPXE → the next
     /// stage (pxelinux.0 on BIOS, boot.ipxe otherwise).
@@ -214,6 +222,7 @@ mod tests {
             router = "10.0.0.1"
             dns = ["10.0.0.1", "9.9.9.9"]
             lease_time = 600
+            uefi_via_4011 = true
             [[reservations]]
             mac = "52:54:00:12:34:56"
             ip = "10.0.0.50"
@@ -222,6 +231,7 @@ mod tests {
         .expect("parse");
         assert_eq!(c.mode(), DhcpMode::Proxy);
         assert_eq!(c.dns.len(), 2);
+        assert!(c.uefi_via_4011 && !c.pxe_vendor_to_rom);
         let flags = DhcpFlags {
             dhcp: Some(DhcpMode::Server),
             interface: Some("br0".into()),
