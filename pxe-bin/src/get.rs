@@ -17,18 +17,65 @@ use crate::cli::GetArgs;
 use crate::error::Error;
 use crate::tftp::{clock, net, transfer::mib_per_s};
 
+/// Bytes gathered before one `pwrite`: the client hands out a block at a time, and a syscall
+/// per 1468-byte block would cost more than the network receive.
+const WRITE_BUFFER: usize = 1 << 20;
+
 /// Where the bytes go.
 enum Sink {
     File(File, PathBuf),
     Stdout(io::StdoutLock<'static>),
 }
 
-impl Sink {
+/// Coalesces contiguous blocks into large writes.
+struct Writer {
+    sink: Sink,
+    pending: Vec<u8>,
+    pending_offset: u64,
+}
+
+impl Writer {
+    fn new(sink: Sink) -> Self {
+        Self {
+            sink,
+            pending: Vec::with_capacity(WRITE_BUFFER),
+            pending_offset: 0,
+        }
+    }
+
     fn write_at(&mut self, offset: u64, bytes: &[u8]) -> io::Result<()> {
-        match self {
-            Self::File(f, _) => f.write_all_at(bytes, offset),
+        let contiguous = offset == self.pending_offset + self.pending.len() as u64;
+        if !contiguous || self.pending.len() + bytes.len() > WRITE_BUFFER {
+            self.flush()?;
+            self.pending_offset = offset;
+        }
+        if bytes.len() >= WRITE_BUFFER {
+            return self.raw_write(offset, bytes);
+        }
+        self.pending.extend_from_slice(bytes);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if !self.pending.is_empty() {
+            let pending = std::mem::take(&mut self.pending);
+            let r = self.raw_write(self.pending_offset, &pending);
+            self.pending_offset += pending.len() as u64;
+            self.pending = pending;
+            self.pending.clear();
+            r?;
+        }
+        if let Sink::Stdout(s) = &mut self.sink {
+            s.flush()?;
+        }
+        Ok(())
+    }
+
+    fn raw_write(&mut self, offset: u64, bytes: &[u8]) -> io::Result<()> {
+        match &mut self.sink {
+            Sink::File(f, _) => f.write_all_at(bytes, offset),
             // The client hands bytes out in order, so stdout can simply be appended to.
-            Self::Stdout(s) => s.write_all(bytes),
+            Sink::Stdout(s) => s.write_all(bytes),
         }
     }
 }
@@ -50,7 +97,7 @@ pub fn run(args: &GetArgs) -> Result<ExitCode, Error> {
     if args.tsize {
         config = config.option("tsize", "0");
     }
-    let mut sink = open_sink(args)?;
+    let mut sink = Writer::new(open_sink(args)?);
     let socket = net::client_socket(server).map_err(|e| Error::io("open a UDP socket", e))?;
     let started = std::time::Instant::now();
     let mut client = Client::new(clock::now(), server, args.url.path.as_bytes(), config)
@@ -61,13 +108,11 @@ pub fn run(args: &GetArgs) -> Result<ExitCode, Error> {
         b.finish_and_clear();
     }
     let done = result?;
+    sink.flush().map_err(|e| Error::io("write output", e))?;
     let elapsed = done.duration_since(started);
     let st = client.stats();
     match client.outcome() {
         Some(Outcome::Completed) => {
-            if let Sink::Stdout(s) = &mut sink {
-                s.flush().map_err(|e| Error::io("write stdout", e))?;
-            }
             eprintln!(
                 "{} bytes in {:.2} s ({:.1} MiB/s), blksize {}, windowsize {}, {} retransmits",
                 st.bytes,
@@ -80,7 +125,7 @@ pub fn run(args: &GetArgs) -> Result<ExitCode, Error> {
             Ok(ExitCode::SUCCESS)
         }
         other => {
-            if let Sink::File(_, path) = &sink {
+            if let Sink::File(_, path) = &sink.sink {
                 let _ = std::fs::remove_file(path);
             }
             let why = match other {
@@ -135,7 +180,7 @@ fn progress_bar() -> Option<ProgressBar> {
 fn drive(
     socket: &UdpSocket,
     client: &mut Client,
-    sink: &mut Sink,
+    sink: &mut Writer,
     bar: Option<&ProgressBar>,
 ) -> Result<std::time::Instant, Error> {
     let local = socket
@@ -192,7 +237,7 @@ fn drive(
             client.handle_timeout(now);
             continue;
         }
-        if read_timeout.is_none_or(|t| t > wait || t < wait / 2) {
+        if read_timeout.is_none_or(|t| t > wait + wait / 4 || t < wait / 2) {
             socket
                 .set_read_timeout(Some(wait))
                 .map_err(|e| Error::io("set timeout", e))?;

@@ -238,7 +238,11 @@ fn dispatch(
             return None;
         }
     };
-    tracing::debug!(client = %peer, file = %name, options = ?incoming.options(), "request");
+    let o = incoming.options();
+    tracing::debug!(
+        client = %peer, file = %name, blksize = ?o.blksize, windowsize = ?o.windowsize,
+        tsize = ?o.tsize, timeout = ?o.timeout, "request"
+    );
     let session = incoming.accept(clock::now(), FileInfo { size });
     let transfer = Transfer {
         socket,

@@ -128,9 +128,10 @@ impl Transfer {
                 self.session.handle_timeout(now);
                 continue;
             }
-            // setsockopt only when the wanted wait is not already covered: waking early is
-            // harmless (the loop re-checks), waking late would delay a retransmission.
-            if read_timeout.is_none_or(|t| t > wait || t < wait / 2) {
+            // setsockopt only when the wait changed a lot: waking early is harmless (the loop
+            // re-checks) and waking up to 25% late only delays a retransmission a little;
+            // a syscall per ACK to track a deadline that moves by microseconds is not.
+            if read_timeout.is_none_or(|t| t > wait + wait / 4 || t < wait / 2) {
                 self.socket.set_read_timeout(Some(wait))?;
                 read_timeout = Some(wait);
             }

@@ -53,15 +53,10 @@ impl Pxe {
         let log2 = Arc::clone(&log);
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(addr) = line
-                    .contains("TFTP listening")
-                    .then(|| {
-                        line.split_whitespace()
-                            .find_map(|w| w.strip_prefix("listen="))
-                    })
-                    .flatten()
+                if line.contains("TFTP listening")
+                    && let Some(addr) = listen_field(&line)
                 {
-                    let _ = tx.send(addr.to_owned());
+                    let _ = tx.send(addr);
                 }
                 let mut l = log2
                     .lock()
@@ -151,6 +146,16 @@ impl Drop for Pxe {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The `listen` field of a "TFTP listening" line, text (`listen=A`) or JSON (`"listen":"A"`).
+fn listen_field(line: &str) -> Option<String> {
+    if let Some(rest) = line.split("\"listen\":\"").nth(1) {
+        return rest.split('"').next().map(str::to_owned);
+    }
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix("listen="))
+        .map(str::to_owned)
 }
 
 /// Panics (never skips) when `tool` is missing, naming the Debian package that ships it.

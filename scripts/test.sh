@@ -1,0 +1,56 @@
+#!/bin/bash
+# The full test suite (the README's second command):
+#
+#   sudo bash scripts/test.sh
+#
+# 1. installs, as root via apt-get, every tool the tests use (scripts/install-deps.sh:
+#    curl, atftp, tftp-hpa, dnsmasq, qemu, ovmf, pxelinux, ipxe, kea-admin, ...);
+# 2. builds every crate and target;
+# 3. runs every test. Tests that need a tool FAIL when it is missing (never skip), and this
+#    script also fails if any test reports itself ignored.
+#
+# Root is needed: network-namespace tests (DHCP, QEMU firmware boots) and privilege-drop tests.
+# Needs Rust >= 1.91 (rustup: https://rustup.rs); under sudo, the invoking user's ~/.cargo/bin
+# is searched too.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" != 0 ]; then
+  echo "test.sh: run as root: sudo bash scripts/test.sh" >&2
+  exit 1
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  for home in "${SUDO_USER:+$(getent passwd "$SUDO_USER" | cut -d: -f6)}" /root; do
+    if [ -n "$home" ] && [ -x "$home/.cargo/bin/cargo" ]; then
+      export PATH="$home/.cargo/bin:$PATH"
+      export RUSTUP_HOME="${RUSTUP_HOME:-$home/.rustup}" CARGO_HOME="${CARGO_HOME:-$home/.cargo}"
+      break
+    fi
+  done
+fi
+command -v cargo >/dev/null 2>&1 || {
+  echo "test.sh: cargo not found; install Rust >= 1.91 with rustup (https://rustup.rs)" >&2
+  exit 1
+}
+
+bash scripts/install-deps.sh
+cargo build --workspace --all-targets
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+cargo test --workspace 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+if [ "$status" != 0 ]; then
+  echo "test.sh: FAILED (cargo test exit $status)" >&2
+  exit "$status"
+fi
+if grep -Eq '[1-9][0-9]* ignored' "$log"; then
+  echo "test.sh: FAILED: some tests were ignored (skipped):" >&2
+  grep -E '[1-9][0-9]* ignored' "$log" >&2
+  exit 1
+fi
+passed=$(grep -Eo '[0-9]+ passed' "$log" | awk '{s += $1} END {print s + 0}')
+echo "test.sh: OK, $passed tests passed, none ignored"
