@@ -208,6 +208,7 @@ impl Driver {
         let mut buf67 = vec![0u8; BUF];
         let mut buf4011 = vec![0u8; BUF];
         let mut batch = Batch::default();
+        let mut backoff = false;
         loop {
             if *shutdown.borrow() {
                 break;
@@ -224,6 +225,7 @@ impl Driver {
                     }
                 }
                 r = self.s67.recv(&mut buf67) => {
+                    backoff = r.is_err();
                     self.ingest(r, &buf67, &mut batch);
                     self.ingest_queued(&mut buf67, &mut buf4011, &mut batch);
                 }
@@ -233,6 +235,7 @@ impl Driver {
                         None => std::future::pending().await,
                     }
                 } => {
+                    backoff = r.is_err();
                     self.ingest(r, &buf4011, &mut batch);
                     self.ingest_queued(&mut buf67, &mut buf4011, &mut batch);
                 }
@@ -242,6 +245,10 @@ impl Driver {
                 }
             }
             self.commit(&mut batch).await;
+            if std::mem::take(&mut backoff) {
+                // A socket error that repeats (interface gone) must not spin the loop.
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
         }
         if let (Some(file), Core::Server(s)) = (self.leases.as_mut(), &self.core) {
             file.save(s.leases())
