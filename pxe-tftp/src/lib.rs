@@ -20,6 +20,8 @@ mod receiver;
 mod rto;
 mod server;
 mod session;
+#[cfg(feature = "smoltcp")]
+pub mod smoltcp_driver;
 pub mod wire;
 
 pub use client::{Client, ClientConfig, ClientEvent};
