@@ -227,6 +227,8 @@ struct Request {
     requested_ip: Option<Ipv4Addr>,
     server_id: Option<Ipv4Addr>,
     ciaddr: Option<Ipv4Addr>,
+    /// A relay agent's address (`giaddr`) and its option 82 circuit id.
+    relay: Option<(Ipv4Addr, &'static [u8])>,
     /// Send iPXE's option 77 `iPXE` (raw, as iPXE does) and option 175.
     ipxe: bool,
 }
@@ -242,6 +244,7 @@ impl Request {
             requested_ip: None,
             server_id: None,
             ciaddr: None,
+            relay: None,
             ipxe: false,
         }
     }
@@ -254,6 +257,10 @@ impl Request {
         p[4..8].copy_from_slice(&self.xid.to_be_bytes());
         if self.broadcast_flag {
             p[10] = 0x80;
+        }
+        if let Some((giaddr, _)) = self.relay {
+            p[3] = 1; // hops
+            p[24..28].copy_from_slice(&giaddr.octets());
         }
         if let Some(ip) = self.ciaddr {
             p[12..16].copy_from_slice(&ip.octets());
@@ -306,6 +313,14 @@ impl Request {
                 opt(55, &[1, 3, 6, 15]);
                 opt(60, b"udhcp 1.36.1");
             }
+        }
+        if let Some((_, circuit)) = self.relay {
+            // Relay agent information (RFC 3046): the relay appends it last.
+            let mut v = vec![1, u8::try_from(circuit.len()).expect("short")];
+            v.extend_from_slice(circuit);
+            p.push(82);
+            p.push(u8::try_from(v.len()).expect("short"));
+            p.extend_from_slice(&v);
         }
         p.push(255);
         while p.len() < 300 {
@@ -483,7 +498,12 @@ fn exchange(cli_ns: &str, req: &Request, wait: Duration) -> Vec<Reply> {
 
 /// Sends `req` over an ordinary UDP socket from `from:68` in the client namespace to `to`
 /// (the PXE boot-server request on port 4011 comes from an already configured client).
-fn exchange_udp(cli_ns: &str, req: &Request, from: Ipv4Addr, to: SocketAddrV4) -> Option<Reply> {
+fn exchange_udp(
+    cli_ns: &str,
+    req: &Request,
+    from: SocketAddrV4,
+    to: SocketAddrV4,
+) -> Option<Reply> {
     let ns = format!("/var/run/netns/{cli_ns}");
     let req = req.clone();
     std::thread::spawn(move || {
@@ -491,7 +511,7 @@ fn exchange_udp(cli_ns: &str, req: &Request, from: Ipv4Addr, to: SocketAddrV4) -
         // SAFETY: valid namespace fd; setns(2) only changes this thread's network namespace.
         let rc = unsafe { libc::setns(nsf.as_raw_fd(), libc::CLONE_NEWNET) };
         assert_eq!(rc, 0, "setns {ns}: {}", std::io::Error::last_os_error());
-        let sock = std::net::UdpSocket::bind(SocketAddrV4::new(from, 68)).expect("bind client:68");
+        let sock = std::net::UdpSocket::bind(from).expect("bind client socket");
         sock.set_read_timeout(Some(Duration::from_millis(200)))
             .expect("timeout");
         sock.send_to(&req.bootp(), to).expect("send");
@@ -506,7 +526,7 @@ fn exchange_udp(cli_ns: &str, req: &Request, from: Ipv4Addr, to: SocketAddrV4) -
             frame[12..14].copy_from_slice(&[0x08, 0x00]);
             frame[14] = 0x45;
             frame[23] = 17;
-            frame[30..34].copy_from_slice(&from.octets());
+            frame[30..34].copy_from_slice(&from.ip().octets());
             frame[34..36].copy_from_slice(&src.port().to_be_bytes());
             frame[36..38].copy_from_slice(&68u16.to_be_bytes());
             frame.extend_from_slice(&buf[..n]);
@@ -658,8 +678,13 @@ fn proxy_answers_pxe_clients_only() {
     q.msg_type = 3;
     q.broadcast_flag = false;
     q.ciaddr = Some(client_ip);
-    let ack = exchange_udp(&net.cli, &q, client_ip, SocketAddrV4::new(SERVER_IP, 4011))
-        .unwrap_or_else(|| panic!("no ACK from port 4011; log:\n{}", server.log_text()));
+    let ack = exchange_udp(
+        &net.cli,
+        &q,
+        SocketAddrV4::new(client_ip, 68),
+        SocketAddrV4::new(SERVER_IP, 4011),
+    )
+    .unwrap_or_else(|| panic!("no ACK from port 4011; log:\n{}", server.log_text()));
     assert_eq!(ack.msg_type(), 5, "{ack:?}");
     assert_eq!(
         ack.udp_src, 4011,
@@ -808,4 +833,53 @@ fn server_leases_survive_restart_and_crash() {
         server.log_text()
     );
     assert_eq!(o[0].yiaddr, addr, "same address after a crash");
+}
+
+#[test]
+fn server_answers_a_relay_at_giaddr_and_echoes_option_82() {
+    require_root_and_ip();
+    let net = NetnsPair::new("relay");
+    let root = root_dir();
+    let leases = root.path().join("leases.json");
+    let log = root.path().join("serve.log");
+    let server = Server::start(
+        &net.srv,
+        root.path(),
+        &log,
+        &[
+            "--dhcp",
+            "server",
+            "--dhcp-range",
+            "10.78.0.100,10.78.0.150",
+            "--leases",
+            leases.to_str().expect("utf-8 path"),
+        ],
+    );
+    // The "relay" is the client namespace's address; it forwards a DISCOVER to the server's
+    // port 67 and must get the OFFER back at giaddr:67 (RFC 2131 §4.1), option 82 echoed.
+    let relay_ip = Ipv4Addr::new(10, 78, 0, 2);
+    ip(&["-n", &net.cli, "addr", "add", "10.78.0.2/24", "dev", CLI_IF]);
+    let mut d = Request::discover(0x3333_0001, [0x52, 0x54, 0x00, 0x78, 0x00, 0x33], Some(0));
+    d.relay = Some((relay_ip, b"veth-c/1"));
+    d.broadcast_flag = false;
+    let offer = exchange_udp(
+        &net.cli,
+        &d,
+        SocketAddrV4::new(relay_ip, 67),
+        SocketAddrV4::new(SERVER_IP, 67),
+    )
+    .unwrap_or_else(|| panic!("no reply at giaddr:67; log:\n{}", server.log_text()));
+    assert_eq!(offer.msg_type(), 2, "{offer:?}");
+    assert_eq!(offer.udp_src, 67);
+    assert!(
+        (100..=150).contains(&offer.yiaddr.octets()[3]),
+        "offered {} from the pool on giaddr's subnet",
+        offer.yiaddr
+    );
+    assert_eq!(
+        offer.opt(82),
+        Some(&b"\x01\x08veth-c/1"[..]),
+        "option 82 echoed"
+    );
+    assert_eq!(offer.boot_file(), "undionly.kpxe");
 }
