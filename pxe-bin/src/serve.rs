@@ -43,7 +43,11 @@ async fn serve(config: Config, demo: bool) -> Result<ExitCode, Error> {
     };
     let listen = config.tftp.listen.unwrap_or(default_listen);
     let (root, root_path) = if demo {
-        (Root::Embedded(crate::demo::FILES), None)
+        let files = crate::demo::files()?
+            .into_iter()
+            .map(|(n, b)| (n, b.into()))
+            .collect();
+        (Root::Embedded(files), None)
     } else {
         let path = config.root.clone().ok_or_else(|| {
             Error::Usage("no TFTP root: give --root DIR or `root = \"/srv/tftp\"` in the config (`pxe init DIR` lays one out)".into())
@@ -63,10 +67,11 @@ async fn serve(config: Config, demo: bool) -> Result<ExitCode, Error> {
         );
         settings.user = None;
     }
+    let names = settings.root.names();
     let running = tftp::start(settings)?;
     let tftp_listen = running.local_addr();
     if demo {
-        print_demo_help(tftp_listen);
+        print_demo_help(tftp_listen, &names);
     }
 
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -101,8 +106,7 @@ async fn serve(config: Config, demo: bool) -> Result<ExitCode, Error> {
     result.map(|()| ExitCode::SUCCESS)
 }
 
-fn print_demo_help(listen: SocketAddr) {
-    let files: Vec<&str> = crate::demo::FILES.iter().map(|(n, _)| *n).collect();
+fn print_demo_help(listen: SocketAddr, files: &[String]) {
     println!(
         "pxe demo: serving the built-in root ({}) over TFTP on {listen}, DHCP off.\n\
          Try:\n  pxe get tftp://{listen}/hello.txt -o -\n  curl tftp://{listen}/hello.txt\n  \

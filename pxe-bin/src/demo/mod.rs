@@ -1,39 +1,51 @@
-//! The demo root built into the binary: served when `pxe` runs with no config and no flags.
+//! The demo root built into the binary: served when `pxe` runs with no config and no root.
+//!
+//! The menu is a `pxe-menu` description rendered at start (so the demo shows exactly what
+//! `pxe menu render` produces): `pxelinux.cfg/default`, `boot.txt` and `boot.ipxe`, plus
+//! `hello.txt` and the `menu.toml` source itself.
+
+use crate::error::Error;
+
+const MENU_TOML: &str = include_str!("files/menu.toml");
+const HELLO: &[u8] = include_bytes!("files/hello.txt");
 
 /// The demo files: (name relative to the root, bytes).
-pub const FILES: &[(&str, &[u8])] = &[
-    (
-        "pxelinux.cfg/default",
-        include_bytes!("files/pxelinux.cfg/default"),
-    ),
-    ("boot.txt", include_bytes!("files/boot.txt")),
-    ("boot.ipxe", include_bytes!("files/boot.ipxe")),
-    ("hello.txt", include_bytes!("files/hello.txt")),
-];
+pub fn files() -> Result<Vec<(String, Vec<u8>)>, Error> {
+    let menu: pxe_menu::Menu =
+        toml::from_str(MENU_TOML).map_err(|e| Error::Menu(format!("demo menu.toml: {e}")))?;
+    let rendered = menu
+        .render()
+        .map_err(|e| Error::Menu(format!("demo menu: {e}")))?;
+    let mut files: Vec<(String, Vec<u8>)> = rendered
+        .into_iter()
+        .map(|f| (f.path, f.contents.into_bytes()))
+        .collect();
+    files.push(("menu.toml".to_owned(), MENU_TOML.as_bytes().to_vec()));
+    files.push(("hello.txt".to_owned(), HELLO.to_vec()));
+    Ok(files)
+}
 
 #[cfg(test)]
 mod tests {
-    use super::FILES;
+    use super::files;
 
     #[test]
-    fn demo_menu_references_the_display_file() {
-        let menu = FILES
-            .iter()
-            .find(|(n, _)| *n == "pxelinux.cfg/default")
-            .map(|f| f.1);
-        let menu = std::str::from_utf8(menu.unwrap_or_default()).unwrap_or_default();
+    fn demo_renders_the_three_menu_files() {
+        let files = files().expect("demo renders");
+        let get = |n: &str| {
+            files
+                .iter()
+                .find(|(name, _)| name == n)
+                .map(|f| f.1.clone())
+        };
+        let menu = String::from_utf8(get("pxelinux.cfg/default").expect("pxelinux.cfg/default"))
+            .expect("utf-8");
         let display = menu
             .lines()
             .find_map(|l| l.strip_prefix("DISPLAY "))
-            .unwrap_or_default();
-        assert!(
-            FILES.iter().any(|(n, _)| *n == display),
-            "DISPLAY {display} missing"
-        );
-        assert!(
-            FILES
-                .iter()
-                .any(|(n, b)| *n == "boot.ipxe" && b.starts_with(b"#!ipxe"))
-        );
+            .expect("DISPLAY");
+        assert!(get(display).is_some(), "DISPLAY {display} missing");
+        assert!(get("boot.ipxe").expect("boot.ipxe").starts_with(b"#!ipxe"));
+        assert!(get("hello.txt").is_some());
     }
 }

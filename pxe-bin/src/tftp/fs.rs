@@ -88,8 +88,8 @@ impl Refusal {
 pub enum Data {
     /// An open file under the root.
     File(File),
-    /// Bytes built into the binary (the demo root).
-    Static(&'static [u8]),
+    /// Bytes held in memory (the demo root), shared by every transfer of the file.
+    Static(std::sync::Arc<[u8]>),
 }
 
 impl Data {
@@ -126,8 +126,8 @@ impl Data {
 pub enum Root {
     /// A directory on disk.
     Dir(DirRoot),
-    /// Files built into the binary: (name, bytes).
-    Embedded(&'static [(&'static str, &'static [u8])]),
+    /// Files held in memory (the demo built into the binary): (name, bytes).
+    Embedded(Vec<(String, std::sync::Arc<[u8]>)>),
 }
 
 impl Root {
@@ -140,7 +140,7 @@ impl Root {
                 files
                     .iter()
                     .find(|(n, _)| *n == rel)
-                    .map(|(_, b)| (Data::Static(b), b.len() as u64))
+                    .map(|(_, b)| (Data::Static(std::sync::Arc::clone(b)), b.len() as u64))
                     .ok_or(Refusal::NotFound)
             }
         }
@@ -151,6 +151,15 @@ impl Root {
         match self {
             Self::Dir(d) => d.open_write(name),
             Self::Embedded(_) => Err(Refusal::ReadOnly),
+        }
+    }
+
+    /// The names of in-memory files (empty for a directory).
+    #[must_use]
+    pub fn names(&self) -> Vec<String> {
+        match self {
+            Self::Dir(_) => Vec::new(),
+            Self::Embedded(files) => files.iter().map(|(n, _)| n.clone()).collect(),
         }
     }
 
@@ -436,7 +445,7 @@ mod tests {
 
     #[test]
     fn static_data_reads_by_offset() {
-        let d = Data::Static(b"0123456789");
+        let d = Data::Static(std::sync::Arc::from(&b"0123456789"[..]));
         let mut buf = [0; 4];
         assert_eq!(d.read_at(&mut buf, 8).unwrap(), 2);
         assert_eq!(&buf[..2], b"89");
