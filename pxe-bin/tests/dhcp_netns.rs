@@ -836,12 +836,19 @@ fn server_leases_survive_restart_and_crash() {
 }
 
 #[test]
-fn server_answers_a_relay_at_giaddr_and_echoes_option_82() {
+fn server_honours_reservations_and_answers_a_relay_at_giaddr() {
     require_root_and_ip();
     let net = NetnsPair::new("relay");
     let root = root_dir();
     let leases = root.path().join("leases.json");
     let log = root.path().join("serve.log");
+    // A reservation from the config file, outside the pool.
+    let config = root.path().join("pxe.toml");
+    fs::write(
+        &config,
+        "[[dhcp.reservations]]\nmac = \"52:54:00:78:00:44\"\nip = \"10.78.0.60\"\n",
+    )
+    .expect("write config");
     let server = Server::start(
         &net.srv,
         root.path(),
@@ -853,8 +860,25 @@ fn server_answers_a_relay_at_giaddr_and_echoes_option_82() {
             "10.78.0.100,10.78.0.150",
             "--leases",
             leases.to_str().expect("utf-8 path"),
+            "--config",
+            config.to_str().expect("utf-8 path"),
         ],
     );
+    let reserved = [0x52, 0x54, 0x00, 0x78, 0x00, 0x44];
+    let r = exchange(
+        &net.cli,
+        &Request::discover(0x3333_0000, reserved, Some(7)),
+        Duration::from_secs(2),
+    );
+    let o = offers(&r);
+    assert_eq!(o.len(), 1, "{r:?}; log:\n{}", server.log_text());
+    assert_eq!(
+        o[0].yiaddr,
+        Ipv4Addr::new(10, 78, 0, 60),
+        "the reserved address"
+    );
+    assert_eq!(o[0].boot_file(), "ipxe.efi");
+
     // The "relay" is the client namespace's address; it forwards a DISCOVER to the server's
     // port 67 and must get the OFFER back at giaddr:67 (RFC 2131 §4.1), option 82 echoed.
     let relay_ip = Ipv4Addr::new(10, 78, 0, 2);
