@@ -26,10 +26,6 @@ use crate::cli::{LogFormat, PortRange, ServeArgs};
 use crate::error::Error;
 
 /// Where packaged installs keep the config (used by `contrib/pxe.service`).
-#[allow(
-    dead_code,
-    reason = "for `pxe doctor` (engineer B), which checks it by default"
-)]
 pub const DEFAULT_PATH: &str = "/etc/pxe/pxe.toml";
 
 /// The whole config file.

@@ -6,10 +6,6 @@ use std::path::PathBuf;
 /// Everything a `pxe` command can fail with. Each variant says what failed and where.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-#[allow(
-    dead_code,
-    reason = "variants for modules being wired in parallel; removed when all are used"
-)]
 pub enum Error {
     /// An I/O operation failed; `what` names the operation and its object.
     #[error("{what}: {source}")]
@@ -30,18 +26,12 @@ pub enum Error {
     /// Flags or arguments that cannot work together.
     #[error("{0}")]
     Usage(String),
-    /// A command whose driver is not in this build yet.
-    #[error("{0}: not wired yet")]
-    NotWired(String),
     /// The DHCP driver failed.
     #[error("DHCP: {0}")]
     Dhcp(String),
     /// A menu could not be parsed, linted or rendered.
     #[error("menu: {0}")]
     Menu(String),
-    /// `pxe init` could not lay out the root.
-    #[error("init: {0}")]
-    Init(String),
     /// `pxe doctor` could not run its checks.
     #[error("doctor: {0}")]
     Doctor(String),
