@@ -199,7 +199,15 @@ impl Client {
 
     /// Ends the transfer: sends ERROR `code` to the server (EDK2 sends ERROR 8 after reading
     /// `tsize` from the OACK) and finishes with [`TransferError::Aborted`].
+    ///
+    /// After the last block arrived (the client is dallying) this only stops dallying: the
+    /// outcome stays [`Outcome::Completed`] and nothing is sent.
     pub fn abort(&mut self, now: Instant, code: ErrorCode, message: &str) {
+        if self.phase == Phase::Dally {
+            self.phase = Phase::Done;
+            self.deadline = None;
+            return;
+        }
         if self.phase == Phase::Done {
             return;
         }

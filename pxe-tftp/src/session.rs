@@ -500,7 +500,16 @@ impl Session {
     /// Ends the transfer from the driver's side (a read error, a full disk, shutdown): sends
     /// ERROR `code` with `message` to the client and finishes with
     /// [`TransferError::Aborted`].
+    ///
+    /// A write session that already completed and is only dallying stops dallying instead: its
+    /// outcome stays [`Outcome::Completed`], no second `Finished` is reported and no ERROR is
+    /// sent to a client whose upload succeeded.
     pub fn abort(&mut self, now: Instant, code: ErrorCode, message: &str) {
+        if self.phase == Phase::Dally {
+            self.phase = Phase::Done;
+            self.deadline = None;
+            return;
+        }
         if self.phase == Phase::Done {
             return;
         }

@@ -234,3 +234,25 @@ fn edk2_style_probe_then_download_against_the_server() {
     assert!(received == file);
     assert_eq!(window, 4);
 }
+
+#[test]
+fn abort_while_dallying_keeps_the_completion() {
+    // Fuzz FINDING-1: a driver that aborts every live client on shutdown must not turn a
+    // finished download into a failure or send the server an ERROR.
+    let mut c = Client::new(t(0), addr(SERVER), b"f", ClientConfig::default()).unwrap();
+    drain(&mut c, t(0));
+    from(&mut c, TID, t(1), &[0, 3, 0, 1]); // DATA 1, empty: done, dallying
+    assert!(matches!(c.poll_event(), Some(ClientEvent::Negotiated(_))));
+    assert_eq!(
+        c.poll_event(),
+        Some(ClientEvent::Finished(Outcome::Completed))
+    );
+    assert_eq!(drain(&mut c, t(1)), vec![(addr(TID), vec![0, 4, 0, 1])]);
+    assert!(!c.is_finished());
+    c.abort(t(2), ErrorCode::NotDefined, "shutdown");
+    assert_eq!(c.poll_event(), None);
+    assert!(drain(&mut c, t(2)).is_empty());
+    assert_eq!(c.outcome(), Some(&Outcome::Completed));
+    assert!(c.is_finished());
+    assert_eq!(c.poll_timeout(), None);
+}

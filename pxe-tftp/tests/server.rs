@@ -659,3 +659,27 @@ fn a_client_that_acks_every_block_does_not_multiply_the_traffic() {
         blocks + 1
     );
 }
+
+#[test]
+fn abort_while_dallying_keeps_the_completed_upload() {
+    let config = ServerConfig {
+        allow_write: true,
+        ..ServerConfig::default()
+    };
+    let mut server = Server::new(config);
+    let mut s = request(&mut server, b"\0\x02up\0octet\0").accept(t(0), FileInfo::default());
+    drain(&mut s, t(0));
+    from_client(&mut s, t(1), b"\0\x03\0\x01last");
+    assert_eq!(s.poll_data(), Some((0, &b"last"[..])));
+    assert_eq!(
+        s.poll_event(),
+        Some(SessionEvent::Finished(Outcome::Completed))
+    );
+    assert_eq!(drain(&mut s, t(1)), vec![(addr(CLIENT), ack(1).to_vec())]);
+    assert!(!s.is_finished(), "dallying");
+    s.abort(t(2), ErrorCode::NotDefined, "shutdown");
+    assert_eq!(s.poll_event(), None, "no second Finished");
+    assert!(drain(&mut s, t(2)).is_empty(), "no ERROR after a success");
+    assert_eq!(s.outcome(), Some(&Outcome::Completed));
+    assert!(s.is_finished());
+}
