@@ -461,7 +461,7 @@ impl Session {
     pub fn max_transmit_len(&self) -> usize {
         (usize::from(self.negotiated.blksize) + wire::DATA_HEADER_LEN)
             .max(self.negotiated.oack_len())
-            .max(wire::DATA_HEADER_LEN + PEER_MESSAGE_MAX + 1)
+            .max(wire::DATA_HEADER_LEN + wire::MAX_ERROR_MESSAGE_LEN + 1)
     }
 
     /// Answers [`SessionEvent::NeedData`]: `data` holds the file bytes from `offset`; fewer

@@ -688,13 +688,22 @@ fn check_no_nul(s: &[u8], field: &'static str) -> Result<(), WireError> {
     }
 }
 
-/// Writes an ERROR packet with `message` (truncated to fit `buf`, NULs replaced by spaces) and
-/// returns its length, or 0 if `buf` cannot hold even the header.
+/// The longest ERROR message [`emit_error`] writes: the packet then fits the 516-byte datagram
+/// of RFC 1350 §5 (512 data bytes + 4), which every client can receive whatever it negotiated.
+pub const MAX_ERROR_MESSAGE_LEN: usize = DEFAULT_BLKSIZE as usize - 1;
+
+/// Writes an ERROR packet (RFC 1350 §5) with `message` and returns its length, or 0 if `buf`
+/// cannot hold even the header. The message is cut at a character boundary to fit `buf` and
+/// [`MAX_ERROR_MESSAGE_LEN`]; NULs are replaced by spaces.
 pub fn emit_error(code: ErrorCode, message: &str, buf: &mut [u8]) -> usize {
     let Some(room) = buf.len().checked_sub(field::PAYLOAD + 1) else {
         return 0;
     };
-    let msg = &message.as_bytes()[..message.len().min(room)];
+    let mut end = message.len().min(room).min(MAX_ERROR_MESSAGE_LEN);
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    let msg = &message.as_bytes()[..end];
     let mut w = Writer::new(buf);
     let written = (|| -> Result<(), WireError> {
         w.put_u16(Opcode::Error as u16)?;
@@ -820,6 +829,17 @@ mod tests {
         let n = emit_error(ErrorCode::FileNotFound, "file not found", &mut buf);
         assert_eq!(&buf[..n], b"\0\x05\0\x01fil\0");
         assert_eq!(emit_error(ErrorCode::FileNotFound, "x", &mut [0u8; 4]), 0);
+        // Never longer than an RFC 1350 datagram, however big the buffer and the message.
+        let mut big = vec![0u8; MAX_DATAGRAM_LEN];
+        let long = "x".repeat(70_000);
+        let n = emit_error(ErrorCode::NotDefined, &long, &mut big);
+        assert_eq!(n, 516);
+        assert_eq!(big[n - 1], 0);
+        // A multi-byte character is not split.
+        let n = emit_error(ErrorCode::NotDefined, "ab\u{e9}", &mut buf);
+        assert_eq!(&buf[..n], b"\0\x05\0\0ab\0");
+        let n = emit_error(ErrorCode::NotDefined, "a\0b", &mut big);
+        assert_eq!(&big[..n], b"\0\x05\0\0a b\0");
     }
 
     #[test]
