@@ -197,8 +197,8 @@ impl Default for Negotiated {
 }
 
 impl Negotiated {
-    /// The server's answer to `req`. `file_size` is the size to echo for an RRQ's `tsize`
-    /// (unknown size: `tsize` is not acknowledged); `write` selects WRQ rules.
+    /// The server's answer to `req`. `file_size` is the size to echo for an octet RRQ's `tsize`
+    /// (unknown size, or netascii: `tsize` is not acknowledged); `write` selects WRQ rules.
     pub(crate) fn server(
         req: &RequestedOptions,
         limits: &Limits,
@@ -224,7 +224,15 @@ impl Negotiated {
                         })
                 }
                 TftpOption::Tsize => {
-                    let size = if write { req.tsize } else { file_size };
+                    // RFC 2349 §3: an RRQ gets "the size of the file, in octets". In netascii
+                    // the octets on the wire outnumber the file's by its line ends, unknown
+                    // until the whole file is read, so there is no true size to send (tftp-hpa
+                    // does not acknowledge `tsize` there either).
+                    let size = match (write, mode) {
+                        (true, _) => req.tsize,
+                        (false, Mode::Netascii) => None,
+                        (false, _) => file_size,
+                    };
                     size.map(|s| n.tsize = Some(s))
                 }
                 TftpOption::Timeout => req.timeout.filter(|t| (1..=255).contains(t)).map(|t| {
@@ -432,11 +440,8 @@ mod tests {
         ]);
         let n = Negotiated::server(&r, &limits(), Mode::Netascii, false, Some(10));
         assert_eq!(n.timeout, Some(Duration::from_millis(250)));
-        assert_eq!(n.windowsize, 1);
-        assert_eq!(
-            oack(&n),
-            b"\0\x06timeout\x003\0utimeout\x00250000\0tsize\x0010\0"
-        );
+        assert_eq!((n.windowsize, n.tsize), (1, None));
+        assert_eq!(oack(&n), b"\0\x06timeout\x003\0utimeout\x00250000\0");
     }
 
     #[test]

@@ -114,8 +114,8 @@ pub struct FileInfo {
     /// while it is served is sent as it was when opened; one that shrinks ends at the first short
     /// `supply`.
     ///
-    /// In netascii mode the file size is echoed too, as tftp-hpa's clients expect in practice,
-    /// although the bytes on the wire grow by one per line end.
+    /// In netascii mode `tsize` is not acknowledged (as in tftp-hpa): the bytes on the wire
+    /// outnumber the file's by one per line end, so the file size would be wrong.
     pub size: Option<u64>,
 }
 
