@@ -260,9 +260,21 @@ impl Lab {
             _turn: turn,
         };
         let pcap = lab.dir().join("br0.pcap").display().to_string();
+        // Immediate mode and a 4 MiB buffer: packets reach the file as they come, none dropped.
         lab.capture = Some(lab.spawn(
             "tcpdump",
-            &["tcpdump", "-n", "-U", "-i", "br0", "-w", &pcap],
+            &[
+                "tcpdump",
+                "-n",
+                "-U",
+                "--immediate-mode",
+                "-B",
+                "4096",
+                "-i",
+                "br0",
+                "-w",
+                &pcap,
+            ],
         ));
         lab
     }
@@ -326,8 +338,20 @@ impl Lab {
     }
 
     /// The capture so far, decoded by `tcpdump -n -r` with `filter` (one line per packet).
+    /// Waits first until the capture file stops growing: on a busy machine tcpdump writes
+    /// seconds behind the traffic.
     pub fn capture_text(&self, filter: &str) -> String {
         let pcap = self.dir().join("br0.pcap");
+        let size = || fs::metadata(&pcap).map_or(0, |m| m.len());
+        let until = Instant::now() + Duration::from_secs(10);
+        let mut last = size();
+        let mut quiet = 0;
+        while quiet < 3 && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(200));
+            let now = size();
+            quiet = if now == last { quiet + 1 } else { 0 };
+            last = now;
+        }
         let out = Command::new("tcpdump")
             .arg("-n")
             .arg("-r")
