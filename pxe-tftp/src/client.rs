@@ -41,7 +41,8 @@ pub struct ClientConfig {
     pub max_retries: u32,
     /// How long to linger after the final ACK to re-ACK a resent last block (default 1 s).
     pub dally: Duration,
-    /// Block number after 65535 when the server does not negotiate `rollover` (default 0).
+    /// Block number after 65535 when the server does not negotiate `rollover` (default 0;
+    /// larger values are treated as 1, see [`ServerConfig::rollover`](crate::ServerConfig)).
     pub rollover: u16,
     /// The most bytes buffered for the driver (default 4 MiB); DATA beyond it is dropped (and
     /// resent by the server) until the driver drains [`Client::poll_data`].
@@ -117,8 +118,9 @@ impl Client {
         now: Instant,
         server: SocketAddr,
         filename: &[u8],
-        config: ClientConfig,
+        mut config: ClientConfig,
     ) -> Result<Client, crate::Error> {
+        config.rollover = config.rollover.min(1);
         let pairs = || {
             config
                 .options

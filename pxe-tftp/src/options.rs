@@ -445,6 +445,84 @@ mod tests {
     }
 
     #[test]
+    fn edge_values() {
+        let l = limits();
+        let server = |pairs: &[(&str, &str)], write: bool| {
+            Negotiated::server(&req(pairs), &l, Mode::Octet, write, Some(77))
+        };
+        // Duplicates: the first occurrence wins and the OACK names each option once (RFC 2347
+        // does not allow a name twice); names match case-insensitively.
+        let n = server(
+            &[("BlkSize", "1024"), ("blksize", "512"), ("TSIZE", "5")],
+            false,
+        );
+        assert_eq!(n.blksize, 1024);
+        assert_eq!(oack(&n), b"\0\x06blksize\x001024\0tsize\x0077\0");
+        // A first occurrence that is not a number is not replaced by a later good one.
+        assert!(!server(&[("blksize", "x"), ("blksize", "1024")], false).has_oack());
+        // Leading zeros are decimal, and the OACK carries the canonical value.
+        let n = server(&[("blksize", "0001024"), ("windowsize", "008")], false);
+        assert_eq!(oack(&n), b"\0\x06blksize\x001024\0windowsize\x008\0");
+        // blksize: 8 is the floor (RFC 2348), anything larger is clamped, even past u16 or
+        // 65464; a value beyond u64 is not a number at all.
+        assert_eq!(server(&[("blksize", "8")], false).blksize, 8);
+        for big in ["65465", "65536", "4294967296", "18446744073709551615"] {
+            assert_eq!(server(&[("blksize", big)], false).blksize, 1468, "{big}");
+        }
+        assert!(!server(&[("blksize", "18446744073709551616")], false).has_oack());
+        let wide = Limits {
+            blksize_max: u16::MAX,
+            ..l
+        };
+        let n = Negotiated::server(
+            &req(&[("blksize", "65535")]),
+            &wide,
+            Mode::Octet,
+            false,
+            None,
+        );
+        assert_eq!(n.blksize, MAX_BLKSIZE);
+        // windowsize: 1..=65535 (RFC 7440), then the server's caps.
+        for bad in ["0", "65536", "-1", ""] {
+            assert!(!server(&[("windowsize", bad)], false).has_oack(), "{bad}");
+        }
+        assert_eq!(server(&[("windowsize", "1")], false).windowsize, 1);
+        // timeout: 1..=255 s (RFC 2349); utimeout: 10 ms..=255 s in microseconds (tftp-hpa).
+        assert!(!server(&[("timeout", "256")], false).has_oack());
+        assert_eq!(
+            server(&[("timeout", "255")], false).timeout,
+            Some(Duration::from_secs(255))
+        );
+        assert!(!server(&[("utimeout", "9999")], false).has_oack());
+        assert!(!server(&[("utimeout", "255000001")], false).has_oack());
+        assert_eq!(
+            server(&[("utimeout", "10000")], false).timeout,
+            Some(Duration::from_millis(10))
+        );
+        // utimeout wins over timeout in either order; both are echoed.
+        let n = server(&[("utimeout", "20000"), ("timeout", "4")], false);
+        assert_eq!(n.timeout, Some(Duration::from_millis(20)));
+        assert_eq!(oack(&n), b"\0\x06utimeout\x0020000\0timeout\x004\0");
+        // tsize: an RRQ gets the real size whatever it sent; a WRQ's value is echoed (RFC
+        // 2349), and a WRQ without a number gets no tsize.
+        assert_eq!(server(&[("tsize", "999")], false).tsize, Some(77));
+        assert_eq!(
+            server(&[("tsize", "123456789012")], true).tsize,
+            Some(123_456_789_012)
+        );
+        assert!(!server(&[("tsize", "abc")], true).has_oack());
+        // rollover: 0 or 1 only.
+        assert!(!server(&[("rollover", "2")], false).has_oack());
+        // No negotiation at all: RFC 1350 defaults, no OACK.
+        let off = Limits {
+            negotiate: false,
+            ..l
+        };
+        let n = Negotiated::server(&req(&[("blksize", "1024")]), &off, Mode::Octet, false, None);
+        assert_eq!((n.blksize, n.has_oack()), (512, false));
+    }
+
+    #[test]
     fn window_bytes_cap_applies_after_blksize() {
         let mut l = limits();
         l.window_bytes_max = 4096;

@@ -44,7 +44,9 @@ pub struct ServerConfig {
     pub rto_min: Duration,
     /// Upper bound of the timeout, backoff included (default 10 s).
     pub rto_max: Duration,
-    /// Block number after 65535 unless the client negotiates `rollover` (default 0).
+    /// Block number after 65535 unless the client negotiates `rollover` (default 0). Only 0
+    /// and 1 exist in practice; larger values are treated as 1, because a shorter block-number
+    /// cycle would make an ACK ambiguous inside a large window.
     pub rollover: u16,
     /// How long a write session lingers after its final ACK to re-ACK a resent last block
     /// (RFC 1350 §6 "dallying"; default 2 s).
@@ -75,7 +77,7 @@ impl ServerConfig {
             blksize_max: self.blksize_max,
             windowsize_max: self.windowsize_max,
             window_bytes_max: self.window_bytes_max,
-            rollover: self.rollover,
+            rollover: self.rollover.min(1),
             negotiate: self.negotiate,
         }
     }

@@ -107,8 +107,7 @@ impl BlockNumber {
         let period = 65536 - u64::from(rollover);
         let first = u64::from(BlockNumber::from_index(start, rollover).0);
         let d = (w + period - first) % period;
-        let k = start + d;
-        (k <= hi).then_some(k)
+        start.checked_add(d).filter(|&k| k <= hi)
     }
 }
 
@@ -852,6 +851,12 @@ mod tests {
         assert_eq!(BlockNumber(0).resolve(65530, 65540, 1), None);
         assert_eq!(BlockNumber(3).resolve(0, 10, 0), Some(3));
         assert_eq!(BlockNumber(3).resolve(5, 10, 0), None);
+        // Absurd ranges give an answer or none, never an overflow.
+        assert_eq!(BlockNumber(7).resolve(u64::MAX - 1, u64::MAX, 0), None);
+        assert_eq!(
+            BlockNumber(0xffff).resolve(u64::MAX - 1, u64::MAX, 0),
+            Some(u64::MAX)
+        );
     }
 
     #[test]

@@ -256,3 +256,13 @@ fn abort_while_dallying_keeps_the_completion() {
     assert!(c.is_finished());
     assert_eq!(c.poll_timeout(), None);
 }
+
+#[test]
+fn a_rollover_beyond_1_is_treated_as_1() {
+    let cfg = ClientConfig {
+        rollover: 9,
+        ..ClientConfig::default()
+    };
+    let c = Client::new(t(0), addr(SERVER), b"f", cfg).unwrap();
+    assert_eq!(c.negotiated().rollover, 1);
+}

@@ -683,3 +683,15 @@ fn abort_while_dallying_keeps_the_completed_upload() {
     assert_eq!(s.outcome(), Some(&Outcome::Completed));
     assert!(s.is_finished());
 }
+
+#[test]
+fn a_rollover_beyond_1_is_treated_as_1() {
+    // A shorter block-number cycle than 65535 would make ACKs ambiguous in a large window.
+    let config = ServerConfig {
+        rollover: 40_000,
+        ..ServerConfig::default()
+    };
+    let mut server = Server::new(config);
+    let s = request(&mut server, b"\0\x01f\0octet\0").accept(t(0), FileInfo { size: Some(1) });
+    assert_eq!(s.negotiated().rollover, 1);
+}
