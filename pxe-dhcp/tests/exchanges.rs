@@ -949,3 +949,118 @@ fn lease_server_chainloads_an_ipxe_rom_once_across_its_dora() {
         "{reasons:?}"
     );
 }
+
+/// DORA for `m` at `t`; returns the bound address.
+fn bind(s: &mut LeaseServer, m: MacAddr, xid: u32, t: Instant) -> Ipv4Addr {
+    let any = client_addr(Ipv4Addr::UNSPECIFIED);
+    let (out, _) = exchange(s, t, &request(MessageType::Discover, m, xid), any, 67);
+    let ip = out[0].0.yiaddr;
+    let mut r = request(MessageType::Request, m, xid);
+    r.options.extend([
+        DhcpOption::ServerIdentifier(SERVER),
+        DhcpOption::RequestedIpAddress(ip),
+    ]);
+    let (out, _) = exchange(s, t, &r, any, 67);
+    assert_eq!(out[0].0.message_type(), Some(MessageType::Ack));
+    ip
+}
+
+#[test]
+fn release_and_decline_act_only_for_the_holder_and_this_server() {
+    let mut s = LeaseServer::new(server_cfg(), Policy::default());
+    let t = Instant::from_secs(1000);
+    let ip = bind(&mut s, mac(1), 1, t);
+    let other_server = Ipv4Addr::new(10, 77, 0, 2);
+    let ignored = |ev: &[DhcpEvent]| -> Vec<IgnoreReason> {
+        ev.iter()
+            .filter_map(|e| match e {
+                DhcpEvent::Ignored { reason, .. } => Some(reason.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    // Another client releasing or declining the address.
+    let mut rel = request(MessageType::Release, mac(2), 2);
+    rel.ciaddr = ip;
+    rel.options.push(DhcpOption::ServerIdentifier(SERVER));
+    let (out, ev) = exchange(&mut s, t, &rel, client_addr(ip), 67);
+    assert!(out.is_empty());
+    assert_eq!(ignored(&ev), [IgnoreReason::UnknownBinding]);
+    let mut dec = request(MessageType::Decline, mac(2), 3);
+    dec.options.extend([
+        DhcpOption::RequestedIpAddress(ip),
+        DhcpOption::ServerIdentifier(SERVER),
+    ]);
+    let (_, ev) = exchange(&mut s, t, &dec, client_addr(Ipv4Addr::UNSPECIFIED), 67);
+    assert_eq!(ignored(&ev), [IgnoreReason::UnknownBinding]);
+    // The holder, but addressed to another server (RFC 2131 §4.4.4, §4.4.6).
+    let mut rel = request(MessageType::Release, mac(1), 4);
+    rel.ciaddr = ip;
+    rel.options.push(DhcpOption::ServerIdentifier(other_server));
+    let (_, ev) = exchange(&mut s, t, &rel, client_addr(ip), 67);
+    assert_eq!(ignored(&ev), [IgnoreReason::OtherServer]);
+    let mut dec = request(MessageType::Decline, mac(1), 5);
+    dec.options.extend([
+        DhcpOption::RequestedIpAddress(ip),
+        DhcpOption::ServerIdentifier(other_server),
+    ]);
+    let (_, ev) = exchange(&mut s, t, &dec, client_addr(Ipv4Addr::UNSPECIFIED), 67);
+    assert_eq!(ignored(&ev), [IgnoreReason::OtherServer]);
+    assert_eq!(s.leases().get(ip).unwrap().state, LeaseState::Bound);
+    assert_eq!(s.leases().get(ip).unwrap().mac, Some(mac(1)));
+    // The holder, to this server.
+    let mut rel = request(MessageType::Release, mac(1), 6);
+    rel.ciaddr = ip;
+    rel.options.push(DhcpOption::ServerIdentifier(SERVER));
+    let (_, ev) = exchange(&mut s, t, &rel, client_addr(ip), 67);
+    assert_eq!(lease_events(&ev), [(ip, LeaseState::Released)]);
+}
+
+#[test]
+fn nak_through_a_relay_goes_to_the_relay_with_the_broadcast_bit() {
+    let mut cfg = server_cfg();
+    cfg.pools.push(PoolRange {
+        first: Ipv4Addr::new(10, 78, 0, 10),
+        last: Ipv4Addr::new(10, 78, 0, 20),
+    });
+    let mut s = LeaseServer::new(cfg, Policy::default());
+    let relay = Ipv4Addr::new(10, 78, 0, 1);
+    let agent = DhcpOption::RelayAgentInformation(vec![1, 2, b'p', b'1']);
+    // INIT-REBOOT on the relay's link for an address from another network (RFC 2131 §4.3.2).
+    let mut r = request(MessageType::Request, mac(1), 1);
+    r.giaddr = relay;
+    r.options.extend([
+        DhcpOption::RequestedIpAddress(Ipv4Addr::new(10, 77, 0, 150)),
+        agent.clone(),
+    ]);
+    let from = SocketAddr::new(IpAddr::V4(relay), 67);
+    let (out, _) = exchange(&mut s, Instant::ZERO, &r, from, 67);
+    let (nak, dest, _) = &out[0];
+    assert_eq!(nak.message_type(), Some(MessageType::Nak));
+    assert_eq!(
+        *dest,
+        Destination::Unicast(SocketAddr::new(IpAddr::V4(relay), 67))
+    );
+    assert!(nak.flags.broadcast(), "the relay broadcasts the NAK");
+    assert_eq!(nak.yiaddr, Ipv4Addr::UNSPECIFIED);
+    assert_eq!(nak.options.last(), Some(&agent));
+}
+
+#[test]
+fn offers_to_non_ethernet_clients_are_broadcast() {
+    let mut s = LeaseServer::new(server_cfg(), Policy::default());
+    let mut d = request(MessageType::Discover, MacAddr::default(), 1);
+    // IP over InfiniBand: htype 32, hlen 0, chaddr zero (RFC 4390); identified by option 61.
+    d.htype = 32;
+    d.hlen = 0;
+    d.options.push(DhcpOption::ClientIdentifier(vec![0xff; 20]));
+    let (out, _) = exchange(
+        &mut s,
+        Instant::ZERO,
+        &d,
+        client_addr(Ipv4Addr::UNSPECIFIED),
+        67,
+    );
+    assert_eq!(out[0].1, Destination::Broadcast { port: 68 });
+    assert_eq!((out[0].0.htype, out[0].0.hlen), (32, 0));
+}

@@ -122,7 +122,10 @@ pub(crate) fn destination(req: &Repr, reply: &Repr, nak: bool) -> Destination {
     if !req.ciaddr.is_unspecified() {
         return Destination::Unicast(SocketAddr::new(IpAddr::V4(req.ciaddr), CLIENT_PORT));
     }
-    if req.flags.broadcast() || reply.yiaddr.is_unspecified() {
+    // Unicasting to `chaddr` needs an Ethernet address; any other hardware type (InfiniBand
+    // sends hlen 0, RFC 4390) can only be reached by broadcast.
+    let ethernet = req.htype == 1 && req.hlen == 6;
+    if req.flags.broadcast() || reply.yiaddr.is_unspecified() || !ethernet {
         return Destination::Broadcast { port: CLIENT_PORT };
     }
     Destination::ToHardware {

@@ -542,6 +542,15 @@ impl LeaseServer {
                 }
             }
             Some(MessageType::Request) => self.request(&req, link, now, port),
+            // RFC 2131 §4.4.4/§4.4.6 (table 5): DECLINE and RELEASE carry the server identifier
+            // of the server that made the binding; one naming another server is not ours to act on.
+            Some(MessageType::Release | MessageType::Decline)
+                if req
+                    .server_identifier()
+                    .is_some_and(|id| id != self.cfg.server_ip) =>
+            {
+                self.ignore(Some(mac), IgnoreReason::OtherServer)
+            }
             Some(MessageType::Release) => {
                 let ip = req.ciaddr;
                 match self.leases.get(ip).copied() {
