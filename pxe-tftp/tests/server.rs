@@ -695,3 +695,118 @@ fn a_rollover_beyond_1_is_treated_as_1() {
     let s = request(&mut server, b"\0\x01f\0octet\0").accept(t(0), FileInfo { size: Some(1) });
     assert_eq!(s.negotiated().rollover, 1);
 }
+
+fn data(block: u16, bytes: &[u8]) -> Vec<u8> {
+    let mut p = vec![0, 3];
+    p.extend_from_slice(&block.to_be_bytes());
+    p.extend_from_slice(bytes);
+    p
+}
+
+#[test]
+fn windowed_write_keeps_order_through_gaps_duplicates_and_oversized_blocks() {
+    let config = ServerConfig {
+        allow_write: true,
+        ..ServerConfig::default()
+    };
+    let mut server = Server::new(config);
+    let mut s = request(
+        &mut server,
+        b"\0\x02up\0octet\0blksize\x008\0windowsize\x004\0",
+    )
+    .accept(t(0), FileInfo::default());
+    assert_eq!(
+        drain(&mut s, t(0))[0].1,
+        b"\0\x06blksize\x008\0windowsize\x004\0"
+    );
+    let file: Vec<u8> = (0..75u8).collect(); // 9 full blocks of 8 and a final 3
+    let block = |k: u16| {
+        data(
+            k,
+            &file[(usize::from(k) - 1) * 8..(usize::from(k) * 8).min(75)],
+        )
+    };
+    let mut got = Vec::new();
+    let take = |s: &mut Session, got: &mut Vec<u8>| {
+        while let Some((offset, bytes)) = s.poll_data() {
+            assert_eq!(offset, got.len() as u64, "in order, no holes");
+            got.extend_from_slice(bytes);
+        }
+    };
+    // A whole window: one ACK at its end (RFC 7440), none before.
+    for k in 1..=3 {
+        from_client(&mut s, t(1), &block(k));
+        take(&mut s, &mut got);
+        assert!(drain(&mut s, t(1)).is_empty(), "no ACK inside the window");
+    }
+    from_client(&mut s, t(1), &block(4));
+    assert_eq!(drain(&mut s, t(1)), vec![(addr(CLIENT), ack(4).to_vec())]);
+    // Block 6 lost: 7 shows the gap and gets one re-ACK of 5; 8 gets none.
+    from_client(&mut s, t(2), &block(5));
+    from_client(&mut s, t(2), &block(7));
+    assert_eq!(drain(&mut s, t(2)), vec![(addr(CLIENT), ack(5).to_vec())]);
+    from_client(&mut s, t(2), &block(8));
+    assert!(drain(&mut s, t(2)).is_empty(), "one re-ACK per gap");
+    // Oversized (more than blksize) and stale blocks are not stored.
+    from_client(&mut s, t(3), &data(6, &[0xee; 9]));
+    from_client(&mut s, t(3), &block(2));
+    take(&mut s, &mut got);
+    assert_eq!(got.len(), 40);
+    // The client restarts after 5: the next window ends at 9.
+    for k in 6..=9 {
+        from_client(&mut s, t(4), &block(k));
+        take(&mut s, &mut got);
+    }
+    assert_eq!(drain(&mut s, t(4)), vec![(addr(CLIENT), ack(9).to_vec())]);
+    from_client(&mut s, t(5), &block(10));
+    take(&mut s, &mut got);
+    assert_eq!(drain(&mut s, t(5)), vec![(addr(CLIENT), ack(10).to_vec())]);
+    assert_eq!(
+        s.poll_event(),
+        Some(SessionEvent::Finished(Outcome::Completed))
+    );
+    assert_eq!(got, file);
+    assert_eq!((s.stats().blocks, s.stats().bytes), (10, 75));
+    assert_eq!(s.stats().ignored, 1, "the oversized block");
+    assert!(s.stats().duplicate_data >= 2);
+}
+
+#[test]
+fn netascii_pairs_split_at_a_block_end() {
+    // Read: the CR of a CR LF / CR NUL pair fills a block, its second byte opens the next.
+    for (file, second) in [(&b"abcdefg\n"[..], &b"\n"[..]), (b"abcdefg\r", b"\0")] {
+        let mut server = Server::new(ServerConfig::default());
+        let mut s = request(&mut server, b"\0\x01f\0netascii\0blksize\x008\0")
+            .accept(t(0), FileInfo { size: Some(8) });
+        feed(&mut s, file);
+        drain(&mut s, t(0));
+        from_client(&mut s, t(1), &ack(0));
+        feed(&mut s, file);
+        assert_eq!(drain(&mut s, t(1))[0].1, data(1, b"abcdefg\r"));
+        from_client(&mut s, t(2), &ack(1));
+        feed(&mut s, file);
+        assert_eq!(drain(&mut s, t(2))[0].1, data(2, second));
+        from_client(&mut s, t(3), &ack(2));
+        assert_eq!(
+            feed(&mut s, file),
+            vec![SessionEvent::Finished(Outcome::Completed)]
+        );
+    }
+    // Write: a CR ending one block is decoded with the byte that opens the next.
+    let config = ServerConfig {
+        allow_write: true,
+        ..ServerConfig::default()
+    };
+    let mut server = Server::new(config);
+    let mut s = request(&mut server, b"\0\x02up\0netascii\0blksize\x008\0")
+        .accept(t(0), FileInfo::default());
+    drain(&mut s, t(0));
+    let mut got = Vec::new();
+    for (k, bytes) in [(1, &b"abcdefg\r"[..]), (2, b"\nxyz\r\0\r\n"), (3, b"\r")] {
+        from_client(&mut s, t(1), &data(k, bytes));
+        while let Some((_, b)) = s.poll_data() {
+            got.extend_from_slice(b);
+        }
+    }
+    assert_eq!(got, b"abcdefg\nxyz\r\n\r");
+}

@@ -272,3 +272,9 @@ fn server_without_option_negotiation_falls_back_to_rfc1350() {
     let n = run.negotiated.unwrap();
     assert_eq!((n.blksize, n.windowsize, n.tsize), (512, 1, None));
 }
+
+#[test]
+fn rollover_to_zero_in_a_window_with_loss() {
+    // Windows straddle 65535 → 0 while blocks and ACKs are lost, duplicated and reordered.
+    rollover_case(None, "16", 0.10);
+}
