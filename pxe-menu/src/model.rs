@@ -243,6 +243,18 @@ fn one_line(id: &str, field: &'static str, value: &str) -> Result<(), Error> {
     if value.contains("${") {
         return Err(invalid(id, field, "contains `${`, which iPXE would expand"));
     }
+    // iPXE splits a line into words and reads these ones as command separators or the start of
+    // a comment (core/exec.c `command_terminator`), cutting the command short.
+    if value
+        .split(is_space)
+        .any(|w| matches!(w, "||" | "&&" | ";") || w.starts_with('#'))
+    {
+        return Err(invalid(
+            id,
+            field,
+            "has a word `||`, `&&`, `;` or `#...`, which iPXE reads as a separator or comment",
+        ));
+    }
     Ok(())
 }
 
@@ -256,6 +268,13 @@ fn file_name(id: &str, field: &'static str, value: &str) -> Result<(), Error> {
     }
     if value.chars().any(is_space) || value.contains(',') {
         return Err(invalid(id, field, "must be one word without commas"));
+    }
+    if value.starts_with('-') {
+        return Err(invalid(
+            id,
+            field,
+            "starts with `-`, which iPXE reads as an option",
+        ));
     }
     one_line(id, field, value)
 }
@@ -317,7 +336,9 @@ impl Menu {
         file_name("", "ipxe_script", &self.ipxe_script)?;
         file_name("", "memdisk", &self.memdisk)?;
         for (i, e) in self.entries.iter().enumerate() {
+            // Not `-` first: iPXE would read `item -x` / `choose --default -x` as options.
             let ok = !e.id.is_empty()
+                && !e.id.starts_with('-')
                 && e.id
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
@@ -528,12 +549,18 @@ impl Menu {
     pub fn render_ipxe(&self) -> String {
         let mut o = String::from("#!ipxe\n");
         for s in &self.say {
-            let _ = writeln!(o, "echo {s}");
+            let _ = writeln!(o, "echo {}{s}", end_of_options(s));
         }
         o.push_str("\n:pxe/menu\n");
-        let _ = writeln!(o, "menu {}", strip_hotkey(&self.title));
+        let title = strip_hotkey(&self.title);
+        let _ = writeln!(o, "menu {}{title}", end_of_options(&title));
         for e in self.entries.iter().filter(|e| !e.hidden) {
-            let _ = writeln!(o, "item {} {}", e.id, strip_hotkey(&e.name));
+            o.push_str("item ");
+            // pxelinux's `^x` hotkey; iPXE compares keys exactly, so the lower-case letter.
+            if let Some(k) = hotkey(&e.name) {
+                let _ = write!(o, "--key {k} ");
+            }
+            let _ = writeln!(o, "{} {}", e.id, strip_hotkey(&e.name));
         }
         o.push_str("choose");
         if let Some(d) = self.ipxe_default() {
@@ -639,6 +666,22 @@ impl Menu {
 /// Display text without pxelinux's `^` hotkey marks.
 fn strip_hotkey(s: &str) -> String {
     s.replace('^', "")
+}
+
+/// The hotkey a `^` marks in a menu label (menu-syntax.md §2, `MENU LABEL`), lower-cased.
+fn hotkey(s: &str) -> Option<char> {
+    let (_, after) = s.split_once('^')?;
+    after
+        .chars()
+        .next()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+}
+
+/// `-- ` before text that starts with `-`, so iPXE's option parser (which stops at `--`) does
+/// not read it as an option of `menu` or `echo`.
+fn end_of_options(text: &str) -> &'static str {
+    if text.starts_with('-') { "-- " } else { "" }
 }
 
 #[cfg(test)]
@@ -811,5 +854,54 @@ mod tests {
         assert!(ipxe.contains("kernel http://10.0.0.1/vmlinuz console=ttyS0 || goto pxe/failed\n"));
         assert!(ipxe.contains("chain undionly.kpxe || goto pxe/failed\n"));
         assert!(ipxe.contains("--default web"));
+    }
+
+    #[test]
+    fn ipxe_script_words_stay_what_they_are() {
+        let mut m = Menu::starter();
+        m.title = "-= Lab =-".into();
+        m.say = vec!["-n is not an option here".into()];
+        m.entries[0].name = "^Local disk".into();
+        m.entries[1].name = "De^bian".into();
+        let ipxe = m.render().unwrap().remove(2).contents;
+        assert!(ipxe.contains("\nmenu -- -= Lab =-\n"), "{ipxe}");
+        assert!(ipxe.contains("\necho -- -n is not an option here\n"));
+        assert!(ipxe.contains("\nitem --key l local Local disk\n"));
+        assert!(ipxe.contains("\nitem --key b debian Debian\n"));
+
+        let base = Menu::starter();
+        let mut m = base.clone();
+        m.entries[0].id = "-x".into();
+        assert_eq!(m.validate(), Err(Error::InvalidId { id: "-x".into() }));
+        for (field, text) in [
+            ("name", "Linux || rescue"),
+            ("name", "#1 choice"),
+            ("append", "quiet ; reboot"),
+            ("append", "a && b"),
+        ] {
+            let mut m = base.clone();
+            match field {
+                "name" => m.entries[1].name = text.into(),
+                _ => {
+                    m.entries[1].boot = Boot::Linux {
+                        kernel: "k".into(),
+                        initrd: vec![],
+                        append: text.into(),
+                    }
+                }
+            }
+            assert!(
+                matches!(m.validate(), Err(Error::InvalidText { field: f, .. }) if f == field),
+                "{text}"
+            );
+        }
+        let mut m = base;
+        m.entries[1].boot = Boot::Chain {
+            file: "-undionly.kpxe".into(),
+        };
+        assert!(matches!(
+            m.validate(),
+            Err(Error::InvalidText { field: "file", .. })
+        ));
     }
 }

@@ -265,7 +265,11 @@ proptest! {
         for e in &m.entries {
             let section = format!("\n:{}\n", e.id);
             prop_assert!(ipxe.contains(&section));
-            prop_assert_eq!(ipxe.contains(&format!("\nitem {} ", e.id)), !e.hidden);
+            let item = ipxe.lines().filter_map(|l| l.strip_prefix("item ")).any(|l| {
+                let l = l.strip_prefix("--key ").and_then(|k| k.split_once(' ')).map_or(l, |(_, rest)| rest);
+                l.split(' ').next() == Some(e.id.as_str())
+            });
+            prop_assert_eq!(item, !e.hidden);
         }
     }
 
