@@ -2,11 +2,13 @@
 //!
 //! # Contract
 //! [`sanitize`] only looks at bytes. It guarantees the result is non-empty, relative (no
-//! leading `/`), valid UTF-8, free of NUL and control characters, and has no `.` or `..`
-//! components, so joining it to the root cannot climb out *lexically*. It does **not** look at
-//! the file system: a symlink inside the root can still point outside it. Symlink policy is the
-//! driver's (for example open with `RESOLVE_BENEATH`/`O_NOFOLLOW`, or canonicalize and check
-//! the prefix).
+//! leading `/`, no Windows drive prefix such as `C:`), valid UTF-8, free of NUL and control
+//! characters, and has no `.` or `..` components nor components made only of dots and spaces
+//! (Windows path APIs drop trailing dots and spaces, so `.. ` would mean `..` there). Joining
+//! it to the root therefore cannot climb out *lexically*, on Unix or Windows. It does **not**
+//! look at the file system: a symlink inside the root can still point outside it. Symlink
+//! policy is the driver's (for example open with `RESOLVE_BENEATH`/`O_NOFOLLOW`, or
+//! canonicalize and check the prefix).
 
 use alloc::string::String;
 
@@ -76,10 +78,11 @@ pub enum PathError {
         /// Where decoding failed.
         offset: usize,
     },
-    /// A `..` component.
+    /// A `..` component (or one of dots and spaces only, which Windows reads as `..` or `.`).
     #[error("file name has a '..' component")]
     ParentComponent,
-    /// An absolute name outside [`SanitizeOptions::root_prefix`].
+    /// An absolute name outside [`SanitizeOptions::root_prefix`], or one with a Windows drive
+    /// prefix (`C:\\boot`, `c:boot`).
     #[error("absolute file name outside the root")]
     OutsideRoot,
 }
@@ -132,11 +135,19 @@ pub fn sanitize(raw: &[u8], opts: &SanitizeOptions<'_>) -> Result<String, PathEr
             .filter(|r| r.is_empty() || r.starts_with('/'))
             .ok_or(PathError::OutsideRoot)?;
     }
+    // A drive prefix makes a Windows path absolute (or drive-relative) whatever follows.
+    if let [letter, b':', ..] = rest.trim_start_matches('/').as_bytes()
+        && letter.is_ascii_alphabetic()
+    {
+        return Err(PathError::OutsideRoot);
+    }
     let mut out = String::with_capacity(rest.len());
     for component in rest.split('/') {
         match component {
             "" | "." => {}
-            ".." => return Err(PathError::ParentComponent),
+            c if c.trim_end_matches([' ', '.']).is_empty() => {
+                return Err(PathError::ParentComponent);
+            }
             c => {
                 if !out.is_empty() {
                     out.push('/');
@@ -240,6 +251,44 @@ mod tests {
             "a\\b"
         );
         assert_eq!(sanitize(b"..a/b..", &d).unwrap(), "..a/b..");
+        // Windows-style names: drive prefixes are absolute, dots-and-spaces components are
+        // parents there, UNC-style leading separators just mean the root.
+        for drive in [
+            &b"C:\\Windows\\win.ini"[..],
+            b"c:boot.ini",
+            b"/D:/x",
+            b"\\z:",
+        ] {
+            assert_eq!(
+                sanitize(drive, &d),
+                Err(PathError::OutsideRoot),
+                "{drive:?}"
+            );
+        }
+        for dots in [&b".. /x"[..], b"a\\...\\b", b"a/. /b", b"... "] {
+            assert_eq!(
+                sanitize(dots, &d),
+                Err(PathError::ParentComponent),
+                "{dots:?}"
+            );
+        }
+        assert_eq!(
+            sanitize(b"\\\\server\\share\\x", &d).unwrap(),
+            "server/share/x"
+        );
+        assert_eq!(sanitize(b"boot/1:2", &d).unwrap(), "boot/1:2");
+        // 0xFF tails around a hostile name are trimmed, then the name is still refused.
+        assert_eq!(
+            sanitize(b"../x\xff\xff\0", &d),
+            Err(PathError::ParentComponent)
+        );
+        assert_eq!(sanitize(b"a\0b\xff", &d), Err(PathError::Nul { offset: 1 }));
+        // The length limit counts the raw bytes, tails included.
+        assert!(sanitize(&[b'a'; 1024], &d).is_ok());
+        assert!(matches!(
+            sanitize(&[&[b'a'; 1000][..], &[0xff; 25]].concat(), &d),
+            Err(PathError::TooLong { len: 1025, .. })
+        ));
     }
 
     proptest::proptest! {
@@ -247,7 +296,8 @@ mod tests {
         fn never_panics_and_results_stay_inside(raw in proptest::collection::vec(proptest::num::u8::ANY, 0..64)) {
             if let Ok(p) = sanitize(&raw, &SanitizeOptions::default()) {
                 proptest::prop_assert!(!p.is_empty() && !p.starts_with('/'));
-                proptest::prop_assert!(p.split('/').all(|c| !c.is_empty() && c != "." && c != ".."));
+                proptest::prop_assert!(p.split('/').all(|c| !c.trim_end_matches([' ', '.']).is_empty()));
+                proptest::prop_assert!(!matches!(p.as_bytes(), [l, b':', ..] if l.is_ascii_alphabetic()));
                 proptest::prop_assert!(!p.bytes().any(|b| b < 0x20 || b == 0x7f));
             }
         }
