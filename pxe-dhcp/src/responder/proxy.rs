@@ -10,9 +10,7 @@ use super::reply::{self, Pending};
 use super::{DhcpEvent, IgnoreReason, OnceMemory, Stats};
 use crate::policy::Policy;
 use crate::pxe::{ClientInfo, Firmware};
-use crate::wire::{
-    DhcpOption, MessageType, Op, OptionCode, PXE_PORT, Packet, PxeSubOption, Repr, VendorOptions,
-};
+use crate::wire::{DhcpOption, MessageType, OptionCode, PXE_PORT, PxeSubOption, VendorOptions};
 
 /// proxyDHCP settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,19 +96,11 @@ impl ProxyResponder {
     }
 
     fn handle(&mut self, now: Instant, dgram: &Datagram<'_>) {
-        self.stats.received += 1;
-        let req = match Packet::new_checked(dgram.payload).and_then(|p| Repr::parse(&p)) {
+        let req = match reply::parse_request(dgram.payload, &mut self.stats) {
             Ok(r) => r,
-            Err(e) => {
-                self.stats.malformed += 1;
-                self.stats.last_error = Some(e);
-                return self.ignore(None, IgnoreReason::Malformed(e));
-            }
+            Err((mac, reason)) => return self.ignore(mac, reason),
         };
         let mac = Some(req.client_mac());
-        if req.op != Op::BootRequest {
-            return self.ignore(mac, IgnoreReason::NotRequest);
-        }
         let port = dgram.local.port();
         let on_4011 = port == PXE_PORT;
         let mt = req.message_type();

@@ -10,7 +10,7 @@ use super::{DhcpEvent, IgnoreReason, Stats};
 use crate::policy::BootDecision;
 use crate::pxe::{ClientInfo, Firmware};
 use crate::wire::{
-    CLIENT_PORT, DhcpOption, MessageType, Op, OptionCode, PxeSubOption, Repr, SERVER_PORT,
+    CLIENT_PORT, DhcpOption, MessageType, Op, OptionCode, Packet, PxeSubOption, Repr, SERVER_PORT,
     VendorOptions,
 };
 
@@ -21,6 +21,26 @@ pub(crate) struct Pending {
     pub destination: Destination,
     pub local: Option<SocketAddr>,
     pub max_len: usize,
+}
+
+/// Parses a datagram both responders answer only if it is a BOOTREQUEST; counts it in `stats`.
+/// The error is the client (when known) and why the datagram is ignored.
+pub(crate) fn parse_request(
+    payload: &[u8],
+    stats: &mut Stats,
+) -> Result<Repr, (Option<MacAddr>, IgnoreReason)> {
+    stats.received += 1;
+    let req = Packet::new_checked(payload)
+        .and_then(|p| Repr::parse(&p))
+        .map_err(|e| {
+            stats.malformed += 1;
+            stats.last_error = Some(e);
+            (None, IgnoreReason::Malformed(e))
+        })?;
+    if req.op != Op::BootRequest {
+        return Err((Some(req.client_mac()), IgnoreReason::NotRequest));
+    }
+    Ok(req)
 }
 
 /// A reply to `req`: same xid, chaddr, flags and giaddr; options 53 and 54 first.

@@ -13,7 +13,7 @@ use super::reply::{self, Pending};
 use super::{DhcpEvent, IgnoreReason, LeaseChange, OnceMemory, Stats};
 use crate::policy::Policy;
 use crate::pxe::{ClientInfo, Firmware};
-use crate::wire::{DhcpOption, MessageType, Op, Packet, Repr, SERVER_PORT};
+use crate::wire::{DhcpOption, MessageType, Repr, SERVER_PORT};
 
 /// An inclusive address range to lease from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -428,16 +428,11 @@ impl LeaseServer {
 
     fn send(&mut self, mut r: Repr, req: &Repr, nak: bool, port: u16) {
         reply::echo_relay_info(&mut r, req);
-        let mut destination = reply::destination(req, &r, nak);
+        let destination = reply::destination(req, &r, nak);
+        // RFC 2131 §4.3.2: a NAK through a relay carries the broadcast bit, so the relay
+        // broadcasts it on the client's link.
         if nak && !req.giaddr.is_unspecified() {
             r.flags = r.flags.with_broadcast();
-        }
-        if matches!(destination, pxe_proto::Destination::ToHardware { .. })
-            && r.yiaddr.is_unspecified()
-        {
-            destination = pxe_proto::Destination::Broadcast {
-                port: crate::wire::CLIENT_PORT,
-            };
         }
         self.queue.push_back(Pending {
             repr: r,
@@ -449,7 +444,6 @@ impl LeaseServer {
 
     fn nak(&mut self, req: &Repr, requested: Ipv4Addr, message: &'static str, port: u16) {
         let mut r = reply::reply_to(req, MessageType::Nak, self.cfg.server_ip);
-        r.flags = req.flags;
         r.options
             .push(DhcpOption::Message(message.as_bytes().to_vec()));
         self.stats.naks += 1;
@@ -485,19 +479,11 @@ impl LeaseServer {
     }
 
     fn handle(&mut self, now: Instant, dgram: &Datagram<'_>) {
-        self.stats.received += 1;
-        let req = match Packet::new_checked(dgram.payload).and_then(|p| Repr::parse(&p)) {
+        let req = match reply::parse_request(dgram.payload, &mut self.stats) {
             Ok(r) => r,
-            Err(e) => {
-                self.stats.malformed += 1;
-                self.stats.last_error = Some(e);
-                return self.ignore(None, IgnoreReason::Malformed(e));
-            }
+            Err((mac, reason)) => return self.ignore(mac, reason),
         };
         let mac = req.client_mac();
-        if req.op != Op::BootRequest {
-            return self.ignore(Some(mac), IgnoreReason::NotRequest);
-        }
         let port = dgram.local.port();
         if port != SERVER_PORT {
             return self.ignore(Some(mac), IgnoreReason::WrongPort(port));
