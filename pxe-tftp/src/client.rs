@@ -21,10 +21,8 @@ use crate::options::{Negotiated, RequestedOptions};
 use crate::receiver::{DataOutcome, Receiver};
 use crate::rto::Rto;
 use crate::session::{Outcome, TransferStats};
+use crate::stray::Strays;
 use crate::wire::{self, ErrorCode, Mode, Opcode, Options, Packet, Repr};
-
-/// ERROR 5 replies to strangers queued at most.
-const STRAY_MAX: usize = 4;
 
 /// What the client asks for and how patient it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,7 +103,7 @@ pub struct Client {
     retries: u32,
     deadline: Option<Instant>,
     events: VecDeque<ClientEvent>,
-    stray: VecDeque<SocketAddr>,
+    stray: Strays,
     error_out: Option<(ErrorCode, String)>,
     outcome: Option<Outcome>,
     stats: TransferStats,
@@ -161,7 +159,7 @@ impl Client {
             retries: 0,
             deadline: None,
             events: VecDeque::new(),
-            stray: VecDeque::new(),
+            stray: Strays::default(),
             error_out: None,
             outcome: None,
             config,
@@ -278,9 +276,7 @@ impl SansIo for Client {
         };
         if !known {
             self.stats.wrong_tid += 1;
-            if packet.opcode() != Some(Opcode::Error) && self.stray.len() < STRAY_MAX {
-                self.stray.push_back(dgram.remote);
-            }
+            self.stray.push(dgram.remote, dgram.payload);
             return;
         }
         let Ok(repr) = Repr::parse(&packet) else {
@@ -323,9 +319,8 @@ impl SansIo for Client {
                 self.on_data(now, block, data);
             }
             (Phase::Requesting | Phase::Transfer, Repr::Error { code, message }) => {
-                let message =
-                    String::from_utf8_lossy(&message[..message.len().min(128)]).into_owned();
-                self.finish(now, Outcome::Failed(TransferError::Peer { code, message }));
+                let error = TransferError::from_peer(code, message);
+                self.finish(now, Outcome::Failed(error));
             }
             (Phase::Transfer, Repr::Oack { .. }) => match self.receiver.as_mut() {
                 // Our ACK 0 was lost: the server resent its OACK.
@@ -367,13 +362,8 @@ impl SansIo for Client {
     }
 
     fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
-        if let Some(to) = self.stray.pop_front() {
-            let len = wire::emit_error(ErrorCode::UnknownTransferId, "unknown transfer ID", buf);
-            return Some(Transmit {
-                destination: Destination::Unicast(to),
-                local: None,
-                len,
-            });
+        if let Some(t) = self.stray.poll_transmit(buf) {
+            return Some(t);
         }
         let to = self.peer.unwrap_or(self.server);
         let len = if let Some((code, message)) = self.error_out.take() {

@@ -77,7 +77,20 @@ pub enum TransferError {
     },
 }
 
+/// Peer error messages are kept up to this many bytes.
+const PEER_MESSAGE_MAX: usize = 128;
+
 impl TransferError {
+    /// The failure for an ERROR packet from the peer: the message is kept as lossy UTF-8, at
+    /// most 128 bytes of it (it only goes to logs).
+    pub(crate) fn from_peer(code: ErrorCode, message: &[u8]) -> Self {
+        let message = message.get(..PEER_MESSAGE_MAX).unwrap_or(message);
+        TransferError::Peer {
+            code,
+            message: String::from_utf8_lossy(message).into_owned(),
+        }
+    }
+
     /// The ERROR code a session sends to the peer for this failure, if it sends one.
     pub fn error_code(&self) -> Option<ErrorCode> {
         match self {
@@ -86,5 +99,29 @@ impl TransferError {
             TransferError::IllegalOperation { .. } => Some(ErrorCode::IllegalOperation),
             TransferError::Aborted { code } => Some(*code),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+
+    #[test]
+    fn peer_messages_are_bounded_and_lossy() {
+        let long = vec![b'x'; 300];
+        let TransferError::Peer { code, message } =
+            TransferError::from_peer(ErrorCode::DiskFull, &long)
+        else {
+            panic!()
+        };
+        assert_eq!((code, message.len()), (ErrorCode::DiskFull, 128));
+        assert_eq!(
+            TransferError::from_peer(ErrorCode::NotDefined, b"bad \xff"),
+            TransferError::Peer {
+                code: ErrorCode::NotDefined,
+                message: "bad \u{fffd}".into()
+            }
+        );
     }
 }

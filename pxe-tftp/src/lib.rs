@@ -22,6 +22,7 @@ mod server;
 mod session;
 #[cfg(feature = "smoltcp")]
 pub mod smoltcp_driver;
+mod stray;
 pub mod wire;
 
 pub use client::{Client, ClientConfig, ClientEvent};

@@ -14,12 +14,8 @@ use crate::options::{Negotiated, RequestedOptions, TftpOption};
 use crate::receiver::{DataOutcome, Receiver};
 use crate::rto::Rto;
 use crate::server::{FileInfo, RequestKind, ServerConfig};
+use crate::stray::Strays;
 use crate::wire::{self, BlockNumber, ErrorCode, Mode, Opcode, Packet, Repr};
-
-/// ERROR 5 replies to strangers queued at most; more are dropped (a flood must not grow memory).
-const STRAY_MAX: usize = 4;
-/// Peer error messages are kept up to this many bytes.
-const PEER_MESSAGE_MAX: usize = 128;
 
 /// What a session tells its driver.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -352,7 +348,7 @@ pub struct Session {
     negotiation_due: bool,
     negotiation_sent: Option<(Instant, bool)>,
     events: VecDeque<SessionEvent>,
-    stray: VecDeque<SocketAddr>,
+    stray: Strays,
     /// A final ERROR to send to the peer.
     error_out: Option<(ErrorCode, String)>,
     outcome: Option<Outcome>,
@@ -415,7 +411,7 @@ impl Session {
             negotiation_due: negotiating,
             negotiation_sent: None,
             events,
-            stray: VecDeque::new(),
+            stray: Strays::default(),
             error_out: None,
             outcome: None,
         }
@@ -539,9 +535,8 @@ impl Session {
         if probe {
             self.finish(now, Outcome::SizeProbe);
         } else {
-            let message = &message[..message.len().min(PEER_MESSAGE_MAX)];
-            let message = String::from_utf8_lossy(message).into_owned();
-            self.finish(now, Outcome::Failed(TransferError::Peer { code, message }));
+            let error = TransferError::from_peer(code, message);
+            self.finish(now, Outcome::Failed(error));
         }
     }
 
@@ -710,9 +705,7 @@ impl SansIo for Session {
         if dgram.remote != self.peer {
             // RFC 1350 §4: ERROR 5 to the stranger; the transfer itself goes on.
             self.stats.wrong_tid += 1;
-            if packet.opcode() != Some(Opcode::Error) && self.stray.len() < STRAY_MAX {
-                self.stray.push_back(dgram.remote);
-            }
+            self.stray.push(dgram.remote, dgram.payload);
             return;
         }
         let Ok(repr) = Repr::parse(&packet) else {
@@ -771,13 +764,8 @@ impl SansIo for Session {
     }
 
     fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
-        if let Some(to) = self.stray.pop_front() {
-            let len = wire::emit_error(ErrorCode::UnknownTransferId, "unknown transfer ID", buf);
-            return Some(Transmit {
-                destination: Destination::Unicast(to),
-                local: None,
-                len,
-            });
+        if let Some(t) = self.stray.poll_transmit(buf) {
+            return Some(t);
         }
         let len = if let Some((code, message)) = self.error_out.take() {
             Some(wire::emit_error(code, &message, buf))
