@@ -1064,3 +1064,44 @@ fn offers_to_non_ethernet_clients_are_broadcast() {
     assert_eq!(out[0].1, Destination::Broadcast { port: 68 });
     assert_eq!((out[0].0.htype, out[0].0.hlen), (32, 0));
 }
+
+#[test]
+fn replies_stay_within_the_clients_option_57() {
+    use pxe_dhcp::policy::{ExtraOption, ExtraValue};
+    let mut policy = Policy::default();
+    for r in &mut policy.rules {
+        r.options.push(ExtraOption {
+            code: 250,
+            value: ExtraValue::Bytes(vec![7; 400]),
+        });
+    }
+    let mut p = ProxyResponder::new(ProxyConfig::new(SERVER), policy);
+    let any = client_addr(Ipv4Addr::UNSPECIFIED);
+    // No option 57: the limit is 576 - 28 bytes of IP and UDP headers (RFC 2131 §2).
+    let mut d = edk2(MessageType::Discover, mac(1), 1);
+    d.options
+        .retain(|o| o.code() != OptionCode::MaximumMessageSize);
+    let (out, ev) = exchange(&mut p, Instant::ZERO, &d, any, 67);
+    assert!(out.is_empty(), "a 700-byte offer does not fit in 548");
+    assert!(ev.iter().any(|e| matches!(
+        e,
+        DhcpEvent::Ignored {
+            reason: IgnoreReason::EmitFailed(_),
+            ..
+        }
+    )));
+    // Option 57 below 576 does not lower the floor; 1472 lets the offer through.
+    d.options.push(DhcpOption::MaximumMessageSize(300));
+    let (out, _) = exchange(&mut p, Instant::ZERO, &d, any, 67);
+    assert!(out.is_empty());
+    d.set_option(DhcpOption::MaximumMessageSize(1472));
+    let (out, _) = exchange(&mut p, Instant::ZERO, &d, any, 67);
+    assert_eq!(out.len(), 1);
+    assert_eq!(
+        out[0].0.option(OptionCode::Unknown(250)),
+        Some(&DhcpOption::Unknown {
+            code: 250,
+            data: vec![7; 400]
+        })
+    );
+}

@@ -365,6 +365,22 @@ mod tests {
     }
 
     #[test]
+    fn option_52_is_never_written_and_file_sname_stay_fields() {
+        let mut r = Repr::new(Op::BootReply, 7, MacAddr::default());
+        r.file = b"undionly.kpxe".to_vec();
+        r.sname = b"boot".to_vec();
+        r.options.push(DhcpOption::MessageType(MessageType::Offer));
+        r.options.push(DhcpOption::OptionOverload(3));
+        let mut buf = [0u8; 600];
+        let n = r.emit(&mut buf).unwrap();
+        let p = Packet::new_checked(&buf[..n]).unwrap();
+        assert_eq!(p.overload(), 0);
+        assert!(p.raw_options().all(|o| o.unwrap().code != 52));
+        assert_eq!((p.file(), p.sname()), (&b"undionly.kpxe"[..], &b"boot"[..]));
+        assert_eq!(n, r.buffer_len());
+    }
+
+    #[test]
     fn malformed_options_name_code_and_offset() {
         let m = header(&[53, 1, 1, 54, 3, 1, 2, 3, 255]);
         assert_eq!(
