@@ -244,13 +244,7 @@ fn dispatch(
         tsize = ?o.tsize, timeout = ?o.timeout, "request"
     );
     let session = incoming.accept(clock::now(), FileInfo { size });
-    let transfer = Transfer {
-        socket,
-        session,
-        io,
-        name,
-        stop: Arc::clone(&shared.stop),
-    };
+    let transfer = Transfer::new(socket, session, io, name, Arc::clone(&shared.stop));
     let shared2 = Arc::clone(shared);
     let spawned = std::thread::Builder::new()
         .name("tftp-transfer".into())

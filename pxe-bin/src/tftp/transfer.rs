@@ -5,8 +5,8 @@ use std::fs::File;
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
 use std::os::unix::fs::FileExt;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use pxe_proto::{Datagram, Destination, SansIo};
@@ -16,8 +16,21 @@ use super::clock;
 use super::fs::Data;
 use super::net::{self, STOP_POLL};
 
-/// Most datagrams handed to one `sendmmsg`.
-const BATCH_MAX: usize = 64;
+/// Receive buffer of a read session: ACKs are 4 bytes, ERRORs carry a short message.
+const READ_RECV_BUFFER: usize = 1024;
+
+/// Most datagrams handed to one `sendmmsg`. Eight amortise the syscall well and keep the
+/// per-transfer transmit slots small (8 × 1472 bytes at blksize 1468): with many concurrent
+/// transfers, memory per transfer matters more than the last syscall.
+const BATCH_MAX: usize = 8;
+
+/// Window buffers larger than a transfer's own transmit slots, shared by all transfers: a
+/// window is read into one, copied into the session by `supply`, and the buffer goes back.
+/// Memory then scales with concurrent reads (a few), not with transfers (hundreds).
+static SCRATCH_POOL: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+
+/// Buffers kept in [`SCRATCH_POOL`] at most.
+const SCRATCH_POOL_MAX: usize = 8;
 
 /// Where a transfer's bytes come from or go to.
 #[derive(Debug)]
@@ -31,16 +44,17 @@ pub enum Io {
 /// Everything one transfer thread owns.
 #[derive(Debug)]
 pub struct Transfer {
-    /// The connected reply socket (the server's TID).
-    pub socket: UdpSocket,
-    /// The session from `Incoming::accept`.
-    pub session: Session,
-    /// The file.
-    pub io: Io,
-    /// The client's requested name, for logs.
-    pub name: String,
-    /// Set when the server stops.
-    pub stop: Arc<AtomicBool>,
+    socket: UdpSocket,
+    session: Session,
+    io: Io,
+    name: String,
+    stop: Arc<AtomicBool>,
+    /// `batch` transmit slots of `stride` bytes, back to back; between sends it is also where
+    /// a window's file bytes are read before `supply` copies them into the session.
+    tx: Vec<u8>,
+    stride: usize,
+    batch: usize,
+    rbuf: Vec<u8>,
 }
 
 /// The figures of a finished transfer, for the summary log line and for tests.
@@ -55,6 +69,36 @@ pub struct Summary {
 }
 
 impl Transfer {
+    /// Prepares a transfer. Call it on the accepting thread: every buffer the transfer needs
+    /// is allocated here, once (glibc would otherwise give each transfer thread its own arena).
+    pub fn new(
+        socket: UdpSocket,
+        session: Session,
+        io: Io,
+        name: String,
+        stop: Arc<AtomicBool>,
+    ) -> Self {
+        let stride = session.max_transmit_len();
+        let batch = usize::from(session.negotiated().windowsize).clamp(1, BATCH_MAX);
+        // A read session only receives ACKs and ERRORs; a write session DATA of the block size.
+        // One byte more than the largest valid datagram, so an oversized one is seen as such.
+        let rlen = match io {
+            Io::Read(_) => READ_RECV_BUFFER,
+            Io::Write(_) => stride.max(READ_RECV_BUFFER) + 1,
+        };
+        Self {
+            socket,
+            session,
+            io,
+            name,
+            stop,
+            tx: vec![0; stride * batch],
+            stride,
+            batch,
+            rbuf: vec![0; rlen],
+        }
+    }
+
     /// Runs the transfer to its end and logs one summary line.
     pub fn run(mut self) -> Summary {
         let peer = self.session.peer();
@@ -75,27 +119,24 @@ impl Transfer {
 
     fn drive(&mut self, local: SocketAddr) -> io::Result<()> {
         let peer = self.session.peer();
-        let max = self.session.max_transmit_len();
-        let batch = usize::from(self.session.negotiated().windowsize).clamp(1, BATCH_MAX);
-        let mut bufs: Vec<Vec<u8>> = (0..batch).map(|_| vec![0; max]).collect();
+        let (stride, batch) = (self.stride, self.batch);
         let mut lens = [0usize; BATCH_MAX];
-        let mut scratch: Vec<u8> = Vec::new();
-        let mut rbuf = vec![0u8; pxe_tftp::wire::MAX_DATAGRAM_LEN];
         let mut read_timeout: Option<Duration> = None;
         loop {
             let now = clock::now();
-            self.drain_events(now, &mut scratch);
+            self.drain_events(now);
             self.drain_writes(now);
             let mut n = 0;
             while n < batch {
-                let Some(t) = self.session.poll_transmit(now, &mut bufs[n]) else {
+                let slot = &mut self.tx[n * stride..(n + 1) * stride];
+                let Some(t) = self.session.poll_transmit(now, slot) else {
                     break;
                 };
                 match t.destination {
                     Destination::Unicast(to) if to != peer => {
                         // An ERROR 5 to a stranger; cannot happen on a connected socket, but
                         // the session may queue one.
-                        let _ = self.socket.send_to(&bufs[n][..t.len], to);
+                        let _ = self.socket.send_to(&slot[..t.len], to);
                     }
                     _ => {
                         lens[n] = t.len;
@@ -105,8 +146,8 @@ impl Transfer {
             }
             match n {
                 0 => {}
-                1 => send_one(&self.socket, &bufs[0][..lens[0]])?,
-                _ => net::send_batch(&self.socket, &bufs, &lens[..n])?,
+                1 => send_one(&self.socket, &self.tx[..lens[0]])?,
+                _ => net::send_batch(&self.socket, &self.tx, stride, &lens[..n])?,
             }
             if n == batch {
                 continue;
@@ -135,9 +176,9 @@ impl Transfer {
                 self.socket.set_read_timeout(Some(wait))?;
                 read_timeout = Some(wait);
             }
-            match self.socket.recv(&mut rbuf) {
+            match self.socket.recv(&mut self.rbuf) {
                 Ok(len) => {
-                    let dgram = Datagram::new(peer, local, &rbuf[..len]);
+                    let dgram = Datagram::new(peer, local, &self.rbuf[..len]);
                     self.session.handle_datagram(clock::now(), dgram);
                 }
                 Err(e)
@@ -159,23 +200,32 @@ impl Transfer {
         }
     }
 
-    fn drain_events(&mut self, now: pxe_proto::Instant, scratch: &mut Vec<u8>) {
+    fn drain_events(&mut self, now: pxe_proto::Instant) {
         while let Some(ev) = self.session.poll_event() {
             let SessionEvent::NeedData { offset, len } = ev else {
                 continue;
             };
             let Io::Read(data) = &self.io else { continue };
-            if scratch.len() < len {
-                scratch.resize(len, 0);
-            }
-            let result = data
-                .read_at(&mut scratch[..len], offset)
-                .map_err(|e| e.to_string())
-                .and_then(|n| {
-                    self.session
-                        .supply(offset, &scratch[..n])
-                        .map_err(|e| e.to_string())
-                });
+            // The transmit slots are free while the session takes data (everything polled is
+            // sent before the next input); a larger window borrows a pooled buffer.
+            let result = if len <= self.tx.len() {
+                read_and_supply(&mut self.session, data, &mut self.tx[..len], offset)
+            } else {
+                let mut buf = SCRATCH_POOL
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .pop()
+                    .unwrap_or_default();
+                if buf.len() < len {
+                    buf.resize(len, 0);
+                }
+                let r = read_and_supply(&mut self.session, data, &mut buf[..len], offset);
+                let mut pool = SCRATCH_POOL.lock().unwrap_or_else(PoisonError::into_inner);
+                if pool.len() < SCRATCH_POOL_MAX {
+                    pool.push(buf);
+                }
+                r
+            };
             if let Err(e) = result {
                 tracing::error!(client = %self.session.peer(), file = %self.name, offset, error = %e, "read failed");
                 self.session
@@ -203,6 +253,17 @@ impl Transfer {
             self.session.abort(now, code, "write error on the server");
         }
     }
+}
+
+/// Reads `buf.len()` bytes at `offset` (fewer at the end of the file) and hands them over.
+fn read_and_supply(
+    session: &mut Session,
+    data: &Data,
+    buf: &mut [u8],
+    offset: u64,
+) -> Result<(), String> {
+    let n = data.read_at(buf, offset).map_err(|e| e.to_string())?;
+    session.supply(offset, &buf[..n]).map_err(|e| e.to_string())
 }
 
 fn send_one(socket: &UdpSocket, buf: &[u8]) -> io::Result<()> {
