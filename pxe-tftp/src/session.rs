@@ -326,7 +326,10 @@ enum Role {
 /// A read session asks for file bytes with [`SessionEvent::NeedData`] and gets them through
 /// [`supply`](Session::supply); it keeps one window of blocks (`windowsize × blksize` bytes,
 /// allocated once) and allocates nothing per packet. A write session hands received bytes out
-/// through [`poll_data`](Session::poll_data).
+/// through [`poll_data`](Session::poll_data) and sets no limit on an upload's size: the driver
+/// enforces its own (refuse an [`Incoming`](crate::Incoming) whose WRQ `tsize` is too large,
+/// and [`abort`](Session::abort) with [`ErrorCode::DiskFull`] when the bytes exceed it — RFC
+/// 2349 §3).
 ///
 /// Retransmission is timer-only (RFC 1123 §4.2.3.1): a duplicate ACK never causes a send. The
 /// timer follows the client's `timeout`/`utimeout` if negotiated, otherwise an RFC 6298

@@ -810,3 +810,36 @@ fn netascii_pairs_split_at_a_block_end() {
     }
     assert_eq!(got, b"abcdefg\nxyz\r\n\r");
 }
+
+#[test]
+fn a_driver_limits_an_upload_by_aborting_with_disk_full() {
+    let config = ServerConfig {
+        allow_write: true,
+        ..ServerConfig::default()
+    };
+    let mut server = Server::new(config);
+    let inc = request(&mut server, b"\0\x02up\0octet\0tsize\x00999999\0");
+    assert_eq!(
+        inc.options().tsize,
+        Some(999_999),
+        "the driver can refuse up front"
+    );
+    let mut s = inc.accept(t(0), FileInfo::default());
+    drain(&mut s, t(0));
+    from_client(&mut s, t(1), &data(1, &[7u8; 512]));
+    assert_eq!(s.poll_data().map(|(o, b)| (o, b.len())), Some((0, 512)));
+    s.abort(t(1), ErrorCode::DiskFull, "upload limit reached");
+    assert_eq!(
+        drain(&mut s, t(1)),
+        vec![(addr(CLIENT), b"\0\x05\0\x03upload limit reached\0".to_vec())]
+    );
+    assert_eq!(
+        s.poll_event(),
+        Some(SessionEvent::Finished(Outcome::Failed(
+            TransferError::Aborted {
+                code: ErrorCode::DiskFull
+            }
+        )))
+    );
+    assert!(s.is_finished());
+}
