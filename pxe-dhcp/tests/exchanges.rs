@@ -1105,3 +1105,41 @@ fn replies_stay_within_the_clients_option_57() {
         })
     );
 }
+
+#[test]
+fn replies_list_requested_options_in_the_clients_order() {
+    let mut s = LeaseServer::new(server_cfg(), Policy::default());
+    let mut d = edk2(MessageType::Discover, mac(1), 1);
+    let asked = [
+        OptionCode::BootfileName,
+        OptionCode::Router,
+        OptionCode::SubnetMask,
+        OptionCode::IpAddressLeaseTime,
+    ];
+    d.options
+        .push(DhcpOption::ParameterRequestList(asked.to_vec()));
+    let agent = DhcpOption::RelayAgentInformation(vec![1, 1, 9]);
+    d.options.push(agent.clone());
+    let (out, _) = exchange(
+        &mut s,
+        Instant::ZERO,
+        &d,
+        client_addr(Ipv4Addr::UNSPECIFIED),
+        67,
+    );
+    let codes: Vec<OptionCode> = out[0].0.options.iter().map(DhcpOption::code).collect();
+    // RFC 2132 §9.8: requested options in the requested order, after 53 and 54; 82 last.
+    assert_eq!(
+        codes[..6],
+        [
+            OptionCode::MessageType,
+            OptionCode::ServerIdentifier,
+            OptionCode::BootfileName,
+            OptionCode::Router,
+            OptionCode::SubnetMask,
+            OptionCode::IpAddressLeaseTime,
+        ]
+    );
+    assert!(codes[6..].contains(&OptionCode::RenewalTime));
+    assert_eq!(out[0].0.options.last(), Some(&agent));
+}

@@ -174,7 +174,7 @@ impl ProxyResponder {
             r.flags = r.flags.with_broadcast();
             reply::destination(&req, &r, false)
         };
-        reply::echo_relay_info(&mut r, &req);
+        reply::finish_options(&mut r, &req);
         match reply_type {
             MessageType::Offer => self.stats.offers += 1,
             _ => self.stats.acks += 1,

@@ -120,13 +120,30 @@ pub(crate) fn apply_boot(
     }
 }
 
-/// Option 82 goes back to the relay unchanged, as the last option (RFC 3046 §2.2).
-pub(crate) fn echo_relay_info(r: &mut Repr, req: &Repr) {
+/// Puts the reply's options in their final order and echoes option 82:
+/// - 53 and 54 first;
+/// - then the options the client listed in option 55, in its order (RFC 2132 §9.8: the server
+///   "MUST try to insert the requested options in the order requested"), then the others;
+/// - option 82 from the request last, unchanged (RFC 3046 §2.2).
+pub(crate) fn finish_options(r: &mut Repr, req: &Repr) {
+    r.options
+        .retain(|x| x.code() != OptionCode::RelayAgentInformation);
+    let requested: &[OptionCode] = match req.option(OptionCode::ParameterRequestList) {
+        Some(DhcpOption::ParameterRequestList(l)) => l,
+        _ => &[],
+    };
+    // Stable: options with equal rank keep the order they were added in.
+    r.options.sort_by_key(|o| match o.code() {
+        OptionCode::MessageType => 0,
+        OptionCode::ServerIdentifier => 1,
+        c => requested
+            .iter()
+            .position(|&q| q == c)
+            .map_or(usize::MAX, |i| i + 2),
+    });
     if let Some(o @ DhcpOption::RelayAgentInformation(_)) =
         req.option(OptionCode::RelayAgentInformation)
     {
-        r.options
-            .retain(|x| x.code() != OptionCode::RelayAgentInformation);
         r.options.push(o.clone());
     }
 }

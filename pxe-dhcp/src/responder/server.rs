@@ -427,7 +427,7 @@ impl LeaseServer {
     }
 
     fn send(&mut self, mut r: Repr, req: &Repr, nak: bool, port: u16) {
-        reply::echo_relay_info(&mut r, req);
+        reply::finish_options(&mut r, req);
         let destination = reply::destination(req, &r, nak);
         // RFC 2131 §4.3.2: a NAK through a relay carries the broadcast bit, so the relay
         // broadcasts it on the client's link.
