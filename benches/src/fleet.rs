@@ -102,13 +102,7 @@ pub fn run(
             if c.client.poll_timeout().is_some_and(|d| d <= t) {
                 c.client.handle_timeout(t);
             }
-            while let Some(tx) = c.client.poll_transmit(t, &mut buf) {
-                if let Destination::Unicast(to) = tx.destination {
-                    // A full send queue is a lost datagram: the client's timer resends it.
-                    let _ = c.sock.send_to(&buf[..tx.len], to);
-                }
-            }
-            drain(c, want, epoch);
+            pump(c, t, &mut buf, want, epoch);
         }
         let live = conns.iter().filter(|c| c.outcome.is_none()).count();
         on_tick(live);
@@ -153,9 +147,10 @@ pub fn run(
             loop {
                 match c.sock.recv_from(&mut rbuf) {
                     Ok((len, from)) => {
+                        let t = now();
                         c.client
-                            .handle_datagram(now(), Datagram::new(from, c.local, &rbuf[..len]));
-                        drain(c, want, epoch);
+                            .handle_datagram(t, Datagram::new(from, c.local, &rbuf[..len]));
+                        pump(c, t, &mut buf, want, epoch);
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     Err(e) => return Err(e),
@@ -173,6 +168,25 @@ pub fn run(
             retransmits: c.client.stats().retransmits,
         })
         .collect())
+}
+
+/// Sends what the client queued, then takes its data and events; a client that just finished
+/// gets its queued datagrams (the final ACK) flushed before it stops being driven.
+fn pump(c: &mut Conn, t: pxe_proto::Instant, buf: &mut [u8], want: &[u8], epoch: Instant) {
+    flush(c, t, buf);
+    drain(c, want, epoch);
+    if c.outcome.is_some() {
+        flush(c, t, buf);
+    }
+}
+
+fn flush(c: &mut Conn, t: pxe_proto::Instant, buf: &mut [u8]) {
+    while let Some(tx) = c.client.poll_transmit(t, buf) {
+        if let Destination::Unicast(to) = tx.destination {
+            // A full send queue is a lost datagram: the client's timer resends it.
+            let _ = c.sock.send_to(&buf[..tx.len], to);
+        }
+    }
 }
 
 fn drain(c: &mut Conn, want: &[u8], epoch: Instant) {
@@ -196,5 +210,108 @@ fn drain(c: &mut Conn, want: &[u8], epoch: Instant) {
     // A finished client that never reported (should not happen) still stops being driven.
     if c.outcome.is_none() && c.client.is_finished() {
         c.outcome = c.client.outcome().cloned();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pxe_tftp::{FileInfo, Server, ServerConfig, SessionEvent};
+    use std::sync::Arc;
+
+    /// A minimal thread-per-transfer server on the `pxe-tftp` cores (the crate README's loop).
+    fn serve(listen: UdpSocket, file: Arc<Vec<u8>>, transfers: usize) {
+        let epoch = Instant::now();
+        let now = move || pxe_proto::Instant::from_micros(epoch.elapsed().as_micros() as u64);
+        let mut server = Server::new(ServerConfig::default());
+        let mut buf = vec![0u8; 65536];
+        let mut threads = Vec::new();
+        while threads.len() < transfers {
+            let (n, remote) = listen.recv_from(&mut buf).unwrap();
+            server.handle_datagram(
+                now(),
+                Datagram::new(remote, listen.local_addr().unwrap(), &buf[..n]),
+            );
+            while let Some(req) = server.poll_event() {
+                let file = Arc::clone(&file);
+                let mut session = req.accept(
+                    now(),
+                    FileInfo {
+                        size: Some(file.len() as u64),
+                    },
+                );
+                threads.push(std::thread::spawn(move || {
+                    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+                    let local = sock.local_addr().unwrap();
+                    let (mut out, mut rbuf) = (vec![0u8; 65536], vec![0u8; 65536]);
+                    while !session.is_finished() {
+                        while let Some(SessionEvent::NeedData { offset, len }) =
+                            session.poll_event()
+                        {
+                            let start = (offset as usize).min(file.len());
+                            let end = (start + len).min(file.len());
+                            session.supply(offset, &file[start..end]).unwrap();
+                        }
+                        while let Some(t) = session.poll_transmit(now(), &mut out) {
+                            if let Destination::Unicast(to) = t.destination {
+                                sock.send_to(&out[..t.len], to).unwrap();
+                            }
+                        }
+                        let wait = session
+                            .poll_timeout()
+                            .map_or(Duration::from_millis(50), |d| {
+                                Duration::from_micros(
+                                    d.as_micros().saturating_sub(now().as_micros()),
+                                )
+                            });
+                        sock.set_read_timeout(Some(wait.max(Duration::from_micros(100))))
+                            .unwrap();
+                        match sock.recv_from(&mut rbuf) {
+                            Ok((n, from)) => session
+                                .handle_datagram(now(), Datagram::new(from, local, &rbuf[..n])),
+                            Err(_) => session.handle_timeout(now()),
+                        }
+                    }
+                }));
+            }
+        }
+        for t in threads {
+            t.join().unwrap();
+        }
+    }
+
+    #[test]
+    fn fleet_downloads_bit_exact() {
+        let file: Arc<Vec<u8>> = Arc::new((0..700_000u32).map(|i| (i * 31 % 253) as u8).collect());
+        let listen = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = listen.local_addr().unwrap();
+        let f2 = Arc::clone(&file);
+        let server = std::thread::spawn(move || serve(listen, f2, 20));
+        let plan = Plan {
+            server: addr,
+            filename: "f.bin",
+            clients: 20,
+            blksize: 1468,
+            windowsize: 8,
+            deadline: Duration::from_secs(60),
+        };
+        let results = run(&plan, &file, &mut |_| {}).unwrap();
+        server.join().unwrap();
+        assert_eq!(results.len(), 20);
+        assert!(results.iter().all(|r| r.exact), "{results:?}");
+        // A wrong expectation is caught.
+        let mut other = (*file).clone();
+        other[123_456] ^= 1;
+        let listen = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let plan = Plan {
+            server: listen.local_addr().unwrap(),
+            clients: 2,
+            ..plan
+        };
+        let f3 = Arc::clone(&file);
+        let server = std::thread::spawn(move || serve(listen, f3, 2));
+        let results = run(&plan, &other, &mut |_| {}).unwrap();
+        server.join().unwrap();
+        assert!(results.iter().all(|r| !r.exact));
     }
 }
