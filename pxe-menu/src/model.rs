@@ -514,7 +514,8 @@ impl Menu {
     /// list is all users see) and how to choose.
     pub fn render_display(&self) -> String {
         let mut o = String::from("\x0c\x0f0f");
-        let _ = writeln!(o, "{}\x0f07", self.title);
+        // menu.c32 strips `^` from titles; the DISPLAY file would show it verbatim.
+        let _ = writeln!(o, "{}\x0f07", strip_hotkey(&self.title));
         o.push('\n');
         let shown: Vec<&Entry> = self
             .entries
@@ -868,6 +869,11 @@ mod tests {
         assert!(ipxe.contains("\necho -- -n is not an option here\n"));
         assert!(ipxe.contains("\nitem --key l local Local disk\n"));
         assert!(ipxe.contains("\nitem --key b debian Debian\n"));
+        m.title = "Lab ^menu".into();
+        let files = m.render().unwrap();
+        assert!(files[1].contents.starts_with("\x0c\x0f0fLab menu\x0f07\n"));
+        assert!(files[1].contents.contains("  local   Local disk\n"));
+        assert!(files[2].contents.contains("\nmenu Lab menu\n"));
 
         let base = Menu::starter();
         let mut m = base.clone();
