@@ -357,9 +357,16 @@ impl Lab {
             .arg("-r")
             .arg(&pcap)
             .arg(filter)
-            .stderr(Stdio::null())
             .output()
-            .expect("run tcpdump -r");
+            .unwrap_or_else(|e| {
+                panic!("run tcpdump -r (scripts/install-deps.sh installs it): {e}")
+            });
+        assert!(
+            out.status.success(),
+            "no readable capture: {}; the capture's log:\n{}",
+            String::from_utf8_lossy(&out.stderr).trim(),
+            self.capture.as_ref().map(Proc::log).unwrap_or_default()
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
