@@ -169,3 +169,191 @@ proptest! {
         while client.poll_data().is_some() {}
     }
 }
+
+#[derive(Debug, Clone)]
+enum AckStep {
+    /// ACK the block `delta` past the last one acknowledged (≤ 0: old ACKs, duplicates).
+    Relative(i8),
+    /// ACK an arbitrary wire number.
+    Raw(u16),
+    /// Let the retransmission timer fire.
+    Timeout,
+}
+
+/// An adversarial client ACKing a read session of 8-byte blocks where block `i` carries `i`.
+struct Adversary {
+    session: Session,
+    file: Vec<u8>,
+    window: u64,
+    rollover: u16,
+    /// The short final block's index.
+    last: u64,
+    now: Instant,
+    /// Highest block acknowledged, and highest sent.
+    acked: u64,
+    high: u64,
+    buf: Vec<u8>,
+}
+
+impl Adversary {
+    fn new(window: u16, rollover: u16, full: u64, tail: usize) -> Self {
+        let mut file: Vec<u8> = (1..=full).flat_map(u64::to_be_bytes).collect();
+        file.extend(std::iter::repeat_n(0xee, tail));
+        let request = format!(
+            "\0\x01f\0octet\0blksize\x008\0windowsize\x00{window}\0rollover\x00{rollover}\0"
+        );
+        let session = session(request.as_bytes(), file.len());
+        Adversary {
+            session,
+            file,
+            window: u64::from(window),
+            rollover,
+            last: full + 1,
+            now: Instant::from_secs(1),
+            acked: 0,
+            high: 0,
+            buf: vec![0u8; pxe_tftp::wire::MAX_DATAGRAM_LEN],
+        }
+    }
+
+    /// Answers `NeedData`, drains transmits, checks every DATA; returns how many were sent.
+    fn drain(&mut self) -> usize {
+        use pxe_tftp::BlockNumber;
+        use pxe_tftp::wire::Repr;
+        let mut answer = answer_from(&self.file);
+        while let Some(ev) = self.session.poll_event() {
+            answer(&mut self.session, ev);
+        }
+        let mut sent = 0;
+        while let Some(t) = self.session.poll_transmit(self.now, &mut self.buf) {
+            let Ok(Repr::Data { block, data }) = Repr::parse_bytes(&self.buf[..t.len]) else {
+                continue;
+            };
+            let full_len = (self.last as usize - 1) * 8;
+            let i = match <[u8; 8]>::try_from(data) {
+                Ok(b) if b != [0xee; 8] => u64::from_be_bytes(b),
+                _ => {
+                    assert_eq!(data, &self.file[full_len..], "the final block");
+                    self.last
+                }
+            };
+            assert_eq!(
+                block,
+                BlockNumber::from_index(i, self.rollover),
+                "block {i}"
+            );
+            assert!(
+                i > self.acked && i <= self.acked + self.window,
+                "block {i} sent outside the window after ACK {}",
+                self.acked
+            );
+            self.high = self.high.max(i);
+            sent += 1;
+        }
+        sent
+    }
+
+    fn ack(&mut self, wire: u16) {
+        let [a, b] = wire.to_be_bytes();
+        let packet = [0, 4, a, b];
+        let d = Datagram::new(addr(PEER), addr(LOCAL), &packet);
+        self.session.handle_datagram(self.now, d);
+    }
+
+    fn ack_index(&mut self, k: u64) {
+        self.ack(pxe_tftp::BlockNumber::from_index(k, self.rollover).0);
+    }
+
+    fn run(&mut self, near_wrap: bool, steps: &[AckStep]) {
+        self.drain(); // the OACK
+        self.ack(0);
+        self.drain();
+        if near_wrap {
+            // A well-behaved client up to a few blocks before the wrap.
+            while self.high < 65_530 {
+                self.acked = self.high;
+                self.ack_index(self.acked);
+                self.drain();
+            }
+        }
+        for step in steps {
+            if self.session.outcome().is_some() {
+                break;
+            }
+            let blocks = self.session.stats().blocks;
+            match *step {
+                AckStep::Timeout => {
+                    self.now = self.session.poll_timeout().unwrap_or(self.now);
+                    self.session.handle_timeout(self.now);
+                    self.drain();
+                    continue;
+                }
+                AckStep::Relative(delta) => {
+                    let k = self.acked.saturating_add_signed(i64::from(delta));
+                    self.ack_index(k);
+                    let advances = k > self.acked && k <= self.high;
+                    let advanced = self.session.stats().blocks > blocks;
+                    assert_eq!(
+                        advanced, advances,
+                        "ACK {k} after {}, high {}",
+                        self.acked, self.high
+                    );
+                }
+                AckStep::Raw(w) => self.ack(w),
+            }
+            let advanced = self.session.stats().blocks - blocks;
+            self.acked += advanced;
+            let sent = self.drain();
+            if advanced == 0 && self.session.outcome().is_none() {
+                assert_eq!(
+                    sent, 0,
+                    "an ACK that did not advance the window caused a send"
+                );
+            }
+        }
+        match self.session.outcome() {
+            Some(pxe_tftp::Outcome::Completed) => assert!(
+                self.acked == self.last || self.session.stats().final_ack_missing,
+                "completed at ACK {} of {}",
+                self.acked,
+                self.last
+            ),
+            // Enough timeouts in a row give up.
+            Some(pxe_tftp::Outcome::Failed(pxe_tftp::TransferError::TimedOut { .. })) => {}
+            Some(other) => panic!("unexpected outcome {other:?}"),
+            None => assert!(self.acked < self.last),
+        }
+    }
+}
+
+fn ack_steps() -> impl Strategy<Value = Vec<AckStep>> {
+    proptest::collection::vec(
+        prop_oneof![
+            6 => (-3i8..=9).prop_map(AckStep::Relative),
+            1 => any::<u16>().prop_map(AckStep::Raw),
+            2 => Just(AckStep::Timeout),
+        ],
+        0..120,
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    /// Every DATA is the right bytes under the right number, inside the window, and an ACK that
+    /// does not advance the window never causes a send (RFC 1123 §4.2.3.1).
+    #[test]
+    fn an_acking_adversary_gets_only_the_right_blocks(window in prop_oneof![Just(1u16), Just(4), Just(8)], rollover in 0u16..=1, tail in 0usize..8, steps in ack_steps()) {
+        Adversary::new(window, rollover, 20, tail).run(false, &steps);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+
+    /// The same just before block numbers wrap from 65535 to 0 (or 1).
+    #[test]
+    fn an_acking_adversary_across_the_wrap(window in prop_oneof![Just(1u16), Just(8)], rollover in 0u16..=1, tail in 0usize..8, steps in ack_steps()) {
+        Adversary::new(window, rollover, 65_540, tail).run(true, &steps);
+    }
+}
