@@ -137,7 +137,8 @@ pub struct Entry {
     )]
     pub help: Option<String>,
     /// Bootable by id but not listed in the menus (with [`Ui::Prompt`] the DISPLAY file still
-    /// lists it, being the only list there is).
+    /// lists it, being the only list there is; the iPXE menu lists it when it is the default,
+    /// since iPXE's timeout can only pick a listed item).
     #[cfg_attr(
         feature = "serde",
         serde(default, skip_serializing_if = "core::ops::Not::not")
@@ -555,7 +556,14 @@ impl Menu {
         o.push_str("\n:pxe/menu\n");
         let title = strip_hotkey(&self.title);
         let _ = writeln!(o, "menu {}{title}", end_of_options(&title));
-        for e in self.entries.iter().filter(|e| !e.hidden) {
+        let default_id = self.ipxe_default().map(|e| e.id.as_str());
+        // iPXE has no hidden items and its timeout picks a listed one, so a hidden default is
+        // listed too: otherwise the timeout would boot another entry than pxelinux does.
+        for e in self
+            .entries
+            .iter()
+            .filter(|e| !e.hidden || Some(e.id.as_str()) == default_id)
+        {
             o.push_str("item ");
             // pxelinux's `^x` hotkey; iPXE compares keys exactly, so the lower-case letter.
             if let Some(k) = hotkey(&e.name) {
@@ -564,8 +572,8 @@ impl Menu {
             let _ = writeln!(o, "{} {}", e.id, strip_hotkey(&e.name));
         }
         o.push_str("choose");
-        if let Some(d) = self.ipxe_default() {
-            let _ = write!(o, " --default {}", d.id);
+        if let Some(d) = default_id {
+            let _ = write!(o, " --default {d}");
         }
         if self.timeout > 0 {
             let _ = write!(o, " --timeout {}", u64::from(self.timeout) * 1000);
@@ -855,6 +863,27 @@ mod tests {
         assert!(ipxe.contains("kernel http://10.0.0.1/vmlinuz console=ttyS0 || goto pxe/failed\n"));
         assert!(ipxe.contains("chain undionly.kpxe || goto pxe/failed\n"));
         assert!(ipxe.contains("--default web"));
+    }
+
+    #[test]
+    fn a_hidden_default_is_listed_in_the_ipxe_menu() {
+        let mut m = Menu::starter();
+        m.entries[0].hidden = true;
+        let files = m.render().unwrap();
+        assert!(files[0].contents.contains("DEFAULT local\n"));
+        assert!(files[0].contents.contains("  MENU HIDE\n"));
+        let ipxe = &files[2].contents;
+        assert!(
+            ipxe.contains("\nitem local Boot from local disk\n"),
+            "{ipxe}"
+        );
+        assert!(ipxe.contains("choose --default local --timeout 10000 selected"));
+        m.default = Some("debian".into());
+        let ipxe = m.render_ipxe();
+        assert!(
+            !ipxe.contains("\nitem local "),
+            "hidden and not the default"
+        );
     }
 
     #[test]
