@@ -320,3 +320,42 @@ fn unreadable_file_gets_error_and_a_fix_in_the_log() {
         server.log()
     );
 }
+
+#[test]
+fn blksize_is_capped_to_the_interface_mtu() {
+    // In a private network namespace whose loopback has an Ethernet MTU, curl asks for 8192
+    // and must get 1500 - 32 = 1468 (no IP fragments: PXE ROMs cannot reassemble them).
+    require("curl", "curl");
+    require("unshare", "util-linux");
+    require("ip", "iproute2");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sha = random_file(&dir.path().join("f.bin"), 3 * MIB, 5);
+    let log = dir.path().join("pxe.log");
+    let out = dir.path().join("out.bin");
+    let script = format!(
+        "ip link set lo mtu 1500 up || exit 97\n\
+         timeout 60 {pxe} tftp --root {root} --listen 127.0.0.1:6970 2> {log} & p=$!\n\
+         for i in $(seq 50); do grep -q 'TFTP listening' {log} && break; sleep 0.1; done\n\
+         curl -sS --tftp-blksize 8192 -o {out} tftp://127.0.0.1:6970/f.bin; rc=$?\n\
+         kill $p; wait $p; exit $rc\n",
+        pxe = tftp_support::PXE,
+        root = dir.path().display(),
+        log = log.display(),
+        out = out.display(),
+    );
+    let r = run(
+        Command::new("unshare").args(["-n", "bash", "-c", &script]),
+        LONG,
+    );
+    let log = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        r.status.success(),
+        "{}\n{log}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    assert_eq!(sha256_file(&out), sha);
+    assert!(
+        log.contains("blksize=1468"),
+        "blksize not capped to MTU 1500 - 32:\n{log}"
+    );
+}

@@ -8,9 +8,9 @@ pub mod fs;
 pub mod net;
 pub mod transfer;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -27,9 +27,10 @@ use self::fs::{DirRoot, Refusal, Root};
 use self::net::{Listener, PortAllocator};
 use self::transfer::{Io, Transfer};
 
-/// Default largest block size: like tftpd-hpa, grant what the client asks up to the RFC 2348
-/// maximum. On an Ethernet network with clients that ask for more than they can take, set
-/// `--blksize-max 1468` (MTU 1500 − 32), as hpa's manual advises.
+/// Default largest block size before the per-interface clamp: the RFC 2348 maximum. Unless
+/// `--blksize-max` is given, each request's grant is also capped to the MTU of the interface
+/// it arrived on minus the IP, UDP and TFTP headers (1468 on Ethernet, like dnsmasq), so DATA
+/// never fragments: many PXE ROMs cannot reassemble fragments. On loopback that leaves 65464.
 pub const DEFAULT_BLKSIZE_MAX: u16 = 65464;
 
 /// Stack of a transfer thread: the loop keeps its buffers on the heap.
@@ -48,6 +49,8 @@ pub struct Settings {
     pub core: ServerConfig,
     /// Transfer ports.
     pub port_range: Option<PortRange>,
+    /// Cap `blksize` to each interface's MTU (when no `--blksize-max` was given).
+    pub blksize_from_mtu: bool,
 }
 
 impl Settings {
@@ -66,6 +69,7 @@ impl Settings {
             user: t.user.clone(),
             core,
             port_range: t.port_range,
+            blksize_from_mtu: t.blksize_max.is_none(),
         }
     }
 }
@@ -113,10 +117,14 @@ pub fn start(settings: Settings) -> Result<Running, Error> {
         windowsize_max = settings.core.windowsize_max, write = settings.core.allow_write,
         "TFTP listening"
     );
-    let core = settings.core;
+    let servers = Servers {
+        base: settings.core,
+        from_mtu: settings.blksize_from_mtu,
+        by_ip: HashMap::new(),
+    };
     let thread = std::thread::Builder::new()
         .name("tftp-listen".into())
-        .spawn(move || listen_loop(listener, Server::new(core), &shared))
+        .spawn(move || listen_loop(listener, servers, &shared))
         .map_err(|e| Error::io("spawn the TFTP listener thread", e))?;
     Ok(Running {
         stop,
@@ -151,7 +159,39 @@ struct Shared {
     active: Mutex<HashSet<(SocketAddr, Vec<u8>, bool)>>,
 }
 
-fn listen_loop(mut listener: Listener, mut server: Server, shared: &Arc<Shared>) {
+/// One [`Server`] per local address, each with `blksize_max` capped to its interface's MTU.
+#[derive(Debug)]
+struct Servers {
+    base: ServerConfig,
+    from_mtu: bool,
+    by_ip: HashMap<IpAddr, Server>,
+}
+
+impl Servers {
+    /// The server for requests to `local`; its `blksize_max` comes from the route MTU to the
+    /// first client seen there (the link's MTU).
+    fn for_local(&mut self, local: IpAddr, remote: SocketAddr) -> &mut Server {
+        let (base, from_mtu) = (self.base, self.from_mtu);
+        self.by_ip.entry(local).or_insert_with(|| {
+            let mut config = base;
+            if from_mtu && let Some(mtu) = net::route_mtu(local, remote) {
+                let headers = if remote.is_ipv4() || is_v4_mapped(remote.ip()) { 32 } else { 52 };
+                let cap = u16::try_from(mtu.saturating_sub(headers)).unwrap_or(u16::MAX);
+                config.blksize_max = config.blksize_max.min(cap.max(512));
+                if config.blksize_max < base.blksize_max {
+                    tracing::info!(%local, mtu, blksize_max = config.blksize_max, "blksize capped to the MTU");
+                }
+            }
+            Server::new(config)
+        })
+    }
+}
+
+fn is_v4_mapped(ip: IpAddr) -> bool {
+    matches!(ip, IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some())
+}
+
+fn listen_loop(mut listener: Listener, mut servers: Servers, shared: &Arc<Shared>) {
     let mut buf = vec![0u8; pxe_tftp::wire::MAX_DATAGRAM_LEN];
     let mut out = vec![0u8; 1024];
     let mut workers: Vec<JoinHandle<()>> = Vec::new();
@@ -168,6 +208,7 @@ fn listen_loop(mut listener: Listener, mut server: Server, shared: &Arc<Shared>)
             }
         };
         let now = clock::now();
+        let server = servers.for_local(r.local.ip(), r.remote);
         server.handle_datagram(now, Datagram::new(r.remote, r.local, &buf[..r.len]));
         while let Some(t) = server.poll_transmit(now, &mut out) {
             if let pxe_proto::Destination::Unicast(to) = t.destination {

@@ -139,6 +139,24 @@ fn storage_to_std(s: &SockaddrStorage) -> Option<SocketAddr> {
         .map(|v6| SocketAddr::new(IpAddr::V6(v6.ip()), v6.port()))
 }
 
+/// The MTU of the route from `local` to `remote` (`IP_MTU` on a connected socket): the
+/// interface MTU for a client on the same link. Read through a socket, so it is the MTU of the
+/// server's own network namespace.
+pub fn route_mtu(local: IpAddr, remote: SocketAddr) -> Option<u32> {
+    let socket = Socket::new(
+        Domain::for_address(remote),
+        Type::DGRAM,
+        Some(Protocol::UDP),
+    )
+    .ok()?;
+    socket.bind(&SocketAddr::new(local, 0).into()).ok()?;
+    socket.connect(&remote.into()).ok()?;
+    match remote {
+        SocketAddr::V4(_) => rustix::net::sockopt::ip_mtu(&socket).ok(),
+        SocketAddr::V6(_) => rustix::net::sockopt::ipv6_mtu(&socket).ok(),
+    }
+}
+
 /// Hands out ports from `--port-range`, round robin, shared by all transfers.
 #[derive(Debug)]
 pub struct PortAllocator {
@@ -170,6 +188,14 @@ impl PortAllocator {
             Some(r) => self.bind_in_range(&socket, local_ip, r)?,
         }
         socket.connect(&remote.into())?;
+        // No DF bit: some PXE ROMs mishandle it (dnsmasq does the same); blksize is already
+        // capped to the MTU, so nothing fragments unless --blksize-max asks for it.
+        if remote.is_ipv4() {
+            let _ = rustix::net::sockopt::set_ip_mtu_discover(
+                &socket,
+                rustix::net::sockopt::Ipv4PathMtuDiscovery::DONT,
+            );
+        }
         Ok(socket.into())
     }
 
@@ -280,6 +306,13 @@ pub fn drop_privileges(user: &str) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loopback_route_mtu_is_found() {
+        let lo = Ipv4Addr::LOCALHOST;
+        let mtu = route_mtu(lo.into(), (lo, 9).into()).unwrap();
+        assert!(mtu >= 1500, "{mtu}");
+    }
 
     #[test]
     fn pktinfo_reports_the_local_address() {
