@@ -100,7 +100,8 @@ impl FromStr for MacAddr {
         let mut parts = s.split(sep);
         for o in out.iter_mut() {
             let p = parts.next().ok_or(ParseMacError)?;
-            if p.is_empty() || p.len() > 2 {
+            // from_str_radix alone would take a sign ("+f").
+            if p.is_empty() || p.len() > 2 || !p.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return Err(ParseMacError);
             }
             *o = u8::from_str_radix(p, 16).map_err(|_| ParseMacError)?;
@@ -150,6 +151,8 @@ mod tests {
             "5254:00:ab:cd:ef",
             "zz:54:00:ab:cd:ef",
             "123:4:5:6:7:8",
+            "+2:54:00:ab:cd:ef",
+            "52:54:00:ab:cd:+f",
         ] {
             assert_eq!(bad.parse::<MacAddr>(), Err(ParseMacError), "{bad}");
         }
