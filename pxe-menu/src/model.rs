@@ -592,18 +592,27 @@ impl Menu {
                     initrd,
                     append,
                 } => {
+                    // Images left from an entry that failed would be passed on as initrds.
+                    o.push_str("imgfree\n");
                     let _ = write!(o, "kernel {kernel}");
+                    // A UEFI kernel's EFI stub loads its initrds by name from iPXE's file system
+                    // (`initrd=`, needed before Linux 5.7 and iPXE's LoadFile2 initrd); BIOS iPXE
+                    // ignores the argument. Before APPEND, so it stays left of a `---`.
+                    for n in 0..initrd.len() {
+                        let _ = write!(o, " initrd=initrd{n}");
+                    }
                     if !append.is_empty() {
                         let _ = write!(o, " {append}");
                     }
                     o.push_str(" || goto pxe/failed\n");
-                    for i in initrd {
-                        let _ = writeln!(o, "initrd {i} || goto pxe/failed");
+                    for (n, i) in initrd.iter().enumerate() {
+                        let _ = writeln!(o, "initrd --name initrd{n} {i} || goto pxe/failed");
                     }
                     o.push_str("boot || goto pxe/failed\n");
                 }
                 Boot::MemdiskIso { image, raw } => {
                     o.push_str("iseq ${platform} pcbios || goto pxe/bios_only\n");
+                    o.push_str("imgfree\n");
                     let _ = writeln!(
                         o,
                         "kernel {} iso{} || goto pxe/failed",
@@ -860,7 +869,14 @@ mod tests {
         assert!(ipxe.contains("item ipxe iPXE\n"));
         assert!(!ipxe.contains("item winpe"));
         assert!(ipxe.contains(":winpe\niseq ${platform} pcbios || goto pxe/bios_only\n"));
-        assert!(ipxe.contains("kernel http://10.0.0.1/vmlinuz console=ttyS0 || goto pxe/failed\n"));
+        assert!(ipxe.contains(
+            ":web\nimgfree\nkernel http://10.0.0.1/vmlinuz initrd=initrd0 console=ttyS0 || goto pxe/failed\n\
+             initrd --name initrd0 http://10.0.0.1/initrd || goto pxe/failed\nboot || goto pxe/failed\n"
+        ));
+        assert!(ipxe.contains(
+            ":winpe\niseq ${platform} pcbios || goto pxe/bios_only\nimgfree\n\
+             kernel memdisk iso raw || goto pxe/failed\ninitrd iso/pe.img.iso || goto pxe/failed\n"
+        ));
         assert!(ipxe.contains("chain undionly.kpxe || goto pxe/failed\n"));
         assert!(ipxe.contains("--default web"));
     }
