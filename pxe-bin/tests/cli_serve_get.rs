@@ -265,3 +265,36 @@ fn user_flag_drops_privileges_after_binding() {
     let r = get(&[&s.url("x"), "-o", "-"]);
     assert_eq!(r.stdout, b"x");
 }
+
+#[test]
+fn ipv6_and_dual_stack_listen() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sha = random_file(&dir.path().join("f.bin"), 1_000_000, 8);
+    let root = dir.path().to_str().expect("utf-8");
+    let s = Pxe::start(&["tftp", "--root", root, "--listen", "[::]:0"]);
+    let port = s.addr.port();
+    let out = tempfile::tempdir().expect("tempdir");
+    for (i, url) in [
+        format!("tftp://[::1]:{port}/f.bin"),
+        format!("tftp://127.0.0.1:{port}/f.bin"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let o = out.path().join(format!("o{i}"));
+        let r = get(&[url, "-o", o.to_str().expect("utf-8"), "--windowsize", "8"]);
+        assert!(
+            r.status.success(),
+            "{url}: {}",
+            String::from_utf8_lossy(&r.stderr)
+        );
+        assert_eq!(sha256_file(&o), sha, "{url}");
+    }
+    // IPv4 clients of the dual-stack socket are logged as plain IPv4.
+    assert!(
+        s.wait_log("client=127.0.0.1:", Duration::from_secs(5)),
+        "{}",
+        s.log()
+    );
+    assert!(s.log().contains("client=[::1]:"), "{}", s.log());
+}

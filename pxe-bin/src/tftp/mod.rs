@@ -266,13 +266,13 @@ fn dispatch(
         .unwrap_or_else(PoisonError::into_inner)
         .insert(key.clone())
     {
-        tracing::debug!(client = %peer, file = %name, "duplicate request ignored");
+        tracing::debug!(client = %transfer::shown(peer), file = %name, "duplicate request ignored");
         return None;
     }
     let socket = match shared.ports.reply_socket(incoming.local().ip(), peer) {
         Ok(s) => s,
         Err(e) => {
-            tracing::error!(client = %peer, file = %name, error = %e, "cannot open a transfer socket");
+            tracing::error!(client = %transfer::shown(peer), file = %name, error = %e, "cannot open a transfer socket");
             let t = incoming.reject(ErrorCode::NotDefined, "server out of ports", out);
             let _ = listener.send_to(&out[..t.len], peer);
             release(shared, &key);
@@ -281,7 +281,7 @@ fn dispatch(
     };
     let o = incoming.options();
     tracing::debug!(
-        client = %peer, file = %name, blksize = ?o.blksize, windowsize = ?o.windowsize,
+        client = %transfer::shown(peer), file = %name, blksize = ?o.blksize, windowsize = ?o.windowsize,
         tsize = ?o.tsize, timeout = ?o.timeout, "request"
     );
     let session = incoming.accept(clock::now(), FileInfo { size });
@@ -297,7 +297,7 @@ fn dispatch(
     match spawned {
         Ok(h) => Some(h),
         Err(e) => {
-            tracing::error!(client = %peer, error = %e, "cannot start a transfer thread");
+            tracing::error!(client = %transfer::shown(peer), error = %e, "cannot start a transfer thread");
             None
         }
     }
@@ -315,8 +315,10 @@ fn refuse(incoming: Incoming, refusal: &Refusal, name: &str, listener: &Listener
     let peer = incoming.peer();
     let why = refusal.explain();
     match refusal {
-        Refusal::NotFound => tracing::info!(client = %peer, file = %name, "refused: {why}"),
-        _ => tracing::warn!(client = %peer, file = %name, "refused: {why}"),
+        Refusal::NotFound => {
+            tracing::info!(client = %transfer::shown(peer), file = %name, "refused: {why}")
+        }
+        _ => tracing::warn!(client = %transfer::shown(peer), file = %name, "refused: {why}"),
     }
     let code = ErrorCode::from_u16(refusal.code());
     let t = incoming.reject(code, refusal.client_message(), out);

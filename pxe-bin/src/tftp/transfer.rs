@@ -104,12 +104,12 @@ impl Transfer {
         let peer = self.session.peer();
         let local = self.socket.local_addr().unwrap_or(peer);
         if let Err(e) = self.drive(local) {
-            tracing::warn!(client = %peer, file = %self.name, error = %e, "transfer socket failed");
+            tracing::warn!(client = %shown(peer), file = %self.name, error = %e, "transfer socket failed");
             self.session
                 .abort(clock::now(), ErrorCode::NotDefined, "server socket error");
         }
         let summary = Summary {
-            peer,
+            peer: shown(peer),
             outcome: self.session.outcome().cloned(),
             stats: self.session.stats().clone(),
         };
@@ -227,7 +227,7 @@ impl Transfer {
                 r
             };
             if let Err(e) = result {
-                tracing::error!(client = %self.session.peer(), file = %self.name, offset, error = %e, "read failed");
+                tracing::error!(client = %shown(self.session.peer()), file = %self.name, offset, error = %e, "read failed");
                 self.session
                     .abort(now, ErrorCode::NotDefined, "read error on the server");
             }
@@ -249,7 +249,7 @@ impl Transfer {
             } else {
                 ErrorCode::NotDefined
             };
-            tracing::error!(client = %self.session.peer(), file = %self.name, error = %e, "write failed");
+            tracing::error!(client = %shown(self.session.peer()), file = %self.name, error = %e, "write failed");
             self.session.abort(now, code, "write error on the server");
         }
     }
@@ -276,6 +276,12 @@ fn send_one(socket: &UdpSocket, buf: &[u8]) -> io::Result<()> {
             Err(e) => return Err(e),
         }
     }
+}
+
+/// A client address for logs: IPv4 clients of a dual-stack socket as plain IPv4.
+#[must_use]
+pub fn shown(a: SocketAddr) -> SocketAddr {
+    SocketAddr::new(a.ip().to_canonical(), a.port())
 }
 
 /// Megabytes (MiB) per second, for logs.
