@@ -342,7 +342,10 @@ impl Negotiated {
                 TftpOption::Tsize => n.tsize = Some(v),
                 TftpOption::Timeout => {
                     n.timeout_secs = v;
-                    n.timeout = Some(Duration::from_secs(v));
+                    // As on the server: `utimeout` is the finer value and wins in any order.
+                    if n.utimeout_micros == 0 {
+                        n.timeout = Some(Duration::from_secs(v));
+                    }
                 }
                 TftpOption::Utimeout => {
                     n.utimeout_micros = v;
@@ -529,6 +532,36 @@ mod tests {
         let r = req(&[("windowsize", "16"), ("blksize", "1024")]);
         let n = Negotiated::server(&r, &l, Mode::Octet, false, None);
         assert_eq!((n.blksize, n.windowsize), (1024, 4));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 2000, ..Default::default() })]
+
+        /// Whatever a client asks, the server's OACK is one the client accepts, and both sides
+        /// then agree on every parameter (RFC 2347: the OACK only narrows the request).
+        #[test]
+        fn the_client_accepts_every_oack_the_server_sends(
+            opts in proptest::collection::vec((0usize..8, proptest::prop_oneof![
+                4 => proptest::sample::select(&[0u64, 1, 4, 7, 8, 255, 256, 512, 1468, 9999, 20_000, 65_464, 65_535, 65_536][..]),
+                1 => 0u64..70_000,
+                1 => proptest::num::u64::ANY,
+            ]), 0..8),
+            netascii: bool,
+            write: bool,
+            size in proptest::option::of(0u64..1 << 40),
+        ) {
+            const NAMES: [&str; 8] =
+                ["blksize", "tsize", "timeout", "utimeout", "windowsize", "rollover", "BlkSize", "x"];
+            let values: alloc::vec::Vec<_> =
+                opts.iter().map(|&(n, v)| (NAMES[n], alloc::format!("{v}"))).collect();
+            let pairs: alloc::vec::Vec<_> = values.iter().map(|(n, v)| (*n, v.as_str())).collect();
+            let r = req(&pairs);
+            let mode = if netascii { Mode::Netascii } else { Mode::Octet };
+            let server = Negotiated::server(&r, &limits(), mode, write, size);
+            let bytes = oack(&server);
+            let client = Negotiated::client(&r, Options::from_bytes(&bytes[2..]), 0);
+            proptest::prop_assert_eq!(client, Ok(server));
+        }
     }
 
     #[test]
