@@ -66,6 +66,10 @@ struct Args {
     /// CPU list for the server (`taskset -c`), or `none`.
     #[arg(long, default_value = "0")]
     server_cpus: String,
+    /// Record `perf record -g` (cpu-clock) of the server during every step into
+    /// `DIR/perf-SERVER-rRATE.data` (report with `perf report -i FILE --no-children`).
+    #[arg(long, value_name = "DIR")]
+    perf_dir: Option<PathBuf>,
     /// CPU list for perfdhcp, or `none`.
     #[arg(long, default_value = "1")]
     client_cpus: String,
@@ -305,7 +309,33 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut last = None;
         for &rate in &args.rates {
             let mut server = start_server(name, &args)?;
+            let perf = match &args.perf_dir {
+                Some(dir) => {
+                    std::fs::create_dir_all(dir)?;
+                    let out = dir.join(format!("perf-{name}-r{rate}.data"));
+                    let mut c = Command::new("perf");
+                    c.args([
+                        "record",
+                        "-q",
+                        "-e",
+                        "cpu-clock",
+                        "-g",
+                        "-p",
+                        &server.pid().to_string(),
+                        "-o",
+                    ]);
+                    c.arg(out);
+                    Some(Daemon::spawn("perf", c, &args.work.join("perf.log"))?)
+                }
+                None => None,
+            };
             let text = perfdhcp(&args, rate)?;
+            if let Some(mut p) = perf {
+                // SIGINT makes perf write its file; Daemon::stop then reaps it.
+                kill_pid(p.pid(), libc::SIGINT);
+                thread::sleep(Duration::from_millis(500));
+                p.stop();
+            }
             let died = server.exited();
             server.stop();
             std::fs::write(args.work.join(format!("{name}-r{rate}.txt")), &text)?;
