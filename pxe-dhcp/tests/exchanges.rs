@@ -1143,3 +1143,40 @@ fn replies_list_requested_options_in_the_clients_order() {
     assert!(codes[6..].contains(&OptionCode::RenewalTime));
     assert_eq!(out[0].0.options.last(), Some(&agent));
 }
+
+#[test]
+fn a_bound_client_asking_for_another_address_is_naked() {
+    let mut s = LeaseServer::new(server_cfg(), Policy::default());
+    let t = Instant::from_secs(1000);
+    let ip = bind(&mut s, mac(1), 1, t);
+    let other = Ipv4Addr::new(10, 77, 0, 102);
+    assert_ne!(ip, other);
+    assert!(s.leases().get(other).is_none(), "free, in the pool");
+    // INIT-REBOOT with a stale address (RFC 2131 §4.3.2: the client's notion is wrong).
+    let mut reboot = request(MessageType::Request, mac(1), 2);
+    reboot.options.push(DhcpOption::RequestedIpAddress(other));
+    let (out, ev) = exchange(&mut s, t, &reboot, client_addr(Ipv4Addr::UNSPECIFIED), 67);
+    assert_eq!(out[0].0.message_type(), Some(MessageType::Nak));
+    assert!(matches!(
+        ev[..],
+        [DhcpEvent::Nak {
+            message: "client is bound to another address",
+            ..
+        }]
+    ));
+    // RENEWING from the wrong address.
+    let mut renew = request(MessageType::Request, mac(1), 3);
+    renew.ciaddr = other;
+    let (out, _) = exchange(&mut s, t, &renew, client_addr(other), 67);
+    assert_eq!(out[0].0.message_type(), Some(MessageType::Nak));
+    assert_eq!(s.leases().get(ip).unwrap().state, LeaseState::Bound);
+    assert!(s.leases().get(other).is_none());
+    // Its own address is still confirmed.
+    let mut reboot = request(MessageType::Request, mac(1), 4);
+    reboot.options.push(DhcpOption::RequestedIpAddress(ip));
+    let (out, _) = exchange(&mut s, t, &reboot, client_addr(Ipv4Addr::UNSPECIFIED), 67);
+    assert_eq!(
+        (out[0].0.message_type(), out[0].0.yiaddr),
+        (Some(MessageType::Ack), ip)
+    );
+}

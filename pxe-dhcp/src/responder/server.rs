@@ -127,8 +127,10 @@ impl ServerConfig {
 /// server with `now` counted from a fixed epoch (Unix time), not from process start.
 ///
 /// Choices where RFC 2131 leaves room: the server is authoritative for its pools (an
-/// INIT-REBOOT or renewal for a free pool address it has no record of is ACKed; for an address
-/// on another network, outside the pools or held by someone else it is NAKed); clients are
+/// INIT-REBOOT or renewal for a free pool address it has no record of is ACKed, where §4.3.2
+/// would have a server that does not know the client stay silent; for an address on another
+/// network, outside the pools, held by someone else, or other than the one the client is bound
+/// to here it is NAKed); clients are
 /// identified by `chaddr` (option 61 is not used as the key); a declined address is held for one
 /// lease time.
 #[derive(Debug)]
@@ -638,7 +640,15 @@ impl LeaseServer {
                 } else {
                     link
                 };
+                // RFC 2131 §4.3.2: first the network, then "the client's notion of its IP
+                // address" against the record: a client bound here to another address is told so.
+                let bound_elsewhere = self.leases.by_mac(mac).is_some_and(|l| {
+                    l.state == LeaseState::Bound && l.is_active(now) && l.ip != ip
+                });
                 match self.check(mac, ip, link, now) {
+                    Ok(()) if bound_elsewhere => {
+                        self.nak(req, ip, "client is bound to another address", port)
+                    }
                     Ok(()) => self.bind_and_ack(req, ip, now, port),
                     Err(m) => self.nak(req, ip, m, port),
                 }
