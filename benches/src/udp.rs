@@ -50,12 +50,13 @@ fn set_buf(sock: &UdpSocket, opt: libc::c_int, bytes: libc::c_int) {
     }
 }
 
-/// Blast `total` payload bytes as `4 + payload` datagrams; both threads pinned to `pin`.
-pub fn blast(payload: usize, total: u64, pin: &Pin) -> io::Result<Ceiling> {
+/// Blast `total` payload bytes as `4 + payload` datagrams; the sender (this thread) runs on
+/// `send_pin`, the receiver thread on `recv_pin`.
+pub fn blast(payload: usize, total: u64, send_pin: &Pin, recv_pin: &Pin) -> io::Result<Ceiling> {
     let (rx, tx) = pair()?;
     rx.set_read_timeout(Some(Duration::from_millis(300)))?;
     let count = total.div_ceil(payload as u64);
-    let rpin = pin.clone();
+    let rpin = recv_pin.clone();
     let receiver = thread::spawn(move || -> io::Result<(u64, f64)> {
         rpin.apply_to_current_thread()?;
         let mut buf = vec![0u8; 65536];
@@ -87,7 +88,7 @@ pub fn blast(payload: usize, total: u64, pin: &Pin) -> io::Result<Ceiling> {
         let secs = first.map_or(0.0, |f| last.duration_since(f).as_secs_f64());
         Ok((got, secs))
     });
-    pin.apply_to_current_thread()?;
+    send_pin.apply_to_current_thread()?;
     let mut dgram = vec![0u8; 4 + payload];
     dgram[1] = 3;
     thread::sleep(Duration::from_millis(20));
@@ -110,13 +111,20 @@ pub fn blast(payload: usize, total: u64, pin: &Pin) -> io::Result<Ceiling> {
     })
 }
 
-/// Windowed transfer of `total` payload bytes: `window` datagrams, then wait for an ACK.
-pub fn windowed(payload: usize, window: u64, total: u64, pin: &Pin) -> io::Result<Ceiling> {
+/// Windowed transfer of `total` payload bytes: `window` datagrams, then wait for an ACK; pins
+/// as for [`blast`].
+pub fn windowed(
+    payload: usize,
+    window: u64,
+    total: u64,
+    send_pin: &Pin,
+    recv_pin: &Pin,
+) -> io::Result<Ceiling> {
     let (rx, tx) = pair()?;
     rx.set_read_timeout(Some(Duration::from_millis(50)))?;
     tx.set_read_timeout(Some(Duration::from_millis(200)))?;
     let count = total.div_ceil(payload as u64);
-    let rpin = pin.clone();
+    let rpin = recv_pin.clone();
     let receiver = thread::spawn(move || -> io::Result<u64> {
         rpin.apply_to_current_thread()?;
         let mut buf = vec![0u8; 65536];
@@ -151,7 +159,7 @@ pub fn windowed(payload: usize, window: u64, total: u64, pin: &Pin) -> io::Resul
         }
         Ok(got)
     });
-    pin.apply_to_current_thread()?;
+    send_pin.apply_to_current_thread()?;
     let mut dgram = vec![0u8; 4 + payload];
     dgram[1] = 3;
     let mut ack = [0u8; 16];
@@ -185,14 +193,14 @@ mod tests {
 
     #[test]
     fn windowed_moves_everything() {
-        let c = windowed(1468, 16, 4 << 20, &Pin::Anywhere).unwrap();
+        let c = windowed(1468, 16, 4 << 20, &Pin::Anywhere, &Pin::Anywhere).unwrap();
         assert_eq!(c.lost, 0);
         assert!(c.mib_per_s > 0.0);
     }
 
     #[test]
     fn blast_reports_something() {
-        let c = blast(1468, 1 << 20, &Pin::Anywhere).unwrap();
+        let c = blast(1468, 1 << 20, &Pin::Anywhere, &Pin::Anywhere).unwrap();
         assert!(c.sent > 0 && c.mib_per_s > 0.0);
     }
 }

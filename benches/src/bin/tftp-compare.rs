@@ -319,11 +319,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         std::fs::write(path, &csv)?;
     }
 
-    let ceiling_pin = pin(&args.server_cpus);
+    let (spin, cpin) = (pin(&args.server_cpus), pin(&args.client_cpus));
     let payload = args.ceiling_payload;
-    let blast = udp::blast(payload, size.min(256 << 20), &ceiling_pin)?;
-    let win16 = udp::windowed(payload, 16, size.min(256 << 20), &ceiling_pin)?;
-    let win64 = udp::windowed(payload, 64, size.min(256 << 20), &ceiling_pin)?;
+    let total = size.min(256 << 20);
+    let blast = udp::blast(payload, total, &spin, &cpin)?;
+    let win16 = udp::windowed(payload, 16, total, &spin, &cpin)?;
+    let win64 = udp::windowed(payload, 64, total, &spin, &cpin)?;
 
     let pxe_index = servers.iter().position(|(n, _, _)| n == "pxe");
     let mut table = String::new();
@@ -370,7 +371,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .fold(0.0, f64::max);
         match pxe {
             Some(p) if best_peer > 0.0 => {
-                let _ = writeln!(table, " pxe = {:.2}x best peer |", p / best_peer);
+                let r = p / best_peer;
+                let verdict = if r >= 1.5 {
+                    "≥ 1.5x"
+                } else if r >= 1.0 {
+                    "not slower"
+                } else {
+                    "SLOWER"
+                };
+                let _ = writeln!(table, " pxe = {r:.2}x best peer ({verdict}) |");
             }
             _ => {
                 let _ = writeln!(table, " - |");
@@ -379,9 +388,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let _ = writeln!(
         table,
-        "\nloopback UDP ceiling, {}-byte datagrams ({payload} payload + 4), plain send/recv, CPUs {}:",
+        "\nloopback UDP ceiling, {}-byte datagrams ({payload} payload + 4), plain send/recv, sender CPUs {}, receiver CPUs {}:",
         payload + 4,
-        args.server_cpus
+        args.server_cpus,
+        args.client_cpus
     );
     let _ = writeln!(
         table,
