@@ -8,10 +8,12 @@
 use arbitrary::Unstructured;
 
 mod dhcp;
+mod dhcp_responder;
 mod menu;
 mod tftp;
 
 pub use dhcp::{dhcp_message, dhcp_suboptions};
+pub use dhcp_responder::{dhcp_lease_server, dhcp_proxy};
 pub use menu::menu_parse;
 pub use tftp::{tftp_client, tftp_packet, tftp_path, tftp_server_session};
 
@@ -26,16 +28,23 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("tftp_path", tftp_path),
     ("dhcp_message", dhcp_message),
     ("dhcp_suboptions", dhcp_suboptions),
+    ("dhcp_proxy", dhcp_proxy),
+    ("dhcp_lease_server", dhcp_lease_server),
     ("menu_parse", menu_parse),
 ];
 
 /// Decodes a structured input; a too-short input decodes to nothing and the target returns.
 /// With `PXE_FUZZ_DEBUG` set, prints the decoded input (to read a crash).
 fn decode<'a, T: arbitrary::Arbitrary<'a> + std::fmt::Debug>(data: &'a [u8]) -> Option<T> {
-    static DEBUG: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     let input = T::arbitrary_take_rest(Unstructured::new(data)).ok();
-    if *DEBUG.get_or_init(|| std::env::var_os("PXE_FUZZ_DEBUG").is_some()) {
+    if debug() {
         eprintln!("{input:#?}");
     }
     input
+}
+
+/// Whether `PXE_FUZZ_DEBUG` is set: harnesses then print what they do.
+fn debug() -> bool {
+    static DEBUG: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *DEBUG.get_or_init(|| std::env::var_os("PXE_FUZZ_DEBUG").is_some())
 }
