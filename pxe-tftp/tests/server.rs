@@ -843,3 +843,45 @@ fn a_driver_limits_an_upload_by_aborting_with_disk_full() {
     );
     assert!(s.is_finished());
 }
+
+#[test]
+fn a_lost_oack_is_resent_by_the_timer_only_then_the_session_gives_up() {
+    let config = ServerConfig {
+        max_retries: 2,
+        ..ServerConfig::default()
+    };
+    let mut server = Server::new(config);
+    let oack = b"\0\x06tsize\x00100\0".to_vec();
+    let mut s = request(&mut server, b"\0\x01f\0octet\0tsize\x000\0")
+        .accept(t(0), FileInfo { size: Some(100) });
+    feed(&mut s, &[0u8; 100]);
+    assert_eq!(drain(&mut s, t(0)), vec![(addr(CLIENT), oack.clone())]);
+    // Anything but ACK 0 (or an ERROR) is ignored while negotiating, and sends nothing.
+    from_client(&mut s, t(1), &ack(1));
+    from_client(&mut s, t(1), &data(1, b"x"));
+    assert!(drain(&mut s, t(1)).is_empty());
+    let mut waits = Vec::new();
+    let mut last = t(0);
+    while let Some(d) = s.poll_timeout() {
+        waits.push(d - last);
+        last = d;
+        s.handle_timeout(d);
+        for (_, p) in drain(&mut s, d) {
+            assert_eq!(p, oack, "only the OACK is resent");
+        }
+    }
+    assert_eq!(
+        waits,
+        vec![
+            Duration::from_secs(1),
+            Duration::from_secs(2),
+            Duration::from_secs(4)
+        ]
+    );
+    assert_eq!(
+        s.outcome(),
+        Some(&Outcome::Failed(TransferError::TimedOut { retries: 2 }))
+    );
+    assert!(!s.stats().final_ack_missing);
+    assert_eq!(s.stats().retransmits, 2);
+}
