@@ -357,3 +357,94 @@ proptest! {
         Adversary::new(window, rollover, 65_540, tail).run(true, &steps);
     }
 }
+
+#[derive(Debug, Clone)]
+enum DataStep {
+    /// Send the block `delta` past the client's last in-order block (≤ 0: duplicates).
+    Relative(i8),
+    /// Let the client's timer fire.
+    Timeout,
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    /// A server sending blocks out of order, duplicated and skipped: the client hands out
+    /// exactly a prefix of the file, in order, ACKs only blocks it has, sends at most one ACK
+    /// per datagram (no ACK storm), and completes only with the whole file.
+    #[test]
+    fn a_disorderly_server_never_corrupts_the_client(
+        window in prop_oneof![Just(1u16), Just(4)],
+        tail in 0usize..8,
+        steps in proptest::collection::vec(prop_oneof![
+            6 => (-2i8..=5).prop_map(DataStep::Relative),
+            8 => Just(DataStep::Relative(1)),
+            1 => Just(DataStep::Timeout),
+        ], 0..150),
+    ) {
+        use pxe_tftp::{BlockNumber, ClientEvent, Outcome};
+        let full = 24u64;
+        let mut file: Vec<u8> = (1..=full).flat_map(u64::to_be_bytes).collect();
+        file.extend(std::iter::repeat_n(0xee, tail));
+        let last = full + 1;
+        let block = |i: u64| {
+            let start = ((i - 1) * 8) as usize;
+            let mut p = vec![0, 3];
+            p.extend_from_slice(&BlockNumber::from_index(i, 0).0.to_be_bytes());
+            p.extend_from_slice(&file[start.min(file.len())..(start + 8).min(file.len())]);
+            p
+        };
+        let server: SocketAddr = "192.0.2.1:69".parse().unwrap();
+        let tid: SocketAddr = "192.0.2.1:40000".parse().unwrap();
+        let me: SocketAddr = "192.0.2.10:2000".parse().unwrap();
+        let config = ClientConfig::default()
+            .option("blksize", "8")
+            .option("windowsize", &window.to_string());
+        let mut now = Instant::from_secs(1);
+        let mut c = Client::new(now, server, b"f", config).unwrap();
+        let mut buf = vec![0u8; 600];
+        while c.poll_transmit(now, &mut buf).is_some() {}
+        let oack = format!("\0\x06blksize\x008\0windowsize\x00{window}\0");
+        c.handle_datagram(now, Datagram::new(tid, me, oack.as_bytes()));
+        let mut got: Vec<u8> = Vec::new();
+        let mut outcome = None;
+        for step in steps {
+            let in_order = got.len() as u64 / 8;
+            match step {
+                DataStep::Relative(d) => {
+                    let i = in_order.saturating_add_signed(i64::from(d)).clamp(1, last);
+                    c.handle_datagram(now, Datagram::new(tid, me, &block(i)));
+                }
+                DataStep::Timeout => {
+                    now = c.poll_timeout().unwrap_or(now);
+                    c.handle_timeout(now);
+                }
+            }
+            let mut acks = 0;
+            while c.poll_transmit(now, &mut buf).is_some() {
+                prop_assert_eq!(&buf[..2], &[0, 4]);
+                acks += 1;
+                let wire = u16::from_be_bytes([buf[2], buf[3]]);
+                let have = c.stats().blocks;
+                prop_assert!(u64::from(wire) <= have, "ACK {} for {} blocks held", wire, have);
+            }
+            prop_assert!(acks <= 1, "{} ACKs for one datagram", acks);
+            while let Some((offset, bytes)) = c.poll_data() {
+                prop_assert_eq!(offset, got.len() as u64);
+                got.extend_from_slice(bytes);
+            }
+            prop_assert_eq!(&got[..], &file[..got.len()]);
+            while let Some(ev) = c.poll_event() {
+                if let ClientEvent::Finished(o) = ev {
+                    prop_assert!(outcome.is_none(), "finished twice");
+                    outcome = Some(o);
+                }
+            }
+        }
+        if outcome == Some(Outcome::Completed) {
+            prop_assert_eq!(got, file);
+        } else {
+            prop_assert!(c.stats().blocks < last);
+        }
+    }
+}
