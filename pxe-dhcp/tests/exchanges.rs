@@ -993,7 +993,7 @@ fn release_and_decline_act_only_for_the_holder_and_this_server() {
     ]);
     let (_, ev) = exchange(&mut s, t, &dec, client_addr(Ipv4Addr::UNSPECIFIED), 67);
     assert_eq!(ignored(&ev), [IgnoreReason::UnknownBinding]);
-    // The holder, but addressed to another server (RFC 2131 §4.4.4, §4.4.6).
+    // The holder, but addressed to another server (RFC 2131 §4.4.1 table 5, §4.4.6).
     let mut rel = request(MessageType::Release, mac(1), 4);
     rel.ciaddr = ip;
     rel.options.push(DhcpOption::ServerIdentifier(other_server));

@@ -530,8 +530,9 @@ impl LeaseServer {
                 }
             }
             Some(MessageType::Request) => self.request(&req, link, now, port),
-            // RFC 2131 §4.4.4/§4.4.6 (table 5): DECLINE and RELEASE carry the server identifier
-            // of the server that made the binding; one naming another server is not ours to act on.
+            // RFC 2131 §4.4.1 (table 5) and §4.4.6: DECLINE and RELEASE carry the identifier of
+            // the server that made the binding; one naming another server is not ours to act on
+            // (§4.3.3, §4.3.4).
             Some(MessageType::Release | MessageType::Decline)
                 if req
                     .server_identifier()
@@ -573,6 +574,7 @@ impl LeaseServer {
                     _ => self.ignore(Some(mac), IgnoreReason::UnknownBinding),
                 }
             }
+            // RFC 2131 §4.3.5: configuration only; no lease time, yiaddr 0, sent to ciaddr.
             Some(MessageType::Inform) => {
                 let mut r = reply::reply_to(&req, MessageType::Ack, self.cfg.server_ip);
                 r.ciaddr = req.ciaddr;
