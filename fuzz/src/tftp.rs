@@ -187,10 +187,6 @@ fn addr(last: u8, port: u16) -> SocketAddr {
     SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, last), port))
 }
 
-/// Whether the harnesses also run the input shapes of findings not yet fixed in the cores
-/// (see `findings/README.md`); off so long runs explore past them.
-const CHECK_OPEN_FINDINGS: bool = false;
-
 /// Largest time step an action may take (a little over an hour, in micros).
 const STEP_MAX_MICROS: u64 = 1 << 32;
 
@@ -496,9 +492,6 @@ pub fn tftp_server_session(data: &[u8]) {
                 }
                 session.handle_timeout(now);
             }
-            // FINDING-1 (findings/README.md): `abort` while dallying finishes a second time.
-            // Skipped once an outcome exists so the run explores past it.
-            ServerAction::Abort if session.outcome().is_some() && !CHECK_OPEN_FINDINGS => {}
             ServerAction::Abort => session.abort(now, ErrorCode::NotDefined, "driver gave up"),
             ServerAction::BadSupply(off) => {
                 // Only a wrong offset or an unexpected call: the session must refuse it.
@@ -743,8 +736,6 @@ pub fn tftp_client(data: &[u8]) {
                 }
                 client.handle_timeout(now);
             }
-            // FINDING-1 (findings/README.md), as in the server session.
-            ClientAction::Abort if client.outcome().is_some() && !CHECK_OPEN_FINDINGS => {}
             ClientAction::Abort => client.abort(now, ErrorCode::OptionNegotiation, "probe done"),
         }
         if data_blksize.is_some_and(|b| b != client.negotiated().blksize) {
