@@ -365,6 +365,31 @@ mod tests {
     }
 
     #[test]
+    fn rfc3396_pieces_join_across_options_file_and_sname_in_that_order() {
+        // RFC 3396 §7: pieces are joined in the order options field, `file`, `sname`, whatever
+        // the byte offsets (`sname` comes first in the message).
+        let mut m = header(&[52, 1, 3, 60, 3, b'P', b'X', b'E', 255]);
+        m[108..114].copy_from_slice(&[60, 4, b'C', b'l', b'i', b'e']);
+        m[114] = 255;
+        m[44..49].copy_from_slice(&[60, 3, b'n', b't', b'!']);
+        m[49] = 255;
+        let r = Repr::parse_bytes(&m).unwrap();
+        assert_eq!(
+            r.options,
+            vec![DhcpOption::VendorClassIdentifier(b"PXEClient!".to_vec())]
+        );
+        // Without option 52 the same `file`/`sname` bytes are names, not options.
+        let mut plain = m.clone();
+        plain[240..243].copy_from_slice(&[0, 0, 0]);
+        let r = Repr::parse_bytes(&plain).unwrap();
+        assert_eq!(
+            r.options,
+            vec![DhcpOption::VendorClassIdentifier(b"PXE".to_vec())]
+        );
+        assert_eq!(r.file, [60, 4, b'C', b'l', b'i', b'e', 255]);
+    }
+
+    #[test]
     fn option_52_is_never_written_and_file_sname_stay_fields() {
         let mut r = Repr::new(Op::BootReply, 7, MacAddr::default());
         r.file = b"undionly.kpxe".to_vec();
