@@ -1,5 +1,6 @@
-//! The no_std canary: links the four cores with their default features off, with its own panic
-//! handler and allocator, as firmware or a smoltcp device would. It builds only if none of them
+//! The no_std canary: links the four cores with their default features off (plus pxe-tftp's
+//! smoltcp driver), with its own panic handler and allocator, as firmware or a smoltcp device
+//! would. It builds only if none of them
 //! (nor any dependency) links `std`. Nothing runs it; building it is the test.
 #![no_std]
 
@@ -95,5 +96,33 @@ pub unsafe extern "C" fn pxe_nostd_canary(ptr: *const u8, len: usize) -> usize {
     if let Ok(text) = core::str::from_utf8(bytes) {
         score += pxe_menu::Config::parse(text).items.len();
     }
-    score
+    score + smoltcp_round(bytes)
+}
+
+/// One round of the smoltcp driver on a loopback interface, serving `bytes` as a file.
+fn smoltcp_round(bytes: &[u8]) -> usize {
+    use pxe_tftp::smoltcp_driver::{Driver, DriverConfig, MemoryFiles};
+    use smoltcp::iface::{Config, Interface, SocketSet};
+    use smoltcp::phy::{Loopback, Medium};
+    use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr};
+
+    let now = smoltcp::time::Instant::from_millis(1);
+    let mut device = Loopback::new(Medium::Ip);
+    let mut iface = Interface::new(Config::new(HardwareAddress::Ip), &mut device, now);
+    iface.update_ip_addrs(|a| {
+        let _ = a.push(IpCidr::new(IpAddress::v4(10, 0, 0, 1), 24));
+    });
+    let mut sockets = SocketSet::new(alloc::vec![]);
+    let files = [("f", bytes)];
+    let config = DriverConfig {
+        transfer_ports: 50000..50001,
+        ..DriverConfig::default()
+    };
+    match Driver::new(config, MemoryFiles::new(&files), &mut sockets) {
+        Ok(mut driver) => {
+            let wake = driver.run(now, &mut iface, &mut device, &mut sockets);
+            usize::from(wake.is_some()) + driver.active_transfers()
+        }
+        Err(_) => 0,
+    }
 }
