@@ -20,6 +20,27 @@
 //! (interface, driver, interface again) and returns when to wake up next: the earlier of
 //! smoltcp's [`Interface::poll_at`] and the cores' deadlines.
 //!
+//! ```
+//! use pxe_tftp::smoltcp_driver::{Driver, DriverConfig, MemoryFiles};
+//! use smoltcp::iface::{Config, Interface, SocketSet};
+//! use smoltcp::phy::{Loopback, Medium};
+//! use smoltcp::time::Instant;
+//! use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr};
+//!
+//! let mut device = Loopback::new(Medium::Ip); // a real NIC driver on a device
+//! let mut iface = Interface::new(Config::new(HardwareAddress::Ip), &mut device, Instant::ZERO);
+//! iface.update_ip_addrs(|a| a.push(IpCidr::new(IpAddress::v4(10, 0, 0, 1), 24)).unwrap());
+//! let mut sockets = SocketSet::new(vec![]);
+//! let files = [("pxelinux.0", &b"..."[..])];
+//! let mut driver = Driver::new(DriverConfig::default(), MemoryFiles::new(&files), &mut sockets)?;
+//!
+//! // The main loop: one round, then sleep until `wake` or the next frame.
+//! let now = Instant::from_millis(1);
+//! let wake = driver.run(now, &mut iface, &mut device, &mut sockets);
+//! assert_eq!(wake, None); // idle: nothing to wait for
+//! # Ok::<(), smoltcp::socket::udp::BindError>(())
+//! ```
+//!
 //! Limits: smoltcp needs an IPv4 address on the interface; broadcast input reaches bound UDP
 //! sockets, so a DHCP responder works. There is no public way to seed smoltcp's neighbour
 //! cache, so [`Destination::ToHardware`] is sent to the limited broadcast address, which every
