@@ -5,7 +5,8 @@
 //!   hands every frame back to the interface that sent it, so it cannot join two stacks).
 //! - Two stacks (server 10.0.0.1, clients 10.0.0.2) joined by a two-ended loopback "cable",
 //!   over Ethernet with ARP: concurrent downloads, pool exhaustion ("busy"), a missing file, a
-//!   `..` name, and a `SansIo` responder on port 67 fed and drained by the driver.
+//!   `..` name, and a `SansIo` responder on port 67 fed and drained by the driver; and a lossy
+//!   cable (every 9th frame dropped) that retransmission repairs, bit-exact.
 #![cfg(feature = "smoltcp")]
 
 use std::cell::RefCell;
@@ -179,10 +180,14 @@ fn client_downloads_bit_exact_over_smoltcp_loopback_with_windowsize() {
     assert_eq!(driver.stats().send_dropped, 0);
 }
 
-/// Two devices joined back to back: what one end transmits, the other receives.
+/// Two devices joined back to back: what one end transmits, the other receives. With
+/// `drop_every = n > 0`, every n-th frame is lost.
 #[derive(Default)]
 struct Wire {
     queues: [VecDeque<Vec<u8>>; 2],
+    drop_every: usize,
+    sent: usize,
+    dropped: usize,
 }
 
 struct End {
@@ -224,7 +229,13 @@ impl phy::TxToken for Tx {
     fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
         let mut frame = vec![0; len];
         let r = f(&mut frame);
-        self.wire.borrow_mut().queues[self.to].push_back(frame);
+        let mut wire = self.wire.borrow_mut();
+        wire.sent += 1;
+        if wire.drop_every > 0 && wire.sent % wire.drop_every == 0 {
+            wire.dropped += 1;
+        } else {
+            wire.queues[self.to].push_back(frame);
+        }
         r
     }
 }
@@ -490,4 +501,56 @@ fn wakeup_is_the_earlier_of_smoltcp_and_the_cores() {
     let wake = wake.expect("a session deadline");
     assert!(wake > now, "wake-up {wake} not after {now}");
     assert_eq!(Some(wake), driver.poll_at());
+}
+
+#[test]
+fn lossy_cable_still_bit_exact() {
+    let file = content(150_000, 9);
+    let files = [("ipxe.efi", file.as_slice())];
+    let (mut server_dev, mut client_dev) = cable(Medium::Ip);
+    server_dev.wire.borrow_mut().drop_every = 9;
+    let mut server_iface = iface_with(&mut server_dev, HardwareAddress::Ip, [10, 0, 0, 1]);
+    let mut client_iface = iface_with(&mut client_dev, HardwareAddress::Ip, [10, 0, 0, 2]);
+    let mut server_sockets = SocketSet::new(vec![]);
+    let mut client_sockets = SocketSet::new(vec![]);
+    let mut driver = Driver::new(
+        DriverConfig::default(),
+        MemoryFiles::new(&files),
+        &mut server_sockets,
+    )
+    .unwrap();
+    let mut node = ClientNode::new(
+        &mut client_sockets,
+        7000,
+        Ipv4Addr::new(10, 0, 0, 1),
+        "ipxe.efi",
+        &[("blksize", "1024"), ("windowsize", "8")],
+    );
+    let mut now = Instant::from_millis(1);
+    for _ in 0..200_000 {
+        node.step(now, &mut client_sockets);
+        client_iface.poll(now, &mut client_dev, &mut client_sockets);
+        driver.run(now, &mut server_iface, &mut server_dev, &mut server_sockets);
+        client_iface.poll(now, &mut client_dev, &mut client_sockets);
+        if node.outcome.is_some() && driver.active_transfers() == 0 {
+            break;
+        }
+        now += Duration::from_millis(1);
+    }
+    assert_eq!(node.outcome, Some(Outcome::Completed));
+    assert!(node.got == file, "downloaded bytes differ");
+    assert!(
+        server_dev.wire.borrow().dropped > 10,
+        "the cable lost nothing"
+    );
+    let mut retransmits = 0;
+    while let Some(ev) = driver.poll_event() {
+        if let DriverEvent::Finished { stats, .. } = ev {
+            retransmits = stats.retransmits;
+        }
+    }
+    assert!(
+        retransmits > 0,
+        "losses must have been repaired by retransmission"
+    );
 }
