@@ -231,7 +231,7 @@ impl phy::TxToken for Tx {
         let r = f(&mut frame);
         let mut wire = self.wire.borrow_mut();
         wire.sent += 1;
-        if wire.drop_every > 0 && wire.sent % wire.drop_every == 0 {
+        if wire.drop_every > 0 && wire.sent.is_multiple_of(wire.drop_every) {
             wire.dropped += 1;
         } else {
             wire.queues[self.to].push_back(frame);
