@@ -1128,15 +1128,16 @@ fn replies_list_requested_options_in_the_clients_order() {
         67,
     );
     let codes: Vec<OptionCode> = out[0].0.options.iter().map(DhcpOption::code).collect();
-    // RFC 2132 §9.8: requested options in the requested order, after 53 and 54; 82 last.
+    // RFC 2132 §9.8: requested options in the requested order, after 53 and 54 and the subnet
+    // mask, which must precede the router option whatever the client asks (§3.3); 82 last.
     assert_eq!(
         codes[..6],
         [
             OptionCode::MessageType,
             OptionCode::ServerIdentifier,
+            OptionCode::SubnetMask,
             OptionCode::BootfileName,
             OptionCode::Router,
-            OptionCode::SubnetMask,
             OptionCode::IpAddressLeaseTime,
         ]
     );

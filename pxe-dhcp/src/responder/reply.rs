@@ -121,7 +121,7 @@ pub(crate) fn apply_boot(
 }
 
 /// Puts the reply's options in their final order and echoes option 82:
-/// - 53 and 54 first;
+/// - 53, 54, then 1 (RFC 2132 §3.3: the subnet mask MUST come before the router option);
 /// - then the options the client listed in option 55, in its order (RFC 2132 §9.8: the server
 ///   "MUST try to insert the requested options in the order requested"), then the others;
 /// - option 82 from the request last, unchanged (RFC 3046 §2.2).
@@ -136,10 +136,11 @@ pub(crate) fn finish_options(r: &mut Repr, req: &Repr) {
     r.options.sort_by_key(|o| match o.code() {
         OptionCode::MessageType => 0,
         OptionCode::ServerIdentifier => 1,
+        OptionCode::SubnetMask => 2,
         c => requested
             .iter()
             .position(|&q| q == c)
-            .map_or(usize::MAX, |i| i + 2),
+            .map_or(usize::MAX, |i| i + 3),
     });
     if let Some(o @ DhcpOption::RelayAgentInformation(_)) =
         req.option(OptionCode::RelayAgentInformation)
