@@ -16,6 +16,10 @@ pub(crate) struct Rto {
     min: u64,
     max: u64,
     backoff: u32,
+    /// Consecutive progress events without a sample that each needed two or more expiries.
+    slow_streak: u8,
+    /// Expiries since the last progress.
+    expiries: u32,
 }
 
 fn micros(d: Duration) -> u64 {
@@ -39,6 +43,8 @@ impl Rto {
             min,
             max,
             backoff: 0,
+            slow_streak: 0,
+            expiries: 0,
         }
     }
 
@@ -54,13 +60,21 @@ impl Rto {
 
     /// A round-trip sample from a packet that was sent once (Karn's rule is the caller's).
     pub(crate) fn sample(&mut self, rtt: Duration) {
+        // A sample while the timer is still backed off twice or more (kept there because the
+        // path got slower, see `progress_without_sample`) means the estimate is far too low:
+        // start over from this sample rather than creep up to it through the damping (RFC
+        // 6298 §5 allows clearing the estimate after repeated backoff).
+        let stale = self.backoff >= 2;
         self.backoff = 0;
+        self.slow_streak = 0;
+        self.expiries = 0;
         if self.fixed.is_some() {
             return;
         }
         let r = micros(rtt);
         let (srtt, rttvar) = match self.estimate {
             None => (r, r / 2),
+            Some(_) if stale => (r, r / 2),
             Some((srtt, rttvar)) => {
                 // TFTP has no timestamps: an ACK the client resent from its own timer looks
                 // like a slow round trip. Damping each sample to twice the mean (at least the
@@ -81,11 +95,39 @@ impl Rto {
     /// Progress without a usable sample: stop backing off.
     pub(crate) fn reset_backoff(&mut self) {
         self.backoff = 0;
+        self.slow_streak = 0;
+        self.expiries = 0;
+    }
+
+    /// Progress on an ACK that gives no sample (Karn's rule: it may answer a resent packet).
+    ///
+    /// Usually the backoff just stops: one lost packet is the common case and the estimate
+    /// still holds. But when progress needed two or more expiries twice in a row, the round
+    /// trip has most likely grown past the estimate, and resetting would resend every packet
+    /// again and again without ever giving a sample. Then the backed-off timer stays (Karn's
+    /// algorithm, RFC 6298 §5) and comes down one step each time an ACK beats it, until a
+    /// valid sample restarts the estimate.
+    pub(crate) fn progress_without_sample(&mut self) {
+        let expiries = core::mem::take(&mut self.expiries);
+        match expiries {
+            0 => self.backoff = self.backoff.saturating_sub(1),
+            1 => {
+                self.slow_streak = 0;
+                self.backoff = 0;
+            }
+            _ => {
+                self.slow_streak = self.slow_streak.saturating_add(1);
+                if self.slow_streak < 2 {
+                    self.backoff = 0;
+                }
+            }
+        }
     }
 
     /// A timeout fired: double the next wait (capped).
     pub(crate) fn back_off(&mut self) {
         self.backoff = self.backoff.saturating_add(1);
+        self.expiries = self.expiries.saturating_add(1);
     }
 
     /// The smoothed round-trip time, once measured.
@@ -126,6 +168,39 @@ mod tests {
         }
         rto.sample(ms(1000));
         assert!(rto.current() < ms(20), "{:?}", rto.current());
+    }
+
+    #[test]
+    fn a_sample_after_repeated_backoff_restarts_the_estimate() {
+        let ms = Duration::from_millis;
+        let mut rto = Rto::new(ms(1000), ms(20), ms(4000), None);
+        for _ in 0..10 {
+            rto.sample(ms(1));
+        }
+        // One expiry: the sample is still damped (it may be a client-timer ACK).
+        rto.back_off();
+        rto.sample(ms(150));
+        assert!(rto.current() < ms(50), "{:?}", rto.current());
+        // Two: the path is slower now, believe the sample.
+        rto.back_off();
+        rto.back_off();
+        rto.sample(ms(150));
+        assert_eq!(rto.srtt(), Some(ms(150)));
+        assert_eq!(rto.current(), ms(450));
+        // Progress without a sample: one expiry is forgotten, and so is one double expiry;
+        // a second double expiry in a row keeps the backoff.
+        rto.back_off();
+        rto.progress_without_sample();
+        assert_eq!(rto.current(), ms(450));
+        for kept in [false, true] {
+            rto.back_off();
+            rto.back_off();
+            rto.progress_without_sample();
+            assert_eq!(rto.current(), if kept { ms(1800) } else { ms(450) });
+        }
+        // Each ACK that beats the kept timer brings it down a step.
+        rto.progress_without_sample();
+        assert_eq!(rto.current(), ms(900));
     }
 
     #[test]

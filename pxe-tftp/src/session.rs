@@ -553,10 +553,11 @@ impl Session {
                 self.stats.ignored += 1;
                 return;
             }
+            // Karn's rule (RFC 6298 §3): an ACK for a resent OACK gives no sample.
             if let Some((sent, false)) = self.negotiation_sent {
                 self.rto.sample(now - sent);
             } else {
-                self.rto.reset_backoff();
+                self.rto.progress_without_sample();
             }
             self.phase = Phase::Transfer;
             self.negotiation_due = false;
@@ -583,7 +584,7 @@ impl Session {
             self.rto.sample(now - sender.sent_at[slot]);
             self.stats.srtt = self.rto.srtt();
         } else {
-            self.rto.reset_backoff();
+            self.rto.progress_without_sample();
         }
         let acked = k - sender.base + 1;
         self.stats.blocks += acked;

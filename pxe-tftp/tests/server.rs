@@ -885,3 +885,49 @@ fn a_lost_oack_is_resent_by_the_timer_only_then_the_session_gives_up() {
     assert!(!s.stats().final_ack_missing);
     assert_eq!(s.stats().retransmits, 2);
 }
+
+#[test]
+fn a_round_trip_that_grows_is_learned_not_paid_for_with_resends_forever() {
+    // Karn's algorithm (RFC 6298 §5 and §3): an ACK for a resent block gives no sample, and
+    // the backed-off timer stays until a valid sample arrives. Resetting the backoff on such
+    // an ACK would resend every block several times for as long as the RTT stays high.
+    let blocks = 200u64;
+    let file = vec![3u8; 512 * blocks as usize];
+    let mut server = Server::new(ServerConfig::default());
+    let mut s = request(&mut server, b"\0\x01f\0octet\0").accept(
+        t(0),
+        FileInfo {
+            size: Some(file.len() as u64),
+        },
+    );
+    let mut now = Instant::from_micros(0);
+    let mut sent_per_block = Vec::new();
+    for k in 1..=blocks + 1 {
+        // 1 ms round trips for 20 blocks, then 150 ms.
+        let rtt = Duration::from_millis(if k <= 20 { 1 } else { 150 });
+        feed(&mut s, &file);
+        let first = drain(&mut s, now);
+        assert_eq!(data_block(&first[0].1).0, k as u16);
+        let sent_at = now;
+        let mut sent = first.len();
+        // Let the timer fire as often as it does before the ACK is back.
+        while let Some(d) = s.poll_timeout() {
+            if d >= sent_at + rtt {
+                break;
+            }
+            now = d;
+            s.handle_timeout(now);
+            sent += drain(&mut s, now).len();
+        }
+        now = sent_at + rtt;
+        from_client(&mut s, now, &ack(k as u16));
+        sent_per_block.push(sent);
+    }
+    assert_eq!(s.outcome(), Some(&Outcome::Completed));
+    let late = &sent_per_block[150..];
+    assert!(
+        late.iter().all(|&n| n == 1),
+        "still resending after 130 slow round trips: {late:?} (stats {:?})",
+        s.stats()
+    );
+}
