@@ -243,6 +243,16 @@ fn dispatch(
         incoming.filename().to_vec(),
         incoming.options().tsize.is_some(),
     );
+    // Before opening: a retransmitted WRQ must not truncate the file being written.
+    if !shared
+        .active
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(key.clone())
+    {
+        tracing::debug!(client = %transfer::shown(peer), file = %name, "duplicate request ignored");
+        return None;
+    }
     let opened = match incoming.kind() {
         RequestKind::Read => shared
             .root
@@ -257,18 +267,10 @@ fn dispatch(
         Ok(o) => o,
         Err(refusal) => {
             refuse(incoming, &refusal, &name, listener, out);
+            release(shared, &key);
             return None;
         }
     };
-    if !shared
-        .active
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .insert(key.clone())
-    {
-        tracing::debug!(client = %transfer::shown(peer), file = %name, "duplicate request ignored");
-        return None;
-    }
     let socket = match shared.ports.reply_socket(incoming.local().ip(), peer) {
         Ok(s) => s,
         Err(e) => {
@@ -287,17 +289,19 @@ fn dispatch(
     let session = incoming.accept(clock::now(), FileInfo { size });
     let transfer = Transfer::new(socket, session, io, name, Arc::clone(&shared.stop));
     let shared2 = Arc::clone(shared);
+    let key2 = key.clone();
     let spawned = std::thread::Builder::new()
         .name("tftp-transfer".into())
         .stack_size(TRANSFER_STACK)
         .spawn(move || {
             transfer.run();
-            release(&shared2, &key);
+            release(&shared2, &key2);
         });
     match spawned {
         Ok(h) => Some(h),
         Err(e) => {
             tracing::error!(client = %transfer::shown(peer), error = %e, "cannot start a transfer thread");
+            release(shared, &key);
             None
         }
     }
