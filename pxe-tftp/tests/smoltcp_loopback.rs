@@ -268,12 +268,12 @@ impl Device for End {
     }
 }
 
-/// A stand-in DHCP responder: answers every datagram on its port with the same bytes, to the
-/// limited broadcast address, and counts what it saw.
+/// A stand-in DHCP responder, shaped like proxyDHCP: a datagram to 67 is echoed to the limited
+/// broadcast address, one to 4011 back to its sender from port 4011 (`Transmit::local`).
 #[derive(Default)]
 struct Echo {
     seen: Vec<(SocketAddr, Vec<u8>)>,
-    queue: VecDeque<Vec<u8>>,
+    queue: VecDeque<(SocketAddr, SocketAddr, Vec<u8>)>,
 }
 
 impl SansIo for Echo {
@@ -281,17 +281,23 @@ impl SansIo for Echo {
 
     fn handle_datagram(&mut self, _now: pxe_proto::Instant, d: Datagram<'_>) {
         self.seen.push((d.local, d.payload.to_vec()));
-        self.queue.push_back(d.payload.to_vec());
+        self.queue
+            .push_back((d.remote, d.local, d.payload.to_vec()));
     }
 
     fn handle_timeout(&mut self, _now: pxe_proto::Instant) {}
 
     fn poll_transmit(&mut self, _now: pxe_proto::Instant, buf: &mut [u8]) -> Option<Transmit> {
-        let p = self.queue.pop_front()?;
+        let (remote, local, p) = self.queue.pop_front()?;
         buf[..p.len()].copy_from_slice(&p);
+        let (destination, local) = if local.port() == 4011 {
+            (Destination::Unicast(remote), Some(local))
+        } else {
+            (Destination::Broadcast { port: 68 }, None)
+        };
         Some(Transmit {
-            destination: Destination::Broadcast { port: 68 },
-            local: None,
+            destination,
+            local,
             len: p.len(),
         })
     }
@@ -328,6 +334,7 @@ fn two_stacks_concurrent_downloads_busy_pool_errors_and_a_responder() {
     let mut client_sockets = SocketSet::new(vec![]);
     let config = DriverConfig {
         transfer_ports: 50000..50002,
+        responder_ports: vec![67, 4011],
         ..DriverConfig::default()
     };
     let mut driver = Driver::with_responder(
@@ -362,6 +369,13 @@ fn two_stacks_concurrent_downloads_busy_pool_errors_and_a_responder() {
     client_sockets
         .get_mut::<udp::Socket>(dhcp)
         .send_slice(b"DISCOVER", IpEndpoint::new(IpAddress::v4(10, 0, 0, 1), 67))
+        .unwrap();
+    client_sockets
+        .get_mut::<udp::Socket>(dhcp)
+        .send_slice(
+            b"REQUEST",
+            IpEndpoint::new(IpAddress::v4(10, 0, 0, 1), 4011),
+        )
         .unwrap();
 
     let mut now = Instant::from_millis(1);
@@ -430,14 +444,22 @@ fn two_stacks_concurrent_downloads_busy_pool_errors_and_a_responder() {
     assert_eq!(code(&d), Some(ErrorCode::FileNotFound));
     assert_eq!(code(&e), Some(ErrorCode::AccessViolation));
 
-    // The responder got the datagram (with the port it arrived on) and its broadcast reply
-    // reached the client stack.
-    assert_eq!(driver.responder_mut().seen.len(), 1);
-    assert_eq!(driver.responder_mut().seen[0].0.port(), 67);
-    assert_eq!(driver.responder_mut().seen[0].1, b"DISCOVER");
-    let (reply, meta) = client_sockets.get_mut::<udp::Socket>(dhcp).recv().unwrap();
-    assert_eq!(reply, b"DISCOVER");
-    assert_eq!(meta.endpoint.port, 67);
+    // The responder got both datagrams with the port each arrived on; the broadcast reply and
+    // the one sent from 4011 reached the client stack.
+    let seen = &driver.responder_mut().seen;
+    assert_eq!(seen.len(), 2);
+    assert_eq!((seen[0].0.port(), &seen[0].1[..]), (67, &b"DISCOVER"[..]));
+    assert_eq!((seen[1].0.port(), &seen[1].1[..]), (4011, &b"REQUEST"[..]));
+    let socket = client_sockets.get_mut::<udp::Socket>(dhcp);
+    let mut replies = Vec::new();
+    while let Ok((reply, meta)) = socket.recv() {
+        replies.push((meta.endpoint.port, reply.to_vec()));
+    }
+    replies.sort();
+    assert_eq!(
+        replies,
+        [(67, b"DISCOVER".to_vec()), (4011, b"REQUEST".to_vec())]
+    );
 
     let mut events = Vec::new();
     while let Some(ev) = driver.poll_event() {
