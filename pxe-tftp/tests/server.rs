@@ -29,6 +29,14 @@ fn request(server: &mut Server, bytes: &[u8]) -> Incoming {
     server.poll_event().expect("an Incoming")
 }
 
+/// A server that accepts write requests.
+fn writable() -> Server {
+    Server::new(ServerConfig {
+        allow_write: true,
+        ..ServerConfig::default()
+    })
+}
+
 /// Everything the session wants to send now, as `(destination, bytes)`.
 fn drain(session: &mut Session, now: Instant) -> Vec<(SocketAddr, Vec<u8>)> {
     let mut buf = vec![0u8; 70_000];
@@ -492,11 +500,7 @@ fn exact_multiple_of_blksize_ends_with_an_empty_block() {
 
 #[test]
 fn write_requests_when_allowed() {
-    let config = ServerConfig {
-        allow_write: true,
-        ..ServerConfig::default()
-    };
-    let mut server = Server::new(config);
+    let mut server = writable();
     let inc = request(
         &mut server,
         b"\0\x02upload.bin\0octet\0tsize\x00700\0blksize\x00512\0",
@@ -540,11 +544,7 @@ fn write_requests_when_allowed() {
 
 #[test]
 fn write_without_options_starts_with_ack_0_and_netascii_is_decoded() {
-    let config = ServerConfig {
-        allow_write: true,
-        ..ServerConfig::default()
-    };
-    let mut server = Server::new(config);
+    let mut server = writable();
     let mut s =
         request(&mut server, b"\0\x02notes.txt\0netascii\0").accept(t(0), FileInfo::default());
     assert_eq!(drain(&mut s, t(0)), vec![(addr(CLIENT), ack(0).to_vec())]);
@@ -662,11 +662,7 @@ fn a_client_that_acks_every_block_does_not_multiply_the_traffic() {
 
 #[test]
 fn abort_while_dallying_keeps_the_completed_upload() {
-    let config = ServerConfig {
-        allow_write: true,
-        ..ServerConfig::default()
-    };
-    let mut server = Server::new(config);
+    let mut server = writable();
     let mut s = request(&mut server, b"\0\x02up\0octet\0").accept(t(0), FileInfo::default());
     drain(&mut s, t(0));
     from_client(&mut s, t(1), b"\0\x03\0\x01last");
@@ -705,11 +701,7 @@ fn data(block: u16, bytes: &[u8]) -> Vec<u8> {
 
 #[test]
 fn windowed_write_keeps_order_through_gaps_duplicates_and_oversized_blocks() {
-    let config = ServerConfig {
-        allow_write: true,
-        ..ServerConfig::default()
-    };
-    let mut server = Server::new(config);
+    let mut server = writable();
     let mut s = request(
         &mut server,
         b"\0\x02up\0octet\0blksize\x008\0windowsize\x004\0",
@@ -793,11 +785,7 @@ fn netascii_pairs_split_at_a_block_end() {
         );
     }
     // Write: a CR ending one block is decoded with the byte that opens the next.
-    let config = ServerConfig {
-        allow_write: true,
-        ..ServerConfig::default()
-    };
-    let mut server = Server::new(config);
+    let mut server = writable();
     let mut s = request(&mut server, b"\0\x02up\0netascii\0blksize\x008\0")
         .accept(t(0), FileInfo::default());
     drain(&mut s, t(0));
@@ -813,11 +801,7 @@ fn netascii_pairs_split_at_a_block_end() {
 
 #[test]
 fn a_driver_limits_an_upload_by_aborting_with_disk_full() {
-    let config = ServerConfig {
-        allow_write: true,
-        ..ServerConfig::default()
-    };
-    let mut server = Server::new(config);
+    let mut server = writable();
     let inc = request(&mut server, b"\0\x02up\0octet\0tsize\x00999999\0");
     assert_eq!(
         inc.options().tsize,
