@@ -979,40 +979,42 @@ fn release_and_decline_act_only_for_the_holder_and_this_server() {
             })
             .collect()
     };
+    let any = client_addr(Ipv4Addr::UNSPECIFIED);
+    let release = |m: MacAddr, xid: u32, server: Ipv4Addr| {
+        let mut r = request(MessageType::Release, m, xid);
+        r.ciaddr = ip;
+        r.options.push(DhcpOption::ServerIdentifier(server));
+        r
+    };
+    let decline = |m: MacAddr, xid: u32, server: Ipv4Addr| {
+        let mut r = request(MessageType::Decline, m, xid);
+        r.options.extend([
+            DhcpOption::RequestedIpAddress(ip),
+            DhcpOption::ServerIdentifier(server),
+        ]);
+        r
+    };
     // Another client releasing or declining the address.
-    let mut rel = request(MessageType::Release, mac(2), 2);
-    rel.ciaddr = ip;
-    rel.options.push(DhcpOption::ServerIdentifier(SERVER));
-    let (out, ev) = exchange(&mut s, t, &rel, client_addr(ip), 67);
+    let (out, ev) = exchange(&mut s, t, &release(mac(2), 2, SERVER), client_addr(ip), 67);
     assert!(out.is_empty());
     assert_eq!(ignored(&ev), [IgnoreReason::UnknownBinding]);
-    let mut dec = request(MessageType::Decline, mac(2), 3);
-    dec.options.extend([
-        DhcpOption::RequestedIpAddress(ip),
-        DhcpOption::ServerIdentifier(SERVER),
-    ]);
-    let (_, ev) = exchange(&mut s, t, &dec, client_addr(Ipv4Addr::UNSPECIFIED), 67);
+    let (_, ev) = exchange(&mut s, t, &decline(mac(2), 3, SERVER), any, 67);
     assert_eq!(ignored(&ev), [IgnoreReason::UnknownBinding]);
     // The holder, but addressed to another server (RFC 2131 §4.4.1 table 5, §4.4.6).
-    let mut rel = request(MessageType::Release, mac(1), 4);
-    rel.ciaddr = ip;
-    rel.options.push(DhcpOption::ServerIdentifier(other_server));
-    let (_, ev) = exchange(&mut s, t, &rel, client_addr(ip), 67);
+    let (_, ev) = exchange(
+        &mut s,
+        t,
+        &release(mac(1), 4, other_server),
+        client_addr(ip),
+        67,
+    );
     assert_eq!(ignored(&ev), [IgnoreReason::OtherServer]);
-    let mut dec = request(MessageType::Decline, mac(1), 5);
-    dec.options.extend([
-        DhcpOption::RequestedIpAddress(ip),
-        DhcpOption::ServerIdentifier(other_server),
-    ]);
-    let (_, ev) = exchange(&mut s, t, &dec, client_addr(Ipv4Addr::UNSPECIFIED), 67);
+    let (_, ev) = exchange(&mut s, t, &decline(mac(1), 5, other_server), any, 67);
     assert_eq!(ignored(&ev), [IgnoreReason::OtherServer]);
     assert_eq!(s.leases().get(ip).unwrap().state, LeaseState::Bound);
     assert_eq!(s.leases().get(ip).unwrap().mac, Some(mac(1)));
     // The holder, to this server.
-    let mut rel = request(MessageType::Release, mac(1), 6);
-    rel.ciaddr = ip;
-    rel.options.push(DhcpOption::ServerIdentifier(SERVER));
-    let (_, ev) = exchange(&mut s, t, &rel, client_addr(ip), 67);
+    let (_, ev) = exchange(&mut s, t, &release(mac(1), 6, SERVER), client_addr(ip), 67);
     assert_eq!(lease_events(&ev), [(ip, LeaseState::Released)]);
 }
 
