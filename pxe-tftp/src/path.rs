@@ -130,8 +130,13 @@ pub fn sanitize(raw: &[u8], opts: &SanitizeOptions<'_>) -> Result<String, PathEr
     }
     let mut rest = owned.as_str();
     if let (true, Some(prefix)) = (rest.starts_with('/'), opts.root_prefix) {
-        rest = rest
-            .strip_prefix(prefix.trim_end_matches('/'))
+        let prefix = prefix.trim_end_matches('/');
+        // The name was lower-cased above, so the prefix is compared the same way.
+        let head = rest.get(..prefix.len()).filter(|head| {
+            *head == prefix || (opts.lowercase && head.eq_ignore_ascii_case(prefix))
+        });
+        rest = head
+            .and_then(|head| rest.get(head.len()..))
             .filter(|r| r.is_empty() || r.starts_with('/'))
             .ok_or(PathError::OutsideRoot)?;
     }
@@ -192,6 +197,22 @@ mod tests {
             Err(PathError::OutsideRoot)
         );
         assert_eq!(sanitize(b"/srv/tftp/boot/x", &rooted).unwrap(), "boot/x");
+        // With lowercase on, a mixed-case root prefix still matches.
+        let folded = SanitizeOptions {
+            root_prefix: Some("/srv/TFTP/"),
+            lowercase: true,
+            ..d
+        };
+        assert_eq!(sanitize(b"/SRV/tftp/Boot/X", &folded).unwrap(), "boot/x");
+        assert_eq!(
+            sanitize(b"/srv/tftpx", &folded),
+            Err(PathError::OutsideRoot)
+        );
+        // The prefix length falls inside a character: refused, not a panic.
+        assert_eq!(
+            sanitize("/x\u{e9}\u{e9}\u{e9}\u{e9}".as_bytes(), &folded),
+            Err(PathError::OutsideRoot)
+        );
         // Without a prefix a leading slash means the root: still inside it.
         assert_eq!(sanitize(b"/etc/passwd", &d).unwrap(), "etc/passwd");
         assert_eq!(sanitize(b"a\0b", &d), Err(PathError::Nul { offset: 1 }));
