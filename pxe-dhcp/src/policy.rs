@@ -178,11 +178,22 @@ impl ExtraOption {
             ExtraValue::U16(v) => v.to_be_bytes().to_vec(),
             ExtraValue::U32(v) => v.to_be_bytes().to_vec(),
         };
-        DhcpOption::decode(self.code, &data).unwrap_or(DhcpOption::Unknown {
-            code: self.code,
-            data,
-        })
+        // Typed only when that re-encodes to the same bytes: a PXE option 43 without its End
+        // sub-option, or with bytes after it, would otherwise be "repaired" on the way out.
+        match DhcpOption::decode(self.code, &data) {
+            Ok(typed) if encodes_to(&typed, &data) => typed,
+            _ => DhcpOption::Unknown {
+                code: self.code,
+                data,
+            },
+        }
     }
+}
+
+fn encodes_to(o: &DhcpOption, data: &[u8]) -> bool {
+    let mut out = Vec::with_capacity(data.len());
+    o.encode_value(&mut out);
+    out == data
 }
 
 /// One rule: a match and what to boot.
@@ -368,5 +379,46 @@ impl Policy {
             });
         }
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::{OptionCode, PxeSubOption, VendorOptions};
+
+    fn extra(code: u8, bytes: &[u8]) -> DhcpOption {
+        ExtraOption {
+            code,
+            value: ExtraValue::Bytes(bytes.to_vec()),
+        }
+        .to_option()
+    }
+
+    #[test]
+    fn extra_options_are_sent_as_written() {
+        // A well-formed PXE option 43 is typed.
+        assert_eq!(
+            extra(43, &[6, 1, 8, 255]),
+            DhcpOption::VendorSpecific(VendorOptions::Pxe(alloc::vec![
+                PxeSubOption::DiscoveryControl(8)
+            ]))
+        );
+        // Without End, or with bytes after it, it stays byte for byte.
+        for bytes in [&[6, 1, 8][..], &[6, 1, 8, 255, 9, 9]] {
+            let o = extra(43, bytes);
+            assert_eq!(o.code(), OptionCode::VendorSpecific);
+            let mut out = Vec::new();
+            o.encode_value(&mut out);
+            assert_eq!(out, bytes);
+        }
+        // A value that does not fit the code's type is kept too.
+        assert_eq!(
+            extra(54, &[1, 2, 3]),
+            DhcpOption::Unknown {
+                code: 54,
+                data: alloc::vec![1, 2, 3]
+            }
+        );
     }
 }
