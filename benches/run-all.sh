@@ -1,14 +1,19 @@
 #!/bin/bash
 # Every measurement of issue 7 in one go; run as root from anywhere:
-#   sudo benches/run-all.sh            (env: RUNS=5 SIZE_MIB=256 OUT=target/bench-report)
+#   sudo benches/run-all.sh
+# Env (defaults are the issue's figures): RUNS=5 SIZE_MIB=256 SCALE_CLIENTS=500 SCALE_MIB=16
+#   DHCP_SECS=5 DHCP_RATES=(harness default) CRITERION_ARGS= OUT=$CARGO_TARGET_DIR/bench-report
 # Installs the peers (scripts/install-deps.sh), builds the release binaries, then runs
 # tftp-compare (peers + loopback ceiling), tftp-scale (500 clients), dhcp-load (perfdhcp in a
 # netns pair), the allocation check and the criterion benches. Each report lands in $OUT.
-# Measure on a quiet machine: the harness prints the load average before and after.
+# Measure on a quiet machine: the reports carry the load average before and after.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-5}
 SIZE_MIB=${SIZE_MIB:-256}
+SCALE_CLIENTS=${SCALE_CLIENTS:-500}
+SCALE_MIB=${SCALE_MIB:-16}
+DHCP_SECS=${DHCP_SECS:-5}
 TGT=${CARGO_TARGET_DIR:-target}
 BIN=$TGT/release
 OUT=${OUT:-$TGT/bench-report}
@@ -27,10 +32,15 @@ cargo build --release -p pxe-bin -p pxe-benches
 } | tee "$OUT/machine.txt"
 
 "$BIN/tftp-compare" --pxe "$BIN/pxe" --runs "$RUNS" --size-mib "$SIZE_MIB" \
-  --csv "$OUT/tftp-compare.csv" | tee "$OUT/tftp-compare.md"
-"$BIN/tftp-scale" --pxe "$BIN/pxe" --clients 500 --size-mib 16 | tee "$OUT/tftp-scale.md"
-"$BIN/dhcp-load" --pxe "$BIN/pxe" | tee "$OUT/dhcp-load.md"
-cargo test --release -p pxe-benches --test no_alloc 2>&1 | tee "$OUT/no-alloc.txt"
-cargo bench -p pxe-benches 2>&1 | grep -E '^[a-z_]+/|time:|thrpt:' | tee "$OUT/criterion.txt"
+  --csv "$OUT/tftp-compare.csv" 2> "$OUT/tftp-compare.log" | tee "$OUT/tftp-compare.md"
+"$BIN/tftp-scale" --pxe "$BIN/pxe" --clients "$SCALE_CLIENTS" --size-mib "$SCALE_MIB" \
+  2> "$OUT/tftp-scale.log" | tee "$OUT/tftp-scale.md"
+"$BIN/dhcp-load" --pxe "$BIN/pxe" --secs "$DHCP_SECS" ${DHCP_RATES:+--rates "$DHCP_RATES"} \
+  2> "$OUT/dhcp-load.log" | tee "$OUT/dhcp-load.md"
+cargo test --release -p pxe-benches --test no_alloc -- --nocapture 2>&1 | tee "$OUT/no-alloc.txt"
+# shellcheck disable=SC2086 # CRITERION_ARGS is a list of flags
+cargo bench -p pxe-benches --bench tftp --bench dhcp --bench menu -- ${CRITERION_ARGS:-} 2>&1 \
+  | awk '/^[a-z_0-9]+\// {print; skip=0; next} /change:/ {skip=1} /time:|thrpt:/ && !skip {print}' \
+  | tee "$OUT/criterion.txt"
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/machine.txt"
 echo "reports in $OUT"
