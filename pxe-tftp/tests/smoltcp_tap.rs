@@ -96,13 +96,22 @@ impl Drop for Lab {
     }
 }
 
+/// Whether `binary` is the example built with the smoltcp feature (without it, the example is
+/// a stub that only says how to build it).
+fn is_smoltcp_build(binary: &Path) -> bool {
+    Command::new(binary)
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stderr).contains("usage: smoltcp_tap"))
+}
+
 /// The example binary cargo built beside this test (`cargo test` builds examples), or a fresh
-/// build of it in a separate target dir when only this test was selected.
+/// build of it in a separate target dir when only this test was selected (or the one beside it
+/// was built without the feature).
 fn example_binary() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let profile_dir = exe.parent().and_then(Path::parent).unwrap();
     let built = profile_dir.join("examples").join("smoltcp_tap");
-    if built.exists() {
+    if is_smoltcp_build(&built) {
         return built;
     }
     let target = profile_dir.join("smoltcp-tap-example");
@@ -118,7 +127,13 @@ fn example_binary() -> PathBuf {
         ])
         .env("CARGO_TARGET_DIR", &target)
         .current_dir(env!("CARGO_MANIFEST_DIR")));
-    target.join("debug").join("examples").join("smoltcp_tap")
+    let built = target.join("debug").join("examples").join("smoltcp_tap");
+    assert!(
+        is_smoltcp_build(&built),
+        "{} is not the smoltcp build",
+        built.display()
+    );
+    built
 }
 
 fn content(len: usize) -> Vec<u8> {
