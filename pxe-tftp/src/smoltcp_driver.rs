@@ -238,6 +238,9 @@ pub struct DriverStats {
     pub send_dropped: u64,
     /// Events dropped because the caller did not drain [`Driver::poll_event`].
     pub events_dropped: u64,
+    /// Requests dropped because a transfer for the same client address and port is running (a
+    /// retransmitted RRQ must not start a second transfer; the running one resends its reply).
+    pub duplicate_requests: u64,
 }
 
 /// At most this many [`DriverEvent`]s wait for the caller.
@@ -590,6 +593,15 @@ impl<F: FileSource, R: SansIo> Driver<F, R> {
 
     fn accept<'s>(&mut self, now: Instant, incoming: crate::Incoming, sockets: &mut SocketSet<'s>) {
         let peer = incoming.peer();
+        let running = |s: &Slot<F::File>| {
+            s.transfer
+                .as_ref()
+                .is_some_and(|t| t.session.peer() == peer)
+        };
+        if self.slots.iter().any(running) {
+            self.stats.duplicate_requests += 1;
+            return;
+        }
         let refuse = |this: &mut Self,
                       incoming: crate::Incoming,
                       code,

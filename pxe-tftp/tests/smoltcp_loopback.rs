@@ -561,6 +561,10 @@ fn lossy_cable_still_bit_exact() {
     }
     assert_eq!(node.outcome, Some(Outcome::Completed));
     assert!(node.got == file, "downloaded bytes differ");
+    assert_eq!(
+        driver.server().stats().requests,
+        1 + driver.stats().duplicate_requests
+    );
     assert!(
         server_dev.wire.borrow().dropped > 10,
         "the cable lost nothing"
@@ -575,4 +579,45 @@ fn lossy_cable_still_bit_exact() {
         retransmits > 0,
         "losses must have been repaired by retransmission"
     );
+}
+
+#[test]
+fn a_retransmitted_request_does_not_start_a_second_transfer() {
+    let file = content(20_000, 4);
+    let files = [("f", file.as_slice())];
+    let mut device = Loopback::new(Medium::Ip);
+    let mut iface = iface_with(&mut device, HardwareAddress::Ip, [10, 0, 0, 1]);
+    let mut sockets = SocketSet::new(vec![]);
+    let mut driver = Driver::new(
+        DriverConfig::default(),
+        MemoryFiles::new(&files),
+        &mut sockets,
+    )
+    .unwrap();
+    // The same RRQ twice from the same port, as a client whose first copy seemed lost.
+    let mut raw = udp_socket();
+    raw.bind(5555).unwrap();
+    let raw = sockets.add(raw);
+    let rrq = b"\0\x01f\0octet\0blksize\x001024\0";
+    for _ in 0..2 {
+        sockets
+            .get_mut::<udp::Socket>(raw)
+            .send_slice(rrq, IpEndpoint::new(IpAddress::v4(10, 0, 0, 1), 69))
+            .unwrap();
+    }
+    let now = Instant::from_millis(1);
+    for _ in 0..3 {
+        driver.run(now, &mut iface, &mut device, &mut sockets);
+    }
+    assert_eq!(driver.server().stats().requests, 2);
+    assert_eq!(driver.stats().duplicate_requests, 1);
+    assert_eq!(driver.active_transfers(), 1);
+    // One OACK came back, from one transfer port.
+    let socket = sockets.get_mut::<udp::Socket>(raw);
+    let mut from = Vec::new();
+    while let Ok((reply, meta)) = socket.recv() {
+        assert_eq!(&reply[..2], &[0, 6], "expected an OACK");
+        from.push(meta.endpoint.port);
+    }
+    assert_eq!(from, [49152]);
 }
