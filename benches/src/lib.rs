@@ -24,6 +24,7 @@ use rand::RngCore;
 use rand::SeedableRng;
 use sha2::{Digest, Sha256};
 
+pub mod cpu;
 pub mod fixtures;
 pub mod fleet;
 pub mod transfer;

@@ -15,6 +15,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use clap::Parser;
+use pxe_benches::cpu::CpuMeter;
 use pxe_benches::{Daemon, Pin, median, mib_per_s, run_timed, sha256_file, udp, wait_tftp_ready};
 
 #[derive(Parser, Debug)]
@@ -166,7 +167,15 @@ fn client_command(case: &Case, pin: &Pin, pxe: &Path, port: u16, out: &Path) -> 
     }
 }
 
-fn start_server(name: &str, args: &Args, root: &Path, logs: &Path) -> io::Result<(Daemon, u16)> {
+/// A running peer: its daemon, port and (where cgroup-v1 cpuacct exists) its CPU meter.
+struct Running {
+    name: String,
+    daemon: Daemon,
+    port: u16,
+    cpu: Option<CpuMeter>,
+}
+
+fn start_server(name: &str, args: &Args, root: &Path, logs: &Path) -> io::Result<Running> {
     let p = pin(&args.server_cpus);
     let log = logs.join(format!("{name}.log"));
     let (cmd, port) = match name {
@@ -233,6 +242,8 @@ fn start_server(name: &str, args: &Args, root: &Path, logs: &Path) -> io::Result
         }
     };
     let mut d = Daemon::spawn(name, cmd, &log)?;
+    // Into its CPU group before the readiness probe makes a forking server fork.
+    let cpu = CpuMeter::new(name, d.pid());
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
     if let Err(e) = wait_tftp_ready(addr, Duration::from_secs(5)) {
         let exited = d.exited();
@@ -241,7 +252,12 @@ fn start_server(name: &str, args: &Args, root: &Path, logs: &Path) -> io::Result
             log.display()
         )));
     }
-    Ok((d, port))
+    Ok(Running {
+        name: name.to_owned(),
+        daemon: d,
+        port,
+        cpu,
+    })
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -271,39 +287,59 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let mut servers = Vec::new();
     for name in &args.servers {
-        let (d, port) = start_server(name, &args, &root, &logs)?;
-        eprintln!("{name}: pid {} on 127.0.0.1:{port}", d.pid());
-        servers.push((name.clone(), d, port));
+        let r = start_server(name, &args, &root, &logs)?;
+        eprintln!("{name}: pid {} on 127.0.0.1:{}", r.daemon.pid(), r.port);
+        servers.push(r);
     }
     let client_pin = pin(&args.client_cpus);
     let out = args.work.join("out.bin");
     let timeout = Duration::from_secs(args.timeout_secs);
-    let mut csv = String::from("run,case,server,seconds,mib_per_s,sha_ok,timed_out\n");
+    let mut csv =
+        String::from("run,case,server,seconds,mib_per_s,sha_ok,timed_out,server_cpu_ms\n");
     // (case, server) -> MiB/s of every run, 0 for a failed one.
     let mut results: BTreeMap<(usize, usize), Vec<f64>> = BTreeMap::new();
     let mut failures: BTreeMap<(usize, usize), usize> = BTreeMap::new();
+    // (case, server) -> server CPU ms per MiB of every good run.
+    let mut cpu: BTreeMap<(usize, usize), Vec<f64>> = BTreeMap::new();
     eprintln!("load average before: {}", pxe_benches::loadavg());
     for run in 0..args.runs {
         for (ci, case) in cases.iter().enumerate() {
             // Alternate: each run starts with a different server.
             for k in 0..servers.len() {
                 let si = (k + run) % servers.len();
-                let (sname, daemon, port) = &mut servers[si];
+                let Running {
+                    name: sname,
+                    daemon,
+                    port,
+                    cpu: meter,
+                } = &mut servers[si];
                 if let Some(status) = daemon.exited() {
                     return Err(format!("{sname} died ({status})").into());
                 }
                 let _ = std::fs::remove_file(&out);
                 let cmd = client_command(case, &client_pin, &args.pxe, *port, &out);
+                let cpu0 = meter.as_ref().and_then(|m| m.usage_ns().ok());
                 let t = run_timed(cmd, timeout)?;
+                let cpu_ms = cpu0
+                    .zip(meter.as_ref().and_then(|m| m.usage_ns().ok()))
+                    .map(|(a, b)| b.saturating_sub(a) as f64 / 1e6);
                 let sha_ok = t.ok && sha256_file(&out).is_ok_and(|h| h == want);
+                if let (true, Some(ms)) = (sha_ok, cpu_ms) {
+                    cpu.entry((ci, si))
+                        .or_default()
+                        .push(ms / args.size_mib as f64);
+                }
                 let rate = if sha_ok { mib_per_s(size, t.secs) } else { 0.0 };
                 results.entry((ci, si)).or_default().push(rate);
                 if !sha_ok {
                     *failures.entry((ci, si)).or_default() += 1;
                 }
                 let line = format!(
-                    "{run},{},{sname},{:.3},{rate:.1},{sha_ok},{}\n",
-                    case.name, t.secs, t.timed_out
+                    "{run},{},{sname},{:.3},{rate:.1},{sha_ok},{},{}\n",
+                    case.name,
+                    t.secs,
+                    t.timed_out,
+                    cpu_ms.map_or(String::new(), |m| format!("{m:.1}"))
                 );
                 eprint!("{line}");
                 csv.push_str(&line);
@@ -312,8 +348,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let _ = std::fs::remove_file(&out);
     eprintln!("load average after: {}", pxe_benches::loadavg());
-    for (_, d, _) in &mut servers {
-        d.stop();
+    for r in &mut servers {
+        r.daemon.stop();
     }
     if let Some(path) = &args.csv {
         std::fs::write(path, &csv)?;
@@ -326,7 +362,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let win16 = udp::windowed(payload, 16, total, &spin, &cpin)?;
     let win64 = udp::windowed(payload, 64, total, &spin, &cpin)?;
 
-    let pxe_index = servers.iter().position(|(n, _, _)| n == "pxe");
+    let pxe_index = servers.iter().position(|r| r.name == "pxe");
     let mut table = String::new();
     let _ = writeln!(
         table,
@@ -334,8 +370,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         args.size_mib, args.runs, args.server_cpus, args.client_cpus
     );
     let _ = write!(table, "| client case |");
-    for (n, _, _) in &servers {
-        let _ = write!(table, " {n} |");
+    for r in &servers {
+        let _ = write!(table, " {} |", r.name);
     }
     let _ = writeln!(table, " best peer / pxe |");
     let _ = writeln!(table, "|---|{}---|", "---|".repeat(servers.len()));
@@ -384,6 +420,36 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             _ => {
                 let _ = writeln!(table, " - |");
             }
+        }
+    }
+    if !cpu.is_empty() {
+        let _ = writeln!(
+            table,
+            "\nserver CPU time per MiB served (ms, median; children included via cpuacct); (xN) = peer / pxe tftp\n"
+        );
+        let _ = write!(table, "| client case |");
+        for r in &servers {
+            let _ = write!(table, " {} |", r.name);
+        }
+        let _ = writeln!(table, "\n|---|{}", "---|".repeat(servers.len()));
+        for (ci, case) in cases.iter().enumerate() {
+            let med = |si: usize| median(&mut cpu.get(&(ci, si)).cloned().unwrap_or_default());
+            let pxe = pxe_index.and_then(med);
+            let _ = write!(table, "| {} |", case.name);
+            for si in 0..servers.len() {
+                match (med(si), pxe) {
+                    (Some(m), Some(p)) if p > 0.0 && Some(si) != pxe_index => {
+                        let _ = write!(table, " {m:.2} (x{:.2}) |", m / p);
+                    }
+                    (Some(m), _) => {
+                        let _ = write!(table, " {m:.2} |");
+                    }
+                    (None, _) => {
+                        let _ = write!(table, " - |");
+                    }
+                }
+            }
+            let _ = writeln!(table);
         }
     }
     let _ = writeln!(
