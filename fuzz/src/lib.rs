@@ -14,7 +14,7 @@ mod tftp;
 
 pub use dhcp::{dhcp_message, dhcp_suboptions};
 pub use dhcp_responder::{dhcp_lease_server, dhcp_proxy};
-pub use menu::menu_parse;
+pub use menu::{menu_model, menu_parse};
 pub use tftp::{tftp_client, tftp_packet, tftp_path, tftp_server_session};
 
 /// A target's check: the raw fuzzer input in, a panic on any violated property.
@@ -31,6 +31,7 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("dhcp_proxy", dhcp_proxy),
     ("dhcp_lease_server", dhcp_lease_server),
     ("menu_parse", menu_parse),
+    ("menu_model", menu_model),
 ];
 
 /// Decodes a structured input; a too-short input decodes to nothing and the target returns.
