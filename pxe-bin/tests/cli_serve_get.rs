@@ -298,3 +298,19 @@ fn ipv6_and_dual_stack_listen() {
     );
     assert!(s.log().contains("client=[::1]:"), "{}", s.log());
 }
+
+#[test]
+fn tftp_stops_cleanly_on_sigint_and_sigterm() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for sig in [
+        nix::sys::signal::Signal::SIGINT,
+        nix::sys::signal::Signal::SIGTERM,
+    ] {
+        let s = Pxe::tftp(dir.path(), &[]);
+        assert_eq!(
+            s.signal(sig, Duration::from_secs(5)),
+            Some(0),
+            "{sig} did not stop pxe tftp cleanly"
+        );
+    }
+}

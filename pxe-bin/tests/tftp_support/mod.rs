@@ -121,9 +121,14 @@ impl Pxe {
     }
 
     /// Sends SIGTERM and waits up to `timeout` for a clean exit; returns its status code.
-    pub fn terminate(mut self, timeout: Duration) -> Option<i32> {
+    pub fn terminate(self, timeout: Duration) -> Option<i32> {
+        self.signal(nix::sys::signal::Signal::SIGTERM, timeout)
+    }
+
+    /// Sends `sig` and waits up to `timeout` for the process to exit; returns its status code.
+    pub fn signal(mut self, sig: nix::sys::signal::Signal, timeout: Duration) -> Option<i32> {
         let pid = nix::unistd::Pid::from_raw(i32::try_from(self.child.id()).ok()?);
-        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).ok()?;
+        nix::sys::signal::kill(pid, sig).ok()?;
         let end = Instant::now() + timeout;
         while Instant::now() < end {
             if let Ok(Some(status)) = self.child.try_wait() {
