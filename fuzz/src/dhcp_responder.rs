@@ -268,11 +268,19 @@ struct LeaseOracle {
 
 impl Oracle<LeaseServer> for LeaseOracle {
     fn input(&mut self, action: &Action, pool_size: u8) {
-        // RELEASE and DECLINE end a holding; a mutated or raw message may be either, for any
-        // address, so then nothing is known any more.
+        // RELEASE and DECLINE end a holding, and so does a REQUEST for another server; a mutated
+        // or raw message may be any of them, for any address, so then nothing is known any more.
         match action {
             Action::Send(m) if !m.flips.is_empty() => self.holders.clear(),
             Action::Raw { .. } => self.holders.clear(),
+            // A REQUEST naming another server declines this server's offer (RFC 2131 §4.3.2).
+            Action::Send(m)
+                if m.msg_type % 9 == 3
+                    && m.server_id.is_some_and(|s| s.ip(pool_size) != SERVER) =>
+            {
+                let who = mac(m.client);
+                self.holders.retain(|_, h| h.0 != who);
+            }
             Action::Send(m) if matches!(m.msg_type % 9, 4 | 7) => {
                 let who = mac(m.client);
                 let ip = if m.msg_type % 9 == 7 {
