@@ -40,7 +40,7 @@ cargo build --release -p pxe-bin -p pxe-benches
 cargo test --release -p pxe-benches --test no_alloc -- --nocapture 2>&1 | tee "$OUT/no-alloc.txt"
 # shellcheck disable=SC2086 # CRITERION_ARGS is a list of flags
 cargo bench -p pxe-benches --bench tftp --bench dhcp --bench menu -- ${CRITERION_ARGS:-} 2>&1 \
-  | awk '/^[a-z_0-9]+\// {print; skip=0; next} /change:/ {skip=1} /time:|thrpt:/ && !skip {print}' \
+  | awk '/^[A-Za-z_0-9]+\// {print; skip=0; next} /change:/ {skip=1} /time:|thrpt:/ && !skip {print}' \
   | tee "$OUT/criterion.txt"
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/machine.txt"
 echo "reports in $OUT"

@@ -88,6 +88,9 @@ fn transfer(c: &mut Criterion) {
         (1468, 64),
         (8192, 16),
     ] {
+        // Every iteration must move the whole file, or the figure means nothing.
+        let (got, _) = pxe_benches::transfer::run(&file, blksize, windowsize, &mut |_, f| f());
+        assert_eq!(got, file.len() as u64);
         g.bench_function(format!("blksize{blksize}_ws{windowsize}"), |b| {
             b.iter(|| pxe_benches::transfer::run(&file, blksize, windowsize, &mut |_, f| f()).0)
         });
