@@ -31,16 +31,32 @@ cargo build --release -p pxe-bin -p pxe-benches
   echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 } | tee "$OUT/machine.txt"
 
+# From here on a failing step is reported and the next one still runs.
+set +e
+FAILED=()
+stamp() { echo "$(date -u +%H:%M:%S) UTC $1, load average $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/machine.txt"; }
+
+stamp "start tftp-compare"
 "$BIN/tftp-compare" --pxe "$BIN/pxe" --runs "$RUNS" --size-mib "$SIZE_MIB" \
-  --csv "$OUT/tftp-compare.csv" 2> "$OUT/tftp-compare.log" | tee "$OUT/tftp-compare.md"
+  --csv "$OUT/tftp-compare.csv" 2> "$OUT/tftp-compare.log" | tee "$OUT/tftp-compare.md" \
+  || FAILED+=(tftp-compare)
+stamp "start tftp-scale"
 "$BIN/tftp-scale" --pxe "$BIN/pxe" --clients "$SCALE_CLIENTS" --size-mib "$SCALE_MIB" \
-  2> "$OUT/tftp-scale.log" | tee "$OUT/tftp-scale.md"
+  2> "$OUT/tftp-scale.log" | tee "$OUT/tftp-scale.md" || FAILED+=(tftp-scale)
+stamp "start dhcp-load"
 "$BIN/dhcp-load" --pxe "$BIN/pxe" --secs "$DHCP_SECS" ${DHCP_RATES:+--rates "$DHCP_RATES"} \
-  2> "$OUT/dhcp-load.log" | tee "$OUT/dhcp-load.md"
-cargo test --release -p pxe-benches --test no_alloc -- --nocapture 2>&1 | tee "$OUT/no-alloc.txt"
+  2> "$OUT/dhcp-load.log" | tee "$OUT/dhcp-load.md" || FAILED+=(dhcp-load)
+stamp "start no_alloc"
+cargo test --release -p pxe-benches --test no_alloc -- --nocapture 2>&1 | tee "$OUT/no-alloc.txt" \
+  || FAILED+=(no_alloc)
+stamp "start criterion"
 # shellcheck disable=SC2086 # CRITERION_ARGS is a list of flags
 cargo bench -p pxe-benches --bench tftp --bench dhcp --bench menu -- ${CRITERION_ARGS:-} 2>&1 \
   | awk '/^[A-Za-z_0-9]+\// {print; skip=0; next} /change:/ {skip=1} /time:|thrpt:/ && !skip {print}' \
-  | tee "$OUT/criterion.txt"
-echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/machine.txt"
+  | tee "$OUT/criterion.txt" || FAILED+=(criterion)
+stamp "end"
 echo "reports in $OUT"
+if [ ${#FAILED[@]} -gt 0 ]; then
+  echo "FAILED: ${FAILED[*]} (see the .log files)" >&2
+  exit 1
+fi
