@@ -413,9 +413,16 @@ fn log_event(ev: &DhcpEvent) {
             "DHCP decision: {}",
             b.decision.reason
         ),
+        // Routine on a shared LAN (other clients, the other server's REQUESTs in proxy mode):
+        // logged only at debug so the info log stays one line per decision.
         DhcpEvent::Ignored {
             mac,
-            reason: reason @ IgnoreReason::NotNetbootClient,
+            reason:
+                reason @ (IgnoreReason::NotNetbootClient
+                | IgnoreReason::UnsupportedMessage(_)
+                | IgnoreReason::OtherServer
+                | IgnoreReason::WrongPort(_)
+                | IgnoreReason::NotRequest),
         } => tracing::debug!(mac = ?mac, reason = ?reason, "DHCP ignored"),
         DhcpEvent::Ignored { mac, reason } => {
             tracing::info!(mac = ?mac, reason = ?reason, "DHCP ignored");
