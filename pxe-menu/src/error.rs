@@ -45,6 +45,14 @@ pub enum Error {
         /// The field's name.
         field: &'static str,
     },
+    /// The model as a whole cannot be rendered as asked (the field says which setting).
+    #[error("{field}: {reason}")]
+    Unrenderable {
+        /// The menu-level field to change.
+        field: &'static str,
+        /// Why, and what to change.
+        reason: &'static str,
+    },
     /// The rendered pxelinux file would be flagged by this crate's own lint; the model has to
     /// change (the finding says how).
     #[error("rendered config fails lint {code} at line {line}: {message}")]

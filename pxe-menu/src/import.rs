@@ -23,7 +23,9 @@ impl Menu {
     /// id and keeps its text as the name), `INITRD`/`initrd=` become `initrd`, memdisk with an
     /// ISO becomes `memdisk-iso`, `LOCALBOOT` becomes `local-boot`, `PXE`/`.0` become `chain`.
     /// Timeouts are rounded up to whole seconds. Labels the model cannot express (COM32
-    /// modules, `CONFIG`, menu actions) are left out and listed in the notes.
+    /// modules, `CONFIG`, menu actions) are left out and listed in the notes, and so is a
+    /// forced `boot:` prompt without a timeout (it imports as `timeout = 0`, which renders as
+    /// a deliberate wait).
     ///
     /// ```
     /// use pxe_menu::{Boot, Config, Menu};
@@ -124,6 +126,19 @@ impl Menu {
                     d.trim()
                 ));
             }
+        }
+        // The model renders `timeout = 0` at a bare prompt as a deliberate wait, so say so when
+        // the file did not (the seed's `PROMPT 10` + `TIMEOUT 0`, lint M005).
+        if let Some((line, p)) = global(Keyword::Prompt)
+            && crate::parse::atoi(p) != 0
+            && menu.ui == Ui::Prompt
+            && menu.timeout == 0
+            && global(Keyword::Totaltimeout).is_none_or(|(_, v)| crate::parse::atoi(v) == 0)
+        {
+            notes.push(format!(
+                "line {line}: boot: has no timeout, so timeout = 0 waits forever; set timeout \
+                 (seconds) to boot the default unattended"
+            ));
         }
         Import { menu, notes }
     }
@@ -247,7 +262,8 @@ mod tests {
                 file: "undi.0".into()
             }
         );
-        assert_eq!(import.notes.len(), 2, "{:?}", import.notes);
+        assert_eq!(import.notes.len(), 3, "{:?}", import.notes);
+        assert!(import.notes[2].starts_with("line 2: boot: has no timeout"));
         // The seed's problems stop the render until the admin fixes them.
         assert!(m.render().is_err());
         let mut fixed = m.clone();

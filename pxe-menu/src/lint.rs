@@ -77,7 +77,8 @@ codes! {
     UnknownTarget = "M003", "unknown-target", Error;
     /// `PROMPT` is a boolean, not a time.
     PromptNotBoolean = "M004", "prompt-not-boolean", Warning;
-    /// A forced `boot:` prompt with no timeout and no UI never boots by itself.
+    /// A forced `boot:` prompt with no timeout and no UI never boots by itself (not raised
+    /// for the deliberate form `PROMPT 1`, `TIMEOUT 0`, `TOTALTIMEOUT 0`).
     NeverAutoboots = "M005", "never-autoboots", Warning;
     /// An inline `#` in a string value is part of the value, not a comment.
     InlineComment = "M006", "inline-comment", Warning;
@@ -943,10 +944,9 @@ impl Linter<'_, '_> {
             .scopes
             .global(Keyword::Timeout)
             .map_or(0, |(_, d)| d.int());
-        let total = self
-            .scopes
-            .global(Keyword::Totaltimeout)
-            .map_or(0, |(_, d)| d.int());
+        let total_line = self.scopes.global(Keyword::Totaltimeout);
+        let total = total_line.map_or(0, |(_, d)| d.int());
+        let timeout_written = self.scopes.global(Keyword::Timeout).is_some();
         let Some((item, d)) = self.scopes.global(Keyword::Prompt) else {
             return;
         };
@@ -979,7 +979,13 @@ impl Linter<'_, '_> {
                 )),
             );
         }
-        if n != 0 && !has_ui && timeout == 0 && total == 0 {
+        // `PROMPT 1` with both timers written out as 0 is the one form that says "wait at
+        // boot: for a person" on purpose: `TOTALTIMEOUT 0` changes nothing in pxelinux, so
+        // it is only there to state intent (what `Menu::render` writes for `timeout = 0`).
+        // A PROMPT other than 1, a seconds comment, or a TIMEOUT left out (the seed's mistakes)
+        // still get M005.
+        let waits_on_purpose = n == 1 && secs.is_none() && timeout_written && total_line.is_some();
+        if n != 0 && !has_ui && timeout == 0 && total == 0 && !waits_on_purpose {
             self.push(
                 Code::NeverAutoboots,
                 at_value(item),

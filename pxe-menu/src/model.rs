@@ -39,7 +39,8 @@ use crate::parse::{Config, first_word, is_space};
 pub struct Menu {
     /// Menu title (`MENU TITLE`, the first line of the DISPLAY file, iPXE `menu`).
     pub title: String,
-    /// Seconds before the default entry boots; 0 waits forever.
+    /// Seconds before the default entry boots; 0 waits forever (with [`Ui::Prompt`], at
+    /// `boot:` until someone types an id or presses Enter for the default).
     #[cfg_attr(feature = "serde", serde(default))]
     pub timeout: u32,
     /// Id of the default entry; the first shown entry if absent.
@@ -102,8 +103,9 @@ pub enum Ui {
     Menu,
     /// `UI vesamenu.c32`: the graphical menu.
     Vesamenu,
-    /// No menu module: the DISPLAY file lists the ids and `boot:` asks for one. Needs a
-    /// timeout, or an unattended client waits forever.
+    /// No menu module: the DISPLAY file lists the ids and `boot:` asks for one. Without a
+    /// timeout an unattended client waits there forever. Needs at least one entry pxelinux can
+    /// boot (not only [`Boot::Http`]).
     Prompt,
 }
 
@@ -327,7 +329,7 @@ impl Menu {
     }
 
     /// Checks the model: ids are one safe word and unique, the default exists, text fits on one
-    /// line, file names are one word.
+    /// line, file names are one word, and a [`Ui::Prompt`] menu has an entry pxelinux can boot.
     pub fn validate(&self) -> Result<(), Error> {
         one_line("", "title", &self.title)?;
         for s in &self.say {
@@ -417,6 +419,15 @@ impl Menu {
         {
             return Err(Error::UnknownDefault { id: d.clone() });
         }
+        // With a menu module pxelinux shows an (empty) menu; with the bare prompt it would have
+        // no DEFAULT and no UI, which pxelinux reports as an error (lint M025).
+        if self.ui == Ui::Prompt && !self.entries.iter().any(|e| e.boot.in_pxelinux()) {
+            return Err(Error::Unrenderable {
+                field: "entries",
+                reason: "a prompt menu (ui = \"prompt\") needs at least one entry pxelinux can \
+                         boot; http entries are iPXE-only",
+            });
+        }
         Ok(())
     }
 
@@ -460,6 +471,11 @@ impl Menu {
         }
         let _ = writeln!(o, "PROMPT {}", u8::from(!menu));
         let _ = writeln!(o, "TIMEOUT {}", u64::from(self.timeout) * 10);
+        if !menu && self.timeout == 0 {
+            // A no-op in pxelinux (0 is off), written to state that waiting at `boot:` is meant:
+            // the lint's form for a deliberate wait (M005 flags a prompt without timers).
+            o.push_str("TOTALTIMEOUT 0\n");
+        }
         if let Some(d) = self.pxelinux_default() {
             let _ = writeln!(o, "DEFAULT {}", d.id);
         }
@@ -538,7 +554,10 @@ impl Menu {
                     self.timeout
                 );
             }
-            (Ui::Prompt, _) => o.push_str("Type an id at the boot: prompt.\n"),
+            (Ui::Prompt, Some(d)) => {
+                let _ = writeln!(o, "Type an id at the boot: prompt; Enter boots {d}.");
+            }
+            (Ui::Prompt, None) => o.push_str("Type an id at the boot: prompt.\n"),
             _ => {}
         }
         o
@@ -803,18 +822,96 @@ mod tests {
     }
 
     #[test]
-    fn prompt_without_timeout_is_refused_by_the_lint_gate() {
+    fn prompt_without_timeout_waits_on_purpose() {
+        // FINDING-3 (fuzz/regressions/menu_model/prompt-ui-timeout-0): `timeout = 0` with the
+        // prompt UI validated but failed the render's lint (M005).
         let mut m = Menu::starter();
         m.ui = Ui::Prompt;
         m.timeout = 0;
-        match m.render() {
-            Err(Error::Lint { code, .. }) => assert_eq!(code, "M005"),
-            other => panic!("{other:?}"),
-        }
+        let files = m.render().unwrap();
+        let pxe = &files[0].contents;
+        assert!(
+            pxe.contains("PROMPT 1\nTIMEOUT 0\nTOTALTIMEOUT 0\nDEFAULT local\n"),
+            "{pxe}"
+        );
+        let r = Config::parse(pxe).resolve();
+        assert!(r.prompt);
+        assert_eq!((r.timeout, r.total_timeout), (0, 0));
+        assert!(
+            files[1]
+                .contents
+                .contains("Type an id at the boot: prompt; Enter boots local.\n")
+        );
+        assert!(!files[2].contents.contains("--timeout"));
+        // The fuzzer's input: one memdisk ISO entry, the default.
+        m.entries = vec![Entry {
+            id: "iso".into(),
+            name: "ISO".into(),
+            boot: Boot::MemdiskIso {
+                image: "a.iso".into(),
+                raw: false,
+            },
+            help: None,
+            hidden: false,
+        }];
+        m.default = Some("iso".into());
+        m.render().unwrap();
         m.timeout = 5;
+        m.entries = Menu::starter().entries;
+        m.default = Some("local".into());
         let files = m.render().unwrap();
         assert!(!files[0].contents.contains("MENU"));
+        assert!(!files[0].contents.contains("TOTALTIMEOUT"));
         assert!(files[1].contents.contains("local boots in 5 s"));
+    }
+
+    #[test]
+    fn prompt_menu_needs_a_pxelinux_entry() {
+        // FINDING-2 (fuzz/regressions/menu_model/prompt-ui-only-http-entries): only iPXE
+        // entries left the prompt render with no DEFAULT and no UI (M025).
+        let mut m = Menu::starter();
+        m.ui = Ui::Prompt;
+        m.default = None;
+        m.entries.retain(|e| e.id == "debian");
+        if let Boot::Linux {
+            kernel,
+            initrd,
+            append,
+        } = m.entries[0].boot.clone()
+        {
+            m.entries[0].boot = Boot::Http {
+                kernel,
+                initrd,
+                append,
+            };
+        }
+        let err = m.validate().unwrap_err();
+        assert!(matches!(
+            err,
+            Error::Unrenderable {
+                field: "entries",
+                ..
+            }
+        ));
+        assert!(
+            err.to_string().starts_with("entries: a prompt menu"),
+            "{err}"
+        );
+        assert_eq!(m.render(), Err(err));
+        // A hidden pxelinux entry is enough: it becomes the DEFAULT.
+        m.entries.push(Entry {
+            id: "local".into(),
+            name: "Local".into(),
+            boot: Boot::LocalBoot,
+            help: None,
+            hidden: true,
+        });
+        let files = m.render().unwrap();
+        assert!(files[0].contents.contains("DEFAULT local\n"));
+        // A menu module shows its menu, so iPXE-only menus stay possible there.
+        m.entries.pop();
+        m.ui = Ui::Menu;
+        m.render().unwrap();
     }
 
     #[test]

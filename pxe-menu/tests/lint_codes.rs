@@ -90,6 +90,25 @@ fn text_checks() {
         &format!("PROMPT 1\nTIMEOUT 0\nDEFAULT a\n{a}"),
         &format!("PROMPT 1\nUI menu.c32\n{a}"),
     );
+    // Both timers written as 0 with `PROMPT 1` is a deliberate wait (what a prompt menu with
+    // `timeout = 0` renders); leaving TIMEOUT out, PROMPT 10 or a seconds comment is not.
+    let on_purpose = "PROMPT 1\nTIMEOUT 0\nTOTALTIMEOUT 0\nDEFAULT a\n";
+    text(
+        Code::NeverAutoboots,
+        &format!("PROMPT 1\nTIMEOUT 0\nDEFAULT a\n{a}"),
+        &format!("{on_purpose}{a}"),
+    );
+    for bad in [
+        "PROMPT 1\nTOTALTIMEOUT 0\nDEFAULT a\n",
+        "PROMPT 10\nTIMEOUT 0\nTOTALTIMEOUT 0\nDEFAULT a\n",
+        "# wait 5 seconds\nPROMPT 1\nTIMEOUT 0\nTOTALTIMEOUT 0\nDEFAULT a\n",
+    ] {
+        text(
+            Code::NeverAutoboots,
+            &format!("{bad}{a}"),
+            &format!("{on_purpose}{a}"),
+        );
+    }
     text(
         Code::InlineComment,
         &format!("{h}LABEL a\n  KERNEL k\n  APPEND quiet # silence\n"),

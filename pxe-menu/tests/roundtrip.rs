@@ -3,8 +3,8 @@
 
 use proptest::prelude::*;
 use pxe_menu::{
-    Boot, Config, Entry, Firmware, ItemKind, Keyword, LintOptions, MemTree, Menu, SerialConsole,
-    Ui, lint,
+    Boot, Config, Entry, Error, Firmware, ItemKind, Keyword, LintOptions, MemTree, Menu,
+    SerialConsole, Ui, lint,
 };
 
 fn spelling(name: &'static str) -> impl Strategy<Value = String> {
@@ -142,7 +142,8 @@ fn entry() -> impl Strategy<Value = Entry> {
 fn menu() -> impl Strategy<Value = Menu> {
     (
         "T[A-Za-z0-9 ]{0,20}",
-        0u32..600,
+        // 0 (wait forever) often enough to meet the prompt UI.
+        prop_oneof![Just(0u32), 0u32..600],
         prop::sample::select(vec![Ui::Menu, Ui::Vesamenu, Ui::Prompt]),
         prop::option::of((0u16..4, prop::sample::select(vec![9600u32, 115_200]))),
         prop::collection::vec("[A-Za-z0-9:-][A-Za-z0-9 :-]{0,19}", 0..3),
@@ -159,11 +160,7 @@ fn menu() -> impl Strategy<Value = Menu> {
                 let default = has_default.then(|| entries[pick.index(entries.len())].id.clone());
                 let mut m = Menu::starter();
                 m.title = title;
-                m.timeout = if ui == Ui::Prompt {
-                    timeout.max(1)
-                } else {
-                    timeout
-                };
+                m.timeout = timeout;
                 m.ui = ui;
                 m.serial = serial.map(|(port, baud)| SerialConsole { port, baud });
                 m.say = say;
@@ -208,7 +205,12 @@ proptest! {
     #[test]
     fn menus_render_lint_clean_and_mean_what_they_say(m in menu()) {
         let in_pxelinux: Vec<&Entry> = m.entries.iter().filter(|e| e.boot.in_pxelinux()).collect();
-        prop_assume!(m.ui != Ui::Prompt || !in_pxelinux.is_empty());
+        if m.ui == Ui::Prompt && in_pxelinux.is_empty() {
+            // A bare prompt with nothing pxelinux can boot is refused by validation.
+            let refused = matches!(m.validate(), Err(Error::Unrenderable { field: "entries", .. }));
+            prop_assert!(refused, "{:?}", m.validate());
+            return Ok(());
+        }
         let files = m.render().map_err(|e| TestCaseError::fail(format!("{e}")))?;
         let cfg = Config::parse(&files[0].contents);
         prop_assert!(lint(&cfg, &LintOptions::default()).is_empty());
@@ -216,6 +218,7 @@ proptest! {
         let menu_ui = m.ui != Ui::Prompt;
         prop_assert_eq!(r.timeout, i64::from(m.timeout) * 10);
         prop_assert_eq!(r.prompt, !menu_ui);
+        prop_assert_eq!(r.total_timeout, 0);
         prop_assert_eq!(r.say, m.say.clone());
         prop_assert_eq!(r.serial, m.serial.map(|s| format!("{} {}", s.port, s.baud)));
         prop_assert_eq!(r.title.is_some(), menu_ui);
