@@ -135,22 +135,6 @@ async fn wait_for_signal() -> Result<(), Error> {
 
 /// The first IPv4 address of interface `name` and its prefix length.
 fn interface_ipv4(name: &str) -> Result<(Ipv4Addr, u8), Error> {
-    let addrs =
-        nix::ifaddrs::getifaddrs().map_err(|e| Error::io("list interface addresses", e.into()))?;
-    for ifa in addrs.filter(|a| a.interface_name == name) {
-        let Some(addr) = ifa.address.as_ref().and_then(|a| a.as_sockaddr_in()) else {
-            continue;
-        };
-        let prefix = ifa
-            .netmask
-            .as_ref()
-            .and_then(|m| m.as_sockaddr_in())
-            .map_or(32, |m| {
-                u8::try_from(m.ip().to_bits().count_ones()).unwrap_or(32)
-            });
-        return Ok((addr.ip(), prefix));
-    }
-    Err(Error::Usage(format!(
-        "interface `{name}` has no IPv4 address (see `ip -4 addr`)"
-    )))
+    let iface = dhcp::iface::Interface::by_name(name).map_err(|e| Error::Usage(e.to_string()))?;
+    Ok((iface.addr, iface.prefix))
 }

@@ -29,7 +29,11 @@
 //! assert_eq!(opts[0].value, &[1]);
 //! ```
 #![no_std]
-#![warn(clippy::std_instead_of_core, clippy::std_instead_of_alloc, clippy::alloc_instead_of_core)]
+#![warn(
+    clippy::std_instead_of_core,
+    clippy::std_instead_of_alloc,
+    clippy::alloc_instead_of_core
+)]
 #![forbid(unsafe_code)]
 
 extern crate alloc;
