@@ -55,6 +55,8 @@ pub struct Transfer {
     stride: usize,
     batch: usize,
     rbuf: Vec<u8>,
+    /// UDP GSO not yet refused by the kernel on this socket (see [`net::send_window`]).
+    gso: bool,
 }
 
 /// The figures of a finished transfer, for the summary log line and for tests.
@@ -96,6 +98,7 @@ impl Transfer {
             stride,
             batch,
             rbuf: vec![0; rlen],
+            gso: true,
         }
     }
 
@@ -147,7 +150,7 @@ impl Transfer {
             match n {
                 0 => {}
                 1 => send_one(&self.socket, &self.tx[..lens[0]])?,
-                _ => net::send_batch(&self.socket, &self.tx, stride, &lens[..n])?,
+                _ => net::send_window(&self.socket, &self.tx, stride, &lens[..n], &mut self.gso)?,
             }
             if n == batch {
                 continue;
