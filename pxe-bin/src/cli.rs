@@ -256,6 +256,11 @@ pub struct GetArgs {
     /// Ask for the transfer size (RFC 2349).
     #[arg(long)]
     pub tsize: bool,
+    /// Milliseconds to linger after the final ACK, re-ACKing a resent last block (RFC 1350
+    /// §6 "dallying"). 0, like curl, tftp-hpa and atftp: the file is complete once the last
+    /// block arrives, and servers (pxe, dnsmasq) accept a lost final ACK.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub dally: u64,
 }
 
 /// A parsed `tftp://HOST[:PORT]/PATH` URL.

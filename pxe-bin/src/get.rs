@@ -83,9 +83,8 @@ impl Writer {
 /// Runs `pxe get`.
 pub fn run(args: &GetArgs) -> Result<ExitCode, Error> {
     let server = resolve(&args.url.host, args.url.port)?;
-    // A short dally: the server tolerates a lost final ACK, and users should not wait.
     let mut config = ClientConfig {
-        dally: Duration::from_millis(200),
+        dally: Duration::from_millis(args.dally),
         ..ClientConfig::default()
     };
     if let Some(b) = args.blksize {

@@ -29,13 +29,19 @@ fn pxe_get_options_stdout_and_missing_file() {
         &[][..],
         &["--blksize", "1468", "--windowsize", "16", "--tsize"][..],
         &["--blksize", "8192", "--windowsize", "4"][..],
+        &["--windowsize", "8", "--dally", "300"][..],
     ] {
         let mut args = vec![server.url("f.bin"), "-o".into(), o_str.into()];
         args.extend(opts.iter().map(|s| (*s).to_owned()));
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let started = std::time::Instant::now();
         let r = get(&args);
         let err = String::from_utf8_lossy(&r.stderr);
         assert!(r.status.success(), "pxe get {opts:?}: {err}");
+        if opts.contains(&"--dally") {
+            // The client lingers after its final ACK; without --dally it does not (curl-like).
+            assert!(started.elapsed() >= Duration::from_millis(300), "no dally");
+        }
         assert!(
             err.contains("5000000 bytes in")
                 && err.contains("MiB/s")
