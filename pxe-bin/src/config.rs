@@ -72,12 +72,16 @@ impl Config {
         Self::parse(&text, path)
     }
 
-    /// Parses config text; `path` is only used in error messages.
+    /// Parses config text; `path` is only used in error messages. The boot policy is checked
+    /// here too, so `pxe serve` and `pxe doctor` both name the file when it is inconsistent.
     pub fn parse(text: &str, path: &Path) -> Result<Self, Error> {
-        toml::from_str(text).map_err(|e| Error::Config {
+        let invalid = |message: String| Error::Config {
             path: path.to_owned(),
-            message: e.to_string(),
-        })
+            message,
+        };
+        let config: Config = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        config.dhcp.policy().map_err(|e| invalid(e.to_string()))?;
+        Ok(config)
     }
 
     /// Applies `pxe serve` flags over the file's values (flags win).

@@ -147,7 +147,11 @@ pub fn check(config: &Config, path: &Path) -> Report {
 /// rule, since only clients of that kind fail (the default policy names an arm64 iPXE build
 /// that Debian's `ipxe` package does not ship).
 fn check_referenced(root: &Path, config: &Config, r: &mut Report) -> BTreeSet<String> {
-    let mut wanted: Vec<(String, Severity, String)> = crate::dhcp::boot_files(&config.dhcp)
+    let policy_files = crate::dhcp::boot_files(&config.dhcp).unwrap_or_else(|e| {
+        r.push(Severity::Error, "dhcp", e.to_string());
+        Vec::new()
+    });
+    let mut wanted: Vec<(String, Severity, String)> = policy_files
         .into_iter()
         .map(|(file, rule)| {
             (

@@ -222,11 +222,13 @@ mode = "off"                  # "proxy" beside an existing DHCP server, "server"
 # router = "192.168.1.1"
 # dns = ["192.168.1.1"]
 # leases = "/var/lib/pxe/leases.json"
+# default_rules = false       # only [[dhcp.rules]] decide; clients they miss get no boot file
 #
-# Boot policy: without [[dhcp.rules]] the built-in one applies (BIOS PXE -> undionly.kpxe,
-# UEFI PXE -> ipxe.efi, iPXE -> pxelinux.0 on BIOS and boot.ipxe otherwise). Rules match on
+# Boot policy: the built-in rules send BIOS PXE -> undionly.kpxe, UEFI PXE -> ipxe.efi,
+# iPXE -> pxelinux.0 on BIOS and boot.ipxe otherwise. [[dhcp.rules]] are tried before them,
+# the first match wins; clients your rules miss keep the built-in ones. Rules match on
 # firmware ("pxe", "ipxe", "http-client"), arch ("bios", "x64-uefi", ...), mac, vendor and
-# user class; the first match wins:
+# user class:
 # [[dhcp.rules]]
 # name = "lab-pcs"
 # boot_file = "lab/pxelinux.0"

@@ -243,36 +243,17 @@ fn uefi_edk2_pxe_chains_ipxe_efi_then_script() {
     );
 }
 
-/// The config of test 4: ahead of the default rules, a rule that sends iPXE ROMs on BIOS to
-/// undionly.kpxe. QEMU's iPXE ROM and the undionly.kpxe it chains send byte-identical DISCOVERs
-/// (measured here), so the rule is `once`: the chained iPXE's next transaction falls through to
-/// the user-class rules (`ipxe-bios` → pxelinux.0), which end the loop.
+/// The config of test 4: one rule, tried before the default rules (which follow it), that sends
+/// iPXE ROMs on BIOS to undionly.kpxe. QEMU's iPXE ROM and the undionly.kpxe it chains send
+/// byte-identical DISCOVERs (measured here), so the rule is `once`: the chained iPXE's next
+/// transaction falls through to the default user-class rule (`ipxe-bios` → pxelinux.0), which
+/// ends the loop.
 const CHAINLOAD_IPXE_ROMS: &str = r#"
 [[dhcp.rules]]
 name = "chain-ipxe-rom"
 once = true
 boot_file = "undionly.kpxe"
 match = { firmware = ["ipxe"], arch = ["bios"] }
-
-[[dhcp.rules]]
-name = "pxe-bios"
-boot_file = "undionly.kpxe"
-match = { firmware = ["pxe"], arch = ["bios"] }
-
-[[dhcp.rules]]
-name = "pxe-uefi-x64"
-boot_file = "ipxe.efi"
-match = { firmware = ["pxe"], arch = ["x64-uefi"] }
-
-[[dhcp.rules]]
-name = "ipxe-bios"
-boot_file = "pxelinux.0"
-match = { firmware = ["ipxe"], arch = ["bios"] }
-
-[[dhcp.rules]]
-name = "ipxe"
-boot_file = "boot.ipxe"
-match = { firmware = ["ipxe"] }
 "#;
 
 /// 4. BIOS, iPXE ROM, with a rule that chainloads even iPXE ROMs to undionly.kpxe: the ROM
@@ -302,6 +283,14 @@ fn bios_ipxe_rom_chainload_rule_ends_at_menu_without_loop() {
         "undionly.kpxe loaded {chained} times: a chainload loop"
     );
     assert_decision_logged(&pxe, mac, &["bios"]);
+    // The configured rule is rule 1 and the defaults follow it: the chained iPXE ends at the
+    // fifth rule, the default `ipxe-bios`.
+    let log = pxe.log();
+    assert!(
+        log.contains("by rule 1 (chain-ipxe-rom)") && log.contains("by rule 5 (ipxe-bios)"),
+        "expected decisions by the configured rule, then the default ipxe-bios rule; log tail:\n{}",
+        tail(&log, 40)
+    );
 }
 
 /// 5. UEFI, EDK2 PXE, `--dhcp proxy` beside dnsmasq: EDK2 takes its address from dnsmasq and

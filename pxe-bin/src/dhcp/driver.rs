@@ -112,7 +112,18 @@ impl Driver {
             SocketAddr::V4(l) if !l.ip().is_unspecified() => Some(*l.ip()),
             _ => None,
         });
-        let policy = config.policy();
+        let policy = config.policy()?;
+        tracing::info!(
+            rules = %policy
+                .rules
+                .iter()
+                .map(|r| r.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            configured = config.rules.len(),
+            default_rules = config.default_rules,
+            "DHCP boot policy: configured rules first, the first match wins"
+        );
         let mut leases = None;
         let core = match config.mode() {
             DhcpMode::Off => return Err(Error::Dhcp("DHCP is off".into())),

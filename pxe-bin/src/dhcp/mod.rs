@@ -24,7 +24,7 @@ pub mod net;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
-use pxe_dhcp::policy::{Policy, Rule};
+use pxe_dhcp::policy::{Match, Policy, Rule};
 use pxe_proto::MacAddr;
 use serde::{Deserialize, Serialize};
 
@@ -51,15 +51,22 @@ pub const DEFAULT_LEASE_SECS: u32 = 3600;
 /// lease_time = 3600                  # seconds
 /// uefi_via_4011 = false              # proxy: UEFI ROMs get the boot file via port 4011
 /// pxe_vendor_to_rom = false          # server: option 60/43 to plain PXE ROMs too
-/// [[dhcp.rules]]                    # optional; the default policy otherwise
-/// name = "pxe-bios"
-/// boot_file = "undionly.kpxe"
-/// match = { firmware = ["pxe"], arch = ["bios"] }
+/// default_rules = true              # the built-in rules follow [[dhcp.rules]] (default)
+/// [[dhcp.rules]]                    # optional; tried first, the first match wins
+/// name = "lab-pc"
+/// boot_file = "lab/pxelinux.0"
+/// match = { mac = { address = "52:54:00:12:34:56" } }
 /// [[dhcp.reservations]]
 /// mac = "52:54:00:12:34:56"
 /// ip = "192.168.1.50"
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// The boot policy is the configured rules followed by `pxe-dhcp`'s default rules
+/// ([`Policy::default`]), so adding one rule keeps the defaults for every other client, as with
+/// dnsmasq's `dhcp-boot` tags or Pixiecore. `default_rules = false` leaves only the configured
+/// rules. While the defaults are on, a configured rule may not take a default rule's name
+/// ([`DhcpConfig::policy`] refuses it), so the name in a decision's log line is unambiguous.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DhcpConfig {
     /// Off unless asked for: never an accidental rogue DHCP server.
@@ -91,10 +98,35 @@ pub struct DhcpConfig {
     /// Server mode: also send option 60 `PXEClient` + 43 to plain PXE ROMs (iPXE always gets
     /// them; EDK2 reads 60 without a boot server as "ask port 4011", so off by default).
     pub pxe_vendor_to_rom: bool,
-    /// Boot policy rules in priority order (`[[dhcp.rules]]`, `pxe-dhcp`'s serde form); empty
-    /// means `pxe-dhcp`'s default: BIOS PXE → undionly.kpxe, UEFI → ipxe.efi, iPXE → the next
-    /// stage (pxelinux.0 on BIOS, boot.ipxe otherwise).
+    /// Boot policy rules in priority order (`[[dhcp.rules]]`, `pxe-dhcp`'s serde form), tried
+    /// before the default rules.
     pub rules: Vec<Rule>,
+    /// Whether `pxe-dhcp`'s default rules follow the configured ones (default `true`): BIOS
+    /// PXE → undionly.kpxe, UEFI → ipxe.efi, iPXE → the next stage (pxelinux.0 on BIOS,
+    /// boot.ipxe otherwise). With `false`, clients no configured rule matches get no boot reply.
+    pub default_rules: bool,
+}
+
+impl Default for DhcpConfig {
+    fn default() -> Self {
+        DhcpConfig {
+            mode: DhcpMode::default(),
+            interface: None,
+            range: None,
+            leases: None,
+            netmask: None,
+            router: None,
+            dns: Vec::new(),
+            domain: None,
+            lease_time: None,
+            next_server: None,
+            reservations: Vec::new(),
+            uefi_via_4011: false,
+            pxe_vendor_to_rom: false,
+            rules: Vec::new(),
+            default_rules: true,
+        }
+    }
 }
 
 /// A fixed address for one client.
@@ -147,17 +179,37 @@ impl DhcpConfig {
         self.interface.as_deref()
     }
 
-    /// The boot policy in effect: the configured rules, or the default.
-    #[must_use]
-    pub fn policy(&self) -> Policy {
-        if self.rules.is_empty() {
-            Policy::default()
-        } else {
-            Policy {
-                rules: self.rules.clone(),
-                ..Policy::default()
+    /// The boot policy in effect: the configured rules, then (unless `default_rules = false`)
+    /// the default rules. The first match wins, so a configured rule overrides the defaults for
+    /// the clients it matches and the defaults serve the rest. Appending keeps the configured
+    /// rules' positions, by which the responders remember used `once` rules; the defaults have
+    /// no `once` rule, so a configured `once` rule chaining iPXE ROMs to undionly.kpxe falls
+    /// through to the default `ipxe-bios` rule on the chained iPXE's next transaction, which
+    /// ends the loop (`pxe_dhcp::policy`'s module docs).
+    ///
+    /// Refuses a configured rule named like a default rule while the defaults are on: two rules
+    /// of one name would make a decision's log line ambiguous, and quietly dropping the default
+    /// would leave the clients the configured rule does not match without a boot file.
+    pub fn policy(&self) -> Result<Policy, Error> {
+        let mut policy = Policy {
+            rules: self.rules.clone(),
+            ..Policy::default()
+        };
+        if self.default_rules {
+            let defaults = Policy::default().rules;
+            if let Some(clash) = self
+                .rules
+                .iter()
+                .find(|r| defaults.iter().any(|d| d.name == r.name))
+            {
+                return Err(Error::Usage(format!(
+                    "[[dhcp.rules]] \"{}\": a built-in default rule has this name (the defaults follow the configured rules); rename the rule, or set [dhcp] default_rules = false to use only the configured rules",
+                    clash.name
+                )));
             }
+            policy.rules.extend(defaults);
         }
+        Ok(policy)
     }
 
     /// The lease file in effect.
@@ -171,22 +223,27 @@ impl DhcpConfig {
 
 /// The files (relative to the TFTP root) the boot policy sends clients to when DHCP is on,
 /// each with the first rule naming it: `pxe doctor` checks they exist and are readable.
-#[must_use]
-pub fn boot_files(config: &DhcpConfig) -> Vec<(String, String)> {
+///
+/// Rules after one that matches every client (an empty `match`, not `once`) are never reached,
+/// so their files are left out: a configured catch-all hides the defaults' files.
+pub fn boot_files(config: &DhcpConfig) -> Result<Vec<(String, String)>, Error> {
     if config.mode() == DhcpMode::Off {
-        return Vec::new();
+        return Ok(Vec::new());
     }
     let mut files: Vec<(String, String)> = Vec::new();
-    for r in config.policy().rules {
-        if r.boot_file.contains("://") || r.boot_file.contains('{') {
-            continue;
+    for r in config.policy()?.rules {
+        let catch_all = r.when == Match::default() && !r.once;
+        if !(r.boot_file.contains("://") || r.boot_file.contains('{')) {
+            let f = r.boot_file.trim_start_matches('/').to_owned();
+            if !files.iter().any(|(g, _)| *g == f) {
+                files.push((f, r.name));
+            }
         }
-        let f = r.boot_file.trim_start_matches('/').to_owned();
-        if !files.iter().any(|(g, _)| *g == f) {
-            files.push((f, r.name));
+        if catch_all {
+            break;
         }
     }
-    files
+    Ok(files)
 }
 
 /// What `serve` knows that DHCP needs.
@@ -211,6 +268,8 @@ pub async fn run(
 
 #[cfg(test)]
 mod tests {
+    use pxe_dhcp::pxe::{Arch, ClientInfo, Firmware};
+
     use super::*;
 
     #[test]
@@ -266,8 +325,140 @@ mod tests {
         assert!(toml::from_str::<DhcpConfig>("mod = \"proxy\"").is_err());
     }
 
+    /// The default rules' names, in order.
+    fn default_names() -> Vec<String> {
+        Policy::default()
+            .rules
+            .into_iter()
+            .map(|r| r.name)
+            .collect()
+    }
+
+    fn names(c: &DhcpConfig) -> Vec<String> {
+        c.policy()
+            .expect("policy")
+            .rules
+            .into_iter()
+            .map(|r| r.name)
+            .collect()
+    }
+
+    /// One machine by MAC, ahead of the defaults.
+    const LAB_PC: &str = r#"
+        mode = "proxy"
+        [[rules]]
+        name = "lab-pc"
+        boot_file = "lab/pxelinux.0"
+        match = { mac = { address = "52:54:00:12:34:56" } }
+    "#;
+
     #[test]
-    fn rules_parse_and_name_boot_files() {
+    fn configured_rules_come_first_then_the_defaults() {
+        let c: DhcpConfig = toml::from_str(LAB_PC).expect("parse");
+        assert!(c.default_rules, "on unless turned off");
+        assert!(DhcpConfig::default().default_rules);
+        let mut want = vec!["lab-pc".to_owned()];
+        want.extend(default_names());
+        assert_eq!(names(&c), want);
+        assert_eq!(
+            c.policy().expect("policy").once_window_secs,
+            Policy::default().once_window_secs
+        );
+        assert_eq!(
+            DhcpConfig::default().policy().expect("policy"),
+            Policy::default(),
+            "no rules: exactly the defaults"
+        );
+    }
+
+    #[test]
+    fn default_rules_false_leaves_only_the_configured_rules() {
+        let c: DhcpConfig =
+            toml::from_str(&format!("default_rules = false\n{LAB_PC}")).expect("parse");
+        assert_eq!(names(&c), vec!["lab-pc".to_owned()]);
+        let none = DhcpConfig {
+            default_rules: false,
+            ..DhcpConfig::default()
+        };
+        assert!(none.policy().expect("policy").rules.is_empty());
+        assert!(toml::from_str::<DhcpConfig>("default_rules = \"no\"").is_err());
+    }
+
+    #[test]
+    fn a_default_rule_name_is_refused_while_the_defaults_are_on() {
+        let text = r#"
+            [dhcp]
+            mode = "proxy"
+            [[dhcp.rules]]
+            name = "pxe-bios"
+            boot_file = "pxe/PC/undionly.kpxe"
+            match = { firmware = ["pxe"], arch = ["bios"] }
+        "#;
+        let err = crate::config::Config::parse(text, std::path::Path::new("/etc/pxe/pxe.toml"))
+            .expect_err("name clash");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("/etc/pxe/pxe.toml")
+                && msg.contains("\"pxe-bios\"")
+                && msg.contains("default_rules = false"),
+            "{msg}"
+        );
+        // Without the defaults the name is free: a config that spells them out still works.
+        let text = text.replace("[dhcp]", "[dhcp]\ndefault_rules = false");
+        let c = crate::config::Config::parse(&text, std::path::Path::new("t.toml"))
+            .expect("no defaults, no clash");
+        assert_eq!(names(&c.dhcp), vec!["pxe-bios".to_owned()]);
+    }
+
+    #[test]
+    fn boot_files_follow_the_rules_in_effect() {
+        let default_files = |c: &DhcpConfig| -> Vec<String> {
+            boot_files(c)
+                .expect("files")
+                .into_iter()
+                .map(|(f, _)| f)
+                .collect()
+        };
+        let proxy = DhcpConfig {
+            mode: DhcpMode::Proxy,
+            ..DhcpConfig::default()
+        };
+        let defaults = default_files(&proxy);
+        assert!(
+            defaults.iter().any(|f| f == "undionly.kpxe"),
+            "{defaults:?}"
+        );
+        assert!(
+            boot_files(&DhcpConfig::default())
+                .expect("files")
+                .is_empty(),
+            "DHCP off: nothing referenced"
+        );
+
+        // Defaults on: the configured file first, then the defaults' files.
+        let c: DhcpConfig = toml::from_str(LAB_PC).expect("parse");
+        let files = boot_files(&c).expect("files");
+        assert_eq!(files[0], ("lab/pxelinux.0".to_owned(), "lab-pc".to_owned()));
+        assert_eq!(
+            files[1..]
+                .iter()
+                .map(|(f, _)| f.clone())
+                .collect::<Vec<_>>(),
+            defaults
+        );
+
+        // Defaults off: only the configured file.
+        let off = DhcpConfig {
+            default_rules: false,
+            ..c
+        };
+        assert_eq!(
+            boot_files(&off).expect("files"),
+            vec![("lab/pxelinux.0".to_owned(), "lab-pc".to_owned())]
+        );
+
+        // A configured catch-all is the last rule any client reaches: the defaults' files are
+        // not referenced, while the `once` rule before it does not hide anything.
         let c: DhcpConfig = toml::from_str(
             r#"
             mode = "proxy"
@@ -282,22 +473,92 @@ mod tests {
             "#,
         )
         .expect("parse");
-        assert_eq!(c.policy().rules.len(), 2);
         assert_eq!(
-            boot_files(&c),
+            boot_files(&c).expect("files"),
             vec![
                 ("undionly.kpxe".to_owned(), "chain-ipxe-rom".to_owned()),
                 ("menus/boot.ipxe".to_owned(), "rest".to_owned())
             ]
         );
-        assert!(
-            boot_files(&DhcpConfig::default()).is_empty(),
-            "DHCP off: nothing referenced"
-        );
-        let proxy = DhcpConfig {
-            mode: DhcpMode::Proxy,
-            ..DhcpConfig::default()
+    }
+
+    /// A client as the classifier would describe it.
+    fn client(mac: [u8; 6], xid: u32, firmware: Firmware, arch: u16) -> ClientInfo {
+        ClientInfo {
+            mac: MacAddr::from(mac),
+            xid,
+            message_type: None,
+            firmware,
+            archs: vec![Arch(arch)],
+            undi: None,
+            uuid: None,
+            vendor_class: b"PXEClient".to_vec(),
+            user_classes: if firmware == Firmware::Ipxe {
+                vec![ClientInfo::IPXE_USER_CLASS.to_vec()]
+            } else {
+                Vec::new()
+            },
+            ipxe: None,
+        }
+    }
+
+    #[test]
+    fn clients_the_configured_rules_miss_still_get_the_default_boot_file() {
+        let server = Ipv4Addr::new(192, 0, 2, 1);
+        let lab_pc = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56];
+        let other = [0x52, 0x54, 0x00, 0x65, 0x43, 0x21];
+        let c: DhcpConfig = toml::from_str(LAB_PC).expect("parse");
+        let policy = c.policy().expect("policy");
+        let decide = |mac, firmware, arch| {
+            policy
+                .decide(&client(mac, 1, firmware, arch), server)
+                .expect("a boot file")
         };
-        assert!(boot_files(&proxy).iter().any(|(f, _)| f == "undionly.kpxe"));
+        let d = decide(lab_pc, Firmware::PxeRom, 0);
+        assert_eq!((d.boot_file.as_str(), d.rule_index), ("lab/pxelinux.0", 0));
+        let d = decide(other, Firmware::PxeRom, 0);
+        assert_eq!(d.boot_file, "undionly.kpxe", "{}", d.reason);
+        assert!(d.reason.ends_with("by rule 2 (pxe-bios)"), "{}", d.reason);
+        let d = decide(other, Firmware::PxeRom, 7);
+        assert_eq!(d.boot_file, "ipxe.efi", "{}", d.reason);
+        let off = DhcpConfig {
+            default_rules: false,
+            ..c.clone()
+        };
+        let only = off.policy().expect("policy");
+        assert!(
+            only.decide(&client(other, 1, Firmware::PxeRom, 7), server)
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn a_configured_once_rule_falls_through_to_the_default_ipxe_rule() {
+        // The loop guard of `pxe_dhcp::policy`: one transaction chains the iPXE ROM, the chained
+        // iPXE's next transaction (once rule skipped, as the responders do) ends at pxelinux.0.
+        let c: DhcpConfig = toml::from_str(
+            r#"
+            [[rules]]
+            name = "chain-ipxe-rom"
+            once = true
+            boot_file = "undionly.kpxe"
+            match = { firmware = ["ipxe"], arch = ["bios"] }
+            "#,
+        )
+        .expect("parse");
+        let policy = c.policy().expect("policy");
+        let server = Ipv4Addr::new(192, 0, 2, 1);
+        let rom = client([0x52, 0x54, 0, 0x77, 0, 4], 1, Firmware::Ipxe, 0);
+        let first = policy.decide(&rom, server).expect("chain");
+        assert_eq!(
+            (first.boot_file.as_str(), first.once),
+            ("undionly.kpxe", true)
+        );
+        let chained = ClientInfo { xid: 2, ..rom };
+        let next = policy
+            .decide_with(&chained, server, |i, r| r.once && i == first.rule_index)
+            .expect("next stage");
+        assert_eq!(next.boot_file, "pxelinux.0", "{}", next.reason);
+        assert_eq!(next.rule_name, "ipxe-bios");
     }
 }
