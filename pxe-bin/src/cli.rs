@@ -5,6 +5,7 @@
 
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::str::FromStr;
 
@@ -191,6 +192,10 @@ pub struct TftpArgs {
     /// Local ports for transfer sockets.
     #[arg(long, value_name = "LOW:HIGH")]
     pub port_range: Option<PortRange>,
+    /// Most concurrent transfers (default 2000); a request beyond it is dropped unanswered
+    /// and served when the client retransmits it after a transfer has ended.
+    #[arg(long, value_name = "N")]
+    pub max_transfers: Option<NonZeroU32>,
 }
 
 /// `--port-range LOW:HIGH`: an inclusive UDP port range.

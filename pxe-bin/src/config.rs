@@ -13,11 +13,13 @@
 //! blksize_max = 1468
 //! windowsize_max = 64
 //! port_range = "49152:65535"
+//! max_transfers = 2000        # concurrent transfers; more requests wait (dropped, retried)
 //!
 //! [dhcp]                      # owned by crate::dhcp::DhcpConfig
 //! ```
 
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -62,6 +64,10 @@ pub struct TftpConfig {
     pub windowsize_max: Option<u16>,
     /// Local ports for transfer sockets.
     pub port_range: Option<PortRange>,
+    /// Most concurrent transfers (default `crate::tftp::admission::DEFAULT_MAX_TRANSFERS`);
+    /// a request beyond it is dropped unanswered and served when the client retransmits it
+    /// after a transfer has ended.
+    pub max_transfers: Option<NonZeroU32>,
 }
 
 impl Config {
@@ -112,6 +118,7 @@ mod tests {
             blksize_max = 1468
             windowsize_max = 64
             port_range = "49152:65535"
+            max_transfers = 500
             [dhcp]
         "#;
         let mut c = Config::parse(text, Path::new("t.toml")).unwrap();
@@ -122,6 +129,7 @@ mod tests {
                 high: 65535
             })
         );
+        assert_eq!(c.tftp.max_transfers, NonZeroU32::new(500));
         assert_eq!(c.log_format, Some(LogFormat::Json));
         let args = ServeArgs {
             root: Some("/other".into()),
@@ -138,6 +146,12 @@ mod tests {
         let e = Config::parse("[tftp]\nlisten_addr = \"x\"\n", Path::new("t.toml")).unwrap_err();
         assert!(e.to_string().contains("t.toml"), "{e}");
         assert!(e.to_string().contains("listen_addr"), "{e}");
+    }
+
+    #[test]
+    fn zero_max_transfers_is_an_error() {
+        let e = Config::parse("[tftp]\nmax_transfers = 0\n", Path::new("t.toml")).unwrap_err();
+        assert!(e.to_string().contains("max_transfers"), "{e}");
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod demo;
 mod dhcp;
 mod doctor;
 mod error;
+mod fdlimit;
 mod get;
 mod init;
 mod logging;

@@ -1,19 +1,21 @@
 //! The TFTP driver: the listening socket feeds [`pxe_tftp::Server`]; each accepted request
-//! gets its own reply socket and thread running a [`pxe_tftp::Session`] ([`transfer`]).
+//! gets its own reply socket and thread running a [`pxe_tftp::Session`] ([`transfer`]), up to
+//! `max_transfers` at once ([`admission`]).
 //!
 //! `pxe tftp` ([`run`]) is this alone; `pxe serve` calls [`start`] beside DHCP.
 
+pub mod admission;
 pub mod clock;
 pub mod fs;
 pub mod net;
 pub mod transfer;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
 use pxe_proto::{Datagram, SansIo};
@@ -22,7 +24,9 @@ use pxe_tftp::{ErrorCode, FileInfo, Incoming, RequestKind, Server, ServerConfig}
 use crate::cli::{PortRange, TftpArgs};
 use crate::config::TftpConfig;
 use crate::error::Error;
+use crate::fdlimit;
 
+use self::admission::{Admission, Admit, DEFAULT_MAX_TRANSFERS, DROP_LOG_INTERVAL, DropLog, Slot};
 use self::fs::{DirRoot, Refusal, Root};
 use self::net::{Listener, PortAllocator};
 use self::transfer::{Io, Transfer};
@@ -51,6 +55,8 @@ pub struct Settings {
     pub port_range: Option<PortRange>,
     /// Cap `blksize` to each interface's MTU (when no `--blksize-max` was given).
     pub blksize_from_mtu: bool,
+    /// Most transfers at once; requests beyond it are dropped unanswered until one ends.
+    pub max_transfers: usize,
 }
 
 impl Settings {
@@ -70,6 +76,9 @@ impl Settings {
             core,
             port_range: t.port_range,
             blksize_from_mtu: t.blksize_max.is_none(),
+            max_transfers: t.max_transfers.map_or(DEFAULT_MAX_TRANSFERS, |n| {
+                usize::try_from(n.get()).unwrap_or(usize::MAX)
+            }),
         }
     }
 }
@@ -98,8 +107,10 @@ impl Running {
     }
 }
 
-/// Binds, drops privileges if asked, and starts the listener thread.
+/// Raises the open-file limit for `max_transfers`, binds, drops privileges if asked, and starts
+/// the listener thread.
 pub fn start(settings: Settings) -> Result<Running, Error> {
+    fdlimit::raise_for(settings.max_transfers);
     let listener = Listener::bind(settings.listen).map_err(|e| bind_error(settings.listen, e))?;
     let local = listener.local_addr();
     if let Some(user) = &settings.user {
@@ -110,12 +121,12 @@ pub fn start(settings: Settings) -> Result<Running, Error> {
         root: settings.root,
         ports: PortAllocator::new(settings.port_range),
         stop: Arc::clone(&stop),
-        active: Mutex::new(HashSet::new()),
+        admission: Arc::new(Admission::new(settings.max_transfers)),
     });
     tracing::info!(
         listen = %local, root = %shared.root.describe(), blksize_max = settings.core.blksize_max,
         windowsize_max = settings.core.windowsize_max, write = settings.core.allow_write,
-        "TFTP listening"
+        max_transfers = shared.admission.max(), "TFTP listening"
     );
     let servers = Servers {
         base: settings.core,
@@ -153,10 +164,8 @@ struct Shared {
     root: Root,
     ports: PortAllocator,
     stop: Arc<AtomicBool>,
-    /// Requests being served, keyed by client and request, so a retransmitted RRQ does not
-    /// start a second transfer (a new request from the same port, e.g. EDK2's after its size
-    /// probe, is a different key).
-    active: Mutex<HashSet<(SocketAddr, Vec<u8>, bool)>>,
+    /// Requests being served and the cap on them.
+    admission: Arc<Admission>,
 }
 
 /// One [`Server`] per local address, each with `blksize_max` capped to its interface's MTU.
@@ -195,7 +204,17 @@ fn listen_loop(mut listener: Listener, mut servers: Servers, shared: &Arc<Shared
     let mut buf = vec![0u8; pxe_tftp::wire::MAX_DATAGRAM_LEN];
     let mut out = vec![0u8; 1024];
     let mut workers: Vec<JoinHandle<()>> = Vec::new();
+    let mut drops = DropLog::new(DROP_LOG_INTERVAL);
     while !shared.stop.load(Ordering::Relaxed) {
+        if let Some(dropped) = drops.due(clock::now()) {
+            tracing::warn!(
+                dropped,
+                active = shared.admission.active(),
+                max_transfers = shared.admission.max(),
+                "max_transfers reached: requests dropped without reply (clients retransmit \
+                 them; raise [tftp] max_transfers / --max-transfers if this persists)"
+            );
+        }
         let r = match listener.recv(&mut buf) {
             Ok(Some(r)) => r,
             Ok(None) => {
@@ -216,8 +235,25 @@ fn listen_loop(mut listener: Listener, mut servers: Servers, shared: &Arc<Shared
             }
         }
         while let Some(incoming) = server.poll_event() {
-            if let Some(w) = dispatch(incoming, &listener, shared, &mut out) {
-                workers.push(w);
+            match shared.admission.admit(request_key(&incoming)) {
+                Admit::Slot(slot) => {
+                    if let Some(w) = dispatch(incoming, slot, &listener, shared, &mut out) {
+                        workers.push(w);
+                    }
+                }
+                Admit::Duplicate => tracing::debug!(
+                    client = %transfer::shown(incoming.peer()),
+                    file = %incoming.filename_lossy(),
+                    "duplicate request ignored"
+                ),
+                Admit::Full => {
+                    tracing::debug!(
+                        client = %transfer::shown(incoming.peer()),
+                        file = %incoming.filename_lossy(),
+                        "request dropped: max_transfers active"
+                    );
+                    drops.record();
+                }
             }
         }
         if workers.len() > 64 {
@@ -229,30 +265,26 @@ fn listen_loop(mut listener: Listener, mut servers: Servers, shared: &Arc<Shared
     }
 }
 
-/// Opens the file, binds the reply socket and starts the transfer thread, or refuses.
+/// What makes a request distinct from a retransmission of one being served.
+fn request_key(incoming: &Incoming) -> admission::Key {
+    (
+        incoming.peer(),
+        incoming.filename().to_vec(),
+        incoming.options().tsize.is_some(),
+    )
+}
+
+/// Opens the file, binds the reply socket and starts the transfer thread, or refuses. The
+/// `slot` is held by the transfer thread; every other way out drops it, freeing the place.
 fn dispatch(
     incoming: Incoming,
+    slot: Slot,
     listener: &Listener,
     shared: &Arc<Shared>,
     out: &mut [u8],
 ) -> Option<JoinHandle<()>> {
     let peer = incoming.peer();
     let name = incoming.filename_lossy().into_owned();
-    let key = (
-        peer,
-        incoming.filename().to_vec(),
-        incoming.options().tsize.is_some(),
-    );
-    // Before opening: a retransmitted WRQ must not truncate the file being written.
-    if !shared
-        .active
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .insert(key.clone())
-    {
-        tracing::debug!(client = %transfer::shown(peer), file = %name, "duplicate request ignored");
-        return None;
-    }
     let opened = match incoming.kind() {
         RequestKind::Read => shared
             .root
@@ -267,7 +299,6 @@ fn dispatch(
         Ok(o) => o,
         Err(refusal) => {
             refuse(incoming, &refusal, &name, listener, out);
-            release(shared, &key);
             return None;
         }
     };
@@ -277,7 +308,6 @@ fn dispatch(
             tracing::error!(client = %transfer::shown(peer), file = %name, error = %e, "cannot open a transfer socket");
             let t = incoming.reject(ErrorCode::NotDefined, "server out of ports", out);
             let _ = listener.send_to(&out[..t.len], peer);
-            release(shared, &key);
             return None;
         }
     };
@@ -288,31 +318,21 @@ fn dispatch(
     );
     let session = incoming.accept(clock::now(), FileInfo { size });
     let transfer = Transfer::new(socket, session, io, name, Arc::clone(&shared.stop));
-    let shared2 = Arc::clone(shared);
-    let key2 = key.clone();
+    // A failed spawn drops the closure, and with it the slot.
     let spawned = std::thread::Builder::new()
         .name("tftp-transfer".into())
         .stack_size(TRANSFER_STACK)
         .spawn(move || {
+            let _slot = slot;
             transfer.run();
-            release(&shared2, &key2);
         });
     match spawned {
         Ok(h) => Some(h),
         Err(e) => {
             tracing::error!(client = %transfer::shown(peer), error = %e, "cannot start a transfer thread");
-            release(shared, &key);
             None
         }
     }
-}
-
-fn release(shared: &Shared, key: &(SocketAddr, Vec<u8>, bool)) {
-    shared
-        .active
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .remove(key);
 }
 
 fn refuse(incoming: Incoming, refusal: &Refusal, name: &str, listener: &Listener, out: &mut [u8]) {
@@ -346,6 +366,7 @@ pub fn run(args: &TftpArgs) -> Result<ExitCode, Error> {
         blksize_max: args.blksize_max,
         windowsize_max: args.windowsize_max,
         port_range: args.port_range,
+        max_transfers: args.max_transfers,
     };
     let running = start(Settings::from_config(args.listen, Root::Dir(root), &t))?;
     let sig = signals
