@@ -42,20 +42,19 @@ async fn serve(config: Config, demo: bool) -> Result<ExitCode, Error> {
         (false, None) => SocketAddr::from((Ipv4Addr::UNSPECIFIED, 69)),
     };
     let listen = config.tftp.listen.unwrap_or(default_listen);
-    let (root, root_path) = if demo {
+    let root = if demo {
         let files = crate::demo::files()?
             .into_iter()
             .map(|(n, b)| (n, b.into()))
             .collect();
-        (Root::Embedded(files), None)
+        Root::Embedded(files)
     } else {
         let path = config.root.clone().ok_or_else(|| {
             Error::Usage("no TFTP root: give --root DIR or `root = \"/srv/tftp\"` in the config (`pxe init DIR` lays one out)".into())
         })?;
         let dir = DirRoot::open(&path, config.tftp.secure, config.tftp.create)
             .map_err(|e| Error::io(format!("open root {}", path.display()), e))?;
-        let canonical = dir.path().to_owned();
-        (Root::Dir(dir), Some(canonical))
+        Root::Dir(dir)
     };
     // DHCP binds its privileged ports before TFTP drops privileges: bind order matters, so
     // privileges are dropped by TFTP only when DHCP is off (DHCP then keeps root for raw sends).
@@ -77,11 +76,7 @@ async fn serve(config: Config, demo: bool) -> Result<ExitCode, Error> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut dhcp_task = None;
     if dhcp_on {
-        let ctx = DhcpContext {
-            root: root_path.unwrap_or_default(),
-            tftp_listen,
-            server_ip,
-        };
+        let ctx = DhcpContext { tftp_listen };
         dhcp_task = Some(tokio::spawn(dhcp::run(config.dhcp.clone(), ctx, stop_rx)));
     }
     let result = match &mut dhcp_task {

@@ -3,7 +3,7 @@
 use std::net::Ipv4Addr;
 
 use nix::ifaddrs::getifaddrs;
-use nix::net::if_::{InterfaceFlags, if_indextoname, if_nametoindex};
+use nix::net::if_::{InterfaceFlags, if_nametoindex};
 
 /// One IPv4 address on one network interface.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,17 +54,6 @@ impl Interface {
             })
     }
 
-    /// The interface with kernel index `index` and its first IPv4 address.
-    pub fn by_index(index: u32) -> Result<Interface, IfaceError> {
-        let name = if_indextoname(index)
-            .map_err(|_| IfaceError::NoSuchInterface {
-                name: format!("#{index}"),
-            })?
-            .to_string_lossy()
-            .into_owned();
-        Interface::by_name(&name)
-    }
-
     /// The netmask as an address (`255.255.255.0` for a /24).
     pub fn netmask(&self) -> Ipv4Addr {
         prefix_to_mask(self.prefix)
@@ -73,11 +62,6 @@ impl Interface {
     /// The subnet's network address.
     pub fn network(&self) -> Ipv4Addr {
         Ipv4Addr::from(u32::from(self.addr) & u32::from(self.netmask()))
-    }
-
-    /// The subnet's directed broadcast address.
-    pub fn broadcast(&self) -> Ipv4Addr {
-        Ipv4Addr::from(u32::from(self.addr) | !u32::from(self.netmask()))
     }
 
     /// Whether `ip` lies in this interface's subnet.
@@ -145,7 +129,6 @@ mod tests {
             prefix: 24,
         };
         assert_eq!(i.network(), Ipv4Addr::new(10, 78, 0, 0));
-        assert_eq!(i.broadcast(), Ipv4Addr::new(10, 78, 0, 255));
         assert!(i.contains(Ipv4Addr::new(10, 78, 0, 200)));
         assert!(!i.contains(Ipv4Addr::new(10, 78, 1, 1)));
     }
@@ -155,7 +138,6 @@ mod tests {
         let lo = Interface::by_name("lo").expect("lo has 127.0.0.1");
         assert_eq!(lo.addr, Ipv4Addr::LOCALHOST);
         assert_eq!(lo.prefix, 8);
-        assert_eq!(Interface::by_index(lo.index).expect("by index").name, "lo");
         assert!(matches!(
             Interface::by_name("no-such-if0"),
             Err(IfaceError::NoSuchInterface { .. })

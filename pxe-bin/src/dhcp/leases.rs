@@ -69,7 +69,6 @@ pub struct LeaseFile {
     path: PathBuf,
     tmp: PathBuf,
     _lock: Flock<File>,
-    saves: u64,
 }
 
 impl LeaseFile {
@@ -102,18 +101,12 @@ impl LeaseFile {
             path: path.to_owned(),
             tmp,
             _lock: locked,
-            saves: 0,
         })
     }
 
     /// The file's path.
     pub fn path(&self) -> &Path {
         &self.path
-    }
-
-    /// How many saves this handle has made.
-    pub fn saves(&self) -> u64 {
-        self.saves
     }
 
     /// The saved state, or `None` if there is no file yet.
@@ -166,7 +159,6 @@ impl LeaseFile {
             .filter(|d| !d.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
         File::open(dir).and_then(|d| d.sync_all()).map_err(io_err)?;
-        self.saves += 1;
         Ok(())
     }
 }

@@ -10,11 +10,6 @@
 //!   ([`leases`]);
 //! - logs one line per DHCP decision with its reason.
 
-#![allow(
-    dead_code,
-    reason = "the I/O layer is wired to pxe-dhcp's responders in the next commit"
-)]
-
 pub mod arp;
 mod driver;
 pub mod iface;
@@ -249,12 +244,8 @@ pub fn boot_files(config: &DhcpConfig) -> Result<Vec<(String, String)>, Error> {
 /// What `serve` knows that DHCP needs.
 #[derive(Debug, Clone)]
 pub struct DhcpContext {
-    /// The TFTP root (boot files are looked up here).
-    pub root: PathBuf,
-    /// Where TFTP listens (`next-server` is its IP, or `server_ip` when it is 0.0.0.0).
+    /// Where TFTP listens (`next-server` is its IP, or the interface's when it is 0.0.0.0).
     pub tftp_listen: SocketAddr,
-    /// The interface's IPv4 address and prefix length, when an interface is configured.
-    pub server_ip: Option<(Ipv4Addr, u8)>,
 }
 
 /// Runs the DHCP service until `shutdown` becomes `true`, then saves the leases.

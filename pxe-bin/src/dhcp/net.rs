@@ -75,6 +75,7 @@ impl DhcpSocket {
     }
 
     /// The bound port.
+    #[cfg(test)]
     pub fn port(&self) -> u16 {
         self.port
     }

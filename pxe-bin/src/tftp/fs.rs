@@ -201,12 +201,6 @@ impl DirRoot {
         })
     }
 
-    /// The canonical root path.
-    #[must_use]
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     fn relative(&self, name: &[u8]) -> Result<String, Refusal> {
         let prefix = if self.secure {
             None
