@@ -243,7 +243,7 @@ fn dispatch(
         incoming.filename().to_vec(),
         incoming.options().tsize.is_some(),
     );
-    // Before opening: a retransmitted WRQ must not truncate the file being written.
+    // Before opening: a retransmitted WRQ must not start a second upload beside the first.
     if !shared
         .active
         .lock()
