@@ -180,7 +180,8 @@ pub struct TftpArgs {
     /// Drop privileges to this user after binding.
     #[arg(long, value_name = "NAME")]
     pub user: Option<String>,
-    /// Allow write requests to create files.
+    /// Accept uploads (write requests), creating or replacing files. Atomic: written to a
+    /// temporary file and renamed over the target only when complete.
     #[arg(long)]
     pub create: bool,
     /// Largest blksize granted (RFC 2348).

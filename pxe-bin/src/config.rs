@@ -56,7 +56,7 @@ pub struct TftpConfig {
     pub secure: bool,
     /// Drop privileges to this user after binding.
     pub user: Option<String>,
-    /// Allow write requests to create files.
+    /// Accept uploads (write requests), atomically: temporary file, then rename.
     pub create: bool,
     /// Largest blksize granted.
     pub blksize_max: Option<u16>,

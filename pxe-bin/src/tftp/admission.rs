@@ -76,7 +76,7 @@ impl Admission {
     }
 
     /// Admits `key` unless it is already active or the cap is reached. Called before the file
-    /// is opened, so a retransmitted WRQ cannot truncate the file being written.
+    /// is opened, so a retransmitted WRQ cannot start a second upload beside the first.
     pub fn admit(self: &Arc<Self>, key: Key) -> Admit {
         let mut active = self.lock();
         if active.contains(&key) {

@@ -12,15 +12,31 @@
 //! own absolute path (e.g. `/srv/tftp/pxelinux.0`, as ISC dhcpd `filename` lines often say) has
 //! that prefix removed first; with `--secure` names are only ever relative to the root, as after
 //! hpa's chroot. Either way nothing outside the root is ever served.
+//!
+//! Uploads are atomic ([`Upload`]): a write request fills a temporary file beside its target,
+//! which replaces the target by `renameat` only when the transfer completed. Until then, and
+//! forever if it fails, readers see the old file and nothing is truncated.
 
 use std::fs::File;
 use std::io;
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use rustix::fs::{Mode, OFlags, ResolveFlags};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags};
+use rustix::io::Errno;
+
+/// Start of the names of upload temporary files ([`Upload`]). Requests for names whose last
+/// component starts with it are refused, so no client can read or replace another's upload.
+pub const UPLOAD_PREFIX: &str = ".pxe-upload.";
+
+/// Bytes of the target's name kept in a temporary file's name (for whoever finds one left by a
+/// killed server), so that the whole name stays below `NAME_MAX` (255).
+const TEMP_NAME_TARGET_MAX: usize = 200;
+
+/// Mode of uploaded files (before the umask), as tftpd-hpa creates them.
+const UPLOAD_MODE: u32 = 0o644;
 
 /// Why a request for a file was refused; maps to a TFTP error code and a log line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,8 +162,9 @@ impl Root {
         }
     }
 
-    /// Opens `name` for a write request (creating or truncating it).
-    pub fn open_write(&self, name: &[u8]) -> Result<File, Refusal> {
+    /// Starts a write request for `name`: a temporary file that replaces `name` on
+    /// [`Upload::commit`] (see [`Upload`]).
+    pub fn open_write(&self, name: &[u8]) -> Result<Upload, Refusal> {
         match self {
             Self::Dir(d) => d.open_write(name),
             Self::Embedded(_) => Err(Refusal::ReadOnly),
@@ -207,7 +224,14 @@ impl DirRoot {
         } else {
             self.path.to_str()
         };
-        map_name(name, prefix)
+        let rel = map_name(name, prefix)?;
+        let last = rel.rsplit('/').next().unwrap_or(&rel);
+        if last.starts_with(UPLOAD_PREFIX) {
+            return Err(Refusal::Escape(format!(
+                "names starting with {UPLOAD_PREFIX} are the server's temporary upload files"
+            )));
+        }
+        Ok(rel)
     }
 
     fn open_read(&self, name: &[u8]) -> Result<(Data, u64), Refusal> {
@@ -224,18 +248,75 @@ impl DirRoot {
         Ok((Data::File(File::from(fd)), size))
     }
 
-    fn open_write(&self, name: &[u8]) -> Result<File, Refusal> {
+    fn open_write(&self, name: &[u8]) -> Result<Upload, Refusal> {
         if !self.create {
             return Err(Refusal::ReadOnly);
         }
         let rel = self.relative(name)?;
-        let flags =
-            OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::CLOEXEC | OFlags::NOFOLLOW;
-        let mode = Mode::from_raw_mode(0o644);
-        let fd = self
-            .open_beneath(&rel, flags, mode)
+        // `rel` is normalised (no empty, `.` or `..` component), so `target` is one plain name:
+        // every later call names it or the temp relative to `dir`, with nothing left to resolve.
+        let (parent, target) = rel.rsplit_once('/').unwrap_or((".", rel.as_str()));
+        // O_PATH: a write-only drop box (mode 0333) must work as it did with O_CREAT.
+        let dir = self
+            .open_beneath(
+                parent,
+                OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
             .map_err(|e| self.refusal(&rel, e))?;
-        Ok(File::from(fd))
+        self.check_replaceable(&dir, target, &rel)?;
+        let flags = OFlags::WRONLY
+            | OFlags::CREATE
+            | OFlags::EXCL
+            | OFlags::CLOEXEC
+            | OFlags::NOFOLLOW
+            | OFlags::NOCTTY;
+        let mut last = Errno::EXIST;
+        // O_EXCL never reuses a name; a collision of 64 random bits is only retried.
+        for _ in 0..8 {
+            let temp = temp_name(target);
+            match rustix::fs::openat(&dir, &temp, flags, Mode::from_raw_mode(UPLOAD_MODE)) {
+                Ok(fd) => {
+                    return Ok(Upload {
+                        file: File::from(fd),
+                        dir,
+                        temp,
+                        target: target.to_owned(),
+                        committed: false,
+                    });
+                }
+                Err(Errno::EXIST) => {}
+                Err(e) => {
+                    last = e;
+                    break;
+                }
+            }
+        }
+        Err(self.refusal(&rel, last))
+    }
+
+    /// Keeps the refusals of the former in-place open (`O_TRUNC`): a symlink (neither followed
+    /// nor replaced), a directory, device or FIFO, or a file the server may not write (a
+    /// `chmod a-w` still protects a file, although a rename only needs the directory).
+    fn check_replaceable(&self, dir: &OwnedFd, target: &str, rel: &str) -> Result<(), Refusal> {
+        // O_PATH first: a device or FIFO is never opened for real.
+        let flags = OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let fd = match rustix::fs::openat(dir, target, flags, Mode::empty()) {
+            Err(Errno::NOENT) => return Ok(()),
+            Err(e) => return Err(self.refusal(rel, e)),
+            Ok(fd) => fd,
+        };
+        let stat = rustix::fs::fstat(&fd).map_err(|e| Refusal::Os(e.to_string()))?;
+        match FileType::from_raw_mode(stat.st_mode) {
+            FileType::RegularFile => {}
+            FileType::Symlink => return Err(self.refusal(rel, Errno::LOOP)),
+            _ => return Err(Refusal::NotRegular),
+        }
+        let flags =
+            OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK;
+        rustix::fs::openat(dir, target, flags, Mode::empty())
+            .map(drop)
+            .map_err(|e| self.refusal(rel, e))
     }
 
     /// openat2 beneath the root, or the component walk where openat2 does not exist.
@@ -274,8 +355,7 @@ impl DirRoot {
         Err(rustix::io::Errno::NOENT)
     }
 
-    fn refusal(&self, rel: &str, e: rustix::io::Errno) -> Refusal {
-        use rustix::io::Errno;
+    fn refusal(&self, rel: &str, e: Errno) -> Refusal {
         match e {
             Errno::NOENT | Errno::NOTDIR => Refusal::NotFound,
             Errno::XDEV => {
@@ -315,6 +395,114 @@ impl DirRoot {
     }
 }
 
+/// An upload in progress: the bytes of a write request go into a temporary file in the target's
+/// directory, which [`Upload::commit`] renames over the target; dropped uncommitted (failure,
+/// abort, shutdown), the temporary file is removed. The target is never opened for writing, so
+/// a failed upload leaves it untouched and readers, during the upload too, get the old bytes;
+/// two uploads of one name each have their own file, and the last to complete wins.
+///
+/// The temporary file is `.pxe-upload.<16 hex digits>.<target name>`, created with `O_EXCL` and
+/// `O_NOFOLLOW` through a directory fd opened beneath the root (the same `openat2` or walk as
+/// every open), so it cannot land outside the root nor open an existing file. The digits are a
+/// per-process secret hash (unguessable from the network) and the prefix is refused in requests
+/// ([`UPLOAD_PREFIX`]): no client can read, overwrite or rename over another's upload. A server
+/// killed with SIGKILL leaves the file behind; its name says what it was.
+///
+/// Not `O_TMPFILE` + `linkat`: `linkat` cannot replace an existing name (so a named step is
+/// needed anyway), linking an fd with `AT_EMPTY_PATH` needs `CAP_DAC_READ_SEARCH`, which
+/// `--user` drops (or a mounted `/proc`), and not every file system supports `O_TMPFILE`.
+#[derive(Debug)]
+pub struct Upload {
+    file: File,
+    /// The target's directory (`O_PATH`, beneath the root): temp and target are names in it.
+    dir: OwnedFd,
+    temp: String,
+    target: String,
+    committed: bool,
+}
+
+impl Upload {
+    /// The temporary file, written by position.
+    #[must_use]
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+
+    /// Whether [`Upload::commit`] has replaced the target.
+    #[must_use]
+    pub fn is_committed(&self) -> bool {
+        self.committed
+    }
+
+    /// Makes the upload the target: flushes the data to disk, renames the temporary file over
+    /// the target within its directory (atomic: a reader opens either the old or the new file)
+    /// and syncs the directory so the rename survives a crash. On error the target is as it was
+    /// and the temporary file is removed on drop. A failed directory sync after the rename is
+    /// only logged: the new file is complete and already in place.
+    pub fn commit(&mut self) -> io::Result<()> {
+        if self.committed {
+            return Ok(());
+        }
+        // Data before rename: otherwise a crash could leave the new name on an empty inode.
+        self.file.sync_all()?;
+        rustix::fs::renameat(&self.dir, &self.temp, &self.dir, &self.target)?;
+        self.committed = true;
+        let synced = rustix::fs::openat(
+            &self.dir,
+            ".",
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .and_then(rustix::fs::fsync);
+        match synced {
+            Ok(()) => {}
+            // A write-only drop box cannot be opened to sync; the rename stands regardless.
+            Err(Errno::ACCESS) => {
+                tracing::debug!(file = %self.target, "directory not readable: rename not synced");
+            }
+            Err(e) => {
+                tracing::warn!(file = %self.target, error = %e, "directory sync after the rename failed");
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Upload {
+    fn drop(&mut self) {
+        if self.committed {
+            return;
+        }
+        if let Err(e) = rustix::fs::unlinkat(&self.dir, &self.temp, AtFlags::empty()) {
+            tracing::warn!(file = %self.temp, error = %e, "cannot remove the temporary file of a failed upload");
+        }
+    }
+}
+
+/// A fresh temporary name for an upload of `target` (see [`Upload`]).
+fn temp_name(target: &str) -> String {
+    let mut end = target.len().min(TEMP_NAME_TARGET_MAX);
+    while !target.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!(
+        "{UPLOAD_PREFIX}{:016x}.{}",
+        unguessable_u64(),
+        &target[..end]
+    )
+}
+
+/// 64 bits no network client can predict: a counter hashed by std's `RandomState`, whose
+/// SipHash keys come from the OS random source (getrandom) once per thread.
+fn unguessable_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    h.write_u32(std::process::id());
+    h.finish()
+}
+
 fn denied_message(full: &Path, uid: u32, mode: u32, owner: u32) -> String {
     format!(
         "{} is not readable by the server (running as uid {uid}; file mode {:04o}, owner uid {owner}); fix: chmod o+r {} (and o+x on its directories), or run with --user set to a user that can read it",
@@ -342,7 +530,7 @@ fn map_name(raw: &[u8], strip_prefix: Option<&str>) -> Result<String, Refusal> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::symlink;
+    use std::os::unix::fs::{PermissionsExt, symlink};
 
     fn root(secure: bool) -> (tempfile::TempDir, DirRoot) {
         let dir = tempfile::tempdir().unwrap();
@@ -419,15 +607,184 @@ mod tests {
         assert_eq!(read(&r2, &full2), Err(Refusal::NotFound));
     }
 
+    fn writable(d: &tempfile::TempDir) -> DirRoot {
+        DirRoot::open(d.path(), true, true).unwrap()
+    }
+
+    /// Names of upload temporary files left in `dir`.
+    fn temps(dir: &Path) -> Vec<String> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(UPLOAD_PREFIX))
+            .collect()
+    }
+
     #[test]
     fn writes_need_create_and_stay_inside() {
         let (d, r) = root(true);
         assert_eq!(r.open_write(b"new.bin").unwrap_err(), Refusal::ReadOnly);
-        let w = DirRoot::open(d.path(), true, true).unwrap();
-        w.open_write(b"new.bin").unwrap();
-        assert!(d.path().join("new.bin").exists());
+        let w = writable(&d);
+        let mut up = w.open_write(b"new.bin").unwrap();
+        assert!(
+            !d.path().join("new.bin").exists(),
+            "target created before commit"
+        );
+        up.commit().unwrap();
+        assert_eq!(std::fs::read(d.path().join("new.bin")).unwrap(), b"");
         assert!(matches!(w.open_write(b"../x"), Err(Refusal::Escape(_))));
-        assert!(matches!(w.open_write(b"abs-link"), Err(Refusal::Escape(_))));
+        for link in ["abs-link", "rel-link", "inside-link", "magic-link"] {
+            assert!(
+                matches!(w.open_write(link.as_bytes()), Err(Refusal::Escape(_))),
+                "{link}"
+            );
+        }
+        assert_eq!(w.open_write(b"sub").unwrap_err(), Refusal::NotRegular);
+        assert_eq!(w.open_write(b"nodir/x").unwrap_err(), Refusal::NotFound);
+        assert_eq!(w.open_write(b"a.txt/x").unwrap_err(), Refusal::NotFound);
+        assert!(temps(d.path()).is_empty());
+        assert!(temps(&d.path().join("sub")).is_empty());
+    }
+
+    #[test]
+    fn upload_goes_to_a_hidden_temp_beside_the_target() {
+        let (d, _) = root(true);
+        let w = writable(&d);
+        let up = w.open_write(b"sub/b.txt").unwrap();
+        up.file().write_all_at(b"partial", 0).unwrap();
+        let t = temps(&d.path().join("sub"));
+        assert_eq!(t.len(), 1, "{t:?}");
+        assert!(t[0].ends_with(".b.txt"), "{t:?}");
+        assert!(temps(d.path()).is_empty());
+        // The target still has the old bytes, and no client can name the temp.
+        assert_eq!(read(&w, "sub/b.txt").unwrap(), b"bee");
+        let temp = format!("sub/{}", t[0]);
+        assert!(matches!(read(&w, &temp), Err(Refusal::Escape(_))));
+        assert!(matches!(
+            w.open_write(temp.as_bytes()),
+            Err(Refusal::Escape(_))
+        ));
+        // Two uploads never share a temporary file.
+        let other = w.open_write(b"sub/b.txt").unwrap();
+        assert_eq!(temps(&d.path().join("sub")).len(), 2);
+        drop((up, other));
+    }
+
+    #[test]
+    fn commit_renames_over_the_target() {
+        let (d, _) = root(true);
+        let w = writable(&d);
+        let (before, _) = w.open_read(b"a.txt").unwrap();
+        let mut up = w.open_write(b"a.txt").unwrap();
+        up.file().write_all_at(b"brand new", 0).unwrap();
+        up.commit().unwrap();
+        assert!(up.is_committed());
+        drop(up);
+        assert_eq!(read(&w, "a.txt").unwrap(), b"brand new");
+        // A transfer that opened the file before the rename keeps reading the old bytes.
+        let mut buf = [0u8; 16];
+        let n = before.read_at(&mut buf, 0).unwrap();
+        assert_eq!(&buf[..n], b"hello");
+        let mode = std::fs::metadata(d.path().join("a.txt"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o7711, 0o600, "mode {mode:o}");
+        assert!(temps(d.path()).is_empty());
+    }
+
+    #[test]
+    fn abandoned_upload_is_removed_and_the_target_kept() {
+        let (d, _) = root(true);
+        let w = writable(&d);
+        let up = w.open_write(b"a.txt").unwrap();
+        up.file().write_all_at(&[0u8; 4096], 0).unwrap();
+        drop(up);
+        assert_eq!(read(&w, "a.txt").unwrap(), b"hello");
+        assert!(temps(d.path()).is_empty());
+        let up = w.open_write(b"fresh.bin").unwrap();
+        drop(up);
+        assert!(!d.path().join("fresh.bin").exists());
+        assert!(temps(d.path()).is_empty());
+    }
+
+    #[test]
+    fn failed_commit_keeps_what_is_there_and_cleans_up() {
+        let (d, _) = root(true);
+        let w = writable(&d);
+        let mut up = w.open_write(b"later-a-dir").unwrap();
+        up.file().write_all_at(b"data", 0).unwrap();
+        // Someone puts a directory there during the upload: the rename must fail, not nest.
+        std::fs::create_dir(d.path().join("later-a-dir")).unwrap();
+        std::fs::write(d.path().join("later-a-dir/keep"), b"k").unwrap();
+        assert!(up.commit().is_err());
+        assert!(!up.is_committed());
+        drop(up);
+        assert_eq!(
+            std::fs::read(d.path().join("later-a-dir/keep")).unwrap(),
+            b"k"
+        );
+        assert!(temps(d.path()).is_empty());
+    }
+
+    #[test]
+    fn last_completed_upload_wins() {
+        let (d, _) = root(true);
+        let w = writable(&d);
+        let mut first = w.open_write(b"a.txt").unwrap();
+        let mut second = w.open_write(b"a.txt").unwrap();
+        second.file().write_all_at(b"second", 0).unwrap();
+        first.file().write_all_at(b"first, longer", 0).unwrap();
+        second.commit().unwrap();
+        assert_eq!(read(&w, "a.txt").unwrap(), b"second");
+        first.commit().unwrap();
+        assert_eq!(read(&w, "a.txt").unwrap(), b"first, longer");
+        drop((first, second));
+        assert!(temps(d.path()).is_empty());
+    }
+
+    #[test]
+    fn no_upload_escapes_through_a_parent_symlink() {
+        let outside = tempfile::tempdir().unwrap();
+        let (d, _) = root(true);
+        symlink(outside.path(), d.path().join("out")).unwrap();
+        symlink("../../../../../../../..", d.path().join("up")).unwrap();
+        let w = writable(&d);
+        for fallback in [false, true] {
+            w.openat2.store(!fallback, Ordering::Relaxed);
+            // openat2 says EXDEV (Escape); the walk meets the symlink where it wants a
+            // directory (ENOTDIR: NotFound), as it does for reads.
+            for name in ["out/x", "up/tmp/x", "out/../x"] {
+                let r = w.open_write(name.as_bytes());
+                assert!(
+                    matches!(r, Err(Refusal::Escape(_) | Refusal::NotFound)),
+                    "{name} (fallback {fallback}): {r:?}"
+                );
+            }
+            assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
+        }
+        // The walk fallback refuses symlinked directories inside the root too; openat2
+        // follows them while they stay beneath.
+        symlink("sub", d.path().join("sub-link")).unwrap();
+        w.openat2.store(true, Ordering::Relaxed);
+        let mut up = w.open_write(b"sub-link/c.txt").unwrap();
+        up.commit().unwrap();
+        assert!(d.path().join("sub/c.txt").exists());
+        w.openat2.store(false, Ordering::Relaxed);
+        assert!(w.open_write(b"sub-link/c.txt").is_err());
+        let mut up = w.open_write(b"sub/d.txt").unwrap();
+        up.commit().unwrap();
+        assert!(d.path().join("sub/d.txt").exists());
+    }
+
+    #[test]
+    fn temp_names_are_unique_and_bounded() {
+        let long = "x".repeat(255);
+        let a = temp_name(&long);
+        assert!(a.len() <= 255 && a.starts_with(UPLOAD_PREFIX), "{a}");
+        assert_ne!(temp_name("f"), temp_name("f"));
+        let multibyte = "é".repeat(120);
+        assert!(temp_name(&multibyte).len() <= 255);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! One transfer: a [`pxe_tftp::Session`] driven on its own connected UDP socket, in its own
-//! thread, reading file bytes by position as the session asks for them.
+//! thread, reading file bytes by position as the session asks for them, or writing an upload
+//! into its temporary file and committing it when the session completes.
 
-use std::fs::File;
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
 use std::os::unix::fs::FileExt;
@@ -10,10 +10,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use pxe_proto::{Datagram, Destination, SansIo};
-use pxe_tftp::{ErrorCode, Outcome, RequestKind, Session, SessionEvent};
+use pxe_tftp::{ErrorCode, Outcome, RequestKind, Session, SessionEvent, TransferError};
 
 use super::clock;
-use super::fs::Data;
+use super::fs::{Data, Upload};
 use super::net::{self, STOP_POLL};
 
 /// Receive buffer of a read session: ACKs are 4 bytes, ERRORs carry a short message.
@@ -37,8 +37,9 @@ const SCRATCH_POOL_MAX: usize = 8;
 pub enum Io {
     /// RRQ: read by position from this.
     Read(Data),
-    /// WRQ: written by position into this.
-    Write(File),
+    /// WRQ: written by position into this temporary file, which replaces the target only when
+    /// the session completes.
+    Write(Upload),
 }
 
 /// Everything one transfer thread owns.
@@ -57,6 +58,8 @@ pub struct Transfer {
     rbuf: Vec<u8>,
     /// UDP GSO not yet refused by the kernel on this socket (see [`net::send_window`]).
     gso: bool,
+    /// The code sent when an upload the session had completed could not be kept.
+    write_failed: Option<ErrorCode>,
 }
 
 /// The figures of a finished transfer, for the summary log line and for tests.
@@ -99,6 +102,7 @@ impl Transfer {
             batch,
             rbuf: vec![0; rlen],
             gso: true,
+            write_failed: None,
         }
     }
 
@@ -111,9 +115,13 @@ impl Transfer {
             self.session
                 .abort(clock::now(), ErrorCode::NotDefined, "server socket error");
         }
+        let outcome = match self.write_failed {
+            Some(code) => Some(Outcome::Failed(TransferError::Aborted { code })),
+            None => self.session.outcome().cloned(),
+        };
         let summary = Summary {
             peer: shown(peer),
-            outcome: self.session.outcome().cloned(),
+            outcome,
             stats: self.session.stats().clone(),
         };
         log_summary(&summary, &self.name, self.session.kind());
@@ -237,23 +245,49 @@ impl Transfer {
         }
     }
 
+    /// Writes received bytes into the upload's temporary file and, once the session has the
+    /// last block, commits it: before the final ACK goes out (it is polled after this), so a
+    /// client that got the ACK and reads the file back gets what it sent.
     fn drain_writes(&mut self, now: pxe_proto::Instant) {
-        let Io::Write(file) = &self.io else { return };
+        let Io::Write(upload) = &mut self.io else {
+            return;
+        };
+        if self.write_failed.is_some() {
+            return;
+        }
         let mut failed = None;
         while let Some((offset, bytes)) = self.session.poll_data() {
-            if let Err(e) = file.write_all_at(bytes, offset) {
-                failed = Some(e);
+            if let Err(e) = upload.file().write_all_at(bytes, offset) {
+                failed = Some(("write failed", e));
                 break;
             }
         }
-        if let Some(e) = failed {
-            let code = if e.raw_os_error() == Some(libc::ENOSPC) {
-                ErrorCode::DiskFull
-            } else {
-                ErrorCode::NotDefined
-            };
-            tracing::error!(client = %shown(self.session.peer()), file = %self.name, error = %e, "write failed");
-            self.session.abort(now, code, "write error on the server");
+        let completed = self.session.outcome() == Some(&Outcome::Completed);
+        if failed.is_none() && completed && !upload.is_committed() {
+            failed = upload
+                .commit()
+                .err()
+                .map(|e| ("replacing the file failed", e));
+        }
+        let Some((what, e)) = failed else { return };
+        let code = if e.raw_os_error() == Some(libc::ENOSPC) {
+            ErrorCode::DiskFull
+        } else {
+            ErrorCode::NotDefined
+        };
+        tracing::error!(client = %shown(self.session.peer()), file = %self.name, error = %e, "{what}");
+        let message = "write error on the server";
+        if completed {
+            // The session holds the final ACK and would only dally now (RFC 1350 §6); abort
+            // drops the ACK but sends nothing then, so the ERROR goes out from here.
+            self.session.abort(now, code, message);
+            let len = pxe_tftp::wire::emit_error(code, message, &mut self.tx);
+            if let Err(e) = send_one(&self.socket, &self.tx[..len]) {
+                tracing::debug!(client = %shown(self.session.peer()), error = %e, "ERROR not sent");
+            }
+            self.write_failed = Some(code);
+        } else {
+            self.session.abort(now, code, message);
         }
     }
 }
