@@ -285,15 +285,17 @@ pub fn send_batch(socket: &UdpSocket, buf: &[u8], stride: usize, lens: &[usize])
 /// Most segments one GSO send carries (the kernel's `UDP_MAX_SEGMENTS` is 64 before 6.x, 128 after).
 const GSO_MAX_SEGMENTS: usize = 64;
 
-/// Largest UDP payload of one GSO send (65 535 minus the IPv4 and UDP headers).
+/// Largest UDP payload of one GSO send: 65 535 minus the IPv4 and UDP headers. Right for
+/// IPv6 too: a v4-mapped destination goes through the IPv4 path, and native IPv6 allows 20
+/// bytes more (the 40-byte header is outside the payload length), which no window shape needs.
 const GSO_MAX_BYTES: usize = 65_507;
 
 /// Sends a window like [`send_batch`], but as one `sendmsg` with UDP GSO (`UDP_SEGMENT`, the
 /// segment size being the first datagram's length) when every datagram but the last has that
 /// length and the last is not longer: the stack then splits one skb into the datagrams, so the
 /// receiver is woken once per window rather than between datagrams. `gso` is cleared the first
-/// time the kernel refuses (EIO: no checksum offload on the route; EINVAL/ENOPROTOOPT: too old),
-/// and every later window of this socket goes straight to `sendmmsg`.
+/// time the kernel refuses (see [`gso_refused`]), and every later window of this socket goes
+/// straight to `sendmmsg`.
 pub fn send_window(
     socket: &UdpSocket,
     buf: &[u8],
@@ -305,18 +307,33 @@ pub fn send_window(
         match send_gso(socket, buf, stride, lens) {
             Ok(true) => return Ok(()),
             Ok(false) => {}
-            Err(e)
-                if matches!(
-                    e.raw_os_error(),
-                    Some(libc::EIO | libc::EINVAL | libc::ENOPROTOOPT | libc::EOPNOTSUPP)
-                ) =>
-            {
+            Err(e) if gso_refused(&e) => {
                 *gso = false;
+                tracing::debug!(
+                    error = %e,
+                    segment = lens[0],
+                    "UDP GSO refused, sendmmsg for the rest of this transfer"
+                );
             }
             Err(e) => return Err(e),
         }
     }
     send_batch(socket, buf, stride, lens)
+}
+
+/// Whether a failed GSO send is the kernel refusing GSO on this socket or route, which it does
+/// before sending anything, so the same window can go out through `sendmmsg`:
+/// - EIO: an IPsec (xfrm) route; on older kernels also a route without TX checksum offload
+///   (newer ones, such as 6.18, checksum the segments in software instead);
+/// - EMSGSIZE: a segment larger than the route MTU (blksize above the MTU through
+///   `--blksize-max`, or a smaller path MTU learned later): GSO never fragments, a plain send
+///   does;
+/// - EINVAL, ENOPROTOOPT, EOPNOTSUPP: a kernel without UDP GSO (before 4.18).
+fn gso_refused(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EIO | libc::EMSGSIZE | libc::EINVAL | libc::ENOPROTOOPT | libc::EOPNOTSUPP)
+    )
 }
 
 /// One `sendmsg` with a `UDP_SEGMENT` control message; `Ok(false)` when the window's shape
@@ -478,5 +495,67 @@ mod tests {
             let (n, _) = client.recv_from(&mut b).unwrap();
             assert_eq!(&b[..n], &vec![u8::try_from(i).unwrap(); l][..]);
         }
+        assert!(gso, "loopback refused GSO");
+    }
+
+    /// A window of eight 1468-byte blocks, sent as one GSO `sendmsg` from a reply socket made
+    /// like a transfer's, arrives as eight datagrams, and GSO stays on: native IPv6, and an
+    /// IPv4 client of the dual-stack listener (v4-mapped `AF_INET6` socket).
+    #[test]
+    fn gso_window_over_ipv6_and_v4_mapped() {
+        for (client_ip, server_ip) in [
+            (
+                IpAddr::from(Ipv6Addr::LOCALHOST),
+                IpAddr::from(Ipv6Addr::LOCALHOST),
+            ),
+            (
+                Ipv4Addr::LOCALHOST.into(),
+                Ipv4Addr::LOCALHOST.to_ipv6_mapped().into(),
+            ),
+        ] {
+            let client = UdpSocket::bind((client_ip, 0)).unwrap();
+            let port = client.local_addr().unwrap().port();
+            let remote = SocketAddr::new(
+                match client_ip {
+                    IpAddr::V4(v4) => v4.to_ipv6_mapped().into(),
+                    v6 @ IpAddr::V6(_) => v6,
+                },
+                port,
+            );
+            let server = PortAllocator::new(None)
+                .reply_socket(server_ip, remote)
+                .unwrap();
+            let (seg, stride) = (1472, 1500);
+            let buf: Vec<u8> = (0..8u8).flat_map(|i| vec![i; stride]).collect();
+            let lens = [seg; 8];
+            let mut gso = true;
+            send_window(&server, &buf, stride, &lens, &mut gso).unwrap();
+            assert!(gso, "{server_ip}: GSO refused");
+            let mut b = vec![0; 2048];
+            for i in 0..8u8 {
+                let (n, _) = client.recv_from(&mut b).unwrap();
+                assert_eq!(&b[..n], &vec![i; seg][..], "{server_ip}");
+            }
+        }
+    }
+
+    #[test]
+    fn gso_refusals_are_the_kernels_gso_errors_only() {
+        for errno in [
+            libc::EIO,
+            libc::EMSGSIZE,
+            libc::EINVAL,
+            libc::ENOPROTOOPT,
+            libc::EOPNOTSUPP,
+        ] {
+            assert!(gso_refused(&io::Error::from_raw_os_error(errno)), "{errno}");
+        }
+        for errno in [libc::ECONNREFUSED, libc::ENOBUFS, libc::EAGAIN, libc::EPERM] {
+            assert!(
+                !gso_refused(&io::Error::from_raw_os_error(errno)),
+                "{errno}"
+            );
+        }
+        assert!(!gso_refused(&io::Error::other("not an errno")));
     }
 }
