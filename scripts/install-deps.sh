@@ -12,6 +12,7 @@
 #   dnsmasq-base                 plain DHCP server beside `pxe serve --dhcp proxy`; IPv6 router
 #                                advertisements in the firmware tests (the binary only: no service)
 #   iproute2                     network namespaces, bridges, veth and tap devices
+#   ethtool                      turns offloads off on a test veth (tests/tftp_gso_netns.rs)
 #   python3-scapy, tcpdump       hand-made DHCP packets; captures when a test fails
 #   kea-admin                    ships /usr/sbin/perfdhcp (there is no package named perfdhcp)
 #   qemu-system-x86, ipxe-qemu,  real firmware clients: SeaBIOS + iPXE NIC ROMs, OVMF's EDK2 PXE
@@ -27,7 +28,7 @@ set -euo pipefail
 
 ATFTPD_DIR=${ATFTPD_DIR:-/opt/pxe-deps/atftpd}
 PACKAGES=(
-  curl atftp tftp-hpa tftpd-hpa dnsmasq-base iproute2 procps
+  curl atftp tftp-hpa tftpd-hpa dnsmasq-base iproute2 ethtool procps
   python3-scapy tcpdump kea-admin
   qemu-system-x86 ipxe-qemu ovmf
   pxelinux syslinux-common ipxe
@@ -94,7 +95,7 @@ else
   echo "install-deps.sh: all ${#PACKAGES[@]} packages already installed"
 fi
 echo "install-deps.sh: atftpd at /usr/local/sbin/atftpd -> $ATFTPD_DIR/usr/sbin/atftpd"
-for f in /usr/bin/curl /usr/bin/atftp /usr/bin/tftp /usr/sbin/in.tftpd /usr/sbin/dnsmasq \
+for f in /usr/bin/curl /usr/bin/atftp /usr/bin/tftp /usr/sbin/in.tftpd /usr/sbin/dnsmasq /usr/sbin/ethtool \
          /usr/sbin/perfdhcp /usr/bin/qemu-system-x86_64 /usr/share/OVMF/OVMF_CODE_4M.fd \
          /usr/share/OVMF/OVMF_VARS_4M.fd /usr/lib/ipxe/qemu/pxe-e1000.rom \
          /usr/lib/PXELINUX/pxelinux.0 /usr/lib/syslinux/modules/bios/ldlinux.c32 \

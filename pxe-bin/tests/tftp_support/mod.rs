@@ -1,5 +1,6 @@
 //! Helpers for the TFTP and CLI integration tests: start `pxe` on a free loopback port, kill it
-//! by pid when the test ends (pass or panic), demand real tools, make random files.
+//! by pid when the test ends (pass or panic), demand real tools, make random files; a veth
+//! link between two network namespaces ([`netns`]).
 
 #![allow(dead_code, reason = "each test crate uses a different subset")]
 
@@ -13,6 +14,8 @@ use std::time::{Duration, Instant};
 
 use rand::{RngCore, SeedableRng};
 use sha2::{Digest, Sha256};
+
+pub mod netns;
 
 /// The `pxe` binary under test.
 pub const PXE: &str = env!("CARGO_BIN_EXE_pxe");
@@ -38,7 +41,19 @@ impl Pxe {
 
     /// Starts `pxe ARGS...` and waits for its "TFTP listening" log line.
     pub fn start(args: &[&str]) -> Self {
-        let mut child = Command::new(PXE)
+        Self::launch(Command::new(PXE), args)
+    }
+
+    /// Starts `pxe ARGS...` inside network namespace `ns`. `ip netns exec` execs pxe, so the
+    /// pid killed on drop is pxe's own.
+    pub fn start_in(ns: &str, args: &[&str]) -> Self {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", ns, PXE]);
+        Self::launch(cmd, args)
+    }
+
+    fn launch(mut cmd: Command, args: &[&str]) -> Self {
+        let mut child = cmd
             .args(args)
             .env("RUST_LOG", "debug")
             .stdin(Stdio::null())
