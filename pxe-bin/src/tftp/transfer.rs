@@ -112,8 +112,15 @@ impl Transfer {
         let local = self.socket.local_addr().unwrap_or(peer);
         if let Err(e) = self.drive(local) {
             tracing::warn!(client = %shown(peer), file = %self.name, error = %e, "transfer socket failed");
+            let now = clock::now();
             self.session
-                .abort(clock::now(), ErrorCode::NotDefined, "server socket error");
+                .abort(now, ErrorCode::NotDefined, "server socket error");
+            // Best effort: a failed send need not mean the ERROR cannot go out, and without it
+            // the client waits out all its retransmission timeouts.
+            let slot = &mut self.tx[..self.stride];
+            while let Some(t) = self.session.poll_transmit(now, slot) {
+                let _ = self.socket.send(&slot[..t.len]);
+            }
         }
         let outcome = match self.write_failed {
             Some(code) => Some(Outcome::Failed(TransferError::Aborted { code })),
