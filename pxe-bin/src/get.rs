@@ -98,11 +98,12 @@ pub fn run(args: &GetArgs) -> Result<ExitCode, Error> {
     }
     let mut sink = Writer::new(open_sink(args)?);
     let socket = net::client_socket(server).map_err(|e| Error::io("open a UDP socket", e))?;
+    let mut receiver = net::GroReceiver::new(&socket);
     let started = std::time::Instant::now();
     let mut client = Client::new(clock::now(), server, args.url.path.as_bytes(), config)
         .map_err(|e| Error::Tftp(format!("bad request: {e}")))?;
     let bar = progress_bar();
-    let result = drive(&socket, &mut client, &mut sink, bar.as_ref());
+    let result = drive(&socket, &mut receiver, &mut client, &mut sink, bar.as_ref());
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
@@ -178,6 +179,7 @@ fn progress_bar() -> Option<ProgressBar> {
 
 fn drive(
     socket: &UdpSocket,
+    receiver: &mut net::GroReceiver,
     client: &mut Client,
     sink: &mut Writer,
     bar: Option<&ProgressBar>,
@@ -186,7 +188,6 @@ fn drive(
         .local_addr()
         .map_err(|e| Error::io("local address", e))?;
     let mut out = vec![0u8; 2048];
-    let mut rbuf = vec![0u8; pxe_tftp::wire::MAX_DATAGRAM_LEN];
     let mut read_timeout: Option<Duration> = None;
     let mut last_data = None;
     loop {
@@ -242,9 +243,12 @@ fn drive(
                 .map_err(|e| Error::io("set timeout", e))?;
             read_timeout = Some(wait);
         }
-        match socket.recv_from(&mut rbuf) {
-            Ok((len, from)) => {
-                client.handle_datagram(clock::now(), Datagram::new(from, local, &rbuf[..len]))
+        match receiver.recv(socket) {
+            Ok(batch) => {
+                let now = clock::now();
+                for d in batch.datagrams() {
+                    client.handle_datagram(now, Datagram::new(batch.from, local, d));
+                }
             }
             Err(e)
                 if matches!(

@@ -246,6 +246,73 @@ pub fn client_socket(server: SocketAddr) -> io::Result<UdpSocket> {
     Ok(socket.into())
 }
 
+/// Receives for `pxe get`, several datagrams per `recvmsg` where the kernel coalesces them
+/// (UDP GRO, the `UDP_GRO` socket option, Linux ≥ 5.0): a window that `pxe tftp` sent as one
+/// GSO batch then arrives in one call instead of one per block. Without GRO each call returns
+/// one datagram, as `recv_from` would.
+#[derive(Debug)]
+pub struct GroReceiver {
+    buf: Vec<u8>,
+    cmsg: Vec<u8>,
+}
+
+/// What one [`GroReceiver::recv`] returned: datagrams of `segment` bytes back to back (the last
+/// may be shorter), all from `from`.
+#[derive(Debug)]
+pub struct Batch<'a> {
+    /// The sender.
+    pub from: SocketAddr,
+    bytes: &'a [u8],
+    segment: usize,
+}
+
+impl Batch<'_> {
+    /// The datagrams, in arrival order.
+    pub fn datagrams(&self) -> impl Iterator<Item = &[u8]> {
+        self.bytes.chunks(self.segment.max(1))
+    }
+}
+
+impl GroReceiver {
+    /// Asks the kernel to coalesce on `socket`; a kernel that refuses just does not.
+    pub fn new(socket: &UdpSocket) -> Self {
+        let _ = setsockopt(socket, sockopt::UdpGroSegment, &true);
+        Self {
+            // A coalesced batch is one UDP payload: never more than 64 KiB.
+            buf: vec![0; (u16::MAX as usize + 1).max(pxe_tftp::wire::MAX_DATAGRAM_LEN)],
+            cmsg: nix::cmsg_space!(libc::c_int),
+        }
+    }
+
+    /// Waits (up to the socket's read timeout) for the next datagram or coalesced batch.
+    pub fn recv(&mut self, socket: &UdpSocket) -> io::Result<Batch<'_>> {
+        let mut iov = [IoSliceMut::new(&mut self.buf)];
+        let msg = nix::sys::socket::recvmsg::<SockaddrStorage>(
+            socket.as_raw_fd(),
+            &mut iov,
+            Some(&mut self.cmsg),
+            MsgFlags::empty(),
+        )
+        .map_err(io::Error::from)?;
+        let len = msg.bytes;
+        let from = msg.address.as_ref().and_then(storage_to_std);
+        let mut segment = len;
+        if let Ok(cmsgs) = msg.cmsgs() {
+            for c in cmsgs {
+                if let ControlMessageOwned::UdpGroSegments(size) = c {
+                    segment = usize::try_from(size).unwrap_or(len);
+                }
+            }
+        }
+        let from = from.ok_or_else(|| io::Error::other("datagram without a source address"))?;
+        Ok(Batch {
+            from,
+            bytes: &self.buf[..len],
+            segment,
+        })
+    }
+}
+
 /// Sends `lens.len()` datagrams, the i-th being `buf[i * stride..][..lens[i]]`, in as few
 /// syscalls as the kernel allows (`sendmmsg`) on a connected socket.
 pub fn send_batch(socket: &UdpSocket, buf: &[u8], stride: usize, lens: &[usize]) -> io::Result<()> {
@@ -473,6 +540,33 @@ mod tests {
             let (n, _) = client.recv_from(&mut b).unwrap();
             assert_eq!(&b[..n], &[i, i, i]);
         }
+    }
+
+    #[test]
+    fn gro_receiver_splits_a_gso_window_back_into_its_datagrams() {
+        let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let mut rx = GroReceiver::new(&client);
+        let server = UdpSocket::bind("127.0.0.1:0").unwrap();
+        server.connect(client.local_addr().unwrap()).unwrap();
+        let buf: Vec<u8> = (0..8u8).flat_map(|i| [i; 10]).collect();
+        let lens = [7, 7, 7, 7, 7, 7, 7, 2];
+        let mut gso = true;
+        send_window(&server, &buf, 10, &lens, &mut gso).unwrap();
+        server.send(b"lone").unwrap();
+        let mut got = Vec::new();
+        let mut calls = 0;
+        while got.len() < lens.len() + 1 {
+            let batch = rx.recv(&client).unwrap();
+            assert_eq!(batch.from, server.local_addr().unwrap());
+            got.extend(batch.datagrams().map(<[u8]>::to_vec));
+            calls += 1;
+        }
+        // Loopback hands a GSO batch to a GRO socket whole: one call for the window.
+        assert_eq!(calls, 2);
+        for (i, &l) in lens.iter().enumerate() {
+            assert_eq!(got[i], vec![u8::try_from(i).unwrap(); l]);
+        }
+        assert_eq!(got[lens.len()], b"lone");
     }
 
     #[test]
