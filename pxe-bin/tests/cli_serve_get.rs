@@ -2,13 +2,15 @@
 //! and a config, `pxe get`, `--log-format json`, `--user`, `--port-range`, replies from the
 //! address the request came to, and SIGTERM stops.
 
-mod tftp_support;
+mod support;
 
 use std::net::{SocketAddr, UdpSocket};
 use std::process::Command;
 use std::time::Duration;
 
-use tftp_support::{PXE, Pxe, random_file, require, run, sha256_file};
+use support::files::{random_file, sha256_file};
+use support::pxe::Pxe;
+use support::tools::{PXE, require, run};
 
 const T: Duration = Duration::from_secs(60);
 

@@ -7,203 +7,53 @@
 //! needed. Needs root (CI runs as root) and `ip` (package iproute2); without them the test
 //! FAILS saying so, it never skips.
 
+mod support;
+
 use std::fs;
-use std::io::Read;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
+use support::netns::{self, CLIENT_IF, Link, Netns, SERVER_IF, VethPair};
+use support::process::Proc;
+use support::tools::PXE;
+
 const SERVER_IP: Ipv4Addr = Ipv4Addr::new(10, 78, 0, 1);
+const CLI_MAC: [u8; 6] = [0x52, 0x54, 0x00, 0x78, 0x00, 0x02];
+/// The client namespace's address, once a test gives it one (a configured client, a relay).
+const CLIENT_IP: Ipv4Addr = Ipv4Addr::new(10, 78, 0, 2);
 
 // ---------------------------------------------------------------- environment and guards
 
-fn require_root_and_ip() {
-    assert!(
-        nix::unistd::Uid::effective().is_root(),
-        "dhcp_netns needs root to create network namespaces (CI runs as root): run `sudo cargo test -p pxe-bin --test dhcp_netns`"
-    );
-    let ok = Command::new("ip")
-        .arg("-V")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(ok, "`ip` not found: install package iproute2");
+/// Two namespaces joined by a veth (`10.78.0.0/24`); the client's end has [`CLI_MAC`] and no
+/// address, as a PXE ROM before DHCP. Deleted on drop, also when the test fails.
+fn netns_pair(tag: &str) -> VethPair {
+    VethPair::with(
+        tag,
+        Link {
+            server: &["10.78.0.1/24"],
+            client: &[],
+            client_mac: Some(&mac_str(CLI_MAC)),
+        },
+    )
 }
 
-fn ip(args: &[&str]) {
-    let out = Command::new("ip").args(args).output().expect("run ip");
-    assert!(
-        out.status.success(),
-        "ip {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// Two namespaces joined by a veth; deleted on drop, also when the test fails.
-struct NetnsPair {
-    srv: String,
-    cli: String,
-}
-
-const SRV_IF: &str = "veth-s";
-const CLI_IF: &str = "veth-c";
-const CLI_MAC: [u8; 6] = [0x52, 0x54, 0x00, 0x78, 0x00, 0x02];
-
-impl NetnsPair {
-    fn new(tag: &str) -> NetnsPair {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let id = format!(
-            "{}-{}-{}",
-            std::process::id(),
-            tag,
-            N.fetch_add(1, Ordering::Relaxed)
-        );
-        let pair = NetnsPair {
-            srv: format!("pxeb-s-{id}"),
-            cli: format!("pxeb-c-{id}"),
-        };
-        ip(&["netns", "add", &pair.srv]);
-        ip(&["netns", "add", &pair.cli]);
-        for ns in [&pair.srv, &pair.cli] {
-            ip(&["-n", ns, "link", "set", "lo", "up"]);
-        }
-        // Both ends are created inside the namespaces: nothing touches the host's network.
-        ip(&[
-            "-n", &pair.srv, "link", "add", SRV_IF, "type", "veth", "peer", "name", CLI_IF,
-            "netns", &pair.cli,
-        ]);
-        ip(&[
-            "-n",
-            &pair.srv,
-            "addr",
-            "add",
-            "10.78.0.1/24",
-            "dev",
-            SRV_IF,
-        ]);
-        let mac = mac_str(CLI_MAC);
-        ip(&["-n", &pair.cli, "link", "set", CLI_IF, "address", &mac]);
-        ip(&["-n", &pair.srv, "link", "set", SRV_IF, "up"]);
-        ip(&["-n", &pair.cli, "link", "set", CLI_IF, "up"]);
-        pair
-    }
-}
-
-impl Drop for NetnsPair {
-    fn drop(&mut self) {
-        for ns in [&self.cli, &self.srv] {
-            let _ = Command::new("ip").args(["netns", "del", ns]).status();
-        }
-    }
-}
-
-/// A `pxe serve` process in the server namespace; SIGTERM then SIGKILL by pid on drop.
-struct Server {
-    child: Option<Child>,
-    log: PathBuf,
-}
-
-impl Server {
-    fn start(ns: &str, root: &Path, log: &Path, extra: &[&str]) -> Server {
-        let logf = fs::File::create(log).expect("log file");
-        let child = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                ns,
-                env!("CARGO_BIN_EXE_pxe"),
-                "serve",
-                "--root",
-            ])
-            .arg(root)
-            .args(["--listen", "10.78.0.1:69", "--interface", SRV_IF])
+/// `pxe serve` in the server namespace, logging to `log`; stopped by pid (SIGTERM, then
+/// SIGKILL) on drop. Waits for its DHCP listener.
+fn serve(ns: &Netns, root: &Path, log: &Path, extra: &[&str]) -> Proc {
+    let root = root.to_str().expect("utf-8 path");
+    let server = Proc::start(
+        "pxe serve",
+        netns::command(ns, PXE)
+            .args(["serve", "--root", root])
+            .args(["--listen", "10.78.0.1:69", "--interface", SERVER_IF])
             .args(extra)
-            .env("RUST_LOG", "info")
-            .stdout(logf.try_clone().expect("dup"))
-            .stderr(logf)
-            .spawn()
-            .expect("spawn pxe serve");
-        // `ip netns exec` execs the command, so this pid is pxe's own.
-        let server = Server {
-            child: Some(child),
-            log: log.to_owned(),
-        };
-        server.wait_for_log("DHCP", Duration::from_secs(10));
-        server
-    }
-
-    fn log_text(&self) -> String {
-        let mut s = String::new();
-        if let Ok(mut f) = fs::File::open(&self.log) {
-            let _ = f.read_to_string(&mut s);
-        }
-        s
-    }
-
-    fn wait_for_log(&self, needle: &str, limit: Duration) {
-        let t0 = Instant::now();
-        while t0.elapsed() < limit {
-            if self.log_text().contains(needle) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!(
-            "pxe serve did not log {needle:?} within {limit:?}; log:\n{}",
-            self.log_text()
-        );
-    }
-
-    /// SIGTERM and wait: the clean stop that saves leases.
-    fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let pid = nix::unistd::Pid::from_raw(i32::try_from(c.id()).expect("pid"));
-            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-            let t0 = Instant::now();
-            while t0.elapsed() < Duration::from_secs(5) {
-                if let Ok(Some(status)) = c.try_wait() {
-                    assert!(
-                        status.success(),
-                        "pxe serve exited with {status} after SIGTERM; log:\n{}",
-                        self.log_text()
-                    );
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = c.kill();
-            let _ = c.wait();
-            panic!(
-                "pxe serve ignored SIGTERM for 5 s; log:\n{}",
-                self.log_text()
-            );
-        }
-    }
-
-    /// SIGKILL: a crash, no chance to save anything.
-    fn crash(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let pid = nix::unistd::Pid::from_raw(i32::try_from(c.id()).unwrap_or(0));
-            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-            std::thread::sleep(Duration::from_millis(200));
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
+            .env("RUST_LOG", "info"),
+        log,
+    );
+    server.wait_log("DHCP", Duration::from_secs(10));
+    server
 }
 
 // ---------------------------------------------------------------- a raw PXE client
@@ -460,15 +310,9 @@ fn parse_reply(f: &[u8], xid: u32) -> Option<Reply> {
 
 /// Sends `req` from the client namespace and collects the replies for its xid for `wait`.
 fn exchange(cli_ns: &str, req: &Request, wait: Duration) -> Vec<Reply> {
-    let ns = format!("/var/run/netns/{cli_ns}");
     let req = req.clone();
-    std::thread::spawn(move || {
-        // setns affects only this thread: sockets made here live in the client namespace.
-        let nsf = fs::File::open(&ns).expect("open netns");
-        // SAFETY: valid namespace fd; setns(2) only changes this thread's network namespace.
-        let rc = unsafe { libc::setns(nsf.as_raw_fd(), libc::CLONE_NEWNET) };
-        assert_eq!(rc, 0, "setns {ns}: {}", std::io::Error::last_os_error());
-        let sock = packet_socket(CLI_IF);
+    netns::on_thread_in(cli_ns, move || {
+        let sock = packet_socket(CLIENT_IF);
         let frame = req.frame();
         // SAFETY: valid fd, buffer and length.
         let n = unsafe { libc::send(sock.as_raw_fd(), frame.as_ptr().cast(), frame.len(), 0) };
@@ -492,8 +336,6 @@ fn exchange(cli_ns: &str, req: &Request, wait: Duration) -> Vec<Reply> {
         }
         out
     })
-    .join()
-    .expect("client thread")
 }
 
 /// Sends `req` over an ordinary UDP socket from `from:68` in the client namespace to `to`
@@ -504,13 +346,8 @@ fn exchange_udp(
     from: SocketAddrV4,
     to: SocketAddrV4,
 ) -> Option<Reply> {
-    let ns = format!("/var/run/netns/{cli_ns}");
     let req = req.clone();
-    std::thread::spawn(move || {
-        let nsf = fs::File::open(&ns).expect("open netns");
-        // SAFETY: valid namespace fd; setns(2) only changes this thread's network namespace.
-        let rc = unsafe { libc::setns(nsf.as_raw_fd(), libc::CLONE_NEWNET) };
-        assert_eq!(rc, 0, "setns {ns}: {}", std::io::Error::last_os_error());
+    netns::on_thread_in(cli_ns, move || {
         let sock = std::net::UdpSocket::bind(from).expect("bind client socket");
         sock.set_read_timeout(Some(Duration::from_millis(200)))
             .expect("timeout");
@@ -536,8 +373,6 @@ fn exchange_udp(
         }
         None
     })
-    .join()
-    .expect("client thread")
 }
 
 fn packet_socket(ifname: &str) -> OwnedFd {
@@ -595,35 +430,63 @@ fn offers(replies: &[Reply]) -> Vec<&Reply> {
     replies.iter().filter(|r| r.msg_type() == 2).collect()
 }
 
+/// Sends `req` from the client namespace; the one OFFER it must get, else fails naming `what`
+/// with the replies and the server's log.
+fn one_offer(net: &VethPair, req: &Request, server: &Proc, what: &str) -> Reply {
+    let replies = exchange(&net.client, req, Duration::from_secs(2));
+    let o = offers(&replies);
+    assert_eq!(
+        o.len(),
+        1,
+        "{what}; got {replies:?}; log:\n{}",
+        server.log()
+    );
+    o[0].clone()
+}
+
+/// Gives the client's end [`CLIENT_IP`] and sends `req` from there over UDP, from port `from`
+/// to the server's port `to`; the reply it must get, else fails naming `what` with the
+/// server's log.
+fn udp_reply(
+    net: &VethPair,
+    req: &Request,
+    from: u16,
+    to: u16,
+    server: &Proc,
+    what: &str,
+) -> Reply {
+    net.client
+        .ip(&["addr", "add", "10.78.0.2/24", "dev", CLIENT_IF]);
+    exchange_udp(
+        &net.client,
+        req,
+        SocketAddrV4::new(CLIENT_IP, from),
+        SocketAddrV4::new(SERVER_IP, to),
+    )
+    .unwrap_or_else(|| panic!("{what}; log:\n{}", server.log()))
+}
+
 // ---------------------------------------------------------------- the tests
 
 #[test]
 fn proxy_answers_pxe_clients_only() {
-    require_root_and_ip();
-    let net = NetnsPair::new("proxy");
+    let net = netns_pair("proxy");
     let root = root_dir();
     let log = root.path().join("serve.log");
-    let server = Server::start(
-        &net.srv,
+    let server = serve(
+        &net.server,
         root.path(),
         &log,
         &["--dhcp", "proxy", "--log-format", "json"],
     );
 
     // BIOS PXE ROM (arch 0): undionly.kpxe, as the seed's class intends.
-    let bios = exchange(
-        &net.cli,
+    let o = one_offer(
+        &net,
         &Request::discover(0x1111_0001, CLI_MAC, Some(0)),
-        Duration::from_secs(2),
+        &server,
+        "one proxy offer for BIOS PXE",
     );
-    let o = offers(&bios);
-    assert_eq!(
-        o.len(),
-        1,
-        "one proxy offer for BIOS PXE; got {bios:?}; log:\n{}",
-        server.log_text()
-    );
-    let o = o[0];
     assert_eq!(o.yiaddr, Ipv4Addr::UNSPECIFIED, "a proxy offers no address");
     assert_eq!(o.siaddr, SERVER_IP);
     assert_eq!(o.boot_file(), "undionly.kpxe");
@@ -634,19 +497,18 @@ fn proxy_answers_pxe_clients_only() {
     assert_eq!(o.udp_src, 67);
 
     // UEFI x64 (arch 7): ipxe.efi.
-    let efi = exchange(
-        &net.cli,
+    let o = one_offer(
+        &net,
         &Request::discover(0x1111_0002, CLI_MAC, Some(7)),
-        Duration::from_secs(2),
+        &server,
+        "one proxy offer for UEFI PXE",
     );
-    let o = offers(&efi);
-    assert_eq!(o.len(), 1, "one proxy offer for UEFI PXE; got {efi:?}");
-    assert_eq!(o[0].boot_file(), "ipxe.efi");
-    assert_eq!(o[0].yiaddr, Ipv4Addr::UNSPECIFIED);
+    assert_eq!(o.boot_file(), "ipxe.efi");
+    assert_eq!(o.yiaddr, Ipv4Addr::UNSPECIFIED);
 
     // A plain DHCP client: the proxy stays silent.
     let plain = exchange(
-        &net.cli,
+        &net.client,
         &Request::discover(0x1111_0003, CLI_MAC, None),
         Duration::from_secs(2),
     );
@@ -658,13 +520,11 @@ fn proxy_answers_pxe_clients_only() {
     // iPXE (user class iPXE + option 175) gets the next stage, never iPXE again.
     let mut d = Request::discover(0x1111_0004, CLI_MAC, Some(0));
     d.ipxe = true;
-    let r = exchange(&net.cli, &d, Duration::from_secs(2));
-    let o = offers(&r);
-    assert_eq!(o.len(), 1, "one proxy offer for iPXE BIOS; got {r:?}");
-    assert_eq!(o[0].boot_file(), "pxelinux.0");
+    let o = one_offer(&net, &d, &server, "one proxy offer for iPXE BIOS");
+    assert_eq!(o.boot_file(), "pxelinux.0");
     let mut d = Request::discover(0x1111_0005, CLI_MAC, Some(7));
     d.ipxe = true;
-    let r = exchange(&net.cli, &d, Duration::from_secs(2));
+    let r = exchange(&net.client, &d, Duration::from_secs(2));
     assert_eq!(
         offers(&r).first().map(|o| o.boot_file()).as_deref(),
         Some("boot.ipxe"),
@@ -672,19 +532,11 @@ fn proxy_answers_pxe_clients_only() {
     );
 
     // Port 4011: a configured client asks the boot server directly and gets an ACK.
-    let client_ip = Ipv4Addr::new(10, 78, 0, 2);
-    ip(&["-n", &net.cli, "addr", "add", "10.78.0.2/24", "dev", CLI_IF]);
     let mut q = Request::discover(0x1111_0006, CLI_MAC, Some(7));
     q.msg_type = 3;
     q.broadcast_flag = false;
-    q.ciaddr = Some(client_ip);
-    let ack = exchange_udp(
-        &net.cli,
-        &q,
-        SocketAddrV4::new(client_ip, 68),
-        SocketAddrV4::new(SERVER_IP, 4011),
-    )
-    .unwrap_or_else(|| panic!("no ACK from port 4011; log:\n{}", server.log_text()));
+    q.ciaddr = Some(CLIENT_IP);
+    let ack = udp_reply(&net, &q, 68, 4011, &server, "no ACK from port 4011");
     assert_eq!(ack.msg_type(), 5, "{ack:?}");
     assert_eq!(
         ack.udp_src, 4011,
@@ -693,7 +545,7 @@ fn proxy_answers_pxe_clients_only() {
     assert_eq!(ack.boot_file(), "ipxe.efi");
 
     // One decision line per DHCP decision, naming client, arch and rule.
-    let text = server.log_text();
+    let text = server.log();
     assert!(
         text.contains(&mac_str(CLI_MAC)),
         "decision lines name the client:\n{text}"
@@ -720,8 +572,7 @@ fn proxy_answers_pxe_clients_only() {
 
 #[test]
 fn server_leases_survive_restart_and_crash() {
-    require_root_and_ip();
-    let net = NetnsPair::new("server");
+    let net = netns_pair("server");
     let root = root_dir();
     let leases = root.path().join("state/leases.json");
     let log = root.path().join("serve.log");
@@ -733,43 +584,36 @@ fn server_leases_survive_restart_and_crash() {
         "--leases",
         leases.to_str().expect("utf-8 path"),
     ];
-    let mut server = Server::start(&net.srv, root.path(), &log, &args);
+    let mut server = serve(&net.server, root.path(), &log, &args);
 
     // DISCOVER without the broadcast flag: the OFFER goes to the client's hardware address.
     let mut d = Request::discover(0x2222_0001, CLI_MAC, Some(0));
     d.broadcast_flag = false;
-    let r = exchange(&net.cli, &d, Duration::from_secs(2));
-    let o = offers(&r);
-    assert_eq!(
-        o.len(),
-        1,
-        "one offer; got {r:?}; log:\n{}",
-        server.log_text()
-    );
-    let addr = o[0].yiaddr;
+    let o = one_offer(&net, &d, &server, "one offer");
+    let addr = o.yiaddr;
     assert!(
         (u32::from(Ipv4Addr::new(10, 78, 0, 100))..=u32::from(Ipv4Addr::new(10, 78, 0, 150)))
             .contains(&u32::from(addr)),
         "offered {addr} is outside the pool"
     );
-    assert_eq!(o[0].ip_opt(54), Some(SERVER_IP));
-    assert_eq!(o[0].boot_file(), "undionly.kpxe");
-    assert_eq!(o[0].siaddr, SERVER_IP);
-    assert_eq!(o[0].eth_dst, CLI_MAC, "unicast to the client's MAC");
+    assert_eq!(o.ip_opt(54), Some(SERVER_IP));
+    assert_eq!(o.boot_file(), "undionly.kpxe");
+    assert_eq!(o.siaddr, SERVER_IP);
+    assert_eq!(o.eth_dst, CLI_MAC, "unicast to the client's MAC");
     // As root the neighbour entry can be set (SIOCSARP), so this is a true unicast to the
     // client's new address, not the broadcast fallback.
-    assert_eq!(o[0].ip_dst, addr, "{:?}", o[0]);
+    assert_eq!(o.ip_dst, addr, "{:?}", o);
 
     // REQUEST → ACK, and the lease is on disk before the ACK leaves.
     let mut q = Request::discover(0x2222_0002, CLI_MAC, Some(0));
     q.msg_type = 3;
     q.requested_ip = Some(addr);
     q.server_id = Some(SERVER_IP);
-    let r = exchange(&net.cli, &q, Duration::from_secs(2));
+    let r = exchange(&net.client, &q, Duration::from_secs(2));
     let ack = r
         .iter()
         .find(|r| r.msg_type() == 5)
-        .unwrap_or_else(|| panic!("no ACK: {r:?}; log:\n{}", server.log_text()));
+        .unwrap_or_else(|| panic!("no ACK: {r:?}; log:\n{}", server.log()));
     assert_eq!(ack.yiaddr, addr);
     let saved = fs::read_to_string(&leases).expect("lease file written");
     assert!(
@@ -778,62 +622,42 @@ fn server_leases_survive_restart_and_crash() {
     );
 
     // A clean restart (SIGTERM) keeps the lease: same MAC, same address.
-    server.stop();
-    let mut server = Server::start(&net.srv, root.path(), &log, &args);
-    let r = exchange(
-        &net.cli,
+    server.stop_clean(Duration::from_secs(5));
+    let mut server = serve(&net.server, root.path(), &log, &args);
+    let o = one_offer(
+        &net,
         &Request::discover(0x2222_0003, CLI_MAC, Some(0)),
-        Duration::from_secs(2),
+        &server,
+        "offer after restart",
     );
-    let o = offers(&r);
-    assert_eq!(
-        o.len(),
-        1,
-        "offer after restart; got {r:?}; log:\n{}",
-        server.log_text()
-    );
-    assert_eq!(
-        o[0].yiaddr, addr,
-        "same client, same address after a restart"
-    );
+    assert_eq!(o.yiaddr, addr, "same client, same address after a restart");
 
     // Another client gets another address.
     let other = [0x52, 0x54, 0x00, 0x78, 0x00, 0x99];
-    let r = exchange(
-        &net.cli,
+    let o = one_offer(
+        &net,
         &Request::discover(0x2222_0004, other, Some(7)),
-        Duration::from_secs(2),
+        &server,
+        "offer for a second client",
     );
-    let o = offers(&r);
-    assert_eq!(o.len(), 1, "offer for a second client; got {r:?}");
-    assert_ne!(
-        o[0].yiaddr, addr,
-        "an address is never handed to two clients"
-    );
-    assert_eq!(o[0].boot_file(), "ipxe.efi");
+    assert_ne!(o.yiaddr, addr, "an address is never handed to two clients");
+    assert_eq!(o.boot_file(), "ipxe.efi");
 
     // A crash (SIGKILL) loses nothing that was ACKed.
-    server.crash();
-    let server = Server::start(&net.srv, root.path(), &log, &args);
-    let r = exchange(
-        &net.cli,
+    server.kill();
+    let server = serve(&net.server, root.path(), &log, &args);
+    let o = one_offer(
+        &net,
         &Request::discover(0x2222_0005, CLI_MAC, Some(0)),
-        Duration::from_secs(2),
+        &server,
+        "offer after crash",
     );
-    let o = offers(&r);
-    assert_eq!(
-        o.len(),
-        1,
-        "offer after crash; got {r:?}; log:\n{}",
-        server.log_text()
-    );
-    assert_eq!(o[0].yiaddr, addr, "same address after a crash");
+    assert_eq!(o.yiaddr, addr, "same address after a crash");
 }
 
 #[test]
 fn server_honours_reservations_and_answers_a_relay_at_giaddr() {
-    require_root_and_ip();
-    let net = NetnsPair::new("relay");
+    let net = netns_pair("relay");
     let root = root_dir();
     let leases = root.path().join("leases.json");
     let log = root.path().join("serve.log");
@@ -844,8 +668,8 @@ fn server_honours_reservations_and_answers_a_relay_at_giaddr() {
         "[[dhcp.reservations]]\nmac = \"52:54:00:78:00:44\"\nip = \"10.78.0.60\"\n",
     )
     .expect("write config");
-    let server = Server::start(
-        &net.srv,
+    let server = serve(
+        &net.server,
         root.path(),
         &log,
         &[
@@ -860,34 +684,25 @@ fn server_honours_reservations_and_answers_a_relay_at_giaddr() {
         ],
     );
     let reserved = [0x52, 0x54, 0x00, 0x78, 0x00, 0x44];
-    let r = exchange(
-        &net.cli,
+    let o = one_offer(
+        &net,
         &Request::discover(0x3333_0000, reserved, Some(7)),
-        Duration::from_secs(2),
+        &server,
+        "one offer for the reserved client",
     );
-    let o = offers(&r);
-    assert_eq!(o.len(), 1, "{r:?}; log:\n{}", server.log_text());
     assert_eq!(
-        o[0].yiaddr,
+        o.yiaddr,
         Ipv4Addr::new(10, 78, 0, 60),
         "the reserved address"
     );
-    assert_eq!(o[0].boot_file(), "ipxe.efi");
+    assert_eq!(o.boot_file(), "ipxe.efi");
 
     // The "relay" is the client namespace's address; it forwards a DISCOVER to the server's
     // port 67 and must get the OFFER back at giaddr:67 (RFC 2131 §4.1), option 82 echoed.
-    let relay_ip = Ipv4Addr::new(10, 78, 0, 2);
-    ip(&["-n", &net.cli, "addr", "add", "10.78.0.2/24", "dev", CLI_IF]);
     let mut d = Request::discover(0x3333_0001, [0x52, 0x54, 0x00, 0x78, 0x00, 0x33], Some(0));
-    d.relay = Some((relay_ip, b"veth-c/1"));
+    d.relay = Some((CLIENT_IP, b"veth-c/1"));
     d.broadcast_flag = false;
-    let offer = exchange_udp(
-        &net.cli,
-        &d,
-        SocketAddrV4::new(relay_ip, 67),
-        SocketAddrV4::new(SERVER_IP, 67),
-    )
-    .unwrap_or_else(|| panic!("no reply at giaddr:67; log:\n{}", server.log_text()));
+    let offer = udp_reply(&net, &d, 67, 67, &server, "no reply at giaddr:67");
     assert_eq!(offer.msg_type(), 2, "{offer:?}");
     assert_eq!(offer.udp_src, 67);
     assert!(

@@ -1,21 +1,13 @@
 //! `pxe doctor`: a healthy tree passes; the seed's troubleshooting item (a world-unreadable
 //! ISO), a boot file anyone can overwrite and a missing referenced file are errors.
 
+mod support;
+
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn pxe(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pxe"))
-        .args(args)
-        .output()
-        .expect("run pxe")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
+use support::tools::{pxe, require_file, stdout};
 
 /// A tree from `pxe init` whose config listens on a free port (port 69 may be taken on a CI
 /// host; the port check itself is exercised by `ports_in_use_are_errors`).
@@ -28,10 +20,7 @@ fn healthy_tree() -> (tempfile::TempDir, PathBuf) {
         ),
         ("/usr/lib/ipxe/undionly.kpxe", "ipxe"),
     ] {
-        assert!(
-            Path::new(src).is_file(),
-            "{src} missing: install package {pkg}"
-        );
+        require_file(src, pkg);
     }
     let tmp = tempfile::tempdir().expect("tempdir");
     fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o755)).expect("chmod");
@@ -121,12 +110,8 @@ fn missing_referenced_files_are_errors() {
 #[test]
 fn mismatched_syslinux_module_is_an_error() {
     let (tmp, cfg) = healthy_tree();
-    let efi_build = Path::new("/usr/lib/syslinux/modules/efi64/libutil.c32");
-    assert!(
-        efi_build.is_file(),
-        "{} missing: install package syslinux-common",
-        efi_build.display()
-    );
+    let efi_build = "/usr/lib/syslinux/modules/efi64/libutil.c32";
+    require_file(efi_build, "syslinux-common");
     fs::copy(efi_build, tmp.path().join("libutil.c32")).expect("copy");
     let (ok, text) = doctor(&cfg);
     assert!(!ok, "{text}");

@@ -10,14 +10,14 @@
 //!
 //! Needs root and the packages `scripts/install-deps.sh` installs.
 
-#[path = "support/firmware_lab.rs"]
-mod firmware_lab;
+mod support;
 
 use std::io::Write as _;
-use std::process::Command;
 use std::time::Duration;
 
-use firmware_lab::{Boot, Firmware, Lab, Proc, SERVER_IP, tail};
+use support::firmware_lab::{Boot, Firmware, Lab, SERVER_IP, tail};
+use support::process::Proc;
+use support::tools::{PXE, pxe};
 
 /// Time bound from QEMU's start to the marker.
 const LIMIT: Duration = Duration::from_secs(60);
@@ -27,11 +27,7 @@ const RANGE: &str = "10.77.0.100,10.77.0.199";
 /// Lays out the lab's root with `pxe init`, then the marker files.
 fn init_root(lab: &Lab) {
     let root = lab.root();
-    let out = Command::new(env!("CARGO_BIN_EXE_pxe"))
-        .arg("init")
-        .arg(&root)
-        .output()
-        .expect("run pxe init");
+    let out = pxe(&["init", root.to_str().expect("utf-8 path")]);
     assert!(
         out.status.success(),
         "pxe init {} failed ({}):\n{}{}",
@@ -57,7 +53,7 @@ fn init_root(lab: &Lab) {
 fn start_pxe(lab: &Lab, dhcp: &str, extra: &[&str]) -> Proc {
     let root = lab.root().display().to_string();
     let mut argv = vec![
-        env!("CARGO_BIN_EXE_pxe"),
+        PXE,
         "serve",
         "--root",
         &root,
@@ -148,73 +144,128 @@ fn assert_pxelinux_lookup_order(lab: &Lab, mac: &str) {
     );
 }
 
+/// Who hands out the addresses.
+#[derive(Debug, Clone, Copy)]
+enum Dhcp {
+    /// `pxe serve --dhcp server`, with this config file when given; dnsmasq sends only the
+    /// router advertisements.
+    Server(Option<&'static str>),
+    /// `pxe serve --dhcp proxy` (port 4011 too) beside dnsmasq, which gives the addresses.
+    ProxyBesideDnsmasq,
+}
+
+/// A boot that reached its marker, with the lab and the servers, still running (field order is
+/// drop order: both processes are stopped by pid before the lab's namespace goes).
+struct Booted {
+    pxe: Proc,
+    /// Kept running until the test ends.
+    _dnsmasq: Proc,
+    boot: Boot,
+    lab: Lab,
+}
+
+/// The scenario every test shares: a lab `tag` laid out by `pxe init`, `pxe serve` and dnsmasq
+/// as `dhcp` says, `firmware` booted with `mac` up to its marker (pxelinux's menu on BIOS,
+/// boot.ipxe's echo on UEFI), [`check`]ed; `pxe` logged its decision for `mac` and, beside
+/// dnsmasq, the address came from dnsmasq.
+fn boot(tag: &str, firmware: Firmware, mac: &str, dhcp: Dhcp) -> Booted {
+    let lab = Lab::new(tag);
+    init_root(&lab);
+    let (pxe, dnsmasq) = match dhcp {
+        Dhcp::Server(config) => {
+            let mut extra = server_args(&lab);
+            if let Some(config) = config {
+                let path = lab.dir().join("pxe.toml");
+                std::fs::write(&path, config).expect("write pxe.toml");
+                extra.push("--config".into());
+                extra.push(path.display().to_string());
+            }
+            let ra = lab.start_dnsmasq("dnsmasq-ra", "");
+            let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+            (start_pxe(&lab, "server", &extra), ra)
+        }
+        Dhcp::ProxyBesideDnsmasq => {
+            let leases = format!("dhcp-range={RANGE},255.255.0.0,10m\nno-ping\nlog-dhcp\n");
+            let dnsmasq = lab.start_dnsmasq("dnsmasq-addresses", &leases);
+            let mut pxe = start_pxe(&lab, "proxy", &[]);
+            lab.wait_udp_port(4011, &mut pxe, Duration::from_secs(10));
+            (pxe, dnsmasq)
+        }
+    };
+    let (marker, arch): (String, &[&str]) = match firmware {
+        Firmware::BiosIpxeRom => (lab.menu_marker(), &["bios"]),
+        Firmware::UefiEdk2 => (
+            format!("{} platform=efi", lab.script_marker()),
+            &["uefi", "x64", "efi"],
+        ),
+    };
+    let boot = lab.boot(firmware, mac, &marker, LIMIT);
+    match dhcp {
+        Dhcp::Server(_) => check(tag, &boot, &[&pxe]),
+        Dhcp::ProxyBesideDnsmasq => {
+            check(tag, &boot, &[&pxe, &dnsmasq]);
+            assert!(
+                dnsmasq
+                    .log()
+                    .lines()
+                    .any(|l| l.contains("DHCPACK") && l.contains(mac)),
+                "the address did not come from dnsmasq:\n{}",
+                dnsmasq.log()
+            );
+        }
+    }
+    assert_decision_logged(&pxe, mac, arch);
+    Booted {
+        pxe,
+        _dnsmasq: dnsmasq,
+        boot,
+        lab,
+    }
+}
+
 /// 1. BIOS, iPXE ROM (e1000), `--dhcp server`: lease → pxelinux.0 (iPXE is already iPXE) →
 ///    ldlinux.c32 → pxelinux.cfg/default by pxelinux's own lookup order → menu.
 #[test]
 fn bios_ipxe_rom_dhcp_server_reaches_pxelinux_menu() {
-    let lab = Lab::new("bios-server");
-    init_root(&lab);
-    let _ra = lab.start_dnsmasq("dnsmasq-ra", "");
-    let extra = server_args(&lab);
-    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
-    let pxe = start_pxe(&lab, "server", &extra);
     let mac = "52:54:00:77:00:01";
-    let boot = lab.boot(Firmware::BiosIpxeRom, mac, &lab.menu_marker(), LIMIT);
-    check("bios-server", &boot, &[&pxe]);
-    assert!(boot.serial.contains(&lab.config_marker()));
+    let b = boot(
+        "bios-server",
+        Firmware::BiosIpxeRom,
+        mac,
+        Dhcp::Server(None),
+    );
+    assert!(b.boot.serial.contains(&b.lab.config_marker()));
     assert!(
-        boot.serial.contains("net0: 10.77.0.1"),
+        b.boot.serial.contains("net0: 10.77.0.1"),
         "address not from the pool"
     );
-    assert_decision_logged(&pxe, mac, &["bios"]);
-    assert_pxelinux_lookup_order(&lab, mac);
+    assert_pxelinux_lookup_order(&b.lab, mac);
 }
 
 /// 2. BIOS, `--dhcp proxy` beside a DHCP server (dnsmasq) that gives addresses only.
 #[test]
 fn bios_ipxe_rom_dhcp_proxy_beside_plain_dhcp_reaches_pxelinux_menu() {
-    let lab = Lab::new("bios-proxy");
-    init_root(&lab);
-    let leases = format!("dhcp-range={RANGE},255.255.0.0,10m\nno-ping\nlog-dhcp\n");
-    let dnsmasq = lab.start_dnsmasq("dnsmasq-addresses", &leases);
-    let mut pxe = start_pxe(&lab, "proxy", &[]);
-    lab.wait_udp_port(4011, &mut pxe, Duration::from_secs(10));
-    let mac = "52:54:00:77:00:02";
-    let boot = lab.boot(Firmware::BiosIpxeRom, mac, &lab.menu_marker(), LIMIT);
-    check("bios-proxy", &boot, &[&pxe, &dnsmasq]);
-    assert!(boot.serial.contains(&lab.config_marker()));
-    assert!(
-        dnsmasq
-            .log()
-            .lines()
-            .any(|l| l.contains("DHCPACK") && l.contains(mac)),
-        "the address did not come from dnsmasq:\n{}",
-        dnsmasq.log()
+    let b = boot(
+        "bios-proxy",
+        Firmware::BiosIpxeRom,
+        "52:54:00:77:00:02",
+        Dhcp::ProxyBesideDnsmasq,
     );
-    assert_decision_logged(&pxe, mac, &["bios"]);
+    assert!(b.boot.serial.contains(&b.lab.config_marker()));
 }
 
 /// 3. UEFI, OVMF, the NIC's iPXE ROM removed: EDK2 PXE → ipxe.efi (EDK2 asks `tsize`, aborts
 ///    with ERROR 8 after the OACK, asks again) → iPXE DHCP with user class `iPXE` → boot.ipxe.
 #[test]
 fn uefi_edk2_pxe_chains_ipxe_efi_then_script() {
-    let lab = Lab::new("uefi-edk2");
-    init_root(&lab);
-    let _ra = lab.start_dnsmasq("dnsmasq-ra", "");
-    let extra = server_args(&lab);
-    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
-    let pxe = start_pxe(&lab, "server", &extra);
     let mac = "52:54:00:77:00:03";
-    let marker = format!("{} platform=efi", lab.script_marker());
-    let boot = lab.boot(Firmware::UefiEdk2, mac, &marker, LIMIT);
-    check("uefi-edk2", &boot, &[&pxe]);
+    let b = boot("uefi-edk2", Firmware::UefiEdk2, mac, Dhcp::Server(None));
     assert!(
-        boot.serial.contains("NBP file downloaded"),
+        b.boot.serial.contains("NBP file downloaded"),
         "EDK2 did not load ipxe.efi"
     );
-    assert_decision_logged(&pxe, mac, &["uefi", "x64", "efi"]);
     // The chain as the server saw it: EDK2 got ipxe.efi, then iPXE (user class) the script.
-    let log = pxe.log().to_lowercase();
+    let log = b.pxe.log().to_lowercase();
     let decided = |file: &str| {
         log.lines()
             .any(|l| l.contains(mac) && l.contains("decision") && l.contains(file))
@@ -226,7 +277,7 @@ fn uefi_edk2_pxe_chains_ipxe_efi_then_script() {
         "no decision sent iPXE (user class iPXE) to boot.ipxe"
     );
     // EDK2's TFTP: a tsize probe it aborts with ERROR 8 after the OACK, then the real read.
-    let rrqs = lab.capture_text("udp dst port 69");
+    let rrqs = b.lab.capture_text("udp dst port 69");
     let asks: Vec<&str> = rrqs
         .lines()
         .filter(|l| l.contains("RRQ \"ipxe.efi\""))
@@ -235,8 +286,9 @@ fn uefi_edk2_pxe_chains_ipxe_efi_then_script() {
         asks.len() == 2 && asks[0].contains("tsize") && asks[1].contains("windowsize"),
         "expected EDK2's tsize probe then its windowsize read of ipxe.efi; RRQs seen:\n{rrqs}"
     );
-    let aborts =
-        lab.capture_text("udp and not port 67 and not port 68 and udp[8:2] = 5 and udp[10:2] = 8");
+    let aborts = b
+        .lab
+        .capture_text("udp and not port 67 and not port 68 and udp[8:2] = 5 and udp[10:2] = 8");
     assert!(
         !aborts.is_empty(),
         "EDK2 sent no TFTP ERROR 8 (abort after the tsize OACK)"
@@ -260,20 +312,13 @@ match = { firmware = ["ipxe"], arch = ["bios"] }
 ///    loads undionly.kpxe exactly once, then the user-class rule ends the chain at pxelinux.0.
 #[test]
 fn bios_ipxe_rom_chainload_rule_ends_at_menu_without_loop() {
-    let lab = Lab::new("bios-chain");
-    init_root(&lab);
-    let config = lab.dir().join("pxe.toml");
-    std::fs::write(&config, CHAINLOAD_IPXE_ROMS).expect("write pxe.toml");
-    let _ra = lab.start_dnsmasq("dnsmasq-ra", "");
-    let mut extra = server_args(&lab);
-    extra.push("--config".into());
-    extra.push(config.display().to_string());
-    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
-    let pxe = start_pxe(&lab, "server", &extra);
-    let mac = "52:54:00:77:00:04";
-    let boot = lab.boot(Firmware::BiosIpxeRom, mac, &lab.menu_marker(), LIMIT);
-    check("bios-chain", &boot, &[&pxe]);
-    let chained = boot.count("undionly.kpxe : ");
+    let b = boot(
+        "bios-chain",
+        Firmware::BiosIpxeRom,
+        "52:54:00:77:00:04",
+        Dhcp::Server(Some(CHAINLOAD_IPXE_ROMS)),
+    );
+    let chained = b.boot.count("undionly.kpxe : ");
     let _ = writeln!(
         std::io::stderr(),
         "bios-chain: undionly.kpxe loaded {chained} time(s)"
@@ -282,10 +327,9 @@ fn bios_ipxe_rom_chainload_rule_ends_at_menu_without_loop() {
         chained <= 1,
         "undionly.kpxe loaded {chained} times: a chainload loop"
     );
-    assert_decision_logged(&pxe, mac, &["bios"]);
     // The configured rule is rule 1 and the defaults follow it: the chained iPXE ends at the
     // fifth rule, the default `ipxe-bios`.
-    let log = pxe.log();
+    let log = b.pxe.log();
     assert!(
         log.contains("by rule 1 (chain-ipxe-rom)") && log.contains("by rule 5 (ipxe-bios)"),
         "expected decisions by the configured rule, then the default ipxe-bios rule; log tail:\n{}",
@@ -299,31 +343,18 @@ fn bios_ipxe_rom_chainload_rule_ends_at_menu_without_loop() {
 ///    boots from the proxy offer's file directly and sends nothing to port 4011.
 #[test]
 fn uefi_edk2_pxe_through_proxy_beside_plain_dhcp() {
-    let lab = Lab::new("uefi-proxy");
-    init_root(&lab);
-    let leases = format!("dhcp-range={RANGE},255.255.0.0,10m\nno-ping\nlog-dhcp\n");
-    let dnsmasq = lab.start_dnsmasq("dnsmasq-addresses", &leases);
-    let mut pxe = start_pxe(&lab, "proxy", &[]);
-    lab.wait_udp_port(4011, &mut pxe, Duration::from_secs(10));
-    let mac = "52:54:00:77:00:05";
-    let marker = format!("{} platform=efi", lab.script_marker());
-    let boot = lab.boot(Firmware::UefiEdk2, mac, &marker, LIMIT);
-    check("uefi-proxy", &boot, &[&pxe, &dnsmasq]);
+    let b = boot(
+        "uefi-proxy",
+        Firmware::UefiEdk2,
+        "52:54:00:77:00:05",
+        Dhcp::ProxyBesideDnsmasq,
+    );
     assert!(
-        !boot.serial.contains("PXE-E16"),
+        !b.boot.serial.contains("PXE-E16"),
         "EDK2 rejected an offer (PXE-E16)"
     );
     assert!(
-        boot.serial.contains("NBP file downloaded"),
+        b.boot.serial.contains("NBP file downloaded"),
         "EDK2 did not load ipxe.efi"
-    );
-    assert_decision_logged(&pxe, mac, &["uefi", "x64", "efi"]);
-    assert!(
-        dnsmasq
-            .log()
-            .lines()
-            .any(|l| l.contains("DHCPACK") && l.contains(mac)),
-        "the address did not come from dnsmasq:\n{}",
-        dnsmasq.log()
     );
 }

@@ -1,10 +1,12 @@
 //! `pxe init DIR` against the installed Debian packages (pxelinux, syslinux-common, ipxe).
 //! A missing package FAILS the test naming it; nothing is skipped.
 
+mod support;
+
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
-use std::process::{Command, Output};
+
+use support::tools::{pxe, require_file, stdout};
 
 const SOURCES: &[(&str, &str, &str)] = &[
     ("pxelinux.0", "/usr/lib/PXELINUX/pxelinux.0", "pxelinux"),
@@ -35,22 +37,8 @@ const SOURCES: &[(&str, &str, &str)] = &[
 
 fn require_packages() {
     for (_, src, pkg) in SOURCES {
-        assert!(
-            Path::new(src).is_file(),
-            "{src} is missing: install package {pkg} (apt-get install -y {pkg})"
-        );
+        require_file(src, pkg);
     }
-}
-
-fn pxe(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pxe"))
-        .args(args)
-        .output()
-        .expect("run pxe")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 #[test]

@@ -1,18 +1,10 @@
 //! `pxe menu lint` and `pxe menu render` from the command line: exit codes, JSON, tree checks.
 
+mod support;
+
 use std::fs;
-use std::process::{Command, Output};
 
-fn pxe(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pxe"))
-        .args(args)
-        .output()
-        .expect("run pxe")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
+use support::tools::{pxe, stdout};
 
 /// The seed's first `pxelinux.cfg/default` (reference/pxe-guide.txt).
 const SEED: &str = "# The boot text

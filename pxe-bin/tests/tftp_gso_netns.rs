@@ -1,5 +1,5 @@
 //! Windowed downloads over a real link (a veth between two network namespaces, see
-//! `tftp_support::netns`) rather than loopback, where the kernel's UDP GSO checks meet a
+//! `support::netns`) rather than loopback, where the kernel's UDP GSO checks meet a
 //! route: `pxe tftp` sends each window as one GSO `sendmsg` and falls back to `sendmmsg` when
 //! the kernel refuses (`send_window` in src/tftp/net.rs). Over IPv4 (the dual-stack
 //! listener's v4-mapped reply sockets) and native IPv6, every file must arrive bit-exact with
@@ -8,13 +8,15 @@
 //! Needs root, `ip` (iproute2) and `ethtool` (ethtool); without them the tests FAIL saying
 //! which package to install (scripts/install-deps.sh installs both), they never skip.
 
-mod tftp_support;
+mod support;
 
 use std::path::Path;
 use std::time::Duration;
 
-use tftp_support::netns::{SERVER_IF, SERVER_V4, SERVER_V6, VethPair};
-use tftp_support::{PXE, Pxe, random_file, require, run, sha256_file};
+use support::files::{random_file, sha256_file};
+use support::netns::{SERVER_IF, SERVER_V4, SERVER_V6, VethPair};
+use support::pxe::Pxe;
+use support::tools::{PXE, require, run};
 
 const T: Duration = Duration::from_secs(120);
 /// What `send_window` logs (at debug) when it turns GSO off for a transfer's socket.
@@ -69,6 +71,36 @@ fn assert_clean_transfers(server: &Pxe, n: usize) {
     }
 }
 
+/// `pxe tftp --listen [::]:0 EXTRA...` in the server namespace; [`get`]s `f.bin` over IPv4
+/// with `blksize_v4`, then over IPv6 with `blksize_v6`, and waits for the two clean transfer
+/// summaries. Returns the server's log.
+fn download_v4_and_v6(pair: &VethPair, extra: &[&str], blksize_v4: u16, blksize_v6: u16) -> String {
+    let (dir, sha) = root();
+    let root = dir.path().to_str().expect("utf-8");
+    let mut args = vec!["tftp", "--root", root, "--listen", "[::]:0"];
+    args.extend_from_slice(extra);
+    let server = Pxe::start_in(&pair.server, &args);
+    let out = tempfile::tempdir().expect("tempdir");
+    get(
+        pair,
+        &server,
+        SERVER_V4,
+        blksize_v4,
+        &out.path().join("v4"),
+        &sha,
+    );
+    get(
+        pair,
+        &server,
+        &format!("[{SERVER_V6}]"),
+        blksize_v6,
+        &out.path().join("v6"),
+        &sha,
+    );
+    assert_clean_transfers(&server, 2);
+    server.log()
+}
+
 /// TX checksum offload off on the server's veth (`ethtool -K veth-s tx off`, which also turns
 /// off `tx-checksum-ip-generic` and `tx-udp-segmentation`). Kernels before the change that
 /// checksums UDP GSO segments in software refuse GSO there with EIO, and `pxe` must fall back
@@ -82,38 +114,14 @@ fn assert_clean_transfers(server: &Pxe, n: usize) {
 fn gso_without_tx_checksum_offload_is_bit_exact() {
     require("ethtool", "ethtool");
     let pair = VethPair::new("csum");
-    VethPair::exec(&pair.server, &["ethtool", "-K", SERVER_IF, "tx", "off"]);
-    let features = VethPair::exec(&pair.server, &["ethtool", "-k", SERVER_IF]);
+    pair.server.exec(&["ethtool", "-K", SERVER_IF, "tx", "off"]);
+    let features = pair.server.exec(&["ethtool", "-k", SERVER_IF]);
     let features = String::from_utf8_lossy(&features.stdout);
     assert!(
         features.contains("tx-checksum-ip-generic: off"),
         "tx checksum offload still on:\n{features}"
     );
-    let (dir, sha) = root();
-    let root = dir.path().to_str().expect("utf-8");
-    let server = Pxe::start_in(
-        &pair.server,
-        &["tftp", "--root", root, "--listen", "[::]:0"],
-    );
-    let out = tempfile::tempdir().expect("tempdir");
-    get(
-        &pair,
-        &server,
-        SERVER_V4,
-        1468,
-        &out.path().join("v4"),
-        &sha,
-    );
-    get(
-        &pair,
-        &server,
-        &format!("[{SERVER_V6}]"),
-        1448,
-        &out.path().join("v6"),
-        &sha,
-    );
-    assert_clean_transfers(&server, 2);
-    let log = server.log();
+    let log = download_v4_and_v6(&pair, &[], 1468, 1448);
     let refusals: Vec<&str> = log.lines().filter(|l| l.contains(REFUSED)).collect();
     assert!(
         refusals.is_empty()
@@ -130,39 +138,7 @@ fn gso_without_tx_checksum_offload_is_bit_exact() {
 #[test]
 fn gso_refused_above_the_route_mtu_falls_back_to_sendmmsg() {
     let pair = VethPair::new("mtu");
-    let (dir, sha) = root();
-    let root = dir.path().to_str().expect("utf-8");
-    let server = Pxe::start_in(
-        &pair.server,
-        &[
-            "tftp",
-            "--root",
-            root,
-            "--listen",
-            "[::]:0",
-            "--blksize-max",
-            "65464",
-        ],
-    );
-    let out = tempfile::tempdir().expect("tempdir");
-    get(
-        &pair,
-        &server,
-        SERVER_V4,
-        4096,
-        &out.path().join("v4"),
-        &sha,
-    );
-    get(
-        &pair,
-        &server,
-        &format!("[{SERVER_V6}]"),
-        4096,
-        &out.path().join("v6"),
-        &sha,
-    );
-    assert_clean_transfers(&server, 2);
-    let log = server.log();
+    let log = download_v4_and_v6(&pair, &["--blksize-max", "65464"], 4096, 4096);
     let refusals: Vec<&str> = log.lines().filter(|l| l.contains(REFUSED)).collect();
     assert_eq!(
         refusals.len(),

@@ -2,13 +2,16 @@
 //! bit-exact (SHA-256), block-number rollover, path escapes refused, 50 concurrent clients.
 //! A missing client FAILS the test with the Debian package to install; nothing is skipped.
 
-mod tftp_support;
+mod support;
 
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use tftp_support::{Pxe, random_file, require, run, sha256_file};
+use support::clients;
+use support::files::{random_file, sha256_file};
+use support::pxe::Pxe;
+use support::tools::{require, run};
 
 const MIB: usize = 1 << 20;
 const LONG: Duration = Duration::from_secs(240);
@@ -58,13 +61,8 @@ fn atftp(server: &Pxe, name: &str, options: &[&str], out: &Path) -> std::process
 }
 
 fn tftp_hpa(server: &Pxe, name: &str, out: &Path) -> std::process::Output {
-    require("tftp", "tftp-hpa");
-    let port = server.addr.port().to_string();
     let out = out.to_str().expect("utf-8 path");
-    run(
-        Command::new("tftp").args(["-m", "binary", "127.0.0.1", &port, "-c", "get", name, out]),
-        LONG,
-    )
+    clients::tftp_hpa(server, &["get", name, out], LONG)
 }
 
 #[test]
@@ -338,7 +336,7 @@ fn blksize_is_capped_to_the_interface_mtu() {
          for i in $(seq 50); do grep -q 'TFTP listening' {log} && break; sleep 0.1; done\n\
          curl -sS --tftp-blksize 8192 -o {out} tftp://127.0.0.1:6970/f.bin; rc=$?\n\
          kill $p; wait $p; exit $rc\n",
-        pxe = tftp_support::PXE,
+        pxe = support::tools::PXE,
         root = dir.path().display(),
         log = log.display(),
         out = out.display(),

@@ -5,16 +5,18 @@
 //! where 32-bit arithmetic would break, and the download is streamed through `-o -` and
 //! checked as it arrives, so the test needs neither 4 GiB of disk nor of memory.
 
-mod tftp_support;
+mod support;
 
 use std::fs::File;
 use std::io::Read;
 use std::os::unix::fs::FileExt;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rand::{RngCore, SeedableRng};
-use tftp_support::{PXE, Pxe};
+use support::process::Guard;
+use support::pxe::Pxe;
+use support::tools::PXE;
 
 const MIB: u64 = 1 << 20;
 const GIB: u64 = 1 << 30;
@@ -25,16 +27,6 @@ const SIZE: u64 = 4 * GIB + 3 * MIB + 123;
 /// Random 1 MiB chunks: the start, across 2 GiB (`i32` overflow), across 4 GiB (`u32`
 /// overflow), and the tail.
 const CHUNKS: [u64; 4] = [0, 2 * GIB - MIB / 2, 4 * GIB - MIB / 2, SIZE - MIB];
-
-/// Kills the client by pid if the test fails before it exits.
-struct ChildGuard(Child);
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// The sparse file's content, for checking what arrives.
 struct Expected {
@@ -129,7 +121,9 @@ fn file_over_4_gib_arrives_intact_with_tsize_and_windowsize() {
     let expected = Expected::write(&dir.path().join("huge.iso"));
     let server = Pxe::tftp(dir.path(), &[]);
     let started = Instant::now();
-    let mut client = ChildGuard(
+    // Killed by pid if the test fails before it exits.
+    let mut client = Guard::new(
+        "pxe get",
         Command::new(PXE)
             .args([
                 "get",
@@ -147,8 +141,9 @@ fn file_over_4_gib_arrives_intact_with_tsize_and_windowsize() {
             .stderr(Stdio::piped())
             .spawn()
             .expect("start pxe get"),
+        Duration::ZERO,
     );
-    let mut stdout = client.0.stdout.take().expect("piped stdout");
+    let mut stdout = client.take_stdout().expect("piped stdout");
     let mut buf = vec![0u8; 1 << 20];
     let mut received = 0u64;
     let limit = Duration::from_secs(600);
@@ -163,13 +158,11 @@ fn file_over_4_gib_arrives_intact_with_tsize_and_windowsize() {
     }
     let mut err = String::new();
     client
-        .0
-        .stderr
-        .take()
+        .take_stderr()
         .expect("piped stderr")
         .read_to_string(&mut err)
         .expect("read stderr");
-    let status = client.0.wait().expect("wait for pxe get");
+    let status = client.into_output().status;
     assert!(
         status.success(),
         "pxe get failed: {err}\nserver:\n{}",

@@ -2,13 +2,14 @@
 //! over the cap get no reply (the client's retransmission is served once a slot frees), the
 //! drops are logged at most once a second, and a limit too low for the cap is warned about.
 
-mod tftp_support;
+mod support;
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
-use tftp_support::{Pxe, random_file, sha256_file};
+use support::files::{random_file, sha256_file};
+use support::pxe::Pxe;
 
 const T: Duration = Duration::from_secs(20);
 

@@ -5,14 +5,17 @@
 //! that cannot replace its target gets an ERROR instead of the final ACK.
 //! A missing client FAILS the test with the Debian package to install; nothing is skipped.
 
-mod tftp_support;
+mod support;
 
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use tftp_support::{Pxe, random_file, require, run, sha256_file};
+use support::clients::tftp_hpa;
+use support::files::{random_file, sha256_file};
+use support::pxe::Pxe;
+use support::tools::{require, run};
 
 const LONG: Duration = Duration::from_secs(120);
 const BLOCK: usize = 512;
@@ -47,19 +50,9 @@ fn assert_no_temps(dir: &Path, server: &Pxe) {
 
 /// Downloads `name` with tftp-hpa into `out` and returns the bytes.
 fn fetch(server: &Pxe, name: &str, out: &Path) -> Vec<u8> {
-    require("tftp", "tftp-hpa");
-    let port = server.addr.port().to_string();
-    let o = run(
-        Command::new("tftp").args([
-            "-m",
-            "binary",
-            "127.0.0.1",
-            &port,
-            "-c",
-            "get",
-            name,
-            out.to_str().expect("utf-8 path"),
-        ]),
+    let o = tftp_hpa(
+        server,
+        &["get", name, out.to_str().expect("utf-8 path")],
         LONG,
     );
     assert!(
@@ -96,13 +89,18 @@ impl RawUpload {
         Self { sock, next: 1 }
     }
 
+    /// Sends DATA block `self.next` carrying `payload`.
+    fn send_data(&self, payload: &[u8]) {
+        let mut pkt = vec![0, 3];
+        pkt.extend_from_slice(&self.next.to_be_bytes());
+        pkt.extend_from_slice(payload);
+        self.sock.send(&pkt).expect("send DATA");
+    }
+
     /// Sends the next DATA block and waits for its ACK (skipping re-ACKs of earlier blocks).
     fn data(&mut self, payload: &[u8]) {
         let block = self.next;
-        let mut pkt = vec![0, 3];
-        pkt.extend_from_slice(&block.to_be_bytes());
-        pkt.extend_from_slice(payload);
-        self.sock.send(&pkt).expect("send DATA");
+        self.send_data(payload);
         let mut buf = [0u8; 600];
         loop {
             let n = self
@@ -134,10 +132,7 @@ impl RawUpload {
 
     /// Sends the short last block and returns the ERROR (code, message) that must answer it.
     fn last_refused(&mut self, payload: &[u8]) -> (u16, String) {
-        let mut pkt = vec![0, 3];
-        pkt.extend_from_slice(&self.next.to_be_bytes());
-        pkt.extend_from_slice(payload);
-        self.sock.send(&pkt).expect("send DATA");
+        self.send_data(payload);
         let mut buf = [0u8; 600];
         loop {
             let n = self
@@ -210,19 +205,10 @@ fn real_clients_replace_files_bit_exact() {
     assert_eq!(sha256_file(&root.path().join("kernel")), sha);
 
     let sha2 = random_file(&src.path().join("initrd"), 700_001, 12);
-    let port = server.addr.port().to_string();
     let local = src.path().join("initrd");
-    let o = run(
-        Command::new("tftp").args([
-            "-m",
-            "binary",
-            "127.0.0.1",
-            &port,
-            "-c",
-            "put",
-            local.to_str().expect("utf-8 path"),
-            "initrd",
-        ]),
+    let o = tftp_hpa(
+        &server,
+        &["put", local.to_str().expect("utf-8 path"), "initrd"],
         LONG,
     );
     assert!(

@@ -12,13 +12,13 @@
 
 use std::fmt::Write as _;
 use std::fs::{self, File};
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
+use super::files::write_file;
+use super::netns::{self, Netns};
+use super::process::Proc;
 
 /// The server's address on the bridge.
 pub const SERVER_IP: &str = "10.77.0.1";
@@ -36,85 +36,6 @@ pub enum Firmware {
     BiosIpxeRom,
     /// OVMF with a virtio NIC whose iPXE ROM is removed (`romfile=`): EDK2's own PXE client.
     UefiEdk2,
-}
-
-/// A process started by a test, stopped by pid (SIGTERM, then SIGKILL) when dropped.
-#[derive(Debug)]
-pub struct Proc {
-    what: String,
-    child: Child,
-    log: PathBuf,
-}
-
-impl Proc {
-    /// The file holding the process's stdout and stderr.
-    pub fn log_path(&self) -> &Path {
-        &self.log
-    }
-
-    /// Everything the process has written so far.
-    pub fn log(&self) -> String {
-        fs::read(&self.log)
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .unwrap_or_default()
-    }
-
-    /// Fails with the log when the process has already exited.
-    pub fn assert_running(&mut self) {
-        if let Ok(Some(status)) = self.child.try_wait() {
-            panic!(
-                "{} exited early ({status}); its log:\n{}",
-                self.what,
-                self.log()
-            );
-        }
-    }
-
-    /// Stops the process: SIGTERM, up to `grace` to exit, then SIGKILL; reaps it.
-    pub fn stop(&mut self, grace: Duration) {
-        if matches!(self.child.try_wait(), Ok(Some(_))) {
-            return;
-        }
-        let pid = Pid::from_raw(i32::try_from(self.child.id()).unwrap_or(i32::MAX));
-        let _ = kill(pid, Signal::SIGTERM);
-        let until = Instant::now() + grace;
-        while Instant::now() < until {
-            if matches!(self.child.try_wait(), Ok(Some(_))) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        self.stop(Duration::from_secs(3));
-    }
-}
-
-/// A network namespace, deleted when dropped.
-#[derive(Debug)]
-pub struct Netns {
-    name: String,
-}
-
-impl Netns {
-    /// The namespace's name (for `ip netns exec`).
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .stderr(Stdio::null())
-            .status();
-    }
 }
 
 /// The outcome of one boot.
@@ -198,34 +119,16 @@ impl Lab {
             .args(["netns", "del", &name])
             .stderr(Stdio::null())
             .status();
-        run(&["ip", "netns", "add", &name]);
-        let netns = Netns { name };
-        let ns = netns.name().to_owned();
-        let ipn = |args: &[&str]| {
-            let mut all = vec!["ip", "-n", ns.as_str()];
-            all.extend_from_slice(args);
-            run(&all);
-        };
-        run(&[
-            "ip",
-            "netns",
-            "exec",
-            &ns,
-            "sysctl",
-            "-qw",
-            "net.ipv6.conf.all.accept_dad=0",
-        ]);
-        run(&[
-            "ip",
-            "netns",
-            "exec",
-            &ns,
-            "sysctl",
-            "-qw",
-            "net.ipv6.conf.default.accept_dad=0",
-        ]);
-        ipn(&["link", "set", "lo", "up"]);
-        ipn(&[
+        let netns = Netns::new(&name);
+        for conf in ["all", "default"] {
+            netns.exec(&[
+                "sysctl",
+                "-qw",
+                &format!("net.ipv6.conf.{conf}.accept_dad=0"),
+            ]);
+        }
+        netns.ip(&["link", "set", "lo", "up"]);
+        netns.ip(&[
             "link",
             "add",
             "br0",
@@ -236,18 +139,18 @@ impl Lab {
             "forward_delay",
             "0",
         ]);
-        ipn(&[
+        netns.ip(&[
             "addr",
             "add",
             &format!("{SERVER_IP}/{PREFIX}"),
             "dev",
             "br0",
         ]);
-        ipn(&["addr", "add", "fd77::1/64", "dev", "br0", "nodad"]);
-        ipn(&["tuntap", "add", "dev", "tap0", "mode", "tap"]);
-        ipn(&["link", "set", "tap0", "master", "br0"]);
-        ipn(&["link", "set", "tap0", "up"]);
-        ipn(&["link", "set", "br0", "up"]);
+        netns.ip(&["addr", "add", "fd77::1/64", "dev", "br0", "nodad"]);
+        netns.ip(&["tuntap", "add", "dev", "tap0", "mode", "tap"]);
+        netns.ip(&["link", "set", "tap0", "master", "br0"]);
+        netns.ip(&["link", "set", "tap0", "up"]);
+        netns.ip(&["link", "set", "br0", "up"]);
         let dir = tempfile::Builder::new()
             .prefix(&format!("pxefw-{tag}-"))
             .tempdir()
@@ -372,22 +275,9 @@ impl Lab {
 
     /// Starts `argv` inside the namespace, stdout and stderr to `<dir>/<what>.log`.
     pub fn spawn(&self, what: &str, argv: &[&str]) -> Proc {
+        let (program, args) = argv.split_first().expect("a program to start");
         let log = self.dir().join(format!("{what}.log"));
-        let out = File::create(&log).expect("create a log file");
-        let err = out.try_clone().expect("clone a log file");
-        let child = Command::new("ip")
-            .args(["netns", "exec", self.netns()])
-            .args(argv)
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .spawn()
-            .unwrap_or_else(|e| panic!("start {what} ({argv:?}): {e}"));
-        Proc {
-            what: what.to_owned(),
-            child,
-            log,
-        }
+        Proc::start(what, netns::command(self.netns(), program).args(args), &log)
     }
 
     /// Starts dnsmasq inside the namespace on `br0` with `extra` config lines, always sending
@@ -416,11 +306,11 @@ impl Lab {
     pub fn wait_udp_port(&self, port: u16, server: &mut Proc, limit: Duration) {
         let t0 = Instant::now();
         let needle = format!(":{port} ");
-        let owner = format!("pid={},", server.child.id());
+        let owner = format!("pid={},", server.pid());
         loop {
             server.assert_running();
-            let out = Command::new("ip")
-                .args(["netns", "exec", self.netns(), "ss", "-Hulnp"])
+            let out = netns::command(self.netns(), "ss")
+                .arg("-Hulnp")
                 .output()
                 .expect("run ss");
             let table = String::from_utf8_lossy(&out.stdout);
@@ -433,7 +323,7 @@ impl Lab {
             assert!(
                 t0.elapsed() < limit,
                 "{} does not listen on UDP {port} after {limit:?}; sockets:\n{table}\nits log:\n{}",
-                server.what,
+                server.what(),
                 server.log()
             );
             std::thread::sleep(Duration::from_millis(100));
@@ -505,7 +395,7 @@ impl Lab {
             if text.contains(marker) {
                 break (true, String::new());
             }
-            if let Ok(Some(status)) = qemu.child.try_wait() {
+            if let Some(status) = qemu.exited() {
                 break (
                     false,
                     format!("QEMU exited ({status}): {}", qemu.log().trim()),
@@ -579,25 +469,6 @@ fn remove_stale_namespaces(tag: &str) {
             let _ = Command::new("ip").args(["netns", "del", name]).status();
         }
     }
-}
-
-/// Runs a setup command; panics with its stderr when it fails.
-fn run(argv: &[&str]) {
-    let out = Command::new(argv[0])
-        .args(&argv[1..])
-        .output()
-        .unwrap_or_else(|e| panic!("run {argv:?}: {e} (scripts/install-deps.sh installs it)"));
-    assert!(
-        out.status.success(),
-        "{argv:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn write_file(path: &Path, text: &str) {
-    let mut f = File::create(path).unwrap_or_else(|e| panic!("create {}: {e}", path.display()));
-    f.write_all(text.as_bytes())
-        .unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
 }
 
 /// The serial log as text with ANSI escape sequences (the menu's drawing) removed.

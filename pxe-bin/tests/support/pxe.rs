@@ -1,28 +1,21 @@
-//! Helpers for the TFTP and CLI integration tests: start `pxe` on a free loopback port, kill it
-//! by pid when the test ends (pass or panic), demand real tools, make random files; a veth
-//! link between two network namespaces ([`netns`]).
-
-#![allow(dead_code, reason = "each test crate uses a different subset")]
+//! `pxe` started for a test and waited on until it logs "TFTP listening": its log and stdout
+//! kept in memory, the address it listens on parsed from the log, killed by pid when dropped.
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rand::{RngCore, SeedableRng};
-use sha2::{Digest, Sha256};
-
-pub mod netns;
-
-/// The `pxe` binary under test.
-pub const PXE: &str = env!("CARGO_BIN_EXE_pxe");
+use super::netns;
+use super::process::Guard;
+use super::tools::PXE;
 
 /// A running `pxe` process, killed (by pid) when dropped.
 pub struct Pxe {
-    child: Child,
+    child: Guard,
     /// The TFTP listen address it reported.
     pub addr: SocketAddr,
     log: Arc<Mutex<String>>,
@@ -47,13 +40,11 @@ impl Pxe {
     /// Starts `pxe ARGS...` inside network namespace `ns`. `ip netns exec` execs pxe, so the
     /// pid killed on drop is pxe's own.
     pub fn start_in(ns: &str, args: &[&str]) -> Self {
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", ns, PXE]);
-        Self::launch(cmd, args)
+        Self::launch(netns::command(ns, PXE), args)
     }
 
     fn launch(mut cmd: Command, args: &[&str]) -> Self {
-        let mut child = cmd
+        let child = cmd
             .args(args)
             .env("RUST_LOG", "debug")
             .stdin(Stdio::null())
@@ -61,10 +52,12 @@ impl Pxe {
             .stderr(Stdio::piped())
             .spawn()
             .expect("start pxe");
+        // Guarded at once: a failure below kills it by pid.
+        let mut child = Guard::new("pxe", child, Duration::ZERO);
         let log = Arc::new(Mutex::new(String::new()));
         let stdout = Arc::new(Mutex::new(String::new()));
         let (tx, rx) = mpsc::channel();
-        let stderr = child.stderr.take().expect("stderr piped");
+        let stderr = child.take_stderr().expect("stderr piped");
         let log2 = Arc::clone(&log);
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
@@ -80,7 +73,7 @@ impl Pxe {
                 l.push('\n');
             }
         });
-        let mut out = child.stdout.take().expect("stdout piped");
+        let mut out = child.take_stdout().expect("stdout piped");
         let stdout2 = Arc::clone(&stdout);
         std::thread::spawn(move || {
             let mut buf = [0u8; 4096];
@@ -94,20 +87,15 @@ impl Pxe {
                     .push_str(&String::from_utf8_lossy(&buf[..n]));
             }
         });
-        let addr = match rx.recv_timeout(Duration::from_secs(20)) {
-            Ok(a) => a.parse().expect("listen address"),
-            Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "pxe {args:?} did not start; log:\n{}",
-                    log.lock().map(|l| l.clone()).unwrap_or_default()
-                );
-            }
+        let Ok(addr) = rx.recv_timeout(Duration::from_secs(20)) else {
+            panic!(
+                "pxe {args:?} did not start; log:\n{}",
+                log.lock().map(|l| l.clone()).unwrap_or_default()
+            );
         };
         Self {
             child,
-            addr,
+            addr: addr.parse().expect("listen address"),
             log,
             stdout,
         }
@@ -132,7 +120,7 @@ impl Pxe {
 
     /// The process id.
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.child.pid()
     }
 
     /// Sends SIGTERM and waits up to `timeout` for a clean exit; returns its status code.
@@ -142,29 +130,12 @@ impl Pxe {
 
     /// Sends `sig` and waits up to `timeout` for the process to exit; returns its status code.
     pub fn signal(mut self, sig: nix::sys::signal::Signal, timeout: Duration) -> Option<i32> {
-        let pid = nix::unistd::Pid::from_raw(i32::try_from(self.child.id()).ok()?);
-        nix::sys::signal::kill(pid, sig).ok()?;
-        let end = Instant::now() + timeout;
-        while Instant::now() < end {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return status.code();
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        None
+        self.child.signal(sig, timeout)?.code()
     }
 
     /// `tftp://127.0.0.1:PORT/name`.
     pub fn url(&self, name: &str) -> String {
         format!("tftp://{}/{name}", self.addr)
-    }
-}
-
-impl Drop for Pxe {
-    fn drop(&mut self) {
-        // Kill by pid, always: a failed assertion must not leave a server behind.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -176,56 +147,4 @@ fn listen_field(line: &str) -> Option<String> {
     line.split_whitespace()
         .find_map(|w| w.strip_prefix("listen="))
         .map(str::to_owned)
-}
-
-/// Panics (never skips) when `tool` is missing, naming the Debian package that ships it.
-pub fn require(tool: &str, package: &str) {
-    let found = std::env::var_os("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(tool).is_file()));
-    assert!(
-        found,
-        "`{tool}` is not installed: this test needs the Debian package `{package}` \
-         (run `sudo bash scripts/install-deps.sh`, or `apt-get install {package}`)"
-    );
-}
-
-/// Writes `len` pseudo-random bytes (seeded) to `path`; returns their SHA-256 in hex.
-pub fn random_file(path: &Path, len: usize, seed: u64) -> String {
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let mut data = vec![0u8; len];
-    rng.fill_bytes(&mut data);
-    std::fs::write(path, &data).expect("write test file");
-    hex::encode(Sha256::digest(&data))
-}
-
-/// SHA-256 of a file, in hex.
-pub fn sha256_file(path: &Path) -> String {
-    let data = std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-    hex::encode(Sha256::digest(&data))
-}
-
-/// Runs a command with a time limit; panics with its output if it cannot be started.
-pub fn run(cmd: &mut Command, timeout: Duration) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("start {cmd:?}: {e}"));
-    let end = Instant::now() + timeout;
-    loop {
-        if let Ok(Some(_)) = child.try_wait() {
-            break;
-        }
-        if Instant::now() > end {
-            let _ = child.kill();
-            let out = child.wait_with_output().expect("collect output");
-            panic!(
-                "{cmd:?} took longer than {timeout:?}; stderr:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    child.wait_with_output().expect("collect output")
 }

@@ -1,0 +1,21 @@
+//! The kit shared by the pxe-bin integration tests; each test crate says `mod support;` and
+//! uses what it needs:
+//!
+//! - [`tools`]: the binary under test, required tools (missing ones fail the test, never skip
+//!   it), checked setup steps and commands with a time limit;
+//! - [`process`]: guards that stop every process a test starts by pid, also when it fails;
+//! - [`pxe`]: `pxe` started and waited on until it listens, its log in memory;
+//! - [`clients`]: real TFTP clients driven against it;
+//! - [`netns`]: network namespaces and veth pairs, always deleted;
+//! - [`files`]: random files and their digests;
+//! - [`firmware_lab`]: real firmware booted in QEMU against a server in a namespace.
+
+#![allow(dead_code, reason = "each test crate uses a different subset")]
+
+pub mod clients;
+pub mod files;
+pub mod firmware_lab;
+pub mod netns;
+pub mod process;
+pub mod pxe;
+pub mod tools;

@@ -1,0 +1,171 @@
+//! Network namespaces a test creates and always deletes (on drop, also when it fails), and two
+//! of them joined by a veth pair: a real link (its MTU, its offloads) where loopback would hide
+//! them. Addresses exist only inside the namespaces; nothing touches the host's network.
+
+use std::ops::Deref;
+use std::os::fd::AsRawFd;
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use super::tools::{checked, ip, require, require_root};
+
+/// A network namespace, deleted when dropped. Derefs to its name, for `ip netns exec NAME`.
+#[derive(Debug)]
+pub struct Netns {
+    name: String,
+}
+
+impl Netns {
+    /// Creates namespace `name`. Fails, never skips, without root or `ip`.
+    pub fn new(name: &str) -> Self {
+        require_root();
+        require("ip", "iproute2");
+        ip(&["netns", "add", name]);
+        Self {
+            name: name.to_owned(),
+        }
+    }
+
+    /// The namespace's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// `ip -n NAME ARGS...` as a checked setup step.
+    pub fn ip(&self, args: &[&str]) {
+        let mut all = vec!["-n", self.name()];
+        all.extend_from_slice(args);
+        ip(&all);
+    }
+
+    /// Runs `argv` inside the namespace and fails the test with its stderr if it fails.
+    pub fn exec(&self, argv: &[&str]) -> Output {
+        let (program, args) = argv.split_first().expect("a program to run");
+        checked(command(self, program).args(args))
+    }
+}
+
+impl Deref for Netns {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        // Deleting a namespace also deletes the devices inside it (a veth end, and so its peer).
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// `program` to be run inside namespace `ns`. `ip netns exec` execs it, so the child's pid is
+/// the program's own (what the process guards kill).
+pub fn command(ns: &str, program: &str) -> Command {
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", ns, program]);
+    cmd
+}
+
+/// Runs `f` on a thread of its own moved into namespace `ns` (setns(2) changes only the
+/// calling thread's namespace, so the sockets `f` makes live in `ns`); returns its result.
+pub fn on_thread_in<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let path = format!("/var/run/netns/{ns}");
+    std::thread::spawn(move || {
+        let nsf = std::fs::File::open(&path).expect("open netns");
+        // SAFETY: valid namespace fd; setns(2) only changes this thread's network namespace.
+        let rc = unsafe { libc::setns(nsf.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(rc, 0, "setns {path}: {}", std::io::Error::last_os_error());
+        f()
+    })
+    .join()
+    .expect("thread in the namespace")
+}
+
+/// The server's end, in [`VethPair::server`].
+pub const SERVER_IF: &str = "veth-s";
+/// The client's end, in [`VethPair::client`].
+pub const CLIENT_IF: &str = "veth-c";
+/// The server's IPv4 address on [`TFTP_LINK`].
+pub const SERVER_V4: &str = "10.79.0.1";
+/// The server's IPv6 address on [`TFTP_LINK`].
+pub const SERVER_V6: &str = "fd79::1";
+
+/// How the two ends of a [`VethPair`] are set up.
+#[derive(Debug, Clone, Copy)]
+pub struct Link<'a> {
+    /// Addresses (with prefix length) of the server's end; IPv6 ones without DAD.
+    pub server: &'a [&'a str],
+    /// Addresses of the client's end.
+    pub client: &'a [&'a str],
+    /// The client end's MAC address, when the test must know it.
+    pub client_mac: Option<&'a str>,
+}
+
+/// Both ends addressed, IPv4 `10.79.0.0/24` and IPv6 `fd79::/64` (usable at once: no DAD).
+pub const TFTP_LINK: Link<'static> = Link {
+    server: &["10.79.0.1/24", "fd79::1/64"],
+    client: &["10.79.0.2/24", "fd79::2/64"],
+    client_mac: None,
+};
+
+/// A server and a client namespace, named `pxev-{s,c}-<pid>-<tag>-<n>`, joined by a veth.
+#[derive(Debug)]
+pub struct VethPair {
+    // Field order is drop order: the client's namespace goes first, as it always did.
+    /// The client namespace (its end is [`CLIENT_IF`]).
+    pub client: Netns,
+    /// The server namespace (its end is [`SERVER_IF`]).
+    pub server: Netns,
+}
+
+impl VethPair {
+    /// A pair set up as [`TFTP_LINK`].
+    pub fn new(tag: &str) -> Self {
+        Self::with(tag, TFTP_LINK)
+    }
+
+    /// Creates both namespaces, the veth between them (both ends created inside: nothing
+    /// touches the host's network), `link`'s addresses and MAC, loopback and both ends up.
+    /// Fails, never skips, without root or `ip`.
+    pub fn with(tag: &str, link: Link<'_>) -> Self {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let id = format!(
+            "{}-{tag}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        );
+        let server = Netns::new(&format!("pxev-s-{id}"));
+        let client = Netns::new(&format!("pxev-c-{id}"));
+        server.ip(&[
+            "link", "add", SERVER_IF, "type", "veth", "peer", "name", CLIENT_IF, "netns", &client,
+        ]);
+        for (ns, dev, addrs, mac) in [
+            (&server, SERVER_IF, link.server, None),
+            (&client, CLIENT_IF, link.client, link.client_mac),
+        ] {
+            ns.ip(&["link", "set", "lo", "up"]);
+            if let Some(mac) = mac {
+                ns.ip(&["link", "set", dev, "address", mac]);
+            }
+            for addr in addrs {
+                if addr.contains(':') {
+                    ns.ip(&["addr", "add", addr, "dev", dev, "nodad"]);
+                } else {
+                    ns.ip(&["addr", "add", addr, "dev", dev]);
+                }
+            }
+            ns.ip(&["link", "set", dev, "up"]);
+        }
+        Self { client, server }
+    }
+
+    /// `program` to be run inside the client namespace.
+    pub fn client_command(&self, program: &str) -> Command {
+        command(&self.client, program)
+    }
+}
