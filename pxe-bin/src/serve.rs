@@ -118,7 +118,17 @@ async fn serve(config: Config, demo: bool) -> Result<ExitCode, Error> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut dhcp_task = None;
     if dhcp_on {
-        let ctx = DhcpContext { tftp_listen };
+        let http_listen = http_running.as_ref().map(http::Running::local_addr);
+        if let Some(h) = http_listen.filter(|h| h.ip().is_loopback()) {
+            tracing::warn!(
+                http = %h,
+                "HTTP listens on loopback while DHCP runs: clients sent to http:// boot files cannot reach it (use [http] listen = \"0.0.0.0:PORT\")"
+            );
+        }
+        let ctx = DhcpContext {
+            tftp_listen,
+            http_listen,
+        };
         dhcp_task = Some(tokio::spawn(dhcp::run(config.dhcp.clone(), ctx, stop_rx)));
     }
     let result = match &mut dhcp_task {
