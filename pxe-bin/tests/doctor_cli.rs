@@ -156,8 +156,14 @@ fn http_port_in_use_is_an_error_and_its_boot_files_are_checked() {
     let (tmp, cfg) = healthy_tree();
     let busy = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = busy.local_addr().expect("addr").port();
-    let mut text = fs::read_to_string(&cfg).expect("cfg");
-    text.push_str(&format!("\n[http]\nlisten = \"127.0.0.1:{port}\"\n"));
+    let text = fs::read_to_string(&cfg).expect("cfg").replace(
+        "# listen = \"0.0.0.0:80\"",
+        &format!("listen = \"127.0.0.1:{port}\""),
+    );
+    assert!(
+        text.contains(&format!("listen = \"127.0.0.1:{port}\"")),
+        "{text}"
+    );
     fs::write(&cfg, text).expect("write");
     let (ok, out) = doctor(&cfg);
     assert!(!ok, "{out}");
