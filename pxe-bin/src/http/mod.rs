@@ -8,12 +8,15 @@
 //! connection handling on the `serve` tokio runtime; [`handler`] answers one request.
 //!
 //! At most `max_connections` connections are served at once: beyond that the listener stops
-//! accepting, and new connections wait in the kernel's backlog until one closes.
+//! accepting, and new connections wait in the kernel's backlog until one closes. A connection
+//! is closed when its request headers take over 30 s (also an idle keep-alive) or a response
+//! write waits over 60 s for the client to read ([`stall`]), so dead clients free their slot.
 
 pub mod body;
 pub mod handler;
 pub mod path;
 pub mod range;
+pub mod stall;
 
 use std::io;
 use std::net::SocketAddr;
@@ -35,6 +38,9 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 1000;
 /// How long a connection may take to send a request's headers (also bounds idle keep-alive
 /// connections, which would otherwise hold a slot forever).
 const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long a response write may wait for the client to read (see [`stall`]).
+const WRITE_STALL_LIMIT: Duration = Duration::from_secs(60);
 
 /// A bound, not yet serving, HTTP listener: bound before privileges are dropped, like TFTP's.
 #[derive(Debug)]
@@ -161,7 +167,10 @@ async fn accept_loop(
                 .timer(TokioTimer::new())
                 .header_read_timeout(HEADER_TIMEOUT);
             if let Err(e) = builder
-                .serve_connection(TokioIo::new(stream), service)
+                .serve_connection(
+                    TokioIo::new(stall::StallGuard::new(stream, WRITE_STALL_LIMIT)),
+                    service,
+                )
                 .await
             {
                 tracing::debug!(client = %peer, error = %e, "HTTP connection ended");
