@@ -65,6 +65,9 @@ pub struct ServeArgs {
     /// TFTP listen address.
     #[arg(long, value_name = "ADDR:PORT")]
     pub listen: Option<SocketAddr>,
+    /// Also serve the root over HTTP on this address (off unless given or `[http] listen`).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub http: Option<SocketAddr>,
     /// DHCP flags (handled by the DHCP module).
     #[command(flatten)]
     pub dhcp: DhcpFlags,

@@ -15,6 +15,10 @@
 //! port_range = "49152:65535"
 //! max_transfers = 2000        # concurrent transfers; more requests wait (dropped, retried)
 //!
+//! [http]                      # off unless listen is set (or --http)
+//! listen = "0.0.0.0:8080"
+//! max_connections = 1000
+//!
 //! [dhcp]                      # owned by crate::dhcp::DhcpConfig
 //! ```
 
@@ -42,6 +46,8 @@ pub struct Config {
     pub log_format: Option<LogFormat>,
     /// TFTP settings.
     pub tftp: TftpConfig,
+    /// HTTP settings.
+    pub http: HttpConfig,
     /// DHCP settings (see `crate::dhcp`).
     pub dhcp: crate::dhcp::DhcpConfig,
 }
@@ -68,6 +74,17 @@ pub struct TftpConfig {
     /// a request beyond it is dropped unanswered and served when the client retransmits it
     /// after a transfer has ended.
     pub max_transfers: Option<NonZeroU32>,
+}
+
+/// `[http]`: the HTTP server for the same root (`crate::http`). Off unless `listen` is set.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Listen address; `pxe serve --http` overrides it.
+    pub listen: Option<SocketAddr>,
+    /// Most connections served at once (default `crate::http::DEFAULT_MAX_CONNECTIONS`); more
+    /// wait in the kernel's backlog until one closes.
+    pub max_connections: Option<NonZeroU32>,
 }
 
 impl Config {
@@ -98,6 +115,9 @@ impl Config {
         if let Some(listen) = args.listen {
             self.tftp.listen = Some(listen);
         }
+        if let Some(http) = args.http {
+            self.http.listen = Some(http);
+        }
         self.dhcp.apply_flags(&args.dhcp)
     }
 }
@@ -119,6 +139,9 @@ mod tests {
             windowsize_max = 64
             port_range = "49152:65535"
             max_transfers = 500
+            [http]
+            listen = "0.0.0.0:8080"
+            max_connections = 50
             [dhcp]
         "#;
         let mut c = Config::parse(text, Path::new("t.toml")).unwrap();
@@ -131,14 +154,26 @@ mod tests {
         );
         assert_eq!(c.tftp.max_transfers, NonZeroU32::new(500));
         assert_eq!(c.log_format, Some(LogFormat::Json));
+        assert_eq!(c.http.listen, Some("0.0.0.0:8080".parse().unwrap()));
+        assert_eq!(c.http.max_connections, NonZeroU32::new(50));
         let args = ServeArgs {
             root: Some("/other".into()),
             listen: Some("127.0.0.1:6969".parse().unwrap()),
+            http: Some("127.0.0.1:6980".parse().unwrap()),
             ..ServeArgs::default()
         };
         c.apply_serve_flags(&args).unwrap();
         assert_eq!(c.root.as_deref(), Some(Path::new("/other")));
         assert_eq!(c.tftp.listen, Some("127.0.0.1:6969".parse().unwrap()));
+        assert_eq!(c.http.listen, Some("127.0.0.1:6980".parse().unwrap()));
+    }
+
+    #[test]
+    fn http_is_off_by_default_and_checked() {
+        let c = Config::parse("", Path::new("t.toml")).unwrap();
+        assert_eq!(c.http, HttpConfig::default());
+        let e = Config::parse("[http]\nport = 80\n", Path::new("t.toml")).unwrap_err();
+        assert!(e.to_string().contains("port"), "{e}");
     }
 
     #[test]

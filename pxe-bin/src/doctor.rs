@@ -147,7 +147,8 @@ pub fn check(config: &Config, path: &Path) -> Report {
 /// rule, since only clients of that kind fail (the default policy names an arm64 iPXE build
 /// that Debian's `ipxe` package does not ship).
 fn check_referenced(root: &Path, config: &Config, r: &mut Report) -> BTreeSet<String> {
-    let policy_files = crate::dhcp::boot_files(&config.dhcp).unwrap_or_else(|e| {
+    let http = config.http.listen.map(|a| a.port());
+    let policy_files = crate::dhcp::boot_files(&config.dhcp, http).unwrap_or_else(|e| {
         r.push(Severity::Error, "dhcp", e.to_string());
         Vec::new()
     });
@@ -518,30 +519,40 @@ fn check_ports(config: &Config, r: &mut Report) {
             ports.push((SocketAddr::from((Ipv4Addr::UNSPECIFIED, 67)), "DHCP"));
         }
     }
-    for (addr, what) in ports {
-        match UdpSocket::bind(addr) {
-            Ok(_) => r.push(
+    let http = config.http.listen.map(|a| (a, "HTTP"));
+    let udp = ports
+        .into_iter()
+        .map(|(a, w)| (a, w, UdpSocket::bind(a).map(drop)));
+    let tcp = http.map(|(a, w)| (a, w, std::net::TcpListener::bind(a).map(drop)));
+    for (addr, what, bound) in udp.chain(tcp) {
+        let (proto, ss) = if what == "HTTP" {
+            ("TCP", "-tlpn")
+        } else {
+            ("UDP", "-ulpn")
+        };
+        match bound {
+            Ok(()) => r.push(
                 Severity::Info,
                 "ports",
-                format!("UDP {addr} ({what}) is free"),
+                format!("{proto} {addr} ({what}) is free"),
             ),
             Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => r.push(
                 Severity::Error,
                 "ports",
                 format!(
-                    "UDP {addr} ({what}) is in use by another process (`ss -ulpn 'sport = :{}'` shows which; tftpd-hpa, dnsmasq or a running pxe?)",
+                    "{proto} {addr} ({what}) is in use by another process (`ss {ss} 'sport = :{}'` shows which; tftpd-hpa, dnsmasq, a web server or a running pxe?)",
                     addr.port()
                 ),
             ),
             Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => r.push(
                 Severity::Warning,
                 "ports",
-                format!("UDP {addr} ({what}) needs root or CAP_NET_BIND_SERVICE to bind"),
+                format!("{proto} {addr} ({what}) needs root or CAP_NET_BIND_SERVICE to bind"),
             ),
             Err(e) => r.push(
                 Severity::Error,
                 "ports",
-                format!("UDP {addr} ({what}) cannot be bound: {e}"),
+                format!("{proto} {addr} ({what}) cannot be bound: {e}"),
             ),
         }
     }

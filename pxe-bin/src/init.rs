@@ -214,6 +214,11 @@ menu = "{menu}"
 # listen = "192.168.1.1:69"   # default 0.0.0.0:69, or the DHCP interface's address
 secure = true
 
+[http]
+# Off unless listen is set: the same root over HTTP, so iPXE gets boot.ipxe and the ISOs
+# it loads at line rate, and UEFI HTTP Boot clients get ipxe.efi (README "HTTP").
+# listen = "0.0.0.0:80"
+
 [dhcp]
 # Off unless you ask for it: a DHCP server on the wrong network breaks it.
 mode = "off"                  # "proxy" beside an existing DHCP server, "server" to hand out addresses

@@ -11,6 +11,7 @@ mod doctor;
 mod error;
 mod fdlimit;
 mod get;
+mod http;
 mod init;
 mod logging;
 mod menu_cmd;

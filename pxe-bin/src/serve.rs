@@ -1,7 +1,8 @@
-//! `pxe serve`: TFTP plus (when asked) DHCP in one process.
+//! `pxe serve`: TFTP plus (when asked) HTTP and DHCP in one process.
 //!
-//! No config and no flags: the demo root built into the binary on 127.0.0.1:6969, DHCP off.
-//! DHCP runs only when the config or `--dhcp` asks for it.
+//! No config and no flags: the demo root built into the binary over TFTP on 127.0.0.1:6969 and
+//! HTTP on 127.0.0.1:6980, DHCP off. HTTP runs only when `[http] listen` or `--http` asks for
+//! it (or in the demo); DHCP only when the config or `--dhcp` asks for it.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
@@ -12,11 +13,16 @@ use crate::cli::{DhcpMode, ServeArgs};
 use crate::config::Config;
 use crate::dhcp::{self, DhcpContext};
 use crate::error::Error;
+use crate::http;
 use crate::tftp::{self, Settings, fs::DirRoot, fs::Root};
 
 /// Where the demo listens when `pxe` runs with no config and no flags.
 pub const DEMO_LISTEN: SocketAddr =
     SocketAddr::V4(std::net::SocketAddrV4::new(Ipv4Addr::LOCALHOST, 6969));
+
+/// Where the demo serves HTTP unless `--http` says otherwise.
+pub const DEMO_HTTP_LISTEN: SocketAddr =
+    SocketAddr::V4(std::net::SocketAddrV4::new(Ipv4Addr::LOCALHOST, 6980));
 
 /// Runs `pxe serve`.
 pub fn run(args: &ServeArgs) -> Result<ExitCode, Error> {
@@ -67,16 +73,62 @@ async fn serve(config: Config, demo: bool) -> Result<ExitCode, Error> {
         settings.user = None;
     }
     let names = settings.root.names();
+    // HTTP binds before TFTP drops privileges (`--user`), so port 80 works too.
+    let http_listen = match (demo, config.http.listen) {
+        (_, Some(listen)) => Some(listen),
+        (true, None) => Some(DEMO_HTTP_LISTEN),
+        (false, None) => None,
+    };
+    let http_bound = match http_listen {
+        Some(listen) => {
+            let root = settings
+                .root
+                .try_clone()
+                .map_err(|e| Error::io("share the root with HTTP", e))?;
+            match http::Bound::bind(listen).await {
+                Ok(bound) => Some((bound, root)),
+                // The demo's own default port may be taken (a second demo, a web server): the
+                // demo is for trying things, so it goes on over TFTP alone.
+                Err(e) if demo && config.http.listen.is_none() => {
+                    tracing::warn!(error = %e, "demo: HTTP off (give --http ADDR:PORT for another port)");
+                    None
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        None => None,
+    };
     let running = tftp::start(settings)?;
     let tftp_listen = running.local_addr();
+    let max_connections = config
+        .http
+        .max_connections
+        .map_or(http::DEFAULT_MAX_CONNECTIONS, |n| {
+            usize::try_from(n.get()).unwrap_or(usize::MAX)
+        });
+    let http_running = http_bound.map(|(bound, root)| bound.start(root, max_connections));
     if demo {
-        print_demo_help(tftp_listen, &names);
+        print_demo_help(
+            tftp_listen,
+            http_running.as_ref().map(http::Running::local_addr),
+            &names,
+        );
     }
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut dhcp_task = None;
     if dhcp_on {
-        let ctx = DhcpContext { tftp_listen };
+        let http_listen = http_running.as_ref().map(http::Running::local_addr);
+        if let Some(h) = http_listen.filter(|h| h.ip().is_loopback()) {
+            tracing::warn!(
+                http = %h,
+                "HTTP listens on loopback while DHCP runs: clients sent to http:// boot files cannot reach it (use [http] listen = \"0.0.0.0:PORT\")"
+            );
+        }
+        let ctx = DhcpContext {
+            tftp_listen,
+            http_listen,
+        };
         dhcp_task = Some(tokio::spawn(dhcp::run(config.dhcp.clone(), ctx, stop_rx)));
     }
     let result = match &mut dhcp_task {
@@ -95,18 +147,28 @@ async fn serve(config: Config, demo: bool) -> Result<ExitCode, Error> {
         task.await
             .map_err(|e| Error::Dhcp(format!("task failed: {e}")))??;
     }
+    if let Some(h) = http_running {
+        h.stop().await;
+    }
     tokio::task::spawn_blocking(move || running.stop())
         .await
         .map_err(|e| Error::Tftp(format!("stop failed: {e}")))?;
     result.map(|()| ExitCode::SUCCESS)
 }
 
-fn print_demo_help(listen: SocketAddr, files: &[String]) {
+fn print_demo_help(listen: SocketAddr, http: Option<SocketAddr>, files: &[String]) {
+    let (over_http, try_http) = match http {
+        Some(h) => (
+            format!(" and HTTP on {h}"),
+            format!("  curl http://{h}/hello.txt\n"),
+        ),
+        None => (String::new(), String::new()),
+    };
     println!(
-        "pxe demo: serving the built-in root ({}) over TFTP on {listen}, DHCP off.\n\
-         Try:\n  pxe get tftp://{listen}/hello.txt -o -\n  curl tftp://{listen}/hello.txt\n  \
-         atftp -g -r boot.ipxe -l boot.ipxe {} {}\n\
-         Serve a real tree: pxe init /srv/tftp && sudo pxe serve --root /srv/tftp\n\
+        "pxe demo: serving the built-in root ({}) over TFTP on {listen}{over_http}, DHCP off.\n\
+         Try:\n  pxe get tftp://{listen}/hello.txt -o -\n  curl tftp://{listen}/hello.txt\n\
+         {try_http}  atftp -g -r boot.ipxe -l boot.ipxe {} {}\n\
+         Serve a real tree: pxe init /srv/tftp && sudo pxe serve --root /srv/tftp [--http 0.0.0.0:80]\n\
          Stop with Ctrl-C.",
         files.join(", "),
         listen.ip(),

@@ -717,3 +717,67 @@ fn server_honours_reservations_and_answers_a_relay_at_giaddr() {
     );
     assert_eq!(offer.boot_file(), "undionly.kpxe");
 }
+
+#[test]
+fn with_http_ipxe_gets_boot_ipxe_over_http_at_our_port() {
+    require_root_and_ip();
+    let curl_ok = Command::new("curl")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(curl_ok, "`curl` not found: install package curl");
+    let net = NetnsPair::new("http");
+    let root = root_dir();
+    fs::write(root.path().join("boot.ipxe"), b"#!ipxe\necho over http\n").expect("write");
+    let log = root.path().join("serve.log");
+    let server = Server::start(
+        &net.srv,
+        root.path(),
+        &log,
+        &["--dhcp", "proxy", "--http", "0.0.0.0:8080"],
+    );
+
+    // UEFI iPXE: the script over HTTP, the port in the URL (not 80).
+    let mut d = Request::discover(0x2222_0001, CLI_MAC, Some(7));
+    d.ipxe = true;
+    let r = exchange(&net.cli, &d, Duration::from_secs(2));
+    let url = offers(&r)
+        .first()
+        .map(|o| o.boot_file())
+        .unwrap_or_else(|| panic!("no offer for iPXE UEFI: {r:?}; log:\n{}", server.log_text()));
+    assert_eq!(url, format!("http://{SERVER_IP}:8080/boot.ipxe"));
+    // BIOS iPXE keeps pxelinux.0 over TFTP; PXE ROMs keep their iPXE binaries.
+    let mut d = Request::discover(0x2222_0002, CLI_MAC, Some(0));
+    d.ipxe = true;
+    let r = exchange(&net.cli, &d, Duration::from_secs(2));
+    assert_eq!(
+        offers(&r).first().map(|o| o.boot_file()).as_deref(),
+        Some("pxelinux.0")
+    );
+    let r = exchange(
+        &net.cli,
+        &Request::discover(0x2222_0003, CLI_MAC, Some(7)),
+        Duration::from_secs(2),
+    );
+    assert_eq!(
+        offers(&r).first().map(|o| o.boot_file()).as_deref(),
+        Some("ipxe.efi")
+    );
+
+    // The URL reaches our HTTP server from the client's side of the link.
+    ip(&["-n", &net.cli, "addr", "add", "10.78.0.2/24", "dev", CLI_IF]);
+    let out = Command::new("ip")
+        .args(["netns", "exec", &net.cli, "curl", "-sS", "--max-time", "10"])
+        .arg(&url)
+        .output()
+        .expect("curl");
+    assert!(
+        out.status.success(),
+        "curl {url}: {}; log:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        server.log_text()
+    );
+    assert_eq!(out.stdout, b"#!ipxe\necho over http\n");
+    server.wait_for_log("path=/boot.ipxe status=200", Duration::from_secs(5));
+}

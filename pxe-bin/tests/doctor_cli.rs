@@ -137,6 +137,40 @@ fn ports_in_use_are_errors() {
 }
 
 #[test]
+fn http_port_in_use_is_an_error_and_its_boot_files_are_checked() {
+    let (tmp, cfg) = healthy_tree();
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = busy.local_addr().expect("addr").port();
+    let text = fs::read_to_string(&cfg).expect("cfg").replace(
+        "# listen = \"0.0.0.0:80\"",
+        &format!("listen = \"127.0.0.1:{port}\""),
+    );
+    assert!(
+        text.contains(&format!("listen = \"127.0.0.1:{port}\"")),
+        "{text}"
+    );
+    fs::write(&cfg, text).expect("write");
+    let (ok, out) = doctor(&cfg);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains(&format!(
+            "TCP 127.0.0.1:{port} (HTTP) is in use by another process"
+        )),
+        "{out}"
+    );
+    drop(busy);
+    // With DHCP on, the files behind http://{http}/ URLs are ours: boot.ipxe must exist.
+    let text = fs::read_to_string(&cfg)
+        .expect("cfg")
+        .replace(&format!("127.0.0.1:{port}"), "127.0.0.1:0")
+        .replace("mode = \"off\"", "mode = \"proxy\"");
+    fs::write(&cfg, &text).expect("write");
+    fs::remove_file(tmp.path().join("boot.ipxe")).expect("rm");
+    let (_, out) = doctor(&cfg);
+    assert!(out.contains("boot.ipxe is referenced but missing"), "{out}");
+}
+
+#[test]
 fn missing_config_is_explained() {
     let o = pxe(&["doctor", "--config", "/nonexistent/pxe.toml"]);
     assert!(!o.status.success());

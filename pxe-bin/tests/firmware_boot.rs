@@ -358,3 +358,61 @@ fn uefi_edk2_pxe_through_proxy_beside_plain_dhcp() {
         "EDK2 did not load ipxe.efi"
     );
 }
+
+/// 6. UEFI, EDK2 PXE, `--http 0.0.0.0:8080` (not port 80, so the URL needs the port): EDK2
+///    loads ipxe.efi over TFTP as in test 3, then iPXE gets `http://10.77.0.1:8080/boot.ipxe`
+///    and fetches the script over HTTP, and the script chains a second file by a relative name,
+///    which iPXE resolves against the script's URL: over HTTP too (its log line, and no TFTP
+///    request for either).
+#[test]
+fn uefi_edk2_pxe_then_ipxe_over_http() {
+    let lab = Lab::new("uefi-http");
+    init_root(&lab);
+    let root = lab.root();
+    let marker = format!("PXEFW-HTTP-{}", std::process::id());
+    std::fs::write(
+        root.join("boot.ipxe"),
+        format!(
+            "#!ipxe\necho {} platform=${{platform}}\nchain http-marker.ipxe\n",
+            lab.script_marker()
+        ),
+    )
+    .expect("write boot.ipxe");
+    std::fs::write(
+        root.join("http-marker.ipxe"),
+        format!("#!ipxe\necho {marker}\n"),
+    )
+    .expect("write http-marker.ipxe");
+    let _ra = lab.start_dnsmasq("dnsmasq-ra", "");
+    let mut extra = server_args(&lab);
+    extra.extend(["--http".to_owned(), "0.0.0.0:8080".to_owned()]);
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+    let pxe = start_pxe(&lab, "server", &extra);
+    let mac = "52:54:00:77:00:06";
+    let boot = lab.boot(Firmware::UefiEdk2, mac, &marker, LIMIT);
+    check("uefi-http", &boot, &[&pxe]);
+    let url = format!("http://{SERVER_IP}:8080/boot.ipxe");
+    let log = pxe.log();
+    assert!(
+        log.lines()
+            .any(|l| l.contains(mac) && l.contains(&url) && l.contains("rule 5 (ipxe)")),
+        "no decision sent iPXE to {url}:\n{}",
+        tail(&log, 40)
+    );
+    for path in ["/boot.ipxe", "/http-marker.ipxe"] {
+        assert!(
+            log.lines().any(|l| l.contains(" http ")
+                && l.contains(&format!("path={path} status=200"))
+                && l.contains("result=ok")),
+            "no HTTP log line for {path}:\n{}",
+            tail(&log, 40)
+        );
+    }
+    // ipxe.efi itself came over TFTP; the script did not.
+    assert!(log.contains("file=ipxe.efi"), "{}", tail(&log, 40));
+    assert!(!log.contains("file=boot.ipxe"), "boot.ipxe went over TFTP");
+    assert!(
+        !log.contains("file=http-marker.ipxe"),
+        "http-marker.ipxe went over TFTP"
+    );
+}

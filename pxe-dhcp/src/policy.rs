@@ -13,12 +13,22 @@
 //! | 3 | `pxe-uefi-arm64` | PXE ROM, ARM64 UEFI (arch 11) | `ipxe-arm64.efi` |
 //! | 4 | `ipxe-bios` | iPXE, BIOS | `pxelinux.0` |
 //! | 5 | `ipxe` | iPXE, any other arch | `boot.ipxe` |
-//! | 6 | `http-x64` | HTTPClient, x64 | `http://{server}/ipxe.efi` |
-//! | 7 | `http-arm64` | HTTPClient, ARM64 | `http://{server}/ipxe-arm64.efi` |
+//! | 6 | `http-x64` | HTTPClient, x64 | `http://{http}/ipxe.efi` |
+//! | 7 | `http-arm64` | HTTPClient, ARM64 | `http://{http}/ipxe-arm64.efi` |
 //!
 //! iPXE is recognised by user class `iPXE` *or* option 175, so it never gets an iPXE binary
-//! again. `{server}` in a boot file is replaced by the decision's next-server address and `{mac}`
-//! by the client's MAC in pxelinux form (`52-54-00-12-34-56`).
+//! again. In a boot file, `{server}` is replaced by the decision's next-server address, `{http}`
+//! by the address of the boot server's HTTP service (the next-server address, with
+//! `:`[`Policy::http_port`] unless that is 80), and `{mac}` by the client's MAC in pxelinux form
+//! (`52-54-00-12-34-56`).
+//!
+//! # Boot files over HTTP ([`Policy::with_http`])
+//!
+//! When the server also serves its root over HTTP, rule 5 (`ipxe`) sends
+//! `http://{http}/boot.ipxe` instead of `boot.ipxe`: iPXE resolves the script's relative URLs
+//! (kernels, initrds, ISOs) against the script's own, so everything it loads then comes over
+//! HTTP, at line rate, where iPXE's TFTP is lock-step. BIOS iPXE keeps `pxelinux.0` over TFTP:
+//! pxelinux fetches its files over TFTP whatever URL loaded it.
 //!
 //! # Chainloading iPXE ROMs anyway (`once`)
 //!
@@ -209,7 +219,8 @@ pub struct Rule {
     /// The conditions.
     #[cfg_attr(feature = "serde", serde(rename = "match", default))]
     pub when: Match,
-    /// Boot file (`file` field, and option 67 when asked); may contain `{server}` and `{mac}`.
+    /// Boot file (`file` field, and option 67 when asked); may contain `{server}`, `{http}` and
+    /// `{mac}` (see the module docs).
     pub boot_file: String,
     /// Next server (`siaddr`); the responder's own address when `None`.
     #[cfg_attr(feature = "serde", serde(default))]
@@ -250,6 +261,18 @@ pub struct Policy {
     /// How long a `once` rule stays used for a client, in seconds.
     #[cfg_attr(feature = "serde", serde(default = "default_once_window"))]
     pub once_window_secs: u32,
+    /// The TCP port of the boot server's HTTP service, for `{http}` in boot files: set by the
+    /// driver to the port it serves HTTP on. 80 (the default) is left out of URLs.
+    #[cfg_attr(feature = "serde", serde(default = "default_http_port"))]
+    pub http_port: u16,
+}
+
+/// Default for [`Policy::http_port`]: HTTP's well-known port (RFC 9110 §4.2.1).
+pub const DEFAULT_HTTP_PORT: u16 = 80;
+
+#[cfg(feature = "serde")]
+fn default_http_port() -> u16 {
+    DEFAULT_HTTP_PORT
 }
 
 /// Default for [`Policy::once_window_secs`]: long enough for a ROM to fetch and start
@@ -270,7 +293,7 @@ pub struct BootDecision {
     pub rule_name: String,
     /// Whether the rule is a `once` rule (the responder records its use).
     pub once: bool,
-    /// The boot file with `{server}`/`{mac}` filled in.
+    /// The boot file with `{server}`/`{http}`/`{mac}` filled in.
     pub boot_file: String,
     /// `siaddr`.
     pub next_server: Ipv4Addr,
@@ -316,20 +339,47 @@ impl Default for Policy {
                 Rule::new(
                     "http-x64",
                     m(Firmware::HttpClient, &[ArchKind::X64Uefi]),
-                    "http://{server}/ipxe.efi"
+                    "http://{http}/ipxe.efi"
                 ),
                 Rule::new(
                     "http-arm64",
                     m(Firmware::HttpClient, &[ArchKind::Arm64Uefi]),
-                    "http://{server}/ipxe-arm64.efi"
+                    "http://{http}/ipxe-arm64.efi"
                 ),
             ],
             once_window_secs: DEFAULT_ONCE_WINDOW_SECS,
+            http_port: DEFAULT_HTTP_PORT,
         }
     }
 }
 
 impl Policy {
+    /// The default rules of a server that also serves its root over HTTP on `port`: iPXE
+    /// clients other than BIOS (rule `ipxe`) get `http://{http}/boot.ipxe`, so the script and
+    /// everything it loads by relative URL come over HTTP (module docs); the rest as
+    /// [`Policy::default`].
+    pub fn with_http(port: u16) -> Policy {
+        let mut policy = Policy {
+            http_port: port,
+            ..Policy::default()
+        };
+        for rule in &mut policy.rules {
+            if rule.name == "ipxe" {
+                rule.boot_file = "http://{http}/boot.ipxe".to_string();
+            }
+        }
+        policy
+    }
+
+    /// `{http}`: `server`, with `:port` unless [`Policy::http_port`] is 80.
+    fn http_authority(&self, server: Ipv4Addr) -> String {
+        if self.http_port == DEFAULT_HTTP_PORT {
+            server.to_string()
+        } else {
+            format!("{server}:{}", self.http_port)
+        }
+    }
+
     /// Decides for `client`, with `server` as the default next server. Stateless: `once` rules
     /// are treated like any other (use [`Policy::decide_with`] to skip used ones).
     pub fn decide(&self, client: &ClientInfo, server: Ipv4Addr) -> Option<BootDecision> {
@@ -361,6 +411,7 @@ impl Policy {
             let boot_file = rule
                 .boot_file
                 .replace("{server}", &next_server.to_string())
+                .replace("{http}", &self.http_authority(next_server))
                 .replace("{mac}", &client.mac.to_dashed().to_string());
             let reason = format!(
                 "{client} → {boot_file} by rule {} ({}){skipped}",
@@ -393,6 +444,68 @@ mod tests {
             value: ExtraValue::Bytes(bytes.to_vec()),
         }
         .to_option()
+    }
+
+    fn client(firmware: Firmware, arch: u16) -> ClientInfo {
+        ClientInfo {
+            mac: MacAddr([0x52, 0x54, 0, 0x12, 0x34, 0x56]),
+            xid: 1,
+            message_type: None,
+            firmware,
+            archs: alloc::vec![crate::pxe::Arch(arch)],
+            undi: None,
+            uuid: None,
+            vendor_class: Vec::new(),
+            user_classes: Vec::new(),
+            ipxe: None,
+        }
+    }
+
+    #[test]
+    fn http_placeholder_carries_the_port_unless_80() {
+        let server = Ipv4Addr::new(192, 168, 1, 1);
+        let uefi_http = client(Firmware::HttpClient, 16);
+        let file = |p: &Policy| p.decide(&uefi_http, server).expect("rule").boot_file;
+        assert_eq!(file(&Policy::default()), "http://192.168.1.1/ipxe.efi");
+        assert_eq!(file(&Policy::with_http(80)), "http://192.168.1.1/ipxe.efi");
+        assert_eq!(
+            file(&Policy::with_http(8080)),
+            "http://192.168.1.1:8080/ipxe.efi"
+        );
+        let mut custom = Policy {
+            rules: alloc::vec![Rule::new(
+                "c",
+                Match::default(),
+                "http://{http}/{mac}.ipxe tftp://{server}/x"
+            )],
+            ..Policy::with_http(6980)
+        };
+        custom.rules[0].next_server = Some(Ipv4Addr::new(10, 0, 0, 9));
+        assert_eq!(
+            file(&custom),
+            "http://10.0.0.9:6980/52-54-00-12-34-56.ipxe tftp://10.0.0.9/x"
+        );
+    }
+
+    #[test]
+    fn with_http_sends_ipxe_the_script_over_http_but_keeps_bios_on_tftp() {
+        let server = Ipv4Addr::new(192, 168, 1, 1);
+        let p = Policy::with_http(8080);
+        let ipxe_uefi = p.decide(&client(Firmware::Ipxe, 7), server).expect("rule");
+        assert_eq!(ipxe_uefi.rule_name, "ipxe");
+        assert_eq!(ipxe_uefi.boot_file, "http://192.168.1.1:8080/boot.ipxe");
+        let ipxe_bios = p.decide(&client(Firmware::Ipxe, 0), server).expect("rule");
+        assert_eq!(ipxe_bios.boot_file, "pxelinux.0");
+        let rom = p
+            .decide(&client(Firmware::PxeRom, 7), server)
+            .expect("rule");
+        assert_eq!(rom.boot_file, "ipxe.efi");
+        let names = |p: &Policy| p.rules.iter().map(|r| r.name.clone()).collect::<Vec<_>>();
+        assert_eq!(names(&p), names(&Policy::default()));
+        let plain = Policy::default()
+            .decide(&client(Firmware::Ipxe, 7), server)
+            .expect("rule");
+        assert_eq!(plain.boot_file, "boot.ipxe");
     }
 
     #[test]

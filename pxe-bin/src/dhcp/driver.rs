@@ -112,7 +112,7 @@ impl Driver {
             SocketAddr::V4(l) if !l.ip().is_unspecified() => Some(*l.ip()),
             _ => None,
         });
-        let policy = config.policy()?;
+        let policy = config.policy_with_http(ctx.http_listen.map(|a| a.port()))?;
         tracing::info!(
             rules = %policy
                 .rules

@@ -186,12 +186,20 @@ impl DhcpConfig {
     /// of one name would make a decision's log line ambiguous, and quietly dropping the default
     /// would leave the clients the configured rule does not match without a boot file.
     pub fn policy(&self) -> Result<Policy, Error> {
+        self.policy_with_http(None)
+    }
+
+    /// [`DhcpConfig::policy`] for a server that also serves HTTP on port `http` (when `Some`):
+    /// `{http}` in boot files gets that port, and the default rules are
+    /// [`Policy::with_http`]'s (iPXE fetches `boot.ipxe`, and what it loads, over HTTP).
+    pub fn policy_with_http(&self, http: Option<u16>) -> Result<Policy, Error> {
+        let base = http.map_or_else(Policy::default, Policy::with_http);
         let mut policy = Policy {
             rules: self.rules.clone(),
-            ..Policy::default()
+            ..base.clone()
         };
         if self.default_rules {
-            let defaults = Policy::default().rules;
+            let defaults = base.rules;
             if let Some(clash) = self
                 .rules
                 .iter()
@@ -216,20 +224,26 @@ impl DhcpConfig {
     }
 }
 
-/// The files (relative to the TFTP root) the boot policy sends clients to when DHCP is on,
-/// each with the first rule naming it: `pxe doctor` checks they exist and are readable.
+/// The files (relative to the root) the boot policy sends clients to when DHCP is on, each
+/// with the first rule naming it: `pxe doctor` checks they exist and are readable. With HTTP
+/// on (`http` = its port), `http://{http}/NAME` is our own HTTP server, so NAME counts too.
 ///
 /// Rules after one that matches every client (an empty `match`, not `once`) are never reached,
 /// so their files are left out: a configured catch-all hides the defaults' files.
-pub fn boot_files(config: &DhcpConfig) -> Result<Vec<(String, String)>, Error> {
+pub fn boot_files(config: &DhcpConfig, http: Option<u16>) -> Result<Vec<(String, String)>, Error> {
     if config.mode() == DhcpMode::Off {
         return Ok(Vec::new());
     }
     let mut files: Vec<(String, String)> = Vec::new();
-    for r in config.policy()?.rules {
+    for r in config.policy_with_http(http)?.rules {
         let catch_all = r.when == Match::default() && !r.once;
-        if !(r.boot_file.contains("://") || r.boot_file.contains('{')) {
-            let f = r.boot_file.trim_start_matches('/').to_owned();
+        let local = match r.boot_file.strip_prefix("http://{http}/") {
+            Some(name) if http.is_some() => Some(name),
+            Some(_) => None,
+            None => Some(r.boot_file.as_str()),
+        };
+        if let Some(name) = local.filter(|f| !(f.contains("://") || f.contains('{'))) {
+            let f = name.trim_start_matches('/').to_owned();
             if !files.iter().any(|(g, _)| *g == f) {
                 files.push((f, r.name));
             }
@@ -246,6 +260,9 @@ pub fn boot_files(config: &DhcpConfig) -> Result<Vec<(String, String)>, Error> {
 pub struct DhcpContext {
     /// Where TFTP listens (`next-server` is its IP, or the interface's when it is 0.0.0.0).
     pub tftp_listen: SocketAddr,
+    /// Where HTTP listens, when it runs: its port goes into `{http}` boot URLs and iPXE gets
+    /// `boot.ipxe` over HTTP ([`DhcpConfig::policy_with_http`]).
+    pub http_listen: Option<SocketAddr>,
 }
 
 /// Runs the DHCP service until `shutdown` becomes `true`, then saves the leases.
@@ -404,7 +421,7 @@ mod tests {
     #[test]
     fn boot_files_follow_the_rules_in_effect() {
         let default_files = |c: &DhcpConfig| -> Vec<String> {
-            boot_files(c)
+            boot_files(c, None)
                 .expect("files")
                 .into_iter()
                 .map(|(f, _)| f)
@@ -420,7 +437,7 @@ mod tests {
             "{defaults:?}"
         );
         assert!(
-            boot_files(&DhcpConfig::default())
+            boot_files(&DhcpConfig::default(), None)
                 .expect("files")
                 .is_empty(),
             "DHCP off: nothing referenced"
@@ -428,7 +445,7 @@ mod tests {
 
         // Defaults on: the configured file first, then the defaults' files.
         let c: DhcpConfig = toml::from_str(LAB_PC).expect("parse");
-        let files = boot_files(&c).expect("files");
+        let files = boot_files(&c, None).expect("files");
         assert_eq!(files[0], ("lab/pxelinux.0".to_owned(), "lab-pc".to_owned()));
         assert_eq!(
             files[1..]
@@ -444,7 +461,7 @@ mod tests {
             ..c
         };
         assert_eq!(
-            boot_files(&off).expect("files"),
+            boot_files(&off, None).expect("files"),
             vec![("lab/pxelinux.0".to_owned(), "lab-pc".to_owned())]
         );
 
@@ -465,12 +482,38 @@ mod tests {
         )
         .expect("parse");
         assert_eq!(
-            boot_files(&c).expect("files"),
+            boot_files(&c, None).expect("files"),
             vec![
                 ("undionly.kpxe".to_owned(), "chain-ipxe-rom".to_owned()),
                 ("menus/boot.ipxe".to_owned(), "rest".to_owned())
             ]
         );
+
+        // With HTTP on, the files behind `http://{http}/` URLs are ours to check too: the
+        // UEFI HTTP Boot clients' ipxe.efi, and boot.ipxe (which the `ipxe` rule then sends
+        // over HTTP); without it, those URLs point elsewhere.
+        let with_http = boot_files(&proxy, Some(8080)).expect("files");
+        let names: Vec<&str> = with_http.iter().map(|(f, _)| f.as_str()).collect();
+        assert!(names.contains(&"boot.ipxe"), "{names:?}");
+        assert!(names.contains(&"ipxe-arm64.efi"), "{names:?}");
+        assert!(with_http.contains(&("boot.ipxe".to_owned(), "ipxe".to_owned())));
+    }
+
+    #[test]
+    fn http_port_reaches_the_policy() {
+        let c = DhcpConfig {
+            mode: DhcpMode::Proxy,
+            ..DhcpConfig::default()
+        };
+        let p = c.policy_with_http(Some(6980)).expect("policy");
+        assert_eq!(p.http_port, 6980);
+        let ipxe = p
+            .rules
+            .iter()
+            .find(|r| r.name == "ipxe")
+            .expect("ipxe rule");
+        assert_eq!(ipxe.boot_file, "http://{http}/boot.ipxe");
+        assert_eq!(c.policy().expect("policy"), Policy::default());
     }
 
     /// A client as the classifier would describe it.

@@ -171,6 +171,21 @@ impl Root {
         }
     }
 
+    /// A second handle on the same root (the directory fd duplicated, the demo's bytes shared),
+    /// for the HTTP server, which serves what TFTP serves.
+    pub fn try_clone(&self) -> io::Result<Self> {
+        Ok(match self {
+            Self::Dir(d) => Self::Dir(DirRoot {
+                fd: d.fd.try_clone()?,
+                path: d.path.clone(),
+                secure: d.secure,
+                create: d.create,
+                openat2: AtomicBool::new(d.openat2.load(Ordering::Relaxed)),
+            }),
+            Self::Embedded(files) => Self::Embedded(files.clone()),
+        })
+    }
+
     /// The names of in-memory files (empty for a directory).
     #[must_use]
     pub fn names(&self) -> Vec<String> {

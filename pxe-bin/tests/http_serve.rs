@@ -1,0 +1,319 @@
+//! `pxe serve --http` end to end with curl on loopback: bit-exact GET of a 64 MiB file, HEAD,
+//! single ranges (first, middle, suffix, unsatisfiable), 404/403/405, path escapes (`..`,
+//! `%2e%2e`, absolute names, symlinks out of the root, upload temporaries), the demo root over
+//! HTTP, concurrent downloads, the connection cap, and SIGTERM.
+
+mod tftp_support;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use tftp_support::{Pxe, random_file, require, run, sha256_file};
+
+const T: Duration = Duration::from_secs(120);
+
+/// `pxe serve ARGS... --listen 127.0.0.1:0 --http 127.0.0.1:0` and its HTTP address.
+fn serve(args: &[&str]) -> (Pxe, SocketAddr) {
+    require("curl", "curl");
+    let mut all = vec!["serve", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0"];
+    all.extend_from_slice(args);
+    let server = Pxe::start(&all);
+    let addr = http_addr(&server);
+    (server, addr)
+}
+
+/// The address of the server's "HTTP listening" log line.
+fn http_addr(server: &Pxe) -> SocketAddr {
+    assert!(
+        server.wait_log("HTTP listening", T),
+        "no HTTP listening line:\n{}",
+        server.log()
+    );
+    let log = server.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains("HTTP listening"))
+        .expect("line");
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix("listen="))
+        .expect("listen field")
+        .parse()
+        .expect("address")
+}
+
+/// `curl -sS ARGS... http://ADDR{path}` with the status code on the last line of stdout
+/// (`-w`), the body in `out`.
+fn curl(addr: SocketAddr, path: &str, args: &[&str], out: &Path) -> (u16, Output) {
+    let url = format!("http://{addr}{path}");
+    let o = run(
+        Command::new("curl")
+            .args(["-sS", "--path-as-is", "-o"])
+            .arg(out)
+            .args(["-w", "%{http_code}"])
+            .args(args)
+            .arg(&url),
+        T,
+    );
+    assert!(
+        o.status.success(),
+        "curl {url}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let code = String::from_utf8_lossy(&o.stdout)
+        .trim()
+        .parse()
+        .expect("status");
+    (code, o)
+}
+
+/// Response headers of `curl ARGS... URL` (`-D -`, body discarded), lower-cased.
+fn headers(addr: SocketAddr, path: &str, args: &[&str]) -> String {
+    let o = run(
+        Command::new("curl")
+            .args(["-sS", "--path-as-is", "-D", "-", "-o", "/dev/null"])
+            .args(args)
+            .arg(format!("http://{addr}{path}")),
+        T,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).to_ascii_lowercase()
+}
+
+#[test]
+fn get_head_and_ranges_of_a_64_mib_file() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let len = 64 << 20;
+    let sum = random_file(&root.path().join("big.bin"), len, 7);
+    let data = std::fs::read(root.path().join("big.bin")).expect("read");
+    let (server, addr) = serve(&["--root", root.path().to_str().expect("utf-8")]);
+    let out = tempfile::tempdir().expect("tempdir");
+    let got = out.path().join("got");
+
+    let (code, _) = curl(addr, "/big.bin", &[], &got);
+    assert_eq!(code, 200);
+    assert_eq!(sha256_file(&got), sum, "GET is not bit-exact");
+    assert!(
+        server.wait_log(
+            &format!("path=/big.bin status=200 bytes={len} "),
+            Duration::from_secs(5)
+        ),
+        "{}",
+        server.log()
+    );
+    assert!(server.log().contains("result=ok"), "{}", server.log());
+
+    let head = headers(addr, "/big.bin", &["-I"]);
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(
+        head.contains(&format!("content-length: {len}\r\n")),
+        "{head}"
+    );
+    assert!(head.contains("accept-ranges: bytes\r\n"), "{head}");
+    assert!(head.contains("last-modified: "), "{head}");
+
+    let mid = len / 2 - 12345;
+    for (range, start, end) in [
+        ("0-99".to_owned(), 0, 99),
+        (format!("{mid}-{}", mid + 999_999), mid, mid + 999_999),
+        ("-500".to_owned(), len - 500, len - 1),
+        (format!("{}-", len - 10), len - 10, len - 1),
+    ] {
+        let (code, _) = curl(addr, "/big.bin", &["-r", &range], &got);
+        assert_eq!(code, 206, "{range}");
+        assert_eq!(
+            std::fs::read(&got).expect("read"),
+            &data[start..=end],
+            "range {range}"
+        );
+        let h = headers(addr, "/big.bin", &["-r", &range]);
+        assert!(
+            h.contains(&format!("content-range: bytes {start}-{end}/{len}\r\n")),
+            "{range}: {h}"
+        );
+    }
+    let h = headers(addr, "/big.bin", &["-r", &format!("{len}-")]);
+    assert!(h.starts_with("http/1.1 416"), "{h}");
+    assert!(
+        h.contains(&format!("content-range: bytes */{len}\r\n")),
+        "{h}"
+    );
+
+    // A resumed download (curl -C) ends bit-exact.
+    std::fs::write(&got, &data[..1 << 20]).expect("write");
+    let (code, _) = curl(addr, "/big.bin", &["-C", "-"], &got);
+    assert_eq!(code, 206);
+    assert_eq!(sha256_file(&got), sum, "resumed GET is not bit-exact");
+
+    assert_eq!(server.terminate(Duration::from_secs(10)), Some(0));
+}
+
+#[test]
+fn refusals_and_path_escapes() {
+    let base = tempfile::tempdir().expect("tempdir");
+    let root = base.path().join("root");
+    std::fs::create_dir_all(root.join("sub")).expect("mkdir");
+    std::fs::write(root.join("a b.txt"), b"inside\n").expect("write");
+    std::fs::write(base.path().join("secret.txt"), b"SECRET\n").expect("write");
+    std::fs::write(root.join(".pxe-upload.0123456789abcdef.x"), b"partial").expect("write");
+    std::os::unix::fs::symlink("/etc/passwd", root.join("abs-link")).expect("symlink");
+    std::os::unix::fs::symlink("../secret.txt", root.join("rel-link")).expect("symlink");
+    std::os::unix::fs::symlink("a b.txt", root.join("in-link")).expect("symlink");
+    let (server, addr) = serve(&["--root", root.to_str().expect("utf-8")]);
+    let out = tempfile::tempdir().expect("tempdir");
+    let got = out.path().join("got");
+
+    for (path, want) in [
+        ("/a%20b.txt", 200),
+        ("/in-link", 200),
+        ("/sub/..%2Fa%20b.txt", 403),
+        ("/nope", 404),
+        ("/sub", 404),
+        ("/sub/", 404),
+        ("/", 404),
+        ("/../secret.txt", 403),
+        ("/sub/../../secret.txt", 403),
+        ("/%2e%2e/secret.txt", 403),
+        ("/%2E%2E%2Fsecret.txt", 403),
+        ("/..%5csecret.txt", 403),
+        ("/etc/passwd", 404),
+        ("//etc/passwd", 404),
+        ("/abs-link", 403),
+        ("/rel-link", 403),
+        ("/.pxe-upload.0123456789abcdef.x", 403),
+        ("/a%00b", 403),
+    ] {
+        let (code, _) = curl(addr, path, &[], &got);
+        assert_eq!(code, want, "{path}");
+        let body = std::fs::read(&got).expect("read");
+        let text = String::from_utf8_lossy(&body);
+        assert!(
+            !text.contains("SECRET") && !text.contains("root:"),
+            "{path} leaked: {text}"
+        );
+        if want != 200 {
+            assert!(text.starts_with(&want.to_string()), "{path}: {text}");
+        }
+    }
+    // An absolute-form request target is the same path.
+    let (code, _) = curl(
+        addr,
+        "/",
+        &["--request-target", "http://x/../secret.txt"],
+        &got,
+    );
+    assert_eq!(code, 403);
+    let (code, _) = curl(addr, "/a%20b.txt", &["-X", "POST"], &got);
+    assert_eq!(code, 405);
+    let h = headers(addr, "/a%20b.txt", &["-X", "DELETE"]);
+    assert!(h.contains("allow: get, head\r\n"), "{h}");
+    assert!(
+        server.wait_log("path=/rel-link status=403", Duration::from_secs(5)),
+        "{}",
+        server.log()
+    );
+    assert!(server.log().contains("resolves outside the root"));
+}
+
+#[test]
+fn demo_root_over_http() {
+    let (server, addr) = serve(&[]);
+    let out = tempfile::tempdir().expect("tempdir");
+    let got = out.path().join("got");
+    let (code, _) = curl(addr, "/hello.txt", &[], &got);
+    assert_eq!(code, 200);
+    assert!(
+        String::from_utf8_lossy(&std::fs::read(&got).expect("read")).contains("Hello from pxe")
+    );
+    for name in ["/boot.ipxe", "/boot.txt", "/pxelinux.cfg/default"] {
+        let (code, _) = curl(addr, name, &[], &got);
+        assert_eq!(code, 200, "{name}");
+        assert!(!std::fs::read(&got).expect("read").is_empty());
+    }
+    let (code, _) = curl(addr, "/hello.txt", &["-r", "0-4"], &got);
+    assert_eq!(code, 206);
+    assert_eq!(std::fs::read(&got).expect("read"), b"Hello");
+    let hint = format!("curl http://{addr}/hello.txt");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !server.stdout.lock().is_ok_and(|s| s.contains(&hint)) {
+        assert!(Instant::now() < deadline, "no HTTP fetch hint on stdout");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(server.terminate(Duration::from_secs(10)), Some(0));
+}
+
+#[test]
+fn concurrent_downloads_and_the_connection_cap() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let len = 8 << 20;
+    let sum = random_file(&root.path().join("f.bin"), len, 11);
+    let config = root.path().join("pxe.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "root = \"{}\"\n[http]\nmax_connections = 3\n",
+            root.path().display()
+        ),
+    )
+    .expect("write config");
+    let (server, addr) = serve(&["--config", config.to_str().expect("utf-8")]);
+    let out = tempfile::tempdir().expect("tempdir");
+    let clients = 24;
+    let handles: Vec<_> = (0..clients)
+        .map(|i| {
+            let got = out.path().join(format!("got{i}"));
+            std::thread::spawn(move || {
+                // --limit-rate keeps each download open long enough for the cap to matter.
+                let (code, _) = curl(addr, "/f.bin", &["--limit-rate", "40M"], &got);
+                (code, sha256_file(&got))
+            })
+        })
+        .collect();
+    for h in handles {
+        let (code, got) = h.join().expect("client thread");
+        assert_eq!(code, 200);
+        assert_eq!(got, sum);
+    }
+    let log = server.log();
+    assert_eq!(
+        log.matches("path=/f.bin status=200").count(),
+        clients,
+        "{log}"
+    );
+    assert!(log.contains("HTTP connection limit reached"), "{log}");
+    assert!(!log.contains("result=aborted"), "{log}");
+}
+
+/// A 256 MiB body is streamed: `pxe`'s resident memory stays far below the file size while
+/// clients download it (a whole-file read would show up here).
+#[test]
+fn large_bodies_are_streamed_not_loaded() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let len = 256 << 20;
+    let path = root.path().join("sparse.iso");
+    let f = std::fs::File::create(&path).expect("create");
+    f.set_len(len).expect("set_len");
+    drop(f);
+    let (server, addr) = serve(&["--root", root.path().to_str().expect("utf-8")]);
+    let out = tempfile::tempdir().expect("tempdir");
+    let got = out.path().join("got");
+    let (code, _) = curl(addr, "/sparse.iso", &[], &got);
+    assert_eq!(code, 200);
+    let body = std::fs::read(&got).expect("read");
+    assert_eq!(body.len() as u64, len);
+    assert!(
+        body.iter().all(|&b| b == 0),
+        "sparse file body is not all zeros"
+    );
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid())).expect("status");
+    let hwm_kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM");
+    assert!(
+        hwm_kib < 64 * 1024,
+        "peak RSS {hwm_kib} KiB while serving a {len}-byte file"
+    );
+}
