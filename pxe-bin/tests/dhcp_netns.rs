@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use support::netns::{self, CLIENT_IF, Link, Netns, SERVER_IF, VethPair};
 use support::process::Proc;
-use support::tools::PXE;
+use support::tools::{PXE, require};
 
 const SERVER_IP: Ipv4Addr = Ipv4Addr::new(10, 78, 0, 1);
 const CLI_MAC: [u8; 6] = [0x52, 0x54, 0x00, 0x78, 0x00, 0x02];
@@ -720,19 +720,13 @@ fn server_honours_reservations_and_answers_a_relay_at_giaddr() {
 
 #[test]
 fn with_http_ipxe_gets_boot_ipxe_over_http_at_our_port() {
-    require_root_and_ip();
-    let curl_ok = Command::new("curl")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(curl_ok, "`curl` not found: install package curl");
-    let net = NetnsPair::new("http");
+    require("curl", "curl");
+    let net = netns_pair("http");
     let root = root_dir();
     fs::write(root.path().join("boot.ipxe"), b"#!ipxe\necho over http\n").expect("write");
     let log = root.path().join("serve.log");
-    let server = Server::start(
-        &net.srv,
+    let server = serve(
+        &net.server,
         root.path(),
         &log,
         &["--dhcp", "proxy", "--http", "0.0.0.0:8080"],
@@ -741,43 +735,21 @@ fn with_http_ipxe_gets_boot_ipxe_over_http_at_our_port() {
     // UEFI iPXE: the script over HTTP, the port in the URL (not 80).
     let mut d = Request::discover(0x2222_0001, CLI_MAC, Some(7));
     d.ipxe = true;
-    let r = exchange(&net.cli, &d, Duration::from_secs(2));
-    let url = offers(&r)
-        .first()
-        .map(|o| o.boot_file())
-        .unwrap_or_else(|| panic!("no offer for iPXE UEFI: {r:?}; log:\n{}", server.log_text()));
+    let url = one_offer(&net, &d, &server, "one offer for iPXE UEFI").boot_file();
     assert_eq!(url, format!("http://{SERVER_IP}:8080/boot.ipxe"));
     // BIOS iPXE keeps pxelinux.0 over TFTP; PXE ROMs keep their iPXE binaries.
     let mut d = Request::discover(0x2222_0002, CLI_MAC, Some(0));
     d.ipxe = true;
-    let r = exchange(&net.cli, &d, Duration::from_secs(2));
-    assert_eq!(
-        offers(&r).first().map(|o| o.boot_file()).as_deref(),
-        Some("pxelinux.0")
-    );
-    let r = exchange(
-        &net.cli,
-        &Request::discover(0x2222_0003, CLI_MAC, Some(7)),
-        Duration::from_secs(2),
-    );
-    assert_eq!(
-        offers(&r).first().map(|o| o.boot_file()).as_deref(),
-        Some("ipxe.efi")
-    );
+    let o = one_offer(&net, &d, &server, "one offer for iPXE BIOS");
+    assert_eq!(o.boot_file(), "pxelinux.0");
+    let d = Request::discover(0x2222_0003, CLI_MAC, Some(7));
+    let o = one_offer(&net, &d, &server, "one offer for the UEFI PXE ROM");
+    assert_eq!(o.boot_file(), "ipxe.efi");
 
     // The URL reaches our HTTP server from the client's side of the link.
-    ip(&["-n", &net.cli, "addr", "add", "10.78.0.2/24", "dev", CLI_IF]);
-    let out = Command::new("ip")
-        .args(["netns", "exec", &net.cli, "curl", "-sS", "--max-time", "10"])
-        .arg(&url)
-        .output()
-        .expect("curl");
-    assert!(
-        out.status.success(),
-        "curl {url}: {}; log:\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        server.log_text()
-    );
+    net.client
+        .ip(&["addr", "add", "10.78.0.2/24", "dev", CLIENT_IF]);
+    let out = net.client.exec(&["curl", "-sS", "--max-time", "10", &url]);
     assert_eq!(out.stdout, b"#!ipxe\necho over http\n");
-    server.wait_for_log("path=/boot.ipxe status=200", Duration::from_secs(5));
+    server.wait_log("path=/boot.ipxe status=200", Duration::from_secs(5));
 }

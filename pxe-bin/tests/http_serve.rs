@@ -3,14 +3,16 @@
 //! `%2e%2e`, absolute names, symlinks out of the root, upload temporaries), the demo root over
 //! HTTP, concurrent downloads, the connection cap, and SIGTERM.
 
-mod tftp_support;
+mod support;
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use tftp_support::{Pxe, random_file, require, run, sha256_file};
+use support::files::{random_file, sha256_file};
+use support::pxe::Pxe;
+use support::tools::{require, run};
 
 const T: Duration = Duration::from_secs(120);
 
