@@ -279,38 +279,29 @@ impl Oracle<LeaseServer> for LeaseOracle {
     fn input(&mut self, action: &Action, pool_size: u8) {
         // RELEASE and DECLINE end a holding, and so does a REQUEST for another server; a mutated
         // or raw message may be any of them, for any address, so then nothing is known any more.
-        match action {
-            Action::Send(m) if !m.flips.is_empty() => self.holders.clear(),
-            Action::Raw { .. } => self.holders.clear(),
+        let m = match action {
+            Action::Send(m) if m.flips.is_empty() => m,
+            Action::Send(_) | Action::Raw { .. } => return self.holders.clear(),
+            _ => return,
+        };
+        // Read the message as the server will: extra options may replace the structured ones
+        // (an option 54 or 53 among them).
+        let (bytes, _, _) = build(m, pool_size);
+        let Ok(req) = Repr::parse_bytes(&bytes) else {
+            return self.holders.clear();
+        };
+        let who = who(&req);
+        let freed = match req.message_type() {
             // A REQUEST naming another server declines this server's offer (RFC 2131 §4.3.2).
-            Action::Send(m)
-                if m.msg_type % 9 == 3
-                    && m.server_id.is_some_and(|s| s.ip(pool_size) != SERVER) =>
-            {
-                let Some(who) = sender(m, pool_size) else {
-                    return self.holders.clear();
-                };
-                self.holders.retain(|_, h| h.0 != who);
+            Some(MessageType::Request) if req.server_identifier().is_some_and(|s| s != SERVER) => {
+                return self.holders.retain(|_, h| h.0 != who);
             }
-            Action::Send(m) if matches!(m.msg_type % 9, 4 | 7) => {
-                let Some(who) = sender(m, pool_size) else {
-                    return self.holders.clear();
-                };
-                let ip = if m.msg_type % 9 == 7 {
-                    m.ciaddr
-                } else {
-                    m.requested
-                };
-                match ip.map(|s| s.ip(pool_size)) {
-                    Some(ip) => {
-                        if self.holders.get(&ip).is_some_and(|h| h.0 == who) {
-                            self.holders.remove(&ip);
-                        }
-                    }
-                    None => self.holders.retain(|_, h| h.0 != who),
-                }
-            }
-            _ => {}
+            Some(MessageType::Release) => req.ciaddr,
+            Some(MessageType::Decline) => req.requested_ip().unwrap_or(req.ciaddr),
+            _ => return,
+        };
+        if self.holders.get(&freed).is_some_and(|h| h.0 == who) {
+            self.holders.remove(&freed);
         }
     }
 
@@ -358,13 +349,6 @@ impl Oracle<LeaseServer> for LeaseOracle {
         let saved = LeaseTable::from_leases(s.leases().iter().cloned());
         *s = LeaseServer::with_leases(self.cfg.clone(), Policy::default(), saved);
     }
-}
-
-/// The client a structured message is from, if its bytes parse (a message that does not is
-/// ignored by the server, or is anybody's).
-fn sender(m: &Message, pool_size: u8) -> Option<Who> {
-    let (bytes, _, _) = build(m, pool_size);
-    Repr::parse_bytes(&bytes).ok().map(|r| who(&r))
 }
 
 /// The lease server: never panics; never offers or ACKs an address another client holds (an
