@@ -11,7 +11,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use arbitrary::Arbitrary;
 use pxe_dhcp::policy::Policy;
 use pxe_dhcp::responder::{
-    LeaseServer, LeaseTable, PoolRange, ProxyConfig, ProxyResponder, ServerConfig,
+    ClientKey, LeaseServer, LeaseTable, PoolRange, ProxyConfig, ProxyResponder, ServerConfig,
 };
 use pxe_dhcp::wire::{DhcpOption, Flags, MessageType, Op, Repr};
 use pxe_proto::{Datagram, Destination, Duration, Instant, MacAddr, SansIo};
@@ -259,9 +259,18 @@ pub fn dhcp_proxy(data: &[u8]) {
     drive(&mut proxy, &input, &mut ProxyOracle);
 }
 
+/// A client as the server tells them apart (option 61, else chaddr; RFC 2131 §4.2), in an owned
+/// form: its identifier as text.
+type Who = String;
+
+/// The client a message (request, or reply echoing option 61) is from or to.
+fn who(msg: &Repr) -> Who {
+    ClientKey::of(msg).to_string()
+}
+
 /// Who holds each address, as the server's replies told the clients.
 struct LeaseOracle {
-    holders: BTreeMap<Ipv4Addr, (MacAddr, Instant)>,
+    holders: BTreeMap<Ipv4Addr, (Who, Instant)>,
     offer_hold: Duration,
     cfg: ServerConfig,
 }
@@ -270,49 +279,45 @@ impl Oracle<LeaseServer> for LeaseOracle {
     fn input(&mut self, action: &Action, pool_size: u8) {
         // RELEASE and DECLINE end a holding, and so does a REQUEST for another server; a mutated
         // or raw message may be any of them, for any address, so then nothing is known any more.
-        match action {
-            Action::Send(m) if !m.flips.is_empty() => self.holders.clear(),
-            Action::Raw { .. } => self.holders.clear(),
+        let m = match action {
+            Action::Send(m) if m.flips.is_empty() => m,
+            Action::Send(_) | Action::Raw { .. } => return self.holders.clear(),
+            _ => return,
+        };
+        // Read the message as the server will: extra options may replace the structured ones
+        // (an option 54 or 53 among them).
+        let (bytes, _, _) = build(m, pool_size);
+        let Ok(req) = Repr::parse_bytes(&bytes) else {
+            return self.holders.clear();
+        };
+        let who = who(&req);
+        let freed = match req.message_type() {
             // A REQUEST naming another server declines this server's offer (RFC 2131 §4.3.2).
-            Action::Send(m)
-                if m.msg_type % 9 == 3
-                    && m.server_id.is_some_and(|s| s.ip(pool_size) != SERVER) =>
-            {
-                let who = mac(m.client);
-                self.holders.retain(|_, h| h.0 != who);
+            Some(MessageType::Request) if req.server_identifier().is_some_and(|s| s != SERVER) => {
+                return self.holders.retain(|_, h| h.0 != who);
             }
-            Action::Send(m) if matches!(m.msg_type % 9, 4 | 7) => {
-                let who = mac(m.client);
-                let ip = if m.msg_type % 9 == 7 {
-                    m.ciaddr
-                } else {
-                    m.requested
-                };
-                match ip.map(|s| s.ip(pool_size)) {
-                    Some(ip) => {
-                        if self.holders.get(&ip).is_some_and(|h| h.0 == who) {
-                            self.holders.remove(&ip);
-                        }
-                    }
-                    None => self.holders.retain(|_, h| h.0 != who),
-                }
-            }
-            _ => {}
+            Some(MessageType::Release) => req.ciaddr,
+            Some(MessageType::Decline) => req.requested_ip().unwrap_or(req.ciaddr),
+            _ => return,
+        };
+        if self.holders.get(&freed).is_some_and(|h| h.0 == who) {
+            self.holders.remove(&freed);
         }
     }
 
     fn reply(&mut self, s: &LeaseServer, now: Instant, reply: &Repr) {
         // The table itself: one active address per client.
-        let mut by_mac: BTreeMap<MacAddr, Ipv4Addr> = BTreeMap::new();
+        let mut by_client: BTreeMap<Who, Ipv4Addr> = BTreeMap::new();
         for l in s.leases().iter().filter(|l| l.is_active(now)) {
-            if let Some(m) = l.mac
-                && let Some(other) = by_mac.insert(m, l.ip)
+            if let Some(k) = l.key()
+                && let Some(other) = by_client.insert(k.to_string(), l.ip)
             {
-                panic!("client {m} holds {other} and {} at once", l.ip);
+                panic!("client {k} holds {other} and {} at once", l.ip);
             }
         }
         let ip = reply.yiaddr;
-        let to = reply.client_mac();
+        // The reply echoes the request's option 61 (RFC 6842 §3), so it names the client.
+        let to = who(reply);
         if crate::debug() {
             eprintln!("reply {:?} {ip} to {to} at {now}", reply.message_type());
         }
@@ -328,9 +333,10 @@ impl Oracle<LeaseServer> for LeaseOracle {
             }
             _ => return,
         };
-        if let Some(&(holder, held_until)) = self.holders.get(&ip) {
+        if let Some((holder, held_until)) = self.holders.get(&ip) {
+            let held_until = *held_until;
             assert!(
-                holder == to || now >= held_until,
+                *holder == to || now >= held_until,
                 "{ip} given to {to} while {holder} holds it until {held_until} (now {now})"
             );
         }
@@ -340,7 +346,7 @@ impl Oracle<LeaseServer> for LeaseOracle {
     }
 
     fn restart(&mut self, s: &mut LeaseServer) {
-        let saved = LeaseTable::from_leases(s.leases().iter().copied());
+        let saved = LeaseTable::from_leases(s.leases().iter().cloned());
         *s = LeaseServer::with_leases(self.cfg.clone(), Policy::default(), saved);
     }
 }

@@ -660,7 +660,7 @@ fn decline_reservations_expiry_and_restore() {
     exchange(&mut s, t, &r, any, 67);
 
     // Restart: the restored table keeps the binding, so another client never gets it.
-    let saved: Vec<_> = s.leases().iter().copied().collect();
+    let saved: Vec<_> = s.leases().iter().cloned().collect();
     let mut s2 = LeaseServer::with_leases(cfg, Policy::default(), LeaseTable::from_leases(saved));
     let (out, _) = exchange(
         &mut s2,
@@ -703,6 +703,7 @@ fn restore_repairs_duplicates() {
     let l = |ip, m, e| Lease {
         ip,
         mac: Some(m),
+        client_id: None,
         state: LeaseState::Bound,
         expires: Instant::from_secs(e),
     };
@@ -716,30 +717,51 @@ fn restore_repairs_duplicates() {
     );
 }
 
+/// The randomized test's clients: chaddr, option 61, and which client that is (RFC 2131 §4.2).
+/// 0 and 1 are one client (no identifier, `01` + MAC); 2 and 3 are another (one DUID-based
+/// identifier on two MACs), on the first one's MAC.
+fn identity(c: u8) -> (MacAddr, Option<Vec<u8>>, u8) {
+    let duid = vec![0xff, 0, 0, 0, 1, 0, 3, 0, 1, 0x52, 0x54, 0, 0x77, 0, 0];
+    let mut ipxe = vec![1];
+    ipxe.extend_from_slice(&mac(0).0);
+    match c {
+        0 => (mac(0), None, 0),
+        1 => (mac(0), Some(ipxe), 0),
+        2 => (mac(0), Some(duid), 2),
+        3 => (mac(1), Some(duid), 2),
+        n => (mac(n), None, n),
+    }
+}
+
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
 
     /// Random clients doing random things, with restarts from saved state: an address is never
-    /// offered or ACKed to a second client while another holds it, and arbitrary bytes never
-    /// panic either responder.
+    /// offered or ACKed to a second client while another holds it, clients are told apart by
+    /// option 61 (echoed in every reply), and arbitrary bytes never panic either responder.
     #[test]
     fn never_one_address_to_two_clients(
-        ops in proptest::collection::vec((0u8..6, 0u8..5, 0u8..6, proptest::collection::vec(proptest::num::u8::ANY, 0..64)), 1..80)
+        ops in proptest::collection::vec((0u8..6, 0u8..6, 0u8..6, proptest::collection::vec(proptest::num::u8::ANY, 0..64)), 1..80)
     ) {
         let mut s = LeaseServer::new(server_cfg(), Policy::default());
         let mut p = ProxyResponder::new(ProxyConfig::new(SERVER), Policy::default());
         let any = client_addr(Ipv4Addr::UNSPECIFIED);
         let mut now = Instant::from_secs(10);
-        let mut holder: BTreeMap<Ipv4Addr, (MacAddr, Instant)> = BTreeMap::new();
-        let mut offered: BTreeMap<MacAddr, Ipv4Addr> = BTreeMap::new();
+        let mut holder: BTreeMap<Ipv4Addr, (u8, Instant)> = BTreeMap::new();
+        let mut offered: BTreeMap<u8, Ipv4Addr> = BTreeMap::new();
         for (xid, (op, client, ipn, junk)) in ops.into_iter().enumerate() {
-            let m = mac(client);
+            let (chaddr, id, m) = identity(client);
+            let request = |mt, xid| {
+                let mut r = request(mt, chaddr, xid);
+                r.options.extend(id.clone().map(DhcpOption::ClientIdentifier));
+                r
+            };
             let xid = xid as u32;
             let pool_ip = Ipv4Addr::new(10, 77, 0, 99 + ipn);
             let req = match op {
-                0 => request(MessageType::Discover, m, xid),
+                0 => request(MessageType::Discover, xid),
                 1 => {
-                    let mut r = request(MessageType::Request, m, xid);
+                    let mut r = request(MessageType::Request, xid);
                     r.options.extend([
                         DhcpOption::ServerIdentifier(SERVER),
                         DhcpOption::RequestedIpAddress(offered.get(&m).copied().unwrap_or(pool_ip)),
@@ -747,18 +769,18 @@ proptest::proptest! {
                     r
                 }
                 2 => {
-                    let mut r = request(MessageType::Request, m, xid);
+                    let mut r = request(MessageType::Request, xid);
                     r.options.push(DhcpOption::RequestedIpAddress(pool_ip));
                     r
                 }
                 3 => {
-                    let mut r = request(MessageType::Release, m, xid);
+                    let mut r = request(MessageType::Release, xid);
                     r.ciaddr = pool_ip;
                     r
                 }
                 4 if ipn == 5 => {
                     // Restart: the state the driver saved, restored into a new server.
-                    let saved: Vec<_> = s.leases().iter().copied().collect();
+                    let saved: Vec<_> = s.leases().iter().cloned().collect();
                     s = LeaseServer::with_leases(server_cfg(), Policy::default(), LeaseTable::from_leases(saved));
                     continue;
                 }
@@ -775,7 +797,7 @@ proptest::proptest! {
                     continue;
                 }
                 _ => {
-                    let mut r = request(MessageType::Decline, m, xid);
+                    let mut r = request(MessageType::Decline, xid);
                     r.options.push(DhcpOption::RequestedIpAddress(pool_ip));
                     r
                 }
@@ -788,6 +810,11 @@ proptest::proptest! {
                 holder.remove(&pool_ip);
             }
             for (r, _, _) in out {
+                proptest::prop_assert_eq!(
+                    r.option(OptionCode::ClientIdentifier).cloned(),
+                    id.clone().map(DhcpOption::ClientIdentifier),
+                    "option 61 echoed (RFC 6842)"
+                );
                 match r.message_type() {
                     Some(MessageType::Offer) => {
                         offered.insert(m, r.yiaddr);

@@ -42,17 +42,31 @@ fn policy_round_trips_and_reads_a_hand_written_config() {
 
 #[test]
 fn lease_table_survives_serialization() {
-    let t = LeaseTable::from_leases([Lease {
-        ip: Ipv4Addr::new(10, 77, 0, 100),
-        mac: Some(MacAddr([0x52, 0x54, 0, 0, 0, 1])),
-        state: LeaseState::Bound,
-        expires: Instant::from_secs(1_700_003_600),
-    }]);
+    let mac = MacAddr([0x52, 0x54, 0, 0, 0, 1]);
+    let t = LeaseTable::from_leases([
+        Lease {
+            ip: Ipv4Addr::new(10, 77, 0, 100),
+            mac: Some(mac),
+            client_id: None,
+            state: LeaseState::Bound,
+            expires: Instant::from_secs(1_700_003_600),
+        },
+        Lease {
+            ip: Ipv4Addr::new(10, 77, 0, 101),
+            mac: Some(mac),
+            client_id: Some(vec![0xff, 0, 0, 0, 1, 0, 4, 0xaa]),
+            state: LeaseState::Bound,
+            expires: Instant::from_secs(1_700_003_600),
+        },
+    ]);
     let json = serde_json::to_string(&t).unwrap();
     assert!(
-        json.contains("\"52:54:00:00:00:01\"") && json.contains("bound"),
+        json.contains("\"52:54:00:00:00:01\"")
+            && json.contains("bound")
+            && json.contains("\"client_id\":\"ff:00:00:00:01:00:04:aa\""),
         "{json}"
     );
+    assert_eq!(json.matches("client_id").count(), 1, "{json}");
     assert_eq!(serde_json::from_str::<LeaseTable>(&json).unwrap(), t);
 }
 

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use pxe_dhcp::responder::{
-    DhcpEvent, IgnoreReason, LeaseServer, LeaseState, LeaseTable, PoolRange, ProxyConfig,
-    ProxyResponder, ServerConfig,
+    ClientKey, DhcpEvent, IgnoreReason, LeaseServer, LeaseState, LeaseTable, PoolRange,
+    ProxyConfig, ProxyResponder, ServerConfig,
 };
 use pxe_proto::{Datagram, Destination, Instant, SansIo};
 use tokio::sync::watch;
@@ -440,6 +440,8 @@ fn log_event(ev: &DhcpEvent) {
         }
         DhcpEvent::Lease(c) => tracing::info!(
             mac = ?c.mac,
+            // Set when the client is known by an option 61 other than its MAC (e.g. a DUID).
+            client_id = ?c.client_id.as_deref().map(|id| ClientKey::from_client_id(id).to_string()),
             ip = %c.ip,
             state = ?c.state,
             expires_unix = c.expires.as_secs(),

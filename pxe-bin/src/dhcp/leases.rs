@@ -199,6 +199,37 @@ mod tests {
     }
 
     #[test]
+    fn lease_tables_round_trip_and_files_from_before_client_ids_load() {
+        use pxe_dhcp::responder::{ClientKey, LeaseState, LeaseTable};
+        use pxe_proto::MacAddr;
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("leases.json");
+        // A file as `pxe serve --dhcp server` wrote it before leases kept option 61.
+        let old = concat!(
+            r#"{"format":"pxe-leases/1","leases":["#,
+            r#"{"ip":"10.77.0.100","mac":"52:54:00:77:00:01","state":"bound","expires":{"micros":1700003600000000}},"#,
+            r#"{"ip":"10.77.0.101","mac":"52:54:00:77:00:02","state":"released","expires":{"micros":1700000000000000}},"#,
+            r#"{"ip":"10.77.0.102","mac":null,"state":"declined","expires":{"micros":1700003600000000}}"#,
+            "]}\n"
+        );
+        fs::write(&path, old).expect("write");
+        let mut lf = LeaseFile::open(&path).expect("open");
+        let table: LeaseTable = lf.load().expect("load").expect("a table");
+        assert_eq!(table.len(), 3);
+        let mac = MacAddr([0x52, 0x54, 0, 0x77, 0, 1]);
+        let l = table
+            .by_client(ClientKey::Hardware(mac))
+            .expect("its MAC names the client");
+        assert_eq!((l.state, l.client_id.as_deref()), (LeaseState::Bound, None));
+        // Saved again, the records without an identifier are written as they were.
+        lf.save(&table).expect("save");
+        let text = fs::read_to_string(&path).expect("read");
+        assert_eq!(text, old);
+        assert_eq!(lf.load::<LeaseTable>().expect("load"), Some(table));
+    }
+
+    #[test]
     fn second_opener_is_refused() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("leases.json");

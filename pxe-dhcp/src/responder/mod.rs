@@ -9,6 +9,7 @@
 //! [`DhcpEvent::Lease`] whenever lease state changed, so the driver persists
 //! [`LeaseServer::leases`]); then sleeps until `poll_timeout`.
 
+mod key;
 mod leases;
 mod proxy;
 mod reply;
@@ -19,6 +20,7 @@ use alloc::string::String;
 
 use pxe_proto::{Instant, MacAddr};
 
+pub use key::ClientKey;
 pub use leases::{Lease, LeaseState, LeaseTable};
 pub use proxy::{ProxyConfig, ProxyResponder};
 pub use server::{LeaseServer, PoolRange, Reservation, ServerConfig};
@@ -107,10 +109,12 @@ pub enum IgnoreReason {
 }
 
 /// A lease state change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LeaseChange {
-    /// The client (none for a declined address).
+    /// The client's hardware address (none for a declined address).
     pub mac: Option<MacAddr>,
+    /// The client identifier it is known by, when that is not `mac` ([`Lease::client_id`]).
+    pub client_id: Option<alloc::vec::Vec<u8>>,
     /// The address.
     pub ip: core::net::Ipv4Addr,
     /// The new state.

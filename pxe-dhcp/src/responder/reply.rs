@@ -120,7 +120,9 @@ pub(crate) fn apply_boot(
     }
 }
 
-/// Puts the reply's options in their final order and echoes option 82:
+/// Echoes options 61 and 82 and puts the reply's options in their final order:
+/// - option 61 as the client sent it (RFC 6842 §3: the server "MUST return the 'client
+///   identifier' option, unaltered", so the client can match its replies);
 /// - 53, 54, then 1 (RFC 2132 §3.3: the subnet mask MUST come before the router option);
 /// - then the options the client listed in option 55, in its order (RFC 2132 §9.8: the server
 ///   "MUST try to insert the requested options in the order requested"), then the others;
@@ -128,6 +130,9 @@ pub(crate) fn apply_boot(
 pub(crate) fn finish_options(r: &mut Repr, req: &Repr) {
     r.options
         .retain(|x| x.code() != OptionCode::RelayAgentInformation);
+    if let Some(id @ DhcpOption::ClientIdentifier(_)) = req.option(OptionCode::ClientIdentifier) {
+        r.set_option(id.clone());
+    }
     let requested: &[OptionCode] = match req.option(OptionCode::ParameterRequestList) {
         Some(DhcpOption::ParameterRequestList(l)) => l,
         _ => &[],
@@ -205,4 +210,33 @@ pub(crate) fn transmit(
 /// The address replies leave from: the server address and the port the request came to.
 pub(crate) fn local_addr(server: Ipv4Addr, port: u16) -> Option<SocketAddr> {
     Some(SocketAddr::new(IpAddr::V4(server), port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+
+    #[test]
+    fn finish_options_echoes_61_unaltered_and_82_last() {
+        let mac = MacAddr([0x52, 0x54, 0, 0x77, 0, 1]);
+        let mut req = Repr::new(Op::BootRequest, 1, mac);
+        let id = DhcpOption::ClientIdentifier(vec![0xff, 0, 0, 0, 1, 0, 4, 0xaa]);
+        let agent = DhcpOption::RelayAgentInformation(vec![1, 2, 3]);
+        req.options = vec![
+            DhcpOption::MessageType(MessageType::Discover),
+            agent.clone(),
+            id.clone(),
+        ];
+        let mut r = reply_to(&req, MessageType::Offer, Ipv4Addr::new(10, 77, 0, 1));
+        finish_options(&mut r, &req);
+        assert_eq!(r.options.iter().filter(|o| **o == id).count(), 1);
+        assert_eq!(r.options.last(), Some(&agent));
+        // RFC 6842 §3: nothing to echo when the client sent no identifier.
+        req.options
+            .retain(|o| o.code() != OptionCode::ClientIdentifier);
+        let mut r = reply_to(&req, MessageType::Offer, Ipv4Addr::new(10, 77, 0, 1));
+        finish_options(&mut r, &req);
+        assert_eq!(r.option(OptionCode::ClientIdentifier), None);
+    }
 }

@@ -8,6 +8,7 @@ use core::time::Duration;
 
 use pxe_proto::{Datagram, Instant, MacAddr, SansIo, Transmit};
 
+use super::key::ClientKey;
 use super::leases::{Lease, LeaseState, LeaseTable};
 use super::reply::{self, Pending};
 use super::{DhcpEvent, IgnoreReason, LeaseChange, OnceMemory, Stats};
@@ -121,6 +122,10 @@ impl ServerConfig {
 /// rebinding)/ACK/NAK, RELEASE, DECLINE, INFORM; relays; PXE boot decisions for netboot
 /// clients (same [`Policy`] as the proxy).
 ///
+/// Clients are identified by their client identifier (option 61, RFC 2131 §4.2), or `chaddr`
+/// when they send none; an identifier `01` + `chaddr` is the same client as none at all (see
+/// [`ClientKey`]). Replies echo option 61 (RFC 6842 §3). Reservations go by `chaddr`.
+///
 /// Invariant: an address is held (offered, bound or declined) by at most one client, and a
 /// client holds at most one address; both survive [`LeaseServer::leases`] → serialize →
 /// [`LeaseServer::with_leases`]. For saved leases to mean anything after a restart, drive the
@@ -130,9 +135,10 @@ impl ServerConfig {
 /// INIT-REBOOT or renewal for a free pool address it has no record of is ACKed, where §4.3.2
 /// would have a server that does not know the client stay silent; for an address on another
 /// network, outside the pools, held by someone else, or other than the one the client is bound
-/// to here it is NAKed); clients are
-/// identified by `chaddr` (option 61 is not used as the key); a declined address is held for one
-/// lease time.
+/// to here it is NAKed); a client with a new identifier on a known MAC (a PXE ROM's lease, then
+/// the installed OS with a DUID) is offered the MAC's earlier address if nobody holds it any
+/// more, and a reserved address goes to whichever identifier of the reserved MAC asks; a
+/// declined address is held for one lease time.
 #[derive(Debug)]
 pub struct LeaseServer {
     cfg: ServerConfig,
@@ -144,6 +150,34 @@ pub struct LeaseServer {
     stats: Stats,
     /// Where the next pool search starts (just after the last address handed out).
     cursor: Option<Ipv4Addr>,
+}
+
+/// The client a request is from: who it is (the lease key) and where it is (`chaddr`, which
+/// reservations and the boot policy go by).
+#[derive(Debug, Clone, Copy)]
+struct Client<'a> {
+    key: ClientKey<'a>,
+    mac: MacAddr,
+}
+
+impl<'a> Client<'a> {
+    fn of(req: &'a Repr) -> Client<'a> {
+        Client {
+            key: ClientKey::of(req),
+            mac: req.client_mac(),
+        }
+    }
+
+    /// A record of this client holding `ip`.
+    fn lease(self, ip: Ipv4Addr, state: LeaseState, expires: Instant) -> Lease {
+        Lease {
+            ip,
+            mac: Some(self.mac),
+            client_id: self.key.client_id_for(self.mac),
+            state,
+            expires,
+        }
+    }
 }
 
 impl LeaseServer {
@@ -196,9 +230,10 @@ impl LeaseServer {
         self.events.push_back(DhcpEvent::Ignored { mac, reason });
     }
 
-    fn change(&mut self, l: Lease) {
+    fn change(&mut self, l: &Lease) {
         self.events.push_back(DhcpEvent::Lease(LeaseChange {
             mac: l.mac,
+            client_id: l.client_id.clone(),
             ip: l.ip,
             state: l.state,
             expires: l.expires,
@@ -229,14 +264,15 @@ impl LeaseServer {
             .any(|r| r.ip == ip && r.mac != mac)
     }
 
-    /// Whether `mac` may hold `ip` on `link` at `now`; the error is the NAK message.
+    /// Whether `client` may hold `ip` on `link` at `now`; the error is the NAK message.
     fn check(
         &self,
-        mac: MacAddr,
+        client: Client<'_>,
         ip: Ipv4Addr,
         link: Ipv4Addr,
         now: Instant,
     ) -> Result<(), &'static str> {
+        let mac = client.mac;
         if !self.cfg.same_subnet(ip, link) {
             return Err("requested address is not on this network");
         }
@@ -252,9 +288,12 @@ impl LeaseServer {
         if !reserved_here && !self.cfg.pools.iter().any(|p| p.contains(ip)) {
             return Err("address is not in any pool");
         }
+        // A reservation belongs to the machine (its MAC), not to one of its client identifiers:
+        // the installed OS takes the address its PXE ROM was given, as with dnsmasq.
         if let Some(l) = self.leases.get(ip)
             && l.is_active(now)
-            && l.mac != Some(mac)
+            && l.key() != Some(client.key)
+            && !(reserved_here && l.mac == Some(mac))
         {
             return Err("address is in use");
         }
@@ -270,26 +309,38 @@ impl LeaseServer {
     }
 
     /// Picks an address for a DISCOVER (RFC 2131 §4.3.1 order: reservation, current or previous
-    /// binding, requested address, a free pool address).
+    /// binding, requested address, then the MAC's last address that nobody holds any more, then
+    /// a free pool address).
     fn allocate(
         &self,
-        mac: MacAddr,
+        client: Client<'_>,
         requested: Option<Ipv4Addr>,
         link: Ipv4Addr,
         now: Instant,
     ) -> Option<Ipv4Addr> {
-        if let Some(fixed) = self.reservation_for_mac(mac) {
-            return self.check(mac, fixed, link, now).ok().map(|()| fixed);
+        if let Some(fixed) = self.reservation_for_mac(client.mac) {
+            return self.check(client, fixed, link, now).ok().map(|()| fixed);
         }
-        let candidates = self
+        let own = self
             .leases
-            .by_mac(mac)
+            .by_client(client.key)
             .filter(|l| l.state != LeaseState::Declined)
-            .map(|l| l.ip)
+            .map(|l| l.ip);
+        // The same machine with another client identifier (PXE ROM, then an OS sending a DUID)
+        // is another client (RFC 2131 §4.2), but its free earlier address is the friendly pick.
+        let machine = || {
+            self.leases
+                .by_mac(client.mac)
+                .filter(|l| !l.is_active(now) && l.state != LeaseState::Declined)
+                .max_by_key(|l| l.expires)
+                .map(|l| l.ip)
+        };
+        let candidates = own
             .into_iter()
-            .chain(requested);
+            .chain(requested)
+            .chain(core::iter::once_with(machine).flatten());
         for ip in candidates {
-            if self.check(mac, ip, link, now).is_ok() {
+            if self.check(client, ip, link, now).is_ok() {
                 return Some(ip);
             }
         }
@@ -314,7 +365,7 @@ impl LeaseServer {
                     segments.push((pool.first, b));
                 }
                 for (first, last) in segments {
-                    if let Some(ip) = self.scan(mac, link, now, first, last, reuse) {
+                    if let Some(ip) = self.scan(client, link, now, first, last, reuse) {
                         return Some(ip);
                     }
                 }
@@ -326,7 +377,7 @@ impl LeaseServer {
     /// The first usable address in `first..=last`: a never-used one, or (`reuse`) a free record.
     fn scan(
         &self,
-        mac: MacAddr,
+        client: Client<'_>,
         link: Ipv4Addr,
         now: Instant,
         first: Ipv4Addr,
@@ -340,7 +391,7 @@ impl LeaseServer {
                 .find(|l| {
                     !l.is_active(now)
                         && l.state != LeaseState::Declined
-                        && self.check(mac, l.ip, link, now).is_ok()
+                        && self.check(client, l.ip, link, now).is_ok()
                 })
                 .map(|l| l.ip);
         }
@@ -351,7 +402,7 @@ impl LeaseServer {
             let ip = Ipv4Addr::from(next);
             if records.peek().is_some_and(|l| l.ip == ip) {
                 records.next();
-            } else if self.check(mac, ip, link, now).is_ok() {
+            } else if self.check(client, ip, link, now).is_ok() {
                 return Some(ip);
             }
             next = next.checked_add(1)?;
@@ -458,15 +509,10 @@ impl LeaseServer {
     }
 
     fn bind_and_ack(&mut self, req: &Repr, ip: Ipv4Addr, now: Instant, port: u16) {
-        let mac = req.client_mac();
-        let lease = Lease {
-            ip,
-            mac: Some(mac),
-            state: LeaseState::Bound,
-            expires: now + Self::secs(self.cfg.lease_time_secs),
-        };
+        let expires = now + Self::secs(self.cfg.lease_time_secs);
+        let lease = Client::of(req).lease(ip, LeaseState::Bound, expires);
+        self.change(&lease);
         self.leases.put(lease);
-        self.change(lease);
         let mut r = reply::reply_to(req, MessageType::Ack, self.cfg.server_ip);
         r.yiaddr = ip;
         r.ciaddr = req.ciaddr;
@@ -486,6 +532,7 @@ impl LeaseServer {
             Err((mac, reason)) => return self.ignore(mac, reason),
         };
         let mac = req.client_mac();
+        let client = Client::of(&req);
         let port = dgram.local.port();
         if port != SERVER_PORT {
             return self.ignore(Some(mac), IgnoreReason::WrongPort(port));
@@ -493,30 +540,21 @@ impl LeaseServer {
         let link = self.link(&req);
         match req.message_type() {
             Some(MessageType::Discover) => {
-                let Some(ip) = self.allocate(mac, req.requested_ip(), link, now) else {
+                let Some(ip) = self.allocate(client, req.requested_ip(), link, now) else {
                     return self.ignore(Some(mac), IgnoreReason::PoolExhausted);
                 };
                 self.cursor = u32::from(ip).checked_add(1).map(Ipv4Addr::from);
                 // An address already bound to this client stays bound while offered again.
-                let existing = self.leases.get(ip).copied();
-                let lease = match existing {
-                    Some(l)
-                        if l.mac == Some(mac)
-                            && l.state == LeaseState::Bound
-                            && l.is_active(now) =>
-                    {
-                        l
+                let bound = self.leases.get(ip).is_some_and(|l| {
+                    l.key() == Some(client.key) && l.state == LeaseState::Bound && l.is_active(now)
+                });
+                if !bound {
+                    let hold = now + Self::secs(self.cfg.offer_hold_secs);
+                    let lease = client.lease(ip, LeaseState::Offered, hold);
+                    if self.leases.get(ip) != Some(&lease) {
+                        self.change(&lease);
                     }
-                    _ => Lease {
-                        ip,
-                        mac: Some(mac),
-                        state: LeaseState::Offered,
-                        expires: now + Self::secs(self.cfg.offer_hold_secs),
-                    },
-                };
-                self.leases.put(lease);
-                if existing != Some(lease) {
-                    self.change(lease);
+                    self.leases.put(lease);
                 }
                 let mut r = reply::reply_to(&req, MessageType::Offer, self.cfg.server_ip);
                 r.yiaddr = ip;
@@ -540,38 +578,35 @@ impl LeaseServer {
             {
                 self.ignore(Some(mac), IgnoreReason::OtherServer)
             }
+            // RELEASE (RFC 2131 §4.3.4) and DECLINE (§4.3.3) act only for the client holding
+            // the address, told apart by its identifier as everywhere (§4.2).
             Some(MessageType::Release) => {
                 let ip = req.ciaddr;
-                match self.leases.get(ip).copied() {
-                    Some(mut l)
-                        if l.mac == Some(mac)
-                            && matches!(l.state, LeaseState::Offered | LeaseState::Bound) =>
-                    {
+                match self.held_by(client, ip) {
+                    Some(mut l) => {
                         l.state = LeaseState::Released;
                         l.expires = now;
+                        self.change(&l);
                         self.leases.put(l);
-                        self.change(l);
                     }
-                    _ => self.ignore(Some(mac), IgnoreReason::UnknownBinding),
+                    None => self.ignore(Some(mac), IgnoreReason::UnknownBinding),
                 }
             }
             Some(MessageType::Decline) => {
                 let ip = req.requested_ip().unwrap_or(req.ciaddr);
-                match self.leases.get(ip).copied() {
-                    Some(l)
-                        if l.mac == Some(mac)
-                            && matches!(l.state, LeaseState::Offered | LeaseState::Bound) =>
-                    {
+                match self.held_by(client, ip) {
+                    Some(_) => {
                         let held = Lease {
                             ip,
                             mac: None,
+                            client_id: None,
                             state: LeaseState::Declined,
                             expires: now + Self::secs(self.cfg.lease_time_secs),
                         };
+                        self.change(&held);
                         self.leases.put(held);
-                        self.change(held);
                     }
-                    _ => self.ignore(Some(mac), IgnoreReason::UnknownBinding),
+                    None => self.ignore(Some(mac), IgnoreReason::UnknownBinding),
                 }
             }
             // RFC 2131 §4.3.5: configuration only; no lease time, yiaddr 0, sent to ciaddr.
@@ -591,19 +626,32 @@ impl LeaseServer {
         }
     }
 
+    /// The record of `client` holding (offered or bound) `ip`, to change.
+    fn held_by(&self, client: Client<'_>, ip: Ipv4Addr) -> Option<Lease> {
+        self.leases
+            .get(ip)
+            .filter(|l| {
+                l.key() == Some(client.key)
+                    && matches!(l.state, LeaseState::Offered | LeaseState::Bound)
+            })
+            .cloned()
+    }
+
     /// RFC 2131 §4.3.2.
     fn request(&mut self, req: &Repr, link: Ipv4Addr, now: Instant, port: u16) {
         let mac = req.client_mac();
+        let client = Client::of(req);
         match req.server_identifier() {
             Some(id) if id != self.cfg.server_ip => {
                 // SELECTING another server's offer: drop ours.
-                if let Some(mut l) = self.leases.by_mac(mac).copied()
+                if let Some(l) = self.leases.by_client(client.key)
                     && l.state == LeaseState::Offered
                 {
+                    let mut l = l.clone();
                     l.state = LeaseState::Expired;
                     l.expires = now;
+                    self.change(&l);
                     self.leases.put(l);
-                    self.change(l);
                 }
                 self.ignore(Some(mac), IgnoreReason::OtherServer);
             }
@@ -613,8 +661,8 @@ impl LeaseServer {
                 let offered = self
                     .leases
                     .get(ip)
-                    .is_some_and(|l| l.mac == Some(mac) && l.is_active(now));
-                match self.check(mac, ip, link, now) {
+                    .is_some_and(|l| l.key() == Some(client.key) && l.is_active(now));
+                match self.check(client, ip, link, now) {
                     Ok(()) if offered => self.bind_and_ack(req, ip, now, port),
                     Ok(()) => self.nak(req, ip, "offer expired or not made", port),
                     Err(m) => self.nak(req, ip, m, port),
@@ -644,10 +692,10 @@ impl LeaseServer {
                 };
                 // RFC 2131 §4.3.2: first the network, then "the client's notion of its IP
                 // address" against the record: a client bound here to another address is told so.
-                let bound_elsewhere = self.leases.by_mac(mac).is_some_and(|l| {
+                let bound_elsewhere = self.leases.by_client(client.key).is_some_and(|l| {
                     l.state == LeaseState::Bound && l.is_active(now) && l.ip != ip
                 });
-                match self.check(mac, ip, link, now) {
+                match self.check(client, ip, link, now) {
                     Ok(()) if bound_elsewhere => {
                         self.nak(req, ip, "client is bound to another address", port)
                     }
@@ -668,7 +716,7 @@ impl SansIo for LeaseServer {
 
     fn handle_timeout(&mut self, now: Instant) {
         for l in self.leases.expire(now) {
-            self.change(l);
+            self.change(&l);
         }
         self.once.expire(now, self.policy.once_window_secs);
     }
@@ -687,5 +735,283 @@ impl SansIo for LeaseServer {
 
     fn poll_event(&mut self) -> Option<DhcpEvent> {
         self.events.pop_front()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::{Op, OptionCode};
+    use alloc::vec;
+    use core::net::{IpAddr, SocketAddr};
+
+    const SERVER: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 1);
+    const MAC: MacAddr = MacAddr([0x52, 0x54, 0, 0x77, 0, 1]);
+    const MAC2: MacAddr = MacAddr([0x52, 0x54, 0, 0x77, 0, 2]);
+    /// What iPXE sends: hardware type 1 and the MAC (RFC 2132 §9.14).
+    const IPXE_ID: &[u8] = &[1, 0x52, 0x54, 0, 0x77, 0, 1];
+    /// What an installed OS may send: `ff`, IAID, DUID-LLT (RFC 4361 §6.1).
+    const DUID_ID: &[u8] = &[
+        0xff, 0, 0, 0, 1, 0, 1, 0, 1, 0x2a, 0x2b, 0x2c, 0x2d, 0x52, 0x54, 0, 0x77, 0, 1,
+    ];
+    const T: Instant = Instant::from_secs(1000);
+
+    fn server() -> LeaseServer {
+        let pool = PoolRange {
+            first: Ipv4Addr::new(10, 77, 0, 100),
+            last: Ipv4Addr::new(10, 77, 0, 110),
+        };
+        let mask = Ipv4Addr::new(255, 255, 255, 0);
+        LeaseServer::new(ServerConfig::new(SERVER, mask, pool), Policy::default())
+    }
+
+    fn msg(mt: MessageType, mac: MacAddr, id: Option<&[u8]>) -> Repr {
+        let mut r = Repr::new(Op::BootRequest, 7, mac);
+        r.options.push(DhcpOption::MessageType(mt));
+        if let Some(id) = id {
+            r.options.push(DhcpOption::ClientIdentifier(id.to_vec()));
+        }
+        r
+    }
+
+    /// Feeds `req` at `now`; returns the replies and the events.
+    fn send(s: &mut LeaseServer, now: Instant, req: &Repr) -> (Vec<Repr>, Vec<DhcpEvent>) {
+        let mut bytes = vec![0u8; 1500];
+        let n = req.emit(&mut bytes).expect("emit");
+        let from = SocketAddr::new(IpAddr::V4(req.ciaddr), 68);
+        let to = SocketAddr::new(IpAddr::V4(Ipv4Addr::BROADCAST), SERVER_PORT);
+        s.handle_datagram(now, Datagram::new(from, to, &bytes[..n]));
+        let mut out = Vec::new();
+        let mut buf = [0u8; 1500];
+        while let Some(t) = s.poll_transmit(now, &mut buf) {
+            out.push(Repr::parse_bytes(&buf[..t.len]).expect("reply parses"));
+        }
+        let events = core::iter::from_fn(|| s.poll_event()).collect();
+        (out, events)
+    }
+
+    fn only(out: Vec<Repr>, mt: MessageType) -> Repr {
+        assert_eq!(out.len(), 1, "{out:?}");
+        let r = out.into_iter().next().expect("one reply");
+        assert_eq!(r.message_type(), Some(mt), "{r:?}");
+        r
+    }
+
+    fn discover(s: &mut LeaseServer, now: Instant, mac: MacAddr, id: Option<&[u8]>) -> Ipv4Addr {
+        let (out, _) = send(s, now, &msg(MessageType::Discover, mac, id));
+        only(out, MessageType::Offer).yiaddr
+    }
+
+    /// REQUEST in SELECTING, INIT-REBOOT (`ciaddr` 0, no server id) or RENEWING (`ciaddr`).
+    fn request(mac: MacAddr, id: Option<&[u8]>, ip: Ipv4Addr, state: &str) -> Repr {
+        let mut r = msg(MessageType::Request, mac, id);
+        match state {
+            "selecting" => r.options.extend([
+                DhcpOption::ServerIdentifier(SERVER),
+                DhcpOption::RequestedIpAddress(ip),
+            ]),
+            "init-reboot" => r.options.push(DhcpOption::RequestedIpAddress(ip)),
+            _ => r.ciaddr = ip,
+        }
+        r
+    }
+
+    /// DISCOVER, OFFER, REQUEST, ACK; the bound address.
+    fn dora(s: &mut LeaseServer, now: Instant, mac: MacAddr, id: Option<&[u8]>) -> Ipv4Addr {
+        let ip = discover(s, now, mac, id);
+        let (out, _) = send(s, now, &request(mac, id, ip, "selecting"));
+        assert_eq!(only(out, MessageType::Ack).yiaddr, ip);
+        ip
+    }
+
+    fn active(s: &LeaseServer, now: Instant) -> Vec<(Ipv4Addr, Option<MacAddr>, Option<Vec<u8>>)> {
+        s.leases()
+            .iter()
+            .filter(|l| l.is_active(now))
+            .map(|l| (l.ip, l.mac, l.client_id.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn no_identifier_and_htype_plus_chaddr_are_one_client() {
+        let mut s = server();
+        // iPXE sends 01 + MAC; the installed OS sends nothing: one lease.
+        let ip = dora(&mut s, T, MAC, Some(IPXE_ID));
+        assert_eq!(dora(&mut s, T, MAC, None), ip);
+        let (out, _) = send(&mut s, T, &request(MAC, None, ip, "renewing"));
+        only(out, MessageType::Ack);
+        assert_eq!(active(&s, T), [(ip, Some(MAC), None)]);
+        // And back: the firmware on the next boot, in INIT-REBOOT.
+        let (out, _) = send(&mut s, T, &request(MAC, Some(IPXE_ID), ip, "init-reboot"));
+        only(out, MessageType::Ack);
+        assert_eq!(s.leases().len(), 1);
+    }
+
+    #[test]
+    fn same_identifier_on_another_chaddr_is_the_same_client() {
+        let mut s = server();
+        let ip = dora(&mut s, T, MAC, Some(DUID_ID));
+        // RFC 2131 §4.2: the identifier, not chaddr, names the client (a moved NIC, a bond).
+        assert_eq!(discover(&mut s, T, MAC2, Some(DUID_ID)), ip);
+        let (out, _) = send(&mut s, T, &request(MAC2, Some(DUID_ID), ip, "init-reboot"));
+        only(out, MessageType::Ack);
+        assert_eq!(active(&s, T), [(ip, Some(MAC2), Some(DUID_ID.to_vec()))]);
+        // Without the identifier, that chaddr is somebody else.
+        let (out, _) = send(&mut s, T, &request(MAC2, None, ip, "init-reboot"));
+        only(out, MessageType::Nak);
+    }
+
+    #[test]
+    fn same_chaddr_with_another_identifier_is_another_client() {
+        let mut s = server();
+        let firmware = dora(&mut s, T, MAC, Some(IPXE_ID));
+        let os = dora(&mut s, T, MAC, Some(DUID_ID));
+        assert_ne!(firmware, os, "the firmware's binding is still active");
+        assert_eq!(
+            active(&s, T),
+            [
+                (firmware, Some(MAC), None),
+                (os, Some(MAC), Some(DUID_ID.to_vec())),
+            ]
+        );
+        // Neither may take the other's address.
+        let (out, ev) = send(
+            &mut s,
+            T,
+            &request(MAC, Some(DUID_ID), firmware, "init-reboot"),
+        );
+        only(out, MessageType::Nak);
+        assert!(matches!(
+            ev[..],
+            [DhcpEvent::Nak {
+                message: "address is in use",
+                ..
+            }]
+        ));
+        let (out, _) = send(&mut s, T, &request(MAC, None, os, "renewing"));
+        only(out, MessageType::Nak);
+    }
+
+    #[test]
+    fn release_and_decline_go_by_the_identifier() {
+        let mut s = server();
+        let ip = dora(&mut s, T, MAC, Some(DUID_ID));
+        let release = |id: Option<&[u8]>| {
+            let mut r = msg(MessageType::Release, MAC, id);
+            r.ciaddr = ip;
+            r
+        };
+        // The same chaddr without the identifier does not hold the address.
+        let (_, ev) = send(&mut s, T, &release(None));
+        assert!(matches!(
+            ev[..],
+            [DhcpEvent::Ignored {
+                reason: IgnoreReason::UnknownBinding,
+                ..
+            }]
+        ));
+        let (_, ev) = send(&mut s, T, &release(Some(IPXE_ID)));
+        assert!(matches!(
+            ev[..],
+            [DhcpEvent::Ignored {
+                reason: IgnoreReason::UnknownBinding,
+                ..
+            }]
+        ));
+        assert_eq!(s.leases().get(ip).map(|l| l.state), Some(LeaseState::Bound));
+        let (_, ev) = send(&mut s, T, &release(Some(DUID_ID)));
+        assert!(matches!(
+            &ev[..],
+            [DhcpEvent::Lease(LeaseChange { state: LeaseState::Released, client_id: Some(id), .. })]
+                if id == DUID_ID
+        ));
+
+        let ip = dora(&mut s, T, MAC, Some(DUID_ID));
+        let decline = |id: Option<&[u8]>| {
+            let mut r = msg(MessageType::Decline, MAC, id);
+            r.options.push(DhcpOption::RequestedIpAddress(ip));
+            r
+        };
+        let (_, ev) = send(&mut s, T, &decline(None));
+        assert!(matches!(
+            ev[..],
+            [DhcpEvent::Ignored {
+                reason: IgnoreReason::UnknownBinding,
+                ..
+            }]
+        ));
+        send(&mut s, T, &decline(Some(DUID_ID)));
+        let l = s.leases().get(ip).expect("declined record");
+        assert_eq!(
+            (l.state, l.mac, l.key()),
+            (LeaseState::Declined, None, None)
+        );
+        assert_ne!(discover(&mut s, T, MAC, Some(DUID_ID)), ip);
+    }
+
+    #[test]
+    fn another_identifier_on_a_known_mac_gets_its_free_earlier_address() {
+        let mut s = server();
+        let firmware = dora(&mut s, T, MAC, Some(IPXE_ID));
+        // Another machine takes the next address, so the pool's never-used ones come after.
+        dora(&mut s, T, MAC2, None);
+        let later = T + Duration::from_secs(3600);
+        s.handle_timeout(later);
+        assert_eq!(
+            s.leases().get(firmware).map(|l| l.state),
+            Some(LeaseState::Expired)
+        );
+        assert_eq!(dora(&mut s, later, MAC, Some(DUID_ID)), firmware);
+        // The firmware is now the newcomer, and the OS holds that address.
+        assert_ne!(discover(&mut s, later, MAC, Some(IPXE_ID)), firmware);
+    }
+
+    #[test]
+    fn a_reservation_follows_the_mac_across_identifiers() {
+        let mut s = server();
+        let fixed = Ipv4Addr::new(10, 77, 0, 50);
+        s.cfg.reservations.push(Reservation {
+            mac: MAC,
+            ip: fixed,
+        });
+        assert_eq!(dora(&mut s, T, MAC, Some(IPXE_ID)), fixed);
+        // The installed OS, with a DUID, while the firmware's binding is still active.
+        assert_eq!(dora(&mut s, T, MAC, Some(DUID_ID)), fixed);
+        assert_eq!(active(&s, T), [(fixed, Some(MAC), Some(DUID_ID.to_vec()))]);
+        // Reservations go by MAC: not for the same identifier on another MAC.
+        let (out, ev) = send(
+            &mut s,
+            T,
+            &request(MAC2, Some(DUID_ID), fixed, "init-reboot"),
+        );
+        only(out, MessageType::Nak);
+        assert!(matches!(
+            ev[..],
+            [DhcpEvent::Nak {
+                message: "address is reserved for another client",
+                ..
+            }]
+        ));
+    }
+
+    #[test]
+    fn replies_echo_the_client_identifier() {
+        let mut s = server();
+        let echoed = |r: &Repr| match r.option(OptionCode::ClientIdentifier) {
+            Some(DhcpOption::ClientIdentifier(id)) => Some(id.clone()),
+            _ => None,
+        };
+        // RFC 6842 §3: OFFER, ACK and NAK carry option 61 unaltered; none when none was sent.
+        for id in [Some(DUID_ID), Some(IPXE_ID), Some(&[0][..]), None] {
+            let mac = MacAddr([0x52, 0x54, 0, 0x77, 1, id.map_or(0, <[u8]>::len) as u8]);
+            let (out, _) = send(&mut s, T, &msg(MessageType::Discover, mac, id));
+            let offer = only(out, MessageType::Offer);
+            assert_eq!(echoed(&offer).as_deref(), id);
+            let (out, _) = send(&mut s, T, &request(mac, id, offer.yiaddr, "selecting"));
+            assert_eq!(echoed(&only(out, MessageType::Ack)).as_deref(), id);
+            let wrong = Ipv4Addr::new(10, 78, 0, 5);
+            let (out, _) = send(&mut s, T, &request(mac, id, wrong, "init-reboot"));
+            assert_eq!(echoed(&only(out, MessageType::Nak)).as_deref(), id);
+        }
     }
 }
