@@ -1,22 +1,23 @@
 //! The open-file limit (`RLIMIT_NOFILE`). Every TFTP transfer holds a reply socket and usually
-//! an open file, so the common soft limit of 1024 runs out near 500 concurrent transfers. The
+//! an open file (an HTTP connection likewise: its socket and the file it streams), so the common soft limit of 1024 runs out near 500 concurrent transfers. The
 //! soft limit is raised to the hard one at start, as Go's runtime does since 1.19: systemd's
 //! default of 1024 soft / 524288 hard keeps the low soft limit only for programs using
 //! `select()`, and the hard limit for programs that ask.
 
 use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
 
-/// Descriptors one transfer holds: its reply socket and the file it reads or writes.
+/// Descriptors one transfer (or HTTP connection) holds: its socket and the file it reads or
+/// writes.
 const FDS_PER_TRANSFER: u64 = 2;
 
 /// Descriptors besides the transfers: stdio, the listener, DHCP sockets, the root directory,
 /// the runtime's epoll and eventfd, the lease file, with room to spare.
 const FDS_BASE: u64 = 64;
 
-/// Descriptors `max_transfers` concurrent transfers need.
+/// Descriptors `slots` concurrent transfers and connections need.
 #[must_use]
-pub fn needed(max_transfers: usize) -> u64 {
-    u64::try_from(max_transfers)
+pub fn needed(slots: usize) -> u64 {
+    u64::try_from(slots)
         .unwrap_or(u64::MAX)
         .saturating_mul(FDS_PER_TRANSFER)
         .saturating_add(FDS_BASE)
@@ -37,8 +38,9 @@ fn enough(soft: Option<u64>, needed: u64) -> bool {
 }
 
 /// Raises the soft open-file limit to the hard limit (debug log of both values), then warns,
-/// saying how to raise it, when the result is below what `max_transfers` needs.
-pub fn raise_for(max_transfers: usize) {
+/// saying how to raise it, when the result is below what `slots` (TFTP `max_transfers`, plus
+/// HTTP `max_connections` when HTTP is on) need.
+pub fn raise_for(slots: usize) {
     let before = getrlimit(Resource::Nofile);
     let mut soft = before.current;
     if let Some(target) = raised(&before) {
@@ -57,13 +59,13 @@ pub fn raise_for(max_transfers: usize) {
         old = %shown(before.current), new = %shown(soft), hard = %shown(before.maximum),
         "open-file limit (RLIMIT_NOFILE)"
     );
-    let need = needed(max_transfers);
+    let need = needed(slots);
     if !enough(soft, need) {
         tracing::warn!(
-            limit = %shown(soft), needed = need, max_transfers,
-            "open-file limit too low for max_transfers: transfers beyond it fail; raise it \
-             (`LimitNOFILE={need}` or more in the systemd unit, see contrib/pxe.service; \
-             `ulimit -n {need}` in a shell) or lower max_transfers"
+            limit = %shown(soft), needed = need, slots,
+            "open-file limit too low for max_transfers (plus [http] max_connections): \
+             transfers beyond it fail; raise it (`LimitNOFILE={need}` or more in the systemd \
+             unit, see contrib/pxe.service; `ulimit -n {need}` in a shell) or lower the caps"
         );
     }
 }

@@ -98,14 +98,20 @@ async fn serve(config: Config, demo: bool) -> Result<ExitCode, Error> {
         }
         None => None,
     };
-    let running = tftp::start(settings)?;
-    let tftp_listen = running.local_addr();
     let max_connections = config
         .http
         .max_connections
         .map_or(http::DEFAULT_MAX_CONNECTIONS, |n| {
             usize::try_from(n.get()).unwrap_or(usize::MAX)
         });
+    let http_slots = if http_bound.is_some() {
+        max_connections
+    } else {
+        0
+    };
+    crate::fdlimit::raise_for(settings.max_transfers.saturating_add(http_slots));
+    let running = tftp::start(settings)?;
+    let tftp_listen = running.local_addr();
     let http_running = http_bound.map(|(bound, root)| bound.start(root, max_connections));
     if demo {
         print_demo_help(

@@ -184,13 +184,16 @@ fn serve_config_max_transfers_and_the_open_file_limit_warning() {
         config.to_str().expect("utf-8"),
         "--listen",
         "127.0.0.1:0",
+        "--http",
+        "127.0.0.1:0",
     ]);
     assert!(server.wait_log("max_transfers=4000000000", T));
     let log = server.log();
+    // 2 descriptors per slot: 4e9 transfers + 1000 HTTP connections (the default cap), + 64.
     assert!(
         log.contains("open-file limit too low for max_transfers")
-            && log.contains("LimitNOFILE=8000000064")
-            && log.contains("ulimit -n 8000000064"),
+            && log.contains("LimitNOFILE=8000002064")
+            && log.contains("ulimit -n 8000002064"),
         "{log}"
     );
 }

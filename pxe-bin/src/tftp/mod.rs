@@ -107,10 +107,9 @@ impl Running {
     }
 }
 
-/// Raises the open-file limit for `max_transfers`, binds, drops privileges if asked, and starts
-/// the listener thread.
+/// Binds, drops privileges if asked, and starts the listener thread. Callers raise the
+/// open-file limit first ([`crate::fdlimit::raise_for`]).
 pub fn start(settings: Settings) -> Result<Running, Error> {
-    fdlimit::raise_for(settings.max_transfers);
     let listener = Listener::bind(settings.listen).map_err(|e| bind_error(settings.listen, e))?;
     let local = listener.local_addr();
     if let Some(user) = &settings.user {
@@ -368,7 +367,9 @@ pub fn run(args: &TftpArgs) -> Result<ExitCode, Error> {
         port_range: args.port_range,
         max_transfers: args.max_transfers,
     };
-    let running = start(Settings::from_config(args.listen, Root::Dir(root), &t))?;
+    let settings = Settings::from_config(args.listen, Root::Dir(root), &t);
+    fdlimit::raise_for(settings.max_transfers);
+    let running = start(settings)?;
     let sig = signals
         .wait()
         .map_err(|e| Error::io("wait for SIGINT/SIGTERM", e.into()))?;
