@@ -17,6 +17,7 @@ use crate::cli::{DhcpMode, DoctorArgs};
 use crate::config::{self, Config};
 use crate::error::Error;
 use crate::init::PACKAGE_FILES;
+use crate::tftp::fs::UPLOAD_PREFIX;
 
 /// How bad a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
@@ -35,7 +36,8 @@ pub enum Severity {
 pub struct Finding {
     /// How bad it is.
     pub severity: Severity,
-    /// Which check found it (`files`, `permissions`, `syslinux`, `menu`, `ports`, `config`).
+    /// Which check found it (`files`, `permissions`, `uploads`, `syslinux`, `menu`, `ports`,
+    /// `config`).
     pub check: &'static str,
     /// What is wrong, where, and how to fix it.
     pub message: String,
@@ -234,6 +236,7 @@ fn check_permissions(root: &Path, referenced: &BTreeSet<String>, r: &mut Report)
             } else if meta.is_file() {
                 files += 1;
                 check_mode(root, &p, false, referenced, r);
+                check_upload_leftover(&p, r);
             }
         }
     }
@@ -242,6 +245,26 @@ fn check_permissions(root: &Path, referenced: &BTreeSet<String>, r: &mut Report)
             Severity::Info,
             "permissions",
             format!("{files} files world-readable, none writable by others"),
+        );
+    }
+}
+
+/// An upload's temporary file outlives its transfer only when the server was killed
+/// mid-upload (SIGKILL, power loss): clients cannot request it, so it is only clutter.
+fn check_upload_leftover(p: &Path, r: &mut Report) {
+    let is_temp = p
+        .file_name()
+        .is_some_and(|n| n.as_encoded_bytes().starts_with(UPLOAD_PREFIX.as_bytes()));
+    if is_temp {
+        r.push(
+            Severity::Warning,
+            "uploads",
+            format!(
+                "{} is the temporary file of an interrupted TFTP upload (the server was killed \
+                 mid-upload); unless an upload is running now, remove it: rm {}",
+                p.display(),
+                p.display()
+            ),
         );
     }
 }
@@ -574,5 +597,25 @@ mod tests {
         );
         assert_eq!(syslinux_version(b"PXELINUX x"), None);
         assert_eq!(syslinux_version(b""), None);
+    }
+
+    #[test]
+    fn upload_leftovers_are_reported() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sub = dir.path().join("iso");
+        fs::create_dir(&sub).expect("mkdir");
+        let leftover = sub.join(format!("{UPLOAD_PREFIX}0123456789abcdef.debian.iso"));
+        fs::write(&leftover, b"half").expect("write");
+        fs::write(sub.join("debian.iso"), b"whole").expect("write");
+        let mut r = Report::default();
+        check_permissions(dir.path(), &BTreeSet::new(), &mut r);
+        let uploads: Vec<_> = r.findings.iter().filter(|f| f.check == "uploads").collect();
+        assert_eq!(uploads.len(), 1, "{:?}", r.findings);
+        assert_eq!(uploads[0].severity, Severity::Warning);
+        assert!(
+            uploads[0]
+                .message
+                .contains(&format!("rm {}", leftover.display()))
+        );
     }
 }
