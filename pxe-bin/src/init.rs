@@ -213,6 +213,7 @@ menu = "{menu}"
 [tftp]
 # listen = "192.168.1.1:69"   # default 0.0.0.0:69, or the DHCP interface's address
 secure = true
+# max_transfers = 2000        # concurrent transfers; more requests wait for a free slot
 
 [http]
 # Off unless listen is set: the same root over HTTP, so iPXE gets boot.ipxe and the ISOs
