@@ -837,6 +837,112 @@ proptest::proptest! {
     }
 }
 
+/// The reservation test's option 61 values: none, the hardware form of either MAC (so one
+/// client may claim the other's hardware key), two DUIDs, and hostile ones (empty, one byte,
+/// 255 bytes).
+fn hostile_id(n: u8) -> Option<Vec<u8>> {
+    let hw = |m: MacAddr| [&[1][..], &m.0].concat();
+    match n {
+        0 => None,
+        1 => Some(hw(mac(10))),
+        2 => Some(hw(mac(11))),
+        3 => Some(vec![0xff, 0, 0, 0, 1, 0, 3, 0, 1, 9, 9]),
+        4 => Some(vec![0xff, 0, 0, 0, 2, 0, 3, 0, 1, 9, 9]),
+        5 => Some(vec![]),
+        6 => Some(vec![7]),
+        _ => Some(vec![0xee; 255]),
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+    /// Two MACs, one with a reservation, sending any of `hostile_id`'s identifiers, with
+    /// restarts: the reserved address only ever goes to its MAC (whichever identifier asks);
+    /// any other address is never offered or ACKed to a second client while one holds it; no
+    /// client has two active records; nothing panics.
+    #[test]
+    fn reservations_and_hostile_client_ids(
+        ops in proptest::collection::vec((0u8..8, proptest::bool::ANY, 0u8..8, 0u8..6), 1..60)
+    ) {
+        use pxe_dhcp::responder::ClientKey;
+        // Inside the pool, so only the reservation keeps other clients off it.
+        let fixed = Ipv4Addr::new(10, 77, 0, 101);
+        let cfg = || {
+            let mut c = server_cfg();
+            c.reservations.push(Reservation { mac: mac(10), ip: fixed });
+            c
+        };
+        let mut s = LeaseServer::new(cfg(), Policy::default());
+        let mut now = Instant::from_secs(1000);
+        let mut holder: BTreeMap<Ipv4Addr, (String, MacAddr, Instant)> = BTreeMap::new();
+        let mut offered: BTreeMap<String, Ipv4Addr> = BTreeMap::new();
+        for (xid, (op, second, id, ipn)) in ops.into_iter().enumerate() {
+            let m = mac(if second { 11 } else { 10 });
+            let ip = if ipn == 0 { fixed } else { Ipv4Addr::new(10, 77, 0, 99 + ipn) };
+            let mt = match op {
+                0 => MessageType::Discover,
+                1..=3 => MessageType::Request,
+                4 => MessageType::Release,
+                5 => MessageType::Decline,
+                6 => {
+                    now += Duration::from_secs(u64::from(ipn) * 700);
+                    s.handle_timeout(now);
+                    while s.poll_event().is_some() {}
+                    continue;
+                }
+                _ => {
+                    let saved: Vec<_> = s.leases().iter().cloned().collect();
+                    s = LeaseServer::with_leases(cfg(), Policy::default(), LeaseTable::from_leases(saved));
+                    continue;
+                }
+            };
+            let mut r = request(mt, m, xid as u32);
+            r.options.extend(hostile_id(id).map(DhcpOption::ClientIdentifier));
+            let who = ClientKey::of(&r).to_string();
+            match op {
+                1 => r.options.extend([
+                    DhcpOption::ServerIdentifier(SERVER),
+                    DhcpOption::RequestedIpAddress(offered.get(&who).copied().unwrap_or(ip)),
+                ]),
+                2 | 5 => r.options.push(DhcpOption::RequestedIpAddress(ip)),
+                3 | 4 => r.ciaddr = ip,
+                _ => {}
+            }
+            if (op == 4 || op == 5) && holder.get(&ip).is_some_and(|h| h.0 == who) {
+                holder.remove(&ip);
+            }
+            let (out, _) = exchange(&mut s, now, &r, client_addr(r.ciaddr), 67);
+            for (reply, _, _) in out {
+                proptest::prop_assert_eq!(ClientKey::of(&reply).to_string(), who.clone());
+                let until = match reply.message_type() {
+                    Some(MessageType::Offer) => {
+                        offered.insert(who.clone(), reply.yiaddr);
+                        now + Duration::from_secs(60)
+                    }
+                    Some(MessageType::Ack) => now + Duration::from_secs(3600),
+                    _ => continue,
+                };
+                let got = reply.yiaddr;
+                proptest::prop_assert!(got != fixed || m == mac(10), "reserved address to {}", m);
+                if let Some((h, hm, u)) = holder.get(&got) {
+                    // The one sharing allowed: the reserved MAC's identifiers take turns.
+                    let same_machine = got == fixed && *hm == m;
+                    proptest::prop_assert!(*h == who || now >= *u || same_machine, "{} to {} while {} holds it", got, who, h);
+                }
+                holder.retain(|_, h| h.0 != who);
+                holder.insert(got, (who.clone(), m, until));
+            }
+            let mut active: BTreeMap<String, Ipv4Addr> = BTreeMap::new();
+            for l in s.leases().iter().filter(|l| l.is_active(now)) {
+                if let Some(k) = l.key() {
+                    proptest::prop_assert!(active.insert(k.to_string(), l.ip).is_none(), "{} holds two addresses", k);
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn boot_server_request_echoes_the_boot_item() {
     let mut p = ProxyResponder::new(ProxyConfig::new(SERVER), Policy::default());

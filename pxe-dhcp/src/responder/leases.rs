@@ -465,6 +465,120 @@ mod tests {
         assert_eq!(t.next_expiry(), None);
     }
 
+    /// The indexes agree with the records: each client entry names a record of that client,
+    /// every offered/bound record is its client's entry (so a client holds one address),
+    /// and the MAC and deadline sets are exactly those of the records.
+    fn assert_consistent(t: &LeaseTable) {
+        for (&m, &ip) in &t.clients.hardware {
+            let key = t.by_ip.get(&ip).and_then(Lease::key);
+            assert_eq!(key, Some(ClientKey::Hardware(m)), "stale entry {m} -> {ip}");
+        }
+        for (id, &ip) in &t.clients.client_id {
+            let key = t.by_ip.get(&ip).and_then(Lease::key);
+            assert_eq!(key, Some(ClientKey::ClientId(id)), "stale entry -> {ip}");
+        }
+        for l in t.by_ip.values().filter(|l| holds(l)) {
+            if let Some(key) = l.key() {
+                assert_eq!(
+                    t.clients.get(key),
+                    Some(l.ip),
+                    "{l:?} not its client's entry"
+                );
+            }
+        }
+        let by_mac: BTreeSet<_> = t
+            .by_ip
+            .values()
+            .filter_map(|l| l.mac.map(|m| (m, l.ip)))
+            .collect();
+        assert_eq!(t.by_mac, by_mac);
+        let deadlines: BTreeSet<_> = t
+            .by_ip
+            .values()
+            .filter(|l| timed(l))
+            .map(|l| (l.expires, l.ip))
+            .collect();
+        assert_eq!(t.deadlines, deadlines);
+    }
+
+    mod model {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Records on four addresses, at two MACs (or none), with no identifier, `01` + the
+        /// first MAC, a DUID, a 2-byte one, or an empty one (only a hand-edited file has that).
+        fn any_lease() -> impl Strategy<Value = Lease> {
+            let ids: [Option<&'static [u8]>; 5] = [
+                None,
+                Some(IPXE_ID),
+                Some(DUID_ID),
+                Some(&[0xff, 9]),
+                Some(&[]),
+            ];
+            (
+                0u8..4,
+                proptest::option::weighted(0.9, prop_oneof![Just(MAC), Just(MAC2)]),
+                proptest::sample::select(ids.to_vec()),
+                0usize..5,
+                0u64..6,
+            )
+                .prop_map(|(n, mac, id, state, exp)| Lease {
+                    ip: ip(n),
+                    mac,
+                    client_id: id.map(<[u8]>::to_vec),
+                    state: [
+                        LeaseState::Offered,
+                        LeaseState::Bound,
+                        LeaseState::Released,
+                        LeaseState::Expired,
+                        LeaseState::Declined,
+                    ][state],
+                    expires: Instant::from_secs(exp),
+                })
+        }
+
+        #[derive(Debug, Clone)]
+        enum Op {
+            Put(Lease),
+            Expire(u64),
+            Restore,
+        }
+
+        fn any_op() -> impl Strategy<Value = Op> {
+            prop_oneof![
+                6 => any_lease().prop_map(Op::Put),
+                2 => (0u64..7).prop_map(Op::Expire),
+                1 => Just(Op::Restore),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            /// Any sequence of puts, expiries and restores leaves the indexes consistent.
+            #[test]
+            fn indexes_stay_consistent(
+                start in proptest::collection::vec(any_lease(), 0..6),
+                ops in proptest::collection::vec(any_op(), 0..40),
+            ) {
+                let mut t = LeaseTable::from_leases(start);
+                assert_consistent(&t);
+                for op in ops {
+                    match op {
+                        Op::Put(l) => t.put(l),
+                        Op::Expire(s) => {
+                            t.expire(Instant::from_secs(s));
+                        }
+                        Op::Restore => {
+                            t = LeaseTable::from_leases(t.iter().cloned().collect::<Vec<_>>());
+                        }
+                    }
+                    assert_consistent(&t);
+                }
+            }
+        }
+    }
+
     #[cfg(feature = "serde")]
     mod serde_format {
         use super::*;
