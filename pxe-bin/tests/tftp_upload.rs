@@ -329,3 +329,56 @@ fn upload_that_cannot_replace_its_target_gets_an_error_not_the_final_ack() {
         server.log()
     );
 }
+
+#[test]
+fn upload_refused_for_permissions_says_what_to_make_writable() {
+    // Root writes anything: drop to `nobody`, as a real deployment does, so modes matter.
+    let root = tempfile::tempdir().expect("tempdir");
+    let chmod = |p: &Path, mode: u32| {
+        std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(mode))
+            .expect("chmod");
+    };
+    chmod(root.path(), 0o755);
+    // A writable file in a directory the server may not write (tftpd-hpa's `chmod 666`
+    // setup): the upload's temporary file cannot be created beside it.
+    std::fs::create_dir(root.path().join("ro")).expect("mkdir");
+    std::fs::write(root.path().join("ro/f.txt"), b"old").expect("write");
+    chmod(&root.path().join("ro/f.txt"), 0o666);
+    // A read-only file in a writable directory.
+    std::fs::create_dir(root.path().join("rw")).expect("mkdir");
+    chmod(&root.path().join("rw"), 0o777);
+    std::fs::write(root.path().join("rw/locked.txt"), b"old").expect("write");
+    chmod(&root.path().join("rw/locked.txt"), 0o644);
+    let server = Pxe::tftp(root.path(), &["--create", "--user", "nobody"]);
+    for (name, needle) in [
+        ("ro/f.txt", "ro is not writable by the server"),
+        ("rw/locked.txt", "locked.txt is not writable by the server"),
+    ] {
+        let sock = UdpSocket::bind("127.0.0.1:0").expect("bind client");
+        sock.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        let mut wrq = vec![0, 2];
+        wrq.extend_from_slice(name.as_bytes());
+        wrq.extend_from_slice(b"\0octet\0");
+        sock.send_to(&wrq, server.addr).expect("send WRQ");
+        let mut buf = [0u8; 600];
+        let n = sock.recv(&mut buf).expect("no answer to the WRQ");
+        assert_eq!(&buf[..4], [0, 5, 0, 2], "{name}: {:?}", &buf[..n]);
+        assert!(
+            server.wait_log(needle, Duration::from_secs(5)),
+            "{name}: no `{needle}`\n{}",
+            server.log()
+        );
+    }
+    assert!(
+        !server.log().contains("not readable"),
+        "a write refusal blamed read permission:\n{}",
+        server.log()
+    );
+    assert_eq!(
+        std::fs::read(root.path().join("ro/f.txt")).expect("read"),
+        b"old"
+    );
+    assert_no_temps(&root.path().join("ro"), &server);
+    assert_no_temps(&root.path().join("rw"), &server);
+}

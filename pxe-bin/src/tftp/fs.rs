@@ -307,7 +307,7 @@ impl DirRoot {
                 }
             }
         }
-        Err(self.refusal(&rel, last))
+        Err(self.write_refusal(&rel, parent, last))
     }
 
     /// Keeps the refusals of the former in-place open (`O_TRUNC`): a symlink (neither followed
@@ -331,7 +331,24 @@ impl DirRoot {
             OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK;
         rustix::fs::openat(dir, target, flags, Mode::empty())
             .map(drop)
-            .map_err(|e| self.refusal(rel, e))
+            .map_err(|e| self.write_refusal(rel, rel, e))
+    }
+
+    /// A refused upload step on `what` (the target, or the directory its temporary file goes
+    /// into): permission errors say that write access is missing, not read access as
+    /// [`Self::refusal`] would (the server user may well read both).
+    fn write_refusal(&self, rel: &str, what: &str, e: Errno) -> Refusal {
+        if !matches!(e, Errno::ACCESS | Errno::PERM) {
+            return self.refusal(rel, e);
+        }
+        let full = self.path.join(what);
+        let uid = rustix::process::geteuid().as_raw();
+        Refusal::Denied {
+            why: format!(
+                "{} is not writable by the server (running as uid {uid}); an upload writes a temporary file in the target's directory and renames it over the target, so both must be writable; fix: chmod/chown them for that user, or run with --user set to one that can write them",
+                full.display()
+            ),
+        }
     }
 
     /// openat2 beneath the root, or the component walk where openat2 does not exist.
