@@ -319,3 +319,29 @@ fn large_bodies_are_streamed_not_loaded() {
         "peak RSS {hwm_kib} KiB while serving a {len}-byte file"
     );
 }
+
+/// A file dated before 1970 (archives and ISO trees carry such times) is served, without
+/// `Last-Modified`, which cannot express it; TFTP serves it too.
+#[test]
+fn a_file_dated_before_1970_is_served() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let path = root.path().join("old.cfg");
+    std::fs::write(&path, b"from 1960\n").expect("write");
+    let f = std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .expect("open");
+    f.set_modified(std::time::UNIX_EPOCH - Duration::from_secs(10 * 365 * 86400))
+        .expect("set mtime");
+    drop(f);
+    let (server, addr) = serve(&["--root", root.path().to_str().expect("utf-8")]);
+    let out = tempfile::tempdir().expect("tempdir");
+    let got = out.path().join("got");
+    let (code, _) = curl(addr, "/old.cfg", &[], &got);
+    assert_eq!(code, 200, "{}", server.log());
+    assert_eq!(std::fs::read(&got).expect("read"), b"from 1960\n");
+    let h = headers(addr, "/old.cfg", &["-I"]);
+    assert!(h.starts_with("http/1.1 200"), "{h}");
+    assert!(!h.contains("last-modified"), "{h}");
+    assert_eq!(server.terminate(Duration::from_secs(10)), Some(0));
+}

@@ -3,7 +3,7 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
@@ -57,7 +57,7 @@ pub async fn handle(
                 Data::File(f) => f.metadata().and_then(|m| m.modified()).ok(),
                 Data::Static(_) => None,
             };
-            (data, size, modified.map(httpdate::fmt_http_date))
+            (data, size, modified.and_then(http_date))
         })
     })
     .await;
@@ -135,6 +135,14 @@ pub async fn handle(
     Ok(r)
 }
 
+/// `Last-Modified` text for `t` (RFC 9110 §5.6.7), or none for a time the format cannot
+/// express (before 1970 or after 9999, where `httpdate` panics): such a file is still served.
+fn http_date(t: SystemTime) -> Option<String> {
+    let secs = t.duration_since(UNIX_EPOCH).ok()?.as_secs();
+    // 9999-12-31T23:59:59Z is the last second `httpdate` formats.
+    (secs < 253_402_300_800).then(|| httpdate::fmt_http_date(t))
+}
+
 /// The status for a refused open: confinement and permission refusals are 403, names that are
 /// not files 404 (as for a missing one: no directory listings).
 fn status_for(refusal: &Refusal) -> StatusCode {
@@ -203,6 +211,22 @@ mod tests {
             status_for(&Refusal::Os(String::new())),
             StatusCode::INTERNAL_SERVER_ERROR
         );
+    }
+
+    #[test]
+    fn dates_outside_the_http_format_are_left_out() {
+        use std::time::Duration;
+        assert_eq!(
+            http_date(UNIX_EPOCH).as_deref(),
+            Some("Thu, 01 Jan 1970 00:00:00 GMT")
+        );
+        let last = UNIX_EPOCH + Duration::from_secs(253_402_300_799);
+        assert_eq!(
+            http_date(last).as_deref(),
+            Some("Fri, 31 Dec 9999 23:59:59 GMT")
+        );
+        assert_eq!(http_date(last + Duration::from_secs(1)), None);
+        assert_eq!(http_date(UNIX_EPOCH - Duration::from_secs(1)), None);
     }
 
     #[test]
