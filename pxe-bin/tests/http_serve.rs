@@ -198,6 +198,9 @@ fn refusals_and_path_escapes() {
             assert!(text.starts_with(&want.to_string()), "{path}: {text}");
         }
     }
+    // A name longer than NAME_MAX is simply not there (not a 500).
+    let (code, _) = curl(addr, &format!("/{}", "x".repeat(300)), &[], &got);
+    assert_eq!(code, 404);
     // An absolute-form request target is the same path.
     let (code, _) = curl(
         addr,

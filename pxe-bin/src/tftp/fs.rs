@@ -389,7 +389,8 @@ impl DirRoot {
 
     fn refusal(&self, rel: &str, e: Errno) -> Refusal {
         match e {
-            Errno::NOENT | Errno::NOTDIR => Refusal::NotFound,
+            // A component longer than NAME_MAX names no file (and is the client's doing).
+            Errno::NOENT | Errno::NOTDIR | Errno::NAMETOOLONG => Refusal::NotFound,
             Errno::XDEV => {
                 Refusal::Escape("the name resolves outside the root (symlink or ..)".into())
             }
@@ -595,6 +596,8 @@ mod tests {
         assert_eq!(read(&r, "inside-link").unwrap(), b"bee");
         assert_eq!(read(&r, "nope"), Err(Refusal::NotFound));
         assert_eq!(read(&r, "sub"), Err(Refusal::NotRegular));
+        // A component over NAME_MAX cannot exist: not found, not a server error (HTTP 500).
+        assert_eq!(read(&r, &"x".repeat(300)), Err(Refusal::NotFound));
     }
 
     #[test]
