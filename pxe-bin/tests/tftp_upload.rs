@@ -101,22 +101,27 @@ impl RawUpload {
     fn data(&mut self, payload: &[u8]) {
         let block = self.next;
         self.send_data(payload);
-        let mut buf = [0u8; 600];
         loop {
-            let n = self
-                .sock
-                .recv(&mut buf)
-                .unwrap_or_else(|e| panic!("no ACK for block {block}: {e}"));
+            let p = self.recv(&format!("no ACK for block {block}"));
             assert!(
-                n >= 4 && buf[..2] == [0, 4],
-                "expected an ACK, got {:?}",
-                &buf[..n]
+                p.len() >= 4 && p[..2] == [0, 4],
+                "expected an ACK, got {p:?}"
             );
-            if u16::from_be_bytes([buf[2], buf[3]]) == block {
+            if u16::from_be_bytes([p[2], p[3]]) == block {
                 break;
             }
         }
         self.next += 1;
+    }
+
+    /// The next packet from the transfer port; fails with `what` after the read timeout.
+    fn recv(&self, what: &str) -> Vec<u8> {
+        let mut buf = [0u8; 600];
+        let n = self
+            .sock
+            .recv(&mut buf)
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        buf[..n].to_vec()
     }
 
     /// Sends every full block of `bytes`, then the short last one when `finish`.
@@ -133,13 +138,9 @@ impl RawUpload {
     /// Sends the short last block and returns the ERROR (code, message) that must answer it.
     fn last_refused(&mut self, payload: &[u8]) -> (u16, String) {
         self.send_data(payload);
-        let mut buf = [0u8; 600];
         loop {
-            let n = self
-                .sock
-                .recv(&mut buf)
-                .expect("no answer to the last block");
-            match buf[..n] {
+            let p = self.recv("no answer to the last block");
+            match p[..] {
                 [0, 5, hi, lo, ref msg @ ..] => {
                     let text =
                         String::from_utf8_lossy(msg.split(|&b| b == 0).next().unwrap_or(&[]));
@@ -150,7 +151,7 @@ impl RawUpload {
                     self.next,
                     "the last block was acknowledged although the file could not be replaced"
                 ),
-                _ => panic!("unexpected packet {:?}", &buf[..n]),
+                _ => panic!("unexpected packet {p:?}"),
             }
         }
     }
