@@ -46,6 +46,7 @@ pub const DEFAULT_LEASE_SECS: u32 = 3600;
 /// lease_time = 3600                  # seconds
 /// uefi_via_4011 = false              # proxy: UEFI ROMs get the boot file via port 4011
 /// pxe_vendor_to_rom = false          # server: option 60/43 to plain PXE ROMs too
+/// max_clients_per_mac = 4            # server: client identifiers holding addresses per MAC; 0: no limit
 /// default_rules = true              # the built-in rules follow [[dhcp.rules]] (default)
 /// [[dhcp.rules]]                    # optional; tried first, the first match wins
 /// name = "lab-pc"
@@ -93,6 +94,11 @@ pub struct DhcpConfig {
     /// Server mode: also send option 60 `PXEClient` + 43 to plain PXE ROMs (iPXE always gets
     /// them; EDK2 reads 60 without a boot server as "ask port 4011", so off by default).
     pub pxe_vendor_to_rom: bool,
+    /// Server mode: at most this many client identifiers (option 61) may hold addresses on one
+    /// MAC, so one machine cycling identifiers cannot drain the pool; 0: no limit. Default
+    /// [`pxe_dhcp::responder::DEFAULT_MAX_CLIENTS_PER_MAC`]; see
+    /// [`pxe_dhcp::responder::ServerConfig::max_clients_per_mac`].
+    pub max_clients_per_mac: u32,
     /// Boot policy rules in priority order (`[[dhcp.rules]]`, `pxe-dhcp`'s serde form), tried
     /// before the default rules.
     pub rules: Vec<Rule>,
@@ -118,6 +124,7 @@ impl Default for DhcpConfig {
             reservations: Vec::new(),
             uefi_via_4011: false,
             pxe_vendor_to_rom: false,
+            max_clients_per_mac: pxe_dhcp::responder::DEFAULT_MAX_CLIENTS_PER_MAC,
             rules: Vec::new(),
             default_rules: true,
         }
@@ -290,6 +297,7 @@ mod tests {
             dns = ["10.0.0.1", "9.9.9.9"]
             lease_time = 600
             uefi_via_4011 = true
+            max_clients_per_mac = 0
             [[reservations]]
             mac = "52:54:00:12:34:56"
             ip = "10.0.0.50"
@@ -299,6 +307,8 @@ mod tests {
         assert_eq!(c.mode(), DhcpMode::Proxy);
         assert_eq!(c.dns.len(), 2);
         assert!(c.uefi_via_4011 && !c.pxe_vendor_to_rom);
+        assert_eq!(c.max_clients_per_mac, 0);
+        assert_eq!(DhcpConfig::default().max_clients_per_mac, 4);
         let flags = DhcpFlags {
             dhcp: Some(DhcpMode::Server),
             interface: Some("br0".into()),

@@ -23,7 +23,7 @@ use pxe_proto::{Instant, MacAddr};
 pub use key::ClientKey;
 pub use leases::{Lease, LeaseState, LeaseTable};
 pub use proxy::{ProxyConfig, ProxyResponder};
-pub use server::{LeaseServer, PoolRange, Reservation, ServerConfig};
+pub use server::{DEFAULT_MAX_CLIENTS_PER_MAC, LeaseServer, PoolRange, Reservation, ServerConfig};
 
 use crate::Error;
 use crate::policy::BootDecision;
@@ -102,6 +102,9 @@ pub enum IgnoreReason {
     OtherServer,
     /// No free address for this client.
     PoolExhausted,
+    /// A DISCOVER from a client identifier new to a hardware address on which
+    /// [`ServerConfig::max_clients_per_mac`] other identifiers already hold addresses.
+    TooManyClientsPerMac,
     /// A RELEASE/DECLINE/INIT-REBOOT for an address this server has no record of.
     UnknownBinding,
     /// The reply could not be written (too big for the client's limit or the buffer).

@@ -81,6 +81,14 @@ pub struct ServerConfig {
     /// Next server (`siaddr`, the TFTP server) for rules that name none; `server_ip` if `None`.
     #[cfg_attr(feature = "serde", serde(default))]
     pub next_server: Option<Ipv4Addr>,
+    /// At most this many client keys (option 61 values, or the hardware address itself) may
+    /// hold an active (offered or bound) address on one hardware address; 0: no limit. Keeps one
+    /// MAC cycling identifiers from draining the pool. A PXE ROM and iPXE share the hardware
+    /// key and an installer and the installed OS may each send a DUID, so 3 is normal. Does not
+    /// apply to `hlen` 0 / all-zero `chaddr` (InfiniBand, RFC 4390, where every client shares
+    /// it) nor to a reserved MAC (all its identifiers share its one fixed address).
+    #[cfg_attr(feature = "serde", serde(default = "default_max_clients_per_mac"))]
+    pub max_clients_per_mac: u32,
 }
 
 #[cfg(feature = "serde")]
@@ -93,9 +101,17 @@ fn default_offer_hold() -> u32 {
     60
 }
 
+/// The default [`ServerConfig::max_clients_per_mac`].
+pub const DEFAULT_MAX_CLIENTS_PER_MAC: u32 = 4;
+
+#[cfg(feature = "serde")]
+fn default_max_clients_per_mac() -> u32 {
+    DEFAULT_MAX_CLIENTS_PER_MAC
+}
+
 impl ServerConfig {
     /// Settings for a server at `server_ip` leasing `pool` on a subnet with `subnet_mask`: one
-    /// hour leases, offers held 60 s.
+    /// hour leases, offers held 60 s, at most [`DEFAULT_MAX_CLIENTS_PER_MAC`] clients per MAC.
     pub fn new(server_ip: Ipv4Addr, subnet_mask: Ipv4Addr, pool: PoolRange) -> ServerConfig {
         ServerConfig {
             server_ip,
@@ -109,6 +125,7 @@ impl ServerConfig {
             domain_name: None,
             pxe_vendor_to_rom: false,
             next_server: None,
+            max_clients_per_mac: DEFAULT_MAX_CLIENTS_PER_MAC,
         }
     }
 
@@ -262,6 +279,35 @@ impl LeaseServer {
             .reservations
             .iter()
             .any(|r| r.ip == ip && r.mac != mac)
+    }
+
+    /// Whether `client` would be one client key too many on its hardware address: it holds no
+    /// active address while `max_clients_per_mac` other keys of the MAC do. A client already
+    /// holding one is never refused (renewals go on), nor is `hlen` 0 / an all-zero `chaddr`
+    /// (InfiniBand clients share it, RFC 4390) or a reserved MAC (its one fixed address
+    /// is all its identifiers can get).
+    fn over_mac_cap(&self, req: &Repr, client: Client<'_>, now: Instant) -> bool {
+        let cap = self.cfg.max_clients_per_mac;
+        if cap == 0
+            || req.hlen == 0
+            || client.mac == MacAddr([0; 6])
+            || self.reservation_for_mac(client.mac).is_some()
+        {
+            return false;
+        }
+        let holding = |l: &Lease| {
+            matches!(l.state, LeaseState::Offered | LeaseState::Bound) && l.is_active(now)
+        };
+        if self.leases.by_client(client.key).is_some_and(holding) {
+            return false;
+        }
+        // A client key holds at most one active record, so records count keys.
+        let others = self
+            .leases
+            .by_mac(client.mac)
+            .filter(|l| holding(l) && l.key() != Some(client.key))
+            .count();
+        others >= cap as usize
     }
 
     /// Whether `client` may hold `ip` on `link` at `now`; the error is the NAK message.
@@ -540,6 +586,9 @@ impl LeaseServer {
         let link = self.link(&req);
         match req.message_type() {
             Some(MessageType::Discover) => {
+                if self.over_mac_cap(&req, client, now) {
+                    return self.ignore(Some(mac), IgnoreReason::TooManyClientsPerMac);
+                }
                 let Some(ip) = self.allocate(client, req.requested_ip(), link, now) else {
                     return self.ignore(Some(mac), IgnoreReason::PoolExhausted);
                 };
@@ -699,6 +748,12 @@ impl LeaseServer {
                     Ok(()) if bound_elsewhere => {
                         self.nak(req, ip, "client is bound to another address", port)
                     }
+                    Ok(()) if self.over_mac_cap(req, client, now) => self.nak(
+                        req,
+                        ip,
+                        "too many client identifiers hold addresses on this hardware address",
+                        port,
+                    ),
                     Ok(()) => self.bind_and_ack(req, ip, now, port),
                     Err(m) => self.nak(req, ip, m, port),
                 }
@@ -1013,5 +1068,160 @@ mod tests {
             let (out, _) = send(&mut s, T, &request(mac, id, wrong, "init-reboot"));
             assert_eq!(echoed(&only(out, MessageType::Nak)).as_deref(), id);
         }
+    }
+
+    /// Identifier `n` of a MAC cycling DUIDs.
+    fn duid(n: u8) -> Vec<u8> {
+        vec![0xff, 0, 0, 0, n, 0, 3, 0, 1, 9, 9]
+    }
+
+    /// `cap` clients on `MAC` (the hardware key and DUIDs 1..cap), each bound.
+    fn fill(s: &mut LeaseServer, cap: u8) {
+        dora(s, T, MAC, None);
+        for n in 1..cap {
+            dora(s, T, MAC, Some(&duid(n)));
+        }
+    }
+
+    fn ignored(events: &[DhcpEvent]) -> Vec<&IgnoreReason> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                DhcpEvent::Ignored { reason, .. } => Some(reason),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn cap_reached_ignores_discover_and_naks_request() {
+        let mut s = server();
+        fill(&mut s, 4);
+        let new = duid(9);
+        let (out, ev) = send(&mut s, T, &msg(MessageType::Discover, MAC, Some(&new)));
+        assert!(out.is_empty(), "{out:?}");
+        assert_eq!(ignored(&ev), [&IgnoreReason::TooManyClientsPerMac]);
+        let free = Ipv4Addr::new(10, 77, 0, 109);
+        let (out, _) = send(&mut s, T, &request(MAC, Some(&new), free, "init-reboot"));
+        let nak = only(out, MessageType::Nak);
+        assert!(matches!(
+            nak.option(OptionCode::Message),
+            Some(DhcpOption::Message(m)) if m.starts_with(b"too many client identifiers")
+        ));
+        let (out, _) = send(&mut s, T, &request(MAC, Some(&new), free, "renewing"));
+        only(out, MessageType::Nak);
+        assert_eq!(active(&s, T).len(), 4);
+    }
+
+    #[test]
+    fn cap_never_refuses_a_client_holding_an_address() {
+        let mut s = server();
+        fill(&mut s, 4);
+        let one = duid(1);
+        let ip = s
+            .leases()
+            .by_client(ClientKey::from_client_id(&one))
+            .map(|l| l.ip)
+            .expect("bound");
+        assert_eq!(discover(&mut s, T, MAC, Some(&one)), ip);
+        for state in ["selecting", "init-reboot", "renewing"] {
+            let (out, _) = send(&mut s, T, &request(MAC, Some(&one), ip, state));
+            assert_eq!(only(out, MessageType::Ack).yiaddr, ip, "{state}");
+        }
+        // The hardware key too, in its `01` + MAC form.
+        let (out, _) = send(
+            &mut s,
+            T,
+            &request(
+                MAC,
+                Some(IPXE_ID),
+                Ipv4Addr::new(10, 77, 0, 100),
+                "init-reboot",
+            ),
+        );
+        only(out, MessageType::Ack);
+    }
+
+    #[test]
+    fn cap_counts_per_mac() {
+        let mut s = server();
+        fill(&mut s, 4);
+        dora(&mut s, T, MAC2, None);
+        dora(&mut s, T, MAC2, Some(&duid(9)));
+        assert_eq!(active(&s, T).len(), 6);
+    }
+
+    #[test]
+    fn cap_zero_is_unlimited() {
+        let mut s = server();
+        s.cfg.max_clients_per_mac = 0;
+        fill(&mut s, 8);
+        assert_eq!(active(&s, T).len(), 8);
+    }
+
+    #[test]
+    fn cap_exempts_hlen_zero_and_all_zero_chaddr() {
+        let zero = MacAddr([0; 6]);
+        for (mac, hlen) in [(zero, 0), (zero, 6), (MAC2, 0)] {
+            let mut s = server();
+            for n in 1..=6 {
+                let mut d = msg(MessageType::Discover, mac, Some(&duid(n)));
+                d.hlen = hlen;
+                let (out, _) = send(&mut s, T, &d);
+                only(out, MessageType::Offer);
+            }
+            assert_eq!(active(&s, T).len(), 6, "{mac} hlen {hlen}");
+        }
+    }
+
+    #[test]
+    fn cap_exempts_a_reserved_mac() {
+        let mut s = server();
+        let fixed = Ipv4Addr::new(10, 77, 0, 50);
+        s.cfg.reservations.push(Reservation {
+            mac: MAC,
+            ip: fixed,
+        });
+        for n in 1..=6 {
+            assert_eq!(discover(&mut s, T, MAC, Some(&duid(n))), fixed);
+        }
+    }
+
+    #[test]
+    fn expired_records_free_the_slot() {
+        let mut s = server();
+        fill(&mut s, 4);
+        let new = duid(9);
+        let later = T + Duration::from_secs(3600);
+        // Still refused a second before the bindings end, with or without the timer run.
+        let before = later - Duration::from_secs(1);
+        let (out, _) = send(&mut s, before, &msg(MessageType::Discover, MAC, Some(&new)));
+        assert!(out.is_empty());
+        // An OFFER whose hold ran out counts no more either.
+        discover(&mut s, later, MAC, Some(&new));
+        let hold = later + Duration::from_secs(60);
+        assert_eq!(active(&s, hold).len(), 0);
+        s.handle_timeout(hold);
+        for n in 10..14 {
+            dora(&mut s, hold, MAC, Some(&duid(n)));
+        }
+        let (out, _) = send(&mut s, hold, &msg(MessageType::Discover, MAC, Some(&new)));
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn a_released_address_frees_the_slot() {
+        let mut s = server();
+        fill(&mut s, 4);
+        let one = duid(1);
+        let ip = s
+            .leases()
+            .by_client(ClientKey::from_client_id(&one))
+            .map(|l| l.ip)
+            .expect("bound");
+        let mut rel = msg(MessageType::Release, MAC, Some(&one));
+        rel.ciaddr = ip;
+        send(&mut s, T, &rel);
+        dora(&mut s, T, MAC, Some(&duid(9)));
     }
 }
