@@ -53,6 +53,7 @@
 //! # ... followed by the default rules (Policy::default().rules)
 //! ```
 
+use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -265,6 +266,44 @@ pub struct Policy {
     /// driver to the port it serves HTTP on. 80 (the default) is left out of URLs.
     #[cfg_attr(feature = "serde", serde(default = "default_http_port"))]
     pub http_port: u16,
+    /// Per-machine answers, tried before [`Policy::rules`] for their MAC: the host layer
+    /// (static host entries and answers from a per-machine decider). Not part of the rule
+    /// file's form: a driver fills it.
+    #[cfg_attr(feature = "serde", serde(skip))]
+    pub hosts: BTreeMap<MacAddr, Host>,
+}
+
+/// What one machine gets, whatever the rules say: its own rules (tried in order before the
+/// policy's; when none matches, the policy's rules decide), or no answer at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Host {
+    /// Where the answer comes from, for the decision's reason (`host lab-1`, `decider`).
+    pub name: String,
+    /// Rules for this machine alone; their `once` flag is ignored.
+    pub rules: Vec<Rule>,
+    /// Send this machine nothing (dnsmasq's `dhcp-host=MAC,ignore`).
+    pub ignore: bool,
+}
+
+impl Host {
+    /// A host answered by `rules`.
+    pub fn with_rules(name: &str, rules: Vec<Rule>) -> Host {
+        Host {
+            name: name.to_string(),
+            rules,
+            ignore: false,
+        }
+    }
+
+    /// A host that gets no answer.
+    pub fn ignored(name: &str) -> Host {
+        Host {
+            name: name.to_string(),
+            rules: Vec::new(),
+            ignore: true,
+        }
+    }
 }
 
 /// Default for [`Policy::http_port`]: HTTP's well-known port (RFC 9110 §4.2.1).
@@ -287,8 +326,11 @@ fn default_once_window() -> u32 {
 /// What a client boots, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BootDecision {
-    /// Index of the rule in [`Policy::rules`] (0-based; the reason counts from 1).
+    /// Index of the rule in [`Policy::rules`] (0-based; the reason counts from 1), or in its
+    /// host's rules when [`BootDecision::host`] is set.
     pub rule_index: usize,
+    /// The rule came from the host layer ([`Policy::hosts`]), not from [`Policy::rules`].
+    pub host: bool,
     /// The rule's name.
     pub rule_name: String,
     /// Whether the rule is a `once` rule (the responder records its use).
@@ -349,6 +391,7 @@ impl Default for Policy {
             ],
             once_window_secs: DEFAULT_ONCE_WINDOW_SECS,
             http_port: DEFAULT_HTTP_PORT,
+            hosts: BTreeMap::new(),
         }
     }
 }
@@ -386,14 +429,28 @@ impl Policy {
         self.decide_with(client, server, |_, _| false)
     }
 
+    /// Whether the host layer says to send `mac` nothing.
+    pub fn ignores(&self, mac: MacAddr) -> bool {
+        self.hosts.get(&mac).is_some_and(|h| h.ignore)
+    }
+
     /// Decides for `client`, skipping every rule for which `skip(index, rule)` is true (the
-    /// responders skip `once` rules already used by this client).
+    /// responders skip `once` rules already used by this client). The client's host rules
+    /// ([`Policy::hosts`]) come first.
     pub fn decide_with(
         &self,
         client: &ClientInfo,
         server: Ipv4Addr,
         skip: impl Fn(usize, &Rule) -> bool,
     ) -> Option<BootDecision> {
+        if let Some(host) = self.hosts.get(&client.mac).filter(|h| !h.ignore) {
+            for (i, rule) in host.rules.iter().enumerate() {
+                if rule.when.matches(client) {
+                    let by = format!("{} rule {} ({})", host.name, i + 1, rule.name);
+                    return Some(self.decision(client, server, rule, i, true, &by, ""));
+                }
+            }
+        }
         let mut skipped = String::new();
         for (i, rule) in self.rules.iter().enumerate() {
             if !rule.when.matches(client) {
@@ -407,29 +464,42 @@ impl Policy {
                 ));
                 continue;
             }
-            let next_server = rule.next_server.unwrap_or(server);
-            let boot_file = rule
-                .boot_file
-                .replace("{server}", &next_server.to_string())
-                .replace("{http}", &self.http_authority(next_server))
-                .replace("{mac}", &client.mac.to_dashed().to_string());
-            let reason = format!(
-                "{client} → {boot_file} by rule {} ({}){skipped}",
-                i + 1,
-                rule.name
-            );
-            return Some(BootDecision {
-                rule_index: i,
-                rule_name: rule.name.clone(),
-                once: rule.once,
-                boot_file,
-                next_server,
-                server_name: rule.server_name.clone(),
-                options: rule.options.iter().map(ExtraOption::to_option).collect(),
-                reason,
-            });
+            let by = format!("rule {} ({})", i + 1, rule.name);
+            return Some(self.decision(client, server, rule, i, false, &by, &skipped));
         }
         None
+    }
+
+    /// The decision `rule` (at `index`) makes for `client`; `by` names it in the reason.
+    #[allow(clippy::too_many_arguments)]
+    fn decision(
+        &self,
+        client: &ClientInfo,
+        server: Ipv4Addr,
+        rule: &Rule,
+        index: usize,
+        host: bool,
+        by: &str,
+        skipped: &str,
+    ) -> BootDecision {
+        let next_server = rule.next_server.unwrap_or(server);
+        let boot_file = rule
+            .boot_file
+            .replace("{server}", &next_server.to_string())
+            .replace("{http}", &self.http_authority(next_server))
+            .replace("{mac}", &client.mac.to_dashed().to_string());
+        let reason = format!("{client} → {boot_file} by {by}{skipped}");
+        BootDecision {
+            rule_index: index,
+            host,
+            rule_name: rule.name.clone(),
+            once: rule.once && !host,
+            boot_file,
+            next_server,
+            server_name: rule.server_name.clone(),
+            options: rule.options.iter().map(ExtraOption::to_option).collect(),
+            reason,
+        }
     }
 }
 
@@ -459,6 +529,46 @@ mod tests {
             user_classes: Vec::new(),
             ipxe: None,
         }
+    }
+
+    #[test]
+    fn host_rules_come_first_and_fall_through_to_the_policy() {
+        let mut policy = Policy::default();
+        let mac = MacAddr([0x52, 0x54, 0, 0x12, 0x34, 0x56]);
+        let ipxe_only = Match {
+            firmware: alloc::vec![Firmware::Ipxe],
+            ..Match::default()
+        };
+        policy.hosts.insert(
+            mac,
+            Host::with_rules(
+                "host lab-1",
+                alloc::vec![Rule::new(
+                    "script",
+                    ipxe_only,
+                    "http://{http}/_pxe/host/{mac}.ipxe"
+                )],
+            ),
+        );
+        let server = Ipv4Addr::new(10, 0, 0, 1);
+        let ipxe = client(Firmware::Ipxe, 7);
+        let d = policy.decide(&ipxe, server).unwrap();
+        assert!(d.host && !d.once);
+        assert_eq!(
+            d.boot_file,
+            "http://10.0.0.1/_pxe/host/52-54-00-12-34-56.ipxe"
+        );
+        assert!(
+            d.reason.contains("by host lab-1 rule 1 (script)"),
+            "{}",
+            d.reason
+        );
+        // The PXE ROM stage is the policy's: chainload iPXE first.
+        let rom = policy.decide(&client(Firmware::PxeRom, 7), server).unwrap();
+        assert_eq!((rom.boot_file.as_str(), rom.host), ("ipxe.efi", false));
+        assert!(!policy.ignores(mac));
+        policy.hosts.insert(mac, Host::ignored("host lab-1"));
+        assert!(policy.ignores(mac));
     }
 
     #[test]

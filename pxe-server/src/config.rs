@@ -20,6 +20,13 @@
 //! max_connections = 1000
 //!
 //! [dhcp]                      # owned by crate::dhcp::DhcpConfig
+//!
+//! [[host]]                    # per machine: crate::decide::HostConfig
+//! mac = "52:54:00:12:34:56"
+//! kernel = "debian/linux"
+//!
+//! [decide]                    # ask an HTTP service per machine: crate::decide::DecideConfig
+//! url = "http://127.0.0.1:8081/boot"
 //! ```
 
 use std::net::SocketAddr;
@@ -50,6 +57,10 @@ pub struct Config {
     pub http: HttpConfig,
     /// DHCP settings (see `crate::dhcp`).
     pub dhcp: crate::dhcp::DhcpConfig,
+    /// Per-machine answers (`[[host]]`), before the `[[dhcp.rules]]`.
+    pub host: Vec<crate::decide::HostConfig>,
+    /// An HTTP service asked per machine (`[decide]`), for machines without a `[[host]]`.
+    pub decide: Option<crate::decide::DecideConfig>,
 }
 
 /// Settings given outside the config file (`pxe serve`'s flags); each one set wins over the
@@ -152,6 +163,14 @@ impl Config {
     /// policy, and an address pool or reservations for a DHCP server. The reason on failure.
     pub fn validate(&self) -> Result<(), String> {
         self.dhcp.policy().map_err(|e| e.to_string())?;
+        let ctx = crate::decide::HostContext {
+            http: self.http.listen.is_some(),
+            menu: self.load_menu()?,
+        };
+        crate::decide::static_hosts(&self.host, &ctx)?;
+        if let Some(d) = &self.decide {
+            crate::decide::HttpDecider::new(d)?;
+        }
         if self.dhcp.mode() == crate::dhcp::DhcpMode::Server
             && self.dhcp.range.is_none()
             && self.dhcp.reservations.is_empty()
@@ -159,6 +178,21 @@ impl Config {
             return Err("[dhcp] mode = \"server\" needs an address pool: range = \"FIRST,LAST\" or reservations".into());
         }
         Ok(())
+    }
+}
+
+impl Config {
+    /// The menu source (`menu`), read when a `[[host]]` entry needs it (`menu_default`).
+    pub fn load_menu(&self) -> Result<Option<pxe_menu::Menu>, String> {
+        let wanted = self.host.iter().any(|h| h.menu_default.is_some());
+        let Some(path) = self.menu.as_ref().filter(|_| wanted) else {
+            return Ok(None);
+        };
+        let text =
+            std::fs::read_to_string(path).map_err(|e| format!("menu {}: {e}", path.display()))?;
+        toml::from_str(&text)
+            .map(Some)
+            .map_err(|e| format!("menu {}: {e}", path.display()))
     }
 }
 
@@ -227,6 +261,36 @@ mod tests {
     fn zero_max_transfers_is_an_error() {
         let e = Config::parse("[tftp]\nmax_transfers = 0\n", Path::new("t.toml")).unwrap_err();
         assert!(e.to_string().contains("max_transfers"), "{e}");
+    }
+
+    #[test]
+    fn hosts_and_decide_parse_and_are_checked() {
+        let text = r#"
+            [[host]]
+            mac = "52:54:00:12:34:56"
+            kernel = "debian/linux"
+            initrd = ["debian/initrd.gz"]
+            cmdline = "console=ttyS0"
+            [[host]]
+            mac = "52:54:00:00:00:05"
+            ignore = true
+            [decide]
+            url = "http://127.0.0.1:8081/boot"
+            timeout_ms = 500
+        "#;
+        let c = Config::parse(text, Path::new("t.toml")).unwrap();
+        assert_eq!(c.host.len(), 2);
+        assert_eq!(c.decide.as_ref().unwrap().timeout_ms, Some(500));
+        c.validate().unwrap();
+        let mut bad = c.clone();
+        bad.decide.as_mut().unwrap().url = "https://x/".into();
+        assert!(bad.validate().unwrap_err().contains("http://"));
+        let e = Config::parse(
+            "[[host]]\nmac = \"52:54:00:00:00:01\"\nkernal = \"x\"\n",
+            Path::new("t.toml"),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("kernal"), "{e}");
     }
 
     #[test]

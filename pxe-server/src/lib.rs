@@ -27,6 +27,7 @@
 //! ```
 
 pub mod config;
+pub mod decide;
 pub mod demo;
 pub mod dhcp;
 mod error;

@@ -23,12 +23,13 @@
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
+use crate::decide::{self, Decide, HostContext, HostFiles, HttpDecider};
 use crate::dhcp::{self, DhcpConfig, DhcpContext, DhcpMode};
 use crate::error::Error;
 use crate::events::{Event, EventReceiver, Events};
@@ -62,6 +63,7 @@ impl PxeServer {
 pub struct Builder {
     config: Config,
     demo: bool,
+    decider: Option<Arc<dyn Decide>>,
 }
 
 impl Builder {
@@ -111,15 +113,26 @@ impl Builder {
         self
     }
 
+    /// Asks `decider` what each machine boots before the static rules (instead of the
+    /// config's `[decide]` service); see [`crate::decide`].
+    pub fn decider(mut self, decider: impl Decide) -> Self {
+        self.decider = Some(Arc::new(decider));
+        self
+    }
+
     /// Binds every listener, drops privileges if `[tftp] user` asks, and starts serving on the
     /// current tokio runtime (multi-threaded: TFTP transfers run on their own threads, HTTP
     /// and DHCP on the runtime).
     pub async fn start(self) -> Result<Handle, Error> {
-        let Builder { config, demo } = self;
+        let Builder {
+            config,
+            demo,
+            decider,
+        } = self;
         config
             .validate()
             .map_err(|message| Error::Usage(format!("configuration: {message}")))?;
-        start(config, demo).await
+        start(config, demo, decider).await
     }
 }
 
@@ -132,6 +145,8 @@ pub struct Handle {
     dhcp_stop: watch::Sender<bool>,
     dhcp_config: watch::Sender<DhcpConfig>,
     events: Events,
+    /// The files of per-machine decisions.
+    files: HostFiles,
     /// The configuration in effect: the one started with, then each reload's applied parts.
     current: Mutex<Config>,
     tftp_addr: SocketAddr,
@@ -205,9 +220,7 @@ impl Handle {
     /// listed in [`ReloadReport::needs_restart`] and keep their running values. An invalid
     /// config is refused with the reason, and the running one stays whole.
     pub fn reload(&self, config: Config) -> Result<ReloadReport, Error> {
-        config
-            .validate()
-            .map_err(|message| Error::Usage(format!("configuration not reloaded: {message}")))?;
+        config.validate().map_err(not_reloaded)?;
         let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
         let mut report = ReloadReport::default();
         let mut next = current.clone();
@@ -244,6 +257,15 @@ impl Handle {
         };
         applied("menu", config.menu != current.menu);
         next.menu.clone_from(&config.menu);
+        restart("decide", config.decide != current.decide);
+        let hosts_changed = config.host != current.host || config.menu != current.menu;
+        applied("host", config.host != current.host);
+        next.host.clone_from(&config.host);
+        let ctx = HostContext {
+            http: self.http_addr.is_some(),
+            menu: config.load_menu().map_err(not_reloaded)?,
+        };
+        let (layer, files) = decide::static_hosts(&config.host, &ctx).map_err(not_reloaded)?;
         let rules_changed = new.rules != old.rules || new.default_rules != old.default_rules;
         let reservations_changed = new.reservations != old.reservations;
         applied("dhcp.rules", rules_changed);
@@ -251,15 +273,20 @@ impl Handle {
         next.dhcp.rules.clone_from(&new.rules);
         next.dhcp.default_rules = new.default_rules;
         next.dhcp.reservations.clone_from(&new.reservations);
+        let old_static: Vec<_> = current.dhcp.hosts.keys().copied().collect();
+        next.dhcp.hosts = layer;
         // The policy is checked against the running HTTP port too: `{http}` and the defaults.
         next.dhcp
             .policy_with_http(self.http_addr.map(|a| a.port()))
-            .map_err(|e| Error::Usage(format!("configuration not reloaded: {e}")))?;
+            .map_err(|e| not_reloaded(e.to_string()))?;
         let max_changed = config.http.max_connections != current.http.max_connections;
         applied("http.max_connections", max_changed && self.http.is_some());
         next.http.max_connections = config.http.max_connections;
 
-        if rules_changed || reservations_changed {
+        if hosts_changed {
+            self.files.replace(old_static, &files);
+        }
+        if rules_changed || reservations_changed || hosts_changed {
             self.dhcp_config.send_replace(next.dhcp.clone());
         }
         if max_changed && let Some(h) = &self.http {
@@ -313,8 +340,17 @@ impl Handle {
     }
 }
 
-async fn start(config: Config, demo: bool) -> Result<Handle, Error> {
+fn not_reloaded(message: String) -> Error {
+    Error::Usage(format!("configuration not reloaded: {message}"))
+}
+
+async fn start(
+    mut config: Config,
+    demo: bool,
+    decider: Option<Arc<dyn Decide>>,
+) -> Result<Handle, Error> {
     let events = Events::new();
+    let files = HostFiles::default();
     let server_ip = config.dhcp.interface().map(interface_ipv4).transpose()?;
     let default_listen = match (demo, server_ip) {
         (true, _) => DEMO_LISTEN,
@@ -341,6 +377,7 @@ async fn start(config: Config, demo: bool) -> Result<Handle, Error> {
     let dhcp_on = config.dhcp.mode() != DhcpMode::Off;
     let mut settings = Settings::from_config(listen, root, &config.tftp);
     settings.events = events.clone();
+    settings.generated = Some(files.clone());
     if dhcp_on && settings.user.is_some() {
         tracing::warn!(
             "[tftp] user is ignored while DHCP runs (DHCP needs its privileged sockets)"
@@ -373,6 +410,21 @@ async fn start(config: Config, demo: bool) -> Result<Handle, Error> {
         }
         None => None,
     };
+    let host_ctx = HostContext {
+        http: http_bound.is_some(),
+        menu: config.load_menu().map_err(Error::Usage)?,
+    };
+    let (layer, static_files) =
+        decide::static_hosts(&config.host, &host_ctx).map_err(Error::Usage)?;
+    config.dhcp.hosts = layer;
+    files.replace([], &static_files);
+    let decider = match (decider, &config.decide) {
+        (Some(d), _) => Some(d),
+        (None, Some(d)) => {
+            Some(Arc::new(HttpDecider::new(d).map_err(Error::Usage)?) as Arc<dyn Decide>)
+        }
+        (None, None) => None,
+    };
     let max_connections = http::max_connections(&config.http);
     let http_slots = if http_bound.is_some() {
         max_connections
@@ -382,8 +434,8 @@ async fn start(config: Config, demo: bool) -> Result<Handle, Error> {
     crate::fdlimit::raise_for(settings.max_transfers.saturating_add(http_slots));
     let running = tftp::start(settings)?;
     let tftp_addr = running.local_addr();
-    let http_running =
-        http_bound.map(|(bound, root)| bound.start(root, max_connections, events.clone()));
+    let http_running = http_bound
+        .map(|(bound, root)| bound.start(root, max_connections, events.clone(), files.clone()));
     let http_addr = http_running.as_ref().map(http::Running::local_addr);
     if demo {
         print_demo_help(tftp_addr, http_addr, &names);
@@ -404,6 +456,9 @@ async fn start(config: Config, demo: bool) -> Result<Handle, Error> {
             http_listen: http_addr,
             events: events.clone(),
             updates: Some(config_rx),
+            decider,
+            hosts: host_ctx,
+            files: files.clone(),
         };
         dhcp_task = Some(tokio::spawn(dhcp::run(config.dhcp.clone(), ctx, stop_rx)));
     }
@@ -414,6 +469,7 @@ async fn start(config: Config, demo: bool) -> Result<Handle, Error> {
         dhcp_stop,
         dhcp_config,
         events,
+        files,
         current: Mutex::new(config),
         tftp_addr,
         http_addr,

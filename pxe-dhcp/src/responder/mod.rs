@@ -100,6 +100,9 @@ pub enum IgnoreReason {
     NoRule(String),
     /// The client chose another server's offer.
     OtherServer,
+    /// The host layer says to send this machine nothing
+    /// ([`Policy::ignores`](crate::policy::Policy::ignores)).
+    HostIgnored,
     /// No free address for this client.
     PoolExhausted,
     /// A DISCOVER from a client identifier new to a hardware address on which

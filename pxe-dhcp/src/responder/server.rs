@@ -232,6 +232,11 @@ impl LeaseServer {
         &self.policy
     }
 
+    /// The policy, to change in place (e.g. one machine's entry in [`Policy::hosts`]).
+    pub fn policy_mut(&mut self) -> &mut Policy {
+        &mut self.policy
+    }
+
     /// Replaces the policy (e.g. on a configuration reload).
     pub fn set_policy(&mut self, policy: Policy) {
         self.policy = policy;
@@ -584,6 +589,9 @@ impl LeaseServer {
             Err((mac, reason)) => return self.ignore(mac, reason),
         };
         let mac = req.client_mac();
+        if self.policy.ignores(mac) {
+            return self.ignore(Some(mac), IgnoreReason::HostIgnored);
+        }
         let client = Client::of(&req);
         let port = dgram.local.port();
         if port != SERVER_PORT {

@@ -106,6 +106,10 @@ pub struct DhcpConfig {
     /// PXE → undionly.kpxe, UEFI → ipxe.efi, iPXE → the next stage (pxelinux.0 on BIOS,
     /// boot.ipxe otherwise). With `false`, clients no configured rule matches get no boot reply.
     pub default_rules: bool,
+    /// The host layer put before the rules: the top-level `[[host]]` entries, filled in by the
+    /// server ([`crate::decide::static_hosts`]), not read from the `[dhcp]` table.
+    #[serde(skip)]
+    pub hosts: std::collections::BTreeMap<MacAddr, pxe_dhcp::policy::Host>,
 }
 
 impl Default for DhcpConfig {
@@ -127,6 +131,7 @@ impl Default for DhcpConfig {
             max_clients_per_mac: pxe_dhcp::responder::DEFAULT_MAX_CLIENTS_PER_MAC,
             rules: Vec::new(),
             default_rules: true,
+            hosts: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -240,6 +245,7 @@ impl DhcpConfig {
         let base = http.map_or_else(Policy::default, Policy::with_http);
         let mut policy = Policy {
             rules: self.rules.clone(),
+            hosts: self.hosts.clone(),
             ..base.clone()
         };
         if self.default_rules {
@@ -312,6 +318,12 @@ pub struct DhcpContext {
     /// New configurations to apply (`crate::Handle::reload`): the boot policy and the
     /// reservations are taken from each; the rest needs a restart.
     pub updates: Option<tokio::sync::watch::Receiver<DhcpConfig>>,
+    /// Asked per machine before the static rules ([`crate::decide`]).
+    pub decider: Option<std::sync::Arc<dyn crate::decide::Decide>>,
+    /// What decisions need to become policy entries.
+    pub hosts: crate::decide::HostContext,
+    /// Where the files of decisions go (served by TFTP and HTTP).
+    pub files: crate::decide::HostFiles,
 }
 
 /// Runs the DHCP service until `shutdown` becomes `true`, then saves the leases.

@@ -30,6 +30,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
 use crate::config::HttpConfig;
+use crate::decide::HostFiles;
 use crate::error::Error;
 use crate::events::Events;
 use crate::tftp::fs::Root;
@@ -72,7 +73,13 @@ impl Bound {
     }
 
     /// Starts serving `root` on the runtime, reporting transfers to `events`.
-    pub fn start(self, root: Root, max_connections: usize, events: Events) -> Running {
+    pub fn start(
+        self,
+        root: Root,
+        max_connections: usize,
+        events: Events,
+        generated: HostFiles,
+    ) -> Running {
         tracing::info!(
             listen = %self.local, root = %root.describe(), max_connections, "HTTP listening"
         );
@@ -84,6 +91,7 @@ impl Bound {
             limit_rx,
             stop_rx,
             events,
+            generated,
         ));
         Running {
             local: self.local,
@@ -141,6 +149,7 @@ async fn accept_loop(
     mut limit: watch::Receiver<usize>,
     mut stop: watch::Receiver<bool>,
     events: Events,
+    generated: HostFiles,
 ) {
     let mut max_connections = *limit.borrow_and_update();
     let slots = Arc::new(Semaphore::new(max_connections));
@@ -187,10 +196,17 @@ async fn accept_loop(
         let _ = stream.set_nodelay(true);
         let root = Arc::clone(&root);
         let events = events.clone();
+        let generated = generated.clone();
         connections.spawn(async move {
             let _permit = permit;
             let service = service_fn(move |req| {
-                handler::handle(req, Arc::clone(&root), peer, events.clone())
+                handler::handle(
+                    req,
+                    Arc::clone(&root),
+                    peer,
+                    events.clone(),
+                    generated.clone(),
+                )
             });
             let mut builder = hyper::server::conn::http1::Builder::new();
             builder
