@@ -429,6 +429,60 @@ impl Policy {
         self.decide_with(client, server, |_, _| false)
     }
 
+    /// `rules` first, then `under`'s rules (the built-in rules, typically [`Policy::default`] or
+    /// [`Policy::with_http`]), with `under`'s other settings. The first match wins, so a rule
+    /// of `rules` overrides the built-in ones for the clients it matches and they serve the
+    /// rest. Appending keeps the positions of `rules`, by which the responders remember used
+    /// `once` rules; the built-in rules have no `once` rule, so a configured `once` rule
+    /// chaining iPXE ROMs to undionly.kpxe falls through to the built-in `ipxe-bios` rule on the
+    /// chained iPXE's next transaction, which ends the loop (module docs). Check
+    /// [`Policy::name_clash`] first: two rules of one name make a decision's reason ambiguous.
+    pub fn layered(rules: Vec<Rule>, under: Policy) -> Policy {
+        let mut all = rules;
+        all.extend(under.rules);
+        Policy {
+            rules: all,
+            ..under
+        }
+    }
+
+    /// The first rule of `rules` named like one of `self`'s (the built-in rules a
+    /// [`Policy::layered`] policy puts under them).
+    pub fn name_clash<'a>(&self, rules: &'a [Rule]) -> Option<&'a Rule> {
+        rules
+            .iter()
+            .find(|r| self.rules.iter().any(|d| d.name == r.name))
+    }
+
+    /// The files under the boot server's root this policy sends clients to, each with the
+    /// first rule naming it, in rule order: names without a scheme, and with `http`
+    /// (the server also serves its root over HTTP) `http://{http}/NAME` too. Boot files with
+    /// other placeholders or URLs elsewhere are not the server's files.
+    ///
+    /// Rules after one that matches every client (an empty `match`, not `once`) are never
+    /// reached, so their files are left out: a configured catch-all hides the built-in files.
+    pub fn referenced_files(&self, http: bool) -> Vec<(String, String)> {
+        let mut files: Vec<(String, String)> = Vec::new();
+        for r in &self.rules {
+            let catch_all = r.when == Match::default() && !r.once;
+            let local = match r.boot_file.strip_prefix("http://{http}/") {
+                Some(name) if http => Some(name),
+                Some(_) => None,
+                None => Some(r.boot_file.as_str()),
+            };
+            if let Some(name) = local.filter(|f| !(f.contains("://") || f.contains('{'))) {
+                let f = name.trim_start_matches('/').to_string();
+                if !files.iter().any(|(g, _)| *g == f) {
+                    files.push((f, r.name.clone()));
+                }
+            }
+            if catch_all {
+                break;
+            }
+        }
+        files
+    }
+
     /// Whether the host layer says to send `mac` nothing.
     pub fn ignores(&self, mac: MacAddr) -> bool {
         self.hosts.get(&mac).is_some_and(|h| h.ignore)
@@ -529,6 +583,40 @@ mod tests {
             user_classes: Vec::new(),
             ipxe: None,
         }
+    }
+
+    #[test]
+    fn layering_keeps_user_rules_first_and_finds_clashes_and_files() {
+        let mine = alloc::vec![
+            Rule::new("lab", Match::default(), "lab/pxelinux.0"),
+            Rule::new("ipxe", Match::default(), "x"),
+        ];
+        let defaults = Policy::with_http(8080);
+        assert_eq!(
+            defaults.name_clash(&mine).map(|r| r.name.as_str()),
+            Some("ipxe")
+        );
+        assert_eq!(defaults.name_clash(&mine[..1]), None);
+        let layered = Policy::layered(mine[..1].to_vec(), defaults.clone());
+        assert_eq!(layered.rules[0].name, "lab");
+        assert_eq!(layered.rules.len(), 1 + defaults.rules.len());
+        assert_eq!(layered.http_port, 8080);
+        // The catch-all hides the built-in rules' files.
+        assert_eq!(
+            layered.referenced_files(true),
+            alloc::vec![("lab/pxelinux.0".to_string(), "lab".to_string())]
+        );
+        let files = defaults.referenced_files(true);
+        assert!(
+            files.contains(&("boot.ipxe".into(), "ipxe".into())),
+            "{files:?}"
+        );
+        assert!(
+            !defaults
+                .referenced_files(false)
+                .iter()
+                .any(|(f, _)| f == "boot.ipxe")
+        );
     }
 
     #[test]

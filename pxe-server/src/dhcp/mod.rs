@@ -19,7 +19,7 @@ pub mod net;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
-use pxe_dhcp::policy::{Match, Policy, Rule};
+use pxe_dhcp::policy::{Policy, Rule};
 use pxe_proto::MacAddr;
 use serde::{Deserialize, Serialize};
 
@@ -243,25 +243,21 @@ impl DhcpConfig {
     /// [`Policy::with_http`]'s (iPXE fetches `boot.ipxe`, and what it loads, over HTTP).
     pub fn policy_with_http(&self, http: Option<u16>) -> Result<Policy, Error> {
         let base = http.map_or_else(Policy::default, Policy::with_http);
-        let mut policy = Policy {
-            rules: self.rules.clone(),
-            hosts: self.hosts.clone(),
-            ..base.clone()
-        };
-        if self.default_rules {
-            let defaults = base.rules;
-            if let Some(clash) = self
-                .rules
-                .iter()
-                .find(|r| defaults.iter().any(|d| d.name == r.name))
-            {
+        let mut policy = if self.default_rules {
+            if let Some(clash) = base.name_clash(&self.rules) {
                 return Err(Error::Usage(format!(
                     "[[dhcp.rules]] \"{}\": a built-in default rule has this name (the defaults follow the configured rules); rename the rule, or set [dhcp] default_rules = false to use only the configured rules",
                     clash.name
                 )));
             }
-            policy.rules.extend(defaults);
-        }
+            Policy::layered(self.rules.clone(), base)
+        } else {
+            Policy {
+                rules: self.rules.clone(),
+                ..base
+            }
+        };
+        policy.hosts = self.hosts.clone();
         Ok(policy)
     }
 
@@ -275,34 +271,16 @@ impl DhcpConfig {
 }
 
 /// The files (relative to the root) the boot policy sends clients to when DHCP is on, each
-/// with the first rule naming it: `pxe doctor` checks they exist and are readable. With HTTP
-/// on (`http` = its port), `http://{http}/NAME` is our own HTTP server, so NAME counts too.
-///
-/// Rules after one that matches every client (an empty `match`, not `once`) are never reached,
-/// so their files are left out: a configured catch-all hides the defaults' files.
+/// with the first rule naming it ([`Policy::referenced_files`]): `pxe doctor` checks they exist
+/// and are readable. With HTTP on (`http` = its port), `http://{http}/NAME` is our own HTTP
+/// server, so NAME counts too.
 pub fn boot_files(config: &DhcpConfig, http: Option<u16>) -> Result<Vec<(String, String)>, Error> {
     if config.mode() == DhcpMode::Off {
         return Ok(Vec::new());
     }
-    let mut files: Vec<(String, String)> = Vec::new();
-    for r in config.policy_with_http(http)?.rules {
-        let catch_all = r.when == Match::default() && !r.once;
-        let local = match r.boot_file.strip_prefix("http://{http}/") {
-            Some(name) if http.is_some() => Some(name),
-            Some(_) => None,
-            None => Some(r.boot_file.as_str()),
-        };
-        if let Some(name) = local.filter(|f| !(f.contains("://") || f.contains('{'))) {
-            let f = name.trim_start_matches('/').to_owned();
-            if !files.iter().any(|(g, _)| *g == f) {
-                files.push((f, r.name));
-            }
-        }
-        if catch_all {
-            break;
-        }
-    }
-    Ok(files)
+    Ok(config
+        .policy_with_http(http)?
+        .referenced_files(http.is_some()))
 }
 
 /// What the server knows that DHCP needs.
