@@ -40,7 +40,7 @@ command -v cargo >/dev/null 2>&1 || {
 bash scripts/install-deps.sh
 # Style gates first: they are the cheapest to fail.
 cargo fmt --all -- --check
-# --all-features: the smoltcp driver's tests (pxe-tftp feature `smoltcp`) run too.
+# --all-features: every optional feature (pxe-server clap, ...) is built and tested too.
 cargo clippy --workspace --all-targets --all-features -- -D warnings
 cargo build --workspace --all-targets --all-features
 # The cores must build as no_std + alloc on their own (issue 2/3/4 "done when").

@@ -20,8 +20,6 @@ mod receiver;
 mod rto;
 mod server;
 mod session;
-#[cfg(feature = "smoltcp")]
-pub mod smoltcp_driver;
 mod stray;
 pub mod wire;
 
