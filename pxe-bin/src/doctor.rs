@@ -6,7 +6,6 @@
 //! every install), syslinux modules from one build, the menu's own lint, and the ports free.
 
 use std::collections::BTreeSet;
-use std::fmt;
 use std::fs;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -15,70 +14,10 @@ use std::process::ExitCode;
 
 use crate::cli::{DhcpMode, DoctorArgs};
 use crate::error::Error;
-use crate::init::PACKAGE_FILES;
+use crate::layout::PACKAGE_FILES;
+use crate::report::{Report, Severity};
 use pxe_server::config::{self, Config};
 use pxe_server::tftp::fs::UPLOAD_PREFIX;
-
-/// How bad a finding is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    /// Worth knowing; nothing breaks.
-    Info,
-    /// Likely to bite later.
-    Warning,
-    /// Clients will fail, or the tree is unsafe.
-    Error,
-}
-
-/// One finding of `pxe doctor`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Finding {
-    /// How bad it is.
-    pub severity: Severity,
-    /// Which check found it (`files`, `permissions`, `uploads`, `syslinux`, `menu`, `ports`,
-    /// `config`).
-    pub check: &'static str,
-    /// What is wrong, where, and how to fix it.
-    pub message: String,
-}
-
-impl fmt::Display for Finding {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let tag = match self.severity {
-            Severity::Info => "ok     ",
-            Severity::Warning => "WARNING",
-            Severity::Error => "ERROR  ",
-        };
-        write!(f, "{tag} [{}] {}", self.check, self.message)
-    }
-}
-
-/// All findings of one run.
-#[derive(Debug, Default)]
-pub struct Report {
-    /// In the order found.
-    pub findings: Vec<Finding>,
-}
-
-impl Report {
-    /// Adds a finding.
-    pub fn push(&mut self, severity: Severity, check: &'static str, message: impl Into<String>) {
-        self.findings.push(Finding {
-            severity,
-            check,
-            message: message.into(),
-        });
-    }
-
-    /// Number of findings of `severity`.
-    pub fn count(&self, severity: Severity) -> usize {
-        self.findings
-            .iter()
-            .filter(|f| f.severity == severity)
-            .count()
-    }
-}
 
 /// Runs `pxe doctor`.
 pub fn run(args: &DoctorArgs) -> Result<ExitCode, Error> {

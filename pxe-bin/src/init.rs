@@ -8,68 +8,13 @@
 
 use std::fmt;
 use std::fs;
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::cli::InitArgs;
 use crate::error::Error;
-
-/// A file `pxe init` copies from an installed Debian package.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PackageFile {
-    /// Name in the TFTP root.
-    pub dest: &'static str,
-    /// Absolute path on the system (below the sysroot).
-    pub source: &'static str,
-    /// The Debian package that installs `source`.
-    pub package: &'static str,
-}
-
-/// The seed's copies plus the iPXE binaries the default boot policy names.
-pub const PACKAGE_FILES: &[PackageFile] = &[
-    PackageFile {
-        dest: "pxelinux.0",
-        source: "/usr/lib/PXELINUX/pxelinux.0",
-        package: "pxelinux",
-    },
-    PackageFile {
-        dest: "ldlinux.c32",
-        source: "/usr/lib/syslinux/modules/bios/ldlinux.c32",
-        package: "syslinux-common",
-    },
-    PackageFile {
-        dest: "libutil.c32",
-        source: "/usr/lib/syslinux/modules/bios/libutil.c32",
-        package: "syslinux-common",
-    },
-    PackageFile {
-        dest: "libcom32.c32",
-        source: "/usr/lib/syslinux/modules/bios/libcom32.c32",
-        package: "syslinux-common",
-    },
-    PackageFile {
-        dest: "menu.c32",
-        source: "/usr/lib/syslinux/modules/bios/menu.c32",
-        package: "syslinux-common",
-    },
-    PackageFile {
-        dest: "memdisk",
-        source: "/usr/lib/syslinux/memdisk",
-        package: "syslinux-common",
-    },
-    PackageFile {
-        dest: "undionly.kpxe",
-        source: "/usr/lib/ipxe/undionly.kpxe",
-        package: "ipxe",
-    },
-    PackageFile {
-        dest: "ipxe.efi",
-        source: "/usr/lib/ipxe/ipxe.efi",
-        package: "ipxe",
-    },
-];
+use crate::layout::{PACKAGE_FILES, PackageFile, write_atomic};
 
 /// What happened to one path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -325,23 +270,4 @@ fn write_generated(dir: &Path, name: &str, bytes: &[u8]) -> Result<Step, Error> 
         path: name.to_owned(),
         outcome,
     })
-}
-
-/// Writes `bytes` to `dest` world-readable (0644) by way of a temporary file and a rename, so
-/// a TFTP client never reads half a file.
-pub fn write_atomic(dest: &Path, bytes: &[u8]) -> Result<(), Error> {
-    let mut tmp = dest.as_os_str().to_owned();
-    tmp.push(".pxe-init.tmp");
-    let tmp = PathBuf::from(tmp);
-    let io = |what: &str, e| Error::io(format!("{what} {}", dest.display()), e);
-    if let Some(parent) = dest.parent() {
-        fs::create_dir_all(parent).map_err(|e| io("create directory for", e))?;
-    }
-    let mut f = fs::File::create(&tmp).map_err(|e| io("write", e))?;
-    f.write_all(bytes).map_err(|e| io("write", e))?;
-    f.set_permissions(fs::Permissions::from_mode(0o644))
-        .map_err(|e| io("chmod", e))?;
-    f.sync_all().map_err(|e| io("sync", e))?;
-    drop(f);
-    fs::rename(&tmp, dest).map_err(|e| io("rename into place", e))
 }

@@ -8,8 +8,10 @@ mod doctor;
 mod error;
 mod get;
 mod init;
+mod layout;
 mod logging;
 mod menu_cmd;
+mod report;
 mod serve_cmd;
 
 use std::process::ExitCode;

@@ -13,8 +13,9 @@ use std::process::ExitCode;
 use pxe_menu::{FileMeta, Finding, LintOptions, Menu, Severity, TreeView};
 
 use crate::cli::{MenuArgs, MenuCommand, MenuLintArgs, MenuRenderArgs, ReportFormat};
-use crate::doctor::{self, Report};
 use crate::error::Error;
+use crate::layout::write_atomic;
+use crate::report::{self, Report};
 use pxe_server::config::Config;
 
 /// A TFTP root on disk, seen the way a TFTP client sees it.
@@ -227,7 +228,7 @@ fn render_cmd(a: &MenuRenderArgs) -> Result<ExitCode, Error> {
         render_menu(&menu).map_err(|e| Error::Menu(format!("{}: {e}", a.menu.display())))?;
     for (path, contents) in files {
         let dest = a.out.join(&path);
-        crate::init::write_atomic(&dest, contents.as_bytes())?;
+        write_atomic(&dest, contents.as_bytes())?;
         println!("wrote {}", dest.display());
     }
     Ok(ExitCode::SUCCESS)
@@ -246,21 +247,21 @@ pub fn doctor_lint(root: &Path, config: &Config, report: &mut Report) {
                     .count();
                 for f in &findings {
                     let severity = match f.severity {
-                        Severity::Error => doctor::Severity::Error,
-                        Severity::Warning => doctor::Severity::Warning,
+                        Severity::Error => report::Severity::Error,
+                        Severity::Warning => report::Severity::Warning,
                         Severity::Info => continue,
                     };
                     report.push(severity, "menu", format!("{}:{f}", served.display()));
                 }
                 if worst == 0 {
                     report.push(
-                        doctor::Severity::Info,
+                        report::Severity::Info,
                         "menu",
                         format!("{} lints clean against the tree", served.display()),
                     );
                 }
             }
-            Err(e) => report.push(doctor::Severity::Error, "menu", e.to_string()),
+            Err(e) => report.push(report::Severity::Error, "menu", e.to_string()),
         }
     }
     let Some(menu_path) = &config.menu else {
@@ -277,7 +278,7 @@ pub fn doctor_lint(root: &Path, config: &Config, report: &mut Report) {
                 let on_disk = fs::read_to_string(root.join(&path)).ok();
                 if on_disk.as_deref() != Some(contents.as_str()) {
                     report.push(
-                        doctor::Severity::Warning,
+                        report::Severity::Warning,
                         "menu",
                         format!(
                             "{path} is not what {} renders to; run `pxe menu render {} --out {}`",
@@ -289,7 +290,7 @@ pub fn doctor_lint(root: &Path, config: &Config, report: &mut Report) {
                 }
             }
         }
-        Err(e) => report.push(doctor::Severity::Error, "menu", e.to_string()),
+        Err(e) => report.push(report::Severity::Error, "menu", e.to_string()),
     }
 }
 

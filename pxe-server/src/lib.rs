@@ -26,6 +26,7 @@
 //! # }
 //! ```
 
+pub mod atomic;
 pub mod config;
 pub mod decide;
 pub mod demo;

@@ -8,7 +8,7 @@
 //! `FILE.lock` keeps two servers from sharing (and so double-allocating) one pool.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use nix::fcntl::{Flock, FlockArg};
@@ -67,7 +67,6 @@ struct EnvelopeRef<'a, T> {
 #[derive(Debug)]
 pub struct LeaseFile {
     path: PathBuf,
-    tmp: PathBuf,
     _lock: Flock<File>,
 }
 
@@ -94,12 +93,10 @@ impl LeaseFile {
                 lock: lock.clone(),
             }
         })?;
-        let tmp = with_suffix(path, ".tmp");
         // A temp file left by a crash mid-save was never renamed, so it is not the state.
-        let _ = fs::remove_file(&tmp);
+        let _ = fs::remove_file(crate::atomic::temp_path(path));
         Ok(LeaseFile {
             path: path.to_owned(),
-            tmp,
             _lock: locked,
         })
     }
@@ -147,19 +144,7 @@ impl LeaseFile {
         })
         .map_err(|e| io_err(io::Error::other(e)))?;
         bytes.push(b'\n');
-        let mut f = File::create(&self.tmp).map_err(io_err)?;
-        f.write_all(&bytes).map_err(io_err)?;
-        f.sync_all().map_err(io_err)?;
-        drop(f);
-        fs::rename(&self.tmp, &self.path).map_err(io_err)?;
-        // The rename is only durable once the directory entry is.
-        let dir = self
-            .path
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        File::open(dir).and_then(|d| d.sync_all()).map_err(io_err)?;
-        Ok(())
+        crate::atomic::write_atomic(&self.path, &bytes, 0o644).map_err(io_err)
     }
 }
 

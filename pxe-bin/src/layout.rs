@@ -1,0 +1,68 @@
+//! What a TFTP root laid out by `pxe init` holds: the boot files copied from Debian packages
+//! (which `pxe doctor` checks too), and how the commands write files into it.
+
+use std::path::Path;
+
+use crate::error::Error;
+
+/// Writes `bytes` to `dest` world-readable (0644) with [`pxe_server::atomic::write_atomic`], so a
+/// TFTP client never reads half a file and a crash leaves the old file or the new one.
+pub fn write_atomic(dest: &Path, bytes: &[u8]) -> Result<(), Error> {
+    pxe_server::atomic::write_atomic(dest, bytes, 0o644)
+        .map_err(|e| Error::io(format!("write {}", dest.display()), e))
+}
+
+/// A file `pxe init` copies from an installed Debian package.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PackageFile {
+    /// Name in the TFTP root.
+    pub dest: &'static str,
+    /// Absolute path on the system (below the sysroot).
+    pub source: &'static str,
+    /// The Debian package that installs `source`.
+    pub package: &'static str,
+}
+
+/// The seed's copies plus the iPXE binaries the default boot policy names.
+pub const PACKAGE_FILES: &[PackageFile] = &[
+    PackageFile {
+        dest: "pxelinux.0",
+        source: "/usr/lib/PXELINUX/pxelinux.0",
+        package: "pxelinux",
+    },
+    PackageFile {
+        dest: "ldlinux.c32",
+        source: "/usr/lib/syslinux/modules/bios/ldlinux.c32",
+        package: "syslinux-common",
+    },
+    PackageFile {
+        dest: "libutil.c32",
+        source: "/usr/lib/syslinux/modules/bios/libutil.c32",
+        package: "syslinux-common",
+    },
+    PackageFile {
+        dest: "libcom32.c32",
+        source: "/usr/lib/syslinux/modules/bios/libcom32.c32",
+        package: "syslinux-common",
+    },
+    PackageFile {
+        dest: "menu.c32",
+        source: "/usr/lib/syslinux/modules/bios/menu.c32",
+        package: "syslinux-common",
+    },
+    PackageFile {
+        dest: "memdisk",
+        source: "/usr/lib/syslinux/memdisk",
+        package: "syslinux-common",
+    },
+    PackageFile {
+        dest: "undionly.kpxe",
+        source: "/usr/lib/ipxe/undionly.kpxe",
+        package: "ipxe",
+    },
+    PackageFile {
+        dest: "ipxe.efi",
+        source: "/usr/lib/ipxe/ipxe.efi",
+        package: "ipxe",
+    },
+];
