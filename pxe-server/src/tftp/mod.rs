@@ -6,6 +6,7 @@
 
 pub mod admission;
 pub mod clock;
+pub mod download;
 pub mod fs;
 pub mod net;
 pub mod transfer;
