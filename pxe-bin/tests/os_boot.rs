@@ -10,11 +10,15 @@
 //!
 //! | path | firmware | chain |
 //! |---|---|---|
-//! | `pxelinux` | SeaBIOS + iPXE ROM | pxelinux.0 → kernel + initrd over TFTP |
+//! | `pxelinux` | SeaBIOS + iPXE ROM | pxelinux.0 → the rendered menu → kernel + initrd over TFTP |
 //! | `memdisk` | SeaBIOS + iPXE ROM | pxelinux.0 → memdisk + an isolinux ISO → the OS on it |
-//! | `secureboot` | OVMF, Secure Boot on, MS keys | EDK2 PXE → shim → GRUB → signed kernel |
-//! | `ipxe-efi` | OVMF, no Secure Boot | EDK2 PXE → ipxe.efi → boot.ipxe and kernel over HTTP |
+//! | `secureboot` | OVMF, Secure Boot on, MS keys | EDK2 PXE → shim → GRUB → the rendered grub.cfg → signed kernel (`pxe init` + `[dhcp] uefi = "shim"`) |
+//! | `ipxe-efi` | OVMF, no Secure Boot | EDK2 PXE → ipxe.efi → the rendered boot.ipxe, kernel over HTTP |
 //! | `sanboot` | SeaBIOS + iPXE ROM | boot.ipxe over HTTP → `sanboot` of the ISO over HTTP |
+//! | `sb-refused` | OVMF, Secure Boot on | EDK2 PXE → ipxe.efi (default chain): refused, and the decision line says why |
+//!
+//! `pxelinux`, `ipxe-efi` and `secureboot` boot the same entry of one `menu.toml`, rendered by
+//! `pxe menu render` into pxelinux.cfg/default, boot.ipxe and grub/grub.cfg.
 //!
 //! Each prints its time to the userspace marker and to the address. Needs root and the packages
 //! `scripts/install-deps.sh` installs (it also downloads the kernel package).
@@ -53,6 +57,49 @@ fn cmdline(path: &str) -> String {
     format!("{CMDLINE} pxeos.path={path}")
 }
 
+/// The one menu the pxelinux, iPXE and GRUB paths boot from: `pxe menu render` turns it into
+/// `pxelinux.cfg/default`, `boot.ipxe` and `grub/grub.cfg`, and its one entry boots the OS.
+fn menu_toml() -> String {
+    format!(
+        r#"title = "PXEOS"
+timeout = 1
+default = "os"
+serial = {{ port = 0, baud = 115200 }}
+
+[[entry]]
+id = "os"
+name = "PXEOS from the menu"
+kind = "linux"
+kernel = "vmlinuz"
+initrd = ["initrd.gz"]
+append = "{}"
+"#,
+        cmdline(MENU_PATH)
+    )
+}
+
+/// `pxeos.path` of the entry in [`menu_toml`].
+const MENU_PATH: &str = "menu";
+
+/// Writes [`menu_toml`] into the root and renders it there with `pxe menu render`.
+fn render_menu(lab: &Lab) {
+    let root = lab.root();
+    write(&root, "menu.toml", &menu_toml());
+    let out = pxe(&[
+        "menu",
+        "render",
+        root.join("menu.toml").to_str().expect("utf-8 path"),
+        "--out",
+        root.to_str().expect("utf-8 path"),
+    ]);
+    assert!(
+        out.status.success(),
+        "pxe menu render failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Lays out the lab's root with `pxe init` and copies the OS into it.
 fn init_root(lab: &Lab, os: &OsImage) {
     let root = lab.root();
@@ -85,6 +132,40 @@ fn boot_os(
     config: Option<&str>,
     http: bool,
 ) -> Outcome {
+    let mut out = boot_os_until(lab, firmware, mac, config, http, DHCP_MARKER);
+    if out.boot.ok {
+        let line = out
+            .boot
+            .serial
+            .lines()
+            .find(|l| l.contains(DHCP_MARKER))
+            .unwrap_or_default();
+        if !line.contains(&format!("server={SERVER_IP} ")) || !line.contains("ip=10.77.0.1") {
+            out.problems
+                .push(format!("the address did not come from pxe's pool: {line}"));
+        }
+        if !line.contains(&format!("mac={mac}")) {
+            out.problems
+                .push(format!("the address line names another NIC: {line}"));
+        }
+        if !out.boot.serial.contains(&format!("pxeos.path={path}")) {
+            out.problems.push(format!(
+                "userspace ran, but not from this path's kernel line (no pxeos.path={path})"
+            ));
+        }
+    }
+    out
+}
+
+/// Starts the servers as [`boot_os`] does and boots up to `marker`.
+fn boot_os_until(
+    lab: &Lab,
+    firmware: Firmware,
+    mac: &str,
+    config: Option<&str>,
+    http: bool,
+    marker: &str,
+) -> Outcome {
     let root = lab.root().display().to_string();
     let leases = lab.dir().join("leases.json").display().to_string();
     let mut argv = vec![
@@ -113,27 +194,10 @@ fn boot_os(
     let mut server = lab.spawn("pxe", &argv);
     lab.wait_udp_port(69, &mut server, Duration::from_secs(20));
     lab.wait_udp_port(67, &mut server, Duration::from_secs(20));
-    let boot = lab.boot_with(firmware, mac, DHCP_MARKER, LIMIT, MEMORY_MIB);
+    let boot = lab.boot_with(firmware, mac, marker, LIMIT, MEMORY_MIB);
     let mut problems = Vec::new();
     if !boot.ok {
         problems.push(boot.why.clone());
-    } else {
-        let line = boot
-            .serial
-            .lines()
-            .find(|l| l.contains(DHCP_MARKER))
-            .unwrap_or_default();
-        if !line.contains(&format!("server={SERVER_IP} ")) || !line.contains("ip=10.77.0.1") {
-            problems.push(format!("the address did not come from pxe's pool: {line}"));
-        }
-        if !line.contains(&format!("mac={mac}")) {
-            problems.push(format!("the address line names another NIC: {line}"));
-        }
-        if !boot.serial.contains(&format!("pxeos.path={path}")) {
-            problems.push(format!(
-                "userspace ran, but not from this path's kernel line (no pxeos.path={path})"
-            ));
-        }
     }
     Outcome {
         boot,
@@ -191,36 +255,35 @@ fn memdisk(os: &OsImage) -> Outcome {
     out
 }
 
-/// UEFI with Secure Boot on → EDK2 PXE → shim → GRUB → the signed kernel.
+/// UEFI with Secure Boot on → EDK2 PXE → shim → GRUB → the signed kernel: the chain exactly
+/// as `pxe init` lays it out, chosen by `[dhcp] uefi = "shim"`, GRUB reading the rendered menu.
 fn secureboot(os: &OsImage) -> Outcome {
     let lab = Lab::new_shared("os-secureboot");
     init_root(&lab, os);
-    let root = lab.root();
-    fs::copy("/usr/lib/shim/shimx64.efi.signed", root.join("bootx64.efi")).expect("copy shim");
-    fs::copy(
-        "/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed",
-        root.join("grubx64.efi"),
-    )
-    .expect("copy GRUB");
-    write(
-        &root,
-        "grub/grub.cfg",
-        &format!(
-            "set timeout=1\nset default=0\nmenuentry \"os\" {{\n  linux /vmlinuz {}\n  \
-             initrd /initrd.gz\n}}\n",
-            cmdline("grub")
-        ),
-    );
-    let config = "[[dhcp.rules]]\nname = \"shim\"\nboot_file = \"bootx64.efi\"\n\
-                  match = { firmware = [\"pxe\"], arch = [\"x64-uefi\"] }\n";
+    render_menu(&lab);
+    let mac = "52:54:00:77:01:03";
     let mut out = boot_os(
         &lab,
-        "grub",
+        MENU_PATH,
         Firmware::UefiEdk2SecureBoot,
-        "52:54:00:77:01:03",
-        Some(config),
+        mac,
+        Some("[dhcp]\nuefi = \"shim\"\n"),
         false,
     );
+    let decided = out
+        .server_log
+        .lines()
+        .any(|l| l.contains(mac) && l.contains("shimx64.efi by rule 2 (pxe-uefi-x64)"));
+    if !decided {
+        out.problems
+            .push("no decision sent EDK2 to shimx64.efi by the default UEFI rule".into());
+    }
+    // shim asks by bare name, GRUB by absolute path from the root.
+    for file in ["shimx64.efi", "grubx64.efi", "/grub/grub.cfg", "/vmlinuz"] {
+        if !out.server_log.contains(&format!("file={file} ")) {
+            out.problems.push(format!("{file} was not read over TFTP"));
+        }
+    }
     if out.boot.ok && !out.boot.serial.contains("Welcome to GRUB") {
         out.problems.push("GRUB did not run".into());
     }
@@ -291,6 +354,41 @@ fn sanboot(os: &OsImage) -> Outcome {
     out
 }
 
+/// UEFI with Secure Boot on and the default chain (iPXE): the firmware refuses the unsigned
+/// `ipxe.efi`, and `pxe`'s decision line for that machine says why and what to set.
+fn secureboot_refused(os: &OsImage) -> Outcome {
+    let lab = Lab::new_shared("os-sb-refused");
+    init_root(&lab, os);
+    let mac = "52:54:00:77:01:06";
+    let mut out = boot_os_until(
+        &lab,
+        Firmware::UefiEdk2SecureBoot,
+        mac,
+        None,
+        false,
+        REFUSED_MARKER,
+    );
+    let line = out
+        .server_log
+        .lines()
+        .find(|l| l.contains(mac) && l.contains("ipxe.efi by rule"))
+        .unwrap_or_default()
+        .to_owned();
+    if !(line.contains("Secure Boot") && line.contains("shim")) {
+        out.problems.push(format!(
+            "the decision line does not say why a Secure Boot machine fails: {line}"
+        ));
+    }
+    if out.boot.serial.contains(USERSPACE_MARKER) {
+        out.problems
+            .push("the OS came up, so Secure Boot did not refuse ipxe.efi".into());
+    }
+    out
+}
+
+/// What OVMF prints when Secure Boot refuses an image (EFI_SECURITY_VIOLATION).
+const REFUSED_MARKER: &str = "Access Denied";
+
 type PathFn = fn(&OsImage) -> Outcome;
 
 /// Every path, side by side; one line per path with its times, then the failures in full.
@@ -304,6 +402,7 @@ fn real_os_boots_to_userspace_through_every_path() {
         ("ipxe-efi", ipxe_efi),
         ("memdisk", memdisk),
         ("sanboot", sanboot),
+        ("sb-refused", secureboot_refused),
     ];
     let results: Vec<(&str, Result<Outcome, String>)> = std::thread::scope(|s| {
         let handles: Vec<_> = paths

@@ -659,14 +659,15 @@ impl Menu {
         o
     }
 
-    /// Validates the model and renders the three files. The pxelinux file is linted with this
-    /// crate's own lint; any finding is an [`Error::Lint`], so a render never produces a file
-    /// the lint flags.
+    /// Validates the model and renders the four files: `pxelinux.cfg/default`, the DISPLAY
+    /// file, the iPXE script and GRUB's `grub/grub.cfg` ([`Menu::render_grub`]). The pxelinux
+    /// file is linted with this crate's own lint; any finding is an [`Error::Lint`], so a render
+    /// never produces a file the lint flags.
     ///
     /// ```
     /// let files = pxe_menu::Menu::starter().render().unwrap();
     /// let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
-    /// assert_eq!(paths, ["pxelinux.cfg/default", "boot.txt", "boot.ipxe"]);
+    /// assert_eq!(paths, ["pxelinux.cfg/default", "boot.txt", "boot.ipxe", "grub/grub.cfg"]);
     /// ```
     pub fn render(&self) -> Result<Vec<RenderedFile>, Error> {
         self.validate()?;
@@ -695,6 +696,10 @@ impl Menu {
             RenderedFile {
                 path: self.ipxe_script.clone(),
                 contents: self.render_ipxe(),
+            },
+            RenderedFile {
+                path: crate::render_grub::GRUB_CFG.to_string(),
+                contents: self.render_grub(),
             },
         ])
     }
