@@ -14,7 +14,7 @@
 //! | `memdisk` | SeaBIOS + iPXE ROM | pxelinux.0 → memdisk + an isolinux ISO → the OS on it |
 //! | `secureboot` | OVMF, Secure Boot on, MS keys | EDK2 PXE → shim → GRUB → the rendered grub.cfg → signed kernel (`pxe init` + `[dhcp] uefi = "shim"`) |
 //! | `ipxe-efi` | OVMF, no Secure Boot | EDK2 PXE → ipxe.efi → the rendered boot.ipxe, kernel over HTTP |
-//! | `sanboot` | SeaBIOS + iPXE ROM | boot.ipxe over HTTP → `sanboot` of the ISO over HTTP |
+//! | `sanboot` | SeaBIOS + iPXE ROM | boot.ipxe over HTTP (a menu's `sanboot` entry) → the ISO over HTTP ranges |
 //! | `sb-refused` | OVMF, Secure Boot on | EDK2 PXE → ipxe.efi (default chain): refused, and the decision line says why |
 //!
 //! `pxelinux`, `ipxe-efi` and `secureboot` boot the same entry of one `menu.toml`, rendered by
@@ -325,18 +325,34 @@ fn ipxe_efi(os: &OsImage) -> Outcome {
     out
 }
 
-/// BIOS, iPXE ROM → boot.ipxe over HTTP → `sanboot` of the ISO over HTTP (ranges fetched on
-/// demand) → isolinux on the ISO → the OS on it.
+/// BIOS, iPXE ROM → boot.ipxe over HTTP, rendered from a menu with a `sanboot` entry →
+/// `sanboot` of the ISO over HTTP (ranges fetched on demand) → isolinux on the ISO → the OS.
 fn sanboot(os: &OsImage) -> Outcome {
     let lab = Lab::new_shared("os-sanboot");
     init_root(&lab, os);
-    fs::copy(&os.iso, lab.root().join("os.iso")).expect("copy the ISO");
+    let root = lab.root();
+    fs::create_dir_all(root.join("iso")).expect("create iso/");
+    fs::copy(&os.iso, root.join("iso/os.iso")).expect("copy the ISO");
     write(
-        &lab.root(),
-        "boot.ipxe",
-        "#!ipxe\nsanboot http://${next-server}:8080/os.iso\n",
+        &root,
+        "menu.toml",
+        "title = \"PXEOS ISO\"\ntimeout = 1\ndefault = \"iso\"\n\n[[entry]]\nid = \"iso\"\n\
+         name = \"PXEOS ISO over HTTP\"\nkind = \"sanboot\"\nimage = \"iso/os.iso\"\n",
     );
-    // BIOS iPXE gets the script (not pxelinux.0, the default for it).
+    let out = pxe(&[
+        "menu",
+        "render",
+        root.join("menu.toml").to_str().expect("utf-8 path"),
+        "--out",
+        root.to_str().expect("utf-8 path"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // BIOS iPXE gets the script over HTTP (not pxelinux.0, the default for it), so the relative
+    // image path resolves to an http:// URL.
     let config = "[[dhcp.rules]]\nname = \"bios-script\"\nboot_file = \"http://{http}/boot.ipxe\"\n\
                   match = { firmware = [\"ipxe\"], arch = [\"bios\"] }\n";
     let mut out = boot_os(
@@ -347,7 +363,7 @@ fn sanboot(os: &OsImage) -> Outcome {
         Some(config),
         true,
     );
-    if out.boot.ok && !out.server_log.contains("path=/os.iso status=206") {
+    if out.boot.ok && !out.server_log.contains("path=/iso/os.iso status=206") {
         out.problems
             .push("the ISO was not read by HTTP range requests (no 206)".into());
     }

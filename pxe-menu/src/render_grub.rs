@@ -15,6 +15,7 @@
 //! | `local-boot` | `exit`: back to the firmware, which tries its next boot option |
 //! | `chain` | `chainloader /FILE` for `.efi` programs; BIOS programs left out |
 //! | `memdisk-iso` | left out: memdisk is a BIOS program |
+//! | `sanboot`, `wimboot` | left out: iPXE commands |
 //!
 //! Words are written bare when GRUB's script lexer reads them as they are (grub-core/script/
 //! yylex.l: blanks, quotes, `\`, `$`, `;`, `|`, `&`, `<`, `>`, `{`, `}` and `#` are special) and
@@ -135,6 +136,8 @@ fn entry_body(e: &Entry) -> Result<String, &'static str> {
         Boot::MemdiskIso { .. } => {
             return Err("memdisk is a BIOS program; UEFI GRUB cannot run it (sanboot can)");
         }
+        Boot::Sanboot { .. } => return Err("sanboot is an iPXE command"),
+        Boot::Wimboot { .. } => return Err("wimboot runs under iPXE"),
     }
     Ok(o)
 }
