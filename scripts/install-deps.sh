@@ -84,7 +84,16 @@ ln -sf "$ATFTPD_DIR/usr/sbin/atftpd" /usr/local/sbin/atftpd
 
 # The kernel package linux-image-amd64 currently depends on (linux-image-<release>-amd64),
 # downloaded only; older downloads are removed so the tests find exactly one.
-kernel_pkg=$(apt-cache depends linux-image-amd64 | sed -n 's/^ *Depends: \(linux-image-[^ ]*-amd64\)$/\1/p' | head -n 1)
+kernel_dep() {
+  apt-cache depends linux-image-amd64 2>/dev/null \
+    | sed -n 's/^ *Depends: \(linux-image-[^ ]*-amd64\)$/\1/p' | head -n 1
+}
+kernel_pkg=$(kernel_dep)
+if [ -z "$kernel_pkg" ]; then
+  # No package lists yet (everything else was installed already): fetch them once.
+  apt-get update
+  kernel_pkg=$(kernel_dep)
+fi
 if [ -z "$kernel_pkg" ]; then
   echo "install-deps.sh: cannot tell which kernel linux-image-amd64 depends on (apt-get update?)" >&2
   exit 1
