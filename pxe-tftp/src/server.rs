@@ -400,7 +400,12 @@ impl SansIo for Server {
             return;
         }
         let options = RequestedOptions::from_options(options);
-        let identity = (dgram.remote, kind, filename.to_vec(), options.tsize.is_some());
+        let identity = (
+            dgram.remote,
+            kind,
+            filename.to_vec(),
+            options.tsize.is_some(),
+        );
         if self.by_identity.contains_key(&identity) {
             self.stats.duplicates += 1;
             return;

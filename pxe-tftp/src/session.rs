@@ -427,7 +427,10 @@ impl Session {
         // A read without options starts with DATA 1; everything else with OACK or ACK 0.
         let negotiating = negotiated.has_oack() || write;
         let first_rto = rto.current();
-        let handshake_deadline = now + config.handshake_timeout.max(first_rto + first_rto + first_rto);
+        let handshake_deadline = now
+            + config
+                .handshake_timeout
+                .max(first_rto + first_rto + first_rto);
         Session {
             peer,
             kind,
@@ -516,7 +519,10 @@ impl Session {
         };
         if let Some(missing) = sender.supply(offset, data)? {
             let announced = sender.size.unwrap_or_default();
-            self.error_out = Some((ErrorCode::NotDefined, "file changed on the server".to_string()));
+            self.error_out = Some((
+                ErrorCode::NotDefined,
+                "file changed on the server".to_string(),
+            ));
             let now = self.last_input;
             self.finish(
                 now,

@@ -951,7 +951,12 @@ fn the_table_drops_repeats_until_finished_and_caps_established_transfers() {
         "a retransmitted RRQ is not a second request"
     );
     // EDK2's second request after its tsize probe is a new one.
-    let probe = rrq_from(&mut server, "192.0.2.10:1000", b"\0\x01f\0octet\0tsize\x000\0").unwrap();
+    let probe = rrq_from(
+        &mut server,
+        "192.0.2.10:1000",
+        b"\0\x01f\0octet\0tsize\x000\0",
+    )
+    .unwrap();
     assert_eq!(server.stats().duplicates, 1);
     server.finished(probe.id());
     server.established(a.id());
@@ -980,14 +985,28 @@ fn handshakes_have_their_own_budget_with_a_per_source_limit() {
         ..ServerConfig::default()
     });
     let flood: Vec<Incoming> = (0..3u16)
-        .map(|p| rrq_from(&mut server, &format!("198.51.100.7:{}", 1000 + p), b"\0\x01f\0octet\0").unwrap())
+        .map(|p| {
+            rrq_from(
+                &mut server,
+                &format!("198.51.100.7:{}", 1000 + p),
+                b"\0\x01f\0octet\0",
+            )
+            .unwrap()
+        })
         .collect();
     // The third from one source evicts that source's oldest.
     assert_eq!(server.poll_evicted(), Some(flood[0].id()));
     assert_eq!(server.poll_evicted(), None);
     assert_eq!(server.handshaking(), 2);
     let others: Vec<Incoming> = (0..3u8)
-        .map(|i| rrq_from(&mut server, &format!("198.51.100.{}:1000", 20 + i), b"\0\x01f\0octet\0").unwrap())
+        .map(|i| {
+            rrq_from(
+                &mut server,
+                &format!("198.51.100.{}:1000", 20 + i),
+                b"\0\x01f\0octet\0",
+            )
+            .unwrap()
+        })
         .collect();
     // Budget of 4: the oldest handshakes go, whoever sent them.
     assert_eq!(server.poll_evicted(), Some(flood[1].id()));
@@ -1004,7 +1023,8 @@ fn handshakes_have_their_own_budget_with_a_per_source_limit() {
 #[test]
 fn an_unanswered_request_gets_two_packets_then_quiet_then_timeout() {
     let mut server = Server::new(ServerConfig::default());
-    let mut s = request(&mut server, b"\0\x01f\0octet\0").accept(t(0), FileInfo { size: Some(5000) });
+    let mut s =
+        request(&mut server, b"\0\x01f\0octet\0").accept(t(0), FileInfo { size: Some(5000) });
     feed(&mut s, &[7u8; 5000]);
     let mut sent = drain(&mut s, t(0)).len();
     let mut last = t(0);
@@ -1028,7 +1048,10 @@ fn a_late_ack_during_the_quiet_handshake_establishes_the_transfer() {
     let mut server = Server::new(ServerConfig::default());
     let mut s = request(&mut server, b"\0\x01f\0octet\0blksize\x001024\0")
         .accept(t(0), FileInfo { size: Some(3000) });
-    assert!(event(&mut s).is_none(), "no file bytes before the OACK is answered");
+    assert!(
+        event(&mut s).is_none(),
+        "no file bytes before the OACK is answered"
+    );
     assert_eq!(drain(&mut s, t(0)).len(), 1);
     s.handle_timeout(t(1000));
     assert_eq!(drain(&mut s, t(1000)).len(), 1, "the OACK once more");
@@ -1044,7 +1067,8 @@ fn a_late_ack_during_the_quiet_handshake_establishes_the_transfer() {
 #[test]
 fn a_file_that_shrinks_under_the_transfer_fails_with_an_error() {
     let mut server = Server::new(ServerConfig::default());
-    let mut s = request(&mut server, b"\0\x01f\0octet\0").accept(t(0), FileInfo { size: Some(2000) });
+    let mut s =
+        request(&mut server, b"\0\x01f\0octet\0").accept(t(0), FileInfo { size: Some(2000) });
     feed(&mut s, &[1u8; 2000]);
     drain(&mut s, t(0));
     from_client(&mut s, t(1), &ack(1));
@@ -1056,10 +1080,19 @@ fn a_file_that_shrinks_under_the_transfer_fails_with_an_error() {
     }
     let sent = drain(&mut s, t(1));
     assert_eq!(sent.len(), 1);
-    assert!(matches!(Repr::parse_bytes(&sent[0].1).unwrap(), Repr::Error { code: ErrorCode::NotDefined, .. }));
+    assert!(matches!(
+        Repr::parse_bytes(&sent[0].1).unwrap(),
+        Repr::Error {
+            code: ErrorCode::NotDefined,
+            ..
+        }
+    ));
     assert_eq!(
         s.outcome(),
-        Some(&Outcome::Failed(TransferError::FileChanged { size: 2000, missing: 1300 }))
+        Some(&Outcome::Failed(TransferError::FileChanged {
+            size: 2000,
+            missing: 1300
+        }))
     );
 }
 
