@@ -66,3 +66,21 @@ pub const PACKAGE_FILES: &[PackageFile] = &[
         package: "ipxe",
     },
 ];
+
+/// The signed UEFI chain for Secure Boot machines (`[dhcp] uefi = "shim"`): shim under the
+/// name the boot policy sends ([`pxe_dhcp::policy::SHIM_X64`]) and the signed netboot GRUB
+/// under the name shim loads from its own directory ([`pxe_dhcp::policy::GRUB_X64`]); GRUB
+/// then reads `grub/grub.cfg`, rendered from the menu. Optional: without the packages `pxe
+/// init` says what to install but succeeds, since the default iPXE chain does not need them.
+pub const SECURE_BOOT_FILES: &[PackageFile] = &[
+    PackageFile {
+        dest: pxe_dhcp::policy::SHIM_X64,
+        source: "/usr/lib/shim/shimx64.efi.signed",
+        package: "shim-signed",
+    },
+    PackageFile {
+        dest: pxe_dhcp::policy::GRUB_X64,
+        source: "/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed",
+        package: "grub-efi-amd64-signed",
+    },
+];

@@ -19,7 +19,7 @@ pub mod net;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
-use pxe_dhcp::policy::{Policy, Rule};
+use pxe_dhcp::policy::{Policy, Rule, UefiChain};
 use pxe_proto::MacAddr;
 use serde::{Deserialize, Serialize};
 
@@ -48,10 +48,15 @@ pub const DEFAULT_LEASE_SECS: u32 = 3600;
 /// pxe_vendor_to_rom = false          # server: option 60/43 to plain PXE ROMs too
 /// max_clients_per_mac = 4            # server: client identifiers holding addresses per MAC; 0: no limit
 /// default_rules = true              # the built-in rules follow [[dhcp.rules]] (default)
+/// uefi = "ipxe"                      # UEFI PXE ROMs: ipxe (default) | shim (Secure Boot)
 /// [[dhcp.rules]]                    # optional; tried first, the first match wins
 /// name = "lab-pc"
 /// boot_file = "lab/pxelinux.0"
 /// match = { mac = { address = "52:54:00:12:34:56" } }
+/// [[dhcp.rules]]                    # a rule may pick the UEFI chain instead of a file
+/// name = "secure-boot-lab"
+/// uefi = "shim"
+/// match = { mac = { address = "52:54:00:00:00:00", mask = "ff:ff:ff:00:00:00" } }
 /// [[dhcp.reservations]]
 /// mac = "52:54:00:12:34:56"
 /// ip = "192.168.1.50"
@@ -106,6 +111,10 @@ pub struct DhcpConfig {
     /// PXE → undionly.kpxe, UEFI → ipxe.efi, iPXE → the next stage (pxelinux.0 on BIOS,
     /// boot.ipxe otherwise). With `false`, clients no configured rule matches get no boot reply.
     pub default_rules: bool,
+    /// The chain x64 UEFI PXE ROMs start under the default rules: `ipxe` (`ipxe.efi`, the
+    /// default) or `shim`, the signed shim → GRUB chain that machines with Secure Boot on
+    /// accept (`pxe init` lays it out; [`pxe_dhcp::policy::UefiChain`]).
+    pub uefi: UefiChain,
     /// The host layer put before the rules: the top-level `[[host]]` entries, filled in by the
     /// server ([`crate::decide::static_hosts`]), not read from the `[dhcp]` table.
     #[serde(skip)]
@@ -131,6 +140,7 @@ impl Default for DhcpConfig {
             max_clients_per_mac: pxe_dhcp::responder::DEFAULT_MAX_CLIENTS_PER_MAC,
             rules: Vec::new(),
             default_rules: true,
+            uefi: UefiChain::default(),
             hosts: std::collections::BTreeMap::new(),
         }
     }
@@ -242,7 +252,19 @@ impl DhcpConfig {
     /// `{http}` in boot files gets that port, and the default rules are
     /// [`Policy::with_http`]'s (iPXE fetches `boot.ipxe`, and what it loads, over HTTP).
     pub fn policy_with_http(&self, http: Option<u16>) -> Result<Policy, Error> {
-        let base = http.map_or_else(Policy::default, Policy::with_http);
+        let base = http
+            .map_or_else(Policy::default, Policy::with_http)
+            .with_uefi_chain(self.uefi);
+        if let Some(r) = self
+            .rules
+            .iter()
+            .find(|r| r.boot_file.is_empty() && r.uefi.is_none())
+        {
+            return Err(Error::Usage(format!(
+                "[[dhcp.rules]] \"{}\": no boot_file (and no uefi = \"ipxe\" | \"shim\" choosing a UEFI chain): say what the clients it matches boot",
+                r.name
+            )));
+        }
         let mut policy = if self.default_rules {
             if let Some(clash) = base.name_clash(&self.rules) {
                 return Err(Error::Usage(format!(
@@ -577,6 +599,55 @@ mod tests {
             },
             ipxe: None,
         }
+    }
+
+    #[test]
+    fn uefi_shim_switch_and_rule_choose_the_signed_chain() {
+        let server = Ipv4Addr::new(192, 0, 2, 1);
+        let sb_pc = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56];
+        let other = [0x52, 0x54, 0x00, 0x65, 0x43, 0x21];
+        let global: DhcpConfig =
+            toml::from_str("mode = \"proxy\"\nuefi = \"shim\"\n").expect("parse");
+        let d = global
+            .policy()
+            .expect("policy")
+            .decide(&client(other, 1, Firmware::PxeRom, 7), server)
+            .expect("a boot file");
+        assert_eq!(d.boot_file, "shimx64.efi", "{}", d.reason);
+        let files: Vec<String> = boot_files(&global, None)
+            .expect("files")
+            .into_iter()
+            .map(|(f, _)| f)
+            .collect();
+        for f in ["shimx64.efi", "grubx64.efi", "grub/grub.cfg"] {
+            assert!(files.iter().any(|g| g == f), "{f} in {files:?}");
+        }
+        assert!(!files.iter().any(|g| g == "ipxe.efi"), "{files:?}");
+        let per_rule: DhcpConfig = toml::from_str(
+            r#"
+            mode = "proxy"
+            [[rules]]
+            name = "sb-pc"
+            uefi = "shim"
+            match = { mac = { address = "52:54:00:12:34:56" } }
+            "#,
+        )
+        .expect("parse");
+        let policy = per_rule.policy().expect("policy");
+        let decide = |mac, arch| {
+            policy
+                .decide(&client(mac, 1, Firmware::PxeRom, arch), server)
+                .expect("a boot file")
+        };
+        assert_eq!(decide(sb_pc, 7).boot_file, "shimx64.efi");
+        assert_eq!(decide(sb_pc, 0).boot_file, "undionly.kpxe");
+        let d = decide(other, 7);
+        assert_eq!(d.boot_file, "ipxe.efi");
+        assert!(d.reason.contains("Secure Boot"), "{}", d.reason);
+        let neither: DhcpConfig =
+            toml::from_str("mode = \"proxy\"\n[[rules]]\nname = \"x\"\n").expect("parse");
+        let e = neither.policy().expect_err("a rule that boots nothing");
+        assert!(e.to_string().contains("no boot_file"), "{e}");
     }
 
     #[test]
