@@ -5,14 +5,12 @@
 
 mod cli;
 mod doctor;
-mod doctor_secure_boot;
 mod error;
 mod get;
 mod init;
 mod layout;
 mod logging;
 mod menu_cmd;
-mod report;
 mod serve_cmd;
 
 use std::process::ExitCode;

@@ -15,8 +15,8 @@ use pxe_menu::{FileMeta, Finding, LintOptions, Menu, Severity, TreeView};
 use crate::cli::{MenuArgs, MenuCommand, MenuLintArgs, MenuRenderArgs, ReportFormat};
 use crate::error::Error;
 use crate::layout::write_atomic;
-use crate::report::{self, Report};
 use pxe_server::config::Config;
+use pxe_server::doctor::report::{self, Report};
 
 /// A TFTP root on disk, seen the way a TFTP client sees it.
 #[derive(Debug, Clone)]

@@ -12,13 +12,13 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
+use crate::config::Config;
+use crate::dhcp::DhcpMode;
 use pxe_dhcp::policy::{GRUB_X64, SHIM_X64, UefiChain};
 use pxe_menu::{GRUB_CFG, lint_grub};
-use pxe_server::config::Config;
-use pxe_server::dhcp::DhcpMode;
 
+use super::report::{Report, Severity};
 use crate::layout::SECURE_BOOT_FILES;
-use crate::report::{Report, Severity};
 
 /// The check's name in findings.
 const CHECK: &str = "secure-boot";
