@@ -1,4 +1,4 @@
-//! `pxe init DIR`: the seed's `cp` steps done for the admin.
+//! `pxe init DIR`: the `cp` steps of a hand-built PXE root, done for the admin.
 //!
 //! Lays out a TFTP root from the installed Debian packages (pxelinux, syslinux-common, ipxe;
 //! and, for UEFI Secure Boot, shim-signed and grub-efi-amd64-signed: [`SECURE_BOOT_FILES`](crate::layout::SECURE_BOOT_FILES)),

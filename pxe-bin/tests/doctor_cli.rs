@@ -1,4 +1,4 @@
-//! `pxe doctor`: a healthy tree passes; the seed's troubleshooting item (a world-unreadable
+//! `pxe doctor`: a healthy tree passes; the classic troubleshooting item (a world-unreadable
 //! ISO), a boot file anyone can overwrite and a missing referenced file are errors.
 
 mod support;

@@ -128,7 +128,7 @@ impl Menu {
             }
         }
         // The model renders `timeout = 0` at a bare prompt as a deliberate wait, so say so when
-        // the file did not (the seed's `PROMPT 10` + `TIMEOUT 0`, lint M005).
+        // the file did not (a `PROMPT 10` + `TIMEOUT 0`, lint M005).
         if let Some((line, p)) = global(Keyword::Prompt)
             && crate::parse::atoi(p) != 0
             && menu.ui == Ui::Prompt
@@ -264,7 +264,7 @@ mod tests {
         );
         assert_eq!(import.notes.len(), 3, "{:?}", import.notes);
         assert!(import.notes[2].starts_with("line 2: boot: has no timeout"));
-        // The seed's problems stop the render until the admin fixes them.
+        // Such problems stop the render until the admin fixes them.
         assert!(m.render().is_err());
         let mut fixed = m.clone();
         fixed.timeout = 10;

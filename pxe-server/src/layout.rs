@@ -12,7 +12,7 @@ pub struct PackageFile {
     pub package: &'static str,
 }
 
-/// The seed's copies plus the iPXE binaries the default boot policy names.
+/// The files of a classic pxelinux root plus the iPXE binaries the default boot policy names.
 pub const PACKAGE_FILES: &[PackageFile] = &[
     PackageFile {
         dest: "pxelinux.0",

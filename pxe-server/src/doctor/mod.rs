@@ -1,8 +1,8 @@
 //! The checks of `pxe doctor`: the served tree and the config, before clients find the problems.
 //!
-//! Every check the seed's admin learned the hard way: referenced files present (with exact
-//! case), world-readable (the seed's troubleshooting item: "make sure the ISO images have read
-//! permissions for everybody"), not writable by others (a writable boot file lets anyone trojan
+//! Every check an admin of a hand-built setup learns the hard way: referenced files present
+//! (with exact case), world-readable (the classic troubleshooting item: ISO images must be
+//! readable by everybody), not writable by others (a writable boot file lets anyone trojan
 //! every install), syslinux modules from one build, the menu's own lint, and the ports free.
 
 use std::collections::BTreeSet;
