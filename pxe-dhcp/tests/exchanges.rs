@@ -5,7 +5,7 @@ use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use pxe_dhcp::policy::{Match, Policy, Rule};
+use pxe_dhcp::policy::{Match, Policy, Rule, SECURE_BOOT_NOTE};
 use pxe_dhcp::pxe::{Arch, ArchKind, Firmware};
 use pxe_dhcp::responder::{
     DhcpEvent, IgnoreReason, LeaseServer, LeaseState, LeaseTable, PoolRange, ProxyConfig,
@@ -150,9 +150,9 @@ fn proxy_flow_67_then_4011() {
     assert_eq!(*local, Some(SocketAddr::new(IpAddr::V4(SERVER), 67)));
     assert_eq!(
         boot_reasons(&ev),
-        [
-            "52:54:00:77:00:01 arch 7 = x64 UEFI, PXE ROM (UNDI 3.0), no iPXE user class → ipxe.efi by rule 2 (pxe-uefi-x64)"
-        ]
+        [format!(
+            "52:54:00:77:00:01 arch 7 = x64 UEFI, PXE ROM (UNDI 3.0), no iPXE user class → ipxe.efi by rule 2 (pxe-uefi-x64) ({SECURE_BOOT_NOTE})"
+        )]
     );
 
     // The client got its address elsewhere and asks the boot server on 4011.

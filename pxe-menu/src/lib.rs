@@ -38,6 +38,7 @@
 //!     [Code::FileCaseMismatch, Code::PromptNotBoolean, Code::NeverAutoboots, Code::MemdiskLinuxIso]
 //! );
 //! ```
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![no_std]
 #![warn(
     clippy::std_instead_of_core,

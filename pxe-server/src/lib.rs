@@ -25,6 +25,7 @@
 //! handle.shutdown().await
 //! # }
 //! ```
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod atomic;
 pub mod config;

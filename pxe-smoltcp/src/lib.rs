@@ -50,7 +50,7 @@
 //! [`Driver::responder_mut`] after each poll (a lease server's state changes, boot decisions).
 //! A transmit that does not fit the socket's send buffer is dropped and counted in
 //! [`DriverStats::send_dropped`]; the core's retransmission timer recovers it.
-
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![no_std]
 
 extern crate alloc;
