@@ -105,8 +105,16 @@ pub enum IgnoreReason {
     /// A DISCOVER from a client identifier new to a hardware address on which
     /// [`ServerConfig::max_clients_per_mac`] other identifiers already hold addresses.
     TooManyClientsPerMac,
-    /// A RELEASE/DECLINE/INIT-REBOOT for an address this server has no record of.
+    /// A RELEASE/DECLINE for an address this server has no record of.
     UnknownBinding,
+    /// An INIT-REBOOT, RENEWING or REBINDING REQUEST for an address this server does not lease
+    /// on the client's network (another server's, or another network's): RFC 2131 §4.3.2 has a
+    /// server without a record stay silent ([`ServerConfig::authoritative`] NAKs instead).
+    NotOurAddress(core::net::Ipv4Addr),
+    /// An INIT-REBOOT, RENEWING or REBINDING REQUEST for a free address of ours from a client
+    /// this server has no record of (RFC 2131 §4.3.2: silent; it may be another server's
+    /// client; [`ServerConfig::authoritative`] ACKs it instead).
+    UnknownClient(core::net::Ipv4Addr),
     /// The reply could not be written (too big for the client's limit or the buffer).
     EmitFailed(Error),
 }

@@ -89,6 +89,15 @@ pub struct ServerConfig {
     /// it) nor to a reserved MAC (all its identifiers share its one fixed address).
     #[cfg_attr(feature = "serde", serde(default = "default_max_clients_per_mac"))]
     pub max_clients_per_mac: u32,
+    /// Whether this server owns every address of its networks (ISC dhcpd's `authoritative`).
+    /// Off (the default), an INIT-REBOOT, RENEWING or REBINDING REQUEST for an address this
+    /// server does not lease (another network, outside its pools and reservations) or from a
+    /// client it has no record of gets no answer, as RFC 2131 §4.3.2 requires so that servers
+    /// that do not talk to each other can share a wire (split scopes, a second subnet's server).
+    /// On, such a request is NAKed when the address is wrong for the client's network and
+    /// ACKed when it is a free address of a pool, so clients move off stale addresses at once.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub authoritative: bool,
 }
 
 #[cfg(feature = "serde")]
@@ -126,6 +135,7 @@ impl ServerConfig {
             pxe_vendor_to_rom: false,
             next_server: None,
             max_clients_per_mac: DEFAULT_MAX_CLIENTS_PER_MAC,
+            authoritative: false,
         }
     }
 
@@ -148,11 +158,15 @@ impl ServerConfig {
 /// [`LeaseServer::with_leases`]. For saved leases to mean anything after a restart, drive the
 /// server with `now` counted from a fixed epoch (Unix time), not from process start.
 ///
-/// Choices where RFC 2131 leaves room: the server is authoritative for its pools (an
-/// INIT-REBOOT or renewal for a free pool address it has no record of is ACKed, where §4.3.2
-/// would have a server that does not know the client stay silent; for an address on another
-/// network, outside the pools, held by someone else, or other than the one the client is bound
-/// to here it is NAKed); a client with a new identifier on a known MAC (a PXE ROM's lease, then
+/// A REQUEST without a server identifier (INIT-REBOOT, RENEWING, REBINDING; RFC 2131 §4.3.2)
+/// is answered only for an address this server leases (in a pool or reserved, on the client's
+/// network) and a client it has a record of, or for an address another client holds here (NAK):
+/// a server with no record of the client "MUST remain silent", so that servers that do not
+/// talk to each other can share a wire. [`ServerConfig::authoritative`] turns that into ISC
+/// dhcpd's `authoritative`: wrong addresses are NAKed, free pool addresses ACKed.
+///
+/// Choices where RFC 2131 leaves room: a client with a new identifier on a known MAC (a PXE
+/// ROM's lease, then
 /// the installed OS with a DUID) is offered the MAC's earlier address if nobody holds it any
 /// more, and a reserved address goes to whichever identifier of the reserved MAC asks; a
 /// declined address is held for one lease time.
@@ -686,6 +700,40 @@ impl LeaseServer {
             .cloned()
     }
 
+    /// Why a REQUEST without a server identifier (INIT-REBOOT, RENEWING, REBINDING) for `ip`
+    /// is not this server's to answer, or `None` when it is (RFC 2131 §4.3.2: a server with no
+    /// record of the client "MUST remain silent"). Never refuses with
+    /// [`ServerConfig::authoritative`] on. An address another client holds here is always
+    /// answered (NAKed): it is ours, and taken.
+    fn not_ours_to_answer(
+        &self,
+        client: Client<'_>,
+        ip: Ipv4Addr,
+        link: Ipv4Addr,
+        now: Instant,
+    ) -> Option<IgnoreReason> {
+        if self.cfg.authoritative {
+            return None;
+        }
+        let reserved = self.cfg.reservations.iter().any(|r| r.ip == ip);
+        let ours = self.cfg.same_subnet(ip, link)
+            && (reserved || self.cfg.pools.iter().any(|p| p.contains(ip)));
+        if !ours {
+            return Some(IgnoreReason::NotOurAddress(ip));
+        }
+        let held_by_other = self
+            .leases
+            .get(ip)
+            .is_some_and(|l| l.is_active(now) && l.key() != Some(client.key));
+        let known = self.leases.by_client(client.key).is_some()
+            || self.reservation_for_mac(client.mac).is_some();
+        if known || held_by_other {
+            None
+        } else {
+            Some(IgnoreReason::UnknownClient(ip))
+        }
+    }
+
     /// RFC 2131 §4.3.2.
     fn request(&mut self, req: &Repr, link: Ipv4Addr, now: Instant, port: u16) {
         let mac = req.client_mac();
@@ -739,6 +787,9 @@ impl LeaseServer {
                 } else {
                     link
                 };
+                if let Some(reason) = self.not_ours_to_answer(client, ip, link, now) {
+                    return self.ignore(Some(mac), reason);
+                }
                 // RFC 2131 §4.3.2: first the network, then "the client's notion of its IP
                 // address" against the record: a client bound here to another address is told so.
                 let bound_elsewhere = self.leases.by_client(client.key).is_some_and(|l| {
@@ -1064,7 +1115,8 @@ mod tests {
             assert_eq!(echoed(&offer).as_deref(), id);
             let (out, _) = send(&mut s, T, &request(mac, id, offer.yiaddr, "selecting"));
             assert_eq!(echoed(&only(out, MessageType::Ack)).as_deref(), id);
-            let wrong = Ipv4Addr::new(10, 78, 0, 5);
+            // Bound here, asking for another pool address: a NAK (RFC 2131 §4.3.2).
+            let wrong = Ipv4Addr::new(10, 77, 0, 110);
             let (out, _) = send(&mut s, T, &request(mac, id, wrong, "init-reboot"));
             assert_eq!(echoed(&only(out, MessageType::Nak)).as_deref(), id);
         }
@@ -1102,6 +1154,12 @@ mod tests {
         assert!(out.is_empty(), "{out:?}");
         assert_eq!(ignored(&ev), [&IgnoreReason::TooManyClientsPerMac]);
         let free = Ipv4Addr::new(10, 77, 0, 109);
+        // A client without a record here gets no answer (RFC 2131 §4.3.2) ...
+        let (out, ev) = send(&mut s, T, &request(MAC, Some(&new), free, "init-reboot"));
+        assert!(out.is_empty(), "{out:?}");
+        assert_eq!(ignored(&ev), [&IgnoreReason::UnknownClient(free)]);
+        // ... an authoritative server answers, and the cap makes that a NAK.
+        s.cfg.authoritative = true;
         let (out, _) = send(&mut s, T, &request(MAC, Some(&new), free, "init-reboot"));
         let nak = only(out, MessageType::Nak);
         assert!(matches!(
@@ -1223,5 +1281,311 @@ mod tests {
         rel.ciaddr = ip;
         send(&mut s, T, &rel);
         dora(&mut s, T, MAC, Some(&duid(9)));
+    }
+
+    /// What a server answers to one REQUEST of RFC 2131 §4.3.2's table.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum Answer {
+        Ack,
+        Nak,
+        /// No reply; the `Ignored` reason, by name.
+        Silent(&'static str),
+    }
+
+    fn reason_name(r: &IgnoreReason) -> &'static str {
+        match r {
+            IgnoreReason::NotOurAddress(_) => "not-our-address",
+            IgnoreReason::UnknownClient(_) => "unknown-client",
+            IgnoreReason::OtherServer => "other-server",
+            _ => "other",
+        }
+    }
+
+    /// Every case of RFC 2131 §4.3.2 (and table 4's client states), against a server holding
+    /// 10.77.0.100-110 that shares 10.77.0.0/24 with a server leasing 10.77.0.20-60; each
+    /// case answered by a server as shipped (`authoritative = false`) and by an authoritative one.
+    #[test]
+    fn rfc2131_4_3_2_request_table() {
+        use Answer::{Ack, Nak, Silent};
+        const KNOWN: MacAddr = MacAddr([0x52, 0x54, 0, 0x77, 0, 0x11]);
+        const OTHER: MacAddr = MacAddr([0x52, 0x54, 0, 0x77, 0, 0x12]);
+        const STRANGER: MacAddr = MacAddr([0x52, 0x54, 0, 0x77, 0, 0x13]);
+        const RESERVED: MacAddr = MacAddr([0x52, 0x54, 0, 0x77, 0, 0x14]);
+        const FRESH: MacAddr = MacAddr([0x52, 0x54, 0, 0x77, 0, 0x15]);
+        let ip = |n| Ipv4Addr::new(10, 77, 0, n);
+        let neighbour = ip(30);
+        let elsewhere = Ipv4Addr::new(192, 168, 5, 5);
+        let relay = Ipv4Addr::new(10, 88, 0, 1);
+        struct Case {
+            what: &'static str,
+            state: &'static str,
+            mac: MacAddr,
+            ip: Ipv4Addr,
+            giaddr: Option<Ipv4Addr>,
+            want: Answer,
+            want_authoritative: Answer,
+        }
+        let case = |what, state, mac, ip, want, want_authoritative| Case {
+            what,
+            state,
+            mac,
+            ip,
+            giaddr: None,
+            want,
+            want_authoritative,
+        };
+        let table = [
+            // SELECTING: the server identifier says whose offer it is.
+            case(
+                "selecting our offer",
+                "selecting-offered",
+                FRESH,
+                ip(0),
+                Ack,
+                Ack,
+            ),
+            case(
+                "selecting an offer never made",
+                "selecting",
+                STRANGER,
+                ip(105),
+                Nak,
+                Nak,
+            ),
+            case(
+                "selecting another server's offer",
+                "selecting-other",
+                STRANGER,
+                neighbour,
+                Silent("other-server"),
+                Silent("other-server"),
+            ),
+            // INIT-REBOOT: requested address, no server identifier, ciaddr 0.
+            case(
+                "init-reboot, known client, its address",
+                "init-reboot",
+                KNOWN,
+                ip(100),
+                Ack,
+                Ack,
+            ),
+            case(
+                "init-reboot, known client, another free pool address",
+                "init-reboot",
+                KNOWN,
+                ip(105),
+                Nak,
+                Nak,
+            ),
+            case(
+                "init-reboot, known client, the neighbour's range",
+                "init-reboot",
+                KNOWN,
+                neighbour,
+                Silent("not-our-address"),
+                Nak,
+            ),
+            case(
+                "init-reboot, known client, another network",
+                "init-reboot",
+                KNOWN,
+                elsewhere,
+                Silent("not-our-address"),
+                Nak,
+            ),
+            case(
+                "init-reboot, unknown client, free pool address",
+                "init-reboot",
+                STRANGER,
+                ip(106),
+                Silent("unknown-client"),
+                Ack,
+            ),
+            case(
+                "init-reboot, unknown client, the neighbour's range",
+                "init-reboot",
+                STRANGER,
+                neighbour,
+                Silent("not-our-address"),
+                Nak,
+            ),
+            case(
+                "init-reboot, unknown client, another network",
+                "init-reboot",
+                STRANGER,
+                elsewhere,
+                Silent("not-our-address"),
+                Nak,
+            ),
+            case(
+                "init-reboot, unknown client, an address held here",
+                "init-reboot",
+                STRANGER,
+                ip(101),
+                Nak,
+                Nak,
+            ),
+            case(
+                "init-reboot, unknown client, another's reservation",
+                "init-reboot",
+                STRANGER,
+                ip(50),
+                Silent("unknown-client"),
+                Nak,
+            ),
+            case(
+                "init-reboot, reserved client, its reservation",
+                "init-reboot",
+                RESERVED,
+                ip(50),
+                Ack,
+                Ack,
+            ),
+            case(
+                "init-reboot, reserved client, a pool address",
+                "init-reboot",
+                RESERVED,
+                ip(107),
+                Nak,
+                Nak,
+            ),
+            // RENEWING: unicast to this server, ciaddr set.
+            case(
+                "renewing, known client, its address",
+                "renewing",
+                KNOWN,
+                ip(100),
+                Ack,
+                Ack,
+            ),
+            case(
+                "renewing, unknown client, the neighbour's range",
+                "renewing",
+                STRANGER,
+                neighbour,
+                Silent("not-our-address"),
+                Nak,
+            ),
+            case(
+                "renewing, unknown client, free pool address",
+                "renewing",
+                STRANGER,
+                ip(108),
+                Silent("unknown-client"),
+                Ack,
+            ),
+            // REBINDING: broadcast, ciaddr set.
+            case(
+                "rebinding, known client, its address",
+                "rebinding",
+                KNOWN,
+                ip(100),
+                Ack,
+                Ack,
+            ),
+            case(
+                "rebinding, known client, an address held by another",
+                "rebinding",
+                KNOWN,
+                ip(101),
+                Nak,
+                Nak,
+            ),
+            case(
+                "rebinding, unknown client, the neighbour's range",
+                "rebinding",
+                STRANGER,
+                neighbour,
+                Silent("not-our-address"),
+                Nak,
+            ),
+            case(
+                "rebinding, unknown client, free pool address",
+                "rebinding",
+                STRANGER,
+                ip(109),
+                Silent("unknown-client"),
+                Ack,
+            ),
+            Case {
+                giaddr: Some(relay),
+                ..case(
+                    "init-reboot via a relay, a network without a pool",
+                    "init-reboot",
+                    STRANGER,
+                    Ipv4Addr::new(10, 88, 0, 5),
+                    Silent("not-our-address"),
+                    Nak,
+                )
+            },
+        ];
+        for authoritative in [false, true] {
+            for c in &table {
+                let mut s = server();
+                s.cfg.authoritative = authoritative;
+                s.cfg.reservations.push(Reservation {
+                    mac: RESERVED,
+                    ip: ip(50),
+                });
+                assert_eq!(dora(&mut s, T, KNOWN, None), ip(100));
+                assert_eq!(dora(&mut s, T, OTHER, None), ip(101));
+                let mut req = match c.state {
+                    "selecting-offered" => {
+                        let offered = discover(&mut s, T, c.mac, None);
+                        request(c.mac, None, offered, "selecting")
+                    }
+                    "selecting-other" => {
+                        let mut r = msg(MessageType::Request, c.mac, None);
+                        r.options.extend([
+                            DhcpOption::ServerIdentifier(Ipv4Addr::new(10, 77, 0, 2)),
+                            DhcpOption::RequestedIpAddress(c.ip),
+                        ]);
+                        r
+                    }
+                    "rebinding" => {
+                        let mut r = request(c.mac, None, c.ip, "renewing");
+                        r.flags = r.flags.with_broadcast();
+                        r
+                    }
+                    state => request(c.mac, None, c.ip, state),
+                };
+                if let Some(g) = c.giaddr {
+                    req.giaddr = g;
+                }
+                let (out, events) = send(&mut s, T, &req);
+                let got = match out.as_slice() {
+                    [] => Silent(
+                        events
+                            .iter()
+                            .find_map(|e| match e {
+                                DhcpEvent::Ignored { reason, .. } => Some(reason_name(reason)),
+                                _ => None,
+                            })
+                            .unwrap_or("no event"),
+                    ),
+                    [r] if r.message_type() == Some(MessageType::Ack) => Ack,
+                    [r] if r.message_type() == Some(MessageType::Nak) => Nak,
+                    more => panic!("{}: {more:?}", c.what),
+                };
+                let want = if authoritative {
+                    c.want_authoritative
+                } else {
+                    c.want
+                };
+                assert_eq!(got, want, "{} (authoritative = {authoritative})", c.what);
+                // Whatever the answer, the other clients' bindings stand.
+                let bound = |m| {
+                    s.leases()
+                        .by_client(ClientKey::Hardware(m))
+                        .map(|l| (l.ip, l.state))
+                };
+                assert_eq!(
+                    bound(OTHER),
+                    Some((ip(101), LeaseState::Bound)),
+                    "{}",
+                    c.what
+                );
+            }
+        }
     }
 }

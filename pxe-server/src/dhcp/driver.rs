@@ -173,6 +173,7 @@ impl Driver {
                 cfg.next_server = next_server;
                 cfg.pxe_vendor_to_rom = config.pxe_vendor_to_rom;
                 cfg.max_clients_per_mac = config.max_clients_per_mac;
+                cfg.authoritative = config.authoritative;
                 let path: PathBuf = config.leases_path();
                 let file = LeaseFile::open(&path).map_err(|e| Error::Dhcp(e.to_string()))?;
                 let table: LeaseTable = file

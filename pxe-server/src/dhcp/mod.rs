@@ -47,6 +47,7 @@ pub const DEFAULT_LEASE_SECS: u32 = 3600;
 /// uefi_via_4011 = false              # proxy: UEFI ROMs get the boot file via port 4011
 /// pxe_vendor_to_rom = false          # server: option 60/43 to plain PXE ROMs too
 /// max_clients_per_mac = 4            # server: client identifiers holding addresses per MAC; 0: no limit
+/// authoritative = false              # server: NAK requests for addresses not ours (dhcpd's `authoritative`)
 /// default_rules = true              # the built-in rules follow [[dhcp.rules]] (default)
 /// [[dhcp.rules]]                    # optional; tried first, the first match wins
 /// name = "lab-pc"
@@ -99,6 +100,14 @@ pub struct DhcpConfig {
     /// [`pxe_dhcp::responder::DEFAULT_MAX_CLIENTS_PER_MAC`]; see
     /// [`pxe_dhcp::responder::ServerConfig::max_clients_per_mac`].
     pub max_clients_per_mac: u32,
+    /// Server mode: whether this server owns every address of its network (ISC dhcpd's
+    /// `authoritative`). Off (the default), a rebooting or rebinding client asking for an
+    /// address this server does not lease, or that it has no record of, gets no answer, so
+    /// another server's clients on the same wire keep their leases (RFC 2131 §4.3.2). On, it
+    /// gets a NAK (a wrong address) or an ACK (a free pool address): the right choice when this
+    /// is the only DHCP server of the network. See
+    /// [`pxe_dhcp::responder::ServerConfig::authoritative`].
+    pub authoritative: bool,
     /// Boot policy rules in priority order (`[[dhcp.rules]]`, `pxe-dhcp`'s serde form), tried
     /// before the default rules.
     pub rules: Vec<Rule>,
@@ -125,6 +134,7 @@ impl Default for DhcpConfig {
             uefi_via_4011: false,
             pxe_vendor_to_rom: false,
             max_clients_per_mac: pxe_dhcp::responder::DEFAULT_MAX_CLIENTS_PER_MAC,
+            authoritative: false,
             rules: Vec::new(),
             default_rules: true,
         }
