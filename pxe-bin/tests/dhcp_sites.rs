@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use support::netns::{self, Host, Netns, Segment};
 use support::process::Proc;
-use support::tools::{PXE, require};
+use support::tools::{PXE, require, run};
 
 /// The neighbour (dnsmasq) owns 10.91.0.20-60 of the subnet, `pxe` 10.91.0.100-150.
 const NEIGHBOUR_IP: &str = "10.91.0.2";
@@ -193,5 +193,66 @@ fn a_neighbours_clients_keep_their_leases() {
         pxe.log()
     );
     drop(p);
+    drop(neighbour);
+}
+
+/// `pxe serve ARGS` (TFTP on a port of its own) run to its end; must fail, saying `why`.
+fn refused(ns: &Netns, dir: &Path, args: &[&str], port: u16, why: &str) {
+    let root = dir.join("root");
+    let out = run(
+        netns::command(ns, PXE)
+            .args(["serve", "--root"])
+            .arg(&root)
+            .args([
+                "--listen",
+                &format!("10.91.0.1:{port}"),
+                "--interface",
+                "eth0",
+            ])
+            .args(args),
+        Duration::from_secs(20),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{args:?} started:\n{err}");
+    assert!(err.contains(why), "{args:?}:\n{err}");
+}
+
+#[test]
+fn one_dhcp_service_per_interface() {
+    let seg = Segment::new(
+        "excl",
+        &[Host {
+            name: "pxe",
+            addrs: &["10.91.0.1/24"],
+            mac: None,
+        }],
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = dir.path();
+    let first = serve(
+        seg.host("pxe"),
+        dir,
+        "first",
+        "range = \"10.91.0.100,10.91.0.150\"",
+    );
+    let other_leases = dir.join("second.leases");
+    let other_leases = other_leases.to_str().expect("utf-8");
+    let taken = format!("pid {}", first.pid());
+    // A second server (its own lease file, so the lease lock does not catch it) and a proxy.
+    let second = [
+        "--dhcp",
+        "server",
+        "--dhcp-range",
+        "10.91.0.160,10.91.0.170",
+        "--leases",
+        other_leases,
+    ];
+    refused(seg.host("pxe"), dir, &second, 6970, &taken);
+    refused(seg.host("pxe"), dir, &["--dhcp", "proxy"], 6971, &taken);
+    drop(first);
+
+    // A foreign DHCP server holding port 67 on the interface stops `pxe` server mode too.
+    let neighbour = dnsmasq(seg.host("pxe"), dir);
+    refused(seg.host("pxe"), dir, &second, 6972, "another DHCP server");
     drop(neighbour);
 }

@@ -130,6 +130,7 @@ impl Config {
             message,
         };
         let config: Config = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        config.dhcp.check().map_err(|e| invalid(e.to_string()))?;
         config.dhcp.policy().map_err(|e| invalid(e.to_string()))?;
         Ok(config)
     }

@@ -98,6 +98,9 @@ pub enum IgnoreReason {
     /// No policy rule matched; the string is the client summary. (The lease server still
     /// answers with an address, without boot information.)
     NoRule(String),
+    /// One of the options a netboot client is classified by (43, 60, 77, 93, 94, 97, 175) is
+    /// malformed: no boot decision for it. The lease server still gives it an address.
+    MalformedBootOption(Error),
     /// The client chose another server's offer.
     OtherServer,
     /// No free address for this client.

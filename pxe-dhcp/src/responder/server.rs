@@ -181,6 +181,9 @@ pub struct LeaseServer {
     stats: Stats,
     /// Where the next pool search starts (just after the last address handed out).
     cursor: Option<Ipv4Addr>,
+    /// The malformed boot option of the request being handled, if any: it gets an address but
+    /// no boot decision.
+    bad_boot_option: Option<crate::Error>,
 }
 
 /// The client a request is from: who it is (the lease key) and where it is (`chaddr`, which
@@ -228,6 +231,7 @@ impl LeaseServer {
             once: OnceMemory::default(),
             stats: Stats::default(),
             cursor: None,
+            bad_boot_option: None,
         }
     }
 
@@ -512,6 +516,13 @@ impl LeaseServer {
         req: &Repr,
         now: Instant,
     ) -> Option<(ClientInfo, crate::policy::BootDecision)> {
+        if let Some(e) = self.bad_boot_option {
+            self.events.push_back(DhcpEvent::Ignored {
+                mac: Some(req.client_mac()),
+                reason: IgnoreReason::MalformedBootOption(e),
+            });
+            return None;
+        }
         let client = ClientInfo::from_repr(req);
         if !client.is_netboot() {
             return None;
@@ -588,7 +599,10 @@ impl LeaseServer {
 
     fn handle(&mut self, now: Instant, dgram: &Datagram<'_>) {
         let req = match reply::parse_request(dgram.payload, &mut self.stats) {
-            Ok(r) => r,
+            Ok((r, bad_boot)) => {
+                self.bad_boot_option = bad_boot;
+                r
+            }
             Err((mac, reason)) => return self.ignore(mac, reason),
         };
         let mac = req.client_mac();
@@ -1587,5 +1601,57 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// A PXE ROM's DISCOVER whose option 93 is `data` (well-formed: two bytes per arch).
+    fn pxe_discover(mac: MacAddr, arch93: &[u8]) -> Repr {
+        let mut r = msg(MessageType::Discover, mac, None);
+        r.options.extend([
+            DhcpOption::VendorClassIdentifier(b"PXEClient:Arch:00000:UNDI:002001".to_vec()),
+            DhcpOption::Unknown {
+                code: 93,
+                data: arch93.to_vec(),
+            },
+        ]);
+        r
+    }
+
+    #[test]
+    fn a_malformed_pxe_option_costs_the_boot_file_not_the_address() {
+        let mut s = server();
+        let (out, _) = send(&mut s, T, &pxe_discover(MAC, &[0, 0]));
+        let good = only(out, MessageType::Offer);
+        assert!(good.file.starts_with(b"undionly.kpxe"), "{good:?}");
+        for (n, bad) in [&[0u8][..], &[], &[0, 7, 0]].into_iter().enumerate() {
+            let mac = MacAddr([0x52, 0x54, 0, 0x77, 2, n as u8]);
+            let (out, events) = send(&mut s, T, &pxe_discover(mac, bad));
+            let offer = only(out, MessageType::Offer);
+            assert!(!offer.yiaddr.is_unspecified());
+            assert!(
+                offer.file.iter().all(|&b| b == 0),
+                "no boot file: {offer:?}"
+            );
+            assert!(offer.option(OptionCode::BootfileName).is_none());
+            assert!(
+                matches!(
+                    ignored(&events)[..],
+                    [IgnoreReason::MalformedBootOption(
+                        crate::Error::MalformedOption { code: 93, .. }
+                    )]
+                ),
+                "{events:?}"
+            );
+            let (out, _) = send(&mut s, T, &request(mac, None, offer.yiaddr, "selecting"));
+            only(out, MessageType::Ack);
+        }
+        // The options the exchange needs stay strict: a bad requested address drops the message.
+        let mut r = msg(MessageType::Discover, MAC2, None);
+        r.options.push(DhcpOption::Unknown {
+            code: 50,
+            data: vec![10, 77],
+        });
+        let (out, events) = send(&mut s, T, &r);
+        assert!(out.is_empty());
+        assert!(matches!(ignored(&events)[..], [IgnoreReason::Malformed(_)]));
     }
 }

@@ -13,7 +13,7 @@ use tokio::sync::watch;
 
 use super::iface::{self, Interface};
 use super::leases::LeaseFile;
-use super::net::{Arrival, DhcpSocket};
+use super::net::{Arrival, DhcpSocket, InterfaceClaim};
 use super::{DEFAULT_LEASE_SECS, DhcpConfig, DhcpContext, arp};
 use crate::dhcp::DhcpMode;
 use crate::error::Error;
@@ -67,6 +67,8 @@ impl Core {
 
 /// A running DHCP service.
 pub struct Driver {
+    /// Held while serving: no other `pxe` serves DHCP on this interface.
+    _claim: InterfaceClaim,
     core: Core,
     iface: Interface,
     s67: DhcpSocket,
@@ -108,6 +110,7 @@ impl Driver {
     /// Resolves the interface, builds the responder (restoring leases) and binds the sockets.
     pub fn start(config: &DhcpConfig, ctx: &DhcpContext) -> Result<Driver, Error> {
         let iface = pick_interface(config, ctx)?;
+        let claim = InterfaceClaim::take(&iface.name).map_err(|e| Error::Dhcp(e.to_string()))?;
         let next_server = config.next_server.or(match ctx.tftp_listen {
             SocketAddr::V4(l) if !l.ip().is_unspecified() => Some(*l.ip()),
             _ => None,
@@ -189,14 +192,16 @@ impl Driver {
                 Core::Server(Box::new(LeaseServer::with_leases(cfg, policy, table)))
             }
         };
-        let bind = |port| {
-            DhcpSocket::bind(port, Some(&iface.name))
+        let bind = |port, shared| {
+            DhcpSocket::bind(port, Some(&iface.name), shared)
                 .map_err(|e| Error::io(format!("DHCP socket on {}", iface.name), e))
         };
-        let s67 = bind(SERVER_PORT)?;
-        let s4011 = match config.mode() {
-            DhcpMode::Proxy => Some(bind(PXE_PORT)?),
-            _ => None,
+        let proxy = config.mode() == DhcpMode::Proxy;
+        let s67 = bind(SERVER_PORT, proxy)?;
+        let s4011 = if proxy {
+            Some(bind(PXE_PORT, false)?)
+        } else {
+            None
         };
         tracing::info!(
             mode = ?config.mode(),
@@ -208,6 +213,7 @@ impl Driver {
             "DHCP listening"
         );
         Ok(Driver {
+            _claim: claim,
             core,
             iface,
             s67,

@@ -230,6 +230,33 @@ mod tests {
     }
 
     #[test]
+    fn one_address_on_two_macs_is_a_start_up_error_naming_both() {
+        use pxe_dhcp::responder::LeaseTable;
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("leases.json");
+        fs::write(
+            &path,
+            concat!(
+                r#"{"format":"pxe-leases/1","leases":["#,
+                r#"{"ip":"10.77.0.100","mac":"52:54:00:77:00:01","state":"bound","expires":{"micros":1700003600000000}},"#,
+                r#"{"ip":"10.77.0.100","mac":"52:54:00:77:00:02","state":"bound","expires":{"micros":1700003600000000}}"#,
+                "]}\n"
+            ),
+        )
+        .expect("write");
+        let lf = LeaseFile::open(&path).expect("open");
+        let err = lf.load::<LeaseTable>().expect_err("duplicate address");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("10.77.0.100")
+                && msg.contains("52:54:00:77:00:01")
+                && msg.contains("52:54:00:77:00:02"),
+            "{msg}"
+        );
+    }
+
+    #[test]
     fn second_opener_is_refused() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("leases.json");

@@ -32,6 +32,11 @@ pub const DEFAULT_LEASES: &str = "/var/lib/pxe/leases.json";
 /// Default lease time: one hour.
 pub const DEFAULT_LEASE_SECS: u32 = 3600;
 
+/// The shortest `lease_time` accepted: two minutes, dnsmasq's floor too. Below it clients
+/// renew (at half the lease time) faster than a busy server, a slow relay or a PXE ROM's
+/// retransmission timers can keep up with, and `0` hands out leases that are expired at once.
+pub const MIN_LEASE_SECS: u32 = 120;
+
 /// The `[dhcp]` config table.
 ///
 /// ```toml
@@ -216,6 +221,16 @@ impl DhcpConfig {
         Ok(())
     }
 
+    /// Checks values that parse but cannot work: a `lease_time` under [`MIN_LEASE_SECS`].
+    pub fn check(&self) -> Result<(), Error> {
+        if let Some(t) = self.lease_time.filter(|&t| t < MIN_LEASE_SECS) {
+            return Err(Error::Usage(format!(
+                "[dhcp] lease_time = {t}: leases shorter than {MIN_LEASE_SECS} seconds are refused (clients would renew faster than a server or relay can answer; 0 would expire at once); use {MIN_LEASE_SECS} or more (default {DEFAULT_LEASE_SECS})"
+            )));
+        }
+        Ok(())
+    }
+
     /// The DHCP mode in effect; [`DhcpMode::Off`] unless asked for.
     #[must_use]
     pub fn mode(&self) -> DhcpMode {
@@ -366,6 +381,23 @@ mod tests {
         assert_eq!(c.mode(), DhcpMode::Server);
         assert_eq!(c.interface(), Some("br0"));
         assert_eq!(c.leases_path(), PathBuf::from("/tmp/l.json"));
+    }
+
+    #[test]
+    fn a_lease_time_under_the_minimum_is_a_config_error() {
+        for t in [0, 1, 119] {
+            let text = format!("[dhcp]\nmode = \"server\"\nlease_time = {t}\n");
+            let err =
+                crate::config::Config::parse(&text, std::path::Path::new("/etc/pxe/pxe.toml"))
+                    .expect_err("too short");
+            let msg = err.to_string();
+            assert!(
+                msg.contains("/etc/pxe/pxe.toml") && msg.contains(&format!("lease_time = {t}")),
+                "{msg}"
+            );
+        }
+        crate::config::Config::parse("[dhcp]\nlease_time = 120\n", std::path::Path::new("t"))
+            .expect("the minimum is accepted");
     }
 
     #[test]
