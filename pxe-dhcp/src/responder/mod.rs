@@ -23,7 +23,9 @@ use pxe_proto::{Instant, MacAddr};
 pub use key::ClientKey;
 pub use leases::{Lease, LeaseState, LeaseTable};
 pub use proxy::{ProxyConfig, ProxyResponder};
-pub use server::{DEFAULT_MAX_CLIENTS_PER_MAC, LeaseServer, PoolRange, Reservation, ServerConfig};
+pub use server::{
+    DEFAULT_MAX_CLIENTS_PER_MAC, LeaseServer, PoolRange, Reservation, ServerConfig, Subnet,
+};
 
 use crate::Error;
 use crate::policy::BootDecision;
@@ -103,8 +105,21 @@ pub enum IgnoreReason {
     MalformedBootOption(Error),
     /// The client chose another server's offer.
     OtherServer,
-    /// No free address for this client.
+    /// No free address for this client in its network's pools.
     PoolExhausted,
+    /// The client's network (the relay's `giaddr`, or ours) has no pool: nothing to lease
+    /// there (a relay forwarding for a network this server is not configured for).
+    NoPool(core::net::Ipv4Addr),
+    /// The client's reserved address cannot be given to it (another client holds it, or it is
+    /// not valid on the network).
+    ReservationUnavailable,
+    /// The relay address (`giaddr`) cannot be answered.
+    InvalidRelay {
+        /// The relay address.
+        giaddr: core::net::Ipv4Addr,
+        /// What is wrong with it.
+        problem: RelayProblem,
+    },
     /// A DISCOVER from a client identifier new to a hardware address on which
     /// [`ServerConfig::max_clients_per_mac`] other identifiers already hold addresses.
     TooManyClientsPerMac,
@@ -120,6 +135,22 @@ pub enum IgnoreReason {
     UnknownClient(core::net::Ipv4Addr),
     /// The reply could not be written (too big for the client's limit or the buffer).
     EmitFailed(Error),
+}
+
+/// Why a relay address (`giaddr`) is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RelayProblem {
+    /// It is this server's own address: replies would come back to us.
+    OwnAddress,
+    /// It is a broadcast address (limited, or a configured network's).
+    Broadcast,
+    /// It is a multicast address.
+    Multicast,
+    /// It is a loopback address.
+    Loopback,
+    /// It is on none of the configured networks.
+    NoSubnet,
 }
 
 /// A lease state change.

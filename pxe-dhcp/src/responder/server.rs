@@ -11,7 +11,7 @@ use pxe_proto::{Datagram, Instant, MacAddr, SansIo, Transmit};
 use super::key::ClientKey;
 use super::leases::{Lease, LeaseState, LeaseTable};
 use super::reply::{self, Pending};
-use super::{DhcpEvent, IgnoreReason, LeaseChange, OnceMemory, Stats};
+use super::{DhcpEvent, IgnoreReason, LeaseChange, OnceMemory, RelayProblem, Stats};
 use crate::policy::Policy;
 use crate::pxe::{ClientInfo, Firmware};
 use crate::wire::{DhcpOption, MessageType, Repr, SERVER_PORT};
@@ -41,6 +41,69 @@ pub struct Reservation {
     pub mac: MacAddr,
     /// Its address (need not be inside a pool).
     pub ip: Ipv4Addr,
+}
+
+/// A network served through relays (RFC 2131 §4.3.1: chosen by the relay's `giaddr`), or the
+/// server's own link described in full: ISC dhcpd's `subnet` declaration, Kea's `subnet4`.
+/// Settings left empty fall back to the server's ([`ServerConfig`]), except the pools and
+/// reservations, which are the subnet's own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Subnet {
+    /// The network address.
+    pub network: Ipv4Addr,
+    /// Its mask (option 1 for its clients).
+    pub mask: Ipv4Addr,
+    /// Address pools inside the network.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub pools: Vec<PoolRange>,
+    /// Fixed addresses inside the network, by MAC.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub reservations: Vec<Reservation>,
+    /// Routers (option 3); empty: the relay's address (`giaddr`).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub routers: Vec<Ipv4Addr>,
+    /// DNS servers (option 6); empty: the server's.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub dns_servers: Vec<Ipv4Addr>,
+    /// Domain name (option 15); none: the server's.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub domain_name: Option<String>,
+    /// Lease time in seconds; none: the server's.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub lease_time_secs: Option<u32>,
+}
+
+impl Subnet {
+    /// Whether `ip` is inside the network.
+    pub fn contains(&self, ip: Ipv4Addr) -> bool {
+        let m = u32::from(self.mask);
+        u32::from(ip) & m == u32::from(self.network) & m
+    }
+}
+
+/// The settings in effect for one link: a [`Subnet`], or the server's own link.
+#[derive(Debug, Clone, Copy)]
+struct Scope<'a> {
+    mask: Ipv4Addr,
+    /// Any address on the link (to compare networks).
+    anchor: Ipv4Addr,
+    pools: &'a [PoolRange],
+    routers: &'a [Ipv4Addr],
+    dns_servers: &'a [Ipv4Addr],
+    domain_name: Option<&'a str>,
+    lease_time_secs: u32,
+}
+
+impl Scope<'_> {
+    fn contains(&self, ip: Ipv4Addr) -> bool {
+        let m = u32::from(self.mask);
+        u32::from(ip) & m == u32::from(self.anchor) & m
+    }
+
+    fn broadcast(&self) -> Ipv4Addr {
+        Ipv4Addr::from(u32::from(self.anchor) | !u32::from(self.mask))
+    }
 }
 
 /// Lease server settings (the seed's `subnet` declaration).
@@ -98,6 +161,11 @@ pub struct ServerConfig {
     /// ACKed when it is a free address of a pool, so clients move off stale addresses at once.
     #[cfg_attr(feature = "serde", serde(default))]
     pub authoritative: bool,
+    /// Networks served through relays (or this link described in full), chosen by `giaddr`
+    /// (RFC 2131 §4.3.1) or, for direct clients, by `server_ip`. A subnet containing
+    /// `server_ip` replaces the settings above for direct clients.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub subnets: Vec<Subnet>,
 }
 
 #[cfg(feature = "serde")]
@@ -136,12 +204,53 @@ impl ServerConfig {
             next_server: None,
             max_clients_per_mac: DEFAULT_MAX_CLIENTS_PER_MAC,
             authoritative: false,
+            subnets: Vec::new(),
         }
     }
 
     fn same_subnet(&self, a: Ipv4Addr, b: Ipv4Addr) -> bool {
         let m = u32::from(self.subnet_mask);
         u32::from(a) & m == u32::from(b) & m
+    }
+
+    /// The settings for the link `link` (a relay's `giaddr`, or `server_ip`): the first
+    /// [`Subnet`] containing it, else the server's own link's, else none.
+    fn scope(&self, link: Ipv4Addr) -> Option<Scope<'_>> {
+        if let Some(n) = self.subnets.iter().find(|n| n.contains(link)) {
+            return Some(Scope {
+                mask: n.mask,
+                anchor: n.network,
+                pools: &n.pools,
+                routers: &n.routers,
+                dns_servers: if n.dns_servers.is_empty() {
+                    &self.dns_servers
+                } else {
+                    &n.dns_servers
+                },
+                domain_name: n.domain_name.as_deref().or(self.domain_name.as_deref()),
+                lease_time_secs: n.lease_time_secs.unwrap_or(self.lease_time_secs),
+            });
+        }
+        // The server's own link, or a relay's link holding one of the server's pools (with
+        // the server's mask): the settings above.
+        let own = self.same_subnet(link, self.server_ip);
+        let pooled = || self.pools.iter().any(|p| self.same_subnet(p.first, link));
+        (own || pooled()).then_some(Scope {
+            mask: self.subnet_mask,
+            anchor: link,
+            pools: &self.pools,
+            routers: if own { &self.routers } else { &[] },
+            dns_servers: &self.dns_servers,
+            domain_name: self.domain_name.as_deref(),
+            lease_time_secs: self.lease_time_secs,
+        })
+    }
+
+    /// Every reservation: the server's and its subnets'.
+    fn reservations(&self) -> impl Iterator<Item = &Reservation> {
+        self.reservations
+            .iter()
+            .chain(self.subnets.iter().flat_map(|n| n.reservations.iter()))
     }
 }
 
@@ -284,19 +393,17 @@ impl LeaseServer {
         }
     }
 
-    fn reservation_for_mac(&self, mac: MacAddr) -> Option<Ipv4Addr> {
+    /// The client's fixed address on `link`'s network (a machine may have one per network).
+    fn reservation_for_mac(&self, mac: MacAddr, link: Ipv4Addr) -> Option<Ipv4Addr> {
+        let scope = self.cfg.scope(link)?;
         self.cfg
-            .reservations
-            .iter()
-            .find(|r| r.mac == mac)
+            .reservations()
+            .find(|r| r.mac == mac && scope.contains(r.ip))
             .map(|r| r.ip)
     }
 
     fn reserved_for_other(&self, ip: Ipv4Addr, mac: MacAddr) -> bool {
-        self.cfg
-            .reservations
-            .iter()
-            .any(|r| r.ip == ip && r.mac != mac)
+        self.cfg.reservations().any(|r| r.ip == ip && r.mac != mac)
     }
 
     /// Whether `client` would be one client key too many on its hardware address: it holds no
@@ -304,12 +411,12 @@ impl LeaseServer {
     /// holding one is never refused (renewals go on), nor is `hlen` 0 / an all-zero `chaddr`
     /// (InfiniBand clients share it, RFC 4390) or a reserved MAC (its one fixed address
     /// is all its identifiers can get).
-    fn over_mac_cap(&self, req: &Repr, client: Client<'_>, now: Instant) -> bool {
+    fn over_mac_cap(&self, req: &Repr, client: Client<'_>, link: Ipv4Addr, now: Instant) -> bool {
         let cap = self.cfg.max_clients_per_mac;
         if cap == 0
             || req.hlen == 0
             || client.mac == MacAddr([0; 6])
-            || self.reservation_for_mac(client.mac).is_some()
+            || self.reservation_for_mac(client.mac, link).is_some()
         {
             return false;
         }
@@ -337,19 +444,18 @@ impl LeaseServer {
         now: Instant,
     ) -> Result<(), &'static str> {
         let mac = client.mac;
-        if !self.cfg.same_subnet(ip, link) {
+        let Some(scope) = self.cfg.scope(link).filter(|s| s.contains(ip)) else {
             return Err("requested address is not on this network");
-        }
-        if let Some(fixed) = self.reservation_for_mac(mac)
-            && fixed != ip
-        {
+        };
+        let fixed = self.reservation_for_mac(mac, link);
+        if fixed.is_some_and(|f| f != ip) {
             return Err("client has a reserved address");
         }
         if self.reserved_for_other(ip, mac) {
             return Err("address is reserved for another client");
         }
-        let reserved_here = self.reservation_for_mac(mac) == Some(ip);
-        if !reserved_here && !self.cfg.pools.iter().any(|p| p.contains(ip)) {
+        let reserved_here = fixed == Some(ip);
+        if !reserved_here && !scope.pools.iter().any(|p| p.contains(ip)) {
             return Err("address is not in any pool");
         }
         // A reservation belongs to the machine (its MAC), not to one of its client identifiers:
@@ -361,7 +467,7 @@ impl LeaseServer {
         {
             return Err("address is in use");
         }
-        let mask = u32::from(self.cfg.subnet_mask);
+        let mask = u32::from(scope.mask);
         let host = u32::from(ip) & !mask;
         if mask < 0xffff_fffe && (host == 0 || host == !mask) {
             return Err("address is the subnet's network or broadcast address");
@@ -382,7 +488,7 @@ impl LeaseServer {
         link: Ipv4Addr,
         now: Instant,
     ) -> Option<Ipv4Addr> {
-        if let Some(fixed) = self.reservation_for_mac(client.mac) {
+        if let Some(fixed) = self.reservation_for_mac(client.mac, link) {
             return self.check(client, fixed, link, now).ok().map(|()| fixed);
         }
         let own = self
@@ -404,15 +510,15 @@ impl LeaseServer {
             .chain(requested)
             .chain(core::iter::once_with(machine).flatten());
         for ip in candidates {
-            if self.check(client, ip, link, now).is_ok() {
+            if self.offerable(client, ip, link, now) {
                 return Some(ip);
             }
         }
-        let pools: Vec<PoolRange> = self
-            .cfg
+        let scope = self.cfg.scope(link)?;
+        let pools: Vec<PoolRange> = scope
             .pools
             .iter()
-            .filter(|p| p.first <= p.last && self.cfg.same_subnet(p.first, link))
+            .filter(|p| p.first <= p.last && scope.contains(p.first))
             .copied()
             .collect();
         // First a never-used address, then a free record; both searched round-robin from the
@@ -438,6 +544,12 @@ impl LeaseServer {
         None
     }
 
+    /// Whether `ip` may be offered to `client` on `link` (the relay's address or ours, which
+    /// a pool may happen to contain, never is).
+    fn offerable(&self, client: Client<'_>, ip: Ipv4Addr, link: Ipv4Addr, now: Instant) -> bool {
+        ip != link && self.check(client, ip, link, now).is_ok()
+    }
+
     /// The first usable address in `first..=last`: a never-used one, or (`reuse`) a free record.
     fn scan(
         &self,
@@ -455,7 +567,7 @@ impl LeaseServer {
                 .find(|l| {
                     !l.is_active(now)
                         && l.state != LeaseState::Declined
-                        && self.check(client, l.ip, link, now).is_ok()
+                        && self.offerable(client, l.ip, link, now)
                 })
                 .map(|l| l.ip);
         }
@@ -466,7 +578,7 @@ impl LeaseServer {
             let ip = Ipv4Addr::from(next);
             if records.peek().is_some_and(|l| l.ip == ip) {
                 records.next();
-            } else if self.check(client, ip, link, now).is_ok() {
+            } else if self.offerable(client, ip, link, now) {
                 return Some(ip);
             }
             next = next.checked_add(1)?;
@@ -478,35 +590,37 @@ impl LeaseServer {
         Duration::from_secs(u64::from(s))
     }
 
-    /// Network options for an OFFER/ACK (lease times only when `lease`).
-    fn add_network_options(&self, r: &mut Repr, req: &Repr, lease: bool) {
+    /// Network options for an OFFER/ACK (lease times only when `lease`), from the settings of
+    /// the client's link (`link`: the relay's, or ours; for a renewing client, its address).
+    fn add_network_options(&self, r: &mut Repr, req: &Repr, link: Ipv4Addr, lease: bool) {
+        let Some(scope) = self.cfg.scope(link) else {
+            return;
+        };
         if lease {
-            let t = self.cfg.lease_time_secs;
+            let t = scope.lease_time_secs;
             r.options.push(DhcpOption::IpAddressLeaseTime(t));
             r.options.push(DhcpOption::RenewalTime(t / 2));
             r.options.push(DhcpOption::RebindingTime(t / 8 * 7));
         }
-        r.options.push(DhcpOption::SubnetMask(self.cfg.subnet_mask));
-        let routers = if self.cfg.routers.is_empty() && !req.giaddr.is_unspecified() {
+        r.options.push(DhcpOption::SubnetMask(scope.mask));
+        let routers = if scope.routers.is_empty() && !req.giaddr.is_unspecified() {
             alloc::vec![req.giaddr]
         } else {
-            self.cfg.routers.clone()
+            scope.routers.to_vec()
         };
         if !routers.is_empty() {
             r.options.push(DhcpOption::Router(routers));
         }
-        if !self.cfg.dns_servers.is_empty() {
+        if !scope.dns_servers.is_empty() {
             r.options
-                .push(DhcpOption::DomainNameServer(self.cfg.dns_servers.clone()));
+                .push(DhcpOption::DomainNameServer(scope.dns_servers.to_vec()));
         }
-        if let Some(d) = &self.cfg.domain_name {
+        if let Some(d) = scope.domain_name {
             r.options
                 .push(DhcpOption::DomainName(d.as_bytes().to_vec()));
         }
-        let link = u32::from(self.link(req));
-        let mask = u32::from(self.cfg.subnet_mask);
         r.options
-            .push(DhcpOption::BroadcastAddress(Ipv4Addr::from(link | !mask)));
+            .push(DhcpOption::BroadcastAddress(scope.broadcast()));
     }
 
     /// Adds the boot decision for netboot clients; returns it for the event.
@@ -579,15 +693,19 @@ impl LeaseServer {
         self.send(r, req, true, port);
     }
 
-    fn bind_and_ack(&mut self, req: &Repr, ip: Ipv4Addr, now: Instant, port: u16) {
-        let expires = now + Self::secs(self.cfg.lease_time_secs);
+    fn bind_and_ack(&mut self, req: &Repr, ip: Ipv4Addr, link: Ipv4Addr, now: Instant, port: u16) {
+        let lease_time = self
+            .cfg
+            .scope(link)
+            .map_or(self.cfg.lease_time_secs, |s| s.lease_time_secs);
+        let expires = now + Self::secs(lease_time);
         let lease = Client::of(req).lease(ip, LeaseState::Bound, expires);
         self.change(&lease);
         self.leases.put(lease);
         let mut r = reply::reply_to(req, MessageType::Ack, self.cfg.server_ip);
         r.yiaddr = ip;
         r.ciaddr = req.ciaddr;
-        self.add_network_options(&mut r, req, true);
+        self.add_network_options(&mut r, req, link, true);
         let boot = self.add_boot(&mut r, req, now);
         self.stats.acks += 1;
         self.send(r, req, false, port);
@@ -611,14 +729,34 @@ impl LeaseServer {
         if port != SERVER_PORT {
             return self.ignore(Some(mac), IgnoreReason::WrongPort(port));
         }
+        if let Some(problem) = self.relay_problem(req.giaddr) {
+            return self.ignore(
+                Some(mac),
+                IgnoreReason::InvalidRelay {
+                    giaddr: req.giaddr,
+                    problem,
+                },
+            );
+        }
         let link = self.link(&req);
         match req.message_type() {
             Some(MessageType::Discover) => {
-                if self.over_mac_cap(&req, client, now) {
+                if self.over_mac_cap(&req, client, link, now) {
                     return self.ignore(Some(mac), IgnoreReason::TooManyClientsPerMac);
                 }
                 let Some(ip) = self.allocate(client, req.requested_ip(), link, now) else {
-                    return self.ignore(Some(mac), IgnoreReason::PoolExhausted);
+                    let reason = match self.cfg.scope(link) {
+                        Some(s) if s.pools.is_empty() => IgnoreReason::NoPool(link),
+                        Some(_) => IgnoreReason::PoolExhausted,
+                        None => IgnoreReason::NoPool(link),
+                    };
+                    // A reserved client that may not have its address is not an empty pool.
+                    let reason = if self.reservation_for_mac(mac, link).is_some() {
+                        IgnoreReason::ReservationUnavailable
+                    } else {
+                        reason
+                    };
+                    return self.ignore(Some(mac), reason);
                 };
                 self.cursor = u32::from(ip).checked_add(1).map(Ipv4Addr::from);
                 // An address already bound to this client stays bound while offered again.
@@ -635,7 +773,7 @@ impl LeaseServer {
                 }
                 let mut r = reply::reply_to(&req, MessageType::Offer, self.cfg.server_ip);
                 r.yiaddr = ip;
-                self.add_network_options(&mut r, &req, true);
+                self.add_network_options(&mut r, &req, link, true);
                 let boot = self.add_boot(&mut r, &req, now);
                 self.stats.offers += 1;
                 self.send(r, &req, false, port);
@@ -690,7 +828,13 @@ impl LeaseServer {
             Some(MessageType::Inform) => {
                 let mut r = reply::reply_to(&req, MessageType::Ack, self.cfg.server_ip);
                 r.ciaddr = req.ciaddr;
-                self.add_network_options(&mut r, &req, false);
+                // Not relayed, the client's own address names its network (§4.3.5).
+                let link = if req.giaddr.is_unspecified() && !req.ciaddr.is_unspecified() {
+                    req.ciaddr
+                } else {
+                    link
+                };
+                self.add_network_options(&mut r, &req, link, false);
                 let boot = self.add_boot(&mut r, &req, now);
                 self.stats.acks += 1;
                 self.send(r, &req, false, port);
@@ -714,6 +858,30 @@ impl LeaseServer {
             .cloned()
     }
 
+    /// Why a relay's address (`giaddr`, RFC 2131 §4.1) cannot be answered, or `None` when it
+    /// can (or there is none). Replies go to `giaddr`: ours would loop them back to this server,
+    /// a broadcast, multicast or loopback address would spray or lose them, and each would
+    /// hold a pool address for nothing; a relay on no configured network has no pool.
+    fn relay_problem(&self, giaddr: Ipv4Addr) -> Option<RelayProblem> {
+        if giaddr.is_unspecified() {
+            return None;
+        }
+        let scope = self.cfg.scope(giaddr);
+        Some(if giaddr == self.cfg.server_ip {
+            RelayProblem::OwnAddress
+        } else if giaddr.is_broadcast() || scope.is_some_and(|s| s.broadcast() == giaddr) {
+            RelayProblem::Broadcast
+        } else if giaddr.is_multicast() {
+            RelayProblem::Multicast
+        } else if giaddr.is_loopback() {
+            RelayProblem::Loopback
+        } else if scope.is_none() {
+            RelayProblem::NoSubnet
+        } else {
+            return None;
+        })
+    }
+
     /// Why a REQUEST without a server identifier (INIT-REBOOT, RENEWING, REBINDING) for `ip`
     /// is not this server's to answer, or `None` when it is (RFC 2131 §4.3.2: a server with no
     /// record of the client "MUST remain silent"). Never refuses with
@@ -729,9 +897,10 @@ impl LeaseServer {
         if self.cfg.authoritative {
             return None;
         }
-        let reserved = self.cfg.reservations.iter().any(|r| r.ip == ip);
-        let ours = self.cfg.same_subnet(ip, link)
-            && (reserved || self.cfg.pools.iter().any(|p| p.contains(ip)));
+        let reserved = self.cfg.reservations().any(|r| r.ip == ip);
+        let ours = self.cfg.scope(link).is_some_and(|s| {
+            s.contains(ip) && (reserved || s.pools.iter().any(|p| p.contains(ip)))
+        });
         if !ours {
             return Some(IgnoreReason::NotOurAddress(ip));
         }
@@ -740,7 +909,7 @@ impl LeaseServer {
             .get(ip)
             .is_some_and(|l| l.is_active(now) && l.key() != Some(client.key));
         let known = self.leases.by_client(client.key).is_some()
-            || self.reservation_for_mac(client.mac).is_some();
+            || self.reservation_for_mac(client.mac, link).is_some();
         if known || held_by_other {
             None
         } else {
@@ -774,7 +943,7 @@ impl LeaseServer {
                     .get(ip)
                     .is_some_and(|l| l.key() == Some(client.key) && l.is_active(now));
                 match self.check(client, ip, link, now) {
-                    Ok(()) if offered => self.bind_and_ack(req, ip, now, port),
+                    Ok(()) if offered => self.bind_and_ack(req, ip, link, now, port),
                     Ok(()) => self.nak(req, ip, "offer expired or not made", port),
                     Err(m) => self.nak(req, ip, m, port),
                 }
@@ -813,13 +982,13 @@ impl LeaseServer {
                     Ok(()) if bound_elsewhere => {
                         self.nak(req, ip, "client is bound to another address", port)
                     }
-                    Ok(()) if self.over_mac_cap(req, client, now) => self.nak(
+                    Ok(()) if self.over_mac_cap(req, client, link, now) => self.nak(
                         req,
                         ip,
                         "too many client identifiers hold addresses on this hardware address",
                         port,
                     ),
-                    Ok(()) => self.bind_and_ack(req, ip, now, port),
+                    Ok(()) => self.bind_and_ack(req, ip, link, now, port),
                     Err(m) => self.nak(req, ip, m, port),
                 }
             }
@@ -1311,6 +1480,7 @@ mod tests {
             IgnoreReason::NotOurAddress(_) => "not-our-address",
             IgnoreReason::UnknownClient(_) => "unknown-client",
             IgnoreReason::OtherServer => "other-server",
+            IgnoreReason::InvalidRelay { .. } => "invalid-relay",
             _ => "other",
         }
     }
@@ -1522,12 +1692,34 @@ mod tests {
                 Ack,
             ),
             Case {
-                giaddr: Some(relay),
+                giaddr: Some(Ipv4Addr::new(10, 89, 0, 1)),
                 ..case(
-                    "init-reboot via a relay, a network without a pool",
+                    "init-reboot via a relay on no configured network",
                     "init-reboot",
                     STRANGER,
-                    Ipv4Addr::new(10, 88, 0, 5),
+                    Ipv4Addr::new(10, 89, 0, 5),
+                    Silent("invalid-relay"),
+                    Silent("invalid-relay"),
+                )
+            },
+            Case {
+                giaddr: Some(relay),
+                ..case(
+                    "init-reboot via a relay, unknown client, free address of its subnet",
+                    "init-reboot",
+                    STRANGER,
+                    Ipv4Addr::new(10, 88, 0, 105),
+                    Silent("unknown-client"),
+                    Ack,
+                )
+            },
+            Case {
+                giaddr: Some(relay),
+                ..case(
+                    "init-reboot via a relay, an address of the server's network",
+                    "init-reboot",
+                    STRANGER,
+                    ip(106),
                     Silent("not-our-address"),
                     Nak,
                 )
@@ -1537,6 +1729,19 @@ mod tests {
             for c in &table {
                 let mut s = server();
                 s.cfg.authoritative = authoritative;
+                s.cfg.subnets.push(Subnet {
+                    network: Ipv4Addr::new(10, 88, 0, 0),
+                    mask: Ipv4Addr::new(255, 255, 255, 0),
+                    pools: vec![PoolRange {
+                        first: Ipv4Addr::new(10, 88, 0, 100),
+                        last: Ipv4Addr::new(10, 88, 0, 110),
+                    }],
+                    reservations: Vec::new(),
+                    routers: Vec::new(),
+                    dns_servers: Vec::new(),
+                    domain_name: None,
+                    lease_time_secs: None,
+                });
                 s.cfg.reservations.push(Reservation {
                     mac: RESERVED,
                     ip: ip(50),
@@ -1653,5 +1858,130 @@ mod tests {
         let (out, events) = send(&mut s, T, &r);
         assert!(out.is_empty());
         assert!(matches!(ignored(&events)[..], [IgnoreReason::Malformed(_)]));
+    }
+
+    #[test]
+    fn relayed_clients_get_their_subnets_settings_and_bad_relays_a_reason() {
+        let mut s = server();
+        let mask = Ipv4Addr::new(255, 255, 255, 0);
+        s.cfg.subnets = vec![
+            Subnet {
+                network: Ipv4Addr::new(10, 88, 0, 0),
+                mask,
+                pools: vec![PoolRange {
+                    first: Ipv4Addr::new(10, 88, 0, 1),
+                    last: Ipv4Addr::new(10, 88, 0, 3),
+                }],
+                reservations: Vec::new(),
+                routers: Vec::new(),
+                dns_servers: vec![Ipv4Addr::new(10, 88, 0, 53)],
+                domain_name: Some("far".into()),
+                lease_time_secs: Some(7200),
+            },
+            Subnet {
+                network: Ipv4Addr::new(10, 90, 0, 0),
+                mask,
+                pools: Vec::new(),
+                reservations: Vec::new(),
+                routers: Vec::new(),
+                dns_servers: Vec::new(),
+                domain_name: None,
+                lease_time_secs: None,
+            },
+        ];
+        let relay = Ipv4Addr::new(10, 88, 0, 1);
+        let agent = DhcpOption::RelayAgentInformation(vec![1, 3, b'p', b'1', b'2']);
+        let mut d = msg(MessageType::Discover, MAC, None);
+        d.giaddr = relay;
+        d.options.push(agent.clone());
+        let (out, _) = send(&mut s, T, &d);
+        let offer = only(out, MessageType::Offer);
+        // The relay's own address, though inside the pool, is never offered.
+        assert_eq!(offer.yiaddr, Ipv4Addr::new(10, 88, 0, 2));
+        assert_eq!(offer.giaddr, relay);
+        assert_eq!(
+            offer.option(OptionCode::Router),
+            Some(&DhcpOption::Router(vec![relay]))
+        );
+        assert_eq!(
+            offer.option(OptionCode::SubnetMask),
+            Some(&DhcpOption::SubnetMask(mask))
+        );
+        assert_eq!(
+            offer.option(OptionCode::IpAddressLeaseTime),
+            Some(&DhcpOption::IpAddressLeaseTime(7200))
+        );
+        assert_eq!(
+            offer.option(OptionCode::DomainName),
+            Some(&DhcpOption::DomainName(b"far".to_vec()))
+        );
+        assert_eq!(
+            offer.options.last(),
+            Some(&agent),
+            "option 82 echoed last (RFC 3046 §2.2)"
+        );
+        let mut r = request(MAC, None, offer.yiaddr, "selecting");
+        r.giaddr = relay;
+        let (out, _) = send(&mut s, T, &r);
+        let ack = only(out, MessageType::Ack);
+        let lease = s.leases().get(ack.yiaddr).expect("bound");
+        assert_eq!(lease.expires, T + Duration::from_secs(7200));
+
+        for (giaddr, want) in [
+            (
+                SERVER,
+                IgnoreReason::InvalidRelay {
+                    giaddr: SERVER,
+                    problem: RelayProblem::OwnAddress,
+                },
+            ),
+            (
+                Ipv4Addr::BROADCAST,
+                IgnoreReason::InvalidRelay {
+                    giaddr: Ipv4Addr::BROADCAST,
+                    problem: RelayProblem::Broadcast,
+                },
+            ),
+            (
+                Ipv4Addr::new(10, 88, 0, 255),
+                IgnoreReason::InvalidRelay {
+                    giaddr: Ipv4Addr::new(10, 88, 0, 255),
+                    problem: RelayProblem::Broadcast,
+                },
+            ),
+            (
+                Ipv4Addr::new(224, 0, 0, 9),
+                IgnoreReason::InvalidRelay {
+                    giaddr: Ipv4Addr::new(224, 0, 0, 9),
+                    problem: RelayProblem::Multicast,
+                },
+            ),
+            (
+                Ipv4Addr::LOCALHOST,
+                IgnoreReason::InvalidRelay {
+                    giaddr: Ipv4Addr::LOCALHOST,
+                    problem: RelayProblem::Loopback,
+                },
+            ),
+            (
+                Ipv4Addr::new(10, 99, 0, 1),
+                IgnoreReason::InvalidRelay {
+                    giaddr: Ipv4Addr::new(10, 99, 0, 1),
+                    problem: RelayProblem::NoSubnet,
+                },
+            ),
+            (
+                Ipv4Addr::new(10, 90, 0, 1),
+                IgnoreReason::NoPool(Ipv4Addr::new(10, 90, 0, 1)),
+            ),
+        ] {
+            let mut d = msg(MessageType::Discover, MAC2, None);
+            d.giaddr = giaddr;
+            let before = s.leases().len();
+            let (out, events) = send(&mut s, T, &d);
+            assert!(out.is_empty(), "{giaddr}: {out:?}");
+            assert_eq!(ignored(&events), [&want], "{giaddr}");
+            assert_eq!(s.leases().len(), before, "{giaddr}: no address held");
+        }
     }
 }
