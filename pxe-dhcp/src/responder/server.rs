@@ -35,7 +35,11 @@ impl PoolRange {
 
 /// A fixed address for one client (the seed's `host { hardware ethernet; fixed-address; }`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(deny_unknown_fields)
+)]
 pub struct Reservation {
     /// The client.
     pub mac: MacAddr,

@@ -161,14 +161,8 @@ impl Driver {
                 });
                 let mut cfg = ServerConfig::new(iface.addr, mask, first);
                 cfg.pools = pools;
-                cfg.reservations = config
-                    .reservations
-                    .iter()
-                    .map(|r| pxe_dhcp::responder::Reservation {
-                        mac: r.mac,
-                        ip: r.ip,
-                    })
-                    .collect();
+                cfg.reservations = config.reservations.clone();
+                cfg.subnets = config.subnets.iter().map(|n| n.to_subnet()).collect();
                 cfg.lease_time_secs = config.lease_time.unwrap_or(DEFAULT_LEASE_SECS);
                 cfg.routers = config.router.into_iter().collect();
                 cfg.dns_servers = config.dns.clone();
