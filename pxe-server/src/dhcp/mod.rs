@@ -11,6 +11,7 @@
 //! - logs one line per DHCP decision with its reason.
 
 pub mod arp;
+pub mod clock;
 mod driver;
 pub mod iface;
 pub mod leases;
