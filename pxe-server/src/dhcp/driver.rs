@@ -2,7 +2,7 @@
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use pxe_dhcp::responder::{
     ClientKey, DhcpEvent, IgnoreReason, Lease, LeaseServer, LeaseState, PoolRange, ProxyConfig,
@@ -18,6 +18,7 @@ use super::net::{Arrival, DhcpSocket, InterfaceClaim};
 use super::{DEFAULT_LEASE_SECS, DhcpConfig, DhcpContext, arp};
 use crate::dhcp::DhcpMode;
 use crate::error::Error;
+use crate::events::{DhcpDecision, Event, Events, LeaseAction, LeaseEvent};
 
 /// The DHCP/BOOTP server port (RFC 2131 §4.1).
 const SERVER_PORT: u16 = 67;
@@ -75,6 +76,10 @@ pub struct Driver {
     s4011: Option<DhcpSocket>,
     leases: Option<LeaseFile>,
     clock: Clock,
+    events: Events,
+    updates: Option<watch::Receiver<DhcpConfig>>,
+    /// The HTTP port boot URLs name, for policies built on reload.
+    http_port: Option<u16>,
 }
 
 /// The interface to serve: `--interface`, else the one holding the TFTP address, else the
@@ -206,6 +211,10 @@ impl Driver {
             ports = if s4011.is_some() { "67+4011" } else { "67" },
             "DHCP listening"
         );
+        let mut updates = ctx.updates.clone();
+        if let Some(u) = &mut updates {
+            u.mark_unchanged();
+        }
         Ok(Driver {
             _claim: claim,
             clock,
@@ -214,7 +223,35 @@ impl Driver {
             s67,
             s4011,
             leases,
+            events: ctx.events.clone(),
+            updates,
+            http_port: ctx.http_listen.map(|a| a.port()),
         })
+    }
+
+    /// Takes the boot policy and reservations of a reloaded configuration. The config was
+    /// checked before it was sent; should the policy still fail, the running one stays.
+    fn apply(&mut self, config: &DhcpConfig) {
+        let policy = match config.policy_with_http(self.http_port) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(error = %e, "DHCP: reloaded boot policy refused; the running one stays");
+                return;
+            }
+        };
+        let rules = policy.rules.len();
+        match &mut self.core {
+            Core::Proxy(p) => p.set_policy(policy),
+            Core::Server(s) => {
+                s.set_policy(policy);
+                s.set_reservations(config.reservations.clone());
+            }
+        }
+        tracing::info!(
+            rules,
+            reservations = config.reservations.len(),
+            "DHCP configuration reloaded"
+        );
     }
 
     /// Serves until `shutdown` turns true; then saves the leases one last time.
@@ -234,12 +271,23 @@ impl Driver {
                 None => Duration::from_secs(3600),
             };
             let s4011 = self.s4011.as_ref();
+            let updates = self.updates.as_mut();
             tokio::select! {
                 changed = shutdown.changed() => {
                     if changed.is_err() {
                         break;
                     }
                 }
+                config = async {
+                    match updates {
+                        Some(u) => match u.changed().await {
+                            Ok(()) => u.borrow_and_update().clone(),
+                            // The handle is gone: no more reloads.
+                            Err(_) => std::future::pending().await,
+                        },
+                        None => std::future::pending().await,
+                    }
+                } => self.apply(&config),
                 r = self.s67.recv(&mut buf67) => {
                     backoff = r.is_err();
                     self.ingest(r, &buf67, &mut batch);
@@ -355,6 +403,11 @@ impl Driver {
                 });
             }
             log_event(&ev, &self.clock);
+            if self.events.active()
+                && let Some(event) = to_event(&ev, &self.clock)
+            {
+                self.events.emit(|| event);
+            }
         }
         let mut buf = [0u8; BUF];
         while let Some(t) = self
@@ -444,6 +497,73 @@ impl Driver {
             }
         }
     }
+}
+
+/// A responder event as a stream event; none for messages that were never ours to answer
+/// (other clients on a shared LAN, the other server's traffic), which are only logged at debug.
+fn to_event(ev: &DhcpEvent, clock: &Clock) -> Option<Event> {
+    let at = SystemTime::now();
+    let refused = |mac, why: String| {
+        Event::Dhcp(DhcpDecision {
+            at,
+            mac,
+            arch: None,
+            firmware: None,
+            user_class: None,
+            rule: None,
+            boot_file: None,
+            next_server: None,
+            reason: why.clone(),
+            refused: Some(why),
+        })
+    };
+    Some(match ev {
+        DhcpEvent::Ignored {
+            reason:
+                IgnoreReason::NotNetbootClient
+                | IgnoreReason::UnsupportedMessage(_)
+                | IgnoreReason::OtherServer
+                | IgnoreReason::WrongPort(_)
+                | IgnoreReason::NotRequest,
+            ..
+        } => return None,
+        DhcpEvent::Boot(b) => Event::Dhcp(DhcpDecision {
+            at,
+            mac: Some(b.client.mac),
+            arch: b.client.arch().map(|a| a.to_string()),
+            firmware: Some(b.client.firmware.name().to_owned()),
+            user_class: b
+                .client
+                .user_classes
+                .first()
+                .map(|c| String::from_utf8_lossy(c).into_owned()),
+            rule: Some(b.decision.rule_name.clone()),
+            boot_file: Some(b.decision.boot_file.clone()),
+            next_server: Some(b.decision.next_server),
+            refused: None,
+            reason: b.decision.reason.clone(),
+        }),
+        DhcpEvent::Ignored { mac, reason } => refused(*mac, format!("{reason:?}")),
+        DhcpEvent::Nak {
+            mac,
+            requested,
+            message,
+        } => refused(Some(*mac), format!("NAK for {requested}: {message}")),
+        DhcpEvent::Lease(c) => Event::Lease(LeaseEvent {
+            at,
+            mac: c.mac,
+            ip: c.ip,
+            action: match c.state {
+                LeaseState::Offered => LeaseAction::Offered,
+                LeaseState::Bound => LeaseAction::Granted,
+                LeaseState::Released => LeaseAction::Released,
+                LeaseState::Expired => LeaseAction::Expired,
+                LeaseState::Declined => LeaseAction::Declined,
+            },
+            remaining: c.expires.saturating_duration_since(clock.now()),
+        }),
+        other => refused(None, format!("{other:?}")),
+    })
 }
 
 /// One log line per DHCP decision, with its reason.
