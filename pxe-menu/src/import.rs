@@ -264,15 +264,10 @@ mod tests {
         );
         assert_eq!(import.notes.len(), 3, "{:?}", import.notes);
         assert!(import.notes[2].starts_with("line 2: boot: has no timeout"));
-        // The seed's problems stop the render until the admin fixes them.
-        assert!(m.render().is_err());
-        let mut fixed = m.clone();
-        fixed.timeout = 10;
-        fixed
-            .entries
-            .retain(|e| !matches!(e.boot, Boot::MemdiskIso { .. }));
-        fixed.default = Some("local".into());
-        assert!(fixed.render().is_ok());
+        // What the seed's problems were is in the notes; the imported menu renders as a
+        // deliberate wait at boot: with memdisk notes, which never block.
+        let (_, findings) = m.render_with_findings().unwrap();
+        assert!(findings.iter().all(|f| f.severity < crate::Severity::Error));
     }
 
     #[test]

@@ -57,6 +57,7 @@ mod lint;
 mod lookup;
 mod model;
 mod parse;
+mod reader;
 mod resolve;
 mod tree;
 
@@ -65,8 +66,8 @@ pub use error::Error;
 pub use import::Import;
 pub use keyword::{Arg, Keyword, Scope};
 pub use lint::{
-    Code, Finding, Firmware, LintOptions, MEMDISK_MAX_BYTES, MEMDISK_WARN_BYTES, Severity, lint,
-    lint_str, slug,
+    Code, Finding, Firmware, LintMode, LintOptions, MEMDISK_MAX_BYTES, MEMDISK_WARN_BYTES,
+    Severity, lint, lint_str, slug,
 };
 pub use lookup::{
     ClientIdentity, HTYPE_ETHERNET, config_search_order, hardware_name, ip_names, lookup_config,
@@ -74,6 +75,10 @@ pub use lookup::{
 };
 pub use model::{Boot, Entry, Menu, PXELINUX_DEFAULT, RenderedFile, SerialConsole, Ui};
 pub use parse::{Config, Directive, Item, ItemKind, MAX_LINE, TextBlock};
+pub use reader::{
+    EntryPoint, MAX_INCLUDE_DEPTH, MAX_ROOTS, MAX_TREE_ITEMS, Root, Tree, entry_points,
+    is_client_config_name, looks_like_entry,
+};
 pub use resolve::{LabelScope, Resolved, ResolvedLabel, Scopes};
 pub use tree::{FileMeta, MemTree, TreeView};
 

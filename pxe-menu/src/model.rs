@@ -8,7 +8,7 @@ use alloc::vec::Vec;
 use core::fmt::Write as _;
 
 use crate::error::Error;
-use crate::lint::{LintOptions, lint};
+use crate::lint::{Finding, LintOptions, Severity, lint};
 use crate::parse::{Config, first_word, is_space};
 
 /// A boot menu.
@@ -669,10 +669,17 @@ impl Menu {
     /// assert_eq!(paths, ["pxelinux.cfg/default", "boot.txt", "boot.ipxe"]);
     /// ```
     pub fn render(&self) -> Result<Vec<RenderedFile>, Error> {
+        self.render_with_findings().map(|(files, _)| files)
+    }
+
+    /// [`Menu::render`], also giving the lint's warnings and notes on the rendered
+    /// `pxelinux.cfg/default`: they are for the admin to read and never stop a render; only
+    /// an error-severity finding does.
+    pub fn render_with_findings(&self) -> Result<(Vec<RenderedFile>, Vec<Finding>), Error> {
         self.validate()?;
         let pxelinux = self.render_pxelinux();
         let findings = lint(&Config::parse(&pxelinux), &LintOptions::default());
-        if let Some(f) = findings.first() {
+        if let Some(f) = findings.iter().find(|f| f.severity == Severity::Error) {
             let mut message = f.message.clone();
             if let Some(fix) = &f.fix {
                 let _ = write!(message, " (fix: {fix})");
@@ -683,7 +690,7 @@ impl Menu {
                 message,
             });
         }
-        Ok(vec![
+        let files = vec![
             RenderedFile {
                 path: PXELINUX_DEFAULT.to_string(),
                 contents: pxelinux,
@@ -696,7 +703,8 @@ impl Menu {
                 path: self.ipxe_script.clone(),
                 contents: self.render_ipxe(),
             },
-        ])
+        ];
+        Ok((files, findings))
     }
 }
 

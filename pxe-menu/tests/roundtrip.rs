@@ -4,7 +4,7 @@
 use proptest::prelude::*;
 use pxe_menu::{
     Boot, Config, Entry, Error, Firmware, ItemKind, Keyword, LintOptions, MemTree, Menu,
-    SerialConsole, Ui, lint,
+    SerialConsole, Severity, Ui, lint,
 };
 
 fn spelling(name: &'static str) -> impl Strategy<Value = String> {
@@ -213,7 +213,9 @@ proptest! {
         }
         let files = m.render().map_err(|e| TestCaseError::fail(format!("{e}")))?;
         let cfg = Config::parse(&files[0].contents);
-        prop_assert!(lint(&cfg, &LintOptions::default()).is_empty());
+        // Notes (what the lint cannot see inside a memdisk ISO) are fine; nothing worse.
+        let findings = lint(&cfg, &LintOptions::default());
+        prop_assert!(findings.iter().all(|f| f.severity == Severity::Info), "{:?}", findings);
         let r = cfg.resolve();
         let menu_ui = m.ui != Ui::Prompt;
         prop_assert_eq!(r.timeout, i64::from(m.timeout) * 10);
@@ -263,7 +265,7 @@ proptest! {
         }
         let with_tree = LintOptions { tree: Some(&tree), ..LintOptions::default() };
         let found = lint(&cfg, &with_tree);
-        prop_assert!(found.is_empty(), "{:#?}", found);
+        prop_assert!(found.iter().all(|f| f.severity == Severity::Info), "{:#?}", found);
         let ipxe = &files[2].contents;
         for e in &m.entries {
             let section = format!("\n:{}\n", e.id);
