@@ -31,7 +31,7 @@ PACKAGES=(
   curl atftp tftp-hpa tftpd-hpa dnsmasq-base iproute2 ethtool procps
   python3-scapy tcpdump kea-admin
   qemu-system-x86 ipxe-qemu ovmf
-  pxelinux syslinux-common ipxe
+  pxelinux syslinux-common ipxe debian-installer-12-netboot-amd64
   libwrap0 libpcre2-8-0
 )
 # Daemons some of these packages would start on a normal (systemd or sysv) Debian machine.

@@ -144,6 +144,36 @@ impl Menu {
     }
 }
 
+impl Menu {
+    /// Imports a tree read by [`crate::Tree::read`]: its first entry point's config, with
+    /// everything included, as [`Menu::import`] does for one file; notes name the file and
+    /// line they are about.
+    pub fn import_tree(tree: &crate::Tree) -> Import {
+        let Some(root) = tree.roots.first() else {
+            let mut menu = Menu::starter();
+            menu.entries.clear();
+            return Import {
+                menu,
+                notes: alloc::vec!["no config could be read".into()],
+            };
+        };
+        let mut import = Menu::import(&root.config);
+        for r in tree.roots.iter().skip(1) {
+            let (file, line) = r.from.unwrap_or((0, 0));
+            import.notes.push(format!(
+                "{}:{line}: `{}` ({}) is another config this one leads to; it is not imported",
+                tree.path(file),
+                r.files.first().map_or("", |f| tree.path(*f)),
+                match r.mode {
+                    crate::LintMode::Interactive => "CONFIG",
+                    _ => "menu.c32 command line",
+                }
+            ));
+        }
+        import
+    }
+}
+
 fn valid_id(id: &str) -> bool {
     !id.is_empty()
         && id

@@ -1203,6 +1203,7 @@ impl Linter<'_, '_> {
             );
         }
         if !self.has_menu()
+            && self.opts.mode == LintMode::Entry
             && let Some((item, _)) = cfg.directives().find(|(_, d)| d.keyword.is_menu())
         {
             self.push(
@@ -1641,7 +1642,12 @@ impl Linter<'_, '_> {
     /// With no UI the user types a label at `boot:`, knowing only what the DISPLAY file shows:
     /// every label should appear there.
     fn display_listing(&self, tree: &dyn TreeView) {
-        let ui = self.scopes.global(Keyword::Ui).is_some();
+        // Only where pxelinux starts: a prompt reached from a menu choice (Debian's help
+        // screens) is for people who know what to type.
+        if self.opts.mode != LintMode::Entry {
+            return;
+        }
+        let ui = self.has_menu();
         let Some((_, display)) = self.scopes.global(Keyword::Display) else {
             return;
         };
@@ -1661,7 +1667,11 @@ impl Linter<'_, '_> {
             .filter(|w| !w.is_empty())
             .collect();
         for l in &self.scopes.labels {
-            if l.id.is_empty() || l.get(Keyword::MenuHide).is_some() || words.contains(l.id) {
+            if l.id.is_empty()
+                || l.get(Keyword::MenuHide).is_some()
+                || l.action().is_some()
+                || words.contains(l.id)
+            {
                 continue;
             }
             self.push(
