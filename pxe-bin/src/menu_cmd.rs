@@ -595,6 +595,11 @@ fn import_cmd(a: &MenuImportArgs) -> Result<ExitCode, Error> {
     for n in &import.notes {
         println!("note: {n}");
     }
+    if let Err(e) = import.menu.render() {
+        println!(
+            "warning: the imported menu does not render as it is: {e}; edit it before `pxe menu render`"
+        );
+    }
     println!(
         "wrote {} ({} entries, {} note(s))",
         a.out.display(),

@@ -323,3 +323,51 @@ fn readme_step_by_step_memdisk_entry_renders_lints_and_serves() {
         );
     }
 }
+
+/// `pxe menu import` on a tree: a password-protected entry stays protected through import
+/// and render, and what the model leaves out is printed as notes.
+#[test]
+fn import_keeps_menu_passwd_and_prints_what_it_leaves_out() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path().join("tftp");
+    fs::create_dir_all(root.join("pxelinux.cfg")).expect("mkdir");
+    fs::write(root.join("pxelinux.0"), b"x").expect("write");
+    fs::write(
+        root.join("pxelinux.cfg/default"),
+        "UI menu.c32\nTIMEOUT 50\nMENU TITLE Lab\nINCLUDE entries.cfg\nDEFAULT rescue\n",
+    )
+    .expect("write");
+    fs::write(
+        root.join("entries.cfg"),
+        "LABEL rescue\n  MENU LABEL Rescue (admins only)\n  MENU PASSWD $6$salt$hash\n  \
+         KERNEL rescue/vmlinuz\n  APPEND initrd=rescue/initrd.img rescue\n\
+         LABEL hdt\n  COM32 hdt.c32\n",
+    )
+    .expect("write");
+    let out = tmp.path().join("menu.toml");
+    let o = pxe(&["menu", "import", s(&root), "-o", s(&out)]);
+    let text = both(&o);
+    assert!(o.status.success(), "{text}");
+    assert!(
+        text.contains("note: entries.cfg:6: label `hdt` left out"),
+        "{text}"
+    );
+    let toml = fs::read_to_string(&out).expect("menu.toml");
+    assert!(toml.contains("passwd = \"$6$salt$hash\""), "{toml}");
+    // Refuses to replace it without --force.
+    let o = pxe(&["menu", "import", s(&root), "-o", s(&out)]);
+    assert!(!o.status.success());
+
+    let rendered = tmp.path().join("out");
+    fs::create_dir(&rendered).expect("mkdir");
+    let o = pxe(&["menu", "render", s(&out), "--out", s(&rendered)]);
+    assert!(o.status.success(), "{}", both(&o));
+    let cfg = fs::read_to_string(rendered.join("pxelinux.cfg/default")).expect("rendered");
+    assert!(cfg.contains("  MENU PASSWD $6$salt$hash\n"), "{cfg}");
+    assert!(cfg.contains("  INITRD rescue/initrd.img\n"), "{cfg}");
+    let ipxe = fs::read_to_string(rendered.join("boot.ipxe")).expect("ipxe");
+    assert!(
+        !ipxe.contains("rescue/vmlinuz"),
+        "iPXE cannot check the password: {ipxe}"
+    );
+}

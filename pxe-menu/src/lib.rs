@@ -66,7 +66,7 @@ pub use error::Error;
 pub use import::Import;
 pub use keyword::{Arg, Keyword, Scope};
 pub use lint::{
-    Code, Finding, Firmware, LintMode, LintOptions, MEMDISK_MAX_BYTES, MEMDISK_WARN_BYTES,
+    Code, Finding, Firmware, LintMode, LintOptions, Loader, MEMDISK_MAX_BYTES, MEMDISK_WARN_BYTES,
     Severity, lint, lint_str, slug,
 };
 pub use lookup::{

@@ -270,9 +270,29 @@ pub enum LintMode {
     Fragment,
 }
 
+/// Which syslinux variant reads the config: they share the config language, but only
+/// PXELINUX needs `pxelinux.0` at the path prefix and gives `LOCALBOOT` its PXE meanings
+/// (`core/pxeboot.c`; the disk variants take a BIOS drive number, `core/localboot.c`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
+pub enum Loader {
+    /// PXELINUX (`pxelinux.0`, `lpxelinux.0`).
+    #[default]
+    Pxelinux,
+    /// ISOLINUX (CD images).
+    Isolinux,
+    /// SYSLINUX (FAT).
+    Syslinux,
+    /// EXTLINUX (ext2/3/4, btrfs, ...).
+    Extlinux,
+}
+
 /// What the lint knows beyond the text.
 #[derive(Clone, Copy)]
 pub struct LintOptions<'t> {
+    /// The syslinux variant that reads the config.
+    pub loader: Loader,
     /// How the config is reached.
     pub mode: LintMode,
     /// Whether `INCLUDE`d files are already part of the config (read by [`crate::Tree`]); when
@@ -294,6 +314,7 @@ pub struct LintOptions<'t> {
 impl Default for LintOptions<'_> {
     fn default() -> Self {
         LintOptions {
+            loader: Loader::Pxelinux,
             mode: LintMode::Entry,
             includes_read: false,
             firmware: Firmware::Bios,
@@ -710,11 +731,29 @@ impl Linter<'_, '_> {
                 let file = d.first_word();
                 if let Some(ext) = extension(file) {
                     let lower = ext.to_ascii_lowercase();
-                    if matches!(lower.as_str(), ".com" | ".cbt" | ".img") {
+                    if ext == ".img" {
+                        // `.img` is IMAGE_TYPE_FDIMAGE, which execute() hands to the Linux
+                        // loader: a Linux-format image (GRUB's lnxcore.img) boots, a floppy
+                        // image does not.
+                        self.push_sev(
+                            Code::KernelType,
+                            Severity::Info,
+                            at_value(item),
+                            format!(
+                                "`{file}` goes to the Linux kernel loader in syslinux 6 (floppy \
+                                 image support is gone): fine for a Linux-format image, a floppy \
+                                 image needs memdisk"
+                            ),
+                            None,
+                        );
+                    } else if matches!(lower.as_str(), ".com" | ".cbt") {
                         self.push(
                             Code::KernelType,
                             at_value(item),
-                            format!("`{file}`: {lower} images are not bootable by syslinux 6"),
+                            format!(
+                                "`{file}`: COMBOOT ({lower}) programs are not loadable since \
+                                 syslinux 5; syslinux 6 hands the file to the Linux loader"
+                            ),
                             None,
                         );
                     } else if ext != lower && FILE_EXTENSIONS.contains(&lower.as_str()) {
@@ -782,8 +821,13 @@ impl Linter<'_, '_> {
             if l.action().is_none() {
                 let cmd = crate::resolve::command_line(l);
                 let here = (l.item.file, l.item.line);
+                // With a menu, each entry runs its own command line; the id only matters to
+                // DEFAULT/ONTIMEOUT (and a person at boot:, which the menu hides).
+                let named = !has_menu || self.named_by_default(l.id);
                 match seen.iter().find(|(id, _, _)| *id == l.id) {
-                    Some((_, first_cmd, first_at)) if *first_cmd != cmd && *first_at != here => {
+                    Some((_, first_cmd, first_at))
+                        if *first_cmd != cmd && *first_at != here && named =>
+                    {
                         self.push_sev(
                             Code::DuplicateLabel,
                             if has_menu {
@@ -808,13 +852,21 @@ impl Linter<'_, '_> {
         }
     }
 
+    /// Whether DEFAULT or ONTIMEOUT boots label `id` by name.
+    fn named_by_default(&self, id: &str) -> bool {
+        self.cfg.directives().any(|(_, d)| {
+            matches!(d.keyword, Keyword::Default | Keyword::Ontimeout) && d.first_word() == id
+        })
+    }
+
     fn label(&self, l: &LabelScope<'_>) {
         let kernel = l.kernel();
         let acts = l.action().is_some();
         let file_exists = self.opts.tree.is_some_and(|t| {
             resolve_path(self.opts.prefix, l.id).is_some_and(|p| t.stat(&p).is_some())
         });
-        if kernel.is_none() && !acts && !file_exists {
+        // A label named like a file with a type extension boots that file on purpose.
+        if kernel.is_none() && !acts && !file_exists && !has_file_extension(l.id) {
             self.push(
                 Code::LabelWithoutKernel,
                 at(l.item),
@@ -905,7 +957,9 @@ impl Linter<'_, '_> {
                     "LOCALBOOT under UEFI often loops back into the menu".into(),
                     Some("use iPXE `exit` (or GRUB `exit`) for UEFI clients".into()),
                 );
-            } else if !matches!(n as u16, 0 | 4 | 5 | 0xffff) {
+            } else if self.opts.loader == Loader::Pxelinux
+                && !matches!(n as u16, 0 | 4 | 5 | 0xffff)
+            {
                 // `local_boot(uint16_t)` in core/pxeboot.c: -1 and 0xffff are both INT 18h.
                 self.push(
                     Code::LocalbootValue,
@@ -1213,9 +1267,15 @@ impl Linter<'_, '_> {
                 Some("add UI menu.c32".into()),
             );
         }
+        // An entry password; a master password alone guards [Tab] and [Esc] itself
+        // (menu.c32 asks for it before either works).
+        let master = cfg
+            .directives()
+            .any(|(_, d)| d.keyword == Keyword::MenuMasterPasswd);
         if let Some((item, _)) = cfg
             .directives()
-            .find(|(_, d)| matches!(d.keyword, Keyword::MenuPasswd | Keyword::MenuMasterPasswd))
+            .find(|(_, d)| d.keyword == Keyword::MenuPasswd && !d.value.trim().is_empty())
+            .filter(|_| !master)
         {
             let int = |k| self.scopes.global(k).map(|(_, d)| d.int());
             let locked = int(Keyword::Allowoptions) == Some(0)
@@ -1239,7 +1299,7 @@ impl Linter<'_, '_> {
                 .iter()
                 .filter(|i| i.directive().is_some_and(|d| d.keyword == k));
             let Some(first) = same.next() else { continue };
-            for item in same {
+            for item in same.filter(|i| (i.file, i.line) != (first.file, first.line)) {
                 // Within one file it is a slip; across included files a later file setting
                 // it again is usually how the tree is layered, so only a note.
                 let (severity, where_) = if item.file == first.file {
@@ -1594,7 +1654,10 @@ impl Linter<'_, '_> {
         }
         self.display_listing(tree);
         // The loader sits at the prefix only for the configs pxelinux loads at start.
-        if self.opts.firmware != Firmware::Bios || self.opts.mode != LintMode::Entry {
+        if self.opts.firmware != Firmware::Bios
+            || self.opts.mode != LintMode::Entry
+            || self.opts.loader != Loader::Pxelinux
+        {
             return;
         }
         let has_loader = ["pxelinux.0", "lpxelinux.0"]

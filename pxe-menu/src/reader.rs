@@ -43,6 +43,9 @@ pub struct Root {
     pub files: Vec<u32>,
     /// Where it is reached from (file, line), for `CONFIG` and menu command lines.
     pub from: Option<(u32, u32)>,
+    /// Whether an `INCLUDE` of it could not be read: a DEFAULT may name a label there, so
+    /// targets are not judged.
+    pub missing_includes: bool,
     /// Everything syslinux reads for it, includes pasted in place.
     pub config: Config,
 }
@@ -102,6 +105,7 @@ struct Flatten<'v> {
     stack: Vec<u32>,
     first_included_at: BTreeMap<u32, (u32, u32)>,
     full: bool,
+    missing: bool,
 }
 
 impl Tree {
@@ -161,7 +165,7 @@ impl Tree {
         for root in &self.roots {
             let o = LintOptions {
                 mode: root.mode,
-                includes_read: true,
+                includes_read: !root.missing_includes,
                 prefix: &root.prefix,
                 ..*opts
             };
@@ -200,6 +204,7 @@ impl Tree {
             stack: Vec::new(),
             first_included_at: BTreeMap::new(),
             full: false,
+            missing: false,
         };
         let mut files = Vec::new();
         for p in paths {
@@ -217,6 +222,7 @@ impl Tree {
             prefix: prefix.to_string(),
             files,
             from,
+            missing_includes: f.missing,
             config: Config {
                 items: f.items,
                 non_utf8_lines: f.non_utf8,
@@ -317,6 +323,8 @@ impl Tree {
         name: &str,
     ) {
         let Some(path) = resolve_path(&f.prefix, name).filter(|_| !name.is_empty()) else {
+            // A URL or another server: not readable here.
+            f.missing |= !name.is_empty();
             return;
         };
         let target = self.index(&path);
@@ -346,9 +354,14 @@ impl Tree {
             return;
         }
         let Some(cfg) = self.load(f.view, cache, target) else {
+            f.missing = true;
             return;
         };
-        let defines_labels = cfg.directives().any(|(_, d)| d.keyword == Keyword::Label);
+        // Labels that boot something (not menu lines like `MENU GOTO .top` or `MENU EXIT`,
+        // which shared menu pieces repeat in every submenu and nobody boots by name).
+        let defines_labels = cfg.scopes().labels.iter().any(|l| {
+            l.kernel().is_some() && !l.directives().any(|(_, d)| d.keyword.is_menu_action())
+        });
         match f.first_included_at.get(&target) {
             Some(&(file, line)) if defines_labels => {
                 let message = format!(

@@ -314,8 +314,9 @@ fn text_checks() {
     );
     text(
         Code::PasswordEscapable,
-        &format!("UI menu.c32\nMENU MASTER PASSWD x\n{a}"),
-        &format!("UI menu.c32\nALLOWOPTIONS 0\nNOESCAPE 1\nMENU MASTER PASSWD x\n{a}"),
+        &format!("UI menu.c32\n{a}  MENU PASSWD x\n"),
+        // A master password guards [Tab] and [Esc] itself.
+        &format!("UI menu.c32\nMENU MASTER PASSWD m\n{a}  MENU PASSWD x\n"),
     );
     text(
         Code::PasswordEscapable,

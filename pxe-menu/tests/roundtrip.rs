@@ -136,6 +136,10 @@ fn entry() -> impl Strategy<Value = Entry> {
             boot,
             help,
             hidden,
+            passwd: None,
+            sysappend: 0,
+            submenu: None,
+            localboot: None,
         })
 }
 
@@ -230,7 +234,7 @@ proptest! {
             prop_assert_eq!(&l.display, if menu_ui { &e.name } else { &e.id });
             prop_assert_eq!(l.command_line.clone(), expected_command_line(&e.boot));
             prop_assert_eq!(l.hidden, menu_ui && e.hidden);
-            let help = e.help.as_ref().filter(|_| menu_ui).map(|h| h.lines().map(|l| format!("  {l}")).collect::<Vec<_>>());
+            let help = e.help.as_ref().filter(|_| menu_ui).map(|h| h.lines().map(ToString::to_string).collect::<Vec<_>>());
             prop_assert_eq!(&l.help, &help);
         }
         if let Some(d) = &r.default {
@@ -312,7 +316,7 @@ proptest! {
         want.default = want.default.or_else(|| m.entries.iter().find(|e| !e.hidden).map(|e| e.id.clone()));
         for e in &mut want.entries {
             e.name = e.name.trim().to_string();
-            e.help = e.help.as_ref().map(|h| h.lines().map(str::trim).collect::<Vec<_>>().join("\n"));
+            e.help = e.help.as_ref().map(|h| h.lines().map(str::trim_end).collect::<Vec<_>>().join("\n"));
         }
         prop_assert_eq!(imported.menu, want);
     }
