@@ -1,16 +1,23 @@
 //! The pxelinux config language, exactly as syslinux 6 reads it: parse, lint, render, and the
 //! client's config-file lookup. `no_std` + `alloc`; touches no file system.
 //!
-//! - [`Config::parse`]: a lossless, position-keeping parse (nom) of `pxelinux.cfg` text with
-//!   syslinux's real rules (menu-syntax.md §1–§3): case-insensitive keywords that need a blank
+//! - [`Config::parse_bytes`]: a lossless, position-keeping parse of config bytes with
+//!   syslinux 6.04's rules (`parse_config_file()` in `com32/elflink/ldlinux/readconfig.c` and
+//!   `com32/menu/readconfig.c`): `fgets` lines, case-insensitive keywords that need a blank
 //!   after them, values to the end of the line (an inline `#` is part of them), a core `LABEL`
-//!   is its first word, unknown lines kept. [`Config::scopes`] and [`Config::resolve`] say what
-//!   the file means (labels, their command lines, timeouts).
-//! - [`lint`]: [`Finding`]s with stable [`Code`]s, severity, line:col, message and fix. Given a
-//!   [`TreeView`] of the served tree it also checks files, case, permissions and modules.
+//!   is its first word, unknown lines kept, non-UTF-8 bytes read as Latin-1 and reported.
+//!   [`Config::scopes`] and [`Config::resolve`] say what the file means (labels, their command
+//!   lines as `record()` builds them, timeouts, submenus).
+//! - [`Tree`]: a whole tree read from its real entry points ([`entry_points`]) through a
+//!   [`TreeView`] that hands out bytes by path (Sans-IO): includes pasted in place, `CONFIG`
+//!   targets and menu.c32's files as further configs, loops and depth reported.
+//! - [`lint`] / [`Tree::lint`]: [`Finding`]s with stable [`Code`]s, severity, file, line:col,
+//!   message and fix, by [`LintMode`]. Given a [`TreeView`] of the served tree it also checks
+//!   files, case, permissions and modules.
 //! - [`Menu`]: a declarative menu (serde, TOML in the binary) rendered to
-//!   `pxelinux.cfg/default`, the DISPLAY file and an iPXE script; renders pass their own lint.
-//!   [`Menu::import`] turns a hand-written config into one.
+//!   `pxelinux.cfg/default`, the DISPLAY file and an iPXE script; a render is refused only for
+//!   a lint error in its own output. [`Menu::import`] / [`Menu::import_tree`] turn a
+//!   hand-written config or tree into one, with a note for everything not carried over.
 //! - [`config_search_order`], [`lookup_config`] and [`path_prefix`]: where a PXELINUX client
 //!   looks for its config and how it resolves paths (§9).
 //! - [`parse_display`]: the DISPLAY file's control codes as typed segments (§7).
