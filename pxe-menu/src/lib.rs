@@ -80,7 +80,9 @@ pub use lookup::{
     ClientIdentity, HTYPE_ETHERNET, config_search_order, hardware_name, ip_names, lookup_config,
     path_prefix, resolve_path, uuid_name,
 };
-pub use model::{Boot, Entry, Menu, PXELINUX_DEFAULT, RenderedFile, SerialConsole, Ui};
+pub use model::{
+    Boot, Entry, Menu, PASS_THROUGH, PXELINUX_DEFAULT, RenderedFile, SerialConsole, Ui,
+};
 pub use parse::{Config, Directive, Item, ItemKind, MAX_LINE, TextBlock};
 pub use reader::{
     EntryPoint, MAX_INCLUDE_DEPTH, MAX_ROOTS, MAX_TREE_ITEMS, Root, Tree, entry_points,

@@ -85,8 +85,8 @@ pub struct Menu {
         serde(default, skip_serializing_if = "Option::is_none")
     )]
     pub ontimeout: Option<String>,
-    /// `MENU MASTER PASSWD`: unlocks every entry, and menu.c32 asks for it before [Tab] and
-    /// [Esc] work. Plain text or a `$1$`/`$4$`/`$5$`/`$6$` hash.
+    /// `MENU MASTER PASSWD`: unlocks every entry, and menu.c32 asks for it before Tab and
+    /// Esc work. Plain text or a `$1$`/`$4$`/`$5$`/`$6$` hash.
     #[cfg_attr(
         feature = "serde",
         serde(default, skip_serializing_if = "Option::is_none")
