@@ -15,8 +15,9 @@
 //!   message and fix, by [`LintMode`]. Given a [`TreeView`] of the served tree it also checks
 //!   files, case, permissions and modules.
 //! - [`Menu`]: a declarative menu (serde, TOML in the binary) rendered to
-//!   `pxelinux.cfg/default`, the DISPLAY file and an iPXE script; a render is refused only for
-//!   a lint error in its own output. [`Menu::import`] / [`Menu::import_tree`] turn a
+//!   `pxelinux.cfg/default`, the DISPLAY file, an iPXE script and a GRUB `grub.cfg` (for the
+//!   signed UEFI Secure Boot chain; [`lint_grub`] checks it); a render is refused only for a
+//!   lint error in its own output. [`Menu::import`] / [`Menu::import_tree`] turn a
 //!   hand-written config or tree into one, with a note for everything not carried over.
 //! - [`config_search_order`], [`lookup_config`] and [`path_prefix`]: where a PXELINUX client
 //!   looks for its config and how it resolves paths (§9).
@@ -65,6 +66,7 @@ mod lookup;
 mod model;
 mod parse;
 mod reader;
+mod render_grub;
 mod resolve;
 mod tree;
 
@@ -88,6 +90,7 @@ pub use reader::{
     EntryPoint, MAX_INCLUDE_DEPTH, MAX_ROOTS, MAX_TREE_ITEMS, Root, Tree, entry_points,
     is_client_config_name, looks_like_entry,
 };
+pub use render_grub::{GRUB_CFG, GrubFinding, grub_quote, lint_grub};
 pub use resolve::{LabelScope, Resolved, ResolvedLabel, Scopes};
 pub use tree::{FileMeta, MemTree, TreeView};
 
