@@ -36,15 +36,14 @@ fn dhcp_overrides(args: &ServeArgs) -> DhcpOverrides {
 
 /// Runs `pxe tftp`, the tftpd-hpa drop-in.
 pub fn tftp(args: &TftpArgs) -> Result<ExitCode, Error> {
-    let t = TftpConfig {
-        listen: Some(args.listen),
-        secure: args.secure,
-        user: args.user.clone(),
-        create: args.create,
-        blksize_max: args.blksize_max,
-        windowsize_max: args.windowsize_max,
-        port_range: args.port_range,
-        max_transfers: args.max_transfers,
-    };
+    let mut t = TftpConfig::default();
+    t.listen = Some(args.listen);
+    t.secure = args.secure;
+    t.user.clone_from(&args.user);
+    t.create = args.create;
+    t.blksize_max = args.blksize_max;
+    t.windowsize_max = args.windowsize_max;
+    t.port_range = args.port_range;
+    t.max_transfers = args.max_transfers;
     pxe_server::tftp::run(&args.root, &t)
 }

@@ -44,6 +44,7 @@ pub const DEFAULT_PATH: &str = "/etc/pxe/pxe.toml";
 /// The whole config file.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
 pub struct Config {
     /// TFTP root directory.
     pub root: Option<PathBuf>,
@@ -81,6 +82,7 @@ pub struct Overrides {
 /// `[tftp]`: the same knobs as `pxe tftp`'s flags.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
 pub struct TftpConfig {
     /// Listen address (default 0.0.0.0:69, or the interface's address with `--interface`).
     pub listen: Option<SocketAddr>,
@@ -105,6 +107,7 @@ pub struct TftpConfig {
 /// `[http]`: the HTTP server for the same root (`crate::http`). Off unless `listen` is set.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
 pub struct HttpConfig {
     /// Listen address; `pxe serve --http` overrides it.
     pub listen: Option<SocketAddr>,

@@ -60,6 +60,7 @@ pub enum DhcpEvent {
 
 /// A boot decision sent to a client.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct BootEvent {
     /// The classified client.
     pub client: ClientInfo,
@@ -158,6 +159,7 @@ pub enum RelayProblem {
 
 /// A lease state change.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LeaseChange {
     /// The client's hardware address (none for a declined address).
     pub mac: Option<MacAddr>,

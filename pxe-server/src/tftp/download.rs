@@ -155,6 +155,8 @@ fn drive(
                     }
                 }
                 ClientEvent::Finished(_) => {}
+                // Events a newer core adds: nothing to do for them here.
+                _ => {}
             }
         }
         let mut failed = None;

@@ -407,6 +407,7 @@ fn finished(
         Some(pxe_tftp::Outcome::Completed) => TransferResult::Completed,
         Some(pxe_tftp::Outcome::SizeProbe) => TransferResult::SizeProbe,
         Some(pxe_tftp::Outcome::Failed(e)) => TransferResult::Failed(e.to_string()),
+        Some(other) => TransferResult::Failed(format!("{other:?}")),
         None => TransferResult::Failed("unfinished".into()),
     };
     Event::TransferFinished(TransferFinished {

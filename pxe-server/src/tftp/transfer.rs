@@ -373,6 +373,7 @@ fn log_summary(s: &Summary, name: &str, kind: RequestKind) {
             line!(debug, "tsize probe (client aborted after OACK)", "transfer")
         }
         Some(Outcome::Failed(e)) => line!(warn, e, "transfer failed"),
+        Some(other) => line!(warn, format!("{other:?}"), "transfer failed"),
         None => line!(warn, "unfinished", "transfer failed"),
     }
 }
