@@ -113,9 +113,13 @@ pub struct TftpArgs {
     /// Like tftpd-hpa `--secure`: names are relative to the root (a leading `/` is the root).
     #[arg(long)]
     pub secure: bool,
-    /// Drop privileges to this user after binding.
+    /// Switch to this user after binding (default: the system user `pxe` when it exists).
     #[arg(long, value_name = "NAME")]
     pub user: Option<String>,
+    /// Like tftpd-hpa `--permissive`: serve files that are not world-readable too (by default
+    /// only files with the "other" read bit are served).
+    #[arg(long, short = 'p')]
+    pub permissive: bool,
     /// Accept uploads (write requests), creating or replacing files. Atomic: written to a
     /// temporary file and renamed over the target only when complete.
     #[arg(long)]

@@ -41,6 +41,7 @@ pub fn tftp(args: &TftpArgs) -> Result<ExitCode, Error> {
         secure: args.secure,
         user: args.user.clone(),
         create: args.create,
+        permissive: args.permissive,
         blksize_max: args.blksize_max,
         windowsize_max: args.windowsize_max,
         port_range: args.port_range,

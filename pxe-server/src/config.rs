@@ -10,6 +10,7 @@
 //! secure = true
 //! user = "tftp"
 //! create = false
+//! permissive = false          # true: also serve files that are not world-readable
 //! blksize_max = 1468
 //! windowsize_max = 64
 //! port_range = "49152:65535"
@@ -79,6 +80,10 @@ pub struct TftpConfig {
     pub user: Option<String>,
     /// Accept uploads (write requests), atomically: temporary file, then rename.
     pub create: bool,
+    /// Serve files that are not world-readable too (tftpd-hpa `--permissive`); by default
+    /// only files with the "other" read bit are served, so a private file (mode 0600) put
+    /// under the root is never sent to the network.
+    pub permissive: bool,
     /// Largest blksize granted.
     pub blksize_max: Option<u16>,
     /// Largest windowsize granted.

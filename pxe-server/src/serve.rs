@@ -5,7 +5,10 @@
 //! it (or in the demo); DHCP only when the config or `--dhcp` asks for it.
 
 use std::net::{Ipv4Addr, SocketAddr};
+use std::path::Path;
 use std::process::ExitCode;
+
+use caps::Capability;
 
 use tokio::sync::watch;
 
@@ -13,6 +16,7 @@ use crate::config::Config;
 use crate::dhcp::{self, DhcpContext, DhcpMode};
 use crate::error::Error;
 use crate::http;
+use crate::privilege::Dropped;
 use crate::tftp::{self, Settings, fs::DirRoot, fs::Root};
 
 /// Where the demo listens when `pxe` runs with no config and no flags.
@@ -26,16 +30,37 @@ pub const DEMO_HTTP_LISTEN: SocketAddr =
 /// Runs TFTP, and HTTP and DHCP when `config` asks for them, until SIGINT or SIGTERM. With
 /// `demo`, the root is the demo built into the crate ([`crate::demo`]) and the listeners
 /// default to loopback ([`DEMO_LISTEN`], [`DEMO_HTTP_LISTEN`]).
+///
+/// Every socket is bound first, while the process may be root and has one thread; then
+/// privileges are dropped ([`crate::privilege`]) and only then do the runtime's and the TFTP
+/// service's threads start, inheriting the reduced credentials.
 pub fn run(config: Config, demo: bool) -> Result<ExitCode, Error> {
+    let bound = bind(&config, demo)?;
+    let keep: &[Capability] = match &bound.dhcp {
+        Some(d) if d.needs_net_admin() => &[Capability::CAP_NET_ADMIN],
+        _ => &[],
+    };
+    let dropped = crate::privilege::drop_privileges(config.tftp.user.as_deref(), keep)?;
+    if let Some(dir) = bound.dhcp.as_ref().and_then(dhcp::Bound::lease_dir) {
+        check_writable(dir, &dropped)?;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| Error::io("start the tokio runtime", e))?;
-    runtime.block_on(serve(config, demo))
+    runtime.block_on(serve(bound, demo))
 }
 
-async fn serve(config: Config, demo: bool) -> Result<ExitCode, Error> {
+/// Every listener, bound but not serving yet.
+struct Bound {
+    tftp: tftp::Bound,
+    names: Vec<String>,
+    http: Option<(http::Bound, Root, usize)>,
+    dhcp: Option<dhcp::Bound>,
+}
+
+fn bind(config: &Config, demo: bool) -> Result<Bound, Error> {
     let server_ip = config.dhcp.interface().map(interface_ipv4).transpose()?;
     let default_listen = match (demo, server_ip) {
         (true, _) => DEMO_LISTEN,
@@ -54,34 +79,31 @@ async fn serve(config: Config, demo: bool) -> Result<ExitCode, Error> {
             Error::Usage("no TFTP root: give --root DIR or `root = \"/srv/tftp\"` in the config (`pxe init DIR` lays one out)".into())
         })?;
         let dir = DirRoot::open(&path, config.tftp.secure, config.tftp.create)
-            .map_err(|e| Error::io(format!("open root {}", path.display()), e))?;
+            .map_err(|e| Error::io(format!("open root {}", path.display()), e))?
+            .permissive(config.tftp.permissive);
         Root::Dir(dir)
     };
-    // DHCP binds its privileged ports before TFTP drops privileges: bind order matters, so
-    // privileges are dropped by TFTP only when DHCP is off (DHCP then keeps root for raw sends).
-    let dhcp_on = config.dhcp.mode() != DhcpMode::Off;
-    let mut settings = Settings::from_config(listen, root, &config.tftp);
-    if dhcp_on && settings.user.is_some() {
-        tracing::warn!(
-            "[tftp] user is ignored while DHCP runs (DHCP needs its privileged sockets)"
-        );
-        settings.user = None;
-    }
+    let settings = Settings::from_config(listen, root, &config.tftp);
     let names = settings.root.names();
-    // HTTP binds before TFTP drops privileges (`--user`), so port 80 works too.
     let http_listen = match (demo, config.http.listen) {
         (_, Some(listen)) => Some(listen),
         (true, None) => Some(DEMO_HTTP_LISTEN),
         (false, None) => None,
     };
-    let http_bound = match http_listen {
+    let max_connections = config
+        .http
+        .max_connections
+        .map_or(http::DEFAULT_MAX_CONNECTIONS, |n| {
+            usize::try_from(n.get()).unwrap_or(usize::MAX)
+        });
+    let http = match http_listen {
         Some(listen) => {
             let root = settings
                 .root
                 .try_clone()
                 .map_err(|e| Error::io("share the root with HTTP", e))?;
-            match http::Bound::bind(listen).await {
-                Ok(bound) => Some((bound, root)),
+            match http::Bound::bind(listen) {
+                Ok(bound) => Some((bound, root, max_connections)),
                 // The demo's own default port may be taken (a second demo, a web server): the
                 // demo is for trying things, so it goes on over TFTP alone.
                 Err(e) if demo && config.http.listen.is_none() => {
@@ -93,21 +115,60 @@ async fn serve(config: Config, demo: bool) -> Result<ExitCode, Error> {
         }
         None => None,
     };
-    let max_connections = config
-        .http
-        .max_connections
-        .map_or(http::DEFAULT_MAX_CONNECTIONS, |n| {
-            usize::try_from(n.get()).unwrap_or(usize::MAX)
-        });
-    let http_slots = if http_bound.is_some() {
-        max_connections
-    } else {
-        0
-    };
+    let http_slots = if http.is_some() { max_connections } else { 0 };
     crate::fdlimit::raise_for(settings.max_transfers.saturating_add(http_slots));
-    let running = tftp::start(settings)?;
+    let tftp = tftp::bind(settings)?;
+    let dhcp = if config.dhcp.mode() == DhcpMode::Off {
+        None
+    } else {
+        let http_listen = http.as_ref().map(|(b, _, _)| b.local_addr());
+        if let Some(h) = http_listen.filter(|h| h.ip().is_loopback()) {
+            tracing::warn!(
+                http = %h,
+                "HTTP listens on loopback while DHCP runs: clients sent to http:// boot files cannot reach it (use [http] listen = \"0.0.0.0:PORT\")"
+            );
+        }
+        let ctx = DhcpContext {
+            tftp_listen: tftp.local_addr(),
+            http_listen,
+        };
+        Some(dhcp::bind(&config.dhcp, &ctx)?)
+    };
+    Ok(Bound {
+        tftp,
+        names,
+        http,
+        dhcp,
+    })
+}
+
+/// The lease file is replaced by rename, so its directory must be writable by the user the
+/// server now runs as: say so at start rather than at the first lease.
+fn check_writable(dir: &Path, dropped: &Dropped) -> Result<(), Error> {
+    use rustix::fs::{Access, access};
+    access(dir, Access::WRITE_OK | Access::EXEC_OK).map_err(|e| {
+        Error::Usage(format!(
+            "lease directory {} is not writable by user `{}` ({e}); fix: chown {} {} (the packaged unit's StateDirectory=pxe does this), or set [dhcp] leases to a file in a directory that user owns",
+            dir.display(),
+            dropped.user,
+            dropped.user,
+            dir.display()
+        ))
+    })
+}
+
+async fn serve(bound: Bound, demo: bool) -> Result<ExitCode, Error> {
+    let Bound {
+        tftp,
+        names,
+        http,
+        dhcp,
+    } = bound;
+    let http_running = http
+        .map(|(bound, root, max)| bound.start(root, max))
+        .transpose()?;
+    let running = tftp.start()?;
     let tftp_listen = running.local_addr();
-    let http_running = http_bound.map(|(bound, root)| bound.start(root, max_connections));
     if demo {
         print_demo_help(
             tftp_listen,
@@ -117,21 +178,10 @@ async fn serve(config: Config, demo: bool) -> Result<ExitCode, Error> {
     }
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    let mut dhcp_task = None;
-    if dhcp_on {
-        let http_listen = http_running.as_ref().map(http::Running::local_addr);
-        if let Some(h) = http_listen.filter(|h| h.ip().is_loopback()) {
-            tracing::warn!(
-                http = %h,
-                "HTTP listens on loopback while DHCP runs: clients sent to http:// boot files cannot reach it (use [http] listen = \"0.0.0.0:PORT\")"
-            );
-        }
-        let ctx = DhcpContext {
-            tftp_listen,
-            http_listen,
-        };
-        dhcp_task = Some(tokio::spawn(dhcp::run(config.dhcp.clone(), ctx, stop_rx)));
-    }
+    let mut dhcp_task = match dhcp {
+        Some(d) => Some(tokio::spawn(d.start()?.run(stop_rx))),
+        None => None,
+    };
     let result = match &mut dhcp_task {
         Some(task) => tokio::select! {
             r = wait_for_signal() => r,

@@ -13,7 +13,7 @@ use tokio::sync::watch;
 
 use super::iface::{self, Interface};
 use super::leases::LeaseFile;
-use super::net::{Arrival, DhcpSocket};
+use super::net::{Arrival, BoundSocket, DhcpSocket};
 use super::{DEFAULT_LEASE_SECS, DhcpConfig, DhcpContext, arp};
 use crate::dhcp::DhcpMode;
 use crate::error::Error;
@@ -65,6 +65,56 @@ impl Core {
     }
 }
 
+/// A DHCP service whose sockets are bound but not yet registered with the runtime
+/// ([`Driver::bind`]); [`Bound::start`] makes it a [`Driver`].
+pub struct Bound {
+    core: Core,
+    iface: Interface,
+    s67: BoundSocket,
+    s4011: Option<BoundSocket>,
+    leases: Option<LeaseFile>,
+}
+
+impl Bound {
+    /// Registers the sockets with the current runtime.
+    pub fn start(self) -> Result<Driver, Error> {
+        let name = self.iface.name.clone();
+        let register = |s: BoundSocket| {
+            s.register()
+                .map_err(|e| Error::io(format!("DHCP socket on {name}"), e))
+        };
+        Ok(Driver {
+            core: self.core,
+            s67: register(self.s67)?,
+            s4011: self.s4011.map(register).transpose()?,
+            iface: self.iface,
+            leases: self.leases,
+        })
+    }
+
+    /// The directory of the lease file (lease server only).
+    #[must_use]
+    pub fn lease_dir(&self) -> Option<&std::path::Path> {
+        self.leases
+            .as_ref()
+            .map(|l| l.path().parent().unwrap_or(std::path::Path::new(".")))
+            .map(|d| {
+                if d.as_os_str().is_empty() {
+                    std::path::Path::new(".")
+                } else {
+                    d
+                }
+            })
+    }
+
+    /// Whether replies need `CAP_NET_ADMIN` (the lease server writes neighbour-table entries,
+    /// [`arp`]); proxyDHCP never does.
+    #[must_use]
+    pub fn needs_net_admin(&self) -> bool {
+        matches!(self.core, Core::Server(_))
+    }
+}
+
 /// A running DHCP service.
 pub struct Driver {
     core: Core,
@@ -105,8 +155,9 @@ fn pick_interface(config: &DhcpConfig, ctx: &DhcpContext) -> Result<Interface, E
 }
 
 impl Driver {
-    /// Resolves the interface, builds the responder (restoring leases) and binds the sockets.
-    pub fn start(config: &DhcpConfig, ctx: &DhcpContext) -> Result<Driver, Error> {
+    /// Resolves the interface, builds the responder (restoring leases) and binds the sockets;
+    /// needs no runtime.
+    pub fn bind(config: &DhcpConfig, ctx: &DhcpContext) -> Result<Bound, Error> {
         let iface = pick_interface(config, ctx)?;
         let next_server = config.next_server.or(match ctx.tftp_listen {
             SocketAddr::V4(l) if !l.ip().is_unspecified() => Some(*l.ip()),
@@ -189,7 +240,7 @@ impl Driver {
             }
         };
         let bind = |port| {
-            DhcpSocket::bind(port, Some(&iface.name))
+            BoundSocket::bind(port, Some(&iface.name))
                 .map_err(|e| Error::io(format!("DHCP socket on {}", iface.name), e))
         };
         let s67 = bind(SERVER_PORT)?;
@@ -206,7 +257,7 @@ impl Driver {
             ports = if s4011.is_some() { "67+4011" } else { "67" },
             "DHCP listening"
         );
-        Ok(Driver {
+        Ok(Bound {
             core,
             iface,
             s67,

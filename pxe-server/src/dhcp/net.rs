@@ -40,11 +40,27 @@ pub struct DhcpSocket {
 }
 
 impl DhcpSocket {
-    /// Binds `0.0.0.0:port` (or `bind_ip:port`), restricted to `device` when given.
+    /// Binds and registers at once ([`BoundSocket::bind`], [`BoundSocket::register`]).
+    #[cfg(test)]
+    pub fn bind(port: u16, device: Option<&str>) -> io::Result<DhcpSocket> {
+        BoundSocket::bind(port, device)?.register()
+    }
+}
+
+/// A bound DHCP socket not yet registered with the tokio runtime: binding needs root, and
+/// happens before the runtime's threads exist (see `crate::privilege`).
+#[derive(Debug)]
+pub struct BoundSocket {
+    sock: std::net::UdpSocket,
+    port: u16,
+}
+
+impl BoundSocket {
+    /// Binds `0.0.0.0:port`, restricted to `device` when given.
     ///
     /// Binding the wildcard address is required to receive broadcasts; `SO_BINDTODEVICE` is
     /// what keeps a multi-homed server from answering on the wrong network.
-    pub fn bind(port: u16, device: Option<&str>) -> io::Result<DhcpSocket> {
+    pub fn bind(port: u16, device: Option<&str>) -> io::Result<BoundSocket> {
         let sock = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
         sock.set_reuse_address(true)?;
         sock.set_broadcast(true)?;
@@ -63,12 +79,22 @@ impl DhcpSocket {
             )
         })?;
         let port = sock.local_addr()?.as_socket().map_or(port, |a| a.port());
-        Ok(DhcpSocket {
-            sock: UdpSocket::from_std(sock.into())?,
+        Ok(BoundSocket {
+            sock: sock.into(),
             port,
         })
     }
 
+    /// Registers the socket with the current tokio runtime.
+    pub fn register(self) -> io::Result<DhcpSocket> {
+        Ok(DhcpSocket {
+            sock: UdpSocket::from_std(self.sock)?,
+            port: self.port,
+        })
+    }
+}
+
+impl DhcpSocket {
     /// The raw descriptor, for ioctls on the socket's interface.
     pub fn raw_fd(&self) -> std::os::fd::RawFd {
         self.sock.as_fd().as_raw_fd()
