@@ -8,7 +8,6 @@ mod doctor;
 mod error;
 mod get;
 mod init;
-mod logging;
 mod menu_cmd;
 mod serve_cmd;
 
@@ -23,7 +22,7 @@ fn main() -> ExitCode {
     let command = cli
         .command
         .unwrap_or_else(|| Command::Serve(ServeArgs::default()));
-    logging::init(
+    pxe_server::logging::init(
         cli.log_format
             .or_else(|| config_log_format(&command))
             .unwrap_or_default(),

@@ -25,6 +25,7 @@ pub mod dhcp;
 mod error;
 pub mod fdlimit;
 pub mod http;
+pub mod logging;
 pub mod privilege;
 pub mod ranges;
 pub mod serve;
