@@ -19,6 +19,7 @@
 #   ovmf
 #   pxelinux, syslinux-common,   the boot files `pxe init` lays out
 #   ipxe
+#   systemd                      systemd-analyze: the unit's security score (scripts/unit-check.sh)
 #
 # atftpd Conflicts with tftpd-hpa, so it is only unpacked (apt-get download + dpkg-deb -x) into
 # $ATFTPD_DIR and linked as /usr/local/sbin/atftpd; its libraries come with tftpd-hpa.
@@ -33,6 +34,7 @@ PACKAGES=(
   qemu-system-x86 ipxe-qemu ovmf
   pxelinux syslinux-common ipxe
   libwrap0 libpcre2-8-0
+  systemd
 )
 # Daemons some of these packages would start on a normal (systemd or sysv) Debian machine.
 SERVICES=(tftpd-hpa dnsmasq atftpd)

@@ -38,6 +38,8 @@ command -v cargo >/dev/null 2>&1 || {
 }
 
 bash scripts/install-deps.sh
+# The systemd unit's hardening score (systemd-analyze security, offline; target <= 3.0).
+bash scripts/unit-check.sh
 # Style gates first: they are the cheapest to fail.
 cargo fmt --all -- --check
 # --all-features: the smoltcp driver's tests (pxe-tftp feature `smoltcp`) run too.

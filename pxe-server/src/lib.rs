@@ -34,6 +34,7 @@ pub mod events;
 pub mod fdlimit;
 pub mod http;
 pub mod logging;
+pub mod notify;
 pub mod privilege;
 pub mod ranges;
 pub mod serve;
@@ -42,4 +43,4 @@ pub mod tftp;
 
 pub use crate::error::Error;
 pub use crate::events::Event;
-pub use crate::server::{Builder, Handle, PxeServer, ReloadReport};
+pub use crate::server::{Bound, Builder, Handle, PxeServer, ReloadReport};

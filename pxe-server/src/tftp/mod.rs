@@ -459,10 +459,12 @@ pub fn run(root: &Path, t: &TftpConfig) -> Result<ExitCode, Error> {
     // Still one thread: the reduced credentials are inherited by every thread started below.
     crate::privilege::drop_privileges(t.user.as_deref(), &[])?;
     let running = bound.start()?;
+    crate::notify::ready(&format!("serving TFTP on {}", running.local_addr()));
     let sig = signals
         .wait()
         .map_err(|e| Error::io("wait for SIGINT/SIGTERM", e.into()))?;
     tracing::info!(signal = %sig, "stopping");
+    crate::notify::stopping();
     running.stop();
     Ok(ExitCode::SUCCESS)
 }
