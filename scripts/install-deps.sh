@@ -20,6 +20,8 @@
 #   pxelinux, syslinux-common,   the boot files `pxe init` lays out
 #   ipxe
 #   systemd                      systemd-analyze: the unit's security score (scripts/unit-check.sh)
+#   python3-prometheus-client    the reference parser /metrics is checked with (tests/admin.rs)
+#   chromium                     the status page loaded in a real browser (tests/status_page.rs)
 #
 # atftpd Conflicts with tftpd-hpa, so it is only unpacked (apt-get download + dpkg-deb -x) into
 # $ATFTPD_DIR and linked as /usr/local/sbin/atftpd; its libraries come with tftpd-hpa.
@@ -34,7 +36,7 @@ PACKAGES=(
   qemu-system-x86 ipxe-qemu ovmf
   pxelinux syslinux-common ipxe
   libwrap0 libpcre2-8-0
-  systemd
+  systemd python3-prometheus-client chromium
 )
 # Daemons some of these packages would start on a normal (systemd or sysv) Debian machine.
 SERVICES=(tftpd-hpa dnsmasq atftpd)

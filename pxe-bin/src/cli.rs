@@ -42,6 +42,8 @@ pub enum Command {
     Init(InitArgs),
     /// Check the served tree and the config.
     Doctor(DoctorArgs),
+    /// List the DHCP server's leases (from its lease file; works while it runs).
+    Leases(LeasesArgs),
 }
 
 /// `pxe serve` flags. Each one overrides the config file.
@@ -301,6 +303,20 @@ pub struct DoctorArgs {
     /// Config file (TOML) to check.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+}
+
+/// `pxe leases [--config FILE | --leases FILE] [--json]`.
+#[derive(Debug, Clone, Args)]
+pub struct LeasesArgs {
+    /// Config file whose `[dhcp] leases` names the lease file.
+    #[arg(long, value_name = "FILE", default_value = pxe_server::config::DEFAULT_PATH)]
+    pub config: PathBuf,
+    /// The lease file itself (overrides the config).
+    #[arg(long, value_name = "FILE")]
+    pub leases: Option<PathBuf>,
+    /// One JSON object per lease instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ mod doctor;
 mod error;
 mod get;
 mod init;
+mod leases_cmd;
 mod menu_cmd;
 mod serve_cmd;
 
@@ -34,6 +35,7 @@ fn main() -> ExitCode {
         Command::Menu(args) => menu_cmd::run(args),
         Command::Init(args) => init::run(args),
         Command::Doctor(args) => doctor::run(args),
+        Command::Leases(args) => leases_cmd::run(args),
     };
     match result {
         Ok(code) => code,

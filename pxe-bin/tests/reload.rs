@@ -27,7 +27,7 @@ const FILE_LEN: usize = 1 << 20;
 
 fn config(boot_file: &str) -> String {
     format!(
-        "[tftp]\nuser = \"nobody\"\n\n[dhcp]\nmode = \"proxy\"\ninterface = \"{SERVER_IF}\"\n\n\
+        "[admin]\nlisten = \"127.0.0.1:9169\"\n\n[tftp]\nuser = \"nobody\"\n\n[dhcp]\nmode = \"proxy\"\ninterface = \"{SERVER_IF}\"\n\n\
          [[dhcp.rules]]\nname = \"lab\"\nmatch = {{ firmware = [\"pxe\"] }}\nboot_file = \"{boot_file}\"\n"
     )
 }
@@ -222,6 +222,21 @@ fn sighup_changes_a_rule_under_100_transfers_and_none_fails() {
     eprintln!(
         "{TRANSFERS} transfers, {finished_at_reload} finished at the reload; the rest took {:?} more",
         t0.elapsed()
+    );
+    // The metrics count the run: 3 boot answers by rule `lab`, 1 reload, every transfer.
+    let m = netns::on_thread_in(net.server.name(), || {
+        support::metrics::scrape("127.0.0.1:9169".parse().expect("addr"))
+    });
+    let get = |k: &str| m.get(k).copied().unwrap_or_else(|| panic!("no {k} in {m:#?}"));
+    assert_eq!(get(r#"pxe_dhcp_decisions_total{rule="lab"}"#), 3.0);
+    assert_eq!(get(r#"pxe_reloads_total{}"#), 1.0);
+    assert_eq!(
+        get(r#"pxe_transfers_total{protocol="tftp",result="completed"}"#),
+        TRANSFERS as f64
+    );
+    assert_eq!(
+        get(r#"pxe_transfer_bytes_total{protocol="tftp"}"#),
+        (TRANSFERS * FILE_LEN) as f64
     );
     server.assert_running();
     server.stop_clean(Duration::from_secs(10));

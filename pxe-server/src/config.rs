@@ -21,6 +21,9 @@
 //! max_connections = 1000
 //!
 //! [dhcp]                      # owned by crate::dhcp::DhcpConfig
+//!
+//! [admin]                     # off unless listen is set: /metrics and the status page
+//! listen = "127.0.0.1:9169"
 //! ```
 
 use std::net::SocketAddr;
@@ -51,6 +54,8 @@ pub struct Config {
     pub http: HttpConfig,
     /// DHCP settings (see `crate::dhcp`).
     pub dhcp: crate::dhcp::DhcpConfig,
+    /// The admin listener: metrics and the status page (see `crate::admin`).
+    pub admin: crate::admin::AdminConfig,
 }
 
 /// Settings given outside the config file (`pxe serve`'s flags); each one set wins over the

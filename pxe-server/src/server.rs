@@ -29,6 +29,7 @@ use caps::Capability;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::admin;
 use crate::config::Config;
 use crate::dhcp::{self, DhcpConfig, DhcpContext, DhcpMode};
 use crate::error::Error;
@@ -142,6 +143,7 @@ pub struct Bound {
     http: Option<(http::Bound, Root, usize)>,
     dhcp: Option<dhcp::Bound>,
     dhcp_config: (watch::Sender<DhcpConfig>, watch::Receiver<DhcpConfig>),
+    admin: Option<admin::Bound>,
 }
 
 impl Bound {
@@ -172,7 +174,13 @@ impl Bound {
             http,
             dhcp,
             dhcp_config: (dhcp_config, _),
+            admin,
         } = self;
+        // Subscribed before any service starts: the monitor misses no event.
+        let admin = match admin {
+            Some(bound) => Some(bound.start(monitor_for(&config), events.subscribe())?),
+            None => None,
+        };
         let http_running = http
             .map(|(bound, root, max)| bound.start(root, max, events.clone()))
             .transpose()?;
@@ -188,6 +196,7 @@ impl Bound {
             None => None,
         };
         Ok(Handle {
+            admin,
             tftp: Some(running),
             http: http_running,
             dhcp: dhcp_task,
@@ -199,6 +208,20 @@ impl Bound {
             http_addr,
         })
     }
+}
+
+/// The status page's monitor, with the leases saved before this start.
+fn monitor_for(config: &Config) -> admin::monitor::Monitor {
+    let server = config.dhcp.mode() == DhcpMode::Server;
+    let mut m = admin::monitor::Monitor::new(config.dhcp.range.filter(|_| server));
+    if server {
+        match dhcp::leases::read::<pxe_dhcp::responder::LeaseTable>(&config.dhcp.leases_path()) {
+            Ok(Some(table)) => m.load_leases(&table),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "status page: saved leases not shown"),
+        }
+    }
+    m
 }
 
 /// The lease file is replaced by rename, so its directory must be writable by the user the
@@ -219,6 +242,7 @@ fn check_writable(dir: &Path, dropped: &Dropped) -> Result<(), Error> {
 /// A running server. Dropping it does not stop the services: call [`Handle::shutdown`].
 #[derive(Debug)]
 pub struct Handle {
+    admin: Option<admin::Running>,
     tftp: Option<tftp::Running>,
     http: Option<http::Running>,
     dhcp: Option<JoinHandle<Result<(), Error>>>,
@@ -313,6 +337,7 @@ impl Handle {
         restart("tftp", config.tftp != current.tftp);
         restart("http.listen", config.http.listen != current.http.listen);
         restart("log_format", config.log_format != current.log_format);
+        restart("admin.listen", config.admin != current.admin);
         let (old, new) = (&current.dhcp, &config.dhcp);
         restart("dhcp.mode", new.mode != old.mode);
         restart("dhcp.interface", new.interface != old.interface);
@@ -397,6 +422,9 @@ impl Handle {
         if let Some(h) = self.http.take() {
             h.stop().await;
         }
+        if let Some(a) = self.admin.take() {
+            a.stop().await;
+        }
         if let Some(t) = self.tftp.take() {
             tokio::task::spawn_blocking(move || t.stop())
                 .await
@@ -480,7 +508,9 @@ fn bind(config: Config, demo: bool) -> Result<Bound, Error> {
         };
         Some(dhcp::bind(&config.dhcp, &ctx)?)
     };
+    let admin = config.admin.listen.map(admin::Bound::bind).transpose()?;
     Ok(Bound {
+        admin,
         config,
         demo,
         events,

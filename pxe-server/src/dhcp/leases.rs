@@ -63,6 +63,33 @@ struct EnvelopeRef<'a, T> {
     leases: &'a T,
 }
 
+/// The state saved in the lease file at `path`, or `None` if there is none, without taking
+/// the lock: the server replaces the file by rename, so a reader sees one whole saved state
+/// (`pxe leases` reads it while the server runs).
+pub fn read<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, LeaseFileError> {
+    let bytes = match fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(LeaseFileError::Io {
+                path: path.to_owned(),
+                source,
+            });
+        }
+    };
+    let env: Envelope<T> = serde_json::from_slice(&bytes).map_err(|e| LeaseFileError::Corrupt {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    })?;
+    if env.format != FORMAT {
+        return Err(LeaseFileError::Corrupt {
+            path: path.to_owned(),
+            reason: format!("format {:?}, expected {FORMAT:?}", env.format),
+        });
+    }
+    Ok(Some(env.leases))
+}
+
 /// An open, locked lease file.
 #[derive(Debug)]
 pub struct LeaseFile {
@@ -111,28 +138,7 @@ impl LeaseFile {
 
     /// The saved state, or `None` if there is no file yet.
     pub fn load<T: DeserializeOwned>(&self) -> Result<Option<T>, LeaseFileError> {
-        let bytes = match fs::read(&self.path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => {
-                return Err(LeaseFileError::Io {
-                    path: self.path.clone(),
-                    source,
-                });
-            }
-        };
-        let env: Envelope<T> =
-            serde_json::from_slice(&bytes).map_err(|e| LeaseFileError::Corrupt {
-                path: self.path.clone(),
-                reason: e.to_string(),
-            })?;
-        if env.format != FORMAT {
-            return Err(LeaseFileError::Corrupt {
-                path: self.path.clone(),
-                reason: format!("format {:?}, expected {FORMAT:?}", env.format),
-            });
-        }
-        Ok(Some(env.leases))
+        read(&self.path)
     }
 
     /// Replaces the saved state with `state`, durably, before returning.

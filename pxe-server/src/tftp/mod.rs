@@ -344,6 +344,8 @@ fn dispatch(
                     bytes: 0,
                     duration: std::time::Duration::ZERO,
                     status: None,
+                    retransmits: 0,
+                    timeouts: 0,
                     result: TransferResult::Refused(refusal.explain()),
                 })
             });
@@ -423,6 +425,8 @@ fn finished(
         bytes: summary.stats.bytes,
         duration: summary.stats.duration().unwrap_or_default(),
         status: None,
+        retransmits: summary.stats.retransmits,
+        timeouts: summary.stats.timeouts,
         result,
     })
 }
