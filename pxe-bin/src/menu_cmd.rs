@@ -233,6 +233,37 @@ fn render_cmd(a: &MenuRenderArgs) -> Result<ExitCode, Error> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The files of the entries only iPXE boots (`sanboot`, `wimboot`), which no pxelinux lint
+/// sees: each must be in the tree, or that entry fails at boot.
+fn check_ipxe_only_files(root: &Path, menu: &Menu, report: &mut Report) {
+    for e in menu.entries.iter().filter(|e| !e.boot.in_pxelinux()) {
+        for f in e.boot.files() {
+            if root.join(f.trim_start_matches('/')).is_file() {
+                continue;
+            }
+            let hint = match &e.boot {
+                pxe_menu::Boot::Wimboot { wimboot, .. } if wimboot == f => {
+                    " (wimboot is not packaged by Debian: download the latest release from \
+                     https://github.com/ipxe/wimboot/releases/latest/download/wimboot into the root)"
+                }
+                pxe_menu::Boot::Wimboot { .. } => {
+                    " (copy it from the WinPE media or the ADK's WinPE tree)"
+                }
+                _ => "",
+            };
+            report.push(
+                doctor::Severity::Warning,
+                "menu",
+                format!(
+                    "entry {}: {f} is not in {}{hint}; the entry fails to boot",
+                    e.id,
+                    root.display()
+                ),
+            );
+        }
+    }
+}
+
 /// `pxe doctor`'s menu checks: lints the served `pxelinux.cfg/default` against the tree, and
 /// checks the menu source renders to what is served.
 pub fn doctor_lint(root: &Path, config: &Config, report: &mut Report) {
@@ -266,11 +297,17 @@ pub fn doctor_lint(root: &Path, config: &Config, report: &mut Report) {
     let Some(menu_path) = &config.menu else {
         return;
     };
-    let rendered = fs::read_to_string(menu_path)
-        .map_err(|e| Error::io(format!("read menu {}", menu_path.display()), e))
-        .and_then(|t| {
-            render_toml(&t).map_err(|e| Error::Menu(format!("{}: {e}", menu_path.display())))
-        });
+    let text = fs::read_to_string(menu_path)
+        .map_err(|e| Error::io(format!("read menu {}", menu_path.display()), e));
+    // A menu that does not parse is reported by the render below.
+    if let Ok(t) = &text
+        && let Ok(menu) = parse_menu(t, menu_path)
+    {
+        check_ipxe_only_files(root, &menu, report);
+    }
+    let rendered = text.and_then(|t| {
+        render_toml(&t).map_err(|e| Error::Menu(format!("{}: {e}", menu_path.display())))
+    });
     match rendered {
         Ok(files) => {
             for (path, contents) in files {

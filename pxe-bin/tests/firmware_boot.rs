@@ -194,7 +194,7 @@ fn boot(tag: &str, firmware: Firmware, mac: &str, dhcp: Dhcp) -> Booted {
     };
     let (marker, arch): (String, &[&str]) = match firmware {
         Firmware::BiosIpxeRom => (lab.menu_marker(), &["bios"]),
-        Firmware::UefiEdk2 => (
+        Firmware::UefiEdk2 | Firmware::UefiEdk2SecureBoot => (
             format!("{} platform=efi", lab.script_marker()),
             &["uefi", "x64", "efi"],
         ),

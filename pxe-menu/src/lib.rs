@@ -9,7 +9,8 @@
 //! - [`lint`]: [`Finding`]s with stable [`Code`]s, severity, line:col, message and fix. Given a
 //!   [`TreeView`] of the served tree it also checks files, case, permissions and modules.
 //! - [`Menu`]: a declarative menu (serde, TOML in the binary) rendered to
-//!   `pxelinux.cfg/default`, the DISPLAY file and an iPXE script; renders pass their own lint.
+//!   `pxelinux.cfg/default`, the DISPLAY file, an iPXE script and a GRUB `grub.cfg` (for the
+//!   signed UEFI Secure Boot chain; [`lint_grub`] checks it); renders pass their own lint.
 //!   [`Menu::import`] turns a hand-written config into one.
 //! - [`config_search_order`], [`lookup_config`] and [`path_prefix`]: where a PXELINUX client
 //!   looks for its config and how it resolves paths (§9).
@@ -57,6 +58,7 @@ mod lint;
 mod lookup;
 mod model;
 mod parse;
+mod render_grub;
 mod resolve;
 mod tree;
 
@@ -74,6 +76,7 @@ pub use lookup::{
 };
 pub use model::{Boot, Entry, Menu, PXELINUX_DEFAULT, RenderedFile, SerialConsole, Ui};
 pub use parse::{Config, Directive, Item, ItemKind, MAX_LINE, TextBlock};
+pub use render_grub::{GRUB_CFG, GrubFinding, grub_quote, lint_grub};
 pub use resolve::{LabelScope, Resolved, ResolvedLabel, Scopes};
 pub use tree::{FileMeta, MemTree, TreeView};
 

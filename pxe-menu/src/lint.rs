@@ -793,7 +793,7 @@ impl Linter<'_, '_> {
                     ),
                     Some(
                         "boot WinPE with wimboot (bootmgr, boot/bcd, boot/boot.sdi, \
-                         sources/boot.wim) via iPXE or linux.c32"
+                         sources/boot.wim) via iPXE or linux.c32: the `wimboot` menu kind"
                             .into(),
                     ),
                 );
@@ -1406,7 +1406,12 @@ impl Linter<'_, '_> {
                 Code::MemdiskImageTooLarge,
                 at_value(item),
                 format!("`{file}` is {mib} MiB: memdisk must hold it in RAM below 4 GiB"),
-                Some("boot a netboot kernel, wimboot, or iPXE sanboot over HTTP".into()),
+                Some(
+                    "boot it with iPXE `sanboot` over HTTP (the `sanboot` menu kind: read on \
+                     demand by range requests, no RAM copy, BIOS and UEFI), or a netboot kernel \
+                     or wimboot"
+                        .into(),
+                ),
             );
         } else if size > self.opts.memdisk_warn_bytes {
             self.push(
@@ -1417,7 +1422,12 @@ impl Linter<'_, '_> {
                      (about {} s at 10 MB/s)",
                     size / 10_000_000
                 ),
-                Some("boot a smaller image or fetch it over HTTP with iPXE".into()),
+                Some(
+                    "prefer iPXE `sanboot` over HTTP (the `sanboot` menu kind): iPXE reads only \
+                     the blocks the booted system asks for, copies nothing into RAM, and works \
+                     on UEFI too; memdisk suits small images (floppies, tool ISOs) on BIOS"
+                        .into(),
+                ),
             );
         }
     }

@@ -93,6 +93,11 @@ fn default_memdisk() -> String {
     "memdisk".into()
 }
 
+#[cfg(feature = "serde")]
+fn default_wimboot() -> String {
+    "wimboot".into()
+}
+
 /// How pxelinux presents the menu.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -182,6 +187,28 @@ pub enum Boot {
         /// NBP path, relative to the path prefix (e.g. `undionly.kpxe`).
         file: String,
     },
+    /// iPXE-only: an ISO or disk image booted as a read-only SAN disk over HTTP (`sanboot`):
+    /// iPXE reads the blocks the booted system asks for with HTTP range requests, so nothing is
+    /// copied into RAM first and images of any size boot, on BIOS and UEFI (where memdisk is
+    /// BIOS-only and holds the whole image in RAM below 4 GiB). A relative path is fetched
+    /// relative to the iPXE script's URL, so it needs the script served over HTTP (`[http]`).
+    /// Not in the pxelinux or GRUB files.
+    Sanboot {
+        /// Image path, relative to the path prefix, or an `http://` URL.
+        image: String,
+    },
+    /// iPXE-only: Windows PE through wimboot, which serves the listed files to `bootmgr` from
+    /// RAM (BIOS and UEFI). Not in the pxelinux or GRUB files.
+    Wimboot {
+        /// The wimboot binary, relative to the path prefix. Not packaged by Debian: from
+        /// <https://github.com/ipxe/wimboot/releases> (`wimboot`, BIOS and x64 UEFI in one).
+        #[cfg_attr(feature = "serde", serde(default = "default_wimboot"))]
+        wimboot: String,
+        /// The files of the WinPE tree that bootmgr reads, each passed to wimboot under its
+        /// base name: typically `bootmgr` (`bootmgr.efi` on UEFI), `boot/bcd`, `boot/boot.sdi`
+        /// and `sources/boot.wim`.
+        files: Vec<String>,
+    },
     /// iPXE-only: kernel and initrds over HTTP. Not in the pxelinux files.
     Http {
         /// Kernel URL.
@@ -196,9 +223,33 @@ pub enum Boot {
 }
 
 impl Boot {
-    /// Whether pxelinux can run this entry (everything but [`Boot::Http`]).
+    /// Whether pxelinux can run this entry (everything but the iPXE-only [`Boot::Http`],
+    /// [`Boot::Sanboot`] and [`Boot::Wimboot`]).
     pub fn in_pxelinux(&self) -> bool {
-        !matches!(self, Boot::Http { .. })
+        !matches!(
+            self,
+            Boot::Http { .. } | Boot::Sanboot { .. } | Boot::Wimboot { .. }
+        )
+    }
+
+    /// The files of the served tree this entry loads (kernels, initrds, images, wimboot and its
+    /// files; not URLs), for checks that they exist.
+    pub fn files(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = match self {
+            Boot::Linux { kernel, initrd, .. } => core::iter::once(kernel)
+                .chain(initrd)
+                .map(String::as_str)
+                .collect(),
+            Boot::Http { .. } | Boot::LocalBoot => Vec::new(),
+            Boot::MemdiskIso { image, .. } | Boot::Sanboot { image } => vec![image.as_str()],
+            Boot::Chain { file } => vec![file.as_str()],
+            Boot::Wimboot { wimboot, files } => core::iter::once(wimboot)
+                .chain(files)
+                .map(String::as_str)
+                .collect(),
+        };
+        out.retain(|f| !f.contains("://"));
+        out
     }
 }
 
@@ -403,7 +454,21 @@ impl Menu {
                         ));
                     }
                 }
-                Boot::MemdiskIso { image, .. } => file_name(&e.id, "image", image)?,
+                Boot::MemdiskIso { image, .. } | Boot::Sanboot { image } => {
+                    file_name(&e.id, "image", image)?;
+                }
+                Boot::Wimboot { wimboot, files } => {
+                    file_name(&e.id, "wimboot", wimboot)?;
+                    if files.is_empty() {
+                        return Err(Error::Empty {
+                            id: e.id.clone(),
+                            field: "files",
+                        });
+                    }
+                    for f in files {
+                        file_name(&e.id, "files", f)?;
+                    }
+                }
                 Boot::Chain { file } => file_name(&e.id, "file", file)?,
                 Boot::LocalBoot => {}
             }
@@ -513,7 +578,7 @@ impl Menu {
                 Boot::Chain { file } => {
                     let _ = writeln!(o, "  PXE {file}");
                 }
-                Boot::Http { .. } => {}
+                Boot::Http { .. } | Boot::Sanboot { .. } | Boot::Wimboot { .. } => {}
             }
             if let (true, Some(h)) = (menu, &e.help) {
                 o.push_str("  TEXT HELP\n");
@@ -650,6 +715,21 @@ impl Menu {
                 Boot::Chain { file } => {
                     let _ = writeln!(o, "chain {file} || goto pxe/failed");
                 }
+                Boot::Sanboot { image } => {
+                    // --no-describe: no iBFT/aBFT for an HTTP disk, which the booted OS could
+                    // not use anyway; iPXE resolves a relative path against the script's URL.
+                    let _ = writeln!(o, "sanboot --no-describe {image} || goto pxe/failed");
+                }
+                Boot::Wimboot { wimboot, files } => {
+                    o.push_str("imgfree\n");
+                    let _ = writeln!(o, "kernel {wimboot} || goto pxe/failed");
+                    for f in files {
+                        // wimboot finds each file by its image name (its base name).
+                        let name = f.rsplit('/').next().unwrap_or(f);
+                        let _ = writeln!(o, "initrd --name {name} {f} || goto pxe/failed");
+                    }
+                    o.push_str("boot || goto pxe/failed\n");
+                }
             }
             o.push_str("goto pxe/menu\n");
         }
@@ -659,14 +739,15 @@ impl Menu {
         o
     }
 
-    /// Validates the model and renders the three files. The pxelinux file is linted with this
-    /// crate's own lint; any finding is an [`Error::Lint`], so a render never produces a file
-    /// the lint flags.
+    /// Validates the model and renders the four files: `pxelinux.cfg/default`, the DISPLAY
+    /// file, the iPXE script and GRUB's `grub/grub.cfg` ([`Menu::render_grub`]). The pxelinux
+    /// file is linted with this crate's own lint; any finding is an [`Error::Lint`], so a render
+    /// never produces a file the lint flags.
     ///
     /// ```
     /// let files = pxe_menu::Menu::starter().render().unwrap();
     /// let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
-    /// assert_eq!(paths, ["pxelinux.cfg/default", "boot.txt", "boot.ipxe"]);
+    /// assert_eq!(paths, ["pxelinux.cfg/default", "boot.txt", "boot.ipxe", "grub/grub.cfg"]);
     /// ```
     pub fn render(&self) -> Result<Vec<RenderedFile>, Error> {
         self.validate()?;
@@ -695,6 +776,10 @@ impl Menu {
             RenderedFile {
                 path: self.ipxe_script.clone(),
                 contents: self.render_ipxe(),
+            },
+            RenderedFile {
+                path: crate::render_grub::GRUB_CFG.to_string(),
+                contents: self.render_grub(),
             },
         ])
     }
@@ -976,6 +1061,79 @@ mod tests {
         ));
         assert!(ipxe.contains("chain undionly.kpxe || goto pxe/failed\n"));
         assert!(ipxe.contains("--default web"));
+    }
+
+    #[test]
+    fn sanboot_and_wimboot_render_for_ipxe_only() {
+        let mut m = Menu::starter();
+        m.entries.push(Entry {
+            id: "big".into(),
+            name: "Big ISO".into(),
+            boot: Boot::Sanboot {
+                image: "iso/big.iso".into(),
+            },
+            help: None,
+            hidden: false,
+        });
+        m.entries.push(Entry {
+            id: "winpe".into(),
+            name: "WinPE".into(),
+            boot: Boot::Wimboot {
+                wimboot: "wimboot".into(),
+                files: vec![
+                    "winpe/bootmgr".into(),
+                    "winpe/boot/bcd".into(),
+                    "winpe/boot/boot.sdi".into(),
+                    "winpe/sources/boot.wim".into(),
+                ],
+            },
+            help: None,
+            hidden: false,
+        });
+        let files = m.render().unwrap();
+        let pxe = &files[0].contents;
+        assert!(!pxe.contains("big") && !pxe.contains("winpe"), "{pxe}");
+        let ipxe = &files[2].contents;
+        assert!(
+            ipxe.contains(":big\nsanboot --no-describe iso/big.iso || goto pxe/failed\n"),
+            "{ipxe}"
+        );
+        assert!(
+            ipxe.contains(
+                ":winpe\nimgfree\nkernel wimboot || goto pxe/failed\n\
+                 initrd --name bootmgr winpe/bootmgr || goto pxe/failed\n\
+                 initrd --name bcd winpe/boot/bcd || goto pxe/failed\n\
+                 initrd --name boot.sdi winpe/boot/boot.sdi || goto pxe/failed\n\
+                 initrd --name boot.wim winpe/sources/boot.wim || goto pxe/failed\n\
+                 boot || goto pxe/failed\n"
+            ),
+            "{ipxe}"
+        );
+        let grub = &files[3].contents;
+        assert!(
+            grub.contains("# entry big left out: sanboot is an iPXE command")
+                && grub.contains("# entry winpe left out: wimboot runs under iPXE"),
+            "{grub}"
+        );
+        assert_eq!(
+            m.entries[3].boot.files(),
+            [
+                "wimboot",
+                "winpe/bootmgr",
+                "winpe/boot/bcd",
+                "winpe/boot/boot.sdi",
+                "winpe/sources/boot.wim"
+            ]
+        );
+        // A wimboot entry lists its files.
+        m.entries[3].boot = Boot::Wimboot {
+            wimboot: "wimboot".into(),
+            files: Vec::new(),
+        };
+        assert!(matches!(
+            m.validate(),
+            Err(Error::Empty { field: "files", .. })
+        ));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use proptest::prelude::*;
 use pxe_menu::{
     Boot, Config, Entry, Error, Firmware, ItemKind, Keyword, LintOptions, MemTree, Menu,
-    SerialConsole, Ui, lint,
+    SerialConsole, TreeView, Ui, lint, lint_grub,
 };
 
 fn spelling(name: &'static str) -> impl Strategy<Value = String> {
@@ -119,6 +119,11 @@ fn boot() -> impl Strategy<Value = Boot> {
                 initrd,
                 append
             }),
+        "[a-h]{1,6}\\.iso".prop_map(|image| Boot::Sanboot { image }),
+        prop::collection::vec("w[a-h/]{0,6}", 1..4).prop_map(|files| Boot::Wimboot {
+            wimboot: "wimboot".into(),
+            files
+        }),
     ]
 }
 
@@ -195,7 +200,9 @@ fn expected_command_line(b: &Boot) -> String {
         }
         Boot::LocalBoot => ".localboot 0".into(),
         Boot::Chain { file } => format!(".pxe {file}"),
-        Boot::Http { .. } => unreachable!("not rendered for pxelinux"),
+        Boot::Http { .. } | Boot::Sanboot { .. } | Boot::Wimboot { .. } => {
+            unreachable!("not rendered for pxelinux")
+        }
     }
 }
 
@@ -246,24 +253,16 @@ proptest! {
             tree.insert(f, 1000);
         }
         for e in &m.entries {
-            match &e.boot {
-                Boot::Linux { kernel, initrd, .. } => {
-                    for f in core::iter::once(kernel).chain(initrd) {
-                        tree.insert(f, 1000);
-                    }
-                }
-                Boot::MemdiskIso { image, .. } => {
-                    tree.insert(image, 1000);
-                }
-                Boot::Chain { file } => {
-                    tree.insert(file, 1000);
-                }
-                Boot::LocalBoot | Boot::Http { .. } => {}
+            for f in e.boot.files() {
+                tree.insert(f, 1000);
             }
         }
         let with_tree = LintOptions { tree: Some(&tree), ..LintOptions::default() };
         let found = lint(&cfg, &with_tree);
         prop_assert!(found.is_empty(), "{:#?}", found);
+        // The GRUB file too: quotes closed, blocks balanced, every file it loads in the tree.
+        let grub_found = lint_grub(&files[3].contents, &|p| tree.stat(p).is_some());
+        prop_assert!(grub_found.is_empty(), "{:#?}\n{}", grub_found, files[3].contents);
         let ipxe = &files[2].contents;
         for e in &m.entries {
             let section = format!("\n:{}\n", e.id);

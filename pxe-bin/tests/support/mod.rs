@@ -9,7 +9,8 @@
 //! - [`netns`]: network namespaces and veth pairs, always deleted;
 //! - [`files`]: random files and their digests;
 //! - [`metrics`]: the admin listener's `/metrics`, parsed by the Prometheus reference parser;
-//! - [`firmware_lab`]: real firmware booted in QEMU against a server in a namespace.
+//! - [`firmware_lab`]: real firmware booted in QEMU against a server in a namespace;
+//! - [`os_image`]: a real OS (Debian's signed kernel + a busybox initramfs) for those boots.
 
 #![allow(dead_code, reason = "each test crate uses a different subset")]
 
@@ -18,6 +19,7 @@ pub mod files;
 pub mod firmware_lab;
 pub mod metrics;
 pub mod netns;
+pub mod os_image;
 pub mod process;
 pub mod pxe;
 pub mod tools;

@@ -21,7 +21,8 @@ pub mod net;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
-use pxe_dhcp::policy::{Match, Policy, Rule};
+use pxe_dhcp::policy::{Match, Policy, Rule, UefiChain};
+use pxe_dhcp::pxe::ArchKind;
 use pxe_proto::MacAddr;
 use serde::{Deserialize, Serialize};
 
@@ -50,10 +51,15 @@ pub const DEFAULT_LEASE_SECS: u32 = 3600;
 /// pxe_vendor_to_rom = false          # server: option 60/43 to plain PXE ROMs too
 /// max_clients_per_mac = 4            # server: client identifiers holding addresses per MAC; 0: no limit
 /// default_rules = true              # the built-in rules follow [[dhcp.rules]] (default)
+/// uefi = "ipxe"                      # UEFI PXE ROMs: ipxe (default) | shim (Secure Boot)
 /// [[dhcp.rules]]                    # optional; tried first, the first match wins
 /// name = "lab-pc"
 /// boot_file = "lab/pxelinux.0"
 /// match = { mac = { address = "52:54:00:12:34:56" } }
+/// [[dhcp.rules]]                    # a rule may pick the UEFI chain instead of a file
+/// name = "secure-boot-lab"
+/// uefi = "shim"
+/// match = { mac = { address = "52:54:00:00:00:00", mask = "ff:ff:ff:00:00:00" } }
 /// [[dhcp.reservations]]
 /// mac = "52:54:00:12:34:56"
 /// ip = "192.168.1.50"
@@ -108,6 +114,10 @@ pub struct DhcpConfig {
     /// PXE → undionly.kpxe, UEFI → ipxe.efi, iPXE → the next stage (pxelinux.0 on BIOS,
     /// boot.ipxe otherwise). With `false`, clients no configured rule matches get no boot reply.
     pub default_rules: bool,
+    /// The chain x64 UEFI PXE ROMs start under the default rules: `ipxe` (`ipxe.efi`, the
+    /// default) or `shim`, the signed shim → GRUB chain that machines with Secure Boot on
+    /// accept (`pxe init` lays it out; [`pxe_dhcp::policy::UefiChain`]).
+    pub uefi: UefiChain,
 }
 
 impl Default for DhcpConfig {
@@ -129,6 +139,7 @@ impl Default for DhcpConfig {
             max_clients_per_mac: pxe_dhcp::responder::DEFAULT_MAX_CLIENTS_PER_MAC,
             rules: Vec::new(),
             default_rules: true,
+            uefi: UefiChain::default(),
         }
     }
 }
@@ -239,7 +250,19 @@ impl DhcpConfig {
     /// `{http}` in boot files gets that port, and the default rules are
     /// [`Policy::with_http`]'s (iPXE fetches `boot.ipxe`, and what it loads, over HTTP).
     pub fn policy_with_http(&self, http: Option<u16>) -> Result<Policy, Error> {
-        let base = http.map_or_else(Policy::default, Policy::with_http);
+        let base = http
+            .map_or_else(Policy::default, Policy::with_http)
+            .with_uefi_chain(self.uefi);
+        if let Some(r) = self
+            .rules
+            .iter()
+            .find(|r| r.boot_file.is_empty() && r.uefi.is_none())
+        {
+            return Err(Error::Usage(format!(
+                "[[dhcp.rules]] \"{}\": no boot_file (and no uefi = \"ipxe\" | \"shim\" choosing a UEFI chain): say what the clients it matches boot",
+                r.name
+            )));
+        }
         let mut policy = Policy {
             rules: self.rules.clone(),
             ..base.clone()
@@ -282,16 +305,35 @@ pub fn boot_files(config: &DhcpConfig, http: Option<u16>) -> Result<Vec<(String,
     }
     let mut files: Vec<(String, String)> = Vec::new();
     for r in config.policy_with_http(http)?.rules {
-        let catch_all = r.when == Match::default() && !r.once;
-        let local = match r.boot_file.strip_prefix("http://{http}/") {
-            Some(name) if http.is_some() => Some(name),
-            Some(_) => None,
-            None => Some(r.boot_file.as_str()),
-        };
-        if let Some(name) = local.filter(|f| !(f.contains("://") || f.contains('{'))) {
-            let f = name.trim_start_matches('/').to_owned();
-            if !files.iter().any(|(g, _)| *g == f) {
-                files.push((f, r.name));
+        // A rule that boots a UEFI chain (and maybe a file for the others) may not catch all.
+        let catch_all = r.when == Match::default() && !r.once && r.uefi.is_none();
+        let mut named: Vec<&str> = Vec::new();
+        if let Some(chain) = r.uefi {
+            named.extend(
+                [ArchKind::X64Uefi, ArchKind::Arm64Uefi]
+                    .into_iter()
+                    .filter_map(|a| chain.boot_file(a)),
+            );
+        }
+        if !r.boot_file.is_empty() {
+            named.push(&r.boot_file);
+        }
+        for boot_file in named {
+            let local = match boot_file.strip_prefix("http://{http}/") {
+                Some(name) if http.is_some() => Some(name),
+                Some(_) => None,
+                None => Some(boot_file),
+            };
+            let Some(name) = local.filter(|f| !(f.contains("://") || f.contains('{'))) else {
+                continue;
+            };
+            let name = name.trim_start_matches('/');
+            // The signed chain's later files (GRUB, grub.cfg) are fetched by the chain itself.
+            let chain = UefiChain::files_after(name);
+            for f in core::iter::once(name).chain(chain.iter().copied().skip(1)) {
+                if !files.iter().any(|(g, _)| g == f) {
+                    files.push((f.to_owned(), r.name.clone()));
+                }
             }
         }
         if catch_all {
@@ -595,6 +637,55 @@ mod tests {
             },
             ipxe: None,
         }
+    }
+
+    #[test]
+    fn uefi_shim_switch_and_rule_choose_the_signed_chain() {
+        let server = Ipv4Addr::new(192, 0, 2, 1);
+        let sb_pc = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56];
+        let other = [0x52, 0x54, 0x00, 0x65, 0x43, 0x21];
+        let global: DhcpConfig =
+            toml::from_str("mode = \"proxy\"\nuefi = \"shim\"\n").expect("parse");
+        let d = global
+            .policy()
+            .expect("policy")
+            .decide(&client(other, 1, Firmware::PxeRom, 7), server)
+            .expect("a boot file");
+        assert_eq!(d.boot_file, "shimx64.efi", "{}", d.reason);
+        let files: Vec<String> = boot_files(&global, None)
+            .expect("files")
+            .into_iter()
+            .map(|(f, _)| f)
+            .collect();
+        for f in ["shimx64.efi", "grubx64.efi", "grub/grub.cfg"] {
+            assert!(files.iter().any(|g| g == f), "{f} in {files:?}");
+        }
+        assert!(!files.iter().any(|g| g == "ipxe.efi"), "{files:?}");
+        let per_rule: DhcpConfig = toml::from_str(
+            r#"
+            mode = "proxy"
+            [[rules]]
+            name = "sb-pc"
+            uefi = "shim"
+            match = { mac = { address = "52:54:00:12:34:56" } }
+            "#,
+        )
+        .expect("parse");
+        let policy = per_rule.policy().expect("policy");
+        let decide = |mac, arch| {
+            policy
+                .decide(&client(mac, 1, Firmware::PxeRom, arch), server)
+                .expect("a boot file")
+        };
+        assert_eq!(decide(sb_pc, 7).boot_file, "shimx64.efi");
+        assert_eq!(decide(sb_pc, 0).boot_file, "undionly.kpxe");
+        let d = decide(other, 7);
+        assert_eq!(d.boot_file, "ipxe.efi");
+        assert!(d.reason.contains("Secure Boot"), "{}", d.reason);
+        let neither: DhcpConfig =
+            toml::from_str("mode = \"proxy\"\n[[rules]]\nname = \"x\"\n").expect("parse");
+        let e = neither.policy().expect_err("a rule that boots nothing");
+        assert!(e.to_string().contains("no boot_file"), "{e}");
     }
 
     #[test]
