@@ -44,6 +44,17 @@ pub enum Command {
     Doctor(DoctorArgs),
     /// List the DHCP server's leases (from its lease file; works while it runs).
     Leases(LeasesArgs),
+    /// Write the man pages and shell completions into a directory (packaging).
+    #[command(hide = true, name = "generate-assets")]
+    GenerateAssets(AssetsArgs),
+}
+
+/// `pxe generate-assets DIR`.
+#[derive(Debug, Clone, Args)]
+pub struct AssetsArgs {
+    /// Output directory: `man/*.1`, `completions/{pxe.bash,_pxe,pxe.fish}`.
+    #[arg(value_name = "DIR")]
+    pub out: PathBuf,
 }
 
 /// `pxe serve` flags. Each one overrides the config file.

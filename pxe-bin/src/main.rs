@@ -3,6 +3,7 @@
 //! Every subcommand lives in its own module with a `run` function returning
 //! `Result<ExitCode, Error>`; `main` only parses flags, sets up logging and dispatches.
 
+mod assets;
 mod cli;
 mod doctor;
 mod doctor_secure_boot;
@@ -37,6 +38,7 @@ fn main() -> ExitCode {
         Command::Init(args) => init::run(args),
         Command::Doctor(args) => doctor::run(args),
         Command::Leases(args) => leases_cmd::run(args),
+        Command::GenerateAssets(args) => assets::run(args),
     };
     match result {
         Ok(code) => code,

@@ -227,7 +227,11 @@ fn sighup_changes_a_rule_under_100_transfers_and_none_fails() {
     let m = netns::on_thread_in(net.server.name(), || {
         support::metrics::scrape("127.0.0.1:9169".parse().expect("addr"))
     });
-    let get = |k: &str| m.get(k).copied().unwrap_or_else(|| panic!("no {k} in {m:#?}"));
+    let get = |k: &str| {
+        m.get(k)
+            .copied()
+            .unwrap_or_else(|| panic!("no {k} in {m:#?}"))
+    };
     assert_eq!(get(r#"pxe_dhcp_decisions_total{rule="lab"}"#), 3.0);
     assert_eq!(get(r#"pxe_reloads_total{}"#), 1.0);
     assert_eq!(

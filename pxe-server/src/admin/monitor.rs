@@ -453,7 +453,11 @@ impl Monitor {
             TransferResult::Failed(r) => ("failed", Some(r)),
         };
         *self.finished.entry((proto, result)).or_default() += 1;
-        if let Some(reason) = reason {
+        // pxelinux asks for pxelinux.cfg/<uuid>, /<mac>, /<hex ip>... until one exists
+        // (pxelinux.doc, "Configuration"): those misses are its lookup, not failures.
+        let lookup = f.file.trim_start_matches('/').starts_with("pxelinux.cfg/")
+            && matches!(&f.result, TransferResult::Refused(r) if refusal_kind(r) == "not_found");
+        if let Some(reason) = reason.filter(|_| !lookup) {
             let (why, fix) = split_fix(reason);
             self.failures.push_front(Failure {
                 at: unix(SystemTime::now()),
