@@ -68,6 +68,9 @@ fi
 passed=$(grep -Eo '[0-9]+ passed' "$log" | awk '{s += $1} END {print s + 0}')
 echo "test.sh: $passed tests passed, none ignored"
 
+# The .deb: built (cargo-deb), installed in a throwaway overlay, `pxe --version`, `man -w pxe`,
+# `pxe doctor`, purged.
+bash scripts/deb.sh
 # No core or dependency may pull in std (a staticlib with its own panic handler and allocator).
 bash .ci/nostd-canary.sh
 # Every fuzz target builds and survives a short run; saved findings replay as regressions.
