@@ -15,6 +15,8 @@
 #   ethtool                      turns offloads off on a test veth (tests/tftp_gso_netns.rs)
 #   python3-scapy, tcpdump       hand-made DHCP packets; captures when a test fails
 #   kea-admin                    ships /usr/sbin/perfdhcp (there is no package named perfdhcp)
+#   isc-dhcp-client              ISC dhclient, a real DHCP client (tests/dhcp_sites.rs)
+#   isc-dhcp-relay               ISC dhcrelay, a real relay agent for routed subnets
 #   qemu-system-x86, ipxe-qemu,  real firmware clients: SeaBIOS + iPXE NIC ROMs, OVMF's EDK2 PXE
 #   ovmf
 #   pxelinux, syslinux-common,   the boot files `pxe init` lays out
@@ -41,15 +43,15 @@ ATFTPD_DIR=${ATFTPD_DIR:-/opt/pxe-deps/atftpd}
 OS_DEBS_DIR=${OS_DEBS_DIR:-/opt/pxe-deps/os}
 PACKAGES=(
   curl atftp tftp-hpa tftpd-hpa dnsmasq-base iproute2 ethtool procps
-  python3-scapy tcpdump kea-admin
+  python3-scapy tcpdump kea-admin isc-dhcp-client isc-dhcp-relay
   qemu-system-x86 ipxe-qemu ovmf
-  pxelinux syslinux-common ipxe
+  pxelinux syslinux-common ipxe debian-installer-12-netboot-amd64
   shim-signed grub-efi-amd64-signed busybox-static xorriso isolinux
   libwrap0 libpcre2-8-0
   systemd python3-prometheus-client chromium
 )
 # Daemons some of these packages would start on a normal (systemd or sysv) Debian machine.
-SERVICES=(tftpd-hpa dnsmasq atftpd)
+SERVICES=(tftpd-hpa dnsmasq atftpd isc-dhcp-relay)
 
 if [ "$(id -u)" != 0 ]; then
   echo "install-deps.sh: run as root (it uses apt-get)" >&2

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use pxe_dhcp::responder::{LeaseState, LeaseTable};
+use pxe_dhcp::responder::LeaseState;
 use pxe_server::config::Config;
 
 use crate::cli::LeasesArgs;
@@ -16,18 +16,17 @@ pub fn run(args: &LeasesArgs) -> Result<ExitCode, Error> {
         Some(p) => p.clone(),
         None => Config::load(&args.config)?.dhcp.leases_path(),
     };
-    let table: LeaseTable = pxe_server::dhcp::leases::read(&path)
-        .map_err(|e| Error::Dhcp(e.to_string()))?
+    let mut leases = pxe_server::dhcp::leases::current(&path)
+        .map_err(|e| Error::io(format!("read lease file {}", path.display()), e))?
         .unwrap_or_default();
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let mut leases: Vec<_> = table.iter().collect();
     leases.sort_by_key(|l| l.ip);
     if !args.json {
         println!("{:<15}  {:<17}  {:<8}  ENDS", "IP", "MAC", "STATE");
     }
-    for l in leases {
+    for l in &leases {
         let state = match l.state {
             LeaseState::Offered => "offered",
             LeaseState::Bound => "bound",
@@ -51,7 +50,7 @@ pub fn run(args: &LeasesArgs) -> Result<ExitCode, Error> {
             println!("{:<15}  {mac:<17}  {state:<8}  {left}", l.ip.to_string());
         }
     }
-    if table.is_empty() && !args.json {
+    if leases.is_empty() && !args.json {
         eprintln!("no leases in {}", path.display());
     }
     Ok(ExitCode::SUCCESS)

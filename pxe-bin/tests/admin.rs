@@ -162,10 +162,14 @@ fn leases_lists_a_lease_file() {
     let dir = tempfile::tempdir().expect("temp dir");
     let file = dir.path().join("leases.json");
     let far = 4_102_444_800_000_000u64; // 2100-01-01, in microseconds
+    // A journal (`pxe-leases/2`): a snapshot of two, then a change to the first address.
     write_file(
         &file,
         &format!(
-            r#"{{"format":"pxe-leases/1","leases":[{{"ip":"10.0.0.7","mac":"52:54:00:00:00:07","state":"bound","expires":{{"micros":{far}}}}}]}}"#
+            "{{\"format\":\"pxe-leases/2\",\"snapshot\":2}}\n\
+             {{\"ip\":\"10.0.0.7\",\"mac\":\"52:54:00:00:00:07\",\"state\":\"offered\",\"expires\":{{\"micros\":{far}}}}}\n\
+             {{\"ip\":\"10.0.0.8\",\"mac\":\"52:54:00:00:00:08\",\"state\":\"released\",\"expires\":{{\"micros\":{far}}}}}\n\
+             {{\"ip\":\"10.0.0.7\",\"mac\":\"52:54:00:00:00:07\",\"state\":\"bound\",\"expires\":{{\"micros\":{far}}}}}\n"
         ),
     );
     let out = pxe(&["leases", "--leases", file.to_str().expect("utf-8")]);
@@ -175,8 +179,16 @@ fn leases_lists_a_lease_file() {
         "{text}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let rows: Vec<&str> = text.lines().skip(1).collect();
+    assert_eq!(rows.len(), 2, "{text}");
     assert!(
-        text.contains("10.0.0.7") && text.contains("52:54:00:00:00:07") && text.contains("bound"),
+        rows[0].contains("10.0.0.7")
+            && rows[0].contains("52:54:00:00:00:07")
+            && rows[0].contains("bound"),
+        "the journal's last record wins: {text}"
+    );
+    assert!(
+        rows[1].contains("10.0.0.8") && rows[1].contains("released"),
         "{text}"
     );
 }

@@ -215,8 +215,8 @@ fn monitor_for(config: &Config) -> admin::monitor::Monitor {
     let server = config.dhcp.mode() == DhcpMode::Server;
     let mut m = admin::monitor::Monitor::new(config.dhcp.range.filter(|_| server));
     if server {
-        match dhcp::leases::read::<pxe_dhcp::responder::LeaseTable>(&config.dhcp.leases_path()) {
-            Ok(Some(table)) => m.load_leases(&table),
+        match dhcp::leases::current(&config.dhcp.leases_path()) {
+            Ok(Some(leases)) => m.load_leases(&leases),
             Ok(None) => {}
             Err(e) => tracing::warn!(error = %e, "status page: saved leases not shown"),
         }

@@ -258,9 +258,9 @@ impl Monitor {
     }
 
     /// Takes the leases saved before the start.
-    pub fn load_leases(&mut self, table: &pxe_dhcp::responder::LeaseTable) {
+    pub fn load_leases(&mut self, leases: &[pxe_dhcp::responder::Lease]) {
         use pxe_dhcp::responder::LeaseState;
-        for l in table.iter() {
+        for l in leases {
             let state = match l.state {
                 LeaseState::Offered => "offered",
                 LeaseState::Bound => "bound",

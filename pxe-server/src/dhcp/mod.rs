@@ -11,6 +11,7 @@
 //! - logs one line per DHCP decision with its reason.
 
 pub mod arp;
+pub mod clock;
 mod driver;
 
 pub use self::driver::{Bound, Driver};
@@ -23,17 +24,22 @@ use std::path::PathBuf;
 
 use pxe_dhcp::policy::{Match, Policy, Rule, UefiChain};
 use pxe_dhcp::pxe::ArchKind;
-use pxe_proto::MacAddr;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::ranges::DhcpRange;
+use crate::ranges::{DhcpRange, Ipv4Network};
+use pxe_dhcp::responder::{PoolRange, Subnet};
 
 /// Where `--dhcp server` keeps its leases unless told otherwise.
 pub const DEFAULT_LEASES: &str = "/var/lib/pxe/leases.json";
 
 /// Default lease time: one hour.
 pub const DEFAULT_LEASE_SECS: u32 = 3600;
+
+/// The shortest `lease_time` accepted: two minutes, dnsmasq's floor too. Below it clients
+/// renew (at half the lease time) faster than a busy server, a slow relay or a PXE ROM's
+/// retransmission timers can keep up with, and `0` hands out leases that are expired at once.
+pub const MIN_LEASE_SECS: u32 = 120;
 
 /// The `[dhcp]` config table.
 ///
@@ -50,6 +56,7 @@ pub const DEFAULT_LEASE_SECS: u32 = 3600;
 /// uefi_via_4011 = false              # proxy: UEFI ROMs get the boot file via port 4011
 /// pxe_vendor_to_rom = false          # server: option 60/43 to plain PXE ROMs too
 /// max_clients_per_mac = 4            # server: client identifiers holding addresses per MAC; 0: no limit
+/// authoritative = false              # server: NAK requests for addresses not ours (dhcpd's `authoritative`)
 /// default_rules = true              # the built-in rules follow [[dhcp.rules]] (default)
 /// uefi = "ipxe"                      # UEFI PXE ROMs: ipxe (default) | shim (Secure Boot)
 /// [[dhcp.rules]]                    # optional; tried first, the first match wins
@@ -63,6 +70,9 @@ pub const DEFAULT_LEASE_SECS: u32 = 3600;
 /// [[dhcp.reservations]]
 /// mac = "52:54:00:12:34:56"
 /// ip = "192.168.1.50"
+/// [[dhcp.subnet]]                   # server: a network behind a relay, see [`SubnetConfig`]
+/// network = "10.92.0.0/24"
+/// range = "10.92.0.100,10.92.0.200"
 /// ```
 ///
 /// The boot policy is the configured rules followed by `pxe-dhcp`'s default rules
@@ -96,6 +106,9 @@ pub struct DhcpConfig {
     pub next_server: Option<Ipv4Addr>,
     /// Fixed addresses by MAC (server mode).
     pub reservations: Vec<Reservation>,
+    /// Networks served through relays (`[[dhcp.subnet]]`, server mode).
+    #[serde(rename = "subnet")]
+    pub subnets: Vec<SubnetConfig>,
     /// Proxy mode: send UEFI PXE ROMs an offer without option 43 so they fetch the boot file
     /// through a port-4011 request (Pixiecore's UEFI path) instead of from the offer.
     pub uefi_via_4011: bool,
@@ -107,6 +120,14 @@ pub struct DhcpConfig {
     /// [`pxe_dhcp::responder::DEFAULT_MAX_CLIENTS_PER_MAC`]; see
     /// [`pxe_dhcp::responder::ServerConfig::max_clients_per_mac`].
     pub max_clients_per_mac: u32,
+    /// Server mode: whether this server owns every address of its network (ISC dhcpd's
+    /// `authoritative`). Off (the default), a rebooting or rebinding client asking for an
+    /// address this server does not lease, or that it has no record of, gets no answer, so
+    /// another server's clients on the same wire keep their leases (RFC 2131 §4.3.2). On, it
+    /// gets a NAK (a wrong address) or an ACK (a free pool address): the right choice when this
+    /// is the only DHCP server of the network. See
+    /// [`pxe_dhcp::responder::ServerConfig::authoritative`].
+    pub authoritative: bool,
     /// Boot policy rules in priority order (`[[dhcp.rules]]`, `pxe-dhcp`'s serde form), tried
     /// before the default rules.
     pub rules: Vec<Rule>,
@@ -134,9 +155,11 @@ impl Default for DhcpConfig {
             lease_time: None,
             next_server: None,
             reservations: Vec::new(),
+            subnets: Vec::new(),
             uefi_via_4011: false,
             pxe_vendor_to_rom: false,
             max_clients_per_mac: pxe_dhcp::responder::DEFAULT_MAX_CLIENTS_PER_MAC,
+            authoritative: false,
             rules: Vec::new(),
             default_rules: true,
             uefi: UefiChain::default(),
@@ -181,14 +204,98 @@ impl DhcpOverrides {
     }
 }
 
-/// A fixed address for one client.
+/// A fixed address for one client: `pxe-dhcp`'s, read from `{ mac = "...", ip = "..." }`.
+pub use pxe_dhcp::responder::Reservation;
+
+/// A `[[dhcp.subnet]]` table: a network served through relays (chosen by the relay's address,
+/// `giaddr`, RFC 2131 §4.3.1), or the interface's own network described in full. Settings left
+/// out take the `[dhcp]` table's (DNS, domain, lease time); the router defaults to the relay.
+///
+/// ```toml
+/// [[dhcp.subnet]]
+/// network = "10.92.0.0/24"
+/// range = "10.92.0.100,10.92.0.200"     # or ranges = ["...", "..."]
+/// router = "10.92.0.1"
+/// dns = ["10.92.0.1"]
+/// domain = "lab2"
+/// lease_time = 7200
+/// reservations = [{ mac = "52:54:00:92:00:10", ip = "10.92.0.10" }]
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Reservation {
-    /// The client's hardware address.
-    pub mac: MacAddr,
-    /// The address it always gets.
-    pub ip: Ipv4Addr,
+pub struct SubnetConfig {
+    /// The network, `ADDRESS/PREFIX`.
+    pub network: Ipv4Network,
+    /// One address pool.
+    #[serde(default)]
+    pub range: Option<DhcpRange>,
+    /// More address pools.
+    #[serde(default)]
+    pub ranges: Vec<DhcpRange>,
+    /// Default gateway handed out (option 3); default: the relay's address.
+    #[serde(default)]
+    pub router: Option<Ipv4Addr>,
+    /// DNS servers handed out (option 6); default: `[dhcp] dns`.
+    #[serde(default)]
+    pub dns: Vec<Ipv4Addr>,
+    /// Domain name handed out (option 15); default: `[dhcp] domain`.
+    #[serde(default)]
+    pub domain: Option<String>,
+    /// Lease time in seconds; default: `[dhcp] lease_time`.
+    #[serde(default)]
+    pub lease_time: Option<u32>,
+    /// Fixed addresses by MAC, inside the network.
+    #[serde(default)]
+    pub reservations: Vec<Reservation>,
+}
+
+impl SubnetConfig {
+    /// Every pool of the subnet.
+    pub fn pools(&self) -> impl Iterator<Item = DhcpRange> + '_ {
+        self.range.iter().chain(self.ranges.iter()).copied()
+    }
+
+    /// What is wrong with the table, if anything.
+    fn problem(&self) -> Option<String> {
+        let net = self.network;
+        for r in self.pools() {
+            for ip in [r.first, r.last] {
+                if !net.contains(ip) {
+                    return Some(format!("range {r}: {ip} is not in {net}"));
+                }
+            }
+        }
+        if let Some(r) = self.reservations.iter().find(|r| !net.contains(r.ip)) {
+            return Some(format!("reservation {} → {}: not in {net}", r.mac, r.ip));
+        }
+        if let Some(t) = self.lease_time.filter(|&t| t < MIN_LEASE_SECS) {
+            return Some(format!(
+                "lease_time = {t}: leases shorter than {MIN_LEASE_SECS} seconds are refused"
+            ));
+        }
+        None
+    }
+
+    /// The lease server's form.
+    #[must_use]
+    pub fn to_subnet(&self) -> Subnet {
+        Subnet {
+            network: self.network.addr,
+            mask: self.network.mask(),
+            pools: self
+                .pools()
+                .map(|r| PoolRange {
+                    first: r.first,
+                    last: r.last,
+                })
+                .collect(),
+            reservations: self.reservations.clone(),
+            routers: self.router.into_iter().collect(),
+            dns_servers: self.dns.clone(),
+            domain_name: self.domain.clone(),
+            lease_time_secs: self.lease_time,
+        }
+    }
 }
 
 impl DhcpConfig {
@@ -211,10 +318,44 @@ impl DhcpConfig {
                 "--dhcp-range needs --dhcp server (a proxy hands out no addresses)".into(),
             ));
         }
-        if self.mode == DhcpMode::Server && self.range.is_none() && self.reservations.is_empty() {
+        if self.mode == DhcpMode::Server
+            && self.range.is_none()
+            && self.reservations.is_empty()
+            && self.subnets.is_empty()
+        {
             return Err(Error::Usage(
                 "--dhcp server needs an address pool: --dhcp-range FIRST,LAST (or [dhcp] range / reservations in the config)".into(),
             ));
+        }
+        Ok(())
+    }
+
+    /// Checks values that parse but cannot work: a `lease_time` under [`MIN_LEASE_SECS`].
+    pub fn check(&self) -> Result<(), Error> {
+        if let Some(t) = self.lease_time.filter(|&t| t < MIN_LEASE_SECS) {
+            return Err(Error::Usage(format!(
+                "[dhcp] lease_time = {t}: leases shorter than {MIN_LEASE_SECS} seconds are refused (clients would renew faster than a server or relay can answer; 0 would expire at once); use {MIN_LEASE_SECS} or more (default {DEFAULT_LEASE_SECS})"
+            )));
+        }
+        for (i, n) in self.subnets.iter().enumerate() {
+            if let Some(p) = n.problem() {
+                return Err(Error::Usage(format!(
+                    "[[dhcp.subnet]] {} ({}): {p}",
+                    i + 1,
+                    n.network
+                )));
+            }
+            if let Some(o) = self.subnets[..i]
+                .iter()
+                .find(|o| o.network.contains(n.network.addr) || n.network.contains(o.network.addr))
+            {
+                return Err(Error::Usage(format!(
+                    "[[dhcp.subnet]] {} ({}) overlaps {}: a relay's address must choose one subnet",
+                    i + 1,
+                    n.network,
+                    o.network
+                )));
+            }
         }
         Ok(())
     }
@@ -378,6 +519,69 @@ mod tests {
     use pxe_dhcp::pxe::{Arch, ClientInfo, Firmware};
 
     use super::*;
+    use pxe_proto::MacAddr;
+
+    #[test]
+    fn subnet_tables_parse_and_are_checked() {
+        let path = std::path::Path::new("/etc/pxe/pxe.toml");
+        let c = crate::config::Config::parse(
+            r#"
+            [dhcp]
+            mode = "server"
+            [[dhcp.subnet]]
+            network = "10.92.0.0/24"
+            range = "10.92.0.100,10.92.0.110"
+            ranges = ["10.92.0.200,10.92.0.210"]
+            lease_time = 7200
+            reservations = [{ mac = "52:54:00:92:00:10", ip = "10.92.0.10" }]
+            [[dhcp.subnet]]
+            network = "10.93.0.0/16"
+            router = "10.93.0.1"
+            "#,
+            path,
+        )
+        .expect("parse");
+        let n = c.dhcp.subnets[0].to_subnet();
+        assert_eq!(n.mask, Ipv4Addr::new(255, 255, 255, 0));
+        assert_eq!(n.pools.len(), 2);
+        assert_eq!(n.lease_time_secs, Some(7200));
+        assert_eq!(
+            c.dhcp.subnets[1].to_subnet().mask,
+            Ipv4Addr::new(255, 255, 0, 0)
+        );
+        for (bad, says) in [
+            ("network = \"10.92.0.1/24\"", "host bits set"),
+            (
+                "network = \"10.92.0.0/24\"\nrange = \"10.92.1.1,10.92.1.9\"",
+                "is not in 10.92.0.0/24",
+            ),
+            (
+                "network = \"10.92.0.0/24\"\nlease_time = 30",
+                "lease_time = 30",
+            ),
+            (
+                "network = \"10.92.0.0/24\"\nreservations = [{ mac = \"52:54:00:00:00:01\", ip = \"10.1.0.1\" }]",
+                "not in 10.92.0.0/24",
+            ),
+            (
+                "network = \"10.92.0.0/24\"\n[[dhcp.subnet]]\nnetwork = \"10.92.0.0/25\"",
+                "overlaps",
+            ),
+            (
+                "network = \"10.92.0.0/24\"\nrouters = \"x\"",
+                "unknown field",
+            ),
+        ] {
+            let text = format!("[dhcp]\n[[dhcp.subnet]]\n{bad}\n");
+            let err = crate::config::Config::parse(&text, path)
+                .expect_err(bad)
+                .to_string();
+            assert!(
+                err.contains(says) && err.contains("/etc/pxe/pxe.toml"),
+                "{bad}: {err}"
+            );
+        }
+    }
 
     #[test]
     fn table_parses_and_flags_win() {
@@ -411,6 +615,23 @@ mod tests {
         assert_eq!(c.mode(), DhcpMode::Server);
         assert_eq!(c.interface(), Some("br0"));
         assert_eq!(c.leases_path(), PathBuf::from("/tmp/l.json"));
+    }
+
+    #[test]
+    fn a_lease_time_under_the_minimum_is_a_config_error() {
+        for t in [0, 1, 119] {
+            let text = format!("[dhcp]\nmode = \"server\"\nlease_time = {t}\n");
+            let err =
+                crate::config::Config::parse(&text, std::path::Path::new("/etc/pxe/pxe.toml"))
+                    .expect_err("too short");
+            let msg = err.to_string();
+            assert!(
+                msg.contains("/etc/pxe/pxe.toml") && msg.contains(&format!("lease_time = {t}")),
+                "{msg}"
+            );
+        }
+        crate::config::Config::parse("[dhcp]\nlease_time = 120\n", std::path::Path::new("t"))
+            .expect("the minimum is accepted");
     }
 
     #[test]
