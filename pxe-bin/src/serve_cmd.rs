@@ -35,7 +35,11 @@ pub fn serve(args: &ServeArgs) -> Result<ExitCode, Error> {
             config
                 .validate()
                 .map_err(|m| Error::Usage(format!("configuration not reloaded: {m}")))?;
-            menu.rerender_if_changed(&config)?;
+            // The rules still apply when the menu cannot be written (a root the service user
+            // may not write): the error says so, and the next reload tries again.
+            if let Err(e) = menu.rerender_if_changed(&config) {
+                tracing::error!(error = %e, "menu not re-rendered; fix the menu source, or let the server's user write the rendered files (or run `pxe menu render` as root), then reload again");
+            }
             Ok(config)
         }) as pxe_server::serve::ConfigSource
     });
@@ -67,7 +71,7 @@ impl MenuSource {
             return Ok(());
         }
         let files = crate::menu_cmd::render_toml(&text)
-            .map_err(|e| Error::Menu(format!("{}: {e}; not reloaded", src.display())))?;
+            .map_err(|e| Error::Menu(format!("{}: {e}", src.display())))?;
         for (path, contents) in &files {
             crate::init::write_atomic(&root.join(path), contents.as_bytes())?;
         }

@@ -8,6 +8,7 @@ mod support;
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixDatagram;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -25,10 +26,19 @@ const MAC: [u8; 6] = [0x52, 0x54, 0x00, 0x76, 0x00, 0x02];
 const TRANSFERS: usize = 100;
 const FILE_LEN: usize = 1 << 20;
 
-fn config(boot_file: &str) -> String {
+fn config(boot_file: &str, menu: &Path) -> String {
     format!(
-        "[admin]\nlisten = \"127.0.0.1:9169\"\n\n[tftp]\nuser = \"nobody\"\n\n[dhcp]\nmode = \"proxy\"\ninterface = \"{SERVER_IF}\"\n\n\
-         [[dhcp.rules]]\nname = \"lab\"\nmatch = {{ firmware = [\"pxe\"] }}\nboot_file = \"{boot_file}\"\n"
+        "menu = \"{}\"\n\n[admin]\nlisten = \"127.0.0.1:9169\"\n\n[tftp]\nuser = \"nobody\"\n\n[dhcp]\nmode = \"proxy\"\ninterface = \"{SERVER_IF}\"\n\n\
+         [[dhcp.rules]]\nname = \"lab\"\nmatch = {{ firmware = [\"pxe\"] }}\nboot_file = \"{boot_file}\"\n",
+        menu.display()
+    )
+}
+
+/// A one-entry menu source titled `title`.
+fn menu(title: &str) -> String {
+    format!(
+        "title = \"{title}\"\ntimeout = 1\ndefault = \"os\"\n\n[[entry]]\nid = \"os\"\nname = \"OS\"\n\
+         kind = \"linux\"\nkernel = \"vmlinuz\"\ninitrd = [\"initrd.gz\"]\n"
     )
 }
 
@@ -137,8 +147,12 @@ fn sighup_changes_a_rule_under_100_transfers_and_none_fails() {
     let root = dir.path().join("root");
     std::fs::create_dir(&root).expect("mkdir");
     let sha = random_file(&root.join("big.bin"), FILE_LEN, 76);
+    // The server (as nobody) re-renders the menu into the root on reload.
+    nix::unistd::chown(&root, Some(nix::unistd::Uid::from_raw(65534)), None).expect("chown");
+    let menu_src = dir.path().join("menu.toml");
+    write_file(&menu_src, &menu("First menu"));
     let conf = dir.path().join("pxe.toml");
-    write_file(&conf, &config("first.efi"));
+    write_file(&conf, &config("first.efi", &menu_src));
     let notify_path = dir.path().join("notify");
     let notify = UnixDatagram::bind(&notify_path).expect("notify socket");
     // The server drops to nobody before it says READY; let it reach the socket.
@@ -197,7 +211,8 @@ fn sighup_changes_a_rule_under_100_transfers_and_none_fails() {
     assert_eq!(boot_file(&net.client, 2), "first.efi");
 
     // The fixed file changes the rule for the next client.
-    write_file(&conf, &config("second.efi"));
+    write_file(&conf, &config("second.efi", &menu_src));
+    write_file(&menu_src, &menu("Second menu"));
     kill(pid, Signal::SIGHUP).expect("SIGHUP");
     assert!(next_notify().starts_with("RELOADING=1\n"));
     assert!(next_notify().starts_with("READY=1\n"));
@@ -205,6 +220,10 @@ fn sighup_changes_a_rule_under_100_transfers_and_none_fails() {
     server.wait_log("DHCP configuration reloaded", Duration::from_secs(5));
     let finished_at_reload = done.load(Ordering::SeqCst);
     assert_eq!(boot_file(&net.client, 3), "second.efi");
+    server.wait_log("menu re-rendered", Duration::from_secs(5));
+    let rendered =
+        std::fs::read_to_string(root.join("pxelinux.cfg/default")).expect("the rendered menu");
+    assert!(rendered.contains("Second menu"), "{rendered}");
     assert!(
         finished_at_reload < TRANSFERS,
         "the reload came after every transfer ended: make them longer"
