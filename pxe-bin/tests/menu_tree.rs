@@ -364,7 +364,10 @@ fn import_keeps_menu_passwd_and_prints_what_it_leaves_out() {
     assert!(o.status.success(), "{}", both(&o));
     let cfg = fs::read_to_string(rendered.join("pxelinux.cfg/default")).expect("rendered");
     assert!(cfg.contains("  MENU PASSWD $6$salt$hash\n"), "{cfg}");
-    assert!(cfg.contains("  INITRD rescue/initrd.img\n"), "{cfg}");
+    assert!(
+        cfg.contains("  APPEND initrd=rescue/initrd.img rescue\n"),
+        "{cfg}"
+    );
     let ipxe = fs::read_to_string(rendered.join("boot.ipxe")).expect("ipxe");
     assert!(
         !ipxe.contains("rescue/vmlinuz"),
