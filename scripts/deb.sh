@@ -22,7 +22,7 @@ command -v cargo-deb >/dev/null || cargo install cargo-deb --locked --version '^
 cargo build --release -p pxe-bin
 rm -rf target/assets
 target/release/pxe generate-assets target/assets
-deb=$(cargo deb -p pxe-bin --no-build --no-strip 2>&1 | tail -n 1)
+deb=$(cargo deb -p pxe-bin --no-build --fast 2>&1 | tail -n 1)
 [ -f "$deb" ] || { echo "deb.sh: cargo deb did not produce a package: $deb" >&2; exit 1; }
 echo "deb.sh: built $deb"
 dpkg-deb --info "$deb" | sed -n '/Package:/,/Description:/p'
@@ -41,31 +41,31 @@ for d in proc sys dev; do mount --rbind "/$d" "$work/root/$d"; done
 mount -t tmpfs tmpfs "$work/root/tmp"
 mount -t tmpfs tmpfs "$work/root/run"
 cp "$work/pxe.deb" "$work/root/tmp/pxe.deb"
-in() { chroot "$work/root" "$@"; }
+at() { chroot "$work/root" "$@"; }
 # A clean slate for what the package owns.
-in sh -c 'rm -f /usr/bin/pxe /usr/local/bin/pxe; rm -rf /etc/pxe /var/lib/pxe; if getent passwd pxe >/dev/null; then userdel pxe; fi'
-in env DEBIAN_FRONTEND=noninteractive dpkg -i /tmp/pxe.deb
+at sh -c 'rm -f /usr/bin/pxe /usr/local/bin/pxe; rm -rf /etc/pxe /var/lib/pxe; if getent passwd pxe >/dev/null; then userdel pxe; fi'
+at env DEBIAN_FRONTEND=noninteractive dpkg -i /tmp/pxe.deb
 echo "deb.sh: installed; checking"
-in pxe --version
-in man -w pxe
-in man -w pxe-serve
-in getent passwd pxe
-in test -f /lib/systemd/system/pxe.service
-in test -f /etc/pxe/pxe.toml
-in test -f /usr/share/bash-completion/completions/pxe
-in test -f /usr/share/zsh/vendor-completions/_pxe
-in test -f /usr/share/fish/vendor_completions.d/pxe.fish
-in stat -c '%U %a %n' /var/lib/pxe
-in grep -q '^/etc/pxe/pxe.toml$' /var/lib/dpkg/info/pxe.conffiles
+at pxe --version
+at man -w pxe
+at man -w pxe-serve
+at getent passwd pxe
+at test -f /lib/systemd/system/pxe.service
+at test -f /etc/pxe/pxe.toml
+at test -f /usr/share/bash-completion/completions/pxe
+at test -f /usr/share/zsh/vendor-completions/_pxe
+at test -f /usr/share/fish/vendor_completions.d/pxe.fish
+at stat -c '%U %a %n' /var/lib/pxe
+at grep -q '^/etc/pxe/pxe.toml$' /var/lib/dpkg/info/pxe.conffiles
 # pxe doctor on the packaged config: findings are expected on a machine without /srv/tftp;
 # it must run and report, not crash.
 set +e
-in pxe doctor --config /etc/pxe/pxe.toml
+at pxe doctor --config /etc/pxe/pxe.toml
 status=$?
 set -e
 echo "deb.sh: pxe doctor exited $status"
 [ "$status" -le 1 ] || { echo "deb.sh: pxe doctor crashed ($status)" >&2; exit 1; }
-in env DEBIAN_FRONTEND=noninteractive dpkg --purge pxe
-in sh -c '! getent passwd pxe' || { echo "deb.sh: purge left the pxe user" >&2; exit 1; }
+at env DEBIAN_FRONTEND=noninteractive dpkg --purge pxe
+at sh -c '! getent passwd pxe' || { echo "deb.sh: purge left the pxe user" >&2; exit 1; }
 INNER
 echo "deb.sh: OK ($deb)"
