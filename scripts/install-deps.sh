@@ -42,7 +42,7 @@ PACKAGES=(
   curl atftp tftp-hpa tftpd-hpa dnsmasq-base iproute2 ethtool procps
   python3-scapy tcpdump kea-admin isc-dhcp-client isc-dhcp-relay
   qemu-system-x86 ipxe-qemu ovmf
-  pxelinux syslinux-common ipxe
+  pxelinux syslinux-common ipxe debian-installer-12-netboot-amd64
   shim-signed grub-efi-amd64-signed busybox-static xorriso isolinux
   libwrap0 libpcre2-8-0
 )

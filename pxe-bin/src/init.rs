@@ -217,9 +217,16 @@ pub fn lay_out(dir: &Path, sysroot: &Path, force: bool) -> Result<Vec<Step>, Err
     steps.push(ensure_dir(&dir.join("iso"), "iso/")?);
     steps.push(ensure_dir(&dir.join("pxelinux.cfg"), "pxelinux.cfg/")?);
     steps.push(write_generated(dir, "menu.toml", STARTER_MENU.as_bytes())?);
+    let mut ours = Vec::new();
     for (name, text) in crate::menu_cmd::render_toml(STARTER_MENU)? {
-        steps.push(write_generated(dir, &name, text.as_bytes())?);
+        let step = write_generated(dir, &name, text.as_bytes())?;
+        if matches!(step.outcome, Outcome::Created | Outcome::Same) {
+            ours.push(name);
+        }
+        steps.push(step);
     }
+    // `pxe menu render` may later overwrite what the starter render wrote (and only that).
+    crate::menu_cmd::remember_rendered(dir, ours.iter().map(String::as_str))?;
     let root =
         fs::canonicalize(dir).map_err(|e| Error::io(format!("resolve {}", dir.display()), e))?;
     steps.push(write_generated(

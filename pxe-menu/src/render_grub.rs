@@ -90,6 +90,11 @@ fn args(append: &str) -> String {
 
 /// The body of an entry's `menuentry`, or why GRUB cannot boot it.
 fn entry_body(e: &Entry) -> Result<String, &'static str> {
+    // Offered unprotected it would walk around the password; GRUB's own users/password_pbkdf2
+    // cannot check menu.c32's hashes.
+    if e.passwd.is_some() {
+        return Err("has a menu.c32 password (MENU PASSWD), which GRUB cannot check");
+    }
     let mut o = String::new();
     match &e.boot {
         Boot::Linux {
@@ -177,7 +182,10 @@ impl Menu {
             let _ = writeln!(o, "echo {}", grub_quote(s));
         }
         // The model's 0 waits forever; GRUB's 0 boots at once and -1 waits.
-        let timeout = if self.timeout == 0 {
+        let timeout = if self.ui == crate::model::Ui::None {
+            // No menu in pxelinux either: boot the default at once.
+            String::from("0")
+        } else if self.timeout == 0 {
             String::from("-1")
         } else {
             format!("{}", self.timeout)
@@ -384,6 +392,9 @@ mod tests {
             ipxe_script: "boot.ipxe".into(),
             memdisk: "memdisk".into(),
             entries,
+            ontimeout: None,
+            master_passwd: None,
+            pxelinux_lines: Vec::new(),
         }
     }
 
@@ -394,6 +405,10 @@ mod tests {
             boot,
             help: None,
             hidden: false,
+            passwd: None,
+            sysappend: 0,
+            submenu: None,
+            localboot: None,
         }
     }
 
