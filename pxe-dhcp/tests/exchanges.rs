@@ -5,7 +5,7 @@ use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use pxe_dhcp::policy::{Match, Policy, Rule, SECURE_BOOT_NOTE};
+use pxe_dhcp::policy::{Match, Policy, Rule};
 use pxe_dhcp::pxe::{Arch, ArchKind, Firmware};
 use pxe_dhcp::responder::{
     DhcpEvent, IgnoreReason, LeaseServer, LeaseState, LeaseTable, PoolRange, ProxyConfig,
@@ -151,7 +151,8 @@ fn proxy_flow_67_then_4011() {
     assert_eq!(
         boot_reasons(&ev),
         [format!(
-            "52:54:00:77:00:01 arch 7 = x64 UEFI, PXE ROM (UNDI 3.0), no iPXE user class → ipxe.efi by rule 2 (pxe-uefi-x64) ({SECURE_BOOT_NOTE})"
+            "52:54:00:77:00:01 arch 7 = x64 UEFI, PXE ROM (UNDI 3.0), no iPXE user class → ipxe.efi by rule 2 (pxe-uefi-x64) ({})",
+            pxe_dhcp::policy::SECURE_BOOT_NOTE
         )]
     );
 

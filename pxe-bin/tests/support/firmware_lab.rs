@@ -375,6 +375,22 @@ impl Lab {
         limit: Duration,
         memory_mib: u32,
     ) -> Boot {
+        self.boot_until(firmware, mac, marker, limit, memory_mib, &|serial| {
+            serial.contains(marker)
+        })
+    }
+
+    /// [`Lab::boot_with`], done when `done` says so of the serial log so far (it may look at
+    /// other things too, such as a server's log); `what` names the goal in failure messages.
+    pub fn boot_until(
+        &self,
+        firmware: Firmware,
+        mac: &str,
+        what: &str,
+        limit: Duration,
+        memory_mib: u32,
+        done: &dyn Fn(&str) -> bool,
+    ) -> Boot {
         let serial = self.dir().join("serial.log");
         write_file(&serial, "");
         let machine = if firmware == Firmware::UefiEdk2SecureBoot {
@@ -448,7 +464,7 @@ impl Lab {
                     milestones.push((elapsed, *label));
                 }
             }
-            if text.contains(marker) {
+            if done(&text) {
                 break (true, String::new());
             }
             if let Some(status) = qemu.exited() {
@@ -458,7 +474,7 @@ impl Lab {
                 );
             }
             if elapsed > limit {
-                break (false, format!("no `{marker}` within {limit:?}"));
+                break (false, format!("no `{what}` within {limit:?}"));
             }
             std::thread::sleep(Duration::from_millis(100));
         };
