@@ -8,12 +8,14 @@
 use arbitrary::Unstructured;
 
 mod dhcp;
+mod dhcp6;
 mod dhcp_responder;
 mod menu;
 mod tftp;
 
 pub use dhcp::{dhcp_message, dhcp_suboptions};
 pub use dhcp_responder::{dhcp_lease_server, dhcp_proxy};
+pub use dhcp6::{dhcp6_message, dhcp6_server};
 pub use menu::{menu_model, menu_parse};
 pub use tftp::{tftp_client, tftp_packet, tftp_path, tftp_server_session};
 
@@ -30,6 +32,8 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("dhcp_suboptions", dhcp_suboptions),
     ("dhcp_proxy", dhcp_proxy),
     ("dhcp_lease_server", dhcp_lease_server),
+    ("dhcp6_message", dhcp6_message),
+    ("dhcp6_server", dhcp6_server),
     ("menu_parse", menu_parse),
     ("menu_model", menu_model),
 ];
