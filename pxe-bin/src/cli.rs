@@ -4,13 +4,15 @@
 //! 127.0.0.1:6969, DHCP off.
 
 use std::fmt;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::str::FromStr;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use serde::{Deserialize, Serialize};
+pub use pxe_server::config::LogFormat;
+pub use pxe_server::dhcp::DhcpMode;
+pub use pxe_server::ranges::{DhcpRange, PortRange};
 
 /// `pxe`: network boot (TFTP, proxyDHCP/DHCP, menus) in one process.
 #[derive(Debug, Parser)]
@@ -42,17 +44,6 @@ pub enum Command {
     Doctor(DoctorArgs),
 }
 
-/// Log line format (`--log-format`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    /// Human-readable lines.
-    #[default]
-    Text,
-    /// One JSON object per line.
-    Json,
-}
-
 /// `pxe serve` flags. Each one overrides the config file.
 #[derive(Debug, Clone, Default, Args)]
 pub struct ServeArgs {
@@ -82,7 +73,7 @@ impl ServeArgs {
     }
 }
 
-/// The DHCP part of `pxe serve`'s flags; `crate::dhcp::DhcpConfig::apply_flags` consumes it.
+/// The DHCP part of `pxe serve`'s flags; `pxe_server::dhcp::DhcpConfig::apply_overrides` takes it.
 #[derive(Debug, Clone, Default, Args)]
 pub struct DhcpFlags {
     /// DHCP mode; never on unless asked for.
@@ -107,64 +98,6 @@ impl DhcpFlags {
             && self.interface.is_none()
             && self.dhcp_range.is_none()
             && self.leases.is_none()
-    }
-}
-
-/// `--dhcp off|proxy|server`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DhcpMode {
-    /// No DHCP at all (the default).
-    #[default]
-    Off,
-    /// proxyDHCP (ports 67 and 4011): boot options only, another server gives addresses.
-    Proxy,
-    /// Full DHCP server with a lease pool.
-    Server,
-}
-
-/// `--dhcp-range FIRST,LAST`: an inclusive IPv4 address range.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct DhcpRange {
-    /// First address of the pool.
-    pub first: Ipv4Addr,
-    /// Last address of the pool (inclusive).
-    pub last: Ipv4Addr,
-}
-
-impl FromStr for DhcpRange {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (a, b) = s.split_once(',').ok_or_else(|| {
-            format!("`{s}`: expected FIRST,LAST (e.g. 192.168.1.100,192.168.1.200)")
-        })?;
-        let first: Ipv4Addr = a.trim().parse().map_err(|e| format!("`{a}`: {e}"))?;
-        let last: Ipv4Addr = b.trim().parse().map_err(|e| format!("`{b}`: {e}"))?;
-        if u32::from(first) > u32::from(last) {
-            return Err(format!("`{s}`: FIRST is after LAST"));
-        }
-        Ok(Self { first, last })
-    }
-}
-
-impl TryFrom<String> for DhcpRange {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        s.parse()
-    }
-}
-
-impl From<DhcpRange> for String {
-    fn from(r: DhcpRange) -> Self {
-        r.to_string()
-    }
-}
-
-impl fmt::Display for DhcpRange {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{},{}", self.first, self.last)
     }
 }
 
@@ -200,51 +133,6 @@ pub struct TftpArgs {
     /// and served when the client retransmits it after a transfer has ended.
     #[arg(long, value_name = "N")]
     pub max_transfers: Option<NonZeroU32>,
-}
-
-/// `--port-range LOW:HIGH`: an inclusive UDP port range.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct PortRange {
-    /// Lowest port.
-    pub low: u16,
-    /// Highest port (inclusive).
-    pub high: u16,
-}
-
-impl FromStr for PortRange {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (a, b) = s
-            .split_once(':')
-            .ok_or_else(|| format!("`{s}`: expected LOW:HIGH (e.g. 49152:65535)"))?;
-        let low: u16 = a.trim().parse().map_err(|e| format!("`{a}`: {e}"))?;
-        let high: u16 = b.trim().parse().map_err(|e| format!("`{b}`: {e}"))?;
-        if low == 0 || low > high {
-            return Err(format!("`{s}`: need 0 < LOW <= HIGH"));
-        }
-        Ok(Self { low, high })
-    }
-}
-
-impl TryFrom<String> for PortRange {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        s.parse()
-    }
-}
-
-impl From<PortRange> for String {
-    fn from(r: PortRange) -> Self {
-        r.to_string()
-    }
-}
-
-impl fmt::Display for PortRange {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.low, self.high)
-    }
 }
 
 /// `pxe get` arguments.

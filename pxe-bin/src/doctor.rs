@@ -14,10 +14,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::cli::{DhcpMode, DoctorArgs};
-use crate::config::{self, Config};
 use crate::error::Error;
 use crate::init::PACKAGE_FILES;
-use crate::tftp::fs::UPLOAD_PREFIX;
+use pxe_server::config::{self, Config};
+use pxe_server::tftp::fs::UPLOAD_PREFIX;
 
 /// How bad a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
@@ -150,7 +150,7 @@ pub fn check(config: &Config, path: &Path) -> Report {
 /// that Debian's `ipxe` package does not ship).
 fn check_referenced(root: &Path, config: &Config, r: &mut Report) -> BTreeSet<String> {
     let http = config.http.listen.map(|a| a.port());
-    let policy_files = crate::dhcp::boot_files(&config.dhcp, http).unwrap_or_else(|e| {
+    let policy_files = pxe_server::dhcp::boot_files(&config.dhcp, http).unwrap_or_else(|e| {
         r.push(Severity::Error, "dhcp", e.to_string());
         Vec::new()
     });
@@ -448,7 +448,7 @@ fn check_dhcp(config: &Config, r: &mut Report) {
         return;
     }
     let iface = match dhcp.interface() {
-        Some(name) => match crate::dhcp::iface::Interface::by_name(name) {
+        Some(name) => match pxe_server::dhcp::iface::Interface::by_name(name) {
             Ok(i) => Some(i),
             Err(e) => {
                 r.push(Severity::Error, "dhcp", e.to_string());

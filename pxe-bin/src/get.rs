@@ -15,7 +15,7 @@ use pxe_tftp::{Client, ClientConfig, ClientEvent, ErrorCode, Outcome};
 
 use crate::cli::GetArgs;
 use crate::error::Error;
-use crate::tftp::{clock, net, transfer::mib_per_s};
+use pxe_server::tftp::{clock, net, transfer::mib_per_s};
 
 /// Bytes gathered before one `pwrite`: the client hands out a block at a time, and a syscall
 /// per 1468-byte block would cost more than the network receive.

@@ -4,19 +4,13 @@
 //! `Result<ExitCode, Error>`; `main` only parses flags, sets up logging and dispatches.
 
 mod cli;
-mod config;
-mod demo;
-mod dhcp;
 mod doctor;
 mod error;
-mod fdlimit;
 mod get;
-mod http;
 mod init;
 mod logging;
 mod menu_cmd;
-mod serve;
-mod tftp;
+mod serve_cmd;
 
 use std::process::ExitCode;
 
@@ -35,8 +29,8 @@ fn main() -> ExitCode {
             .unwrap_or_default(),
     );
     let result = match &command {
-        Command::Serve(args) => serve::run(args),
-        Command::Tftp(args) => tftp::run(args),
+        Command::Serve(args) => serve_cmd::serve(args),
+        Command::Tftp(args) => serve_cmd::tftp(args),
         Command::Get(args) => get::run(args),
         Command::Menu(args) => menu_cmd::run(args),
         Command::Init(args) => init::run(args),
@@ -59,5 +53,5 @@ fn config_log_format(command: &Command) -> Option<LogFormat> {
         Command::Doctor(a) => a.config.as_deref()?,
         _ => return None,
     };
-    config::Config::load(path).ok()?.log_format
+    pxe_server::config::Config::load(path).ok()?.log_format
 }

@@ -13,9 +13,9 @@ use std::process::ExitCode;
 use pxe_menu::{FileMeta, Finding, LintOptions, Menu, Severity, TreeView};
 
 use crate::cli::{MenuArgs, MenuCommand, MenuLintArgs, MenuRenderArgs, ReportFormat};
-use crate::config::Config;
 use crate::doctor::{self, Report};
 use crate::error::Error;
+use pxe_server::config::Config;
 
 /// A TFTP root on disk, seen the way a TFTP client sees it.
 #[derive(Debug, Clone)]

@@ -13,6 +13,7 @@ pub mod transfer;
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,10 +22,10 @@ use std::thread::JoinHandle;
 use pxe_proto::{Datagram, SansIo};
 use pxe_tftp::{ErrorCode, FileInfo, Incoming, RequestKind, Server, ServerConfig};
 
-use crate::cli::{PortRange, TftpArgs};
 use crate::config::TftpConfig;
 use crate::error::Error;
 use crate::fdlimit;
+use crate::ranges::PortRange;
 
 use self::admission::{Admission, Admit, DEFAULT_MAX_TRANSFERS, DROP_LOG_INTERVAL, DropLog, Slot};
 use self::fs::{DirRoot, Refusal, Root};
@@ -36,6 +37,12 @@ use self::transfer::{Io, Transfer};
 /// it arrived on minus the IP, UDP and TFTP headers (1468 on Ethernet, like dnsmasq), so DATA
 /// never fragments: many PXE ROMs cannot reassemble fragments. On loopback that leaves 65464.
 pub const DEFAULT_BLKSIZE_MAX: u16 = 65464;
+
+/// Where `pxe tftp` listens unless told otherwise: every IPv4 address, port 69 (RFC 1350).
+pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
+    std::net::Ipv4Addr::UNSPECIFIED,
+    69,
+));
 
 /// Stack of a transfer thread: the loop keeps its buffers on the heap.
 const TRANSFER_STACK: usize = 256 << 10;
@@ -348,26 +355,18 @@ fn refuse(incoming: Incoming, refusal: &Refusal, name: &str, listener: &Listener
     let _ = listener.send_to(&out[..t.len], peer);
 }
 
-/// Runs `pxe tftp` until SIGINT or SIGTERM.
-pub fn run(args: &TftpArgs) -> Result<ExitCode, Error> {
+/// Serves `root` over TFTP alone (`pxe tftp`, the tftpd-hpa drop-in) on `t.listen` (default
+/// 0.0.0.0:69) until SIGINT or SIGTERM.
+pub fn run(root: &Path, t: &TftpConfig) -> Result<ExitCode, Error> {
     // Block the stop signals in every thread; the main thread then waits for them.
     let signals = stop_signals();
     signals
         .thread_block()
         .map_err(|e| Error::io("block SIGINT/SIGTERM", e.into()))?;
-    let root = DirRoot::open(&args.root, args.secure, args.create)
-        .map_err(|e| Error::io(format!("open root {}", args.root.display()), e))?;
-    let t = TftpConfig {
-        listen: Some(args.listen),
-        secure: args.secure,
-        user: args.user.clone(),
-        create: args.create,
-        blksize_max: args.blksize_max,
-        windowsize_max: args.windowsize_max,
-        port_range: args.port_range,
-        max_transfers: args.max_transfers,
-    };
-    let settings = Settings::from_config(args.listen, Root::Dir(root), &t);
+    let dir = DirRoot::open(root, t.secure, t.create)
+        .map_err(|e| Error::io(format!("open root {}", root.display()), e))?;
+    let listen = t.listen.unwrap_or(DEFAULT_LISTEN);
+    let settings = Settings::from_config(listen, Root::Dir(dir), t);
     fdlimit::raise_for(settings.max_transfers);
     let running = start(settings)?;
     let sig = signals

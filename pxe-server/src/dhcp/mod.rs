@@ -23,8 +23,8 @@ use pxe_dhcp::policy::{Match, Policy, Rule};
 use pxe_proto::MacAddr;
 use serde::{Deserialize, Serialize};
 
-use crate::cli::{DhcpFlags, DhcpMode, DhcpRange};
 use crate::error::Error;
+use crate::ranges::DhcpRange;
 
 /// Where `--dhcp server` keeps its leases unless told otherwise.
 pub const DEFAULT_LEASES: &str = "/var/lib/pxe/leases.json";
@@ -131,6 +131,43 @@ impl Default for DhcpConfig {
     }
 }
 
+/// `--dhcp off|proxy|server`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[serde(rename_all = "lowercase")]
+pub enum DhcpMode {
+    /// No DHCP at all (the default).
+    #[default]
+    Off,
+    /// proxyDHCP (ports 67 and 4011): boot options only, another server gives addresses.
+    Proxy,
+    /// Full DHCP server with a lease pool.
+    Server,
+}
+
+/// DHCP settings given outside the config file (`pxe serve`'s flags); each one set overrides
+/// the file's value in [`DhcpConfig::apply_overrides`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DhcpOverrides {
+    /// DHCP mode.
+    pub mode: Option<DhcpMode>,
+    /// Network interface.
+    pub interface: Option<String>,
+    /// Lease pool for the server mode.
+    pub range: Option<DhcpRange>,
+    /// Lease database file for the server mode.
+    pub leases: Option<PathBuf>,
+}
+
+impl DhcpOverrides {
+    /// True when nothing is overridden.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
 /// A fixed address for one client.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -142,21 +179,21 @@ pub struct Reservation {
 }
 
 impl DhcpConfig {
-    /// Applies `pxe serve`'s DHCP flags over the file's values (flags win).
-    pub fn apply_flags(&mut self, flags: &DhcpFlags) -> Result<(), Error> {
-        if let Some(mode) = flags.dhcp {
+    /// Applies settings given outside the file (`pxe serve`'s flags) over the file's values.
+    pub fn apply_overrides(&mut self, flags: &DhcpOverrides) -> Result<(), Error> {
+        if let Some(mode) = flags.mode {
             self.mode = mode;
         }
         if let Some(i) = &flags.interface {
             self.interface = Some(i.clone());
         }
-        if let Some(r) = flags.dhcp_range {
+        if let Some(r) = flags.range {
             self.range = Some(r);
         }
         if let Some(l) = &flags.leases {
             self.leases = Some(l.clone());
         }
-        if self.mode != DhcpMode::Server && flags.dhcp_range.is_some() {
+        if self.mode != DhcpMode::Server && flags.range.is_some() {
             return Err(Error::Usage(
                 "--dhcp-range needs --dhcp server (a proxy hands out no addresses)".into(),
             ));
@@ -309,13 +346,13 @@ mod tests {
         assert!(c.uefi_via_4011 && !c.pxe_vendor_to_rom);
         assert_eq!(c.max_clients_per_mac, 0);
         assert_eq!(DhcpConfig::default().max_clients_per_mac, 4);
-        let flags = DhcpFlags {
-            dhcp: Some(DhcpMode::Server),
+        let flags = DhcpOverrides {
+            mode: Some(DhcpMode::Server),
             interface: Some("br0".into()),
-            dhcp_range: Some("10.0.0.100,10.0.0.120".parse().expect("range")),
+            range: Some("10.0.0.100,10.0.0.120".parse().expect("range")),
             leases: Some("/tmp/l.json".into()),
         };
-        c.apply_flags(&flags).expect("apply");
+        c.apply_overrides(&flags).expect("apply");
         assert_eq!(c.mode(), DhcpMode::Server);
         assert_eq!(c.interface(), Some("br0"));
         assert_eq!(c.leases_path(), PathBuf::from("/tmp/l.json"));
@@ -324,20 +361,21 @@ mod tests {
     #[test]
     fn off_by_default_and_inconsistent_flags_refused() {
         let mut c = DhcpConfig::default();
-        c.apply_flags(&DhcpFlags::default()).expect("no flags");
+        c.apply_overrides(&DhcpOverrides::default())
+            .expect("no flags");
         assert_eq!(c.mode(), DhcpMode::Off);
-        let range_without_server = DhcpFlags {
-            dhcp_range: Some("10.0.0.1,10.0.0.2".parse().expect("range")),
-            ..DhcpFlags::default()
+        let range_without_server = DhcpOverrides {
+            range: Some("10.0.0.1,10.0.0.2".parse().expect("range")),
+            ..DhcpOverrides::default()
         };
-        assert!(c.apply_flags(&range_without_server).is_err());
-        let server_without_pool = DhcpFlags {
-            dhcp: Some(DhcpMode::Server),
-            ..DhcpFlags::default()
+        assert!(c.apply_overrides(&range_without_server).is_err());
+        let server_without_pool = DhcpOverrides {
+            mode: Some(DhcpMode::Server),
+            ..DhcpOverrides::default()
         };
         assert!(
             DhcpConfig::default()
-                .apply_flags(&server_without_pool)
+                .apply_overrides(&server_without_pool)
                 .is_err()
         );
         assert!(toml::from_str::<DhcpConfig>("mod = \"proxy\"").is_err());

@@ -1,4 +1,4 @@
-//! The config file (TOML). Flags override it: [`Config::apply_serve_flags`].
+//! The config file (TOML). Flags override it: [`Config::apply_overrides`].
 //!
 //! ```toml
 //! root = "/srv/tftp"          # TFTP root
@@ -28,8 +28,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::cli::{LogFormat, PortRange, ServeArgs};
 use crate::error::Error;
+use crate::ranges::PortRange;
 
 /// Where packaged installs keep the config (used by `contrib/pxe.service`).
 pub const DEFAULT_PATH: &str = "/etc/pxe/pxe.toml";
@@ -50,6 +50,21 @@ pub struct Config {
     pub http: HttpConfig,
     /// DHCP settings (see `crate::dhcp`).
     pub dhcp: crate::dhcp::DhcpConfig,
+}
+
+/// Settings given outside the config file (`pxe serve`'s flags); each one set wins over the
+/// file in [`Config::apply_overrides`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Overrides {
+    /// TFTP root directory.
+    pub root: Option<PathBuf>,
+    /// TFTP listen address.
+    pub listen: Option<SocketAddr>,
+    /// HTTP listen address.
+    pub http: Option<SocketAddr>,
+    /// DHCP settings.
+    pub dhcp: crate::dhcp::DhcpOverrides,
 }
 
 /// `[tftp]`: the same knobs as `pxe tftp`'s flags.
@@ -87,6 +102,18 @@ pub struct HttpConfig {
     pub max_connections: Option<NonZeroU32>,
 }
 
+/// Log line format (`--log-format`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
 impl Config {
     /// Reads and parses `path`.
     pub fn load(path: &Path) -> Result<Self, Error> {
@@ -107,8 +134,8 @@ impl Config {
         Ok(config)
     }
 
-    /// Applies `pxe serve` flags over the file's values (flags win).
-    pub fn apply_serve_flags(&mut self, args: &ServeArgs) -> Result<(), Error> {
+    /// Applies settings given outside the file (`pxe serve`'s flags) over the file's values.
+    pub fn apply_overrides(&mut self, args: &Overrides) -> Result<(), Error> {
         if let Some(root) = &args.root {
             self.root = Some(root.clone());
         }
@@ -118,7 +145,7 @@ impl Config {
         if let Some(http) = args.http {
             self.http.listen = Some(http);
         }
-        self.dhcp.apply_flags(&args.dhcp)
+        self.dhcp.apply_overrides(&args.dhcp)
     }
 }
 
@@ -156,13 +183,13 @@ mod tests {
         assert_eq!(c.log_format, Some(LogFormat::Json));
         assert_eq!(c.http.listen, Some("0.0.0.0:8080".parse().unwrap()));
         assert_eq!(c.http.max_connections, NonZeroU32::new(50));
-        let args = ServeArgs {
+        let args = Overrides {
             root: Some("/other".into()),
             listen: Some("127.0.0.1:6969".parse().unwrap()),
             http: Some("127.0.0.1:6980".parse().unwrap()),
-            ..ServeArgs::default()
+            ..Overrides::default()
         };
-        c.apply_serve_flags(&args).unwrap();
+        c.apply_overrides(&args).unwrap();
         assert_eq!(c.root.as_deref(), Some(Path::new("/other")));
         assert_eq!(c.tftp.listen, Some("127.0.0.1:6969".parse().unwrap()));
         assert_eq!(c.http.listen, Some("127.0.0.1:6980".parse().unwrap()));

@@ -15,7 +15,7 @@ use super::iface::{self, Interface};
 use super::leases::LeaseFile;
 use super::net::{Arrival, DhcpSocket};
 use super::{DEFAULT_LEASE_SECS, DhcpConfig, DhcpContext, arp};
-use crate::cli::DhcpMode;
+use crate::dhcp::DhcpMode;
 use crate::error::Error;
 
 /// The DHCP/BOOTP server port (RFC 2131 §4.1).

@@ -9,9 +9,8 @@ use std::process::ExitCode;
 
 use tokio::sync::watch;
 
-use crate::cli::{DhcpMode, ServeArgs};
 use crate::config::Config;
-use crate::dhcp::{self, DhcpContext};
+use crate::dhcp::{self, DhcpContext, DhcpMode};
 use crate::error::Error;
 use crate::http;
 use crate::tftp::{self, Settings, fs::DirRoot, fs::Root};
@@ -24,14 +23,10 @@ pub const DEMO_LISTEN: SocketAddr =
 pub const DEMO_HTTP_LISTEN: SocketAddr =
     SocketAddr::V4(std::net::SocketAddrV4::new(Ipv4Addr::LOCALHOST, 6980));
 
-/// Runs `pxe serve`.
-pub fn run(args: &ServeArgs) -> Result<ExitCode, Error> {
-    let demo = args.is_demo();
-    let mut config = match &args.config {
-        Some(path) => Config::load(path)?,
-        None => Config::default(),
-    };
-    config.apply_serve_flags(args)?;
+/// Runs TFTP, and HTTP and DHCP when `config` asks for them, until SIGINT or SIGTERM. With
+/// `demo`, the root is the demo built into the crate ([`crate::demo`]) and the listeners
+/// default to loopback ([`DEMO_LISTEN`], [`DEMO_HTTP_LISTEN`]).
+pub fn run(config: Config, demo: bool) -> Result<ExitCode, Error> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

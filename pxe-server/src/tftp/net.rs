@@ -11,7 +11,7 @@ use std::time::Duration;
 use nix::sys::socket::{ControlMessageOwned, MsgFlags, SockaddrStorage, setsockopt, sockopt};
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::cli::PortRange;
+use crate::ranges::PortRange;
 
 /// Socket buffer size asked for on transfer sockets: a 64-packet window of 8 KiB blocks, so a
 /// burst is never dropped by a full receive queue (the atftpd failure mode measured here).
