@@ -12,6 +12,9 @@
 #   dnsmasq-base                 plain DHCP server beside `pxe serve --dhcp proxy`; IPv6 router
 #                                advertisements in the firmware tests (the binary only: no service)
 #   iproute2                     network namespaces, bridges, veth and tap devices
+#   isc-dhcp-client, radvd       `dhclient -6` against `pxe serve --dhcp6`, and radvd as the
+#                                link's existing router (tests/dhcp6_netns.rs; radvd's service
+#                                is stopped like the others)
 #   ethtool                      turns offloads off on a test veth (tests/tftp_gso_netns.rs)
 #   python3-scapy, tcpdump       hand-made DHCP packets; captures when a test fails
 #   kea-admin                    ships /usr/sbin/perfdhcp (there is no package named perfdhcp)
@@ -29,13 +32,14 @@ set -euo pipefail
 ATFTPD_DIR=${ATFTPD_DIR:-/opt/pxe-deps/atftpd}
 PACKAGES=(
   curl atftp tftp-hpa tftpd-hpa dnsmasq-base iproute2 ethtool procps
+  isc-dhcp-client radvd
   python3-scapy tcpdump kea-admin
   qemu-system-x86 ipxe-qemu ovmf
   pxelinux syslinux-common ipxe
   libwrap0 libpcre2-8-0
 )
 # Daemons some of these packages would start on a normal (systemd or sysv) Debian machine.
-SERVICES=(tftpd-hpa dnsmasq atftpd)
+SERVICES=(tftpd-hpa dnsmasq atftpd radvd)
 
 if [ "$(id -u)" != 0 ]; then
   echo "install-deps.sh: run as root (it uses apt-get)" >&2
@@ -96,6 +100,7 @@ else
 fi
 echo "install-deps.sh: atftpd at /usr/local/sbin/atftpd -> $ATFTPD_DIR/usr/sbin/atftpd"
 for f in /usr/bin/curl /usr/bin/atftp /usr/bin/tftp /usr/sbin/in.tftpd /usr/sbin/dnsmasq /usr/sbin/ethtool \
+         /usr/sbin/dhclient /usr/sbin/radvd \
          /usr/sbin/perfdhcp /usr/bin/qemu-system-x86_64 /usr/share/OVMF/OVMF_CODE_4M.fd \
          /usr/share/OVMF/OVMF_VARS_4M.fd /usr/lib/ipxe/qemu/pxe-e1000.rom \
          /usr/lib/PXELINUX/pxelinux.0 /usr/lib/syslinux/modules/bios/ldlinux.c32 \

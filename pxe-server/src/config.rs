@@ -20,6 +20,7 @@
 //! max_connections = 1000
 //!
 //! [dhcp]                      # owned by crate::dhcp::DhcpConfig
+//! [dhcp6]                     # owned by crate::dhcp6::Dhcp6Config
 //! ```
 
 use std::net::SocketAddr;
@@ -50,6 +51,8 @@ pub struct Config {
     pub http: HttpConfig,
     /// DHCP settings (see `crate::dhcp`).
     pub dhcp: crate::dhcp::DhcpConfig,
+    /// DHCPv6 settings (see `crate::dhcp6`).
+    pub dhcp6: crate::dhcp6::Dhcp6Config,
 }
 
 /// Settings given outside the config file (`pxe serve`'s flags); each one set wins over the
@@ -65,6 +68,8 @@ pub struct Overrides {
     pub http: Option<SocketAddr>,
     /// DHCP settings.
     pub dhcp: crate::dhcp::DhcpOverrides,
+    /// DHCPv6 settings.
+    pub dhcp6: crate::dhcp6::Dhcp6Overrides,
 }
 
 /// `[tftp]`: the same knobs as `pxe tftp`'s flags.
@@ -145,7 +150,8 @@ impl Config {
         if let Some(http) = args.http {
             self.http.listen = Some(http);
         }
-        self.dhcp.apply_overrides(&args.dhcp)
+        self.dhcp.apply_overrides(&args.dhcp)?;
+        self.dhcp6.apply_overrides(&args.dhcp6)
     }
 }
 

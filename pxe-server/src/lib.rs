@@ -4,6 +4,8 @@
 //! - [`tftp`]: the TFTP service (listener, transfers, the confined root [`tftp::fs`]).
 //! - [`http`]: the same root read-only over HTTP/1.1 (hyper).
 //! - [`dhcp`]: proxyDHCP and the DHCP lease server on an interface.
+//! - [`dhcp6`]: the DHCPv6 boot-options responder and stateful server, and router
+//!   advertisements.
 //! - [`config`]: the TOML config and its defaults; [`serve`] runs everything a config asks for.
 //! - [`demo`]: a root built into the crate, served when nothing else is configured.
 //!
@@ -22,6 +24,7 @@
 pub mod config;
 pub mod demo;
 pub mod dhcp;
+pub mod dhcp6;
 mod error;
 pub mod fdlimit;
 pub mod http;

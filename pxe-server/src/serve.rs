@@ -11,6 +11,7 @@ use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::dhcp::{self, DhcpContext, DhcpMode};
+use crate::dhcp6::{self, Dhcp6Mode};
 use crate::error::Error;
 use crate::http;
 use crate::tftp::{self, Settings, fs::DirRoot, fs::Root};
@@ -37,8 +38,11 @@ pub fn run(config: Config, demo: bool) -> Result<ExitCode, Error> {
 
 async fn serve(config: Config, demo: bool) -> Result<ExitCode, Error> {
     let server_ip = config.dhcp.interface().map(interface_ipv4).transpose()?;
+    let dhcp6_on = config.dhcp6.mode != Dhcp6Mode::Off;
     let default_listen = match (demo, server_ip) {
         (true, _) => DEMO_LISTEN,
+        // DHCPv6 sends tftp://[addr]/ URLs: listen on both families.
+        (false, _) if dhcp6_on => SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, 69)),
         (false, Some((ip, _))) => SocketAddr::from((ip, 69)),
         (false, None) => SocketAddr::from((Ipv4Addr::UNSPECIFIED, 69)),
     };
@@ -59,7 +63,8 @@ async fn serve(config: Config, demo: bool) -> Result<ExitCode, Error> {
     };
     // DHCP binds its privileged ports before TFTP drops privileges: bind order matters, so
     // privileges are dropped by TFTP only when DHCP is off (DHCP then keeps root for raw sends).
-    let dhcp_on = config.dhcp.mode() != DhcpMode::Off;
+    let dhcp_v4_on = config.dhcp.mode() != DhcpMode::Off;
+    let dhcp_on = dhcp_v4_on || dhcp6_on;
     let mut settings = Settings::from_config(listen, root, &config.tftp);
     if dhcp_on && settings.user.is_some() {
         tracing::warn!(
@@ -130,7 +135,26 @@ async fn serve(config: Config, demo: bool) -> Result<ExitCode, Error> {
             tftp_listen,
             http_listen,
         };
-        dhcp_task = Some(tokio::spawn(dhcp::run(config.dhcp.clone(), ctx, stop_rx)));
+        let (v4, v6) = (config.dhcp.clone(), config.dhcp6.clone());
+        let config_dhcp_for_policy = config.dhcp.clone();
+        let (ctx6, stop6) = (ctx.clone(), stop_rx.clone());
+        dhcp_task = Some(tokio::spawn(async move {
+            let v4 = async {
+                if dhcp_v4_on {
+                    dhcp::run(v4, ctx, stop_rx).await
+                } else {
+                    Ok(())
+                }
+            };
+            let v6 = async {
+                if dhcp6_on {
+                    dhcp6::run(v6, config_dhcp_for_policy, ctx6, stop6).await
+                } else {
+                    Ok(())
+                }
+            };
+            tokio::try_join!(v4, v6).map(|_| ())
+        }));
     }
     let result = match &mut dhcp_task {
         Some(task) => tokio::select! {
