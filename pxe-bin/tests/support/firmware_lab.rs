@@ -88,6 +88,7 @@ const MILESTONES: &[(&str, &str)] = &[
     ("boot.ipxe... ok", "boot.ipxe fetched by iPXE"),
     ("PXELINUX 6", "PXELINUX runs"),
     (">>Start PXE over IPv4", "EDK2 PXE starts"),
+    (">>Start PXE over IPv6", "EDK2 PXE over IPv6 starts"),
     ("Station IP address", "EDK2 got an address"),
     ("NBP file downloaded", "EDK2 fetched the NBP"),
     ("PXE-E", "EDK2 PXE error"),
@@ -333,6 +334,18 @@ impl Lab {
     /// Boots QEMU (TCG) inside the namespace on `tap0` and waits up to `limit` for `marker` in
     /// the serial log. QEMU is killed by pid before this returns, whatever happened.
     pub fn boot(&self, firmware: Firmware, mac: &str, marker: &str, limit: Duration) -> Boot {
+        self.boot_with(firmware, mac, marker, limit, &[])
+    }
+
+    /// [`Lab::boot`] with `extra` QEMU arguments (e.g. `-fw_cfg` knobs for OVMF).
+    pub fn boot_with(
+        &self,
+        firmware: Firmware,
+        mac: &str,
+        marker: &str,
+        limit: Duration,
+        extra: &[&str],
+    ) -> Boot {
         let serial = self.dir().join("serial.log");
         write_file(&serial, "");
         let mut argv: Vec<String> = [
@@ -380,6 +393,7 @@ impl Lab {
                 ));
             }
         }
+        argv.extend(extra.iter().map(|a| (*a).to_owned()));
         let argv_ref: Vec<&str> = argv.iter().map(String::as_str).collect();
         let t0 = Instant::now();
         let mut qemu = self.spawn("qemu", &argv_ref);

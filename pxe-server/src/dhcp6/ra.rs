@@ -7,8 +7,11 @@
 //! - boot-only mode: M=0, O=1, prefix with L=1, A=1: SLAAC addresses, boot options through an
 //!   Information-request (dnsmasq's `ra-stateless`).
 //!
-//! The router lifetime is 0: this host advertises a link, not a default route (RFC 4861
-//! §4.2: "a Router Lifetime of 0 indicates that the router is not a default router").
+//! The router lifetime is [`ROUTER_LIFETIME`] (dnsmasq's default), not 0: EDK2's PXE waits up
+//! to 10 s for a gateway in its IPv6 route table after DHCPv6 before it loads the boot file
+//! (NetworkPkg/UefiPxeBcDxe/PxeBcImpl.c, `PxeBcSetIp6Address` → `PxeBcCheckRouteTable` with
+//! `PXEBC_IP6_ROUTE_TABLE_TIMEOUT`). On the isolated networks these RAs are for, nothing is
+//! off-link, so being the default router costs nothing.
 
 use std::io;
 use std::net::{Ipv6Addr, SocketAddr, SocketAddrV6};
@@ -26,6 +29,9 @@ const ROUTER_SOLICITATION: u8 = 133;
 const ROUTER_ADVERTISEMENT: u8 = 134;
 /// All-nodes multicast (RFC 4291 §2.7.1).
 const ALL_NODES: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
+/// Router lifetime advertised, in seconds (RFC 4861 §6.2.1 AdvDefaultLifetime: 3 ×
+/// MaxRtrAdvInterval by default; dnsmasq sends 1800).
+pub const ROUTER_LIFETIME: u16 = 1800;
 /// Unsolicited advertisement interval: RFC 4861 §6.2.1 allows 4-1800 s; short, for firmware
 /// that does not solicit.
 pub const INTERVAL: Duration = Duration::from_secs(10);
@@ -48,7 +54,7 @@ pub fn advertisement(
     };
     let mut ra = vec![ROUTER_ADVERTISEMENT, 0, 0, 0, 64];
     ra.push(u8::from(m) << 7 | u8::from(o) << 6);
-    ra.extend_from_slice(&0u16.to_be_bytes()); // router lifetime
+    ra.extend_from_slice(&ROUTER_LIFETIME.to_be_bytes());
     ra.extend_from_slice(&[0; 8]); // reachable time, retrans timer: unspecified
     if let Some(mac) = mac {
         // Source link-layer address (RFC 4861 §4.6.1), length in units of 8 octets.
@@ -123,6 +129,7 @@ mod tests {
         let s = advertisement(Dhcp6Mode::Server, p, 64, mac);
         assert_eq!(s[0], ROUTER_ADVERTISEMENT);
         assert_eq!(s[5], 0xc0, "M and O");
+        assert_eq!(&s[6..8], &ROUTER_LIFETIME.to_be_bytes());
         assert_eq!(&s[16..18], &[1, 1]);
         // Prefix option after the 16-byte header and the 8-byte link-layer option.
         assert_eq!(&s[24..28], &[3, 4, 64, 0x80]);
