@@ -239,6 +239,14 @@ mode = "off"                  # "proxy" beside an existing DHCP server, "server"
 # name = "lab-pcs"
 # boot_file = "lab/pxelinux.0"
 # match = {{ firmware = ["ipxe"], arch = ["bios"] }}
+
+[dhcp6]
+# Network boot over IPv6 (README "Network boot over IPv6"); the [dhcp] rules decide here too.
+# mode = "boot-only"          # off unless set; "boot-only" beside a router or DHCPv6 server,
+#                             # "server" to hand out addresses
+# interface = "eth0"          # needs a global IPv6 address; default: the [dhcp] interface
+# range = "2001:db8::100,2001:db8::1ff"
+# router_advertisements = true  # only on a network without a router
 "#,
         root = root.display(),
         menu = root.join("menu.toml").display()

@@ -154,7 +154,7 @@ impl BootResponder {
             r.options.push(Dhcp6Option::Preference(p));
         }
         dns_option(&mut r, req, &self.cfg.dns_servers);
-        boot_options(&mut r, &decision);
+        boot_options(&mut r, &client, &decision);
         self.out.send(&env, dgram.remote, r);
         self.out.boot(client, decision, reply_type);
     }

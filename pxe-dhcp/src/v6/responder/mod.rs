@@ -24,10 +24,12 @@ pub use boot::{BootResponder, BootResponderConfig};
 pub use leases::{Lease6, Lease6State, Lease6Table};
 pub use server::{Server, ServerConfig};
 
-use super::{Dhcp6Option, Duid, Envelope, Message, MessageType, OptionCode};
+use super::{
+    Dhcp6Option, Duid, Envelope, Message, MessageType, OptionCode, PXE_ENTERPRISE, VendorClass,
+};
 use crate::Error;
 use crate::policy::BootDecision;
-use crate::pxe::ClientInfo;
+use crate::pxe::{ClientInfo, Firmware};
 
 /// What a DHCPv6 responder tells its driver.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -263,8 +265,23 @@ fn unicast_from_client(env: &Envelope, local: IpAddr) -> bool {
     !env.is_relayed() && !local.is_unspecified() && !local.is_multicast()
 }
 
-/// The options a boot decision adds: the boot file URL (RFC 5970 §3.1).
-fn boot_options(r: &mut Message, decision: &BootDecision) {
+/// The options a boot decision adds: the boot file URL (RFC 5970 §3.1), and the vendor class
+/// `PXEClient` (`HTTPClient` for UEFI HTTP boot) with enterprise 343, as the DHCPv4 reply's
+/// option 60. EDK2 classifies offers by it: a PXE offer needs enterprise 343 and `PXEClient`
+/// at data offset 6 (NetworkPkg/UefiPxeBcDxe/PxeBcDhcp6.c, `PxeBcParseDhcp6Packet`), an HTTP
+/// boot offer `HTTPClient` (NetworkPkg/HttpBootDxe/HttpBootDhcp6.c,
+/// `HttpBootParseDhcp6Packet`); EDK2's HTTP boot over IPv6 takes its URL from a boot-only
+/// Advertise that has it.
+fn boot_options(r: &mut Message, client: &ClientInfo, decision: &BootDecision) {
+    let class: &[u8] = if client.firmware == Firmware::HttpClient {
+        b"HTTPClient"
+    } else {
+        b"PXEClient"
+    };
+    r.set_option(Dhcp6Option::VendorClass(VendorClass {
+        enterprise: PXE_ENTERPRISE,
+        data: alloc::vec![class.to_vec()],
+    }));
     r.set_option(Dhcp6Option::BootfileUrl(
         decision.boot_file.as_bytes().to_vec(),
     ));

@@ -546,7 +546,7 @@ impl Server {
             None
         };
         if let Some(d) = &decision {
-            boot_options(&mut r, d);
+            boot_options(&mut r, &client, d);
         }
         self.out.send(&env, dgram.remote, r);
         if let Some(d) = decision {
