@@ -265,23 +265,23 @@ fn unicast_from_client(env: &Envelope, local: IpAddr) -> bool {
     !env.is_relayed() && !local.is_unspecified() && !local.is_multicast()
 }
 
-/// The options a boot decision adds: the boot file URL (RFC 5970 §3.1), and the vendor class
-/// `PXEClient` (`HTTPClient` for UEFI HTTP boot) with enterprise 343, as the DHCPv4 reply's
-/// option 60. EDK2 classifies offers by it: a PXE offer needs enterprise 343 and `PXEClient`
-/// at data offset 6 (NetworkPkg/UefiPxeBcDxe/PxeBcDhcp6.c, `PxeBcParseDhcp6Packet`), an HTTP
-/// boot offer `HTTPClient` (NetworkPkg/HttpBootDxe/HttpBootDhcp6.c,
-/// `HttpBootParseDhcp6Packet`); EDK2's HTTP boot over IPv6 takes its URL from a boot-only
-/// Advertise that has it.
+/// The options a boot decision adds: the boot file URL (RFC 5970 §3.1), and for UEFI HTTP boot
+/// the vendor class `HTTPClient` (enterprise 343), which EDK2's HTTP boot looks for in an offer
+/// (NetworkPkg/HttpBootDxe/HttpBootDhcp6.c, `HttpBootParseDhcp6Packet`), as the DHCPv4 reply's
+/// option 60.
+///
+/// PXE clients get no `PXEClient` vendor class, unlike DHCPv4's option 60: EDK2 takes an offer
+/// with it for a BINL offer and asks a boot server on port 4011 for the file
+/// (NetworkPkg/UefiPxeBcDxe/PxeBcDhcp6.c, `PxeBcParseDhcp6Packet`, `PxeBcRetryDhcp6Binl`),
+/// where an offer with the URL and no class boots straight away (measured: the first fails
+/// with a PXE error, the second loads the file).
 fn boot_options(r: &mut Message, client: &ClientInfo, decision: &BootDecision) {
-    let class: &[u8] = if client.firmware == Firmware::HttpClient {
-        b"HTTPClient"
-    } else {
-        b"PXEClient"
-    };
-    r.set_option(Dhcp6Option::VendorClass(VendorClass {
-        enterprise: PXE_ENTERPRISE,
-        data: alloc::vec![class.to_vec()],
-    }));
+    if client.firmware == Firmware::HttpClient {
+        r.set_option(Dhcp6Option::VendorClass(VendorClass {
+            enterprise: PXE_ENTERPRISE,
+            data: alloc::vec![b"HTTPClient".to_vec()],
+        }));
+    }
     r.set_option(Dhcp6Option::BootfileUrl(
         decision.boot_file.as_bytes().to_vec(),
     ));
