@@ -109,11 +109,12 @@ fn uefi_edk2_pxe_over_ipv6_then_ipxe_over_http() {
     let mac = "52:54:00:77:06:07";
     // OVMF's fw_cfg switch (OvmfPkg PlatformDxe, "opt/org.tianocore/IPv4PXESupport") skips PXE
     // over IPv4, which otherwise times out first.
-    let boot = lab.boot_with(
+    let boot = lab.boot_with_args(
         Firmware::UefiEdk2,
         mac,
         &lab.script_marker(),
         LIMIT,
+        256,
         &["-fw_cfg", "name=opt/org.tianocore/IPv4PXESupport,string=n"],
     );
     check("uefi-v6", &boot, &pxe, &lab);

@@ -69,6 +69,16 @@ pub enum TransferError {
         /// What was wrong.
         reason: &'static str,
     },
+    /// The file ended before the size it had when the transfer started (it shrank, or was
+    /// replaced by a shorter one, under the transfer): the client was told with ERROR 0, never
+    /// given a short file as if it were whole.
+    #[error("file changed on the server: {missing} of its {size} bytes are gone")]
+    FileChanged {
+        /// The size when the transfer started (announced as `tsize` if asked).
+        size: u64,
+        /// Bytes missing at the end.
+        missing: u64,
+    },
     /// The driver aborted the transfer (for example after a read error).
     #[error("aborted locally with error {code}")]
     Aborted {
@@ -98,6 +108,7 @@ impl TransferError {
             TransferError::OptionNegotiation { .. } => Some(ErrorCode::OptionNegotiation),
             TransferError::IllegalOperation { .. } => Some(ErrorCode::IllegalOperation),
             TransferError::Aborted { code } => Some(*code),
+            TransferError::FileChanged { .. } => Some(ErrorCode::NotDefined),
         }
     }
 }

@@ -29,6 +29,8 @@ pub use client::{Client, ClientConfig, ClientEvent};
 pub use error::{Error, TransferError};
 pub use options::{Negotiated, RequestedOptions, TftpOption};
 pub use path::{PathError, SanitizeOptions, sanitize};
-pub use server::{FileInfo, Incoming, RequestKind, Server, ServerConfig, ServerStats};
+pub use server::{
+    FileInfo, Incoming, RequestId, RequestKind, Server, ServerConfig, ServerStats, blksize_for_mtu,
+};
 pub use session::{Outcome, Session, SessionEvent, TransferStats};
 pub use wire::{BlockNumber, ErrorCode, Mode, Opcode};

@@ -1,10 +1,10 @@
 //! The listening side: datagrams to port 69 become [`Incoming`] requests.
 
 use alloc::borrow::Cow;
-use alloc::collections::VecDeque;
+use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::net::SocketAddr;
+use core::net::{IpAddr, SocketAddr};
 
 use pxe_proto::{Datagram, Destination, Duration, Instant, SansIo, Transmit};
 
@@ -51,6 +51,28 @@ pub struct ServerConfig {
     /// How long a write session lingers after its final ACK to re-ACK a resent last block
     /// (RFC 1350 §6 "dallying"; default 2 s).
     pub dally: Duration,
+    /// Most established transfers at once (default 2000). A request arriving while this many
+    /// run is dropped without a reply, like dnsmasq over `--tftp-max`: the client retransmits
+    /// its request (RFC 1350 §2) and is served once a transfer ends, where an ERROR would abort
+    /// a PXE ROM's boot. The cap counts established transfers only; handshakes have their own
+    /// budget, so at most `max_transfers + max_handshakes` sessions exist.
+    pub max_transfers: u32,
+    /// Most handshakes at once (default 1024): sessions whose client has not yet shown that it
+    /// receives (no ACK or DATA from it on the transfer port; a spoofed source never sends one).
+    /// A request beyond it evicts the oldest handshake ([`Server::poll_evicted`]), so a flood
+    /// of requests that are never acknowledged cannot keep a real client waiting.
+    pub max_handshakes: u32,
+    /// Most handshakes from one client address (default 16); a request beyond it evicts that
+    /// address's oldest handshake, so one source cannot take the whole budget.
+    pub max_handshakes_per_source: u32,
+    /// Retransmissions of the first packet (OACK, DATA 1 or ACK 0) before the client has shown
+    /// that it receives (default 1). Keeps what an unanswered, possibly spoofed, request makes
+    /// the server send small: two packets, where tftpd-hpa sends six.
+    pub handshake_retries: u32,
+    /// How long a handshake waits for the client at most (default 5 s): after its
+    /// retransmissions the session goes quiet but still accepts the client's late ACK (its own
+    /// retransmission after a lost one) until then.
+    pub handshake_timeout: Duration,
 }
 
 impl Default for ServerConfig {
@@ -67,8 +89,23 @@ impl Default for ServerConfig {
             rto_max: Duration::from_secs(10),
             rollover: 0,
             dally: Duration::from_secs(2),
+            max_transfers: 2000,
+            max_handshakes: 1024,
+            max_handshakes_per_source: 16,
+            handshake_retries: 1,
+            handshake_timeout: Duration::from_secs(5),
         }
     }
+}
+
+/// The largest `blksize` whose DATA fits an MTU without fragmenting: the MTU minus the IP
+/// header (20 bytes for IPv4, 40 for IPv6), UDP (8) and TFTP (4) headers, never below the
+/// RFC 1350 512 nor above the RFC 2348 maximum 65464. Many PXE ROMs cannot reassemble
+/// fragments, so dnsmasq and this server cap `blksize` to the link's MTU.
+pub fn blksize_for_mtu(mtu: u32, ipv6: bool) -> u16 {
+    let headers = if ipv6 { 52 } else { 32 };
+    let cap = mtu.saturating_sub(headers).clamp(512, 65464);
+    u16::try_from(cap).unwrap_or(65464)
 }
 
 impl ServerConfig {
@@ -85,9 +122,16 @@ impl ServerConfig {
 
 /// Counters of the listening port.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ServerStats {
     /// Well-formed RRQ/WRQ turned into [`Incoming`] events.
     pub requests: u64,
+    /// Repeats of a request still being served (a client retransmitting its RRQ), dropped.
+    pub duplicates: u64,
+    /// Requests dropped because [`ServerConfig::max_transfers`] transfers were established.
+    pub over_cap: u64,
+    /// Handshakes evicted to make room for newer requests ([`Server::poll_evicted`]).
+    pub evicted: u64,
     /// Requests refused by the server itself (WRQ disabled, `mail` mode).
     pub refused: u64,
     /// Malformed or illegal packets (answered with ERROR 4 unless they were ERRORs).
@@ -97,7 +141,7 @@ pub struct ServerStats {
 }
 
 /// Whether a request reads or writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum RequestKind {
     /// RRQ: the client downloads.
@@ -121,19 +165,55 @@ pub struct FileInfo {
     pub size: Option<u64>,
 }
 
+/// Names one request from its [`Incoming`] until [`Server::finished`]; never reused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RequestId(u64);
+
+/// What makes a request distinct from a retransmission of one being served: the client's
+/// address and port (its TID, RFC 1350 §4), read or write, the name, and whether `tsize` was
+/// asked — EDK2 asks for the size first (`tsize`, then ERROR 8), then requests the file again
+/// from the same port without `tsize`: that second request is a new one.
+type Identity = (SocketAddr, RequestKind, Vec<u8>, bool);
+
+#[derive(Debug)]
+struct Entry {
+    identity: Identity,
+    source: IpAddr,
+    established: bool,
+}
+
 /// The TFTP listener's Sans-IO core: feed it datagrams that arrived on port 69.
 ///
 /// Malformed and illegal packets are answered with an ERROR through
 /// [`poll_transmit`](SansIo::poll_transmit) (never an ERROR in reply to an ERROR); a WRQ is
 /// refused with ERROR 2 unless [`ServerConfig::allow_write`]; every other well-formed request
-/// becomes an [`Incoming`] from [`poll_event`](SansIo::poll_event). The server keeps no
-/// per-transfer state and has no timers.
+/// becomes an [`Incoming`] from [`poll_event`](SansIo::poll_event).
+///
+/// Like quinn's `Endpoint`, the server keeps the table of requests being served, so every
+/// driver decides the same way: a repeat of a request still being served is dropped, at most
+/// [`ServerConfig::max_transfers`] established transfers run, and requests whose client has
+/// not yet shown that it receives hold a cheap place from a separate budget
+/// ([`ServerConfig::max_handshakes`], per source
+/// [`ServerConfig::max_handshakes_per_source`]) where the oldest is evicted for a newer one.
+/// The driver reports the session's life: [`established`](Server::established) when the
+/// session says [`SessionEvent::Established`](crate::SessionEvent::Established), and
+/// [`finished`](Server::finished) once for every [`Incoming`] (rejected, dropped, or its
+/// session over). After any input it drains [`poll_evicted`](Server::poll_evicted) and drops
+/// those sessions without a word (their client may be a spoofed address). No timers.
 #[derive(Debug)]
 pub struct Server {
     config: ServerConfig,
     incoming: VecDeque<Incoming>,
     replies: VecDeque<(SocketAddr, ErrorCode, &'static str)>,
     stats: ServerStats,
+    next_id: u64,
+    by_identity: BTreeMap<Identity, RequestId>,
+    entries: BTreeMap<RequestId, Entry>,
+    /// Handshakes, oldest first (ids grow).
+    handshakes: BTreeSet<RequestId>,
+    per_source: BTreeMap<IpAddr, u32>,
+    established: usize,
+    evicted: VecDeque<RequestId>,
 }
 
 impl Server {
@@ -144,6 +224,100 @@ impl Server {
             incoming: VecDeque::new(),
             replies: VecDeque::new(),
             stats: ServerStats::default(),
+            next_id: 0,
+            by_identity: BTreeMap::new(),
+            entries: BTreeMap::new(),
+            handshakes: BTreeSet::new(),
+            per_source: BTreeMap::new(),
+            established: 0,
+            evicted: VecDeque::new(),
+        }
+    }
+
+    /// Established transfers now.
+    pub fn active(&self) -> usize {
+        self.established
+    }
+
+    /// Handshakes now: requests handed out whose client has not yet shown that it receives.
+    pub fn handshaking(&self) -> usize {
+        self.handshakes.len()
+    }
+
+    /// The client of request `id` has shown that it receives (its session reported
+    /// [`SessionEvent::Established`](crate::SessionEvent::Established)): the request leaves
+    /// the handshake budget for the transfer count.
+    pub fn established(&mut self, id: RequestId) {
+        let Some(entry) = self.entries.get_mut(&id) else {
+            return;
+        };
+        if entry.established {
+            return;
+        }
+        entry.established = true;
+        let source = entry.source;
+        self.handshakes.remove(&id);
+        self.release_source(source);
+        self.established += 1;
+    }
+
+    /// Request `id` is over: rejected, dropped by the driver, or its session finished. A repeat
+    /// of it is a new request from now on. Unknown (already evicted) ids are ignored.
+    pub fn finished(&mut self, id: RequestId) {
+        let Some(entry) = self.entries.remove(&id) else {
+            return;
+        };
+        self.by_identity.remove(&entry.identity);
+        if entry.established {
+            self.established -= 1;
+        } else {
+            self.handshakes.remove(&id);
+            self.release_source(entry.source);
+        }
+    }
+
+    /// The next handshake evicted to make room for a newer request: the driver drops its
+    /// session without sending anything. Drain after every input, like `poll_event`.
+    pub fn poll_evicted(&mut self) -> Option<RequestId> {
+        self.evicted.pop_front()
+    }
+
+    fn release_source(&mut self, source: IpAddr) {
+        if let Some(n) = self.per_source.get_mut(&source) {
+            *n -= 1;
+            if *n == 0 {
+                self.per_source.remove(&source);
+            }
+        }
+    }
+
+    fn evict(&mut self, id: RequestId) {
+        self.finished(id);
+        self.stats.evicted += 1;
+        // Bounded by the handshake budget unless the driver never drains; an eviction not
+        // reported leaves a session that ends on its own handshake timeout.
+        if self.evicted.len() < self.config.max_handshakes.max(1) as usize {
+            self.evicted.push_back(id);
+        }
+    }
+
+    /// Makes room in the handshake budget for a request from `source`.
+    fn make_room(&mut self, source: IpAddr) {
+        let per_source = self.per_source.get(&source).copied().unwrap_or(0);
+        if per_source >= self.config.max_handshakes_per_source.max(1) {
+            let oldest = self
+                .handshakes
+                .iter()
+                .copied()
+                .find(|id| self.entries.get(id).is_some_and(|e| e.source == source));
+            if let Some(id) = oldest {
+                self.evict(id);
+            }
+        }
+        if self.handshakes.len() >= self.config.max_handshakes.max(1) as usize
+            && let Some(&oldest) = self.handshakes.first()
+        {
+            self.evict(oldest);
         }
     }
 
@@ -225,18 +399,49 @@ impl SansIo for Server {
             );
             return;
         }
+        let options = RequestedOptions::from_options(options);
+        let identity = (
+            dgram.remote,
+            kind,
+            filename.to_vec(),
+            options.tsize.is_some(),
+        );
+        if self.by_identity.contains_key(&identity) {
+            self.stats.duplicates += 1;
+            return;
+        }
+        if self.established >= self.config.max_transfers.max(1) as usize {
+            self.stats.over_cap += 1;
+            return;
+        }
         if self.incoming.len() >= QUEUE_MAX {
             self.stats.dropped += 1;
             return;
         }
+        let source = dgram.remote.ip().to_canonical();
+        self.make_room(source);
+        let id = RequestId(self.next_id);
+        self.next_id += 1;
+        self.by_identity.insert(identity.clone(), id);
+        self.entries.insert(
+            id,
+            Entry {
+                identity,
+                source,
+                established: false,
+            },
+        );
+        self.handshakes.insert(id);
+        *self.per_source.entry(source).or_insert(0) += 1;
         self.stats.requests += 1;
         self.incoming.push_back(Incoming {
+            id,
             peer: dgram.remote,
             local: dgram.local,
             kind,
             filename: filename.to_vec(),
             mode,
-            options: RequestedOptions::from_options(options),
+            options,
             received: now,
             config: self.config,
         });
@@ -270,12 +475,13 @@ impl SansIo for Server {
 /// listening socket. The OACK is only ever sent by the accepted session, so a missing file never
 /// gets one.
 ///
-/// A client that repeats its RRQ before the first reply arrives produces a second `Incoming`
-/// from the same peer address; the server keeps no per-transfer state, so a driver that already
-/// runs a session for that peer should drop the repeat (otherwise the client answers the extra
-/// session with ERROR 5, which ends it as `Failed`).
+/// Every `Incoming` holds its place in the server's table until the driver calls
+/// [`Server::finished`] with its [`id`](Incoming::id), whatever becomes of it; until then a
+/// repeat of the request (a client retransmitting its RRQ before the first reply arrives) is
+/// dropped by the server.
 #[derive(Debug, Clone)]
 pub struct Incoming {
+    id: RequestId,
     peer: SocketAddr,
     local: SocketAddr,
     kind: RequestKind,
@@ -287,6 +493,18 @@ pub struct Incoming {
 }
 
 impl Incoming {
+    /// The request's place in the server's table, for [`Server::established`] and
+    /// [`Server::finished`].
+    pub fn id(&self) -> RequestId {
+        self.id
+    }
+
+    /// Grants at most `max` as `blksize` (at least 512), below the server's own limit: for a
+    /// driver that learns the link's MTU per request ([`blksize_for_mtu`]).
+    pub fn limit_blksize(&mut self, max: u16) {
+        self.config.blksize_max = self.config.blksize_max.min(max.max(512));
+    }
+
     /// The client's address and port (its TID).
     pub fn peer(&self) -> SocketAddr {
         self.peer

@@ -19,7 +19,13 @@ use crate::wire::{self, BlockNumber, ErrorCode, Mode, Opcode, Packet, Repr};
 
 /// What a session tells its driver.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SessionEvent {
+    /// The client has shown that it receives: a well-formed ACK or DATA arrived from it on the
+    /// transfer port, which only a client that got the first reply knows. Until then the session
+    /// is a handshake (see [`ServerConfig::max_handshakes`]); pass this on to
+    /// [`Server::established`](crate::Server::established). Reported once.
+    Established,
     /// Read file bytes `offset..offset + len` and pass them to
     /// [`Session::supply`]. Fewer bytes (down to none) mean the file ends there. A read session
     /// asks for a whole window at once when it can; at most one request is pending.
@@ -66,6 +72,8 @@ pub struct TransferStats {
     pub retransmits: u64,
     /// Retransmission timer expiries.
     pub timeouts: u64,
+    /// Whether the client showed that it receives (see [`SessionEvent::Established`]).
+    pub established: bool,
     /// ACKs for the block before the window (ignored: no Sorcerer's Apprentice resend).
     pub duplicate_acks: u64,
     /// Duplicate or out-of-order DATA received (write).
@@ -96,6 +104,7 @@ impl TransferStats {
             packets_sent: 0,
             retransmits: 0,
             timeouts: 0,
+            established: false,
             duplicate_acks: 0,
             duplicate_data: 0,
             ignored: 0,
@@ -165,7 +174,8 @@ impl Sender {
         Sender {
             blksize,
             window: window as u64,
-            ring: vec![0; blksize * window],
+            // Allocated by the first `want`: a handshake that is never answered costs no window.
+            ring: Vec::new(),
             sent_at: vec![now; window],
             resent: vec![false; window],
             base: 1,
@@ -204,6 +214,9 @@ impl Sender {
     /// The next `NeedData`, if the window has free slots and none is pending. Blocks that need
     /// no file bytes (the empty final block) are filled directly.
     fn want(&mut self) -> Option<SessionEvent> {
+        if self.ring.is_empty() {
+            self.ring = vec![0; self.blksize * self.window as usize];
+        }
         loop {
             if self.request.is_some() {
                 return None;
@@ -249,7 +262,10 @@ impl Sender {
         }
     }
 
-    fn supply(&mut self, offset: u64, data: &[u8]) -> Result<(), Error> {
+    /// Takes the bytes of the pending request. `Ok(Some(shortfall))` when the file ended before
+    /// the size it had when the transfer started (`FileInfo::size`): it shrank under the
+    /// transfer, and what was announced as `tsize` can no longer be sent.
+    fn supply(&mut self, offset: u64, data: &[u8]) -> Result<Option<u64>, Error> {
         let Some((first, blocks, want_offset, len)) = self.request else {
             return Err(Error::UnexpectedOffset {
                 got: offset,
@@ -271,7 +287,12 @@ impl Sender {
         self.request = None;
         if self.ascii.is_some() {
             self.fill_ascii(data, data.len() < len);
-            return Ok(());
+            return Ok(None);
+        }
+        if data.len() < len
+            && let Some(size) = self.size
+        {
+            return Ok(Some(size - offset - data.len() as u64));
         }
         let bs = self.blksize;
         for (i, chunk) in data.chunks(bs).enumerate() {
@@ -284,7 +305,7 @@ impl Sender {
         } else {
             self.filled = first + blocks;
         }
-        Ok(())
+        Ok(None)
     }
 
     fn fill_ascii(&mut self, data: &[u8], eof: bool) {
@@ -356,6 +377,12 @@ pub struct Session {
     error_out: Option<(ErrorCode, String)>,
     outcome: Option<Outcome>,
     stats: TransferStats,
+    /// The latest `now` given to the session (`supply` takes none).
+    last_input: Instant,
+    /// When a handshake gives up: [`ServerConfig::handshake_timeout`] after the start, but
+    /// never before two retransmission timeouts have run (a client that negotiated a long
+    /// `timeout` still gets its retransmission).
+    handshake_deadline: Instant,
 }
 
 impl Session {
@@ -390,11 +417,20 @@ impl Session {
                 file.size
             };
             let mut sender = Sender::new(now, &negotiated, mode, size);
-            events.extend(sender.want());
+            // With an OACK, file bytes are first needed after ACK 0: a handshake that is never
+            // answered reads nothing and holds no window.
+            if !negotiated.has_oack() {
+                events.extend(sender.want());
+            }
             Role::Read(sender)
         };
         // A read without options starts with DATA 1; everything else with OACK or ACK 0.
         let negotiating = negotiated.has_oack() || write;
+        let first_rto = rto.current();
+        let handshake_deadline = now
+            + config
+                .handshake_timeout
+                .max(first_rto + first_rto + first_rto);
         Session {
             peer,
             kind,
@@ -417,6 +453,8 @@ impl Session {
             stray: Strays::default(),
             error_out: None,
             outcome: None,
+            last_input: now,
+            handshake_deadline,
         }
     }
 
@@ -479,7 +517,22 @@ impl Session {
                 expected: None,
             });
         };
-        sender.supply(offset, data)?;
+        if let Some(missing) = sender.supply(offset, data)? {
+            let announced = sender.size.unwrap_or_default();
+            self.error_out = Some((
+                ErrorCode::NotDefined,
+                "file changed on the server".to_string(),
+            ));
+            let now = self.last_input;
+            self.finish(
+                now,
+                Outcome::Failed(TransferError::FileChanged {
+                    size: announced,
+                    missing,
+                }),
+            );
+            return Ok(());
+        }
         if let Some(ev) = sender.want() {
             self.events.push_back(ev);
         }
@@ -563,6 +616,9 @@ impl Session {
             self.negotiation_due = false;
             self.retries = 0;
             self.deadline = None;
+            if let Some(ev) = sender.want() {
+                self.events.push_back(ev);
+            }
             return;
         }
         let rollover = self.negotiated.rollover;
@@ -705,6 +761,7 @@ impl SansIo for Session {
     type Event = SessionEvent;
 
     fn handle_datagram(&mut self, now: Instant, dgram: Datagram<'_>) {
+        self.last_input = self.last_input.max(now);
         let packet = Packet::new_unchecked(dgram.payload);
         if dgram.remote != self.peer {
             // RFC 1350 §4: ERROR 5 to the stranger; the transfer itself goes on.
@@ -716,6 +773,13 @@ impl SansIo for Session {
             self.stats.ignored += 1;
             return;
         };
+        if !self.stats.established
+            && self.phase != Phase::Done
+            && matches!(repr, Repr::Ack { .. } | Repr::Data { .. })
+        {
+            self.stats.established = true;
+            self.events.push_back(SessionEvent::Established);
+        }
         match (self.phase, repr) {
             (Phase::Done, _) => self.stats.ignored += 1,
             (Phase::Dally, Repr::Data { block, data }) => self.on_data(now, block, data),
@@ -728,6 +792,7 @@ impl SansIo for Session {
     }
 
     fn handle_timeout(&mut self, now: Instant) {
+        self.last_input = self.last_input.max(now);
         let Some(deadline) = self.deadline else {
             return;
         };
@@ -741,6 +806,21 @@ impl SansIo for Session {
         }
         self.retries += 1;
         self.stats.timeouts += 1;
+        if !self.stats.established {
+            // A handshake: a few quick retransmissions, then quiet until the handshake timeout
+            // (the client's own retransmitted ACK still establishes it), so an unanswered
+            // request — perhaps from a spoofed address — costs the network two packets.
+            let give_up = self.handshake_deadline;
+            if now >= give_up {
+                let retries = (self.retries - 1).min(self.config.handshake_retries);
+                self.finish(now, Outcome::Failed(TransferError::TimedOut { retries }));
+                return;
+            }
+            if self.retries > self.config.handshake_retries {
+                self.deadline = Some(give_up);
+                return;
+            }
+        }
         if self.retries > self.config.max_retries {
             // Every block of the final window went out and only its ACK is missing: clients
             // ACK at window end, so the client most likely has the file and left.
@@ -764,7 +844,11 @@ impl SansIo for Session {
             }
             (Role::Write(receiver), _) => receiver.on_timeout(),
         }
-        self.deadline = Some(now + self.rto.current());
+        let mut deadline = now + self.rto.current();
+        if !self.stats.established {
+            deadline = deadline.min(self.handshake_deadline);
+        }
+        self.deadline = Some(deadline);
     }
 
     fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {

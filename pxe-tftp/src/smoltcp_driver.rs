@@ -2,16 +2,18 @@
 //! driver for devices without an OS (feature `smoltcp`, `no_std` + `alloc`).
 //!
 //! [`Driver`] owns its sockets in the caller's [`SocketSet`]: the TFTP listening port (69), a
-//! fixed pool of transfer ports (one [`Session`] each; the pool is the concurrency limit, a
-//! request beyond it is refused with ERROR 0 "busy"), and the ports of an optional responder
+//! fixed pool of transfer ports (one [`Session`] each; a request finding every port taken is
+//! refused with ERROR 0 "busy"), and the ports of an optional responder
 //! `R: SansIo` (a `pxe-dhcp` proxy or lease server on 67/4011; any [`SansIo`] core fits, so this
 //! crate does not depend on `pxe-dhcp`). On each [`poll`](Driver::poll) it:
 //!
 //! 1. feeds every received datagram, with `now` converted from [`smoltcp::time::Instant`], to the
 //!    core that owns the port (the server, the session on that transfer port, the responder);
 //! 2. fires due deadlines (`handle_timeout`);
-//! 3. accepts requests: the name goes through [`sanitize`], the file is opened from the
-//!    caller's [`FileSource`], a free pool port is taken;
+//! 3. accepts requests: repeats, the transfer cap and the handshake budget are the
+//!    [`Server`]'s decisions, as in every driver; the name goes through [`sanitize`], the file
+//!    is opened from the caller's [`FileSource`], a free pool port is taken; evicted handshakes
+//!    free their port without a word;
 //! 4. drains every core's transmits into its socket and serves
 //!    [`SessionEvent::NeedData`] from the [`FileSource`];
 //! 5. frees the ports of finished transfers and reports them as [`DriverEvent`]s.
@@ -63,7 +65,7 @@ use smoltcp::socket::udp;
 use smoltcp::wire::{IpAddress, IpEndpoint};
 
 use crate::path::{SanitizeOptions, sanitize};
-use crate::server::{FileInfo, RequestKind, Server, ServerConfig};
+use crate::server::{FileInfo, RequestId, RequestKind, Server, ServerConfig};
 use crate::session::{Outcome, Session, SessionEvent, TransferStats};
 use crate::wire::ErrorCode;
 
@@ -238,15 +240,13 @@ pub struct DriverStats {
     pub send_dropped: u64,
     /// Events dropped because the caller did not drain [`Driver::poll_event`].
     pub events_dropped: u64,
-    /// Requests dropped because a transfer for the same client address and port is running (a
-    /// retransmitted RRQ must not start a second transfer; the running one resends its reply).
-    pub duplicate_requests: u64,
 }
 
 /// At most this many [`DriverEvent`]s wait for the caller.
 const EVENTS_MAX: usize = 64;
 
 struct Transfer<T> {
+    id: RequestId,
     session: Session,
     file: T,
     name: String,
@@ -574,6 +574,13 @@ impl<F: FileSource, R: SansIo> Driver<F, R> {
         while let Some(incoming) = self.server.poll_event() {
             self.accept(now, incoming, sockets);
         }
+        while let Some(id) = self.server.poll_evicted() {
+            for slot in &mut self.slots {
+                if slot.transfer.as_ref().is_some_and(|t| t.id == id) {
+                    slot.transfer = None;
+                }
+            }
+        }
 
         // 4. Output.
         let mut sent = drain_transmits(
@@ -593,21 +600,13 @@ impl<F: FileSource, R: SansIo> Driver<F, R> {
 
     fn accept<'s>(&mut self, now: Instant, incoming: crate::Incoming, sockets: &mut SocketSet<'s>) {
         let peer = incoming.peer();
-        let running = |s: &Slot<F::File>| {
-            s.transfer
-                .as_ref()
-                .is_some_and(|t| t.session.peer() == peer)
-        };
-        if self.slots.iter().any(running) {
-            self.stats.duplicate_requests += 1;
-            return;
-        }
         let refuse = |this: &mut Self,
                       incoming: crate::Incoming,
                       code,
                       msg: &str,
                       sockets: &mut SocketSet<'s>| {
             let name = String::from(incoming.filename_lossy());
+            this.server.finished(incoming.id());
             let t = incoming.reject(code, msg, &mut this.out);
             let socket = sockets.get_mut::<udp::Socket<'s>>(this.listen);
             let ok = endpoint(t.destination)
@@ -653,6 +652,7 @@ impl<F: FileSource, R: SansIo> Driver<F, R> {
             }
         };
         let size = self.files.size(&file);
+        let id = incoming.id();
         let session = incoming.accept(now, FileInfo { size });
         let need = session.max_transmit_len();
         if self.out.len() < need {
@@ -660,6 +660,7 @@ impl<F: FileSource, R: SansIo> Driver<F, R> {
         }
         let port = self.slots[slot].port;
         self.slots[slot].transfer = Some(Transfer {
+            id,
             session,
             file,
             name: name.clone(),
@@ -704,6 +705,7 @@ impl<F: FileSource, R: SansIo> Driver<F, R> {
                             Err(code) => t.session.abort(now, code, "read error"),
                         }
                     }
+                    SessionEvent::Established => self.server.established(t.id),
                     SessionEvent::Finished(outcome) => {
                         let ev = DriverEvent::Finished {
                             peer: t.session.peer(),
@@ -724,6 +726,7 @@ impl<F: FileSource, R: SansIo> Driver<F, R> {
             }
         }
         if t.session.is_finished() {
+            self.server.finished(t.id);
             self.slots[i].transfer = None;
         }
         sent

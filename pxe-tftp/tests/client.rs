@@ -194,6 +194,7 @@ fn edk2_style_probe_then_download_against_the_server() {
                             .unwrap();
                     }
                     SessionEvent::Finished(o) => session_end = Some(o),
+                    _ => {}
                 }
             }
             while let Some(tx) = s.poll_transmit(t(0), &mut buf) {

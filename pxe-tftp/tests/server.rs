@@ -24,9 +24,23 @@ fn t(ms: u64) -> Instant {
     Instant::from_millis(ms)
 }
 
+/// One request through `server`; its table entry is released at once (these tests are about
+/// sessions; the table has its own tests), so the same request can be made again.
 fn request(server: &mut Server, bytes: &[u8]) -> Incoming {
     server.handle_datagram(t(0), Datagram::new(addr(CLIENT), addr(SERVER), bytes));
-    server.poll_event().expect("an Incoming")
+    let incoming = server.poll_event().expect("an Incoming");
+    server.finished(incoming.id());
+    incoming
+}
+
+/// The session's next event other than `Established`.
+fn event(session: &mut Session) -> Option<SessionEvent> {
+    loop {
+        match session.poll_event() {
+            Some(SessionEvent::Established) => {}
+            other => return other,
+        }
+    }
 }
 
 /// A server that accepts write requests.
@@ -60,6 +74,7 @@ fn feed(session: &mut Session, file: &[u8]) -> Vec<SessionEvent> {
                 let end = (start + len).min(file.len());
                 session.supply(offset, &file[start..end]).unwrap();
             }
+            SessionEvent::Established => {}
             ev => other.push(ev),
         }
     }
@@ -341,6 +356,9 @@ fn duplicate_acks_never_trigger_a_send_only_the_timer_does() {
 fn gives_up_after_the_retry_cap_with_backoff() {
     let config = ServerConfig {
         max_retries: 3,
+        // The backoff of an established transfer, without the handshake's shorter limits.
+        handshake_retries: 100,
+        handshake_timeout: Duration::from_secs(3600),
         ..ServerConfig::default()
     };
     let mut server = Server::new(config);
@@ -452,7 +470,7 @@ fn supply_checks_the_request() {
     let mut server = Server::new(ServerConfig::default());
     let mut s = request(&mut server, b"\0\x01f\0octet\0").accept(t(0), FileInfo { size: None });
     assert_eq!(
-        s.poll_event(),
+        event(&mut s),
         Some(SessionEvent::NeedData {
             offset: 0,
             len: 512
@@ -475,7 +493,7 @@ fn supply_checks_the_request() {
     assert!(s.supply(0, b"").is_err(), "nothing pending");
     from_client(&mut s, t(1), &ack(1));
     assert_eq!(
-        s.poll_event(),
+        event(&mut s),
         Some(SessionEvent::Finished(Outcome::Completed))
     );
 }
@@ -525,10 +543,10 @@ fn write_requests_when_allowed() {
     block2.extend_from_slice(&[2u8; 188]);
     from_client(&mut s, t(3), &block2);
     // Finished waits until the data is taken.
-    assert_eq!(s.poll_event(), None);
+    assert_eq!(event(&mut s), None);
     assert_eq!(s.poll_data(), Some((512, &[2u8; 188][..])));
     assert_eq!(
-        s.poll_event(),
+        event(&mut s),
         Some(SessionEvent::Finished(Outcome::Completed))
     );
     assert_eq!(drain(&mut s, t(3)), vec![(addr(CLIENT), ack(2).to_vec())]);
@@ -668,13 +686,13 @@ fn abort_while_dallying_keeps_the_completed_upload() {
     from_client(&mut s, t(1), b"\0\x03\0\x01last");
     assert_eq!(s.poll_data(), Some((0, &b"last"[..])));
     assert_eq!(
-        s.poll_event(),
+        event(&mut s),
         Some(SessionEvent::Finished(Outcome::Completed))
     );
     assert_eq!(drain(&mut s, t(1)), vec![(addr(CLIENT), ack(1).to_vec())]);
     assert!(!s.is_finished(), "dallying");
     s.abort(t(2), ErrorCode::NotDefined, "shutdown");
-    assert_eq!(s.poll_event(), None, "no second Finished");
+    assert_eq!(event(&mut s), None, "no second Finished");
     assert!(drain(&mut s, t(2)).is_empty(), "no ERROR after a success");
     assert_eq!(s.outcome(), Some(&Outcome::Completed));
     assert!(s.is_finished());
@@ -754,7 +772,7 @@ fn windowed_write_keeps_order_through_gaps_duplicates_and_oversized_blocks() {
     take(&mut s, &mut got);
     assert_eq!(drain(&mut s, t(5)), vec![(addr(CLIENT), ack(10).to_vec())]);
     assert_eq!(
-        s.poll_event(),
+        event(&mut s),
         Some(SessionEvent::Finished(Outcome::Completed))
     );
     assert_eq!(got, file);
@@ -818,7 +836,7 @@ fn a_driver_limits_an_upload_by_aborting_with_disk_full() {
         vec![(addr(CLIENT), b"\0\x05\0\x03upload limit reached\0".to_vec())]
     );
     assert_eq!(
-        s.poll_event(),
+        event(&mut s),
         Some(SessionEvent::Finished(Outcome::Failed(
             TransferError::Aborted {
                 code: ErrorCode::DiskFull
@@ -914,4 +932,174 @@ fn a_round_trip_that_grows_is_learned_not_paid_for_with_resends_forever() {
         "still resending after 130 slow round trips: {late:?} (stats {:?})",
         s.stats()
     );
+}
+
+fn rrq_from(server: &mut Server, from: &str, bytes: &[u8]) -> Option<Incoming> {
+    server.handle_datagram(t(0), Datagram::new(addr(from), addr(SERVER), bytes));
+    server.poll_event()
+}
+
+#[test]
+fn the_table_drops_repeats_until_finished_and_caps_established_transfers() {
+    let mut server = Server::new(ServerConfig {
+        max_transfers: 2,
+        ..ServerConfig::default()
+    });
+    let a = rrq_from(&mut server, "192.0.2.10:1000", b"\0\x01f\0octet\0").unwrap();
+    assert!(
+        rrq_from(&mut server, "192.0.2.10:1000", b"\0\x01f\0octet\0").is_none(),
+        "a retransmitted RRQ is not a second request"
+    );
+    // EDK2's second request after its tsize probe is a new one.
+    let probe = rrq_from(
+        &mut server,
+        "192.0.2.10:1000",
+        b"\0\x01f\0octet\0tsize\x000\0",
+    )
+    .unwrap();
+    assert_eq!(server.stats().duplicates, 1);
+    server.finished(probe.id());
+    server.established(a.id());
+    let b = rrq_from(&mut server, "192.0.2.11:1000", b"\0\x01f\0octet\0").unwrap();
+    server.established(b.id());
+    assert_eq!((server.active(), server.handshaking()), (2, 0));
+    assert!(
+        rrq_from(&mut server, "192.0.2.12:1000", b"\0\x01f\0octet\0").is_none(),
+        "over the cap: dropped without reply"
+    );
+    assert_eq!(server.stats().over_cap, 1);
+    let mut buf = [0u8; 600];
+    assert!(server.poll_transmit(t(0), &mut buf).is_none());
+    server.finished(a.id());
+    server.finished(a.id());
+    assert_eq!(server.active(), 1, "a second finished is a no-op");
+    assert!(rrq_from(&mut server, "192.0.2.10:1000", b"\0\x01f\0octet\0").is_some());
+}
+
+#[test]
+fn handshakes_have_their_own_budget_with_a_per_source_limit() {
+    let mut server = Server::new(ServerConfig {
+        max_transfers: 1,
+        max_handshakes: 4,
+        max_handshakes_per_source: 2,
+        ..ServerConfig::default()
+    });
+    let flood: Vec<Incoming> = (0..3u16)
+        .map(|p| {
+            rrq_from(
+                &mut server,
+                &format!("198.51.100.7:{}", 1000 + p),
+                b"\0\x01f\0octet\0",
+            )
+            .unwrap()
+        })
+        .collect();
+    // The third from one source evicts that source's oldest.
+    assert_eq!(server.poll_evicted(), Some(flood[0].id()));
+    assert_eq!(server.poll_evicted(), None);
+    assert_eq!(server.handshaking(), 2);
+    let others: Vec<Incoming> = (0..3u8)
+        .map(|i| {
+            rrq_from(
+                &mut server,
+                &format!("198.51.100.{}:1000", 20 + i),
+                b"\0\x01f\0octet\0",
+            )
+            .unwrap()
+        })
+        .collect();
+    // Budget of 4: the oldest handshakes go, whoever sent them.
+    assert_eq!(server.poll_evicted(), Some(flood[1].id()));
+    assert_eq!(server.handshaking(), 4);
+    // A real client that answers leaves the budget; evicted and finished ids are ignored.
+    server.established(others[0].id());
+    assert_eq!((server.active(), server.handshaking()), (1, 3));
+    server.finished(flood[0].id());
+    server.established(flood[1].id());
+    assert_eq!((server.active(), server.handshaking()), (1, 3));
+    assert_eq!(server.stats().evicted, 2);
+}
+
+#[test]
+fn an_unanswered_request_gets_two_packets_then_quiet_then_timeout() {
+    let mut server = Server::new(ServerConfig::default());
+    let mut s =
+        request(&mut server, b"\0\x01f\0octet\0").accept(t(0), FileInfo { size: Some(5000) });
+    feed(&mut s, &[7u8; 5000]);
+    let mut sent = drain(&mut s, t(0)).len();
+    let mut last = t(0);
+    while let Some(deadline) = s.poll_timeout() {
+        last = deadline;
+        s.handle_timeout(deadline);
+        feed(&mut s, &[7u8; 5000]);
+        sent += drain(&mut s, deadline).len();
+    }
+    assert_eq!(sent, 2, "DATA 1 and one retransmission");
+    assert_eq!(last, t(5000), "the handshake timeout");
+    assert_eq!(
+        s.outcome(),
+        Some(&Outcome::Failed(TransferError::TimedOut { retries: 1 }))
+    );
+    assert!(!s.stats().established);
+}
+
+#[test]
+fn a_late_ack_during_the_quiet_handshake_establishes_the_transfer() {
+    let mut server = Server::new(ServerConfig::default());
+    let mut s = request(&mut server, b"\0\x01f\0octet\0blksize\x001024\0")
+        .accept(t(0), FileInfo { size: Some(3000) });
+    assert!(
+        event(&mut s).is_none(),
+        "no file bytes before the OACK is answered"
+    );
+    assert_eq!(drain(&mut s, t(0)).len(), 1);
+    s.handle_timeout(t(1000));
+    assert_eq!(drain(&mut s, t(1000)).len(), 1, "the OACK once more");
+    s.handle_timeout(t(3000));
+    assert!(drain(&mut s, t(3000)).is_empty(), "then quiet");
+    from_client(&mut s, t(3500), &ack(0));
+    assert_eq!(s.poll_event(), Some(SessionEvent::Established));
+    assert!(feed(&mut s, &[1u8; 3000]).is_empty());
+    let sent = drain(&mut s, t(3500));
+    assert_eq!(data_block(&sent[0].1), (1, 1024));
+}
+
+#[test]
+fn a_file_that_shrinks_under_the_transfer_fails_with_an_error() {
+    let mut server = Server::new(ServerConfig::default());
+    let mut s =
+        request(&mut server, b"\0\x01f\0octet\0").accept(t(0), FileInfo { size: Some(2000) });
+    feed(&mut s, &[1u8; 2000]);
+    drain(&mut s, t(0));
+    from_client(&mut s, t(1), &ack(1));
+    // The file is now 700 bytes long: block 2 comes back short.
+    while let Some(ev) = s.poll_event() {
+        if let SessionEvent::NeedData { offset, .. } = ev {
+            s.supply(offset, &[1u8; 188]).unwrap();
+        }
+    }
+    let sent = drain(&mut s, t(1));
+    assert_eq!(sent.len(), 1);
+    assert!(matches!(
+        Repr::parse_bytes(&sent[0].1).unwrap(),
+        Repr::Error {
+            code: ErrorCode::NotDefined,
+            ..
+        }
+    ));
+    assert_eq!(
+        s.outcome(),
+        Some(&Outcome::Failed(TransferError::FileChanged {
+            size: 2000,
+            missing: 1300
+        }))
+    );
+}
+
+#[test]
+fn blksize_for_mtu_leaves_room_for_the_headers() {
+    assert_eq!(pxe_tftp::blksize_for_mtu(1500, false), 1468);
+    assert_eq!(pxe_tftp::blksize_for_mtu(1500, true), 1448);
+    assert_eq!(pxe_tftp::blksize_for_mtu(65536, false), 65464);
+    assert_eq!(pxe_tftp::blksize_for_mtu(300, false), 512);
 }

@@ -96,11 +96,15 @@ impl ProxyResponder {
     }
 
     fn handle(&mut self, now: Instant, dgram: &Datagram<'_>) {
-        let req = match reply::parse_request(dgram.payload, &mut self.stats) {
+        let (req, bad_boot) = match reply::parse_request(dgram.payload, &mut self.stats) {
             Ok(r) => r,
             Err((mac, reason)) => return self.ignore(mac, reason),
         };
         let mac = Some(req.client_mac());
+        // A proxy gives nothing but boot decisions, so a client it cannot classify gets none.
+        if let Some(e) = bad_boot {
+            return self.ignore(mac, IgnoreReason::MalformedBootOption(e));
+        }
         let port = dgram.local.port();
         let on_4011 = port == PXE_PORT;
         let mt = req.message_type();

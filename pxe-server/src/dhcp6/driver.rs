@@ -11,9 +11,9 @@ use pxe_dhcp::v6::{
 use pxe_proto::{Datagram, Destination, Instant, MacAddr, SansIo};
 use tokio::sync::watch;
 
+use super::leases::Lease6File;
 use super::net::{Dhcp6Socket, Interface6};
 use super::{Dhcp6Config, Dhcp6Mode, ra};
-use crate::dhcp::leases::LeaseFile;
 use crate::dhcp::{DhcpConfig, DhcpContext};
 use crate::error::Error;
 
@@ -54,7 +54,7 @@ pub struct Driver6 {
     core: Core6,
     iface: Interface6,
     sock: Dhcp6Socket,
-    leases: Option<LeaseFile>,
+    leases: Option<Lease6File>,
     ra: Option<Vec<u8>>,
 }
 
@@ -131,11 +131,8 @@ impl Driver6 {
                     cfg.valid_secs = v;
                 }
                 let path = config.leases_path();
-                let file = LeaseFile::open(&path).map_err(|e| Error::Dhcp(e.to_string()))?;
-                let table: Lease6Table = file
-                    .load()
-                    .map_err(|e| Error::Dhcp(e.to_string()))?
-                    .unwrap_or_default();
+                let file = Lease6File::open(&path).map_err(Error::Dhcp)?;
+                let table: Lease6Table = file.load().map_err(Error::Dhcp)?;
                 tracing::info!(leases = table.len(), file = %path.display(), "DHCPv6 lease file opened");
                 leases = Some(file);
                 Core6::Server(Box::new(Server::with_leases(cfg, policy, table)))

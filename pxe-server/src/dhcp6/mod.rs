@@ -6,7 +6,7 @@
 //!   ([`net::Interface6`]);
 //! - binds UDP 547 on the interface and joins All_DHCP_Relay_Agents_and_Servers (ff02::1:2),
 //!   with `IPV6_RECVPKTINFO` so the core knows multicast from unicast (RFC 8415 §16);
-//! - persists the stateful server's leases ([`crate::dhcp::leases::LeaseFile`], its own file)
+//! - persists the stateful server's leases ([`leases::Lease6File`], JSON replaced atomically)
 //!   before any reply that depends on them leaves;
 //! - with `router_advertisements = true`, sends router advertisements with the M/O flags the
 //!   mode needs ([`ra`]).
@@ -15,6 +15,7 @@
 //! families, and the decision's log line has the same format.
 
 mod driver;
+pub mod leases;
 pub mod net;
 pub mod ra;
 

@@ -24,6 +24,10 @@ use pxe_tftp::{ErrorCode, FileInfo, Incoming, RequestKind, Server, ServerConfig}
 
 use crate::config::TftpConfig;
 use crate::error::Error;
+use crate::events::{
+    Event, Events, ProgressTicker, Protocol, TransferFinished, TransferId, TransferResult,
+    TransferStarted,
+};
 use crate::fdlimit;
 use crate::ranges::PortRange;
 
@@ -64,6 +68,8 @@ pub struct Settings {
     pub blksize_from_mtu: bool,
     /// Most transfers at once; requests beyond it are dropped unanswered until one ends.
     pub max_transfers: usize,
+    /// Where transfers are reported.
+    pub events: Events,
 }
 
 impl Settings {
@@ -86,6 +92,7 @@ impl Settings {
             max_transfers: t.max_transfers.map_or(DEFAULT_MAX_TRANSFERS, |n| {
                 usize::try_from(n.get()).unwrap_or(usize::MAX)
             }),
+            events: Events::new(),
         }
     }
 }
@@ -128,6 +135,7 @@ pub fn start(settings: Settings) -> Result<Running, Error> {
         ports: PortAllocator::new(settings.port_range),
         stop: Arc::clone(&stop),
         admission: Arc::new(Admission::new(settings.max_transfers)),
+        events: settings.events,
     });
     tracing::info!(
         listen = %local, root = %shared.root.describe(), blksize_max = settings.core.blksize_max,
@@ -172,6 +180,8 @@ struct Shared {
     stop: Arc<AtomicBool>,
     /// Requests being served and the cap on them.
     admission: Arc<Admission>,
+    /// Where transfers are reported.
+    events: Events,
 }
 
 /// One [`Server`] per local address, each with `blksize_max` capped to its interface's MTU.
@@ -304,6 +314,18 @@ fn dispatch(
     let (io, size) = match opened {
         Ok(o) => o,
         Err(refusal) => {
+            shared.events.emit(|| {
+                Event::TransferFinished(TransferFinished {
+                    id: TransferId::next(),
+                    protocol: Protocol::Tftp,
+                    client: transfer::shown(peer),
+                    file: name.clone(),
+                    bytes: 0,
+                    duration: std::time::Duration::ZERO,
+                    status: None,
+                    result: TransferResult::Refused(refusal.explain()),
+                })
+            });
             refuse(incoming, &refusal, &name, listener, out);
             return None;
         }
@@ -322,15 +344,33 @@ fn dispatch(
         client = %transfer::shown(peer), file = %name, blksize = ?o.blksize, windowsize = ?o.windowsize,
         tsize = ?o.tsize, timeout = ?o.timeout, "request"
     );
+    let upload = incoming.kind() == RequestKind::Write;
     let session = incoming.accept(clock::now(), FileInfo { size });
-    let transfer = Transfer::new(socket, session, io, name, Arc::clone(&shared.stop));
+    let id = TransferId::next();
+    let events = shared.events.clone();
+    let client = transfer::shown(peer);
+    events.emit(|| {
+        Event::TransferStarted(TransferStarted {
+            id,
+            protocol: Protocol::Tftp,
+            client,
+            file: name.clone(),
+            size,
+            upload,
+            at: std::time::SystemTime::now(),
+        })
+    });
+    let ticker = ProgressTicker::new(events.clone(), id, Protocol::Tftp, size);
+    let transfer = Transfer::new(socket, session, io, name.clone(), Arc::clone(&shared.stop))
+        .with_progress(ticker);
     // A failed spawn drops the closure, and with it the slot.
     let spawned = std::thread::Builder::new()
         .name("tftp-transfer".into())
         .stack_size(TRANSFER_STACK)
         .spawn(move || {
             let _slot = slot;
-            transfer.run();
+            let summary = transfer.run();
+            events.emit(|| finished(id, client, name, &summary));
         });
     match spawned {
         Ok(h) => Some(h),
@@ -339,6 +379,31 @@ fn dispatch(
             None
         }
     }
+}
+
+/// The event for a transfer that ended with `summary`.
+fn finished(
+    id: TransferId,
+    client: SocketAddr,
+    file: String,
+    summary: &transfer::Summary,
+) -> Event {
+    let result = match &summary.outcome {
+        Some(pxe_tftp::Outcome::Completed) => TransferResult::Completed,
+        Some(pxe_tftp::Outcome::SizeProbe) => TransferResult::SizeProbe,
+        Some(pxe_tftp::Outcome::Failed(e)) => TransferResult::Failed(e.to_string()),
+        None => TransferResult::Failed("unfinished".into()),
+    };
+    Event::TransferFinished(TransferFinished {
+        id,
+        protocol: Protocol::Tftp,
+        client,
+        file,
+        bytes: summary.stats.bytes,
+        duration: summary.stats.duration().unwrap_or_default(),
+        status: None,
+        result,
+    })
 }
 
 fn refuse(incoming: Incoming, refusal: &Refusal, name: &str, listener: &Listener, out: &mut [u8]) {

@@ -15,6 +15,7 @@ use pxe_tftp::{ErrorCode, Outcome, RequestKind, Session, SessionEvent, TransferE
 use super::clock;
 use super::fs::{Data, Upload};
 use super::net::{self, STOP_POLL};
+use crate::events::ProgressTicker;
 
 /// Receive buffer of a read session: ACKs are 4 bytes, ERRORs carry a short message.
 const READ_RECV_BUFFER: usize = 1024;
@@ -60,6 +61,8 @@ pub struct Transfer {
     gso: bool,
     /// The code sent when an upload the session had completed could not be kept.
     write_failed: Option<ErrorCode>,
+    /// Progress reports, when asked for ([`Transfer::with_progress`]).
+    progress: Option<ProgressTicker>,
 }
 
 /// The figures of a finished transfer, for the summary log line and for tests.
@@ -103,7 +106,15 @@ impl Transfer {
             rbuf: vec![0; rlen],
             gso: true,
             write_failed: None,
+            progress: None,
         }
+    }
+
+    /// Reports the byte count to `ticker` as the transfer goes.
+    #[must_use]
+    pub fn with_progress(mut self, ticker: ProgressTicker) -> Self {
+        self.progress = Some(ticker);
+        self
     }
 
     /// Runs the transfer to its end and logs one summary line.
@@ -198,6 +209,9 @@ impl Transfer {
                 Ok(len) => {
                     let dgram = Datagram::new(peer, local, &self.rbuf[..len]);
                     self.session.handle_datagram(clock::now(), dgram);
+                    if let Some(p) = &mut self.progress {
+                        p.tick(self.session.stats().bytes);
+                    }
                 }
                 Err(e)
                     if matches!(
