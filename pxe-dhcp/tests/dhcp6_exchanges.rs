@@ -402,12 +402,39 @@ fn boot_only_answers_a_request_naming_it_with_the_advertised_rule() {
 fn the_decision_log_has_one_format_for_both_families() {
     let mut r = boot_only(Policy::default());
     let out = send(&mut r, T0, 1, &edk2(MessageType::Solicit, 1, 1));
-    assert_eq!(
-        out.boot_reason().unwrap(),
-        "52:54:00:77:00:01 DUID 00:04:11:11:11:11:11:11:11:11:11:11:11:11:11:11:11:01 arch 7 = \
-         x64 UEFI, PXE ROM (UNDI 3.16), no iPXE user class → tftp://[2001:db8::1]/ipxe.efi by \
-         rule 2 (pxe-uefi-x64)"
+    let reason = out.boot_reason().unwrap();
+    // The policy's own notes (the unsigned-ipxe.efi one for Secure Boot) follow, as over IPv4.
+    assert!(
+        reason.starts_with(
+            "52:54:00:77:00:01 DUID 00:04:11:11:11:11:11:11:11:11:11:11:11:11:11:11:11:01 arch 7 = \
+             x64 UEFI, PXE ROM (UNDI 3.16), no iPXE user class → tftp://[2001:db8::1]/ipxe.efi by \
+             rule 2 (pxe-uefi-x64)"
+        ),
+        "{reason}"
     );
+    let v4 = Policy::default()
+        .decide(&edk2_v4(), core::net::Ipv4Addr::new(10, 77, 0, 1))
+        .unwrap()
+        .reason;
+    assert!(
+        v4.starts_with(
+            "52:54:00:77:00:01 arch 7 = x64 UEFI, PXE ROM (UNDI 3.0), no iPXE user class → \
+             ipxe.efi by rule 2 (pxe-uefi-x64)"
+        ),
+        "{v4}"
+    );
+}
+
+/// The same machine's DHCPv4 DISCOVER, classified.
+fn edk2_v4() -> pxe_dhcp::pxe::ClientInfo {
+    use pxe_dhcp::wire::{DhcpOption, MessageType as Mt, Op, Repr};
+    let mut r = Repr::new(Op::BootRequest, 1, mac(1));
+    r.options = vec![
+        DhcpOption::MessageType(Mt::Discover),
+        DhcpOption::ClientSystemArchitecture(vec![Arch(7)]),
+        DhcpOption::VendorClassIdentifier(b"PXEClient:Arch:00007:UNDI:003000".to_vec()),
+    ];
+    pxe_dhcp::pxe::ClientInfo::from_repr(&r)
 }
 
 #[test]
