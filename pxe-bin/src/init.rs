@@ -290,6 +290,10 @@ mode = "off"                  # "proxy" beside an existing DHCP server, "server"
 # interface = "eth0"          # needs a global IPv6 address; default: the [dhcp] interface
 # range = "2001:db8::100,2001:db8::1ff"
 # router_advertisements = true  # only on a network without a router
+
+[admin]
+# Off unless listen is set: Prometheus /metrics and the live status page (README "Monitoring").
+# listen = "127.0.0.1:9169"
 "#,
         root = root.display(),
         menu = root.join("menu.toml").display()

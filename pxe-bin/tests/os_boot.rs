@@ -15,7 +15,7 @@
 //! | `secureboot` | OVMF, Secure Boot on, MS keys | EDK2 PXE → shim → GRUB → the rendered grub.cfg → signed kernel (`pxe init` + `[dhcp] uefi = "shim"`) |
 //! | `ipxe-efi` | OVMF, no Secure Boot | EDK2 PXE → ipxe.efi → the rendered boot.ipxe, kernel over HTTP |
 //! | `sanboot` | SeaBIOS + iPXE ROM | boot.ipxe over HTTP (a menu's `sanboot` entry) → the ISO over HTTP ranges |
-//! | `sb-refused` | OVMF, Secure Boot on | EDK2 PXE → ipxe.efi (default chain): refused, and the decision line says why |
+//! | `sb-refused` | OVMF, Secure Boot on | EDK2 PXE → ipxe.efi (default chain): refused; the decision for the firmware's next attempt says why |
 //!
 //! `pxelinux`, `ipxe-efi` and `secureboot` boot the same entry of one `menu.toml`, rendered by
 //! `pxe menu render` into pxelinux.cfg/default, boot.ipxe and grub/grub.cfg.
@@ -132,7 +132,7 @@ fn boot_os(
     config: Option<&str>,
     http: bool,
 ) -> Outcome {
-    let mut out = boot_os_until(lab, firmware, mac, config, http, DHCP_MARKER);
+    let mut out = boot_os_until(lab, firmware, mac, config, http, Until::Serial(DHCP_MARKER));
     if out.boot.ok {
         let line = out
             .boot
@@ -157,14 +157,23 @@ fn boot_os(
     out
 }
 
-/// Starts the servers as [`boot_os`] does and boots up to `marker`.
+/// Where a boot's goal shows.
+#[derive(Clone, Copy)]
+enum Until<'a> {
+    /// This text on the serial console.
+    Serial(&'a str),
+    /// This text in `pxe`'s log.
+    ServerLog(&'a str),
+}
+
+/// Starts the servers as [`boot_os`] does and boots until `until`.
 fn boot_os_until(
     lab: &Lab,
     firmware: Firmware,
     mac: &str,
     config: Option<&str>,
     http: bool,
-    marker: &str,
+    until: Until<'_>,
 ) -> Outcome {
     let root = lab.root().display().to_string();
     let leases = lab.dir().join("leases.json").display().to_string();
@@ -194,7 +203,14 @@ fn boot_os_until(
     let mut server = lab.spawn("pxe", &argv);
     lab.wait_udp_port(69, &mut server, Duration::from_secs(20));
     lab.wait_udp_port(67, &mut server, Duration::from_secs(20));
-    let boot = lab.boot_with(firmware, mac, marker, LIMIT, MEMORY_MIB);
+    let boot = match until {
+        Until::Serial(marker) => lab.boot_with(firmware, mac, marker, LIMIT, MEMORY_MIB),
+        Until::ServerLog(needle) => {
+            lab.boot_until(firmware, mac, needle, LIMIT, MEMORY_MIB, &|_| {
+                server.log().contains(needle)
+            })
+        }
+    };
     let mut problems = Vec::new();
     if !boot.ok {
         problems.push(boot.why.clone());
@@ -371,7 +387,9 @@ fn sanboot(os: &OsImage) -> Outcome {
 }
 
 /// UEFI with Secure Boot on and the default chain (iPXE): the firmware refuses the unsigned
-/// `ipxe.efi`, and `pxe`'s decision line for that machine says why and what to set.
+/// `ipxe.efi` and moves to its next boot option; `pxe`'s decision line for that next request
+/// says iPXE did not start, why, and what to set (every `ipxe.efi` decision also carries the
+/// Secure Boot note).
 fn secureboot_refused(os: &OsImage) -> Outcome {
     let lab = Lab::new_shared("os-sb-refused");
     init_root(&lab, os);
@@ -382,18 +400,22 @@ fn secureboot_refused(os: &OsImage) -> Outcome {
         mac,
         None,
         false,
-        REFUSED_MARKER,
+        Until::ServerLog(STALL_NOTE),
     );
-    let line = out
+    let first = out
         .server_log
         .lines()
         .find(|l| l.contains(mac) && l.contains("ipxe.efi by rule"))
         .unwrap_or_default()
         .to_owned();
-    if !(line.contains("Secure Boot") && line.contains("shim")) {
+    if !(first.contains("Secure Boot") && first.contains("shim")) {
         out.problems.push(format!(
-            "the decision line does not say why a Secure Boot machine fails: {line}"
+            "the decision line does not say a Secure Boot machine refuses ipxe.efi: {first}"
         ));
+    }
+    if !out.boot.serial.contains(REFUSED_MARKER) {
+        out.problems
+            .push(format!("the firmware did not print `{REFUSED_MARKER}`"));
     }
     if out.boot.serial.contains(USERSPACE_MARKER) {
         out.problems
@@ -404,6 +426,8 @@ fn secureboot_refused(os: &OsImage) -> Outcome {
 
 /// What OVMF prints when Secure Boot refuses an image (EFI_SECURITY_VIOLATION).
 const REFUSED_MARKER: &str = "Access Denied";
+/// What `pxe` adds to the decision for a firmware back without iPXE having asked.
+const STALL_NOTE: &str = "it did not start iPXE";
 
 type PathFn = fn(&OsImage) -> Outcome;
 

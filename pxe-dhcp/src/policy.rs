@@ -138,7 +138,9 @@ impl UefiChain {
 }
 
 /// Why a UEFI client sent to unsigned iPXE may not come up, added to the decision's reason.
-pub const SECURE_BOOT_NOTE: &str = "ipxe.efi is unsigned: with Secure Boot on, this machine      refuses it and does not boot; set [dhcp] uefi = \"shim\" (or uefi = \"shim\" on a rule      matching it) for the signed shim → GRUB chain";
+pub const SECURE_BOOT_NOTE: &str = "ipxe.efi is unsigned: with Secure Boot on, this machine \
+     refuses it and does not boot; set [dhcp] uefi = \"shim\" (or uefi = \"shim\" on a rule \
+     matching it) for the signed shim → GRUB chain";
 
 /// A MAC address with a mask (`52:54:00:00:00:00` / `ff:ff:ff:00:00:00` matches a vendor prefix).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -150,9 +150,10 @@ fn proxy_flow_67_then_4011() {
     assert_eq!(*local, Some(SocketAddr::new(IpAddr::V4(SERVER), 67)));
     assert_eq!(
         boot_reasons(&ev),
-        [
-            "52:54:00:77:00:01 arch 7 = x64 UEFI, PXE ROM (UNDI 3.0), no iPXE user class → ipxe.efi by rule 2 (pxe-uefi-x64)"
-        ]
+        [format!(
+            "52:54:00:77:00:01 arch 7 = x64 UEFI, PXE ROM (UNDI 3.0), no iPXE user class → ipxe.efi by rule 2 (pxe-uefi-x64) ({})",
+            pxe_dhcp::policy::SECURE_BOOT_NOTE
+        )]
     );
 
     // The client got its address elsewhere and asks the boot server on 4011.

@@ -232,13 +232,15 @@ fn import_config(cfg: &Config, paths: &[String]) -> Import {
             Keyword::Include => im.use_item(i),
             Keyword::MenuInclude if include_tag(&d.value).is_none() => im.use_item(i),
             Keyword::Totaltimeout if d.int() == 0 => im.use_item(i),
-            k if PASS_THROUGH.contains(&k) && !d.value.chars().any(char::is_control) => {
-                menu.pxelinux_lines.push(
-                    format!("{} {}", k.name(), d.value.trim_end())
-                        .trim_end()
-                        .to_string(),
-                );
-                im.use_item(i);
+            k if PASS_THROUGH.contains(&k) => {
+                // A tab separates words as a space does; other control characters cannot be
+                // written on one line of the model.
+                let value = d.value.trim_end().replace('\t', " ");
+                if !value.chars().any(char::is_control) {
+                    menu.pxelinux_lines
+                        .push(format!("{} {value}", k.name()).trim_end().to_string());
+                    im.use_item(i);
+                }
             }
             _ => {}
         }
@@ -385,7 +387,20 @@ fn import_config(cfg: &Config, paths: &[String]) -> Import {
                 im.use_item(i);
             }
             if d.keyword == Keyword::MenuDefault {
-                menu_default = Some(id.clone());
+                if l.menu.is_none() {
+                    menu_default = Some(id.clone());
+                } else {
+                    // A submenu's own default (`m->defentry` of that menu): the model has one
+                    // default for the whole menu.
+                    im.note(
+                        i,
+                        format!(
+                            "MENU DEFAULT of label `{}` picks the default of its submenu, which \
+                             the model does not keep",
+                            l.id
+                        ),
+                    );
+                }
             }
         }
         for i in &l.items {

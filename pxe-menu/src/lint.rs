@@ -161,6 +161,8 @@ codes! {
     NonUtf8 = "M044", "non-utf8", Info;
     /// `MENU END` without an open `MENU BEGIN`, or a `MENU BEGIN` never closed.
     UnbalancedMenu = "M045", "unbalanced-menu", Warning;
+    /// A `TIMEOUT`/`TOTALTIMEOUT` under a second (1 to 9): it counts tenths of a second.
+    SubSecondTimeout = "M046", "sub-second-timeout", Info;
 }
 
 impl fmt::Display for Code {
@@ -298,6 +300,9 @@ pub struct LintOptions<'t> {
     /// Whether `INCLUDE`d files are already part of the config (read by [`crate::Tree`]); when
     /// not, a config with includes does not have its targets judged.
     pub includes_read: bool,
+    /// The paths of the files [`Item::file`] indexes (set by [`crate::Tree::lint`]), so a
+    /// message can name another file.
+    pub files: &'t [String],
     /// The firmware the config is for.
     pub firmware: Firmware,
     /// The served tree, for the file checks; `None` skips them.
@@ -317,6 +322,7 @@ impl Default for LintOptions<'_> {
             loader: Loader::Pxelinux,
             mode: LintMode::Entry,
             includes_read: false,
+            files: &[],
             firmware: Firmware::Bios,
             tree: None,
             prefix: "",
@@ -692,6 +698,23 @@ impl Linter<'_, '_> {
                 None,
             );
         }
+        if matches!(k, Keyword::Timeout | Keyword::Totaltimeout)
+            && let n @ 1..=9 = d.int()
+        {
+            self.push(
+                Code::SubSecondTimeout,
+                at_value(item),
+                format!(
+                    "{} {n} is {n}/10 of a second: it counts tenths of a second",
+                    k.name()
+                ),
+                Some(format!(
+                    "{} {}, if {n} seconds were meant",
+                    k.name(),
+                    n * 10
+                )),
+            );
+        }
         if let Some((word, read_as)) = number_problem(k, &d.value) {
             let tenths = if matches!(k, Keyword::Timeout | Keyword::Totaltimeout) {
                 " (it counts tenths of a second)"
@@ -791,6 +814,7 @@ impl Linter<'_, '_> {
         let labels = &self.scopes.labels;
         let has_menu = self.has_menu();
         let mut seen: Vec<(&str, String, (u32, u32))> = Vec::new();
+        let mut noted: Vec<&str> = Vec::new();
         for l in labels {
             if l.id.is_empty() {
                 continue;
@@ -826,23 +850,40 @@ impl Linter<'_, '_> {
                 let named = !has_menu || self.named_by_default(l.id);
                 match seen.iter().find(|(id, _, _)| *id == l.id) {
                     Some((_, first_cmd, first_at))
-                        if *first_cmd != cmd && *first_at != here && named =>
+                        if *first_cmd != cmd
+                            && *first_at != here
+                            && (named || !noted.contains(&l.id)) =>
                     {
-                        self.push_sev(
-                            Code::DuplicateLabel,
-                            if has_menu {
-                                Severity::Warning
-                            } else {
-                                Severity::Error
-                            },
-                            at_value(l.item),
+                        // Under a menu and named by nothing, only `boot:` (reached with Esc)
+                        // sees the clash: a note, once per id.
+                        let (severity, once) = match (named, has_menu) {
+                            (true, true) => (Severity::Warning, false),
+                            (true, false) => (Severity::Error, false),
+                            (false, _) => (Severity::Info, true),
+                        };
+                        let message = if severity == Severity::Info {
+                            format!(
+                                "label `{}` is defined again with another command line: each menu \
+                                 entry boots its own, but typed at boot: the first one boots",
+                                l.id
+                            )
+                        } else {
                             format!(
                                 "label `{}` is defined twice with different command lines; \
                                  DEFAULT, ONTIMEOUT and boot: always get the first",
                                 l.id
-                            ),
+                            )
+                        };
+                        self.push_sev(
+                            Code::DuplicateLabel,
+                            severity,
+                            at_value(l.item),
+                            message,
                             Some("give each LABEL a unique one-word id".into()),
                         );
+                        if once {
+                            noted.push(l.id);
+                        }
                     }
                     Some(_) => {}
                     None => seen.push((l.id, cmd, here)),
@@ -1307,7 +1348,14 @@ impl Linter<'_, '_> {
                 } else {
                     (
                         Severity::Info,
-                        format!("line {} of an included file", first.line),
+                        match self
+                            .opts
+                            .files
+                            .get(usize::try_from(first.file).unwrap_or(usize::MAX))
+                        {
+                            Some(path) => format!("{path}:{}", first.line),
+                            None => format!("line {} of an included file", first.line),
+                        },
                     )
                 };
                 self.push_sev(

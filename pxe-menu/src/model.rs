@@ -804,11 +804,21 @@ impl Menu {
                     append,
                 } => {
                     let _ = writeln!(o, "  KERNEL {kernel}");
+                    // `initrd=` first on the APPEND line, not an INITRD line (which `record()`
+                    // puts after everything): it stays left of a `---`, behind which Debian's
+                    // installer copies options into the installed system.
+                    let mut line = String::new();
                     if !initrd.is_empty() {
-                        let _ = writeln!(o, "  INITRD {}", initrd.join(","));
+                        let _ = write!(line, "initrd={}", initrd.join(","));
                     }
                     if !append.is_empty() {
-                        let _ = writeln!(o, "  APPEND {append}");
+                        if !line.is_empty() {
+                            line.push(' ');
+                        }
+                        line.push_str(append);
+                    }
+                    if !line.is_empty() {
+                        let _ = writeln!(o, "  APPEND {line}");
                     }
                 }
                 Boot::MemdiskIso { image, raw } => {
@@ -1094,7 +1104,7 @@ mod tests {
         assert_eq!(r.labels[0].command_line, ".localboot 0");
         assert_eq!(
             r.labels[1].command_line,
-            "debian-installer/amd64/linux vga=788 --- quiet initrd=debian-installer/amd64/initrd.gz"
+            "debian-installer/amd64/linux initrd=debian-installer/amd64/initrd.gz vga=788 --- quiet"
         );
         assert!(files[0].contents.starts_with("SERIAL 0 115200\n"));
         assert!(

@@ -69,7 +69,7 @@ pub struct EntryPoint {
 /// use pxe_menu::{Code, EntryPoint, LintMode, LintOptions, MemTree, Tree};
 /// let mut t = MemTree::new();
 /// t.insert_text("pxelinux.cfg/default", "UI menu.c32\nINCLUDE common.cfg\nDEFAULT a\n");
-/// t.insert_text("common.cfg", "LABEL a\n KERNEL vmlinuz\n APPEND quiet\nTIMEOUT 5s\n");
+/// t.insert_text("common.cfg", "LABEL a\n KERNEL vmlinuz\n APPEND quiet\nTIMEOUT 50s\n");
 /// for f in ["pxelinux.0", "ldlinux.c32", "menu.c32", "libutil.c32", "libcom32.c32", "vmlinuz"] {
 ///     t.insert(f, 1000);
 /// }
@@ -166,6 +166,7 @@ impl Tree {
             let o = LintOptions {
                 mode: root.mode,
                 includes_read: !root.missing_includes,
+                files: &self.files,
                 prefix: &root.prefix,
                 ..*opts
             };

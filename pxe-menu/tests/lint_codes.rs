@@ -246,6 +246,11 @@ fn text_checks() {
         &format!("{h}{a}  IPAPPEND 0x3\n"),
     );
     text(
+        Code::SubSecondTimeout,
+        &format!("DEFAULT a\nTIMEOUT 01\n{a}"),
+        &format!("DEFAULT a\nTIMEOUT 10\n{a}"),
+    );
+    text(
         Code::WrongLoader,
         &format!("{h}LABEL a\n  LINUX menu.c32\n"),
         &format!("{h}LABEL a\n  COM32 menu.c32\n"),

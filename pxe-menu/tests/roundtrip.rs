@@ -188,11 +188,11 @@ fn expected_command_line(b: &Boot) -> String {
             append,
         } => {
             let mut s = kernel.clone();
-            if !append.is_empty() {
-                s = format!("{s} {append}");
-            }
             if !initrd.is_empty() {
                 s = format!("{s} initrd={}", initrd.join(","));
+            }
+            if !append.is_empty() {
+                s = format!("{s} {append}");
             }
             s
         }

@@ -376,7 +376,9 @@ impl Lab {
         limit: Duration,
         memory_mib: u32,
     ) -> Boot {
-        self.boot_with_args(firmware, mac, marker, limit, memory_mib, &[])
+        self.boot_until(firmware, mac, marker, limit, memory_mib, &|serial| {
+            serial.contains(marker)
+        })
     }
 
     /// [`Lab::boot_with`] with `extra` QEMU arguments (e.g. `-fw_cfg` knobs for OVMF).
@@ -388,6 +390,40 @@ impl Lab {
         limit: Duration,
         memory_mib: u32,
         extra: &[&str],
+    ) -> Boot {
+        self.boot_until_args(firmware, mac, marker, limit, memory_mib, extra, &|serial| {
+            serial.contains(marker)
+        })
+    }
+
+    /// [`Lab::boot_with`], done when `done` says so of the serial log so far (it may look at
+    /// other things too, such as a server's log); `what` names the goal in failure messages.
+    pub fn boot_until(
+        &self,
+        firmware: Firmware,
+        mac: &str,
+        what: &str,
+        limit: Duration,
+        memory_mib: u32,
+        done: &dyn Fn(&str) -> bool,
+    ) -> Boot {
+        self.boot_until_args(firmware, mac, what, limit, memory_mib, &[], done)
+    }
+
+    /// [`Lab::boot_until`] with `extra` QEMU arguments.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the boot's knobs, each one plain"
+    )]
+    pub fn boot_until_args(
+        &self,
+        firmware: Firmware,
+        mac: &str,
+        what: &str,
+        limit: Duration,
+        memory_mib: u32,
+        extra: &[&str],
+        done: &dyn Fn(&str) -> bool,
     ) -> Boot {
         let serial = self.dir().join("serial.log");
         write_file(&serial, "");
@@ -463,7 +499,7 @@ impl Lab {
                     milestones.push((elapsed, *label));
                 }
             }
-            if text.contains(marker) {
+            if done(&text) {
                 break (true, String::new());
             }
             if let Some(status) = qemu.exited() {
@@ -473,7 +509,7 @@ impl Lab {
                 );
             }
             if elapsed > limit {
-                break (false, format!("no `{marker}` within {limit:?}"));
+                break (false, format!("no `{what}` within {limit:?}"));
             }
             std::thread::sleep(Duration::from_millis(100));
         };

@@ -9,6 +9,7 @@
 //! [`DhcpEvent::Lease`] whenever lease state changed, so the driver persists
 //! [`LeaseServer::leases`]); then sleeps until `poll_timeout`.
 
+mod chain_watch;
 mod key;
 mod leases;
 mod proxy;
@@ -31,6 +32,8 @@ use crate::Error;
 use crate::policy::BootDecision;
 use crate::pxe::ClientInfo;
 use crate::wire::MessageType;
+pub use chain_watch::CHAIN_WATCH_SECS;
+use chain_watch::ChainWatch;
 
 /// What a responder tells its driver.
 #[derive(Debug, Clone, PartialEq, Eq)]

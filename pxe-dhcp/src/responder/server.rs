@@ -11,7 +11,7 @@ use pxe_proto::{Datagram, Instant, MacAddr, SansIo, Transmit};
 use super::key::ClientKey;
 use super::leases::{Lease, LeaseState, LeaseTable};
 use super::reply::{self, Pending};
-use super::{DhcpEvent, IgnoreReason, LeaseChange, OnceMemory, RelayProblem, Stats};
+use super::{ChainWatch, DhcpEvent, IgnoreReason, LeaseChange, OnceMemory, RelayProblem, Stats};
 use crate::policy::Policy;
 use crate::pxe::{ClientInfo, Firmware};
 use crate::wire::{DhcpOption, MessageType, Repr, SERVER_PORT};
@@ -291,6 +291,7 @@ pub struct LeaseServer {
     queue: VecDeque<Pending>,
     events: VecDeque<DhcpEvent>,
     once: OnceMemory,
+    watch: ChainWatch,
     stats: Stats,
     /// Where the next pool search starts (just after the last address handed out).
     cursor: Option<Ipv4Addr>,
@@ -342,6 +343,7 @@ impl LeaseServer {
             queue: VecDeque::new(),
             events: VecDeque::new(),
             once: OnceMemory::default(),
+            watch: ChainWatch::default(),
             stats: Stats::default(),
             cursor: None,
             bad_boot_option: None,
@@ -658,13 +660,16 @@ impl LeaseServer {
             self.cfg.next_server.unwrap_or(self.cfg.server_ip),
             |i, rule| rule.once && once.used(client.mac, client.xid, i, now, window),
         );
-        let Some(decision) = decision else {
+        let Some(mut decision) = decision else {
             self.events.push_back(DhcpEvent::Ignored {
                 mac: Some(client.mac),
                 reason: IgnoreReason::NoRule(client.summary()),
             });
             return None;
         };
+        if let Some(note) = self.watch.observe(&client, &decision, now) {
+            decision.reason.push_str(&note);
+        }
         if decision.once {
             self.once
                 .record(client.mac, client.xid, decision.rule_index, now, window);
@@ -1018,6 +1023,7 @@ impl SansIo for LeaseServer {
             self.change(&l);
         }
         self.once.expire(now, self.policy.once_window_secs);
+        self.watch.expire(now);
     }
 
     fn poll_transmit(&mut self, _now: Instant, buf: &mut [u8]) -> Option<Transmit> {
@@ -1025,11 +1031,14 @@ impl SansIo for LeaseServer {
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        let once = self.once.next_deadline(self.policy.once_window_secs);
-        match (self.leases.next_expiry(), once) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [
+            self.leases.next_expiry(),
+            self.once.next_deadline(self.policy.once_window_secs),
+            self.watch.next_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     fn poll_event(&mut self) -> Option<DhcpEvent> {

@@ -49,13 +49,53 @@ impl Core6 {
     }
 }
 
+/// The DHCPv6 service with its sockets bound and its leases loaded, not running yet: bound
+/// before the server drops privileges (UDP 547 and the raw ICMPv6 socket need them).
+pub struct Bound6 {
+    core: Core6,
+    iface: Interface6,
+    sock: std::net::UdpSocket,
+    leases: Option<Lease6File>,
+    /// The RA bytes and the raw socket they leave from.
+    ra: Option<(Vec<u8>, std::net::UdpSocket)>,
+}
+
+impl std::fmt::Debug for Bound6 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bound6")
+            .field("interface", &self.iface.name)
+            .field("router_advertisements", &self.ra.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Bound6 {
+    /// The directory of the lease file (server mode), which the server's user must write.
+    pub fn lease_dir(&self) -> Option<&std::path::Path> {
+        self.leases.as_ref().map(Lease6File::dir)
+    }
+
+    /// Registers the sockets with the current tokio runtime.
+    pub fn start(self) -> Result<Driver6, Error> {
+        let sock = Dhcp6Socket::from_std(self.sock)
+            .map_err(|e| Error::io(format!("DHCPv6 socket on {}", self.iface.name), e))?;
+        Ok(Driver6 {
+            core: self.core,
+            iface: self.iface,
+            sock,
+            leases: self.leases,
+            ra: self.ra,
+        })
+    }
+}
+
 /// A running DHCPv6 service.
 pub struct Driver6 {
     core: Core6,
     iface: Interface6,
     sock: Dhcp6Socket,
     leases: Option<Lease6File>,
-    ra: Option<Vec<u8>>,
+    ra: Option<(Vec<u8>, std::net::UdpSocket)>,
 }
 
 /// The address boot URLs name: TFTP's own IPv6 listen address, else the interface's global one.
@@ -67,12 +107,12 @@ fn boot_server(ctx: &DhcpContext, global: std::net::Ipv6Addr) -> std::net::Ipv6A
 }
 
 impl Driver6 {
-    /// Resolves the interface, builds the responder (restoring leases) and binds the socket.
-    pub fn start(
+    /// Resolves the interface, builds the responder (restoring leases) and binds the sockets, without a runtime.
+    pub fn bind(
         config: &Dhcp6Config,
         dhcp: &DhcpConfig,
         ctx: &DhcpContext,
-    ) -> Result<Driver6, Error> {
+    ) -> Result<Bound6, Error> {
         let name = config.interface_or(dhcp).ok_or_else(|| {
             Error::Usage(
                 "DHCPv6 needs an interface: [dhcp6] interface (or --interface IFACE)".into(),
@@ -138,11 +178,18 @@ impl Driver6 {
                 Core6::Server(Box::new(Server::with_leases(cfg, policy, table)))
             }
         };
-        let sock = Dhcp6Socket::bind(&iface, SERVER_PORT)
+        let sock = Dhcp6Socket::bind_std(&iface, SERVER_PORT)
             .map_err(|e| Error::io(format!("DHCPv6 socket on {name}"), e))?;
-        let ra = config
-            .router_advertisements
-            .then(|| ra::advertisement(config.mode, global, prefix_len, iface.mac));
+        let ra = if config.router_advertisements {
+            let raw = ra::open(&iface.name, iface.index)
+                .map_err(|e| Error::io(format!("router advertisement socket on {name}"), e))?;
+            Some((
+                ra::advertisement(config.mode, global, prefix_len, iface.mac),
+                raw,
+            ))
+        } else {
+            None
+        };
         tracing::info!(
             mode = ?config.mode,
             interface = %iface.name,
@@ -151,7 +198,7 @@ impl Driver6 {
             router_advertisements = ra.is_some(),
             "DHCPv6 listening on [::]:547 (ff02::1:2)"
         );
-        Ok(Driver6 {
+        Ok(Bound6 {
             core,
             iface,
             sock,
@@ -162,10 +209,10 @@ impl Driver6 {
 
     /// Serves until `shutdown` turns true; then saves the leases one last time.
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) -> Result<(), Error> {
-        let ra_task = self.ra.take().map(|ra| {
+        let ra_task = self.ra.take().map(|(ra, raw)| {
             let (name, index, stop) = (self.iface.name.clone(), self.iface.index, shutdown.clone());
             tokio::spawn(async move {
-                if let Err(e) = ra::run(ra, &name, index, stop).await {
+                if let Err(e) = ra::run(raw, ra, &name, index, stop).await {
                     tracing::error!(error = %e, interface = %name, "router advertisements stopped");
                 }
             })

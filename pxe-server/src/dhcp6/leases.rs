@@ -30,6 +30,14 @@ impl Lease6File {
         })
     }
 
+    /// The directory holding the file.
+    pub fn dir(&self) -> &Path {
+        self.path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+    }
+
     /// The saved table; empty when the file does not exist yet.
     pub fn load(&self) -> Result<Lease6Table, String> {
         match fs::read(&self.path) {
@@ -54,12 +62,9 @@ impl Lease6File {
         f.write_all(&json).map_err(err)?;
         f.sync_all().map_err(err)?;
         fs::rename(&tmp, &self.path).map_err(err)?;
-        let dir = self
-            .path
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        File::open(dir).and_then(|d| d.sync_all()).map_err(err)
+        File::open(self.dir())
+            .and_then(|d| d.sync_all())
+            .map_err(err)
     }
 }
 

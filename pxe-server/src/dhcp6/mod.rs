@@ -201,17 +201,13 @@ impl Dhcp6Config {
     }
 }
 
-/// Runs the DHCPv6 service until `shutdown` becomes `true`, then saves the leases. The boot
-/// policy is `dhcp`'s ([`DhcpConfig::policy_with_http`]).
-pub async fn run(
-    config: Dhcp6Config,
-    dhcp: DhcpConfig,
-    ctx: DhcpContext,
-    shutdown: tokio::sync::watch::Receiver<bool>,
-) -> Result<(), Error> {
-    driver::Driver6::start(&config, &dhcp, &ctx)?
-        .run(shutdown)
-        .await
+pub use driver::{Bound6, Driver6};
+
+/// Resolves the interface, loads the leases and binds the DHCPv6 sockets (and the RA socket)
+/// without a runtime, before the server drops privileges; [`Bound6::start`] then
+/// [`Driver6::run`] serve. The boot policy is `dhcp`'s ([`DhcpConfig::policy_with_http`]).
+pub fn bind(config: &Dhcp6Config, dhcp: &DhcpConfig, ctx: &DhcpContext) -> Result<Bound6, Error> {
+    Driver6::bind(config, dhcp, ctx)
 }
 
 #[cfg(test)]

@@ -104,8 +104,10 @@ pub struct Dhcp6Socket {
 }
 
 impl Dhcp6Socket {
-    /// Binds `[::]:port` (547 for a server) on `iface` and joins ff02::1:2 there.
-    pub fn bind(iface: &Interface6, port: u16) -> io::Result<Dhcp6Socket> {
+    /// Binds `[::]:port` (547 for a server) on `iface` and joins ff02::1:2 there, without a
+    /// runtime (the server binds before it drops privileges); [`Dhcp6Socket::from_std`] then
+    /// registers it with tokio.
+    pub fn bind_std(iface: &Interface6, port: u16) -> io::Result<std::net::UdpSocket> {
         let sock = Socket::new(Domain::IPV6, Type::DGRAM, Some(Protocol::UDP))?;
         sock.set_only_v6(true)?;
         sock.set_reuse_address(true)?;
@@ -132,8 +134,13 @@ impl Dhcp6Socket {
                 )
             })?;
         sock.set_multicast_if_v6(iface.index)?;
+        Ok(sock.into())
+    }
+
+    /// Registers a socket from [`Dhcp6Socket::bind_std`] with the current tokio runtime.
+    pub fn from_std(sock: std::net::UdpSocket) -> io::Result<Dhcp6Socket> {
         Ok(Dhcp6Socket {
-            sock: UdpSocket::from_std(sock.into())?,
+            sock: UdpSocket::from_std(sock)?,
         })
     }
 

@@ -73,14 +73,9 @@ pub fn advertisement(
     ra
 }
 
-/// Sends `ra` on interface `index` every [`INTERVAL`] and in answer to each Router
-/// Solicitation (at most one a second), until `shutdown`.
-pub async fn run(
-    ra: Vec<u8>,
-    iface: &str,
-    index: u32,
-    mut shutdown: watch::Receiver<bool>,
-) -> io::Result<()> {
+/// Opens the raw ICMPv6 socket RAs leave from, bound to `iface` (index `index`), without a
+/// runtime: it needs `CAP_NET_RAW`, which the server gives up after binding.
+pub fn open(iface: &str, index: u32) -> io::Result<std::net::UdpSocket> {
     let sock = Socket::new(Domain::IPV6, Type::RAW, Some(Protocol::ICMPV6))?;
     sock.bind_device(Some(iface.as_bytes()))?;
     // RFC 4861 §6.1.2: hosts drop an RA whose hop limit is not 255.
@@ -89,8 +84,19 @@ pub async fn run(
     sock.set_multicast_if_v6(index)?;
     sock.set_nonblocking(true)?;
     // A raw socket is still a datagram socket to recv/sendto: tokio drives it like UDP.
-    let std_sock: std::net::UdpSocket = sock.into();
-    let sock = tokio::net::UdpSocket::from_std(std_sock)?;
+    Ok(sock.into())
+}
+
+/// Sends `ra` through `sock` (from [`open`]) on interface `index` every [`INTERVAL`] and in
+/// answer to each Router Solicitation (at most one a second), until `shutdown`.
+pub async fn run(
+    sock: std::net::UdpSocket,
+    ra: Vec<u8>,
+    iface: &str,
+    index: u32,
+    mut shutdown: watch::Receiver<bool>,
+) -> io::Result<()> {
+    let sock = tokio::net::UdpSocket::from_std(sock)?;
     let to = SocketAddr::V6(SocketAddrV6::new(ALL_NODES, 0, 0, index));
     let mut tick = tokio::time::interval(INTERVAL);
     let mut last = tokio::time::Instant::now() - Duration::from_secs(2);
