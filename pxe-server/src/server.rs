@@ -401,6 +401,10 @@ impl Handle {
         applied("http.max_connections", max_changed && self.http.is_some());
         next.http.max_connections = config.http.max_connections;
 
+        // The DHCPv6 driver keeps the rules it started with.
+        if rules_changed && current.dhcp6.mode != Dhcp6Mode::Off {
+            report.needs_restart.push("dhcp6 (boot rules)".to_owned());
+        }
         if rules_changed || reservations_changed {
             self.dhcp_config.send_replace(next.dhcp.clone());
         }
