@@ -58,8 +58,6 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// What is served.
     pub root: Root,
-    /// User to switch to after binding.
-    pub user: Option<String>,
     /// Core policy (block and window limits, write permission, timers).
     pub core: ServerConfig,
     /// Transfer ports.
@@ -85,7 +83,6 @@ impl Settings {
         Self {
             listen,
             root,
-            user: t.user.clone(),
             core,
             port_range: t.port_range,
             blksize_from_mtu: t.blksize_max.is_none(),
@@ -121,41 +118,65 @@ impl Running {
     }
 }
 
-/// Binds, drops privileges if asked, and starts the listener thread. Callers raise the
-/// open-file limit first ([`crate::fdlimit::raise_for`]).
-pub fn start(settings: Settings) -> Result<Running, Error> {
+/// A bound, not yet serving, TFTP listener: bound while the process may still be root, then
+/// started ([`Bound::start`]) once privileges are dropped ([`crate::privilege`]).
+#[derive(Debug)]
+pub struct Bound {
+    listener: Listener,
+    settings: Settings,
+}
+
+/// Binds the listen address of `settings`.
+pub fn bind(settings: Settings) -> Result<Bound, Error> {
     let listener = Listener::bind(settings.listen).map_err(|e| bind_error(settings.listen, e))?;
-    let local = listener.local_addr();
-    if let Some(user) = &settings.user {
-        net::drop_privileges(user).map_err(|e| Error::io(format!("switch to user `{user}`"), e))?;
+    Ok(Bound { listener, settings })
+}
+
+/// Binds and starts at once, without any privilege change ([`bind`] then [`Bound::start`]).
+/// Callers raise the open-file limit first ([`crate::fdlimit::raise_for`]).
+pub fn start(settings: Settings) -> Result<Running, Error> {
+    bind(settings)?.start()
+}
+
+impl Bound {
+    /// The bound listen address.
+    #[must_use]
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr()
     }
-    let stop = Arc::new(AtomicBool::new(false));
-    let shared = Arc::new(Shared {
-        root: settings.root,
-        ports: PortAllocator::new(settings.port_range),
-        stop: Arc::clone(&stop),
-        admission: Arc::new(Admission::new(settings.max_transfers)),
-        events: settings.events,
-    });
-    tracing::info!(
-        listen = %local, root = %shared.root.describe(), blksize_max = settings.core.blksize_max,
-        windowsize_max = settings.core.windowsize_max, write = settings.core.allow_write,
-        max_transfers = shared.admission.max(), "TFTP listening"
-    );
-    let servers = Servers {
-        base: settings.core,
-        from_mtu: settings.blksize_from_mtu,
-        by_ip: HashMap::new(),
-    };
-    let thread = std::thread::Builder::new()
-        .name("tftp-listen".into())
-        .spawn(move || listen_loop(listener, servers, &shared))
-        .map_err(|e| Error::io("spawn the TFTP listener thread", e))?;
-    Ok(Running {
-        stop,
-        thread: Some(thread),
-        local,
-    })
+
+    /// Starts the listener thread.
+    pub fn start(self) -> Result<Running, Error> {
+        let Bound { listener, settings } = self;
+        let local = listener.local_addr();
+        let stop = Arc::new(AtomicBool::new(false));
+        let shared = Arc::new(Shared {
+            root: settings.root,
+            ports: PortAllocator::new(settings.port_range),
+            stop: Arc::clone(&stop),
+            admission: Arc::new(Admission::new(settings.max_transfers)),
+            events: settings.events,
+        });
+        tracing::info!(
+            listen = %local, root = %shared.root.describe(), blksize_max = settings.core.blksize_max,
+            windowsize_max = settings.core.windowsize_max, write = settings.core.allow_write,
+            max_transfers = shared.admission.max(), "TFTP listening"
+        );
+        let servers = Servers {
+            base: settings.core,
+            from_mtu: settings.blksize_from_mtu,
+            by_ip: HashMap::new(),
+        };
+        let thread = std::thread::Builder::new()
+            .name("tftp-listen".into())
+            .spawn(move || listen_loop(listener, servers, &shared))
+            .map_err(|e| Error::io("spawn the TFTP listener thread", e))?;
+        Ok(Running {
+            stop,
+            thread: Some(thread),
+            local,
+        })
+    }
 }
 
 fn bind_error(addr: SocketAddr, e: io::Error) -> Error {
@@ -323,6 +344,8 @@ fn dispatch(
                     bytes: 0,
                     duration: std::time::Duration::ZERO,
                     status: None,
+                    retransmits: 0,
+                    timeouts: 0,
                     result: TransferResult::Refused(refusal.explain()),
                 })
             });
@@ -402,6 +425,8 @@ fn finished(
         bytes: summary.stats.bytes,
         duration: summary.stats.duration().unwrap_or_default(),
         status: None,
+        retransmits: summary.stats.retransmits,
+        timeouts: summary.stats.timeouts,
         result,
     })
 }
@@ -429,15 +454,21 @@ pub fn run(root: &Path, t: &TftpConfig) -> Result<ExitCode, Error> {
         .thread_block()
         .map_err(|e| Error::io("block SIGINT/SIGTERM", e.into()))?;
     let dir = DirRoot::open(root, t.secure, t.create)
-        .map_err(|e| Error::io(format!("open root {}", root.display()), e))?;
+        .map_err(|e| Error::io(format!("open root {}", root.display()), e))?
+        .permissive(t.permissive);
     let listen = t.listen.unwrap_or(DEFAULT_LISTEN);
     let settings = Settings::from_config(listen, Root::Dir(dir), t);
     fdlimit::raise_for(settings.max_transfers);
-    let running = start(settings)?;
+    let bound = bind(settings)?;
+    // Still one thread: the reduced credentials are inherited by every thread started below.
+    crate::privilege::drop_privileges(t.user.as_deref(), &[])?;
+    let running = bound.start()?;
+    crate::notify::ready(&format!("serving TFTP on {}", running.local_addr()));
     let sig = signals
         .wait()
         .map_err(|e| Error::io("wait for SIGINT/SIGTERM", e.into()))?;
     tracing::info!(signal = %sig, "stopping");
+    crate::notify::stopping();
     running.stop();
     Ok(ExitCode::SUCCESS)
 }
