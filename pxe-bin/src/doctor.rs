@@ -499,11 +499,11 @@ fn check_dhcp(config: &Config, r: &mut Report) {
         }
     }
     if dhcp.mode() == DhcpMode::Server {
-        if dhcp.range.is_none() && dhcp.reservations.is_empty() {
+        if dhcp.range.is_none() && dhcp.reservations.is_empty() && dhcp.subnets.is_empty() {
             r.push(
                 Severity::Error,
                 "dhcp",
-                "server mode without a range or reservations hands out nothing",
+                "server mode without a range, reservations or [[dhcp.subnet]] tables hands out nothing",
             );
         }
         let leases = dhcp.leases_path();

@@ -316,6 +316,12 @@ impl Driver {
             Core::Server(s) => {
                 s.set_policy(policy);
                 s.set_reservations(config.reservations.clone());
+                let subnets: Vec<_> = config.subnets.iter().map(|n| n.to_subnet()).collect();
+                if s.config().subnets != subnets {
+                    tracing::warn!(
+                        "DHCP: [[dhcp.subnet]] changes take effect at the next start; the running subnets stay"
+                    );
+                }
             }
         }
         tracing::info!(
