@@ -13,6 +13,7 @@
 #                                advertisements in the firmware tests (the binary only: no service)
 #   iproute2                     network namespaces, bridges, veth and tap devices
 #   ethtool                      turns offloads off on a test veth (tests/tftp_gso_netns.rs)
+#   nftables                     packet loss and local drops in test namespaces (tests/tftp_hostile.rs)
 #   python3-scapy, tcpdump       hand-made DHCP packets; captures when a test fails
 #   kea-admin                    ships /usr/sbin/perfdhcp (there is no package named perfdhcp)
 #   qemu-system-x86, ipxe-qemu,  real firmware clients: SeaBIOS + iPXE NIC ROMs, OVMF's EDK2 PXE
@@ -28,7 +29,7 @@ set -euo pipefail
 
 ATFTPD_DIR=${ATFTPD_DIR:-/opt/pxe-deps/atftpd}
 PACKAGES=(
-  curl atftp tftp-hpa tftpd-hpa dnsmasq-base iproute2 ethtool procps
+  curl atftp tftp-hpa tftpd-hpa dnsmasq-base iproute2 ethtool procps nftables
   python3-scapy tcpdump kea-admin
   qemu-system-x86 ipxe-qemu ovmf
   pxelinux syslinux-common ipxe

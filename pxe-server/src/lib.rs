@@ -28,5 +28,6 @@ pub mod http;
 pub mod ranges;
 pub mod serve;
 pub mod tftp;
+pub mod udp;
 
 pub use crate::error::Error;

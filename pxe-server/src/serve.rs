@@ -104,7 +104,12 @@ async fn serve(config: Config, demo: bool) -> Result<ExitCode, Error> {
     } else {
         0
     };
-    crate::fdlimit::raise_for(settings.max_transfers.saturating_add(http_slots));
+    crate::fdlimit::raise_for(
+        settings
+            .max_transfers
+            .saturating_add(settings.core.max_handshakes as usize)
+            .saturating_add(http_slots),
+    );
     let running = tftp::start(settings)?;
     let tftp_listen = running.local_addr();
     let http_running = http_bound.map(|(bound, root)| bound.start(root, max_connections));

@@ -33,8 +33,16 @@ pub struct ServerConfig {
     /// Whether options are negotiated at all (default `true`; `false` is tftp-hpa's
     /// `--reject-all`: plain RFC 1350, no OACK).
     pub negotiate: bool,
-    /// Retransmissions of the same packet before the session gives up (default 8).
+    /// Retransmissions of the same packet before the session may give up (default 8); it
+    /// gives up only once [`idle_timeout`](ServerConfig::idle_timeout) has passed without
+    /// progress too.
     pub max_retries: u32,
+    /// How long an established transfer keeps retransmitting without progress before it fails
+    /// (default 30 s, about what tftpd-hpa allows). Some clients stay silent for seconds after
+    /// a lost ACK (atftp re-ACKs a repeated block once, then waits for its own 5 s timer), so a
+    /// retry count alone, reached within a second on a LAN, would end transfers a lossy network
+    /// would still carry.
+    pub idle_timeout: Duration,
     /// Retransmission timeout before any round trip was measured (default 1 s, RFC 6298).
     pub rto_initial: Duration,
     /// Lower bound of the adaptive timeout (default 20 ms). TFTP has no fast retransmit
@@ -65,13 +73,14 @@ pub struct ServerConfig {
     /// Most handshakes from one client address (default 16); a request beyond it evicts that
     /// address's oldest handshake, so one source cannot take the whole budget.
     pub max_handshakes_per_source: u32,
-    /// Retransmissions of the first packet (OACK, DATA 1 or ACK 0) before the client has shown
-    /// that it receives (default 1). Keeps what an unanswered, possibly spoofed, request makes
-    /// the server send small: two packets, where tftpd-hpa sends six.
+    /// Timer retransmissions of the first DATA (a request without options) or of a WRQ's ACK
+    /// 0 before the client has shown that it receives (default 1; an OACK is never resent by
+    /// the timer, see [`Session`]). Keeps what an unanswered, possibly spoofed, request makes
+    /// the server send small: one or two packets, where tftpd-hpa sends six.
     pub handshake_retries: u32,
-    /// How long a handshake waits for the client at most (default 5 s): after its
-    /// retransmissions the session goes quiet but still accepts the client's late ACK (its own
-    /// retransmission after a lost one) until then.
+    /// How long a handshake waits for the client at most (default 10 s, two retransmission
+    /// periods of atftp and tftp-hpa): after its retransmissions the session goes quiet but
+    /// still answers the client's own retransmission (its ACK, or its request again) until then.
     pub handshake_timeout: Duration,
 }
 
@@ -84,6 +93,7 @@ impl Default for ServerConfig {
             allow_write: false,
             negotiate: true,
             max_retries: 8,
+            idle_timeout: Duration::from_secs(30),
             rto_initial: Duration::from_secs(1),
             rto_min: Duration::from_millis(20),
             rto_max: Duration::from_secs(10),
@@ -93,7 +103,7 @@ impl Default for ServerConfig {
             max_handshakes: 1024,
             max_handshakes_per_source: 16,
             handshake_retries: 1,
-            handshake_timeout: Duration::from_secs(5),
+            handshake_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -199,7 +209,8 @@ struct Entry {
 /// session says [`SessionEvent::Established`](crate::SessionEvent::Established), and
 /// [`finished`](Server::finished) once for every [`Incoming`] (rejected, dropped, or its
 /// session over). After any input it drains [`poll_evicted`](Server::poll_evicted) and drops
-/// those sessions without a word (their client may be a spoofed address). No timers.
+/// those sessions without a word (their client may be a spoofed address), and
+/// [`poll_repeated`](Server::poll_repeated), passing those on to their sessions. No timers.
 #[derive(Debug)]
 pub struct Server {
     config: ServerConfig,
@@ -214,6 +225,7 @@ pub struct Server {
     per_source: BTreeMap<IpAddr, u32>,
     established: usize,
     evicted: VecDeque<RequestId>,
+    repeated: VecDeque<RequestId>,
 }
 
 impl Server {
@@ -231,6 +243,7 @@ impl Server {
             per_source: BTreeMap::new(),
             established: 0,
             evicted: VecDeque::new(),
+            repeated: VecDeque::new(),
         }
     }
 
@@ -274,6 +287,14 @@ impl Server {
             self.handshakes.remove(&id);
             self.release_source(entry.source);
         }
+    }
+
+    /// The next handshake whose request came again: the client did not get the first reply
+    /// (or it is a flood). The driver calls [`Session::handle_repeat`] on its session, which
+    /// sends the first packet once more — one reply per request, so a repeated request
+    /// amplifies no more than the first did.
+    pub fn poll_repeated(&mut self) -> Option<RequestId> {
+        self.repeated.pop_front()
     }
 
     /// The next handshake evicted to make room for a newer request: the driver drops its
@@ -400,9 +421,18 @@ impl SansIo for Server {
             return;
         }
         let options = RequestedOptions::from_options(options);
-        let identity = (dgram.remote, kind, filename.to_vec(), options.tsize.is_some());
-        if self.by_identity.contains_key(&identity) {
+        let identity = (
+            dgram.remote,
+            kind,
+            filename.to_vec(),
+            options.tsize.is_some(),
+        );
+        if let Some(&id) = self.by_identity.get(&identity) {
             self.stats.duplicates += 1;
+            let handshake = self.entries.get(&id).is_some_and(|e| !e.established);
+            if handshake && self.repeated.len() < QUEUE_MAX {
+                self.repeated.push_back(id);
+            }
             return;
         }
         if self.established >= self.config.max_transfers.max(1) as usize {

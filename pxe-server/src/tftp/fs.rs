@@ -109,6 +109,22 @@ pub enum Data {
 }
 
 impl Data {
+    /// Checks that the file is still the one a transfer of `size` bytes started with: the same
+    /// size, and still linked (a file replaced by a rename, or deleted, has no link left; one
+    /// rewritten in place by `cp` changes size first). Returns why, when it is not.
+    pub fn check_unchanged(&self, size: u64) -> Result<(), String> {
+        let Self::File(f) = self else { return Ok(()) };
+        let stat = rustix::fs::fstat(f).map_err(|e| format!("cannot stat the open file: {e}"))?;
+        let now = u64::try_from(stat.st_size).unwrap_or(0);
+        if stat.st_nlink == 0 {
+            return Err("the file was replaced or deleted".to_owned());
+        }
+        if now != size {
+            return Err(format!("its size changed from {size} to {now} bytes"));
+        }
+        Ok(())
+    }
+
     /// Reads at `offset` until `buf` is full or the end of the data; returns the bytes read.
     pub fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
         match self {
@@ -459,6 +475,13 @@ impl Upload {
     #[must_use]
     pub fn file(&self) -> &File {
         &self.file
+    }
+
+    /// Bytes free for an unprivileged writer on the upload's file system (`fstatvfs`), if known.
+    #[must_use]
+    pub fn free_space(&self) -> Option<u64> {
+        let st = rustix::fs::fstatvfs(&self.file).ok()?;
+        Some(st.f_bavail.saturating_mul(st.f_frsize))
     }
 
     /// Whether [`Upload::commit`] has replaced the target.
