@@ -199,13 +199,13 @@ fn pxe_get_in(ns: &str, url: &str, out: &Path, options: &[&str]) -> std::process
 
 #[test]
 fn a_local_firewall_drop_is_loss_for_the_server_and_for_pxe_get() {
-    // 20 % of every datagram sent inside the namespace is dropped by the OUTPUT hook: the
+    // 10 % of every datagram sent inside the namespace is dropped by the OUTPUT hook: the
     // sender's sendmsg fails with EPERM.
     let ns = lossy_namespace(
         "out",
         &[
             "add chain inet loss out { type filter hook output priority 0 ; }",
-            "add rule inet loss out meta l4proto udp numgen random mod 5 < 1 drop",
+            "add rule inet loss out meta l4proto udp numgen random mod 10 < 1 drop",
         ],
     );
     let dir = tempfile::tempdir().expect("tempdir");

@@ -43,6 +43,10 @@ pub fn pktinfo_cmsg_space() -> Vec<u8> {
 
 /// One non-blocking `recvmsg` into `buf`, reading packet info into `cmsg` (from
 /// [`pktinfo_cmsg_space`]). Allocates nothing.
+#[allow(
+    clippy::ptr_arg,
+    reason = "nix's recvmsg takes the control buffer as a Vec"
+)]
 pub fn recv_pktinfo(fd: RawFd, buf: &mut [u8], cmsg: &mut Vec<u8>) -> io::Result<Arrival> {
     let mut iov = [IoSliceMut::new(buf)];
     let msg = recvmsg::<SockaddrStorage>(fd, &mut iov, Some(cmsg), MsgFlags::empty())?;

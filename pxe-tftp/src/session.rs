@@ -837,7 +837,11 @@ impl SansIo for Session {
             // when only its ACK 0 was lost; every client resends its ACK 0 or its request.
             let give_up = self.handshake_deadline;
             let oack = self.phase == Phase::Negotiating && self.negotiated.has_oack();
-            let resends = if oack { 0 } else { self.config.handshake_retries };
+            let resends = if oack {
+                0
+            } else {
+                self.config.handshake_retries
+            };
             if now >= give_up {
                 let retries = (self.retries - 1).min(resends);
                 self.finish(now, Outcome::Failed(TransferError::TimedOut { retries }));

@@ -953,7 +953,11 @@ fn the_table_drops_repeats_until_finished_and_caps_established_transfers() {
         rrq_from(&mut server, "192.0.2.10:1000", b"\0\x01f\0octet\0").is_none(),
         "a retransmitted RRQ is not a second request"
     );
-    assert_eq!(server.poll_repeated(), Some(a.id()), "but its session hears of it");
+    assert_eq!(
+        server.poll_repeated(),
+        Some(a.id()),
+        "but its session hears of it"
+    );
     // EDK2's second request after its tsize probe is a new one.
     let probe = rrq_from(
         &mut server,
@@ -965,7 +969,11 @@ fn the_table_drops_repeats_until_finished_and_caps_established_transfers() {
     server.finished(probe.id());
     server.established(a.id());
     assert!(rrq_from(&mut server, "192.0.2.10:1000", b"\0\x01f\0octet\0").is_none());
-    assert_eq!(server.poll_repeated(), None, "an established transfer needs no nudge");
+    assert_eq!(
+        server.poll_repeated(),
+        None,
+        "an established transfer needs no nudge"
+    );
     let b = rrq_from(&mut server, "192.0.2.11:1000", b"\0\x01f\0octet\0").unwrap();
     server.established(b.id());
     assert_eq!((server.active(), server.handshaking()), (2, 0));
@@ -1054,12 +1062,22 @@ fn an_oack_is_resent_for_a_repeated_request_only_and_a_late_ack_establishes() {
     let mut server = Server::new(ServerConfig::default());
     let mut s = request(&mut server, b"\0\x01f\0octet\0blksize\x001024\0")
         .accept(t(0), FileInfo { size: Some(3000) });
-    assert!(event(&mut s).is_none(), "no file bytes before the OACK is answered");
+    assert!(
+        event(&mut s).is_none(),
+        "no file bytes before the OACK is answered"
+    );
     assert_eq!(drain(&mut s, t(0)).len(), 1);
     s.handle_timeout(t(1000));
-    assert!(drain(&mut s, t(1000)).is_empty(), "the timer resends no OACK");
+    assert!(
+        drain(&mut s, t(1000)).is_empty(),
+        "the timer resends no OACK"
+    );
     s.handle_repeat(t(2000));
-    assert_eq!(drain(&mut s, t(2000)).len(), 1, "the OACK again for the repeated request");
+    assert_eq!(
+        drain(&mut s, t(2000)).len(),
+        1,
+        "the OACK again for the repeated request"
+    );
     s.handle_timeout(t(5000));
     assert!(drain(&mut s, t(5000)).is_empty(), "then quiet");
     from_client(&mut s, t(5500), &ack(0));

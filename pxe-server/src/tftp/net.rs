@@ -96,6 +96,12 @@ impl BoundListener {
 }
 
 impl Listener {
+    /// The bound address.
+    #[must_use]
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
     /// Waits for the next datagram.
     pub async fn recv(&mut self, buf: &mut [u8]) -> io::Result<Received> {
         let fd = self.socket.as_raw_fd();
@@ -509,21 +515,36 @@ mod tests {
         assert!(mtu >= 1500, "{mtu}");
     }
 
-    #[test]
-    fn pktinfo_reports_the_local_address() {
-        let mut l = Listener::bind("0.0.0.0:0".parse().unwrap()).unwrap();
+    #[tokio::test]
+    async fn pktinfo_reports_the_local_address() {
+        let mut l = BoundListener::bind("0.0.0.0:0".parse().unwrap())
+            .unwrap()
+            .into_listener()
+            .unwrap();
         let port = l.local_addr().port();
         let c = UdpSocket::bind("127.0.0.1:0").unwrap();
         c.send_to(b"hi", ("127.0.0.1", port)).unwrap();
         let mut buf = [0; 16];
-        let r = loop {
-            if let Some(r) = l.recv(&mut buf).unwrap() {
-                break r;
-            }
-        };
+        let r = l.recv(&mut buf).await.unwrap();
         assert_eq!(r.len, 2);
         assert_eq!(r.local, SocketAddr::from(([127, 0, 0, 1], port)));
         assert_eq!(r.remote, c.local_addr().unwrap());
+    }
+
+    #[test]
+    fn transient_errors_are_loss() {
+        for errno in [libc::EPERM, libc::ENOBUFS, libc::EAGAIN, libc::ECONNREFUSED] {
+            assert!(
+                is_transient(&io::Error::from_raw_os_error(errno)),
+                "{errno}"
+            );
+        }
+        for errno in [libc::EBADF, libc::EINVAL, libc::EMSGSIZE] {
+            assert!(
+                !is_transient(&io::Error::from_raw_os_error(errno)),
+                "{errno}"
+            );
+        }
     }
 
     #[test]
