@@ -416,6 +416,9 @@ pub fn tftp_server_session(data: &[u8]) {
                             );
                         }
                     }
+                    // `Established` only feeds the server's handshake budget, which this
+                    // session-level target has no server for.
+                    _ => {}
                 }
             }
             while let Some((offset, bytes)) = session.poll_data() {

@@ -147,6 +147,19 @@ impl Config {
         }
         self.dhcp.apply_overrides(&args.dhcp)
     }
+
+    /// Checks what a server started (or reloaded) with this config needs: a consistent boot
+    /// policy, and an address pool or reservations for a DHCP server. The reason on failure.
+    pub fn validate(&self) -> Result<(), String> {
+        self.dhcp.policy().map_err(|e| e.to_string())?;
+        if self.dhcp.mode() == crate::dhcp::DhcpMode::Server
+            && self.dhcp.range.is_none()
+            && self.dhcp.reservations.is_empty()
+        {
+            return Err("[dhcp] mode = \"server\" needs an address pool: range = \"FIRST,LAST\" or reservations".into());
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

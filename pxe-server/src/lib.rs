@@ -4,30 +4,41 @@
 //! - [`tftp`]: the TFTP service (listener, transfers, the confined root [`tftp::fs`]).
 //! - [`http`]: the same root read-only over HTTP/1.1 (hyper).
 //! - [`dhcp`]: proxyDHCP and the DHCP lease server on an interface.
-//! - [`config`]: the TOML config and its defaults; [`serve`] runs everything a config asks for.
+//! - [`config`]: the TOML config and its defaults.
+//! - [`PxeServer`]: all of them as one server ([`server`]): a builder, then a [`Handle`] to
+//!   stop it, [`Handle::reload`] a new config and subscribe to its [`events`].
+//! - [`serve`]: `pxe serve`, the server until SIGINT or SIGTERM.
 //! - [`demo`]: a root built into the crate, served when nothing else is configured.
 //!
 //! The `pxe` binary (`pxe-bin`) is the command line over this crate.
 //!
 //! ```no_run
-//! use pxe_server::config::Config;
+//! # async fn f() -> Result<(), pxe_server::Error> {
+//! use pxe_server::PxeServer;
 //!
-//! // Serve the embedded demo root over TFTP (127.0.0.1:6969) and HTTP (127.0.0.1:6980)
-//! // until SIGINT or SIGTERM.
-//! let code = pxe_server::serve::run(Config::default(), true)?;
-//! # let _ = code;
-//! # Ok::<(), pxe_server::Error>(())
+//! // The embedded demo root over TFTP (127.0.0.1:6969) and HTTP (127.0.0.1:6980).
+//! let handle = PxeServer::builder().demo().start().await?;
+//! let mut events = handle.events();
+//! if let Ok(event) = events.recv().await {
+//!     println!("{event:?}");
+//! }
+//! handle.shutdown().await
+//! # }
 //! ```
 
 pub mod config;
 pub mod demo;
 pub mod dhcp;
 mod error;
+pub mod events;
 pub mod fdlimit;
 pub mod http;
 pub mod ranges;
 pub mod serve;
+pub mod server;
 pub mod tftp;
 pub mod udp;
 
 pub use crate::error::Error;
+pub use crate::events::Event;
+pub use crate::server::{Builder, Handle, PxeServer, ReloadReport};

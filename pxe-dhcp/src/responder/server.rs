@@ -237,6 +237,12 @@ impl LeaseServer {
         self.policy = policy;
     }
 
+    /// Replaces the reservations (e.g. on a configuration reload). Leases already granted
+    /// stay until they end; the new reservations apply to the next DISCOVER or REQUEST.
+    pub fn set_reservations(&mut self, reservations: Vec<Reservation>) {
+        self.cfg.reservations = reservations;
+    }
+
     /// Counters.
     pub fn stats(&self) -> &Stats {
         &self.stats

@@ -17,6 +17,7 @@ use super::net::{Arrival, DhcpSocket};
 use super::{DEFAULT_LEASE_SECS, DhcpConfig, DhcpContext, arp};
 use crate::dhcp::DhcpMode;
 use crate::error::Error;
+use crate::events::{DhcpDecision, Event, Events, LeaseAction, LeaseEvent};
 
 /// The DHCP/BOOTP server port (RFC 2131 §4.1).
 const SERVER_PORT: u16 = 67;
@@ -72,6 +73,10 @@ pub struct Driver {
     s67: DhcpSocket,
     s4011: Option<DhcpSocket>,
     leases: Option<LeaseFile>,
+    events: Events,
+    updates: Option<watch::Receiver<DhcpConfig>>,
+    /// The HTTP port boot URLs name, for policies built on reload.
+    http_port: Option<u16>,
 }
 
 /// The interface to serve: `--interface`, else the one holding the TFTP address, else the
@@ -158,14 +163,7 @@ impl Driver {
                 });
                 let mut cfg = ServerConfig::new(iface.addr, mask, first);
                 cfg.pools = pools;
-                cfg.reservations = config
-                    .reservations
-                    .iter()
-                    .map(|r| pxe_dhcp::responder::Reservation {
-                        mac: r.mac,
-                        ip: r.ip,
-                    })
-                    .collect();
+                cfg.reservations = core_reservations(config);
                 cfg.lease_time_secs = config.lease_time.unwrap_or(DEFAULT_LEASE_SECS);
                 cfg.routers = config.router.into_iter().collect();
                 cfg.dns_servers = config.dns.clone();
@@ -206,13 +204,45 @@ impl Driver {
             ports = if s4011.is_some() { "67+4011" } else { "67" },
             "DHCP listening"
         );
+        let mut updates = ctx.updates.clone();
+        if let Some(u) = &mut updates {
+            u.mark_unchanged();
+        }
         Ok(Driver {
             core,
             iface,
             s67,
             s4011,
             leases,
+            events: ctx.events.clone(),
+            updates,
+            http_port: ctx.http_listen.map(|a| a.port()),
         })
+    }
+
+    /// Takes the boot policy and reservations of a reloaded configuration. The config was
+    /// checked before it was sent; should the policy still fail, the running one stays.
+    fn apply(&mut self, config: &DhcpConfig) {
+        let policy = match config.policy_with_http(self.http_port) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(error = %e, "DHCP: reloaded boot policy refused; the running one stays");
+                return;
+            }
+        };
+        let rules = policy.rules.len();
+        match &mut self.core {
+            Core::Proxy(p) => p.set_policy(policy),
+            Core::Server(s) => {
+                s.set_policy(policy);
+                s.set_reservations(core_reservations(config));
+            }
+        }
+        tracing::info!(
+            rules,
+            reservations = config.reservations.len(),
+            "DHCP configuration reloaded"
+        );
     }
 
     /// Serves until `shutdown` turns true; then saves the leases one last time.
@@ -230,12 +260,23 @@ impl Driver {
                 None => Duration::from_secs(3600),
             };
             let s4011 = self.s4011.as_ref();
+            let updates = self.updates.as_mut();
             tokio::select! {
                 changed = shutdown.changed() => {
                     if changed.is_err() {
                         break;
                     }
                 }
+                config = async {
+                    match updates {
+                        Some(u) => match u.changed().await {
+                            Ok(()) => u.borrow_and_update().clone(),
+                            // The handle is gone: no more reloads.
+                            Err(_) => std::future::pending().await,
+                        },
+                        None => std::future::pending().await,
+                    }
+                } => self.apply(&config),
                 r = self.s67.recv(&mut buf67) => {
                     backoff = r.is_err();
                     self.ingest(r, &buf67, &mut batch);
@@ -341,6 +382,11 @@ impl Driver {
             // releases, expiries and declines cost an fsync.
             batch.dirty |= matches!(&ev, DhcpEvent::Lease(c) if c.state != LeaseState::Offered);
             log_event(&ev);
+            if self.events.active()
+                && let Some(event) = to_event(&ev)
+            {
+                self.events.emit(|| event);
+            }
         }
         let mut buf = [0u8; BUF];
         while let Some(t) = self.core.sans_io().poll_transmit(now(), &mut buf) {
@@ -410,6 +456,87 @@ impl Driver {
             }
         }
     }
+}
+
+/// The core's reservations from the config's.
+fn core_reservations(config: &DhcpConfig) -> Vec<pxe_dhcp::responder::Reservation> {
+    config
+        .reservations
+        .iter()
+        .map(|r| pxe_dhcp::responder::Reservation {
+            mac: r.mac,
+            ip: r.ip,
+        })
+        .collect()
+}
+
+/// A responder event as a stream event; none for messages that were never ours to answer
+/// (other clients on a shared LAN, the other server's traffic), which are only logged at debug.
+fn to_event(ev: &DhcpEvent) -> Option<Event> {
+    let at = SystemTime::now();
+    let refused = |mac, why: String| {
+        Event::Dhcp(DhcpDecision {
+            at,
+            mac,
+            arch: None,
+            firmware: None,
+            user_class: None,
+            rule: None,
+            boot_file: None,
+            next_server: None,
+            reason: why.clone(),
+            refused: Some(why),
+        })
+    };
+    Some(match ev {
+        DhcpEvent::Ignored {
+            reason:
+                IgnoreReason::NotNetbootClient
+                | IgnoreReason::UnsupportedMessage(_)
+                | IgnoreReason::OtherServer
+                | IgnoreReason::WrongPort(_)
+                | IgnoreReason::NotRequest,
+            ..
+        } => return None,
+        DhcpEvent::Boot(b) => Event::Dhcp(DhcpDecision {
+            at,
+            mac: Some(b.client.mac),
+            arch: b.client.arch().map(|a| a.to_string()),
+            firmware: Some(b.client.firmware.name().to_owned()),
+            user_class: b
+                .client
+                .user_classes
+                .first()
+                .map(|c| String::from_utf8_lossy(c).into_owned()),
+            rule: Some(b.decision.rule_name.clone()),
+            boot_file: Some(b.decision.boot_file.clone()),
+            next_server: Some(b.decision.next_server),
+            refused: None,
+            reason: b.decision.reason.clone(),
+        }),
+        DhcpEvent::Ignored { mac, reason } => refused(*mac, format!("{reason:?}")),
+        DhcpEvent::Nak {
+            mac,
+            requested,
+            message,
+        } => refused(Some(*mac), format!("NAK for {requested}: {message}")),
+        DhcpEvent::Lease(c) => Event::Lease(LeaseEvent {
+            at,
+            mac: c.mac,
+            ip: c.ip,
+            action: match c.state {
+                LeaseState::Offered => LeaseAction::Offered,
+                LeaseState::Bound => LeaseAction::Granted,
+                LeaseState::Released => LeaseAction::Released,
+                LeaseState::Expired => LeaseAction::Expired,
+                LeaseState::Declined => LeaseAction::Declined,
+            },
+            remaining: Duration::from_micros(
+                c.expires.as_micros().saturating_sub(now().as_micros()),
+            ),
+        }),
+        other => refused(None, format!("{other:?}")),
+    })
 }
 
 /// One log line per DHCP decision, with its reason.

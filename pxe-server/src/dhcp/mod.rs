@@ -299,7 +299,7 @@ pub fn boot_files(config: &DhcpConfig, http: Option<u16>) -> Result<Vec<(String,
     Ok(files)
 }
 
-/// What `serve` knows that DHCP needs.
+/// What the server knows that DHCP needs.
 #[derive(Debug, Clone)]
 pub struct DhcpContext {
     /// Where TFTP listens (`next-server` is its IP, or the interface's when it is 0.0.0.0).
@@ -307,6 +307,11 @@ pub struct DhcpContext {
     /// Where HTTP listens, when it runs: its port goes into `{http}` boot URLs and iPXE gets
     /// `boot.ipxe` over HTTP ([`DhcpConfig::policy_with_http`]).
     pub http_listen: Option<SocketAddr>,
+    /// Where decisions and lease changes are reported.
+    pub events: crate::events::Events,
+    /// New configurations to apply (`crate::Handle::reload`): the boot policy and the
+    /// reservations are taken from each; the rest needs a restart.
+    pub updates: Option<tokio::sync::watch::Receiver<DhcpConfig>>,
 }
 
 /// Runs the DHCP service until `shutdown` becomes `true`, then saves the leases.

@@ -18,6 +18,10 @@ use hyper::body::{Body, Frame, SizeHint};
 use hyper::{Method, StatusCode};
 use tokio::task::JoinHandle;
 
+use crate::events::{
+    Event, Events, ProgressTicker, Protocol, TransferFinished, TransferId, TransferResult,
+    TransferStarted,
+};
 use crate::tftp::fs::Data;
 
 /// Bytes per `pread` of a file body.
@@ -42,6 +46,12 @@ pub struct RequestLog {
     pub bytes: u64,
     /// Body bytes the response announced.
     pub expected: u64,
+    /// Where the transfer is reported.
+    pub events: Events,
+    /// The transfer's id in `events`.
+    pub id: TransferId,
+    /// Progress reports, once a file body started.
+    pub progress: Option<ProgressTicker>,
 }
 
 impl Drop for RequestLog {
@@ -76,6 +86,32 @@ impl Drop for RequestLog {
         } else {
             line!(info);
         }
+        self.events.emit(|| {
+            let result = if !self.status.is_success() {
+                TransferResult::Refused(if self.reason.is_empty() {
+                    self.status.to_string()
+                } else {
+                    self.reason.clone()
+                })
+            } else if self.bytes == self.expected {
+                TransferResult::Completed
+            } else {
+                TransferResult::Failed(format!(
+                    "connection ended after {} of {} bytes",
+                    self.bytes, self.expected
+                ))
+            };
+            Event::TransferFinished(TransferFinished {
+                id: self.id,
+                protocol: Protocol::Http,
+                client: self.client,
+                file: self.path.clone(),
+                bytes: self.bytes,
+                duration,
+                status: Some(status),
+                result,
+            })
+        });
     }
 }
 
@@ -125,6 +161,23 @@ impl ResponseBody {
     #[must_use]
     pub fn file(data: Arc<Data>, offset: u64, len: u64, mut log: RequestLog) -> Self {
         log.expected = len;
+        log.events.emit(|| {
+            Event::TransferStarted(TransferStarted {
+                id: log.id,
+                protocol: Protocol::Http,
+                client: log.client,
+                file: log.path.clone(),
+                size: Some(len),
+                upload: false,
+                at: std::time::SystemTime::now(),
+            })
+        });
+        log.progress = Some(ProgressTicker::new(
+            log.events.clone(),
+            log.id,
+            Protocol::Http,
+            Some(len),
+        ));
         Self {
             inner: Inner::File(FileStream {
                 data,
@@ -140,6 +193,9 @@ impl ResponseBody {
     fn count(&mut self, n: usize) {
         if let Some(log) = &mut self.log {
             log.bytes += n as u64;
+            if let Some(p) = &mut log.progress {
+                p.tick(log.bytes);
+            }
         }
     }
 }
@@ -246,6 +302,9 @@ mod tests {
             start: Instant::now(),
             bytes: 0,
             expected: 0,
+            events: Events::new(),
+            id: TransferId::next(),
+            progress: None,
         }
     }
 

@@ -12,16 +12,18 @@ use hyper::{Method, Request, Response, StatusCode};
 use super::body::{RequestLog, ResponseBody};
 use super::path::request_name;
 use super::range::RangeRequest;
+use crate::events::{Events, TransferId};
 use crate::tftp::fs::{Data, Refusal, Root};
 
 /// The `Server` header value.
 const SERVER: &str = concat!("pxe/", env!("CARGO_PKG_VERSION"));
 
-/// Answers `req` from `root` for the client at `peer`.
+/// Answers `req` from `root` for the client at `peer`, reporting to `events`.
 pub async fn handle(
     req: Request<Incoming>,
     root: Arc<Root>,
     peer: SocketAddr,
+    events: Events,
 ) -> Result<Response<ResponseBody>, Infallible> {
     let mut log = RequestLog {
         client: peer,
@@ -32,6 +34,9 @@ pub async fn handle(
         start: Instant::now(),
         bytes: 0,
         expected: 0,
+        events,
+        id: TransferId::next(),
+        progress: None,
     };
     let head = req.method() == Method::HEAD;
     if !head && req.method() != Method::GET {

@@ -29,11 +29,21 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
+use crate::config::HttpConfig;
 use crate::error::Error;
+use crate::events::Events;
 use crate::tftp::fs::Root;
 
 /// Default for `[http] max_connections`.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1000;
+
+/// `[http] max_connections`, or its default.
+#[must_use]
+pub fn max_connections(config: &HttpConfig) -> usize {
+    config.max_connections.map_or(DEFAULT_MAX_CONNECTIONS, |n| {
+        usize::try_from(n.get()).unwrap_or(usize::MAX)
+    })
+}
 
 /// How long a connection may take to send a request's headers (also bounds idle keep-alive
 /// connections, which would otherwise hold a slot forever).
@@ -61,21 +71,24 @@ impl Bound {
         Ok(Self { listener, local })
     }
 
-    /// Starts serving `root` on the runtime.
-    pub fn start(self, root: Root, max_connections: usize) -> Running {
+    /// Starts serving `root` on the runtime, reporting transfers to `events`.
+    pub fn start(self, root: Root, max_connections: usize, events: Events) -> Running {
         tracing::info!(
             listen = %self.local, root = %root.describe(), max_connections, "HTTP listening"
         );
         let (stop, stop_rx) = watch::channel(false);
+        let (limit, limit_rx) = watch::channel(max_connections.max(1));
         let task = tokio::spawn(accept_loop(
             self.listener,
             Arc::new(root),
-            max_connections.max(1),
+            limit_rx,
             stop_rx,
+            events,
         ));
         Running {
             local: self.local,
             stop,
+            limit,
             task,
         }
     }
@@ -97,6 +110,7 @@ fn bind_error(addr: SocketAddr, e: io::Error) -> Error {
 pub struct Running {
     local: SocketAddr,
     stop: watch::Sender<bool>,
+    limit: watch::Sender<usize>,
     task: JoinHandle<()>,
 }
 
@@ -105,6 +119,12 @@ impl Running {
     #[must_use]
     pub fn local_addr(&self) -> SocketAddr {
         self.local
+    }
+
+    /// Serves at most `max` connections at once from now on. Lowering it closes nothing: new
+    /// connections wait until enough of the open ones have closed.
+    pub fn set_max_connections(&self, max: usize) {
+        self.limit.send_replace(max.max(1));
     }
 
     /// Stops accepting and closes every connection (downloads in progress are cut off and
@@ -118,14 +138,21 @@ impl Running {
 async fn accept_loop(
     listener: TcpListener,
     root: Arc<Root>,
-    max_connections: usize,
+    mut limit: watch::Receiver<usize>,
     mut stop: watch::Receiver<bool>,
+    events: Events,
 ) {
+    let mut max_connections = *limit.borrow_and_update();
     let slots = Arc::new(Semaphore::new(max_connections));
     let mut connections = JoinSet::new();
     let mut last_full_warning: Option<Instant> = None;
     loop {
         while connections.try_join_next().is_some() {}
+        if limit.has_changed().unwrap_or(false) {
+            let new = *limit.borrow_and_update();
+            resize(&slots, max_connections, new);
+            max_connections = new;
+        }
         let permit = match Arc::clone(&slots).try_acquire_owned() {
             Ok(p) => p,
             Err(_) => {
@@ -159,9 +186,12 @@ async fn accept_loop(
         };
         let _ = stream.set_nodelay(true);
         let root = Arc::clone(&root);
+        let events = events.clone();
         connections.spawn(async move {
             let _permit = permit;
-            let service = service_fn(move |req| handler::handle(req, Arc::clone(&root), peer));
+            let service = service_fn(move |req| {
+                handler::handle(req, Arc::clone(&root), peer, events.clone())
+            });
             let mut builder = hyper::server::conn::http1::Builder::new();
             builder
                 .timer(TokioTimer::new())
@@ -179,4 +209,21 @@ async fn accept_loop(
     }
     connections.shutdown().await;
     tracing::info!("HTTP stopped");
+}
+
+/// Grows or shrinks the connection slots from `old` to `new`. Slots held by open connections
+/// cannot be taken back at once, so a shrink takes them as the connections close.
+fn resize(slots: &Arc<Semaphore>, old: usize, new: usize) {
+    if new > old {
+        slots.add_permits(new - old);
+    } else if old > new {
+        let fewer = u32::try_from(old - new).unwrap_or(u32::MAX);
+        let slots = Arc::clone(slots);
+        tokio::spawn(async move {
+            if let Ok(p) = slots.acquire_many_owned(fewer).await {
+                p.forget();
+            }
+        });
+    }
+    tracing::info!(max_connections = new, "HTTP connection limit changed");
 }

@@ -25,6 +25,10 @@ use tokio::sync::watch;
 
 use crate::config::TftpConfig;
 use crate::error::Error;
+use crate::events::{
+    Event, Events, ProgressTicker, Protocol, TransferFinished, TransferId, TransferResult,
+    TransferStarted,
+};
 use crate::fdlimit;
 use crate::ranges::PortRange;
 
@@ -62,6 +66,8 @@ pub struct Settings {
     pub blksize_from_mtu: bool,
     /// Most transfers at once; requests beyond it are dropped unanswered until one ends.
     pub max_transfers: usize,
+    /// Where transfers are reported.
+    pub events: Events,
 }
 
 impl Settings {
@@ -84,6 +90,7 @@ impl Settings {
             max_transfers: t.max_transfers.map_or(DEFAULT_MAX_TRANSFERS, |n| {
                 usize::try_from(n.get()).unwrap_or(usize::MAX)
             }),
+            events: Events::new(),
         }
     }
 }
@@ -95,6 +102,16 @@ pub struct Running {
     runtime: Option<tokio::runtime::Runtime>,
     listener: Option<tokio::task::JoinHandle<()>>,
     local: SocketAddr,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        // Dropped without `stop` (perhaps inside another runtime, where blocking is not
+        // allowed): transfers are cut without their ERROR.
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
 }
 
 impl Running {
@@ -152,6 +169,7 @@ pub fn start(settings: Settings) -> Result<Running, Error> {
         root: settings.root,
         ports: PortAllocator::new(settings.port_range),
         refusals,
+        events: settings.events,
         table: Mutex::new(Table {
             server: Server::new(core),
             tasks: HashMap::new(),
@@ -199,6 +217,8 @@ struct Shared {
     ports: PortAllocator,
     /// The listening socket, shared: refusals (ERROR 1, 2, 3) leave from port 69.
     refusals: std::net::UdpSocket,
+    /// Where transfers are reported.
+    events: Events,
     /// The core's request table and the task of every request being served.
     table: Mutex<Table>,
     stop: watch::Receiver<bool>,
@@ -364,7 +384,11 @@ async fn listen_loop(mut listener: Listener, mut mtu: MtuCache, shared: Arc<Shar
 async fn serve(incoming: Incoming, shared: &Shared, repeated: Arc<tokio::sync::Notify>) {
     let id = incoming.id();
     if let Some(transfer) = prepare(incoming, shared) {
-        transfer.run(id, shared, &repeated).await;
+        let (event_id, name) = (transfer.event_id(), transfer.name().to_owned());
+        let summary = transfer.run(id, shared, &repeated).await;
+        if let Some(event_id) = event_id {
+            shared.events.emit(|| finished(event_id, name, &summary));
+        }
     }
     let mut table = shared.table();
     table.server.finished(id);
@@ -392,6 +416,18 @@ fn prepare(incoming: Incoming, shared: &Shared) -> Option<Transfer> {
     let (io, size) = match opened {
         Ok(o) => o,
         Err(refusal) => {
+            shared.events.emit(|| {
+                Event::TransferFinished(TransferFinished {
+                    id: TransferId::next(),
+                    protocol: Protocol::Tftp,
+                    client: transfer::shown(peer),
+                    file: name.clone(),
+                    bytes: 0,
+                    duration: std::time::Duration::ZERO,
+                    status: None,
+                    result: TransferResult::Refused(refusal.explain()),
+                })
+            });
             refuse(incoming, &refusal, &name, listener, out);
             return None;
         }
@@ -430,8 +466,42 @@ fn prepare(incoming: Incoming, shared: &Shared) -> Option<Transfer> {
         client = %transfer::shown(peer), file = %name, blksize = ?o.blksize, windowsize = ?o.windowsize,
         tsize = ?o.tsize, timeout = ?o.timeout, "request"
     );
+    let upload = incoming.kind() == RequestKind::Write;
     let session = incoming.accept(clock::now(), FileInfo { size });
-    Some(Transfer::new(socket, session, io, name, size))
+    let id = TransferId::next();
+    shared.events.emit(|| {
+        Event::TransferStarted(TransferStarted {
+            id,
+            protocol: Protocol::Tftp,
+            client: transfer::shown(peer),
+            file: name.clone(),
+            size,
+            upload,
+            at: std::time::SystemTime::now(),
+        })
+    });
+    let ticker = ProgressTicker::new(shared.events.clone(), id, Protocol::Tftp, size);
+    Some(Transfer::new(socket, session, io, name, size).with_progress(id, ticker))
+}
+
+/// The event for a transfer that ended with `summary`.
+fn finished(id: TransferId, file: String, summary: &transfer::Summary) -> Event {
+    let result = match &summary.outcome {
+        Some(pxe_tftp::Outcome::Completed) => TransferResult::Completed,
+        Some(pxe_tftp::Outcome::SizeProbe) => TransferResult::SizeProbe,
+        Some(pxe_tftp::Outcome::Failed(e)) => TransferResult::Failed(e.to_string()),
+        None => TransferResult::Failed("unfinished".into()),
+    };
+    Event::TransferFinished(TransferFinished {
+        id,
+        protocol: Protocol::Tftp,
+        client: summary.peer,
+        file,
+        bytes: summary.stats.bytes,
+        duration: summary.stats.duration().unwrap_or_default(),
+        status: None,
+        result,
+    })
 }
 
 fn refuse(

@@ -16,6 +16,7 @@ use super::Shared;
 use super::clock;
 use super::fs::{Data, Upload};
 use super::net;
+use crate::events::{ProgressTicker, TransferId};
 
 /// Receive buffer of a read session: ACKs are 4 bytes, ERRORs carry a short message.
 const READ_RECV_BUFFER: usize = 1024;
@@ -67,6 +68,8 @@ pub struct Transfer {
     reason: Option<String>,
     /// Sends and receives that failed with an error counted as loss ([`net::is_transient`]).
     transient_errors: u64,
+    /// Progress reports, when asked for ([`Transfer::with_progress`]).
+    progress: Option<(TransferId, ProgressTicker)>,
 }
 
 /// The figures of a finished transfer, for the summary log line and for tests.
@@ -111,7 +114,27 @@ impl Transfer {
             write_failed: None,
             reason: None,
             transient_errors: 0,
+            progress: None,
         }
+    }
+
+    /// Reports the byte count to `ticker` as the transfer goes, as event transfer `id`.
+    #[must_use]
+    pub fn with_progress(mut self, id: TransferId, ticker: ProgressTicker) -> Self {
+        self.progress = Some((id, ticker));
+        self
+    }
+
+    /// The transfer's id in the event stream, when it reports progress.
+    #[must_use]
+    pub fn event_id(&self) -> Option<TransferId> {
+        self.progress.as_ref().map(|(id, _)| *id)
+    }
+
+    /// The requested name, for logs and events.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// Runs the transfer to its end and logs one summary line (a task cancelled because its
@@ -232,6 +255,9 @@ impl Transfer {
                     Ok(len) => {
                         let dgram = Datagram::new(peer, local, &self.rbuf[..len]);
                         self.session.handle_datagram(clock::now(), dgram);
+                        if let Some((_, p)) = &mut self.progress {
+                            p.tick(self.session.stats().bytes);
+                        }
                     }
                     // An ICMP error for an earlier datagram, a firewall: loss, nothing more.
                     Err(e) if net::is_transient(&e) => self.transient_errors += 1,

@@ -1,0 +1,599 @@
+//! The server as one value: [`PxeServer::builder`] → [`Builder::start`] → a [`Handle`] that
+//! stops it, swaps its configuration and streams its events.
+//!
+//! ```no_run
+//! # async fn f() -> Result<(), pxe_server::Error> {
+//! use pxe_server::PxeServer;
+//!
+//! let handle = PxeServer::builder()
+//!     .root("/srv/tftp")
+//!     .tftp("0.0.0.0:69".parse().unwrap())
+//!     .http("0.0.0.0:8080".parse().unwrap())
+//!     .dhcp_proxy("eth0")
+//!     .start()
+//!     .await?;
+//! let mut events = handle.events();
+//! while let Ok(event) = events.recv().await {
+//!     println!("{event:?}");
+//! }
+//! handle.shutdown().await
+//! # }
+//! ```
+
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::{Mutex, PoisonError};
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+use crate::dhcp::{self, DhcpConfig, DhcpContext, DhcpMode};
+use crate::error::Error;
+use crate::events::{Event, EventReceiver, Events};
+use crate::http;
+use crate::ranges::DhcpRange;
+use crate::tftp::{self, Settings, fs::DirRoot, fs::Root};
+
+/// Where the demo listens when `pxe` runs with no config and no flags.
+pub const DEMO_LISTEN: SocketAddr =
+    SocketAddr::V4(std::net::SocketAddrV4::new(Ipv4Addr::LOCALHOST, 6969));
+
+/// Where the demo serves HTTP unless `--http` says otherwise.
+pub const DEMO_HTTP_LISTEN: SocketAddr =
+    SocketAddr::V4(std::net::SocketAddrV4::new(Ipv4Addr::LOCALHOST, 6980));
+
+/// The entry point: [`PxeServer::builder`].
+#[derive(Debug)]
+pub struct PxeServer;
+
+impl PxeServer {
+    /// A builder with the default [`Config`]: TFTP on 0.0.0.0:69, no HTTP, no DHCP.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+}
+
+/// What to serve and where; [`Builder::start`] starts it. [`Builder::config`] replaces the
+/// whole configuration, so call it before the setters that adjust it.
+#[derive(Debug, Default)]
+#[must_use]
+pub struct Builder {
+    config: Config,
+    demo: bool,
+}
+
+impl Builder {
+    /// Starts from `config` (e.g. [`Config::load`]); replaces everything set so far.
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Serves the files under `dir` (TFTP, and HTTP when on).
+    pub fn root(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.config.root = Some(dir.into());
+        self
+    }
+
+    /// Listens for TFTP on `addr` (default 0.0.0.0:69; the DHCP interface's address with DHCP).
+    pub fn tftp(mut self, addr: SocketAddr) -> Self {
+        self.config.tftp.listen = Some(addr);
+        self
+    }
+
+    /// Serves the root over HTTP on `addr` too.
+    pub fn http(mut self, addr: SocketAddr) -> Self {
+        self.config.http.listen = Some(addr);
+        self
+    }
+
+    /// Runs proxyDHCP on `interface`: boot answers only, another server gives addresses.
+    pub fn dhcp_proxy(mut self, interface: &str) -> Self {
+        self.config.dhcp.mode = DhcpMode::Proxy;
+        self.config.dhcp.interface = Some(interface.to_owned());
+        self
+    }
+
+    /// Runs a DHCP server on `interface`, leasing addresses from `range`.
+    pub fn dhcp_server(mut self, interface: &str, range: DhcpRange) -> Self {
+        self.config.dhcp.mode = DhcpMode::Server;
+        self.config.dhcp.interface = Some(interface.to_owned());
+        self.config.dhcp.range = Some(range);
+        self
+    }
+
+    /// Serves the demo root built into the crate ([`crate::demo`]) instead of a directory, with
+    /// listeners on loopback unless set ([`DEMO_LISTEN`], [`DEMO_HTTP_LISTEN`]).
+    pub fn demo(mut self) -> Self {
+        self.demo = true;
+        self
+    }
+
+    /// Binds every listener, drops privileges if `[tftp] user` asks, and starts serving on the
+    /// current tokio runtime (multi-threaded: TFTP transfers run on their own threads, HTTP
+    /// and DHCP on the runtime).
+    pub async fn start(self) -> Result<Handle, Error> {
+        let Builder { config, demo } = self;
+        config
+            .validate()
+            .map_err(|message| Error::Usage(format!("configuration: {message}")))?;
+        start(config, demo).await
+    }
+}
+
+/// A running server. Dropping it does not stop the services: call [`Handle::shutdown`].
+#[derive(Debug)]
+pub struct Handle {
+    tftp: Option<tftp::Running>,
+    http: Option<http::Running>,
+    dhcp: Option<JoinHandle<Result<(), Error>>>,
+    dhcp_stop: watch::Sender<bool>,
+    dhcp_config: watch::Sender<DhcpConfig>,
+    events: Events,
+    /// The configuration in effect: the one started with, then each reload's applied parts.
+    current: Mutex<Config>,
+    tftp_addr: SocketAddr,
+    http_addr: Option<SocketAddr>,
+}
+
+/// What [`Handle::reload`] did with a new configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ReloadReport {
+    /// Settings now in effect for new requests, by config name (`dhcp.rules`, ...).
+    pub applied: Vec<String>,
+    /// Settings that changed but take a restart (listening addresses, the root, the DHCP
+    /// mode, ...): the running values stay.
+    pub needs_restart: Vec<String>,
+}
+
+impl fmt::Display for ReloadReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let list = |v: &[String]| {
+            if v.is_empty() {
+                "nothing".to_owned()
+            } else {
+                v.join(", ")
+            }
+        };
+        write!(f, "applied: {}", list(&self.applied))?;
+        if !self.needs_restart.is_empty() {
+            write!(
+                f,
+                "; changed but kept until a restart: {}",
+                self.needs_restart.join(", ")
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl Handle {
+    /// Where TFTP listens.
+    #[must_use]
+    pub fn tftp_addr(&self) -> SocketAddr {
+        self.tftp_addr
+    }
+
+    /// Where HTTP listens, when it runs.
+    #[must_use]
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http_addr
+    }
+
+    /// A new subscription to the event stream (see [`crate::events`] for its lagging rule).
+    #[must_use]
+    pub fn events(&self) -> EventReceiver {
+        self.events.subscribe()
+    }
+
+    /// The configuration in effect.
+    #[must_use]
+    pub fn config(&self) -> Config {
+        self.current
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Swaps in `config` for new requests: the DHCP boot policy (`[[dhcp.rules]]`,
+    /// `default_rules`), reservations and `[http] max_connections`. Running transfers and
+    /// leases are untouched. Changed settings that need new sockets or a new root (listening
+    /// addresses, the root, `[tftp]`, the DHCP mode, interface, pool and lease options) are
+    /// listed in [`ReloadReport::needs_restart`] and keep their running values. An invalid
+    /// config is refused with the reason, and the running one stays whole.
+    pub fn reload(&self, config: Config) -> Result<ReloadReport, Error> {
+        config
+            .validate()
+            .map_err(|message| Error::Usage(format!("configuration not reloaded: {message}")))?;
+        let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut report = ReloadReport::default();
+        let mut next = current.clone();
+        let mut restart = |name: &str, changed: bool| {
+            if changed {
+                report.needs_restart.push(name.to_owned());
+            }
+        };
+        restart("root", config.root != current.root);
+        restart("tftp", config.tftp != current.tftp);
+        restart("http.listen", config.http.listen != current.http.listen);
+        restart("log_format", config.log_format != current.log_format);
+        let (old, new) = (&current.dhcp, &config.dhcp);
+        restart("dhcp.mode", new.mode != old.mode);
+        restart("dhcp.interface", new.interface != old.interface);
+        restart("dhcp.range", new.range != old.range);
+        restart("dhcp.leases", new.leases != old.leases);
+        let options_same = DhcpConfig {
+            rules: old.rules.clone(),
+            default_rules: old.default_rules,
+            reservations: old.reservations.clone(),
+            mode: old.mode,
+            interface: old.interface.clone(),
+            range: old.range,
+            leases: old.leases.clone(),
+            ..new.clone()
+        } == *old;
+        restart("dhcp options", !options_same);
+
+        let mut applied = |name: &str, changed: bool| {
+            if changed {
+                report.applied.push(name.to_owned());
+            }
+        };
+        applied("menu", config.menu != current.menu);
+        next.menu.clone_from(&config.menu);
+        let rules_changed = new.rules != old.rules || new.default_rules != old.default_rules;
+        let reservations_changed = new.reservations != old.reservations;
+        applied("dhcp.rules", rules_changed);
+        applied("dhcp.reservations", reservations_changed);
+        next.dhcp.rules.clone_from(&new.rules);
+        next.dhcp.default_rules = new.default_rules;
+        next.dhcp.reservations.clone_from(&new.reservations);
+        // The policy is checked against the running HTTP port too: `{http}` and the defaults.
+        next.dhcp
+            .policy_with_http(self.http_addr.map(|a| a.port()))
+            .map_err(|e| Error::Usage(format!("configuration not reloaded: {e}")))?;
+        let max_changed = config.http.max_connections != current.http.max_connections;
+        applied("http.max_connections", max_changed && self.http.is_some());
+        next.http.max_connections = config.http.max_connections;
+
+        if rules_changed || reservations_changed {
+            self.dhcp_config.send_replace(next.dhcp.clone());
+        }
+        if max_changed && let Some(h) = &self.http {
+            h.set_max_connections(http::max_connections(&next.http));
+        }
+        *current = next;
+        drop(current);
+        tracing::info!(%report, "configuration reloaded");
+        let event = report.clone();
+        self.events.emit(|| Event::Reloaded(event));
+        Ok(report)
+    }
+
+    /// Resolves when a service stopped on its own (the DHCP interface went away, ...), with
+    /// its error; pending for as long as everything runs. Call [`Handle::shutdown`] after it.
+    pub async fn failed(&mut self) -> Error {
+        match &mut self.dhcp {
+            Some(task) => {
+                let r = task.await;
+                self.dhcp = None;
+                match r {
+                    Ok(Ok(())) => Error::Dhcp("stopped unexpectedly".into()),
+                    Ok(Err(e)) => e,
+                    Err(e) => Error::Dhcp(format!("task failed: {e}")),
+                }
+            }
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Stops every service: DHCP saves its leases, HTTP closes its connections, TFTP sends
+    /// running transfers ERROR 0 "server shutting down"; then returns.
+    pub async fn shutdown(mut self) -> Result<(), Error> {
+        let _ = self.dhcp_stop.send(true);
+        let mut result = Ok(());
+        if let Some(task) = self.dhcp.take() {
+            result = task
+                .await
+                .map_err(|e| Error::Dhcp(format!("task failed: {e}")))
+                .and_then(|r| r);
+        }
+        if let Some(h) = self.http.take() {
+            h.stop().await;
+        }
+        if let Some(t) = self.tftp.take() {
+            tokio::task::spawn_blocking(move || t.stop())
+                .await
+                .map_err(|e| Error::Tftp(format!("stop failed: {e}")))?;
+        }
+        result
+    }
+}
+
+async fn start(config: Config, demo: bool) -> Result<Handle, Error> {
+    let events = Events::new();
+    let server_ip = config.dhcp.interface().map(interface_ipv4).transpose()?;
+    let default_listen = match (demo, server_ip) {
+        (true, _) => DEMO_LISTEN,
+        (false, Some((ip, _))) => SocketAddr::from((ip, 69)),
+        (false, None) => SocketAddr::from((Ipv4Addr::UNSPECIFIED, 69)),
+    };
+    let listen = config.tftp.listen.unwrap_or(default_listen);
+    let root = if demo {
+        let files = crate::demo::files()?
+            .into_iter()
+            .map(|(n, b)| (n, b.into()))
+            .collect();
+        Root::Embedded(files)
+    } else {
+        let path = config.root.clone().ok_or_else(|| {
+            Error::Usage("no TFTP root: give --root DIR or `root = \"/srv/tftp\"` in the config (`pxe init DIR` lays one out)".into())
+        })?;
+        let dir = DirRoot::open(&path, config.tftp.secure, config.tftp.create)
+            .map_err(|e| Error::io(format!("open root {}", path.display()), e))?;
+        Root::Dir(dir)
+    };
+    // DHCP binds its privileged ports before TFTP drops privileges: bind order matters, so
+    // privileges are dropped by TFTP only when DHCP is off (DHCP then keeps root for raw sends).
+    let dhcp_on = config.dhcp.mode() != DhcpMode::Off;
+    let mut settings = Settings::from_config(listen, root, &config.tftp);
+    settings.events = events.clone();
+    if dhcp_on && settings.user.is_some() {
+        tracing::warn!(
+            "[tftp] user is ignored while DHCP runs (DHCP needs its privileged sockets)"
+        );
+        settings.user = None;
+    }
+    let names = settings.root.names();
+    // HTTP binds before TFTP drops privileges (`--user`), so port 80 works too.
+    let http_listen = match (demo, config.http.listen) {
+        (_, Some(listen)) => Some(listen),
+        (true, None) => Some(DEMO_HTTP_LISTEN),
+        (false, None) => None,
+    };
+    let http_bound = match http_listen {
+        Some(listen) => {
+            let root = settings
+                .root
+                .try_clone()
+                .map_err(|e| Error::io("share the root with HTTP", e))?;
+            match http::Bound::bind(listen).await {
+                Ok(bound) => Some((bound, root)),
+                // The demo's own default port may be taken (a second demo, a web server): the
+                // demo is for trying things, so it goes on over TFTP alone.
+                Err(e) if demo && config.http.listen.is_none() => {
+                    tracing::warn!(error = %e, "demo: HTTP off (give --http ADDR:PORT for another port)");
+                    None
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        None => None,
+    };
+    let max_connections = http::max_connections(&config.http);
+    let http_slots = if http_bound.is_some() {
+        max_connections
+    } else {
+        0
+    };
+    crate::fdlimit::raise_for(
+        settings
+            .max_transfers
+            .saturating_add(settings.core.max_handshakes as usize)
+            .saturating_add(http_slots),
+    );
+    let running = tftp::start(settings)?;
+    let tftp_addr = running.local_addr();
+    let http_running =
+        http_bound.map(|(bound, root)| bound.start(root, max_connections, events.clone()));
+    let http_addr = http_running.as_ref().map(http::Running::local_addr);
+    if demo {
+        print_demo_help(tftp_addr, http_addr, &names);
+    }
+
+    let (dhcp_stop, stop_rx) = watch::channel(false);
+    let (dhcp_config, config_rx) = watch::channel(config.dhcp.clone());
+    let mut dhcp_task = None;
+    if dhcp_on {
+        if let Some(h) = http_addr.filter(|h| h.ip().is_loopback()) {
+            tracing::warn!(
+                http = %h,
+                "HTTP listens on loopback while DHCP runs: clients sent to http:// boot files cannot reach it (use [http] listen = \"0.0.0.0:PORT\")"
+            );
+        }
+        let ctx = DhcpContext {
+            tftp_listen: tftp_addr,
+            http_listen: http_addr,
+            events: events.clone(),
+            updates: Some(config_rx),
+        };
+        dhcp_task = Some(tokio::spawn(dhcp::run(config.dhcp.clone(), ctx, stop_rx)));
+    }
+    Ok(Handle {
+        tftp: Some(running),
+        http: http_running,
+        dhcp: dhcp_task,
+        dhcp_stop,
+        dhcp_config,
+        events,
+        current: Mutex::new(config),
+        tftp_addr,
+        http_addr,
+    })
+}
+
+fn print_demo_help(listen: SocketAddr, http: Option<SocketAddr>, files: &[String]) {
+    let (over_http, try_http) = match http {
+        Some(h) => (
+            format!(" and HTTP on {h}"),
+            format!("  curl http://{h}/hello.txt\n"),
+        ),
+        None => (String::new(), String::new()),
+    };
+    println!(
+        "pxe demo: serving the built-in root ({}) over TFTP on {listen}{over_http}, DHCP off.\n\
+         Try:\n  pxe get tftp://{listen}/hello.txt -o -\n  curl tftp://{listen}/hello.txt\n\
+         {try_http}  atftp -g -r boot.ipxe -l boot.ipxe {} {}\n\
+         Serve a real tree: pxe init /srv/tftp && sudo pxe serve --root /srv/tftp [--http 0.0.0.0:80]\n\
+         Stop with Ctrl-C.",
+        files.join(", "),
+        listen.ip(),
+        listen.port()
+    );
+}
+
+/// The first IPv4 address of interface `name` and its prefix length.
+fn interface_ipv4(name: &str) -> Result<(Ipv4Addr, u8), Error> {
+    let iface = dhcp::iface::Interface::by_name(name).map_err(|e| Error::Usage(e.to_string()))?;
+    Ok((iface.addr, iface.prefix))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use pxe_dhcp::policy::{Match, Rule};
+
+    use super::*;
+    use crate::events::{Protocol, TransferResult};
+
+    async fn demo() -> Handle {
+        PxeServer::builder()
+            .tftp("127.0.0.1:0".parse().unwrap())
+            .http("127.0.0.1:0".parse().unwrap())
+            .demo()
+            .start()
+            .await
+            .expect("start")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reload_applies_rules_refuses_bad_configs_and_reports_restarts() {
+        let handle = demo().await;
+        let mut events = handle.events();
+        let mut config = handle.config();
+        let running_tftp = config.tftp.clone();
+        config
+            .dhcp
+            .rules
+            .push(Rule::new("lab", Match::default(), "lab.efi"));
+        config.http.max_connections = std::num::NonZeroU32::new(7);
+        config.tftp.listen = Some("127.0.0.1:1".parse().unwrap());
+        let report = handle.reload(config.clone()).expect("reload");
+        assert_eq!(report.applied, ["dhcp.rules", "http.max_connections"]);
+        assert_eq!(report.needs_restart, ["tftp"]);
+        assert_eq!(handle.config().dhcp.rules.len(), 1);
+        // The listen address is not taken over: the next reload reports it again.
+        assert_eq!(handle.config().tftp, running_tftp);
+        match events.recv().await.expect("event") {
+            Event::Reloaded(r) => assert_eq!(r, report),
+            other => panic!("{other:?}"),
+        }
+
+        // A rule named like a built-in one is refused; the running config stays.
+        let mut bad = config.clone();
+        bad.dhcp.rules = vec![Rule::new("ipxe", Match::default(), "x")];
+        let e = handle.reload(bad).expect_err("clash");
+        assert!(e.to_string().contains("not reloaded"), "{e}");
+        assert_eq!(handle.config().dhcp.rules[0].name, "lab");
+        handle.shutdown().await.expect("shutdown");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn transfers_are_reported() {
+        let handle = demo().await;
+        let mut events = handle.events();
+        let http = handle.http_addr().expect("http");
+        let (status, body) = tokio::task::spawn_blocking(move || http_get(http, "/hello.txt"))
+            .await
+            .unwrap();
+        assert_eq!(status, 200);
+        let (missing, _) = tokio::task::spawn_blocking(move || http_get(http, "/nope"))
+            .await
+            .unwrap();
+        assert_eq!(missing, 404);
+        let mut next = async || {
+            tokio::time::timeout(Duration::from_secs(5), events.recv())
+                .await
+                .expect("in time")
+                .expect("event")
+        };
+        let Event::TransferStarted(s) = next().await else {
+            panic!("started first")
+        };
+        assert_eq!(
+            (s.protocol, s.file.as_str()),
+            (Protocol::Http, "/hello.txt")
+        );
+        assert_eq!(s.size, Some(body.len() as u64));
+        let Event::TransferFinished(f) = next().await else {
+            panic!("then finished")
+        };
+        assert_eq!(
+            (f.id, f.bytes, f.result),
+            (s.id, s.size.unwrap(), TransferResult::Completed)
+        );
+        let Event::TransferFinished(refused) = next().await else {
+            panic!("a refusal is only finished")
+        };
+        assert_eq!(refused.status, Some(404));
+        assert!(matches!(refused.result, TransferResult::Refused(_)));
+
+        // TFTP: the same pair from the transfer thread.
+        let tftp = handle.tftp_addr();
+        let got = tokio::task::spawn_blocking(move || tftp_get(tftp, "hello.txt"))
+            .await
+            .unwrap();
+        assert_eq!(got, body);
+        let Event::TransferStarted(s) = next().await else {
+            panic!("started")
+        };
+        assert_eq!((s.protocol, s.file.as_str()), (Protocol::Tftp, "hello.txt"));
+        let Event::TransferFinished(f) = next().await else {
+            panic!("finished")
+        };
+        assert_eq!((f.id, f.result), (s.id, TransferResult::Completed));
+        assert_eq!(f.bytes, body.len() as u64);
+        handle.shutdown().await.expect("shutdown");
+    }
+
+    fn http_get(addr: SocketAddr, path: &str) -> (u16, Vec<u8>) {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut all = Vec::new();
+        s.read_to_end(&mut all).unwrap();
+        let split = all.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        let head = String::from_utf8_lossy(&all[..split]).into_owned();
+        let status = head[9..12].parse().unwrap();
+        (status, all[split + 4..].to_vec())
+    }
+
+    /// A lock-step RRQ with the reference client of `pxe-tftp`.
+    fn tftp_get(server: SocketAddr, name: &str) -> Vec<u8> {
+        let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut rrq = vec![0, 1];
+        rrq.extend_from_slice(name.as_bytes());
+        rrq.extend_from_slice(b"\0octet\0");
+        sock.send_to(&rrq, server).unwrap();
+        let mut out = Vec::new();
+        let mut buf = [0u8; 600];
+        loop {
+            let (n, from) = sock.recv_from(&mut buf).unwrap();
+            assert_eq!(&buf[..2], &[0, 3], "DATA");
+            out.extend_from_slice(&buf[4..n]);
+            sock.send_to(&[0, 4, buf[2], buf[3]], from).unwrap();
+            if n < 516 {
+                return out;
+            }
+        }
+    }
+}
