@@ -65,7 +65,7 @@ pub struct ServerConfig {
     /// a PXE ROM's boot. The cap counts established transfers only; handshakes have their own
     /// budget, so at most `max_transfers + max_handshakes` sessions exist.
     pub max_transfers: u32,
-    /// Most handshakes at once (default 1024): sessions whose client has not yet shown that it
+    /// Most handshakes at once (default 4096): sessions whose client has not yet shown that it
     /// receives (no ACK or DATA from it on the transfer port; a spoofed source never sends one).
     /// A request beyond it evicts the oldest handshake ([`Server::poll_evicted`]), so a flood
     /// of requests that are never acknowledged cannot keep a real client waiting.
@@ -73,6 +73,12 @@ pub struct ServerConfig {
     /// Most handshakes from one client address (default 16); a request beyond it evicts that
     /// address's oldest handshake, so one source cannot take the whole budget.
     pub max_handshakes_per_source: u32,
+    /// A handshake younger than this is never evicted (default 1 s, far above a LAN round
+    /// trip and the first retransmission timeout of common clients): when the budget is full of young handshakes the new request is dropped instead
+    /// and served on its retransmission. A burst of real clients larger than the budget (a boot
+    /// storm) is then throttled, not robbed of the replies already sent to it; a flood's
+    /// requests are old, hence evictable, a moment later.
+    pub eviction_age: Duration,
     /// Timer retransmissions of the first DATA (a request without options) or of a WRQ's ACK
     /// 0 before the client has shown that it receives (default 1; an OACK is never resent by
     /// the timer, see [`Session`]). Keeps what an unanswered, possibly spoofed, request makes
@@ -100,8 +106,9 @@ impl Default for ServerConfig {
             rollover: 0,
             dally: Duration::from_secs(2),
             max_transfers: 2000,
-            max_handshakes: 1024,
+            max_handshakes: 4096,
             max_handshakes_per_source: 16,
+            eviction_age: Duration::from_secs(1),
             handshake_retries: 1,
             handshake_timeout: Duration::from_secs(10),
         }
@@ -140,6 +147,9 @@ pub struct ServerStats {
     pub duplicates: u64,
     /// Requests dropped because [`ServerConfig::max_transfers`] transfers were established.
     pub over_cap: u64,
+    /// Requests dropped because the handshake budget (or their source's share) was full of
+    /// handshakes younger than [`ServerConfig::eviction_age`].
+    pub throttled: u64,
     /// Handshakes evicted to make room for newer requests ([`Server::poll_evicted`]).
     pub evicted: u64,
     /// Requests refused by the server itself (WRQ disabled, `mail` mode).
@@ -190,6 +200,7 @@ struct Entry {
     identity: Identity,
     source: IpAddr,
     established: bool,
+    created: Instant,
 }
 
 /// The TFTP listener's Sans-IO core: feed it datagrams that arrived on port 69.
@@ -322,8 +333,12 @@ impl Server {
         }
     }
 
-    /// Makes room in the handshake budget for a request from `source`.
-    fn make_room(&mut self, source: IpAddr) {
+    /// Makes room in the handshake budget for a request from `source`: evicts the oldest
+    /// handshake of that source when it has its share, then the oldest of all when the budget
+    /// is full, but never one younger than `eviction_age`. `false`: no room, drop the request.
+    fn make_room(&mut self, now: Instant, source: IpAddr) -> bool {
+        let age = self.config.eviction_age;
+        let evictable = |e: &Entry| now.saturating_duration_since(e.created) >= age;
         let per_source = self.per_source.get(&source).copied().unwrap_or(0);
         if per_source >= self.config.max_handshakes_per_source.max(1) {
             let oldest = self
@@ -331,15 +346,18 @@ impl Server {
                 .iter()
                 .copied()
                 .find(|id| self.entries.get(id).is_some_and(|e| e.source == source));
-            if let Some(id) = oldest {
-                self.evict(id);
+            match oldest {
+                Some(id) if self.entries.get(&id).is_some_and(evictable) => self.evict(id),
+                _ => return false,
             }
         }
-        if self.handshakes.len() >= self.config.max_handshakes.max(1) as usize
-            && let Some(&oldest) = self.handshakes.first()
-        {
-            self.evict(oldest);
+        if self.handshakes.len() >= self.config.max_handshakes.max(1) as usize {
+            match self.handshakes.first().copied() {
+                Some(id) if self.entries.get(&id).is_some_and(evictable) => self.evict(id),
+                _ => return false,
+            }
         }
+        true
     }
 
     /// The configuration.
@@ -444,7 +462,10 @@ impl SansIo for Server {
             return;
         }
         let source = dgram.remote.ip().to_canonical();
-        self.make_room(source);
+        if !self.make_room(now, source) {
+            self.stats.throttled += 1;
+            return;
+        }
         let id = RequestId(self.next_id);
         self.next_id += 1;
         self.by_identity.insert(identity.clone(), id);
@@ -454,6 +475,7 @@ impl SansIo for Server {
                 identity,
                 source,
                 established: false,
+                created: now,
             },
         );
         self.handshakes.insert(id);

@@ -990,41 +990,45 @@ fn the_table_drops_repeats_until_finished_and_caps_established_transfers() {
     assert!(rrq_from(&mut server, "192.0.2.10:1000", b"\0\x01f\0octet\0").is_some());
 }
 
+fn rrq_at(server: &mut Server, now: Instant, from: &str) -> Option<Incoming> {
+    server.handle_datagram(
+        now,
+        Datagram::new(addr(from), addr(SERVER), b"\0\x01f\0octet\0"),
+    );
+    server.poll_event()
+}
+
 #[test]
 fn handshakes_have_their_own_budget_with_a_per_source_limit() {
     let mut server = Server::new(ServerConfig {
         max_transfers: 1,
         max_handshakes: 4,
         max_handshakes_per_source: 2,
+        eviction_age: Duration::from_millis(250),
         ..ServerConfig::default()
     });
-    let flood: Vec<Incoming> = (0..3u16)
-        .map(|p| {
-            rrq_from(
-                &mut server,
-                &format!("198.51.100.7:{}", 1000 + p),
-                b"\0\x01f\0octet\0",
-            )
-            .unwrap()
-        })
+    let flood: Vec<Incoming> = (0..2u16)
+        .map(|p| rrq_at(&mut server, t(0), &format!("198.51.100.7:{}", 1000 + p)).unwrap())
         .collect();
-    // The third from one source evicts that source's oldest.
+    // A third from one source while its handshakes are young: dropped, nothing evicted.
+    assert!(rrq_at(&mut server, t(100), "198.51.100.7:1002").is_none());
+    assert_eq!((server.poll_evicted(), server.stats().throttled), (None, 1));
+    // Once they are old enough, the source's oldest makes room.
+    assert!(rrq_at(&mut server, t(300), "198.51.100.7:1002").is_some());
     assert_eq!(server.poll_evicted(), Some(flood[0].id()));
     assert_eq!(server.poll_evicted(), None);
     assert_eq!(server.handshaking(), 2);
-    let others: Vec<Incoming> = (0..3u8)
-        .map(|i| {
-            rrq_from(
-                &mut server,
-                &format!("198.51.100.{}:1000", 20 + i),
-                b"\0\x01f\0octet\0",
-            )
-            .unwrap()
-        })
+    let others: Vec<Incoming> = (0..2u8)
+        .map(|i| rrq_at(&mut server, t(300), &format!("198.51.100.{}:1000", 20 + i)).unwrap())
         .collect();
-    // Budget of 4: the oldest handshakes go, whoever sent them.
+    assert_eq!(server.handshaking(), 4);
+    // Budget of 4, full: the oldest handshake goes, whoever sent it.
+    assert!(rrq_at(&mut server, t(400), "198.51.100.30:1000").is_some());
     assert_eq!(server.poll_evicted(), Some(flood[1].id()));
     assert_eq!(server.handshaking(), 4);
+    // Full of young handshakes only: the new request waits for its retransmission.
+    assert!(rrq_at(&mut server, t(401), "198.51.100.31:1000").is_none());
+    assert_eq!(server.stats().throttled, 2);
     // A real client that answers leaves the budget; evicted and finished ids are ignored.
     server.established(others[0].id());
     assert_eq!((server.active(), server.handshaking()), (1, 3));

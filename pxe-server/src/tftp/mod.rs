@@ -33,7 +33,7 @@ use crate::fdlimit;
 use crate::ranges::PortRange;
 
 use self::admission::{DEFAULT_MAX_TRANSFERS, DROP_LOG_INTERVAL, DropLog};
-use self::fs::{DirRoot, Refusal, Root};
+use self::fs::{DirRoot, OpenFiles, Refusal, Root};
 use self::net::{BoundListener, Listener, PortAllocator};
 use self::transfer::{Io, Transfer};
 
@@ -169,6 +169,7 @@ pub fn start(settings: Settings) -> Result<Running, Error> {
         root: settings.root,
         ports: PortAllocator::new(settings.port_range),
         refusals,
+        open_files: OpenFiles::default(),
         events: settings.events,
         table: Mutex::new(Table {
             server: Server::new(core),
@@ -219,6 +220,8 @@ struct Shared {
     refusals: std::net::UdpSocket,
     /// Where transfers are reported.
     events: Events,
+    /// One descriptor per file being read, whatever the number of its transfers.
+    open_files: OpenFiles,
     /// The core's request table and the task of every request being served.
     table: Mutex<Table>,
     stop: watch::Receiver<bool>,
@@ -303,12 +306,14 @@ async fn listen_loop(mut listener: Listener, mut mtu: MtuCache, shared: Arc<Shar
                  them; raise [tftp] max_transfers / --max-transfers if this persists)"
             );
         }
-        if let Some(evicted) = evictions.due(now) {
+        if let Some(n) = evictions.due(now) {
+            let table = shared.table();
             tracing::warn!(
-                evicted,
-                max_handshakes = shared.table().server.config().max_handshakes,
-                "requests never answered by their client (a flood, or spoofed sources?): \
-                 the oldest unanswered ones were dropped to serve new requests"
+                dropped_or_evicted = n,
+                handshaking = table.server.handshaking(),
+                max_handshakes = table.server.config().max_handshakes,
+                "handshake budget full: requests whose client never answered (a flood, or \
+                 spoofed sources?) were evicted, or new ones dropped until they can be"
             );
         }
         let r = match r {
@@ -346,6 +351,9 @@ async fn listen_loop(mut listener: Listener, mut mtu: MtuCache, shared: Arc<Shar
             let after = table.server.stats();
             for _ in before.over_cap..after.over_cap {
                 drops.record();
+            }
+            for _ in before.throttled..after.throttled {
+                evictions.record();
             }
             if after.duplicates > before.duplicates {
                 tracing::debug!(client = %transfer::shown(r.remote), "duplicate request ignored");
@@ -407,7 +415,7 @@ fn prepare(incoming: Incoming, shared: &Shared) -> Option<Transfer> {
         RequestKind::Read => shared
             .root
             .open_read(incoming.filename())
-            .map(|(d, size)| (Io::Read(d), Some(size))),
+            .map(|(d, size)| (Io::Read(shared.open_files.share(d)), Some(size))),
         RequestKind::Write => shared
             .root
             .open_write(incoming.filename())
