@@ -16,10 +16,20 @@
 #   nftables                     packet loss and local drops in test namespaces (tests/tftp_hostile.rs)
 #   python3-scapy, tcpdump       hand-made DHCP packets; captures when a test fails
 #   kea-admin                    ships /usr/sbin/perfdhcp (there is no package named perfdhcp)
+#   isc-dhcp-client              ISC dhclient, a real DHCP client (tests/dhcp_sites.rs)
+#   isc-dhcp-relay               ISC dhcrelay, a real relay agent for routed subnets
 #   qemu-system-x86, ipxe-qemu,  real firmware clients: SeaBIOS + iPXE NIC ROMs, OVMF's EDK2 PXE
 #   ovmf
 #   pxelinux, syslinux-common,   the boot files `pxe init` lays out
 #   ipxe
+#   shim-signed,                 the signed UEFI Secure Boot chain `pxe init` lays out: shim
+#   grub-efi-amd64-signed        (shimx64.efi.signed) and the netboot GRUB (grubnetx64.efi.signed)
+#   busybox-static, xorriso,     the real OS the firmware tests boot (tests/support/os_image.rs):
+#   isolinux                     a busybox initramfs, and an isolinux ISO of it
+#
+# The OS's kernel is Debian's signed one from the package linux-image-amd64 depends on. It is not
+# installed (that would touch this machine's /boot): its .deb is downloaded into $OS_DEBS_DIR,
+# where the tests unpack it with dpkg-deb.
 #
 # atftpd Conflicts with tftpd-hpa, so it is only unpacked (apt-get download + dpkg-deb -x) into
 # $ATFTPD_DIR and linked as /usr/local/sbin/atftpd; its libraries come with tftpd-hpa.
@@ -28,15 +38,17 @@
 set -euo pipefail
 
 ATFTPD_DIR=${ATFTPD_DIR:-/opt/pxe-deps/atftpd}
+OS_DEBS_DIR=${OS_DEBS_DIR:-/opt/pxe-deps/os}
 PACKAGES=(
   curl atftp tftp-hpa tftpd-hpa dnsmasq-base iproute2 ethtool procps nftables
-  python3-scapy tcpdump kea-admin
+  python3-scapy tcpdump kea-admin isc-dhcp-client isc-dhcp-relay
   qemu-system-x86 ipxe-qemu ovmf
-  pxelinux syslinux-common ipxe
+  pxelinux syslinux-common ipxe debian-installer-12-netboot-amd64
+  shim-signed grub-efi-amd64-signed busybox-static xorriso isolinux
   libwrap0 libpcre2-8-0
 )
 # Daemons some of these packages would start on a normal (systemd or sysv) Debian machine.
-SERVICES=(tftpd-hpa dnsmasq atftpd)
+SERVICES=(tftpd-hpa dnsmasq atftpd isc-dhcp-relay)
 
 if [ "$(id -u)" != 0 ]; then
   echo "install-deps.sh: run as root (it uses apt-get)" >&2
@@ -73,6 +85,31 @@ if [ ! -x "$ATFTPD_DIR/usr/sbin/atftpd" ]; then
 fi
 ln -sf "$ATFTPD_DIR/usr/sbin/atftpd" /usr/local/sbin/atftpd
 
+# The kernel package linux-image-amd64 currently depends on (linux-image-<release>-amd64),
+# downloaded only; older downloads are removed so the tests find exactly one.
+kernel_dep() {
+  apt-cache depends linux-image-amd64 2>/dev/null \
+    | sed -n 's/^ *Depends: \(linux-image-[^ ]*-amd64\)$/\1/p' | head -n 1
+}
+kernel_pkg=$(kernel_dep)
+if [ -z "$kernel_pkg" ]; then
+  # No package lists yet (everything else was installed already): fetch them once.
+  apt-get update
+  kernel_pkg=$(kernel_dep)
+fi
+if [ -z "$kernel_pkg" ]; then
+  echo "install-deps.sh: cannot tell which kernel linux-image-amd64 depends on (apt-get update?)" >&2
+  exit 1
+fi
+if ! ls "$OS_DEBS_DIR/${kernel_pkg}_"*_amd64.deb >/dev/null 2>&1; then
+  mkdir -p "$OS_DEBS_DIR"
+  tmp=$(mktemp -d)
+  ( cd "$tmp" && apt-get -o APT::Sandbox::User=root download "$kernel_pkg" )
+  rm -f "$OS_DEBS_DIR"/linux-image-*.deb
+  mv "$tmp"/*.deb "$OS_DEBS_DIR"/
+  rm -rf "$tmp"
+fi
+
 # Stop and disable any daemon the packages brought, so no port (67, 69, 53) is held.
 for s in "${SERVICES[@]}"; do
   if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
@@ -96,11 +133,15 @@ else
   echo "install-deps.sh: all ${#PACKAGES[@]} packages already installed"
 fi
 echo "install-deps.sh: atftpd at /usr/local/sbin/atftpd -> $ATFTPD_DIR/usr/sbin/atftpd"
+echo "install-deps.sh: kernel package for the OS boots: $(ls "$OS_DEBS_DIR"/linux-image-*.deb)"
 for f in /usr/bin/curl /usr/bin/atftp /usr/bin/tftp /usr/sbin/in.tftpd /usr/sbin/dnsmasq /usr/sbin/ethtool \
          /usr/sbin/perfdhcp /usr/bin/qemu-system-x86_64 /usr/share/OVMF/OVMF_CODE_4M.fd \
          /usr/share/OVMF/OVMF_VARS_4M.fd /usr/lib/ipxe/qemu/pxe-e1000.rom \
          /usr/lib/PXELINUX/pxelinux.0 /usr/lib/syslinux/modules/bios/ldlinux.c32 \
-         /usr/lib/ipxe/undionly.kpxe /usr/lib/ipxe/ipxe.efi /usr/local/sbin/atftpd; do
+         /usr/lib/ipxe/undionly.kpxe /usr/lib/ipxe/ipxe.efi /usr/local/sbin/atftpd \
+         /usr/share/OVMF/OVMF_CODE_4M.ms.fd /usr/share/OVMF/OVMF_VARS_4M.ms.fd \
+         /usr/lib/shim/shimx64.efi.signed /usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed \
+         /bin/busybox /usr/bin/xorriso /usr/lib/ISOLINUX/isolinux.bin; do
   [ -e "$f" ] || { echo "install-deps.sh: missing after install: $f" >&2; exit 1; }
 done
 ms=$(( (t1 - t0) / 1000000 ))

@@ -10,11 +10,13 @@ use arbitrary::Unstructured;
 mod dhcp;
 mod dhcp_responder;
 mod menu;
+mod menu_tree;
 mod tftp;
 
 pub use dhcp::{dhcp_message, dhcp_suboptions};
 pub use dhcp_responder::{dhcp_lease_server, dhcp_proxy};
 pub use menu::{menu_model, menu_parse};
+pub use menu_tree::menu_tree;
 pub use tftp::{tftp_client, tftp_packet, tftp_path, tftp_server_session};
 
 /// A target's check: the raw fuzzer input in, a panic on any violated property.
@@ -32,6 +34,7 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("dhcp_lease_server", dhcp_lease_server),
     ("menu_parse", menu_parse),
     ("menu_model", menu_model),
+    ("menu_tree", menu_tree),
 ];
 
 /// Decodes a structured input; a too-short input decodes to nothing and the target returns.

@@ -129,6 +129,10 @@ pub fn menu_model(data: &[u8]) {
             },
             help: e.help.map(|h| h.0),
             hidden: e.hidden,
+            passwd: None,
+            sysappend: 0,
+            submenu: None,
+            localboot: None,
         })
         .collect();
     menu.default = input

@@ -232,30 +232,39 @@ pub struct MenuArgs {
     pub command: MenuCommand,
 }
 
-/// `pxe menu lint` / `pxe menu render`.
+/// `pxe menu lint` / `pxe menu render` / `pxe menu import`.
 #[derive(Debug, Clone, Subcommand)]
 pub enum MenuCommand {
-    /// Check a menu (pxelinux.cfg file or MENU.toml); non-zero exit on errors.
+    /// Check a menu (pxelinux.cfg file or MENU.toml), or with only --root the configs
+    /// pxelinux loads from that tree and all they include; non-zero exit on errors.
     Lint(MenuLintArgs),
     /// Render MENU.toml into `pxelinux.cfg/default`, the DISPLAY file and the iPXE script.
     Render(MenuRenderArgs),
+    /// Turn a pxelinux tree (or one config file) into a MENU.toml, with a note for every
+    /// directive the menu model does not carry over.
+    Import(MenuImportArgs),
 }
 
-/// `pxe menu lint FILE [--root DIR] [--format text|json]`.
+/// `pxe menu lint [FILE] [--root DIR] [--prefix DIR] [--format text|json]`.
 #[derive(Debug, Clone, Args)]
 pub struct MenuLintArgs {
-    /// Menu file to check.
-    #[arg(value_name = "FILE")]
-    pub file: PathBuf,
-    /// TFTP root used to check that referenced files exist.
+    /// Menu file to check; without it, --root's entry points (`pxelinux.cfg/default` and
+    /// per-client files next to each pxelinux.0).
+    #[arg(value_name = "FILE", required_unless_present = "root")]
+    pub file: Option<PathBuf>,
+    /// TFTP root: follow includes and check that referenced files exist.
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
+    /// The path prefix below --root where pxelinux.0 sits (DHCP option 210), instead of
+    /// looking for pxelinux.0 in the tree.
+    #[arg(long, value_name = "DIR", requires = "root")]
+    pub prefix: Option<String>,
     /// Report format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub format: ReportFormat,
 }
 
-/// `pxe menu render MENU.toml --out DIR`.
+/// `pxe menu render MENU.toml --out DIR [--force]`.
 #[derive(Debug, Clone, Args)]
 pub struct MenuRenderArgs {
     /// Menu description (TOML).
@@ -264,6 +273,27 @@ pub struct MenuRenderArgs {
     /// Output directory (usually the TFTP root).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+    /// Overwrite files that an earlier render did not write (a distribution's boot.msg, a
+    /// hand-written pxelinux.cfg/default).
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `pxe menu import TREE_OR_FILE -o MENU.toml [--prefix DIR] [--force]`.
+#[derive(Debug, Clone, Args)]
+pub struct MenuImportArgs {
+    /// A TFTP root (its pxelinux entry points are read, includes and all) or one config file.
+    #[arg(value_name = "TREE_OR_FILE")]
+    pub source: PathBuf,
+    /// Where to write the menu description.
+    #[arg(short = 'o', long = "out", value_name = "MENU.toml")]
+    pub out: PathBuf,
+    /// The path prefix below the tree where pxelinux.0 sits, instead of looking for it.
+    #[arg(long, value_name = "DIR")]
+    pub prefix: Option<String>,
+    /// Replace an existing MENU.toml.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Report format for `pxe menu lint`.

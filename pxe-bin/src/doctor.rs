@@ -15,7 +15,7 @@ use std::process::ExitCode;
 
 use crate::cli::{DhcpMode, DoctorArgs};
 use crate::error::Error;
-use crate::init::PACKAGE_FILES;
+use crate::init::{PACKAGE_FILES, SECURE_BOOT_FILES};
 use pxe_server::config::{self, Config};
 use pxe_server::tftp::fs::UPLOAD_PREFIX;
 
@@ -139,6 +139,7 @@ pub fn check(config: &Config, path: &Path) -> Report {
     check_syslinux(&root, Path::new("/"), &mut r);
     crate::menu_cmd::doctor_lint(&root, config, &mut r);
     check_dhcp(config, &mut r);
+    crate::doctor_secure_boot::check(&root, Path::new("/"), config, &mut r);
     check_ports(config, &mut r);
     r
 }
@@ -180,13 +181,24 @@ fn check_referenced(root: &Path, config: &Config, r: &mut Report) -> BTreeSet<St
             missing += 1;
             let hint = PACKAGE_FILES
                 .iter()
+                .chain(SECURE_BOOT_FILES)
                 .find(|p| p.dest == name)
                 .map(|p| {
                     format!(
-                        "; from package {}, `pxe init {}` copies it",
+                        "; from package {}: apt-get install -y {}, then `pxe init {}` copies it",
+                        p.package,
                         p.package,
                         root.display()
                     )
+                })
+                .or_else(|| {
+                    (name == pxe_menu::GRUB_CFG).then(|| {
+                        format!(
+                            "; the signed GRUB reads it there (its prefix is /grub): `pxe menu \
+                             render MENU.toml --out {}` writes it",
+                            root.display()
+                        )
+                    })
                 })
                 .unwrap_or_default();
             r.push(

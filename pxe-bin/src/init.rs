@@ -1,8 +1,9 @@
 //! `pxe init DIR`: the seed's `cp` steps done for the admin.
 //!
-//! Lays out a TFTP root from the installed Debian packages (pxelinux, syslinux-common, ipxe),
+//! Lays out a TFTP root from the installed Debian packages (pxelinux, syslinux-common, ipxe;
+//! and, for UEFI Secure Boot, shim-signed and grub-efi-amd64-signed: [`SECURE_BOOT_FILES`]),
 //! an `iso/` folder, a starter menu (`menu.toml`, rendered into `pxelinux.cfg/default`,
-//! `boot.txt` and `boot.ipxe`) and a starter `pxe.toml`. Running it again is safe: files that
+//! `boot.txt`, `boot.ipxe` and `grub/grub.cfg`) and a starter `pxe.toml`. Running it again is safe: files that
 //! are already right are left alone, and a file the admin changed is never replaced silently
 //! (boot files only with `--force`, menus and configs never).
 
@@ -68,6 +69,24 @@ pub const PACKAGE_FILES: &[PackageFile] = &[
         dest: "ipxe.efi",
         source: "/usr/lib/ipxe/ipxe.efi",
         package: "ipxe",
+    },
+];
+
+/// The signed UEFI chain for Secure Boot machines (`[dhcp] uefi = "shim"`): shim under the
+/// name the boot policy sends ([`pxe_dhcp::policy::SHIM_X64`]) and the signed netboot GRUB
+/// under the name shim loads from its own directory ([`pxe_dhcp::policy::GRUB_X64`]); GRUB
+/// then reads `grub/grub.cfg`, rendered from the menu. Optional: without the packages `pxe
+/// init` says what to install but succeeds, since the default iPXE chain does not need them.
+pub const SECURE_BOOT_FILES: &[PackageFile] = &[
+    PackageFile {
+        dest: pxe_dhcp::policy::SHIM_X64,
+        source: "/usr/lib/shim/shimx64.efi.signed",
+        package: "shim-signed",
+    },
+    PackageFile {
+        dest: pxe_dhcp::policy::GRUB_X64,
+        source: "/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed",
+        package: "grub-efi-amd64-signed",
     },
 ];
 
@@ -155,14 +174,22 @@ pub fn run(args: &InitArgs) -> Result<ExitCode, Error> {
     for s in &steps {
         println!("{s}");
     }
-    let mut missing: Vec<&str> = steps
+    let (optional, mut missing): (Vec<&str>, Vec<&str>) = steps
         .iter()
         .filter_map(|s| match s.outcome {
             Outcome::Missing { package, .. } => Some(package),
             _ => None,
         })
-        .collect();
+        .partition(|p| SECURE_BOOT_FILES.iter().any(|f| f.package == *p));
     missing.dedup();
+    if !optional.is_empty() {
+        println!(
+            "\nthe signed chain for UEFI Secure Boot machines ([dhcp] uefi = \"shim\") is not laid out; \
+             for it:\n  apt-get install -y {}\nthen run `pxe init {}` again.",
+            optional.join(" "),
+            args.dir.display()
+        );
+    }
     if missing.is_empty() {
         let cfg = args.dir.join("pxe.toml");
         println!(
@@ -184,15 +211,22 @@ pub fn run(args: &InitArgs) -> Result<ExitCode, Error> {
 pub fn lay_out(dir: &Path, sysroot: &Path, force: bool) -> Result<Vec<Step>, Error> {
     let mut steps = Vec::new();
     steps.push(ensure_dir(dir, "")?);
-    for pf in PACKAGE_FILES {
+    for pf in PACKAGE_FILES.iter().chain(SECURE_BOOT_FILES) {
         steps.push(copy_package_file(dir, sysroot, pf, force)?);
     }
     steps.push(ensure_dir(&dir.join("iso"), "iso/")?);
     steps.push(ensure_dir(&dir.join("pxelinux.cfg"), "pxelinux.cfg/")?);
     steps.push(write_generated(dir, "menu.toml", STARTER_MENU.as_bytes())?);
+    let mut ours = Vec::new();
     for (name, text) in crate::menu_cmd::render_toml(STARTER_MENU)? {
-        steps.push(write_generated(dir, &name, text.as_bytes())?);
+        let step = write_generated(dir, &name, text.as_bytes())?;
+        if matches!(step.outcome, Outcome::Created | Outcome::Same) {
+            ours.push(name);
+        }
+        steps.push(step);
     }
+    // `pxe menu render` may later overwrite what the starter render wrote (and only that).
+    crate::menu_cmd::remember_rendered(dir, ours.iter().map(String::as_str))?;
     let root =
         fs::canonicalize(dir).map_err(|e| Error::io(format!("resolve {}", dir.display()), e))?;
     steps.push(write_generated(
@@ -229,6 +263,10 @@ mode = "off"                  # "proxy" beside an existing DHCP server, "server"
 # dns = ["192.168.1.1"]
 # leases = "/var/lib/pxe/leases.json"
 # default_rules = false       # only [[dhcp.rules]] decide; clients they miss get no boot file
+# UEFI PXE machines start iPXE (ipxe.efi), which is unsigned: with Secure Boot on they refuse
+# it. "shim" sends them the signed chain laid out here: shimx64.efi -> grubx64.efi ->
+# grub/grub.cfg (rendered from menu.toml) -> a signed kernel (README "Secure Boot").
+# uefi = "shim"
 #
 # Boot policy: the built-in rules send BIOS PXE -> undionly.kpxe, UEFI PXE -> ipxe.efi,
 # iPXE -> pxelinux.0 on BIOS and boot.ipxe otherwise. [[dhcp.rules]] are tried before them,
@@ -239,6 +277,11 @@ mode = "off"                  # "proxy" beside an existing DHCP server, "server"
 # name = "lab-pcs"
 # boot_file = "lab/pxelinux.0"
 # match = {{ firmware = ["ipxe"], arch = ["bios"] }}
+# A rule can pick the UEFI chain for the machines it matches instead (Secure Boot ones here):
+# [[dhcp.rules]]
+# name = "secure-boot-pcs"
+# uefi = "shim"
+# match = {{ mac = {{ address = "52:54:00:00:00:00", mask = "ff:ff:ff:00:00:00" }} }}
 "#,
         root = root.display(),
         menu = root.join("menu.toml").display()

@@ -5,6 +5,7 @@
 
 mod cli;
 mod doctor;
+mod doctor_secure_boot;
 mod error;
 mod get;
 mod init;

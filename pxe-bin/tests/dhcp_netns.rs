@@ -52,7 +52,7 @@ fn serve(ns: &Netns, root: &Path, log: &Path, extra: &[&str]) -> Proc {
             .env("RUST_LOG", "info"),
         log,
     );
-    server.wait_log("DHCP", Duration::from_secs(10));
+    server.wait_log("DHCP listening", Duration::from_secs(10));
     server
 }
 

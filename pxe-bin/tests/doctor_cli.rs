@@ -198,3 +198,55 @@ fn dhcp_range_outside_the_interface_subnet_is_an_error() {
     // The default policy names an arm64 iPXE build Debian does not ship: a warning naming the rule.
     assert!(text.contains("rule pxe-uefi-arm64"), "{text}");
 }
+
+/// With `[dhcp] uefi = "shim"`, the chain `pxe init` laid out is reported with its package
+/// versions; a missing GRUB names its package, and a grub.cfg loading a file that is not in the
+/// tree is an error. With the switch off, doctor says Secure Boot machines refuse ipxe.efi.
+#[test]
+fn secure_boot_chain_is_checked() {
+    require_file("/usr/lib/shim/shimx64.efi.signed", "shim-signed");
+    require_file(
+        "/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed",
+        "grub-efi-amd64-signed",
+    );
+    let (tmp, cfg) = healthy_tree();
+    let base = fs::read_to_string(&cfg).expect("pxe.toml");
+    // Proxy mode on loopback: the DHCP checks run without an interface of this machine's.
+    let proxy = base.replace("mode = \"off\"", "mode = \"proxy\"\ninterface = \"lo\"");
+    fs::write(&cfg, &proxy).expect("write");
+    let (_, text) = doctor(&cfg);
+    assert!(
+        text.contains("[secure-boot] UEFI PXE clients get ipxe.efi, which is unsigned")
+            && text.contains("uefi = \"shim\""),
+        "{text}"
+    );
+    fs::write(
+        &cfg,
+        proxy.replace("interface = \"lo\"", "interface = \"lo\"\nuefi = \"shim\""),
+    )
+    .expect("write");
+    let (_, text) = doctor(&cfg);
+    assert!(
+        text.contains("signed chain for UEFI Secure Boot: shimx64.efi from shim-signed")
+            && text.contains("grubx64.efi from grub-efi-amd64-signed")
+            && text.contains("grub.cfg lints clean"),
+        "{text}"
+    );
+    assert!(!text.contains("is unsigned"), "{text}");
+    fs::remove_file(tmp.path().join("grubx64.efi")).expect("rm");
+    let grub_cfg = tmp.path().join("grub/grub.cfg");
+    let mut menu = fs::read_to_string(&grub_cfg).expect("grub.cfg");
+    menu.push_str("menuentry 'x' --id x {\n  linux /missing/vmlinuz\n}\n");
+    fs::write(&grub_cfg, menu).expect("write");
+    let (ok, text) = doctor(&cfg);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("grubx64.efi is referenced but missing")
+            && text.contains("apt-get install -y grub-efi-amd64-signed"),
+        "{text}"
+    );
+    assert!(
+        text.contains("ERROR   [secure-boot]") && text.contains("/missing/vmlinuz"),
+        "{text}"
+    );
+}

@@ -16,6 +16,7 @@ use std::io::Write as _;
 use std::time::Duration;
 
 use support::firmware_lab::{Boot, Firmware, Lab, SERVER_IP, tail};
+use support::netns::{self, Netns};
 use support::process::Proc;
 use support::tools::{PXE, pxe};
 
@@ -194,7 +195,7 @@ fn boot(tag: &str, firmware: Firmware, mac: &str, dhcp: Dhcp) -> Booted {
     };
     let (marker, arch): (String, &[&str]) = match firmware {
         Firmware::BiosIpxeRom => (lab.menu_marker(), &["bios"]),
-        Firmware::UefiEdk2 => (
+        Firmware::UefiEdk2 | Firmware::UefiEdk2SecureBoot => (
             format!("{} platform=efi", lab.script_marker()),
             &["uefi", "x64", "efi"],
         ),
@@ -414,5 +415,86 @@ fn uefi_edk2_pxe_then_ipxe_over_http() {
     assert!(
         !log.contains("file=http-marker.ipxe"),
         "http-marker.ipxe went over TFTP"
+    );
+}
+
+/// 9. BIOS, iPXE ROM, `--dhcp server` on another subnet, behind ISC dhcrelay: the lab's
+///    namespace is the router and relay (clients on `br0`, 10.77.0.0/16), `pxe` sits on
+///    10.98.0.0/24 in a namespace of its own and serves the clients' network from a
+///    `[[dhcp.subnet]]` table; TFTP crosses the router too.
+#[test]
+fn bios_ipxe_rom_boots_across_a_relay() {
+    support::tools::require("dhcrelay", "isc-dhcp-relay");
+    let mac = "52:54:00:77:00:09";
+    let lab = Lab::new("bios-relayed");
+    init_root(&lab);
+    let router = lab.netns();
+    let srv = Netns::new(&format!("{router}-srv"));
+    let in_router = |args: &[&str]| {
+        let mut all = vec!["-n", router];
+        all.extend_from_slice(args);
+        support::tools::ip(&all);
+    };
+    in_router(&[
+        "link", "add", "up0", "type", "veth", "peer", "name", "eth0", "netns", &srv,
+    ]);
+    in_router(&["addr", "add", "10.98.0.254/24", "dev", "up0"]);
+    in_router(&["link", "set", "up0", "up"]);
+    support::tools::checked(
+        netns::command(router, "sysctl").args(["-qw", "net.ipv4.ip_forward=1"]),
+    );
+    srv.ip(&["link", "set", "lo", "up"]);
+    srv.ip(&["addr", "add", "10.98.0.1/24", "dev", "eth0"]);
+    srv.ip(&["link", "set", "eth0", "up"]);
+    srv.ip(&["route", "add", "10.77.0.0/16", "via", "10.98.0.254"]);
+
+    let _ra = lab.start_dnsmasq("dnsmasq-ra", "");
+    let relay = lab.spawn(
+        "dhcrelay",
+        &[
+            "dhcrelay",
+            "-4",
+            "-d",
+            "-a",
+            "--no-pid",
+            "-id",
+            "br0",
+            "-iu",
+            "up0",
+            "10.98.0.1",
+        ],
+    );
+    let config = lab.dir().join("pxe-relayed.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "root = {:?}\n[tftp]\nlisten = \"10.98.0.1:69\"\n[dhcp]\nmode = \"server\"\n\
+             interface = \"eth0\"\nleases = {:?}\n\
+             [[dhcp.subnet]]\nnetwork = \"10.77.0.0/16\"\nrange = \"{RANGE}\"\n",
+            lab.root(),
+            lab.dir().join("leases-relayed.json"),
+        ),
+    )
+    .expect("write config");
+    let pxe = Proc::start(
+        "pxe",
+        netns::command(&srv, PXE)
+            .args(["serve", "--config"])
+            .arg(&config)
+            .env("RUST_LOG", "info"),
+        &lab.dir().join("pxe-relayed.log"),
+    );
+    pxe.wait_log("DHCP listening", Duration::from_secs(10));
+    let boot = lab.boot(Firmware::BiosIpxeRom, mac, &lab.menu_marker(), LIMIT);
+    check("bios-relayed", &boot, &[&pxe, &relay]);
+    assert!(
+        boot.serial.contains("net0: 10.77.0.1"),
+        "address not from the subnet's pool"
+    );
+    assert_decision_logged(&pxe, mac, &["bios"]);
+    assert!(
+        relay.log().contains("Forwarded BOOTREPLY"),
+        "{}",
+        relay.log()
     );
 }

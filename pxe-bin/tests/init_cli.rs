@@ -1,4 +1,5 @@
-//! `pxe init DIR` against the installed Debian packages (pxelinux, syslinux-common, ipxe).
+//! `pxe init DIR` against the installed Debian packages (pxelinux, syslinux-common, ipxe, and
+//! the Secure Boot chain from shim-signed and grub-efi-amd64-signed).
 //! A missing package FAILS the test naming it; nothing is skipped.
 
 mod support;
@@ -33,6 +34,16 @@ const SOURCES: &[(&str, &str, &str)] = &[
     ("memdisk", "/usr/lib/syslinux/memdisk", "syslinux-common"),
     ("undionly.kpxe", "/usr/lib/ipxe/undionly.kpxe", "ipxe"),
     ("ipxe.efi", "/usr/lib/ipxe/ipxe.efi", "ipxe"),
+    (
+        "shimx64.efi",
+        "/usr/lib/shim/shimx64.efi.signed",
+        "shim-signed",
+    ),
+    (
+        "grubx64.efi",
+        "/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed",
+        "grub-efi-amd64-signed",
+    ),
 ];
 
 fn require_packages() {
@@ -78,9 +89,15 @@ fn lays_out_the_seed_tree_from_the_packages() {
         "pxelinux.cfg/default",
         "boot.txt",
         "boot.ipxe",
+        "grub/grub.cfg",
     ] {
         assert!(dir.join(f).is_file(), "{f} written");
     }
+    let grub = fs::read_to_string(dir.join("grub/grub.cfg")).expect("grub.cfg");
+    assert!(
+        grub.contains("set default=local") && grub.contains("exit"),
+        "grub.cfg rendered from the starter menu:\n{grub}"
+    );
     let cfg = fs::read_to_string(dir.join("pxelinux.cfg/default")).expect("cfg");
     assert!(
         cfg.contains("UI menu.c32") && cfg.contains("DISPLAY boot.txt"),
@@ -172,7 +189,13 @@ fn names_the_missing_packages() {
         );
     }
     assert!(
-        text.contains("apt-get install -y pxelinux syslinux-common ipxe"),
+        text.contains("apt-get install -y pxelinux syslinux-common ipxe\n"),
+        "{text}"
+    );
+    // The Secure Boot chain is named apart: optional, it alone would not fail init.
+    assert!(
+        text.contains("uefi = \"shim\"")
+            && text.contains("apt-get install -y shim-signed grub-efi-amd64-signed"),
         "{text}"
     );
     // Everything that does not need a package is still laid out.

@@ -60,8 +60,35 @@ pub enum Error {
         /// The offending code.
         code: u8,
     },
+    /// Saved lease state holds one address for two clients (a hand-edited or merged lease
+    /// file): restoring it would hand one of them an address the other holds.
+    #[error(
+        "address {ip} is in two lease records, one for {} and one for {}; keep the right one and remove the other",
+        MacOrNone(*.first),
+        MacOrNone(*.second)
+    )]
+    DuplicateLease {
+        /// The address.
+        ip: core::net::Ipv4Addr,
+        /// The first record's hardware address (none for a declined address).
+        first: Option<pxe_proto::MacAddr>,
+        /// The second record's hardware address.
+        second: Option<pxe_proto::MacAddr>,
+    },
     /// A lower-level read or write failed (typically the output buffer was too small: the
     /// caller's buffer, or the limit from the client's option 57).
     #[error(transparent)]
     Wire(#[from] WireError),
+}
+
+/// A record's hardware address in an error message.
+struct MacOrNone(Option<pxe_proto::MacAddr>);
+
+impl core::fmt::Display for MacOrNone {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.0 {
+            Some(m) => write!(f, "MAC {m}"),
+            None => f.write_str("no client (a declined address)"),
+        }
+    }
 }

@@ -30,6 +30,20 @@
 //! HTTP, at line rate, where iPXE's TFTP is lock-step. BIOS iPXE keeps `pxelinux.0` over TFTP:
 //! pxelinux fetches its files over TFTP whatever URL loaded it.
 //!
+//! # UEFI Secure Boot: the signed chain ([`UefiChain`])
+//!
+//! `ipxe.efi` is not signed, so a UEFI machine with Secure Boot on refuses it. The signed chain
+//! is Debian's `shim-signed` (signed by Microsoft's UEFI CA) → the netboot GRUB of
+//! `grub-efi-amd64-signed` (signed by Debian, checked by shim) → a signed kernel (checked by
+//! GRUB through shim). [`Policy::with_uefi_chain`] (`[dhcp] uefi = "shim"`) sends x64 UEFI PXE
+//! ROMs to [`SHIM_X64`] instead of `ipxe.efi`; a rule's own `uefi` field does the same for
+//! the clients it matches (a lab's Secure Boot machines by MAC, say). Shim then loads
+//! [`GRUB_X64`] from the same TFTP directory (shim's `DEFAULT_LOADER`, `\grubx64.efi`), and
+//! that GRUB reads [`GRUB_CFG`]: its prefix is built in as `/grub` on the boot server
+//! (`grub-mkimage --prefix=/grub` in Debian's `build-efi-images`; `strings` on the image
+//! shows it beside the embedded `source $prefix/grub.cfg`). While UEFI clients get `ipxe.efi`,
+//! every such decision says in its reason that a Secure Boot machine will refuse it.
+//!
 //! # Chainloading iPXE ROMs anyway (`once`)
 //!
 //! Measured here (`research/lab.md` §3-§4): a QEMU iPXE NIC ROM and the `undionly.kpxe` it would
@@ -62,6 +76,71 @@ use pxe_proto::MacAddr;
 
 use crate::pxe::{ArchKind, ClientInfo, Firmware};
 use crate::wire::DhcpOption;
+
+/// The first file of the signed UEFI chain: shim, as `shim-signed` ships it
+/// (`/usr/lib/shim/shimx64.efi.signed`).
+pub const SHIM_X64: &str = "shimx64.efi";
+/// The name shim loads next from its own directory: the signed netboot GRUB
+/// (`/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed`).
+pub const GRUB_X64: &str = "grubx64.efi";
+/// Where that GRUB reads its menu: `$prefix/grub.cfg` with the built-in prefix `/grub`, on the
+/// TFTP server it was loaded from.
+pub const GRUB_CFG: &str = "grub/grub.cfg";
+/// iPXE for x64 UEFI (`ipxe` package: `/usr/lib/ipxe/ipxe.efi`); not signed.
+pub const IPXE_X64: &str = "ipxe.efi";
+/// iPXE for ARM64 UEFI.
+pub const IPXE_ARM64: &str = "ipxe-arm64.efi";
+
+/// Which chain UEFI PXE clients start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "lowercase")
+)]
+pub enum UefiChain {
+    /// iPXE (`ipxe.efi`): fast (HTTP), scriptable, but unsigned: refused under Secure Boot.
+    #[default]
+    Ipxe,
+    /// The signed chain shim → GRUB → kernel ([`SHIM_X64`], [`GRUB_X64`], [`GRUB_CFG`]); x64
+    /// only (ARM64 clients keep iPXE).
+    Shim,
+}
+
+impl UefiChain {
+    /// The name used in configs and logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            UefiChain::Ipxe => "ipxe",
+            UefiChain::Shim => "shim",
+        }
+    }
+
+    /// The first file this chain boots on `arch`; `None` when it has none for it.
+    pub fn boot_file(self, arch: ArchKind) -> Option<&'static str> {
+        match (self, arch) {
+            (UefiChain::Ipxe, ArchKind::X64Uefi) => Some(IPXE_X64),
+            (UefiChain::Ipxe, ArchKind::Arm64Uefi) => Some(IPXE_ARM64),
+            (UefiChain::Shim, ArchKind::X64Uefi) => Some(SHIM_X64),
+            _ => None,
+        }
+    }
+
+    /// Every file of the chain that starts with `boot_file`, relative to the root: the files a
+    /// server must hold for a client sent to `boot_file` to come up.
+    pub fn files_after(boot_file: &str) -> &'static [&'static str] {
+        if boot_file == SHIM_X64 {
+            &[SHIM_X64, GRUB_X64, GRUB_CFG]
+        } else {
+            &[]
+        }
+    }
+}
+
+/// Why a UEFI client sent to unsigned iPXE may not come up, added to the decision's reason.
+pub const SECURE_BOOT_NOTE: &str = "ipxe.efi is unsigned: with Secure Boot on, this machine \
+     refuses it and does not boot; set [dhcp] uefi = \"shim\" (or uefi = \"shim\" on a rule \
+     matching it) for the signed shim → GRUB chain";
 
 /// A MAC address with a mask (`52:54:00:00:00:00` / `ff:ff:ff:00:00:00` matches a vendor prefix).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -220,8 +299,14 @@ pub struct Rule {
     #[cfg_attr(feature = "serde", serde(rename = "match", default))]
     pub when: Match,
     /// Boot file (`file` field, and option 67 when asked); may contain `{server}`, `{http}` and
-    /// `{mac}` (see the module docs).
+    /// `{mac}` (see the module docs). May be empty when [`Rule::uefi`] is set: the rule then
+    /// applies only to the UEFI clients that chain has a file for.
+    #[cfg_attr(feature = "serde", serde(default))]
     pub boot_file: String,
+    /// For UEFI clients the rule matches, boot this chain's first file
+    /// ([`UefiChain::boot_file`]) instead of `boot_file`.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub uefi: Option<UefiChain>,
     /// Next server (`siaddr`); the responder's own address when `None`.
     #[cfg_attr(feature = "serde", serde(default))]
     pub next_server: Option<Ipv4Addr>,
@@ -244,6 +329,7 @@ impl Rule {
             name: name.to_string(),
             when,
             boot_file: boot_file.to_string(),
+            uefi: None,
             next_server: None,
             server_name: None,
             options: Vec::new(),
@@ -371,6 +457,20 @@ impl Policy {
         policy
     }
 
+    /// These rules with x64 UEFI PXE ROMs (default rule `pxe-uefi-x64`) sent to `chain`'s first
+    /// file: [`UefiChain::Shim`] for fleets with Secure Boot on (module docs).
+    #[must_use]
+    pub fn with_uefi_chain(mut self, chain: UefiChain) -> Policy {
+        for rule in &mut self.rules {
+            if rule.name == "pxe-uefi-x64"
+                && let Some(file) = chain.boot_file(ArchKind::X64Uefi)
+            {
+                rule.boot_file = file.to_string();
+            }
+        }
+        self
+    }
+
     /// `{http}`: `server`, with `:port` unless [`Policy::http_port`] is 80.
     fn http_authority(&self, server: Ipv4Addr) -> String {
         if self.http_port == DEFAULT_HTTP_PORT {
@@ -407,16 +507,32 @@ impl Policy {
                 ));
                 continue;
             }
+            // A `uefi` rule boots its chain on the UEFI archs the chain has a file for, and
+            // `boot_file` (when set) on the others.
+            let chain_file = rule
+                .uefi
+                .and_then(|chain| client.archs.iter().find_map(|a| chain.boot_file(a.kind())));
+            let template = match chain_file {
+                Some(file) => file,
+                None if rule.boot_file.is_empty() => continue,
+                None => rule.boot_file.as_str(),
+            };
             let next_server = rule.next_server.unwrap_or(server);
-            let boot_file = rule
-                .boot_file
+            let boot_file = template
                 .replace("{server}", &next_server.to_string())
                 .replace("{http}", &self.http_authority(next_server))
                 .replace("{mac}", &client.mac.to_dashed().to_string());
+            let unsigned = client.firmware == Firmware::PxeRom
+                && (boot_file == IPXE_X64 || boot_file == IPXE_ARM64);
             let reason = format!(
-                "{client} → {boot_file} by rule {} ({}){skipped}",
+                "{client} → {boot_file} by rule {} ({}){skipped}{}",
                 i + 1,
-                rule.name
+                rule.name,
+                if unsigned {
+                    format!(" ({SECURE_BOOT_NOTE})")
+                } else {
+                    String::new()
+                }
             );
             return Some(BootDecision {
                 rule_index: i,
@@ -485,6 +601,69 @@ mod tests {
             file(&custom),
             "http://10.0.0.9:6980/52-54-00-12-34-56.ipxe tftp://10.0.0.9/x"
         );
+    }
+
+    #[test]
+    fn uefi_shim_chain_sends_x64_pxe_roms_to_shim_and_leaves_the_rest() {
+        let server = Ipv4Addr::new(192, 168, 1, 1);
+        let p = Policy::default().with_uefi_chain(UefiChain::Shim);
+        let file = |fw, arch| p.decide(&client(fw, arch), server).expect("rule");
+        for arch in [7, 9] {
+            let d = file(Firmware::PxeRom, arch);
+            assert_eq!((d.boot_file.as_str(), d.rule_index), (SHIM_X64, 1));
+            assert!(!d.reason.contains("unsigned"), "{}", d.reason);
+        }
+        assert_eq!(file(Firmware::PxeRom, 11).boot_file, IPXE_ARM64);
+        assert_eq!(file(Firmware::PxeRom, 0).boot_file, "undionly.kpxe");
+        assert_eq!(file(Firmware::Ipxe, 7).boot_file, "boot.ipxe");
+        assert_eq!(
+            Policy::default().with_uefi_chain(UefiChain::Ipxe),
+            Policy::default()
+        );
+    }
+
+    #[test]
+    fn ipxe_efi_decisions_say_secure_boot_refuses_them() {
+        let server = Ipv4Addr::new(192, 168, 1, 1);
+        let d = Policy::default()
+            .decide(&client(Firmware::PxeRom, 7), server)
+            .expect("rule");
+        assert_eq!(d.boot_file, IPXE_X64);
+        assert!(d.reason.contains(SECURE_BOOT_NOTE), "{}", d.reason);
+        // iPXE itself is running already: no note.
+        let d = Policy::default()
+            .decide(&client(Firmware::Ipxe, 7), server)
+            .expect("rule");
+        assert!(!d.reason.contains("unsigned"), "{}", d.reason);
+    }
+
+    #[test]
+    fn a_rule_with_uefi_picks_the_chain_for_the_uefi_clients_it_matches() {
+        let server = Ipv4Addr::new(192, 168, 1, 1);
+        let mut sb = Rule::new("secure-boot-lab", Match::default(), "");
+        sb.uefi = Some(UefiChain::Shim);
+        let mut p = Policy::default();
+        p.rules.insert(0, sb.clone());
+        let d = p
+            .decide(&client(Firmware::PxeRom, 7), server)
+            .expect("rule");
+        assert_eq!((d.boot_file.as_str(), d.rule_index), (SHIM_X64, 0));
+        // No shim for BIOS or ARM64: the rule does not apply, the defaults decide.
+        let d = p
+            .decide(&client(Firmware::PxeRom, 0), server)
+            .expect("rule");
+        assert_eq!((d.boot_file.as_str(), d.rule_index), ("undionly.kpxe", 1));
+        let d = p
+            .decide(&client(Firmware::PxeRom, 11), server)
+            .expect("rule");
+        assert_eq!(d.boot_file, IPXE_ARM64);
+        // With a boot_file too, the others get that.
+        sb.boot_file = "lab/pxelinux.0".into();
+        p.rules[0] = sb;
+        let d = p
+            .decide(&client(Firmware::PxeRom, 0), server)
+            .expect("rule");
+        assert_eq!((d.boot_file.as_str(), d.rule_index), ("lab/pxelinux.0", 0));
     }
 
     #[test]

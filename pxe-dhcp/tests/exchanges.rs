@@ -150,9 +150,10 @@ fn proxy_flow_67_then_4011() {
     assert_eq!(*local, Some(SocketAddr::new(IpAddr::V4(SERVER), 67)));
     assert_eq!(
         boot_reasons(&ev),
-        [
-            "52:54:00:77:00:01 arch 7 = x64 UEFI, PXE ROM (UNDI 3.0), no iPXE user class → ipxe.efi by rule 2 (pxe-uefi-x64)"
-        ]
+        [format!(
+            "52:54:00:77:00:01 arch 7 = x64 UEFI, PXE ROM (UNDI 3.0), no iPXE user class → ipxe.efi by rule 2 (pxe-uefi-x64) ({})",
+            pxe_dhcp::policy::SECURE_BOOT_NOTE
+        )]
     );
 
     // The client got its address elsewhere and asks the boot server on 4011.
@@ -425,20 +426,38 @@ fn full_dora_renew_release() {
         (Some(MessageType::Ack), ip)
     );
 
-    // A wrong INIT-REBOOT address is NAKed, broadcast.
+    // A wrong INIT-REBOOT address (another of our pool's, while bound to `ip`) is NAKed,
+    // broadcast.
+    let other = if ip == Ipv4Addr::new(10, 77, 0, 102) {
+        Ipv4Addr::new(10, 77, 0, 101)
+    } else {
+        Ipv4Addr::new(10, 77, 0, 102)
+    };
     let mut wrong = request(MessageType::Request, m, 4);
-    wrong
-        .options
-        .push(DhcpOption::RequestedIpAddress(Ipv4Addr::new(
-            192, 168, 1, 5,
-        )));
+    wrong.options.push(DhcpOption::RequestedIpAddress(other));
     let (out, ev) = exchange(&mut s, t1, &wrong, any, 67);
     assert_eq!(out[0].0.message_type(), Some(MessageType::Nak));
     assert_eq!(out[0].1, Destination::Broadcast { port: 68 });
     assert!(matches!(
         ev[..],
         [DhcpEvent::Nak {
-            message: "requested address is not on this network",
+            message: "client is bound to another address",
+            ..
+        }]
+    ));
+    // One for another network gets no answer: it may be another server's (RFC 2131 §4.3.2).
+    let mut elsewhere = request(MessageType::Request, m, 5);
+    elsewhere
+        .options
+        .push(DhcpOption::RequestedIpAddress(Ipv4Addr::new(
+            192, 168, 1, 5,
+        )));
+    let (out, ev) = exchange(&mut s, t1, &elsewhere, any, 67);
+    assert!(out.is_empty(), "{out:?}");
+    assert!(matches!(
+        ev[..],
+        [DhcpEvent::Ignored {
+            reason: IgnoreReason::NotOurAddress(_),
             ..
         }]
     ));
@@ -1154,6 +1173,8 @@ fn release_and_decline_act_only_for_the_holder_and_this_server() {
 #[test]
 fn nak_through_a_relay_goes_to_the_relay_with_the_broadcast_bit() {
     let mut cfg = server_cfg();
+    // Only an authoritative server NAKs an address from another network.
+    cfg.authoritative = true;
     cfg.pools.push(PoolRange {
         first: Ipv4Addr::new(10, 78, 0, 10),
         last: Ipv4Addr::new(10, 78, 0, 20),

@@ -131,8 +131,11 @@ fn edk2_ovmf_gets_ipxe_efi() {
     assert_eq!(d.boot_file, "ipxe.efi");
     assert_eq!(
         d.reason,
-        "52:54:00:77:00:30 arch 7 = x64 UEFI, PXE ROM (UNDI 3.0), no iPXE user class → ipxe.efi \
-         by rule 2 (pxe-uefi-x64)"
+        format!(
+            "52:54:00:77:00:30 arch 7 = x64 UEFI, PXE ROM (UNDI 3.0), no iPXE user class → \
+             ipxe.efi by rule 2 (pxe-uefi-x64) ({})",
+            pxe_dhcp::policy::SECURE_BOOT_NOTE
+        )
     );
 }
 

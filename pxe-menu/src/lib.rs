@@ -1,16 +1,24 @@
 //! The pxelinux config language, exactly as syslinux 6 reads it: parse, lint, render, and the
 //! client's config-file lookup. `no_std` + `alloc`; touches no file system.
 //!
-//! - [`Config::parse`]: a lossless, position-keeping parse (nom) of `pxelinux.cfg` text with
-//!   syslinux's real rules (menu-syntax.md §1–§3): case-insensitive keywords that need a blank
+//! - [`Config::parse_bytes`]: a lossless, position-keeping parse of config bytes with
+//!   syslinux 6.04's rules (`parse_config_file()` in `com32/elflink/ldlinux/readconfig.c` and
+//!   `com32/menu/readconfig.c`): `fgets` lines, case-insensitive keywords that need a blank
 //!   after them, values to the end of the line (an inline `#` is part of them), a core `LABEL`
-//!   is its first word, unknown lines kept. [`Config::scopes`] and [`Config::resolve`] say what
-//!   the file means (labels, their command lines, timeouts).
-//! - [`lint`]: [`Finding`]s with stable [`Code`]s, severity, line:col, message and fix. Given a
-//!   [`TreeView`] of the served tree it also checks files, case, permissions and modules.
+//!   is its first word, unknown lines kept, non-UTF-8 bytes read as Latin-1 and reported.
+//!   [`Config::scopes`] and [`Config::resolve`] say what the file means (labels, their command
+//!   lines as `record()` builds them, timeouts, submenus).
+//! - [`Tree`]: a whole tree read from its real entry points ([`entry_points`]) through a
+//!   [`TreeView`] that hands out bytes by path (Sans-IO): includes pasted in place, `CONFIG`
+//!   targets and menu.c32's files as further configs, loops and depth reported.
+//! - [`lint`] / [`Tree::lint`]: [`Finding`]s with stable [`Code`]s, severity, file, line:col,
+//!   message and fix, by [`LintMode`]. Given a [`TreeView`] of the served tree it also checks
+//!   files, case, permissions and modules.
 //! - [`Menu`]: a declarative menu (serde, TOML in the binary) rendered to
-//!   `pxelinux.cfg/default`, the DISPLAY file and an iPXE script; renders pass their own lint.
-//!   [`Menu::import`] turns a hand-written config into one.
+//!   `pxelinux.cfg/default`, the DISPLAY file, an iPXE script and a GRUB `grub.cfg` (for the
+//!   signed UEFI Secure Boot chain; [`lint_grub`] checks it); a render is refused only for a
+//!   lint error in its own output. [`Menu::import`] / [`Menu::import_tree`] turn a
+//!   hand-written config or tree into one, with a note for everything not carried over.
 //! - [`config_search_order`], [`lookup_config`] and [`path_prefix`]: where a PXELINUX client
 //!   looks for its config and how it resolves paths (§9).
 //! - [`parse_display`]: the DISPLAY file's control codes as typed segments (§7).
@@ -57,6 +65,8 @@ mod lint;
 mod lookup;
 mod model;
 mod parse;
+mod reader;
+mod render_grub;
 mod resolve;
 mod tree;
 
@@ -65,15 +75,22 @@ pub use error::Error;
 pub use import::Import;
 pub use keyword::{Arg, Keyword, Scope};
 pub use lint::{
-    Code, Finding, Firmware, LintOptions, MEMDISK_MAX_BYTES, MEMDISK_WARN_BYTES, Severity, lint,
-    lint_str, slug,
+    Code, Finding, Firmware, LintMode, LintOptions, Loader, MEMDISK_MAX_BYTES, MEMDISK_WARN_BYTES,
+    Severity, lint, lint_str, slug,
 };
 pub use lookup::{
     ClientIdentity, HTYPE_ETHERNET, config_search_order, hardware_name, ip_names, lookup_config,
     path_prefix, resolve_path, uuid_name,
 };
-pub use model::{Boot, Entry, Menu, PXELINUX_DEFAULT, RenderedFile, SerialConsole, Ui};
+pub use model::{
+    Boot, Entry, Menu, PASS_THROUGH, PXELINUX_DEFAULT, RenderedFile, SerialConsole, Ui,
+};
 pub use parse::{Config, Directive, Item, ItemKind, MAX_LINE, TextBlock};
+pub use reader::{
+    EntryPoint, MAX_INCLUDE_DEPTH, MAX_ROOTS, MAX_TREE_ITEMS, Root, Tree, entry_points,
+    is_client_config_name, looks_like_entry,
+};
+pub use render_grub::{GRUB_CFG, GrubFinding, grub_quote, lint_grub};
 pub use resolve::{LabelScope, Resolved, ResolvedLabel, Scopes};
 pub use tree::{FileMeta, MemTree, TreeView};
 

@@ -94,10 +94,12 @@ codes! {
     KernelType = "M011", "kernel-type", Warning;
     /// `F0`: 6.x puts it in F11's slot.
     FunctionKeyZero = "M012", "function-key-zero", Warning;
-    /// memdisk with a Linux distribution ISO: the installer loses the disk after boot.
-    MemdiskLinuxIso = "M013", "memdisk-linux-iso", Warning;
-    /// memdisk with a Windows ISO: Setup loses the disk; use wimboot.
-    MemdiskWindowsIso = "M014", "memdisk-windows-iso", Warning;
+    /// A note on a memdisk ISO: whether the system on it keeps finding its files depends on
+    /// what is inside, which the lint cannot see (netboot images work, full installers and
+    /// live ISOs usually do not).
+    MemdiskLinuxIso = "M013", "memdisk-linux-iso", Info;
+    /// A note on a memdisk ISO whose name says Windows: Setup loses the disk; use wimboot.
+    MemdiskWindowsIso = "M014", "memdisk-windows-iso", Info;
     /// A BIOS-only boot (memdisk, PXE NBP, boot sector) for a UEFI target.
     BiosOnlyOnUefi = "M015", "bios-only-on-uefi", Error;
     /// A `LOCALBOOT` value PXELINUX does not define.
@@ -142,6 +144,25 @@ codes! {
     LoaderMissing = "M037", "loader-missing", Warning;
     /// Without a menu, the DISPLAY file is the only list users see, and it omits a label.
     DisplayMissingLabel = "M038", "display-missing-label", Warning;
+    /// A number syslinux reads with `atoi`/`strtoul`, written so that it silently becomes
+    /// another value (`TIMEOUT 5s` is 5, `PROMPT yes` is 0).
+    NumberSyntax = "M039", "number-syntax", Warning;
+    /// A loader directive that cannot load the file it names (`LINUX menu.c32`, `COM32
+    /// vmlinuz`, which loads `vmlinuz.c32`).
+    WrongLoader = "M040", "wrong-loader", Error;
+    /// An `INCLUDE` (or `MENU INCLUDE`) that leads back to a file being read: syslinux has no
+    /// guard and never finishes reading.
+    IncludeLoop = "M041", "include-loop", Error;
+    /// Includes nested deeper than the 16 levels syslinux documents.
+    IncludeDepth = "M042", "include-depth", Warning;
+    /// A file that defines labels is included twice, so its labels are defined twice.
+    IncludedTwice = "M043", "included-twice", Warning;
+    /// A line with bytes that are not UTF-8 (read as Latin-1, as the BIOS code page shows them).
+    NonUtf8 = "M044", "non-utf8", Info;
+    /// `MENU END` without an open `MENU BEGIN`, or a `MENU BEGIN` never closed.
+    UnbalancedMenu = "M045", "unbalanced-menu", Warning;
+    /// A `TIMEOUT`/`TOTALTIMEOUT` under a second (1 to 9): it counts tenths of a second.
+    SubSecondTimeout = "M046", "sub-second-timeout", Info;
 }
 
 impl fmt::Display for Code {
@@ -173,6 +194,10 @@ impl<'de> serde::Deserialize<'de> for Code {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Finding {
+    /// The file the finding is in: the index [`Item::file`] uses (0 for a config parsed on its
+    /// own; [`crate::Tree::path`] names it).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub file: u32,
     /// The check (serialised as its id, `M001`).
     pub code: Code,
     /// How bad it is.
@@ -225,9 +250,56 @@ pub const MEMDISK_WARN_BYTES: u64 = 256 << 20;
 /// the image must fit in RAM below 4 GiB beside everything else.
 pub const MEMDISK_MAX_BYTES: u64 = 3 << 30;
 
+/// How the config being linted is reached, which decides the checks that need the whole
+/// picture.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "kebab-case"))]
+pub enum LintMode {
+    /// A config pxelinux loads at start (`pxelinux.cfg/default`, a per-client file): every
+    /// check.
+    #[default]
+    Entry,
+    /// A config reached by a `CONFIG` label, which a person chose from a menu: an interactive
+    /// prompt there without a timeout is what they asked for (no M005, M025).
+    Interactive,
+    /// Files passed to `menu.c32`/`vesamenu.c32` on its command line: only the menu reads them
+    /// (no M005, M018, M025).
+    Menu,
+    /// A file that is only ever included: only what is wrong in itself (no checks of DEFAULT,
+    /// UI, timeouts, targets or loader files, and label directives before its first `LABEL`
+    /// may belong to a label opened by the file including it).
+    Fragment,
+}
+
+/// Which syslinux variant reads the config: they share the config language, but only
+/// PXELINUX needs `pxelinux.0` at the path prefix and gives `LOCALBOOT` its PXE meanings
+/// (`core/pxeboot.c`; the disk variants take a BIOS drive number, `core/localboot.c`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
+pub enum Loader {
+    /// PXELINUX (`pxelinux.0`, `lpxelinux.0`).
+    #[default]
+    Pxelinux,
+    /// ISOLINUX (CD images).
+    Isolinux,
+    /// SYSLINUX (FAT).
+    Syslinux,
+    /// EXTLINUX (ext2/3/4, btrfs, ...).
+    Extlinux,
+}
+
 /// What the lint knows beyond the text.
 #[derive(Clone, Copy)]
 pub struct LintOptions<'t> {
+    /// The syslinux variant that reads the config.
+    pub loader: Loader,
+    /// How the config is reached.
+    pub mode: LintMode,
+    /// Whether `INCLUDE`d files are already part of the config (read by [`crate::Tree`]); when
+    /// not, a config with includes does not have its targets judged.
+    pub includes_read: bool,
     /// The firmware the config is for.
     pub firmware: Firmware,
     /// The served tree, for the file checks; `None` skips them.
@@ -244,6 +316,9 @@ pub struct LintOptions<'t> {
 impl Default for LintOptions<'_> {
     fn default() -> Self {
         LintOptions {
+            loader: Loader::Pxelinux,
+            mode: LintMode::Entry,
+            includes_read: false,
             firmware: Firmware::Bios,
             tree: None,
             prefix: "",
@@ -265,28 +340,6 @@ impl fmt::Debug for LintOptions<'_> {
 
 /// Extensions 6.x dispatches on (menu-syntax.md §4), plus the removed COMBOOT ones.
 const FILE_EXTENSIONS: &[&str] = &[".c32", ".img", ".bss", ".bin", ".bs", ".0", ".com", ".cbt"];
-
-/// Words in an ISO name that say "Linux distribution" (memdisk cannot keep its disk).
-const LINUX_ISO_HINTS: &[&str] = &[
-    "debian",
-    "ubuntu",
-    "fedora",
-    "centos",
-    "rhel",
-    "rocky",
-    "alma",
-    "archlinux",
-    "manjaro",
-    "mint",
-    "suse",
-    "kali",
-    "gentoo",
-    "alpine",
-    "linux",
-    "netinst",
-    "proxmox",
-    "clonezilla",
-];
 
 fn extension(file: &str) -> Option<&str> {
     let base = file.rsplit('/').next().unwrap_or(file);
@@ -389,7 +442,7 @@ struct Linter<'c, 'o> {
 }
 
 impl Linter<'_, '_> {
-    fn push(&self, code: Code, at: (u32, u32), message: String, fix: Option<String>) {
+    fn push(&self, code: Code, at: (u32, u32, u32), message: String, fix: Option<String>) {
         self.push_sev(code, code.severity(), at, message, fix);
     }
 
@@ -397,11 +450,12 @@ impl Linter<'_, '_> {
         &self,
         code: Code,
         severity: Severity,
-        (line, col): (u32, u32),
+        (file, line, col): (u32, u32, u32),
         message: String,
         fix: Option<String>,
     ) {
         self.out.borrow_mut().push(Finding {
+            file,
             code,
             severity,
             line,
@@ -412,12 +466,12 @@ impl Linter<'_, '_> {
     }
 }
 
-fn at(i: &Item) -> (u32, u32) {
-    (i.line, i.col)
+fn at(i: &Item) -> (u32, u32, u32) {
+    (i.file, i.line, i.col)
 }
 
-fn at_value(i: &Item) -> (u32, u32) {
-    (i.line, i.value_col)
+fn at_value(i: &Item) -> (u32, u32, u32) {
+    (i.file, i.line, i.value_col)
 }
 
 /// Lints a parsed config. Findings come sorted by position.
@@ -437,14 +491,18 @@ pub fn lint(cfg: &Config, opts: &LintOptions<'_>) -> Vec<Finding> {
     };
     l.lines();
     l.labels();
-    l.targets();
-    l.prompt();
-    l.globals();
+    if opts.mode != LintMode::Fragment {
+        l.targets();
+        l.prompt();
+        l.globals();
+    }
+    l.menus();
     if opts.tree.is_some() {
         l.tree();
     }
     let mut out = l.out.into_inner();
-    out.sort_by_key(|f| (f.line, f.col, f.code));
+    out.sort_by_key(|f| (f.file, f.line, f.col, f.code));
+    out.dedup();
     out
 }
 
@@ -454,6 +512,74 @@ pub fn lint_str(text: &str, opts: &LintOptions<'_>) -> Vec<Finding> {
 }
 
 impl Linter<'_, '_> {
+    /// Where whole-file findings go: line 1 of the config's first file.
+    fn top(&self) -> (u32, u32, u32) {
+        (self.cfg.items.first().map_or(0, |i| i.file), 1, 1)
+    }
+
+    /// Whether a menu module runs: a `UI` line, a `DEFAULT` naming menu.c32/vesamenu.c32 (the
+    /// core boots it like any module), or a file only menu.c32 reads.
+    fn has_menu(&self) -> bool {
+        self.opts.mode == LintMode::Menu
+            || self.scopes.global(Keyword::Ui).is_some()
+            || self
+                .scopes
+                .global(Keyword::Default)
+                .is_some_and(|(_, d)| is_menu_module(d.first_word()))
+    }
+
+    /// `MENU BEGIN`/`MENU END` balance (`begin_submenu()`/`end_submenu()`).
+    fn menus(&self) {
+        for item in &self.scopes.unbalanced_ends {
+            self.push(
+                Code::UnbalancedMenu,
+                at(item),
+                "MENU END with no MENU BEGIN open: menu.c32 ignores it, so a submenu above was \
+                 probably closed twice"
+                    .into(),
+                Some("remove this MENU END or add the missing MENU BEGIN".into()),
+            );
+        }
+        if self.scopes.unclosed_begins > 0 && self.opts.mode != LintMode::Fragment {
+            let at_begin = self
+                .cfg
+                .directives()
+                .filter(|(_, d)| d.keyword == Keyword::MenuBegin)
+                .last()
+                .map_or(self.top(), |(i, _)| at(i));
+            self.push(
+                Code::UnbalancedMenu,
+                at_begin,
+                format!(
+                    "{} MENU BEGIN without MENU END: every entry after it lands in that submenu",
+                    self.scopes.unclosed_begins
+                ),
+                Some("close each submenu with MENU END".into()),
+            );
+        }
+        for (file, line) in self.non_utf8_first_lines() {
+            self.push(
+                Code::NonUtf8,
+                (file, line, 1),
+                "bytes that are not UTF-8 (read as Latin-1; syslinux shows them in the BIOS code \
+                 page, so accented text may look different on screen)"
+                    .into(),
+                None,
+            );
+        }
+    }
+
+    /// The first non-UTF-8 line of each file.
+    fn non_utf8_first_lines(&self) -> Vec<(u32, u32)> {
+        let mut out: Vec<(u32, u32)> = Vec::new();
+        for (f, l) in &self.cfg.non_utf8_lines {
+            if !out.iter().any(|(of, _)| of == f) {
+                out.push((*f, *l));
+            }
+        }
+        out
+    }
+
     /// Checks that look at one line at a time.
     fn lines(&self) {
         let cfg = self.cfg;
@@ -470,7 +596,19 @@ impl Linter<'_, '_> {
                 _ => {}
             }
         }
+        // In a fragment, label directives before the first LABEL continue a label the
+        // including file opened (includes are read as if pasted in place).
+        let first_label = self
+            .scopes
+            .labels
+            .first()
+            .map(|l| (l.item.file, l.item.line));
         for item in &self.scopes.orphans {
+            if self.opts.mode == LintMode::Fragment
+                && first_label.is_none_or(|f| (item.file, item.line) < f)
+            {
+                continue;
+            }
             let what = match &item.kind {
                 ItemKind::Directive(d) => d.keyword.name(),
                 _ => "TEXT",
@@ -556,6 +694,45 @@ impl Linter<'_, '_> {
                 None,
             );
         }
+        if matches!(k, Keyword::Timeout | Keyword::Totaltimeout)
+            && let n @ 1..=9 = d.int()
+        {
+            self.push(
+                Code::SubSecondTimeout,
+                at_value(item),
+                format!(
+                    "{} {n} is {n}/10 of a second: it counts tenths of a second",
+                    k.name()
+                ),
+                Some(format!(
+                    "{} {}, if {n} seconds were meant",
+                    k.name(),
+                    n * 10
+                )),
+            );
+        }
+        if let Some((word, read_as)) = number_problem(k, &d.value) {
+            let tenths = if matches!(k, Keyword::Timeout | Keyword::Totaltimeout) {
+                " (it counts tenths of a second)"
+            } else {
+                ""
+            };
+            let shown = if word.is_empty() {
+                "no number".to_string()
+            } else {
+                format!("`{word}`")
+            };
+            self.push(
+                Code::NumberSyntax,
+                at_value(item),
+                format!(
+                    "{} {shown} is read as {read_as}: syslinux reads numbers with atoi/strtoul, \
+                     which stop at the first character that is not a digit{tenths}",
+                    k.name()
+                ),
+                Some(format!("{} {read_as}, or the number you meant", k.name())),
+            );
+        }
         match k {
             Keyword::F0 => self.push(
                 Code::FunctionKeyZero,
@@ -573,11 +750,29 @@ impl Linter<'_, '_> {
                 let file = d.first_word();
                 if let Some(ext) = extension(file) {
                     let lower = ext.to_ascii_lowercase();
-                    if matches!(lower.as_str(), ".com" | ".cbt" | ".img") {
+                    if ext == ".img" {
+                        // `.img` is IMAGE_TYPE_FDIMAGE, which execute() hands to the Linux
+                        // loader: a Linux-format image (GRUB's lnxcore.img) boots, a floppy
+                        // image does not.
+                        self.push_sev(
+                            Code::KernelType,
+                            Severity::Info,
+                            at_value(item),
+                            format!(
+                                "`{file}` goes to the Linux kernel loader in syslinux 6 (floppy \
+                                 image support is gone): fine for a Linux-format image, a floppy \
+                                 image needs memdisk"
+                            ),
+                            None,
+                        );
+                    } else if matches!(lower.as_str(), ".com" | ".cbt") {
                         self.push(
                             Code::KernelType,
                             at_value(item),
-                            format!("`{file}`: {lower} images are not bootable by syslinux 6"),
+                            format!(
+                                "`{file}`: COMBOOT ({lower}) programs are not loadable since \
+                                 syslinux 5; syslinux 6 hands the file to the Linux loader"
+                            ),
                             None,
                         );
                     } else if ext != lower && FILE_EXTENSIONS.contains(&lower.as_str()) {
@@ -613,19 +808,24 @@ impl Linter<'_, '_> {
     /// Per-label checks.
     fn labels(&self) {
         let labels = &self.scopes.labels;
-        let mut seen = alloc::collections::BTreeSet::new();
+        let has_menu = self.has_menu();
+        let mut seen: Vec<(&str, String, (u32, u32))> = Vec::new();
+        let mut noted: Vec<&str> = Vec::new();
         for l in labels {
             if l.id.is_empty() {
                 continue;
             }
-            if l.raw.trim_end() != l.id {
+            // With a menu, the text after the first word is what menu.c32 shows (its LABEL is
+            // the whole line); only the `boot:` prompt without a menu makes people type it.
+            if l.raw.trim_end() != l.id && !has_menu && self.opts.mode != LintMode::Fragment {
                 self.push(
                     Code::LabelHasSpaces,
                     at_value(l.item),
                     format!(
-                        "LABEL `{}` defines label `{}` in the core: `boot:` and DEFAULT \
-                         ignore the rest",
+                        "LABEL `{}` defines label `{}` in the core: at boot: only `{}` boots \
+                         it, and the rest of the line is shown nowhere without a menu",
                         l.raw.trim_end(),
+                        l.id,
                         l.id
                     ),
                     Some(format!(
@@ -635,25 +835,75 @@ impl Linter<'_, '_> {
                     )),
                 );
             }
-            if !seen.insert(l.id) {
-                self.push(
-                    Code::DuplicateLabel,
-                    at_value(l.item),
-                    format!(
-                        "label `{}` is defined twice; the core always picks the first",
-                        l.id
-                    ),
-                    Some("give each LABEL a unique one-word id".into()),
-                );
+            // Entries with a menu action are never booted by name; the core's `find_label()`
+            // takes the first label of a name, which only matters when two boot different
+            // things.
+            if l.action().is_none() {
+                let cmd = crate::resolve::command_line(l);
+                let here = (l.item.file, l.item.line);
+                // With a menu, each entry runs its own command line; the id only matters to
+                // DEFAULT/ONTIMEOUT (and a person at boot:, which the menu hides).
+                let named = !has_menu || self.named_by_default(l.id);
+                match seen.iter().find(|(id, _, _)| *id == l.id) {
+                    Some((_, first_cmd, first_at))
+                        if *first_cmd != cmd
+                            && *first_at != here
+                            && (named || !noted.contains(&l.id)) =>
+                    {
+                        // Under a menu and named by nothing, only `boot:` (reached with Esc)
+                        // sees the clash: a note, once per id.
+                        let (severity, once) = match (named, has_menu) {
+                            (true, true) => (Severity::Warning, false),
+                            (true, false) => (Severity::Error, false),
+                            (false, _) => (Severity::Info, true),
+                        };
+                        let message = if severity == Severity::Info {
+                            format!(
+                                "label `{}` is defined again with another command line: each menu \
+                                 entry boots its own, but typed at boot: the first one boots",
+                                l.id
+                            )
+                        } else {
+                            format!(
+                                "label `{}` is defined twice with different command lines; \
+                                 DEFAULT, ONTIMEOUT and boot: always get the first",
+                                l.id
+                            )
+                        };
+                        self.push_sev(
+                            Code::DuplicateLabel,
+                            severity,
+                            at_value(l.item),
+                            message,
+                            Some("give each LABEL a unique one-word id".into()),
+                        );
+                        if once {
+                            noted.push(l.id);
+                        }
+                    }
+                    Some(_) => {}
+                    None => seen.push((l.id, cmd, here)),
+                }
             }
             self.label(l);
         }
     }
 
+    /// Whether DEFAULT or ONTIMEOUT boots label `id` by name.
+    fn named_by_default(&self, id: &str) -> bool {
+        self.cfg.directives().any(|(_, d)| {
+            matches!(d.keyword, Keyword::Default | Keyword::Ontimeout) && d.first_word() == id
+        })
+    }
+
     fn label(&self, l: &LabelScope<'_>) {
         let kernel = l.kernel();
-        let acts = l.directives().any(|(_, d)| d.keyword.is_menu_action());
-        if kernel.is_none() && !acts {
+        let acts = l.action().is_some();
+        let file_exists = self.opts.tree.is_some_and(|t| {
+            resolve_path(self.opts.prefix, l.id).is_some_and(|p| t.stat(&p).is_some())
+        });
+        // A label named like a file with a type extension boots that file on purpose.
+        if kernel.is_none() && !acts && !file_exists && !has_file_extension(l.id) {
             self.push(
                 Code::LabelWithoutKernel,
                 at(l.item),
@@ -669,8 +919,9 @@ impl Linter<'_, '_> {
         let first_kernel = kernels.next();
         for (item, d) in kernels {
             let first = first_kernel.map_or(0, |(i, _)| i.line);
-            self.push(
+            self.push_sev(
                 Code::Overridden,
+                Severity::Info,
                 at(item),
                 format!(
                     "{} replaces the kernel set on line {first}",
@@ -694,11 +945,14 @@ impl Linter<'_, '_> {
                 );
             }
         }
+        if acts {
+            return;
+        }
         let initrd = l.get(Keyword::Initrd);
         // The label's APPEND, or the global one it inherits.
-        let append = l
-            .get(Keyword::Append)
-            .or(self.scopes.global(Keyword::Append));
+        let append = l.get(Keyword::Append).or(l
+            .global_append
+            .and_then(|d| self.cfg.directives().find(|(_, x)| core::ptr::eq(*x, d))));
         if let (Some(_), Some((a_item, a))) = (initrd, append)
             && a.value.split(is_space).any(|w| w.starts_with("initrd="))
         {
@@ -709,17 +963,14 @@ impl Linter<'_, '_> {
                 Some("list all initrds on the INITRD line".into()),
             );
         }
-        let global_append = self
-            .scopes
-            .global(Keyword::Append)
-            .map(|(_, d)| d.value.as_str());
-        let cmdline = crate::resolve::command_line(l, global_append);
-        if cmdline.len() > 2048 {
+        let cmdline = crate::resolve::command_line(l);
+        if cmdline.len() >= 2048 {
             self.push(
                 Code::CommandLineTooLong,
                 at(l.item),
                 format!(
-                    "label `{}` command line is {} bytes (limit 2048)",
+                    "label `{}` command line is {} bytes: syslinux refuses 2048 or more \
+                     (\"cmdline too long\")",
                     l.id,
                     cmdline.len()
                 ),
@@ -743,7 +994,10 @@ impl Linter<'_, '_> {
                     "LOCALBOOT under UEFI often loops back into the menu".into(),
                     Some("use iPXE `exit` (or GRUB `exit`) for UEFI clients".into()),
                 );
-            } else if !matches!(n, 0 | 4 | 5 | -1) {
+            } else if self.opts.loader == Loader::Pxelinux
+                && !matches!(n as u16, 0 | 4 | 5 | 0xffff)
+            {
+                // `local_boot(uint16_t)` in core/pxeboot.c: -1 and 0xffff are both INT 18h.
                 self.push(
                     Code::LocalbootValue,
                     at_value(item),
@@ -753,6 +1007,7 @@ impl Linter<'_, '_> {
             }
             return;
         }
+        self.loader_matches(item, d);
         let memdisk = basename(file).eq_ignore_ascii_case("memdisk")
             && matches!(d.keyword, Keyword::Kernel | Keyword::Linux);
         let bios_only = memdisk
@@ -783,35 +1038,80 @@ impl Linter<'_, '_> {
             if !iso && !name.ends_with(".iso") {
                 continue;
             }
+            // Only the name is known here, not what the image holds: both are notes.
             if name.contains("win") {
                 self.push(
                     Code::MemdiskWindowsIso,
                     at(l.item),
                     format!(
-                        "memdisk with `{image}`: Windows Setup loses the RAM disk once its own \
-                         drivers load, and the whole ISO goes over TFTP into RAM"
+                        "memdisk with `{image}`: if this is Windows Setup, it loses the RAM disk \
+                         once its own drivers load (this lint only sees the file name)"
                     ),
                     Some(
                         "boot WinPE with wimboot (bootmgr, boot/bcd, boot/boot.sdi, \
-                         sources/boot.wim) via iPXE or linux.c32"
+                         sources/boot.wim) via iPXE or linux.c32: the `wimboot` menu kind"
                             .into(),
                     ),
                 );
-            } else if LINUX_ISO_HINTS.iter().any(|h| name.contains(h)) {
+            } else {
                 self.push(
                     Code::MemdiskLinuxIso,
                     at(l.item),
                     format!(
-                        "memdisk with `{image}`: the installer boots, then cannot find its CD \
-                         (the RAM disk is invisible to Linux)"
+                        "memdisk boots `{image}` from RAM; what happens next depends on what is \
+                         inside, which this lint cannot see: netboot images such as Debian's \
+                         mini.iso work, a full Linux installer or live ISO usually cannot find \
+                         its CD once Linux runs"
                     ),
-                    Some(
-                        "boot the distribution's netboot kernel and initrd (e.g. \
-                         debian-installer/amd64/linux + initrd.gz)"
-                            .into(),
-                    ),
+                    None,
                 );
             }
+        }
+    }
+
+    /// The loader directive can load the file (`execute()` in
+    /// `com32/elflink/ldlinux/execute.c`): `.linux` hands any file to the Linux loader, and
+    /// `.com32` applies `apply_extension(.., ".c32")`, so `COM32 vmlinuz` loads `vmlinuz.c32`.
+    fn loader_matches(&self, item: &Item, d: &Directive) {
+        let file = d.first_word();
+        match d.keyword {
+            Keyword::Linux if file.ends_with(".c32") => self.push(
+                Code::WrongLoader,
+                at_value(item),
+                format!(
+                    "LINUX hands `{file}` to the Linux kernel loader, which cannot run a COM32 \
+                     module"
+                ),
+                Some(format!("COM32 {file} (or KERNEL {file})")),
+            ),
+            Keyword::Com32 if !file.is_empty() && !file.ends_with(".c32") => {
+                let base = basename(file);
+                let lower = base.to_ascii_lowercase();
+                let kernel_like = extension(base).is_some()
+                    || lower.starts_with("vmlinu")
+                    || lower.starts_with("bzimage")
+                    || matches!(lower.as_str(), "linux" | "memdisk" | "kernel");
+                let tree_says = self.opts.tree.is_some_and(|t| {
+                    let at = |f: &str| {
+                        resolve_path(self.opts.prefix, f).is_some_and(|p| t.stat(&p).is_some())
+                    };
+                    at(file) && !at(&format!("{file}.c32"))
+                });
+                if kernel_like || tree_says {
+                    self.push(
+                        Code::WrongLoader,
+                        at_value(item),
+                        format!(
+                            "COM32 loads `{file}.c32` (it adds .c32 to a name without it), not \
+                             `{file}`"
+                        ),
+                        Some(format!(
+                            "KERNEL {file} (or LINUX {file} for a Linux kernel)"
+                        )),
+                    );
+                }
+            }
+            _ => {}
         }
     }
 
@@ -838,53 +1138,21 @@ impl Linter<'_, '_> {
     }
 
     /// DEFAULT / ONTIMEOUT / MENU GOTO / MENU EXIT targets.
-    /// Label ids and menu tags defined in INCLUDEd files, read through the tree. `None` when
-    /// some include cannot be read (no tree, a missing file, a remote path): then a target
-    /// may live there and is not judged.
-    fn included_names(&self) -> Option<(Vec<String>, Vec<String>)> {
-        let mut ids = Vec::new();
-        let mut tags = Vec::new();
-        let mut pending: Vec<(String, u32)> = self
+    fn targets(&self) {
+        let has_includes = self
             .cfg
             .directives()
-            .filter(|(_, d)| matches!(d.keyword, Keyword::Include | Keyword::MenuInclude))
-            .map(|(_, d)| (d.first_word().to_string(), 1))
-            .collect();
-        if pending.is_empty() {
-            return Some((ids, tags));
-        }
-        let tree = self.opts.tree?;
-        let mut read: Vec<String> = Vec::new();
-        while let Some((file, depth)) = pending.pop() {
-            // syslinux documents 16 levels; deeper (or circular) includes are not followed.
-            if depth > 16 {
-                return None;
-            }
-            let path = resolve_path(self.opts.prefix, &file)?;
-            // Each file once: a file that includes itself must not multiply the work.
-            if read.contains(&path) {
-                continue;
-            }
-            let cfg = Config::parse(&tree.read(&path)?);
-            read.push(path);
-            let s = cfg.scopes();
-            ids.extend(s.labels.iter().map(|l| l.id.to_string()));
-            tags.extend(s.menu_tags.iter().map(|t| t.to_string()));
-            pending.extend(
-                cfg.directives()
-                    .filter(|(_, d)| matches!(d.keyword, Keyword::Include | Keyword::MenuInclude))
-                    .map(|(_, d)| (d.first_word().to_string(), depth + 1)),
-            );
-        }
-        Some((ids, tags))
-    }
-
-    /// DEFAULT / ONTIMEOUT / MENU GOTO / MENU EXIT targets.
-    fn targets(&self) {
-        let Some((included_ids, included_tags)) = self.included_names() else {
+            .any(|(_, d)| matches!(d.keyword, Keyword::Include | Keyword::MenuInclude));
+        // A target may live in an include this config was parsed without.
+        if has_includes && !self.opts.includes_read {
             return;
-        };
+        }
         let scopes = &self.scopes;
+        let file_exists = |name: &str| {
+            self.opts.tree.is_some_and(|t| {
+                resolve_path(self.opts.prefix, name).is_some_and(|p| t.stat(&p).is_some())
+            })
+        };
         for (item, d) in self.cfg.directives() {
             match d.keyword {
                 Keyword::Default | Keyword::Ontimeout => {
@@ -893,7 +1161,7 @@ impl Linter<'_, '_> {
                         || has_file_extension(target)
                         || target.contains('/')
                         || scopes.label(target).is_some()
-                        || included_ids.iter().any(|i| i == target)
+                        || file_exists(target)
                     {
                         continue;
                     }
@@ -901,7 +1169,6 @@ impl Linter<'_, '_> {
                         .labels
                         .iter()
                         .map(|l| l.id)
-                        .chain(included_ids.iter().map(String::as_str))
                         .find(|id| id.eq_ignore_ascii_case(target))
                         .map(|id| format!("{} {id} (labels are case-sensitive)", d.keyword.name()));
                     self.push(
@@ -917,11 +1184,7 @@ impl Linter<'_, '_> {
                 }
                 Keyword::MenuGoto | Keyword::MenuExit => {
                     let tag = d.first_word();
-                    if tag.is_empty()
-                        || tag == ".top"
-                        || scopes.menu_tags.contains(&tag)
-                        || included_tags.iter().any(|t| t == tag)
-                    {
+                    if tag.is_empty() || tag == ".top" || scopes.menu_tags.contains(&tag) {
                         continue;
                     }
                     self.push(
@@ -939,7 +1202,8 @@ impl Linter<'_, '_> {
     /// PROMPT and timeouts (menu-syntax.md §6).
     fn prompt(&self) {
         let cfg = self.cfg;
-        let has_ui = self.scopes.global(Keyword::Ui).is_some();
+        let has_ui = self.has_menu();
+        let person_waits = matches!(self.opts.mode, LintMode::Interactive | LintMode::Menu);
         let timeout = self
             .scopes
             .global(Keyword::Timeout)
@@ -985,7 +1249,7 @@ impl Linter<'_, '_> {
         // A PROMPT other than 1, a seconds comment, or a TIMEOUT left out (the seed's mistakes)
         // still get M005.
         let waits_on_purpose = n == 1 && secs.is_none() && timeout_written && total_line.is_some();
-        if n != 0 && !has_ui && timeout == 0 && total == 0 && !waits_on_purpose {
+        if n != 0 && !has_ui && timeout == 0 && total == 0 && !waits_on_purpose && !person_waits {
             self.push(
                 Code::NeverAutoboots,
                 at_value(item),
@@ -1018,22 +1282,19 @@ impl Linter<'_, '_> {
         }
         let ui = self.scopes.global(Keyword::Ui);
         let default = self.scopes.global(Keyword::Default);
-        if ui.is_none() && default.is_none() {
+        let person_waits = matches!(self.opts.mode, LintMode::Interactive | LintMode::Menu);
+        if ui.is_none() && default.is_none() && !person_waits {
             self.push(
                 Code::NoDefault,
-                (1, 1),
+                self.top(),
                 "neither DEFAULT nor UI: pxelinux prints \"No DEFAULT or UI configuration \
                  directive found!\""
                     .into(),
                 Some("add DEFAULT <label> (and UI menu.c32 for a menu)".into()),
             );
         }
-        let default_is_menu = default.is_some_and(|(_, d)| {
-            let w = basename(d.first_word());
-            w.eq_ignore_ascii_case("menu.c32") || w.eq_ignore_ascii_case("vesamenu.c32")
-        });
-        if ui.is_none()
-            && !default_is_menu
+        if !self.has_menu()
+            && self.opts.mode == LintMode::Entry
             && let Some((item, _)) = cfg.directives().find(|(_, d)| d.keyword.is_menu())
         {
             self.push(
@@ -1043,9 +1304,15 @@ impl Linter<'_, '_> {
                 Some("add UI menu.c32".into()),
             );
         }
+        // An entry password; a master password alone guards [Tab] and [Esc] itself
+        // (menu.c32 asks for it before either works).
+        let master = cfg
+            .directives()
+            .any(|(_, d)| d.keyword == Keyword::MenuMasterPasswd);
         if let Some((item, _)) = cfg
             .directives()
-            .find(|(_, d)| matches!(d.keyword, Keyword::MenuPasswd | Keyword::MenuMasterPasswd))
+            .find(|(_, d)| d.keyword == Keyword::MenuPasswd && !d.value.trim().is_empty())
+            .filter(|_| !master)
         {
             let int = |k| self.scopes.global(k).map(|(_, d)| d.int());
             let locked = int(Keyword::Allowoptions) == Some(0)
@@ -1068,21 +1335,114 @@ impl Linter<'_, '_> {
                 .globals
                 .iter()
                 .filter(|i| i.directive().is_some_and(|d| d.keyword == k));
-            let first = same.next().map(|i| i.line);
-            for item in same {
-                self.push(
+            let Some(first) = same.next() else { continue };
+            for item in same.filter(|i| (i.file, i.line) != (first.file, first.line)) {
+                // Within one file it is a slip; across included files a later file setting
+                // it again is usually how the tree is layered, so only a note.
+                let (severity, where_) = if item.file == first.file {
+                    (Severity::Warning, format!("line {}", first.line))
+                } else {
+                    (
+                        Severity::Info,
+                        format!("line {} of an included file", first.line),
+                    )
+                };
+                self.push_sev(
                     Code::Overridden,
+                    severity,
                     at(item),
-                    format!(
-                        "{} repeats line {}: only the last one counts",
-                        k.name(),
-                        first.unwrap_or(0)
-                    ),
+                    format!("{} repeats {where_}: only the last one counts", k.name(),),
                     Some("keep one".into()),
                 );
             }
         }
     }
+}
+
+/// A number value syslinux reads as something other than what is written: the first word is
+/// not entirely a number in the syntax the directive's parser takes (`atoi` for most;
+/// `strtoul(.., 0)`, which takes `0x..` and octal, for `LOCALBOOT`, `IPAPPEND`, `SYSAPPEND`:
+/// `parse_config_file()` in `com32/elflink/ldlinux/readconfig.c`, `execute()` in
+/// `execute.c`). Returns the word and the value it is read as. Later words are ignored by
+/// syslinux and not judged here (`PROMPT 1 # comment` is fine).
+fn number_problem(k: Keyword, value: &str) -> Option<(&str, i64)> {
+    if k.arg() != crate::keyword::Arg::Int {
+        return None;
+    }
+    let word = first_word(value);
+    let base0 = matches!(
+        k,
+        Keyword::Localboot | Keyword::Ipappend | Keyword::Sysappend
+    );
+    let digits = word.strip_prefix(['-', '+']).unwrap_or(word);
+    let ok = if base0 {
+        if let Some(h) = digits
+            .strip_prefix("0x")
+            .or_else(|| digits.strip_prefix("0X"))
+        {
+            !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit())
+        } else if digits.starts_with('0') {
+            digits.bytes().all(|b| (b'0'..=b'7').contains(&b))
+        } else {
+            !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+        }
+    } else {
+        !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+    };
+    if ok {
+        return None;
+    }
+    let read_as = if base0 {
+        crate::parse::strtol_base0(value)
+    } else {
+        crate::parse::atoi(value)
+    };
+    Some((word, read_as))
+}
+
+/// Whether a word on menu.c32's command line is a config file for it to read (not `~`, the
+/// current config, and not an option).
+pub(crate) fn is_menu_file(w: &str) -> bool {
+    !w.is_empty() && w != "~" && !w.contains('=')
+}
+
+/// The config files a label passes to menu.c32/vesamenu.c32 (`parse_configs(argv + 1)` in
+/// `com32/menu/readconfig.c` reads each one): the words after the module on its command line.
+pub(crate) fn menu_module_files<'a>(l: &LabelScope<'a>) -> Vec<(&'a Item, &'a str)> {
+    let Some((kitem, k)) = l.kernel() else {
+        return Vec::new();
+    };
+    if !matches!(k.keyword, Keyword::Kernel | Keyword::Com32) || !is_menu_module(k.first_word()) {
+        return Vec::new();
+    }
+    let mut out: Vec<(&Item, &str)> = k
+        .value
+        .split(is_space)
+        .filter(|w| !w.is_empty())
+        .skip(1)
+        .filter(|w| is_menu_file(w))
+        .map(|w| (kitem, w))
+        .collect();
+    let append = l
+        .get(Keyword::Append)
+        .or(l.global_append.map(|d| (kitem, d)));
+    if let Some((aitem, a)) = append
+        && a.value != "-"
+    {
+        out.extend(
+            a.value
+                .split(is_space)
+                .filter(|w| is_menu_file(w))
+                .map(|w| (aitem, w)),
+        );
+    }
+    out
+}
+
+/// Whether a file is menu.c32 or vesamenu.c32 (by its base name).
+pub(crate) fn is_menu_module(file: &str) -> bool {
+    let b = basename(file);
+    b == "menu.c32" || b == "vesamenu.c32"
 }
 
 /// Where an inline `#` that looks like a comment starts in a value, if it matters.
@@ -1105,6 +1465,8 @@ fn inline_comment(k: Keyword, value: &str) -> Option<usize> {
             | Keyword::MenuPasswd
             | Keyword::MenuMasterPasswd
             | Keyword::MenuBackground
+            // LABEL: the core keeps the first word; the rest is menu.c32's display text.
+            | Keyword::Label
     ) {
         return None;
     }
@@ -1113,7 +1475,6 @@ fn inline_comment(k: Keyword, value: &str) -> Option<usize> {
             k,
             Keyword::Default
                 | Keyword::Ui
-                | Keyword::Label
                 | Keyword::Append
                 | Keyword::Initrd
                 | Keyword::Ontimeout
@@ -1154,27 +1515,55 @@ enum Use {
     Boot,
     /// A COM32 module, also searched in PATH directories.
     Module,
-    /// Shown or included; syslinux silently skips a missing one.
+    /// Shown; syslinux silently skips a missing one.
     Optional,
+    /// Included; syslinux silently skips a missing one, and trees leave out optional parts
+    /// this way (a note, not a warning).
+    Include,
 }
 
 impl Linter<'_, '_> {
     /// Files the config names, with the item naming them.
     fn references(&self) -> Vec<(&Item, String, Use)> {
         let mut out = Vec::new();
+        // The core tries `.c32` first for a name without a known extension (`get_extension()`).
         let module = |w: &str| {
-            if extension(w).is_some() {
+            if has_file_extension(w) {
                 w.to_string()
             } else {
                 format!("{w}.c32")
             }
         };
+        // COM32 always adds `.c32` unless the name ends in it (`apply_extension()`).
+        let com32 = |w: &str| {
+            if w.ends_with(".c32") {
+                w.to_string()
+            } else {
+                format!("{w}.c32")
+            }
+        };
+        for l in &self.scopes.labels {
+            for (item, file) in menu_module_files(l) {
+                out.push((item, file.to_string(), Use::Optional));
+            }
+        }
+        let orphan = |item: &Item| self.scopes.orphans.iter().any(|o| core::ptr::eq(*o, item));
         for (item, d) in self.cfg.directives() {
             let w = d.first_word();
+            if orphan(item) {
+                continue;
+            }
             match d.keyword {
                 Keyword::Localboot => {}
-                Keyword::Com32 if !w.is_empty() => out.push((item, module(w), Use::Module)),
-                Keyword::Ui if !w.is_empty() => out.push((item, module(w), Use::Module)),
+                Keyword::Com32 if !w.is_empty() => out.push((item, com32(w), Use::Module)),
+                Keyword::Ui if !w.is_empty() => {
+                    out.push((item, module(w), Use::Module));
+                    if is_menu_module(w) {
+                        for f in d.value.split(is_space).skip(1).filter(|f| is_menu_file(f)) {
+                            out.push((item, f.to_string(), Use::Optional));
+                        }
+                    }
+                }
                 k if k.is_kernel_like() && !w.is_empty() => {
                     let u = if extension(w) == Some(".c32") {
                         Use::Module
@@ -1202,12 +1591,10 @@ impl Linter<'_, '_> {
                         out.push((item, f.to_string(), Use::Boot));
                     }
                 }
-                Keyword::Display
-                | Keyword::Font
-                | Keyword::Kbdmap
-                | Keyword::Include
-                | Keyword::MenuInclude
-                | Keyword::MenuHelp
+                Keyword::Include | Keyword::MenuInclude if !w.is_empty() => {
+                    out.push((item, w.to_string(), Use::Include));
+                }
+                Keyword::Display | Keyword::Font | Keyword::Kbdmap | Keyword::MenuHelp
                     if !w.is_empty() =>
                 {
                     out.push((item, w.to_string(), Use::Optional));
@@ -1285,8 +1672,12 @@ impl Linter<'_, '_> {
                         Some(format!("write `{}` or rename the file", real.strip_prefix(prefix).unwrap_or(&real))),
                     ),
                     None => {
-                        let sev = if usage == Use::Optional { Severity::Warning } else { Severity::Error };
-                        let what = if usage == Use::Optional { " (syslinux skips it silently)" } else { "" };
+                        let sev = match usage {
+                            Use::Include => Severity::Info,
+                            Use::Optional => Severity::Warning,
+                            Use::Boot | Use::Module => Severity::Error,
+                        };
+                        let what = if matches!(usage, Use::Optional | Use::Include) { " (syslinux skips it silently)" } else { "" };
                         self.push_sev(
                             Code::FileMissing,
                             sev,
@@ -1299,7 +1690,11 @@ impl Linter<'_, '_> {
             }
         }
         self.display_listing(tree);
-        if self.opts.firmware != Firmware::Bios {
+        // The loader sits at the prefix only for the configs pxelinux loads at start.
+        if self.opts.firmware != Firmware::Bios
+            || self.opts.mode != LintMode::Entry
+            || self.opts.loader != Loader::Pxelinux
+        {
             return;
         }
         let has_loader = ["pxelinux.0", "lpxelinux.0"]
@@ -1316,14 +1711,14 @@ impl Linter<'_, '_> {
         if !has_loader {
             self.push(
                 Code::LoaderMissing,
-                (1, 1),
+                self.top(),
                 format!("no pxelinux.0 or lpxelinux.0 at the path prefix `{prefix}`"),
                 Some("copy /usr/lib/PXELINUX/pxelinux.0 there".into()),
             );
         } else if !in_dirs("ldlinux.c32") {
             self.push(
                 Code::LdlinuxMissing,
-                (1, 1),
+                self.top(),
                 "ldlinux.c32 is not next to pxelinux.0: \"Failed to load ldlinux.c32\"".into(),
                 Some("copy ldlinux.c32 from the same syslinux version as pxelinux.0".into()),
             );
@@ -1347,7 +1742,12 @@ impl Linter<'_, '_> {
     /// With no UI the user types a label at `boot:`, knowing only what the DISPLAY file shows:
     /// every label should appear there.
     fn display_listing(&self, tree: &dyn TreeView) {
-        let ui = self.scopes.global(Keyword::Ui).is_some();
+        // Only where pxelinux starts: a prompt reached from a menu choice (Debian's help
+        // screens) is for people who know what to type.
+        if self.opts.mode != LintMode::Entry {
+            return;
+        }
+        let ui = self.has_menu();
         let Some((_, display)) = self.scopes.global(Keyword::Display) else {
             return;
         };
@@ -1367,7 +1767,11 @@ impl Linter<'_, '_> {
             .filter(|w| !w.is_empty())
             .collect();
         for l in &self.scopes.labels {
-            if l.id.is_empty() || l.get(Keyword::MenuHide).is_some() || words.contains(l.id) {
+            if l.id.is_empty()
+                || l.get(Keyword::MenuHide).is_some()
+                || l.action().is_some()
+                || words.contains(l.id)
+            {
                 continue;
             }
             self.push(
@@ -1406,7 +1810,12 @@ impl Linter<'_, '_> {
                 Code::MemdiskImageTooLarge,
                 at_value(item),
                 format!("`{file}` is {mib} MiB: memdisk must hold it in RAM below 4 GiB"),
-                Some("boot a netboot kernel, wimboot, or iPXE sanboot over HTTP".into()),
+                Some(
+                    "boot it with iPXE `sanboot` over HTTP (the `sanboot` menu kind: read on \
+                     demand by range requests, no RAM copy, BIOS and UEFI), or a netboot kernel \
+                     or wimboot"
+                        .into(),
+                ),
             );
         } else if size > self.opts.memdisk_warn_bytes {
             self.push(
@@ -1417,7 +1826,12 @@ impl Linter<'_, '_> {
                      (about {} s at 10 MB/s)",
                     size / 10_000_000
                 ),
-                Some("boot a smaller image or fetch it over HTTP with iPXE".into()),
+                Some(
+                    "prefer iPXE `sanboot` over HTTP (the `sanboot` menu kind): iPXE reads only \
+                     the blocks the booted system asks for, copies nothing into RAM, and works \
+                     on UEFI too; memdisk suits small images (floppies, tool ISOs) on BIOS"
+                        .into(),
+                ),
             );
         }
     }

@@ -8,7 +8,8 @@ use alloc::vec::Vec;
 use core::fmt::Write as _;
 
 use crate::error::Error;
-use crate::lint::{LintOptions, lint};
+use crate::keyword::Keyword;
+use crate::lint::{Finding, LintOptions, Severity, lint};
 use crate::parse::{Config, first_word, is_space};
 
 /// A boot menu.
@@ -76,7 +77,90 @@ pub struct Menu {
     /// The entries, in display order.
     #[cfg_attr(feature = "serde", serde(default, rename = "entry"))]
     pub entries: Vec<Entry>,
+
+    // Settings hand-written pxelinux trees use, carried by `Menu::import` (pxelinux only).
+    /// Entry id booted when the timeout runs out instead of the default (`ONTIMEOUT`).
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub ontimeout: Option<String>,
+    /// `MENU MASTER PASSWD`: unlocks every entry, and menu.c32 asks for it before Tab and
+    /// Esc work. Plain text or a `$1$`/`$4$`/`$5$`/`$6$` hash.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub master_passwd: Option<String>,
+    /// Global pxelinux lines written verbatim after the model's own (menu colours and
+    /// background, layout rows, F1-F12 help files, PATH, ALLOWOPTIONS, ...): see
+    /// [`PASS_THROUGH`] for the directives allowed.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Vec::is_empty")
+    )]
+    pub pxelinux_lines: Vec<String>,
 }
+
+/// The global directives [`Menu::pxelinux_lines`] may hold: appearance and behaviour the
+/// model itself does not write.
+pub const PASS_THROUGH: &[Keyword] = &[
+    Keyword::Allowoptions,
+    Keyword::Implicit,
+    Keyword::Noescape,
+    Keyword::Nocomplete,
+    Keyword::Nohalt,
+    Keyword::Console,
+    Keyword::Font,
+    Keyword::Kbdmap,
+    Keyword::F1,
+    Keyword::F2,
+    Keyword::F3,
+    Keyword::F4,
+    Keyword::F5,
+    Keyword::F6,
+    Keyword::F7,
+    Keyword::F8,
+    Keyword::F9,
+    Keyword::F10,
+    Keyword::F11,
+    Keyword::F12,
+    Keyword::Path,
+    Keyword::Pxeretry,
+    Keyword::Onerror,
+    Keyword::MenuHidden,
+    Keyword::MenuHiddenkey,
+    Keyword::MenuShiftkey,
+    Keyword::MenuClear,
+    Keyword::MenuSave,
+    Keyword::MenuNosave,
+    Keyword::MenuImmediate,
+    Keyword::MenuNoimmediate,
+    Keyword::MenuBackground,
+    Keyword::MenuResolution,
+    Keyword::MenuColor,
+    Keyword::MenuColour,
+    Keyword::MenuMsgcolor,
+    Keyword::MenuMsgcolour,
+    Keyword::MenuAutoboot,
+    Keyword::MenuTabmsg,
+    Keyword::MenuNotabmsg,
+    Keyword::MenuPassprompt,
+    Keyword::MenuWidth,
+    Keyword::MenuMargin,
+    Keyword::MenuPasswordmargin,
+    Keyword::MenuRows,
+    Keyword::MenuTabmsgrow,
+    Keyword::MenuCmdlinerow,
+    Keyword::MenuEndrow,
+    Keyword::MenuPasswordrow,
+    Keyword::MenuTimeoutrow,
+    Keyword::MenuHelpmsgrow,
+    Keyword::MenuHelpmsgendrow,
+    Keyword::MenuHiddenrow,
+    Keyword::MenuHshift,
+    Keyword::MenuVshift,
+];
 
 /// Path of the rendered pxelinux config, relative to the path prefix.
 pub const PXELINUX_DEFAULT: &str = "pxelinux.cfg/default";
@@ -93,6 +177,11 @@ fn default_memdisk() -> String {
     "memdisk".into()
 }
 
+#[cfg(feature = "serde")]
+fn default_wimboot() -> String {
+    "wimboot".into()
+}
+
 /// How pxelinux presents the menu.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -107,6 +196,10 @@ pub enum Ui {
     /// timeout an unattended client waits there forever. Needs at least one entry pxelinux can
     /// boot (not only [`Boot::Http`]).
     Prompt,
+    /// No menu and no prompt (`PROMPT 0`): pxelinux boots the default at once (holding Shift
+    /// or Alt shows `boot:`); the iPXE script boots it at once too. Needs a default pxelinux
+    /// can boot.
+    None,
 }
 
 /// `SERIAL port baud`.
@@ -146,6 +239,43 @@ pub struct Entry {
         serde(default, skip_serializing_if = "core::ops::Not::not")
     )]
     pub hidden: bool,
+
+    // What hand-written pxelinux labels carry, kept by `Menu::import` (pxelinux only).
+    /// `MENU PASSWD`: menu.c32 asks for it before booting the entry (plain text or a
+    /// `$1$`/`$4$`/`$5$`/`$6$` hash). The iPXE script cannot check it, so a protected entry is
+    /// left out of the iPXE menu.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub passwd: Option<String>,
+    /// `IPAPPEND`/`SYSAPPEND` bits: options pxelinux adds to the command line (1 `ip=`, 2
+    /// `BOOTIF=`, 4 `SYSUUID=`, ...).
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "is_zero"))]
+    pub sysappend: u32,
+    /// The submenu the entry is in (its title); entries of one submenu are consecutive.
+    /// pxelinux menus only; iPXE lists every entry in one menu.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub submenu: Option<String>,
+    /// For `local-boot` entries, the `LOCALBOOT` value when it is not 0: 4 keeps UNDI, 5
+    /// keeps the whole PXE stack, -1 asks the BIOS for the next boot device (INT 18h).
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub localboot: Option<i32>,
+}
+
+#[cfg(feature = "serde")]
+#[allow(
+    clippy::trivially_copy_pass_by_ref,
+    reason = "serde's skip_serializing_if signature"
+)]
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// What an entry boots. In TOML the variant is the `kind` key.
@@ -182,6 +312,28 @@ pub enum Boot {
         /// NBP path, relative to the path prefix (e.g. `undionly.kpxe`).
         file: String,
     },
+    /// iPXE-only: an ISO or disk image booted as a read-only SAN disk over HTTP (`sanboot`):
+    /// iPXE reads the blocks the booted system asks for with HTTP range requests, so nothing is
+    /// copied into RAM first and images of any size boot, on BIOS and UEFI (where memdisk is
+    /// BIOS-only and holds the whole image in RAM below 4 GiB). A relative path is fetched
+    /// relative to the iPXE script's URL, so it needs the script served over HTTP (`[http]`).
+    /// Not in the pxelinux or GRUB files.
+    Sanboot {
+        /// Image path, relative to the path prefix, or an `http://` URL.
+        image: String,
+    },
+    /// iPXE-only: Windows PE through wimboot, which serves the listed files to `bootmgr` from
+    /// RAM (BIOS and UEFI). Not in the pxelinux or GRUB files.
+    Wimboot {
+        /// The wimboot binary, relative to the path prefix. Not packaged by Debian: from
+        /// <https://github.com/ipxe/wimboot/releases> (`wimboot`, BIOS and x64 UEFI in one).
+        #[cfg_attr(feature = "serde", serde(default = "default_wimboot"))]
+        wimboot: String,
+        /// The files of the WinPE tree that bootmgr reads, each passed to wimboot under its
+        /// base name: typically `bootmgr` (`bootmgr.efi` on UEFI), `boot/bcd`, `boot/boot.sdi`
+        /// and `sources/boot.wim`.
+        files: Vec<String>,
+    },
     /// iPXE-only: kernel and initrds over HTTP. Not in the pxelinux files.
     Http {
         /// Kernel URL.
@@ -196,9 +348,33 @@ pub enum Boot {
 }
 
 impl Boot {
-    /// Whether pxelinux can run this entry (everything but [`Boot::Http`]).
+    /// Whether pxelinux can run this entry (everything but the iPXE-only [`Boot::Http`],
+    /// [`Boot::Sanboot`] and [`Boot::Wimboot`]).
     pub fn in_pxelinux(&self) -> bool {
-        !matches!(self, Boot::Http { .. })
+        !matches!(
+            self,
+            Boot::Http { .. } | Boot::Sanboot { .. } | Boot::Wimboot { .. }
+        )
+    }
+
+    /// The files of the served tree this entry loads (kernels, initrds, images, wimboot and its
+    /// files; not URLs), for checks that they exist.
+    pub fn files(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = match self {
+            Boot::Linux { kernel, initrd, .. } => core::iter::once(kernel)
+                .chain(initrd)
+                .map(String::as_str)
+                .collect(),
+            Boot::Http { .. } | Boot::LocalBoot => Vec::new(),
+            Boot::MemdiskIso { image, .. } | Boot::Sanboot { image } => vec![image.as_str()],
+            Boot::Chain { file } => vec![file.as_str()],
+            Boot::Wimboot { wimboot, files } => core::iter::once(wimboot)
+                .chain(files)
+                .map(String::as_str)
+                .collect(),
+        };
+        out.retain(|f| !f.contains("://"));
+        out
     }
 }
 
@@ -303,6 +479,9 @@ impl Menu {
             display_file: default_display_file(),
             ipxe_script: default_ipxe_script(),
             memdisk: default_memdisk(),
+            ontimeout: None,
+            master_passwd: None,
+            pxelinux_lines: Vec::new(),
             entries: vec![
                 Entry {
                     id: "local".into(),
@@ -310,6 +489,10 @@ impl Menu {
                     boot: Boot::LocalBoot,
                     help: None,
                     hidden: false,
+                    passwd: None,
+                    sysappend: 0,
+                    submenu: None,
+                    localboot: None,
                 },
                 Entry {
                     id: "debian".into(),
@@ -323,6 +506,10 @@ impl Menu {
                         "Installs Debian; put the netboot files under debian-installer/.".into(),
                     ),
                     hidden: false,
+                    passwd: None,
+                    sysappend: 0,
+                    submenu: None,
+                    localboot: None,
                 },
             ],
         }
@@ -403,7 +590,21 @@ impl Menu {
                         ));
                     }
                 }
-                Boot::MemdiskIso { image, .. } => file_name(&e.id, "image", image)?,
+                Boot::MemdiskIso { image, .. } | Boot::Sanboot { image } => {
+                    file_name(&e.id, "image", image)?;
+                }
+                Boot::Wimboot { wimboot, files } => {
+                    file_name(&e.id, "wimboot", wimboot)?;
+                    if files.is_empty() {
+                        return Err(Error::Empty {
+                            id: e.id.clone(),
+                            field: "files",
+                        });
+                    }
+                    for f in files {
+                        file_name(&e.id, "files", f)?;
+                    }
+                }
                 Boot::Chain { file } => file_name(&e.id, "file", file)?,
                 Boot::LocalBoot => {}
             }
@@ -421,12 +622,89 @@ impl Menu {
         }
         // With a menu module pxelinux shows an (empty) menu; with the bare prompt it would have
         // no DEFAULT and no UI, which pxelinux reports as an error (lint M025).
-        if self.ui == Ui::Prompt && !self.entries.iter().any(|e| e.boot.in_pxelinux()) {
+        self.validate_imported()?;
+        if matches!(self.ui, Ui::Prompt | Ui::None)
+            && !self.entries.iter().any(|e| e.boot.in_pxelinux())
+        {
             return Err(Error::Unrenderable {
                 field: "entries",
                 reason: "a prompt menu (ui = \"prompt\") needs at least one entry pxelinux can \
                          boot; http entries are iPXE-only",
             });
+        }
+        Ok(())
+    }
+
+    /// Checks the settings carried over from hand-written trees.
+    fn validate_imported(&self) -> Result<(), Error> {
+        if let Some(t) = &self.ontimeout
+            && !self.entries.iter().any(|e| &e.id == t)
+        {
+            return Err(Error::UnknownDefault { id: t.clone() });
+        }
+        if let Some(p) = &self.master_passwd {
+            one_line("", "master_passwd", p)?;
+        }
+        for l in &self.pxelinux_lines {
+            if l.chars().any(char::is_control) {
+                return Err(invalid(
+                    "",
+                    "pxelinux_lines",
+                    "contains a line break or control character",
+                ));
+            }
+            let cfg = Config::parse(l);
+            let ok = cfg.items.len() == 1
+                && cfg.items[0]
+                    .directive()
+                    .is_some_and(|d| PASS_THROUGH.contains(&d.keyword));
+            if !ok {
+                return Err(invalid(
+                    "",
+                    "pxelinux_lines",
+                    "holds a line that is not one of the directives passed through (menu colours, \
+                     layout, F-keys, PATH, ...)",
+                ));
+            }
+        }
+        let mut closed: Vec<&str> = Vec::new();
+        let mut current: Option<&str> = None;
+        for e in &self.entries {
+            if let Some(p) = &e.passwd {
+                one_line(&e.id, "passwd", p)?;
+            }
+            if let Some(v) = e.localboot
+                && !(matches!(e.boot, Boot::LocalBoot) && matches!(v, -1 | 0 | 4 | 5))
+            {
+                return Err(invalid(
+                    &e.id,
+                    "localboot",
+                    "is only for local-boot entries, and one of 0, 4, 5 or -1",
+                ));
+            }
+            let sub = e.submenu.as_deref();
+            if let Some(t) = sub {
+                one_line(&e.id, "submenu", t)?;
+                if t.trim().is_empty() {
+                    return Err(Error::Empty {
+                        id: e.id.clone(),
+                        field: "submenu",
+                    });
+                }
+            }
+            if sub != current {
+                if let Some(c) = current {
+                    closed.push(c);
+                }
+                if sub.is_some_and(|t| closed.contains(&t)) {
+                    return Err(invalid(
+                        &e.id,
+                        "submenu",
+                        "names a submenu whose entries are not all next to each other",
+                    ));
+                }
+                current = sub;
+            }
         }
         Ok(())
     }
@@ -445,17 +723,19 @@ impl Menu {
 
     /// The iPXE default: the model's default, else the first shown entry.
     fn ipxe_default(&self) -> Option<&Entry> {
+        let open = |e: &&Entry| e.passwd.is_none();
         self.default
             .as_ref()
             .and_then(|d| self.entries.iter().find(|e| &e.id == d))
-            .or_else(|| self.entries.iter().find(|e| !e.hidden))
-            .or_else(|| self.entries.first())
+            .filter(open)
+            .or_else(|| self.entries.iter().filter(open).find(|e| !e.hidden))
+            .or_else(|| self.entries.iter().find(open))
     }
 
     /// Renders `pxelinux.cfg/default` (without the lint gate of [`Menu::render`]).
     pub fn render_pxelinux(&self) -> String {
         let mut o = String::new();
-        let menu = self.ui != Ui::Prompt;
+        let menu = matches!(self.ui, Ui::Menu | Ui::Vesamenu);
         // SERIAL first so everything after it reaches the serial console.
         if let Some(s) = self.serial {
             let _ = writeln!(o, "SERIAL {} {}", s.port, s.baud);
@@ -467,11 +747,11 @@ impl Menu {
         match self.ui {
             Ui::Menu => o.push_str("UI menu.c32\n"),
             Ui::Vesamenu => o.push_str("UI vesamenu.c32\n"),
-            Ui::Prompt => {}
+            Ui::Prompt | Ui::None => {}
         }
-        let _ = writeln!(o, "PROMPT {}", u8::from(!menu));
+        let _ = writeln!(o, "PROMPT {}", u8::from(self.ui == Ui::Prompt));
         let _ = writeln!(o, "TIMEOUT {}", u64::from(self.timeout) * 10);
-        if !menu && self.timeout == 0 {
+        if self.ui == Ui::Prompt && self.timeout == 0 {
             // A no-op in pxelinux (0 is off), written to state that waiting at `boot:` is meant:
             // the lint's form for a deliberate wait (M005 flags a prompt without timers).
             o.push_str("TOTALTIMEOUT 0\n");
@@ -479,15 +759,42 @@ impl Menu {
         if let Some(d) = self.pxelinux_default() {
             let _ = writeln!(o, "DEFAULT {}", d.id);
         }
+        if let Some(t) = self.ontimeout.as_ref().filter(|t| {
+            self.entries
+                .iter()
+                .any(|e| &&e.id == t && e.boot.in_pxelinux())
+        }) {
+            let _ = writeln!(o, "ONTIMEOUT {t}");
+        }
         if menu {
             let _ = writeln!(o, "MENU TITLE {}", self.title);
+            if let Some(p) = &self.master_passwd {
+                let _ = writeln!(o, "MENU MASTER PASSWD {p}");
+            }
         }
+        for l in &self.pxelinux_lines {
+            let _ = writeln!(o, "{l}");
+        }
+        let mut open: Option<&str> = None;
         for e in self.entries.iter().filter(|e| e.boot.in_pxelinux()) {
+            let sub = e.submenu.as_deref().filter(|_| menu);
+            if sub != open {
+                if open.is_some() {
+                    o.push_str("\nMENU END\n");
+                }
+                if let Some(t) = sub {
+                    let _ = writeln!(o, "\nMENU BEGIN {}\nMENU TITLE {t}", crate::lint::slug(t));
+                }
+                open = sub;
+            }
             let _ = writeln!(o, "\nLABEL {}", e.id);
             if menu {
                 let _ = writeln!(o, "  MENU LABEL {}", e.name);
                 if e.hidden {
                     o.push_str("  MENU HIDE\n");
+                }
+                if let Some(p) = &e.passwd {
+                    let _ = writeln!(o, "  MENU PASSWD {p}");
                 }
             }
             match &e.boot {
@@ -497,11 +804,21 @@ impl Menu {
                     append,
                 } => {
                     let _ = writeln!(o, "  KERNEL {kernel}");
+                    // `initrd=` first on the APPEND line, not an INITRD line (which `record()`
+                    // puts after everything): it stays left of a `---`, behind which Debian's
+                    // installer copies options into the installed system.
+                    let mut line = String::new();
                     if !initrd.is_empty() {
-                        let _ = writeln!(o, "  INITRD {}", initrd.join(","));
+                        let _ = write!(line, "initrd={}", initrd.join(","));
                     }
                     if !append.is_empty() {
-                        let _ = writeln!(o, "  APPEND {append}");
+                        if !line.is_empty() {
+                            line.push(' ');
+                        }
+                        line.push_str(append);
+                    }
+                    if !line.is_empty() {
+                        let _ = writeln!(o, "  APPEND {line}");
                     }
                 }
                 Boot::MemdiskIso { image, raw } => {
@@ -509,19 +826,28 @@ impl Menu {
                     let _ = writeln!(o, "  INITRD {image}");
                     let _ = writeln!(o, "  APPEND iso{}", if *raw { " raw" } else { "" });
                 }
-                Boot::LocalBoot => o.push_str("  LOCALBOOT 0\n"),
+                Boot::LocalBoot => {
+                    let _ = writeln!(o, "  LOCALBOOT {}", e.localboot.unwrap_or(0));
+                }
                 Boot::Chain { file } => {
                     let _ = writeln!(o, "  PXE {file}");
                 }
-                Boot::Http { .. } => {}
+                Boot::Http { .. } | Boot::Sanboot { .. } | Boot::Wimboot { .. } => {}
+            }
+            if e.sysappend != 0 {
+                let _ = writeln!(o, "  IPAPPEND {}", e.sysappend);
             }
             if let (true, Some(h)) = (menu, &e.help) {
+                // menu.c32 shows the lines as they are, so they are written unindented.
                 o.push_str("  TEXT HELP\n");
                 for l in h.lines() {
-                    let _ = writeln!(o, "  {l}");
+                    let _ = writeln!(o, "{l}");
                 }
                 o.push_str("  ENDTEXT\n");
             }
+        }
+        if open.is_some() {
+            o.push_str("\nMENU END\n");
         }
         o
     }
@@ -538,7 +864,9 @@ impl Menu {
             .entries
             .iter()
             // Without a menu this list is all users see, so hidden entries are listed too.
-            .filter(|e| e.boot.in_pxelinux() && (!e.hidden || self.ui == Ui::Prompt))
+            .filter(|e| {
+                e.boot.in_pxelinux() && (!e.hidden || matches!(self.ui, Ui::Prompt | Ui::None))
+            })
             .collect();
         let width = shown.iter().map(|e| e.id.len()).max().unwrap_or(0);
         for e in &shown {
@@ -558,6 +886,9 @@ impl Menu {
                 let _ = writeln!(o, "Type an id at the boot: prompt; Enter boots {d}.");
             }
             (Ui::Prompt, None) => o.push_str("Type an id at the boot: prompt.\n"),
+            (Ui::None, Some(d)) => {
+                let _ = writeln!(o, "{d} boots at once; hold Shift for the boot: prompt.");
+            }
             _ => {}
         }
         o
@@ -572,15 +903,23 @@ impl Menu {
         for s in &self.say {
             let _ = writeln!(o, "echo {}{s}", end_of_options(s));
         }
+        if self.ui == Ui::None
+            && let Some(d) = self.ipxe_default()
+        {
+            // No menu in pxelinux either: boot the default at once.
+            let _ = writeln!(o, "goto {}", d.id);
+        }
         o.push_str("\n:pxe/menu\n");
         let title = strip_hotkey(&self.title);
         let _ = writeln!(o, "menu {}{title}", end_of_options(&title));
         let default_id = self.ipxe_default().map(|e| e.id.as_str());
         // iPXE has no hidden items and its timeout picks a listed one, so a hidden default is
         // listed too: otherwise the timeout would boot another entry than pxelinux does.
+        // A password-protected entry is left out: iPXE cannot check menu.c32's passwords.
         for e in self
             .entries
             .iter()
+            .filter(|e| e.passwd.is_none())
             .filter(|e| !e.hidden || Some(e.id.as_str()) == default_id)
         {
             o.push_str("item ");
@@ -598,7 +937,7 @@ impl Menu {
             let _ = write!(o, " --timeout {}", u64::from(self.timeout) * 1000);
         }
         o.push_str(" selected || goto pxe/menu\ngoto ${selected}\n");
-        for e in &self.entries {
+        for e in self.entries.iter().filter(|e| e.passwd.is_none()) {
             let _ = writeln!(o, "\n:{}", e.id);
             match &e.boot {
                 Boot::Linux {
@@ -650,6 +989,21 @@ impl Menu {
                 Boot::Chain { file } => {
                     let _ = writeln!(o, "chain {file} || goto pxe/failed");
                 }
+                Boot::Sanboot { image } => {
+                    // --no-describe: no iBFT/aBFT for an HTTP disk, which the booted OS could
+                    // not use anyway; iPXE resolves a relative path against the script's URL.
+                    let _ = writeln!(o, "sanboot --no-describe {image} || goto pxe/failed");
+                }
+                Boot::Wimboot { wimboot, files } => {
+                    o.push_str("imgfree\n");
+                    let _ = writeln!(o, "kernel {wimboot} || goto pxe/failed");
+                    for f in files {
+                        // wimboot finds each file by its image name (its base name).
+                        let name = f.rsplit('/').next().unwrap_or(f);
+                        let _ = writeln!(o, "initrd --name {name} {f} || goto pxe/failed");
+                    }
+                    o.push_str("boot || goto pxe/failed\n");
+                }
             }
             o.push_str("goto pxe/menu\n");
         }
@@ -659,20 +1013,28 @@ impl Menu {
         o
     }
 
-    /// Validates the model and renders the three files. The pxelinux file is linted with this
-    /// crate's own lint; any finding is an [`Error::Lint`], so a render never produces a file
-    /// the lint flags.
+    /// Validates the model and renders the four files: `pxelinux.cfg/default`, the DISPLAY
+    /// file, the iPXE script and GRUB's `grub/grub.cfg` ([`Menu::render_grub`]). The pxelinux
+    /// file is linted with this crate's own lint; any finding is an [`Error::Lint`], so a render
+    /// never produces a file the lint flags.
     ///
     /// ```
     /// let files = pxe_menu::Menu::starter().render().unwrap();
     /// let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
-    /// assert_eq!(paths, ["pxelinux.cfg/default", "boot.txt", "boot.ipxe"]);
+    /// assert_eq!(paths, ["pxelinux.cfg/default", "boot.txt", "boot.ipxe", "grub/grub.cfg"]);
     /// ```
     pub fn render(&self) -> Result<Vec<RenderedFile>, Error> {
+        self.render_with_findings().map(|(files, _)| files)
+    }
+
+    /// [`Menu::render`], also giving the lint's warnings and notes on the rendered
+    /// `pxelinux.cfg/default`: they are for the admin to read and never stop a render; only
+    /// an error-severity finding does.
+    pub fn render_with_findings(&self) -> Result<(Vec<RenderedFile>, Vec<Finding>), Error> {
         self.validate()?;
         let pxelinux = self.render_pxelinux();
         let findings = lint(&Config::parse(&pxelinux), &LintOptions::default());
-        if let Some(f) = findings.first() {
+        if let Some(f) = findings.iter().find(|f| f.severity == Severity::Error) {
             let mut message = f.message.clone();
             if let Some(fix) = &f.fix {
                 let _ = write!(message, " (fix: {fix})");
@@ -683,7 +1045,7 @@ impl Menu {
                 message,
             });
         }
-        Ok(vec![
+        let files = vec![
             RenderedFile {
                 path: PXELINUX_DEFAULT.to_string(),
                 contents: pxelinux,
@@ -696,7 +1058,12 @@ impl Menu {
                 path: self.ipxe_script.clone(),
                 contents: self.render_ipxe(),
             },
-        ])
+            RenderedFile {
+                path: crate::render_grub::GRUB_CFG.to_string(),
+                contents: self.render_grub(),
+            },
+        ];
+        Ok((files, findings))
     }
 }
 
@@ -737,7 +1104,7 @@ mod tests {
         assert_eq!(r.labels[0].command_line, ".localboot 0");
         assert_eq!(
             r.labels[1].command_line,
-            "debian-installer/amd64/linux vga=788 --- quiet initrd=debian-installer/amd64/initrd.gz"
+            "debian-installer/amd64/linux initrd=debian-installer/amd64/initrd.gz vga=788 --- quiet"
         );
         assert!(files[0].contents.starts_with("SERIAL 0 115200\n"));
         assert!(
@@ -853,6 +1220,10 @@ mod tests {
             },
             help: None,
             hidden: false,
+            passwd: None,
+            sysappend: 0,
+            submenu: None,
+            localboot: None,
         }];
         m.default = Some("iso".into());
         m.render().unwrap();
@@ -905,6 +1276,10 @@ mod tests {
             boot: Boot::LocalBoot,
             help: None,
             hidden: true,
+            passwd: None,
+            sysappend: 0,
+            submenu: None,
+            localboot: None,
         });
         let files = m.render().unwrap();
         assert!(files[0].contents.contains("DEFAULT local\n"));
@@ -927,6 +1302,10 @@ mod tests {
             },
             help: None,
             hidden: true,
+            passwd: None,
+            sysappend: 0,
+            submenu: None,
+            localboot: None,
         });
         m.entries.push(Entry {
             id: "ipxe".into(),
@@ -936,6 +1315,10 @@ mod tests {
             },
             help: None,
             hidden: false,
+            passwd: None,
+            sysappend: 0,
+            submenu: None,
+            localboot: None,
         });
         m.entries.push(Entry {
             id: "web".into(),
@@ -947,6 +1330,10 @@ mod tests {
             },
             help: None,
             hidden: false,
+            passwd: None,
+            sysappend: 0,
+            submenu: None,
+            localboot: None,
         });
         m.default = Some("web".into());
         let files = m.render().unwrap();
@@ -976,6 +1363,87 @@ mod tests {
         ));
         assert!(ipxe.contains("chain undionly.kpxe || goto pxe/failed\n"));
         assert!(ipxe.contains("--default web"));
+    }
+
+    #[test]
+    fn sanboot_and_wimboot_render_for_ipxe_only() {
+        let mut m = Menu::starter();
+        m.entries.push(Entry {
+            id: "big".into(),
+            name: "Big ISO".into(),
+            boot: Boot::Sanboot {
+                image: "iso/big.iso".into(),
+            },
+            help: None,
+            hidden: false,
+            passwd: None,
+            sysappend: 0,
+            submenu: None,
+            localboot: None,
+        });
+        m.entries.push(Entry {
+            id: "winpe".into(),
+            name: "WinPE".into(),
+            boot: Boot::Wimboot {
+                wimboot: "wimboot".into(),
+                files: vec![
+                    "winpe/bootmgr".into(),
+                    "winpe/boot/bcd".into(),
+                    "winpe/boot/boot.sdi".into(),
+                    "winpe/sources/boot.wim".into(),
+                ],
+            },
+            help: None,
+            hidden: false,
+            passwd: None,
+            sysappend: 0,
+            submenu: None,
+            localboot: None,
+        });
+        let files = m.render().unwrap();
+        let pxe = &files[0].contents;
+        assert!(!pxe.contains("big") && !pxe.contains("winpe"), "{pxe}");
+        let ipxe = &files[2].contents;
+        assert!(
+            ipxe.contains(":big\nsanboot --no-describe iso/big.iso || goto pxe/failed\n"),
+            "{ipxe}"
+        );
+        assert!(
+            ipxe.contains(
+                ":winpe\nimgfree\nkernel wimboot || goto pxe/failed\n\
+                 initrd --name bootmgr winpe/bootmgr || goto pxe/failed\n\
+                 initrd --name bcd winpe/boot/bcd || goto pxe/failed\n\
+                 initrd --name boot.sdi winpe/boot/boot.sdi || goto pxe/failed\n\
+                 initrd --name boot.wim winpe/sources/boot.wim || goto pxe/failed\n\
+                 boot || goto pxe/failed\n"
+            ),
+            "{ipxe}"
+        );
+        let grub = &files[3].contents;
+        assert!(
+            grub.contains("# entry big left out: sanboot is an iPXE command")
+                && grub.contains("# entry winpe left out: wimboot runs under iPXE"),
+            "{grub}"
+        );
+        assert_eq!(
+            m.entries[3].boot.files(),
+            [
+                "wimboot",
+                "winpe/bootmgr",
+                "winpe/boot/bcd",
+                "winpe/boot/boot.sdi",
+                "winpe/sources/boot.wim"
+            ]
+        );
+        // A wimboot entry lists its files.
+        m.entries[3].boot = Boot::Wimboot {
+            wimboot: "wimboot".into(),
+            files: Vec::new(),
+        };
+        assert!(matches!(
+            m.validate(),
+            Err(Error::Empty { field: "files", .. })
+        ));
     }
 
     #[test]

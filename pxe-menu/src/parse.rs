@@ -1,9 +1,12 @@
-//! Lossless parsing of a pxelinux config file, with syslinux 6's lexical rules (menu-syntax.md §1).
+//! Lossless parsing of a pxelinux config file, with syslinux 6's lexical rules
+//! (`parse_config_file()` in `com32/elflink/ldlinux/readconfig.c` and `com32/menu/readconfig.c`).
 //!
-//! Every physical line becomes an [`Item`] (a `TEXT ... ENDTEXT` block is one item) that keeps
-//! its line and column, so a lint can point at it and [`Config`]'s `Display` can write it back.
-//! Parsing never fails: syslinux itself ignores what it does not know, and so do we, keeping
-//! such lines as [`ItemKind::Unknown`] for the lint.
+//! Every line `fgets` returns becomes an [`Item`] (a `TEXT ... ENDTEXT` block is one item) that
+//! keeps its file line and column, so a lint can point at it and [`Config`]'s `Display` can
+//! write it back. Parsing works on bytes and never fails: syslinux ignores what it does not
+//! know, and so do we, keeping such lines as [`ItemKind::Unknown`] for the lint. Bytes that
+//! are not UTF-8 are read as Latin-1 (one char per byte, as the BIOS code page shows them) and
+//! their lines are listed in [`Config::non_utf8_lines`].
 
 use alloc::borrow::ToOwned;
 use alloc::string::String;
@@ -22,7 +25,11 @@ pub const MAX_LINE: usize = 4095;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Item {
-    /// 1-based line number of the item's first line.
+    /// Which file the item comes from: an index into the file list of the
+    /// [`crate::Tree`] that read it; 0 for a config parsed on its own.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub file: u32,
+    /// 1-based line number of the item's first line in its file.
     pub line: u32,
     /// 1-based column (in characters) of the first non-blank character.
     pub col: u32,
@@ -48,6 +55,14 @@ pub enum ItemKind {
     Unknown(String),
     /// `TEXT kind` ... `ENDTEXT`.
     Text(TextBlock),
+    /// Where the items of a `MENU INCLUDE file [tag]` end, inserted by the [`crate::Tree`]
+    /// reader after them (at the `MENU INCLUDE` line). With a tag menu.c32 closes the open
+    /// label and the submenu the tag opened there (`parse_config_file()`, `do_include:` in
+    /// `com32/menu/readconfig.c`); without one it means nothing.
+    IncludeEnd {
+        /// Whether the `MENU INCLUDE` had a tag (and so opened a submenu).
+        tagged: bool,
+    },
 }
 
 /// A known directive and its raw value.
@@ -98,6 +113,10 @@ pub struct TextBlock {
 pub struct Config {
     /// The items in file order.
     pub items: Vec<Item>,
+    /// Lines (1-based, in the file the item's `file` names) holding bytes that are not UTF-8;
+    /// they were read as Latin-1.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub non_utf8_lines: Vec<(u32, u32)>,
 }
 
 /// syslinux's `my_isspace`: any control character, space or DEL separates words.
@@ -157,31 +176,43 @@ fn word(i: &str) -> IResult<&str, &str> {
     take_while1(|c| !is_space(c)).parse(i)
 }
 
-/// Splits text into the lines syslinux's `fgets` loop sees: cut at the first `\r` or `\n`, and
-/// split lines longer than [`MAX_LINE`] bytes.
-fn physical_lines(text: &str) -> impl Iterator<Item = &str> {
-    // A final newline does not start another line.
-    let last_empty = text.ends_with('\n') || text.is_empty();
-    let count = text.split('\n').count() - usize::from(last_empty);
-    text.split('\n')
-        .take(count)
-        .map(|l| l.split('\r').next().unwrap_or(""))
-        .flat_map(split_long)
+/// Splits bytes into the lines syslinux's `fgets(line, MAX_LINE, f)` loop sees, each with its
+/// 1-based line number in the file: `fgets` stops after a `\n` or after [`MAX_LINE`] bytes (the
+/// rest of a longer line comes back as the next line, with the same file line number here), and
+/// the line is then cut at its first `\r` and its first `\n`. A NUL byte ends the C string.
+pub(crate) fn physical_lines(bytes: &[u8]) -> Vec<(&[u8], u32)> {
+    let mut out = Vec::new();
+    let mut rest = bytes;
+    let mut number = 1u32;
+    while !rest.is_empty() {
+        let nl = rest.iter().take(MAX_LINE).position(|b| *b == b'\n');
+        let take = nl.map_or(rest.len().min(MAX_LINE), |i| i + 1);
+        let (chunk, tail) = rest.split_at(take);
+        rest = tail;
+        let cut = chunk
+            .iter()
+            .position(|b| matches!(b, b'\r' | b'\n' | 0))
+            .unwrap_or(chunk.len());
+        out.push((chunk.get(..cut).unwrap_or(&[]), number));
+        if nl.is_some() {
+            number = number.saturating_add(1);
+        }
+    }
+    out
 }
 
-fn split_long(mut line: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    while line.len() > MAX_LINE {
-        let mut cut = MAX_LINE;
-        while !line.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        let (head, tail) = line.split_at(cut);
-        out.push(head);
-        line = tail;
+/// Decodes one line: UTF-8 where it is valid, each other byte as the Latin-1 char of the same
+/// value. The flag says whether any byte was not UTF-8.
+pub(crate) fn decode(line: &[u8]) -> (String, bool) {
+    if let Ok(s) = core::str::from_utf8(line) {
+        return (s.to_owned(), false);
     }
-    out.push(line);
-    out
+    let mut out = String::with_capacity(line.len() + 8);
+    for chunk in line.utf8_chunks() {
+        out.push_str(chunk.valid());
+        out.extend(chunk.invalid().iter().map(|b| char::from(*b)));
+    }
+    (out, true)
 }
 
 fn col_of(line: &str, byte: usize) -> u32 {
@@ -196,6 +227,7 @@ fn parse_line(line: &str, number: u32) -> Item {
     let col = col_of(line, start);
     let end_col = col_of(line, line.len());
     let item = |kind, value_col| Item {
+        file: 0,
         line: number,
         col,
         value_col,
@@ -247,10 +279,40 @@ impl Config {
     /// assert_eq!(d.value, "memdisk # x"); // inline '#' is part of the value
     /// ```
     pub fn parse(text: &str) -> Config {
+        Config::parse_bytes(text.as_bytes())
+    }
+
+    /// Parses bytes: syslinux reads bytes (shown in the BIOS code page), so a file that is not
+    /// UTF-8 is read all the same, its other bytes as Latin-1, and the lines holding them are
+    /// listed in [`Config::non_utf8_lines`].
+    ///
+    /// ```
+    /// use pxe_menu::Config;
+    /// let cfg = Config::parse_bytes(b"SAY caf\xe9\nSAY ok\n");
+    /// assert_eq!(cfg.items[0].directive().unwrap().value, "caf\u{e9}");
+    /// assert_eq!(cfg.non_utf8_lines, [(0, 1)]);
+    /// ```
+    pub fn parse_bytes(bytes: &[u8]) -> Config {
+        Config::parse_file(bytes, 0)
+    }
+
+    /// [`Config::parse_bytes`] with every item tagged as coming from file `file`.
+    pub fn parse_file(bytes: &[u8], file: u32) -> Config {
         let mut items = Vec::new();
-        let mut lines = physical_lines(text).zip(1u32..);
-        while let Some((line, number)) = lines.next() {
-            let mut item = parse_line(line, number);
+        let mut non_utf8_lines = Vec::new();
+        let mut lines = physical_lines(bytes).into_iter().map(|(l, n)| {
+            let (text, bad) = decode(l);
+            (text, n, bad)
+        });
+        let mut note = |n: u32, bad: bool| {
+            if bad && non_utf8_lines.last() != Some(&(file, n)) {
+                non_utf8_lines.push((file, n));
+            }
+        };
+        while let Some((line, number, bad)) = lines.next() {
+            note(number, bad);
+            let mut item = parse_line(&line, number);
+            item.file = file;
             if let ItemKind::Directive(d) = &item.kind
                 && d.keyword == Keyword::Text
             {
@@ -259,24 +321,22 @@ impl Config {
                     lines: Vec::new(),
                     terminated: false,
                 };
-                for (l, _) in lines.by_ref() {
-                    if first_word(l).eq_ignore_ascii_case("ENDTEXT") {
+                for (l, n, bad) in lines.by_ref() {
+                    note(n, bad);
+                    if first_word(&l).eq_ignore_ascii_case("ENDTEXT") {
                         block.terminated = true;
                         break;
                     }
-                    block.lines.push(l.to_owned());
+                    block.lines.push(l);
                 }
                 item.kind = ItemKind::Text(block);
             }
             items.push(item);
         }
-        Config { items }
-    }
-
-    /// Parses bytes: syslinux reads bytes in the BIOS codepage, so invalid UTF-8 is replaced
-    /// (U+FFFD) rather than rejected.
-    pub fn parse_bytes(bytes: &[u8]) -> Config {
-        Config::parse(&String::from_utf8_lossy(bytes))
+        Config {
+            items,
+            non_utf8_lines,
+        }
     }
 
     /// The known directives in file order, with their items.
@@ -324,6 +384,7 @@ impl fmt::Display for Config {
             let indent = if in_label { "  " } else { "" };
             match &item.kind {
                 ItemKind::Blank => writeln!(f)?,
+                ItemKind::IncludeEnd { .. } => {}
                 ItemKind::Comment(c) => writeln!(f, "{indent}#{c}")?,
                 ItemKind::Unknown(u) => writeln!(f, "{indent}{u}")?,
                 ItemKind::Directive(d) => match d.keyword.scope() {
@@ -449,9 +510,22 @@ mod tests {
     }
 
     #[test]
-    fn bytes_are_read_lossily() {
-        let cfg = Config::parse_bytes(b"SAY caf\xe9\n");
-        assert_eq!(cfg.items[0].directive().unwrap().value, "caf\u{fffd}");
+    fn bytes_are_read_as_latin1_and_reported() {
+        let cfg = Config::parse_bytes(b"SAY caf\xe9\nLABEL \xff\xfe x\nSAY caf\xc3\xa9\n");
+        assert_eq!(cfg.items[0].directive().unwrap().value, "caf\u{e9}");
+        assert_eq!(
+            cfg.items[1].directive().unwrap().first_word(),
+            "\u{ff}\u{fe}"
+        );
+        assert_eq!(cfg.items[2].directive().unwrap().value, "caf\u{e9}");
+        assert_eq!(cfg.non_utf8_lines, [(0, 1), (0, 2)]);
+    }
+
+    #[test]
+    fn nul_ends_the_line_like_a_c_string() {
+        let cfg = Config::parse_bytes(b"KERNEL a\0b\nAPPEND x\n");
+        assert_eq!(cfg.items[0].directive().unwrap().value, "a");
+        assert_eq!(cfg.items[1].line, 2);
     }
 
     proptest::proptest! {

@@ -1,5 +1,6 @@
 //! What a parsed config means to syslinux: which labels exist, which directives belong to which
-//! label, and the command line each label runs (menu-syntax.md §1 "Blank lines", §3, §4).
+//! label, and the command line each label runs: `parse_config_file()` and `record()` in
+//! `com32/elflink/ldlinux/readconfig.c` (the core) and `com32/menu/readconfig.c` (menu.c32).
 
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -18,6 +19,14 @@ pub struct LabelScope<'a> {
     pub id: &'a str,
     /// Label-scoped directives (and `TEXT` blocks) that attach to this label, in order.
     pub items: Vec<&'a Item>,
+    /// The global `APPEND` in force when the label was closed: `record()` uses the global
+    /// `append` of that moment for a label without its own.
+    pub global_append: Option<&'a Directive>,
+    /// The global `IPAPPEND`/`SYSAPPEND` in force at the `LABEL` line (`ld.ipappend =
+    /// SysAppends` when the label opens).
+    pub global_sysappend: Option<&'a Directive>,
+    /// The tag of the submenu the label is in (`None` at the top menu).
+    pub menu: Option<&'a str>,
 }
 
 impl<'a> LabelScope<'a> {
@@ -39,6 +48,18 @@ impl<'a> LabelScope<'a> {
     pub fn kernel(&self) -> Option<(&'a Item, &'a Directive)> {
         self.directives()
             .filter(|(_, d)| d.keyword.is_kernel_like())
+            .last()
+    }
+
+    /// The menu action that replaces booting (`MENU EXIT`, `MENU GOTO`, `MENU QUIT`, `MENU
+    /// HELP`, `MENU DISABLE`), if any. Such an entry is never looked up by its label to boot.
+    pub fn action(&self) -> Option<(&'a Item, &'a Directive)> {
+        self.directives()
+            .filter(|(_, d)| {
+                d.keyword.is_menu_action()
+                    // MENU EXIT only acts inside a submenu (`ld.label && m->parent`).
+                    && (d.keyword != Keyword::MenuExit || self.menu.is_some())
+            })
             .last()
     }
 
@@ -64,6 +85,11 @@ pub struct Scopes<'a> {
     pub orphans: Vec<&'a Item>,
     /// Submenu tags from `MENU BEGIN tag`.
     pub menu_tags: Vec<&'a str>,
+    /// `MENU END` lines with no submenu open: menu.c32 ignores them (`end_submenu()` stays at
+    /// the top menu), so a submenu above was probably closed twice.
+    pub unbalanced_ends: Vec<&'a Item>,
+    /// How many `MENU BEGIN`s (or tagged `MENU INCLUDE`s) are still open at the end.
+    pub unclosed_begins: usize,
     /// `MENU` entry directives between `MENU BEGIN` and the submenu's first `LABEL`: they
     /// describe the submenu's own entry (`MENU LABEL`, `MENU PASSWD`, `MENU DEFAULT`, ...).
     pub submenu_items: Vec<&'a Item>,
@@ -89,43 +115,72 @@ impl<'a> Scopes<'a> {
 
 impl Config {
     /// Splits the file into global, label and ignored items, following syslinux's scoping: a
-    /// label runs until the next `LABEL`, `MENU BEGIN/END/SEPARATOR/INCLUDE` or the end.
+    /// label runs until the next `LABEL`, `MENU BEGIN/END/SEPARATOR`, a tagged `MENU INCLUDE`
+    /// (and the end of its items), or the end. An untagged `MENU INCLUDE`, like `INCLUDE`,
+    /// leaves the label open (`do_include:` in `com32/menu/readconfig.c`).
     pub fn scopes(&self) -> Scopes<'_> {
         let mut s = Scopes::default();
         let mut open: Option<LabelScope<'_>> = None;
         let mut submenu_header = false;
-        let mut depth = 0usize;
+        let mut menus: Vec<&str> = Vec::new();
+        let mut global_append: Option<&Directive> = None;
+        let mut global_sysappend: Option<&Directive> = None;
         for item in &self.items {
             let keyword = match &item.kind {
                 ItemKind::Directive(d) => d.keyword,
                 ItemKind::Text(_) => Keyword::Text,
+                ItemKind::IncludeEnd { tagged: true } => {
+                    close(&mut s, &mut open, global_append);
+                    menus.pop();
+                    submenu_header = false;
+                    continue;
+                }
                 _ => continue,
             };
+            if keyword == Keyword::MenuInclude {
+                if let Some(d) = item.directive()
+                    && let Some(tag) = include_tag(&d.value)
+                {
+                    close(&mut s, &mut open, global_append);
+                    menus.push(tag);
+                    s.menu_tags.push(tag);
+                    submenu_header = true;
+                }
+                s.globals.push(item);
+                continue;
+            }
             match keyword.scope() {
                 Scope::Structure => {
-                    s.labels.extend(open.take());
+                    close(&mut s, &mut open, global_append);
                     submenu_header = keyword == Keyword::MenuBegin;
                     match keyword {
-                        Keyword::MenuBegin => depth += 1,
-                        Keyword::MenuEnd => depth = depth.saturating_sub(1),
+                        Keyword::MenuBegin => {
+                            let tag = item.directive().map_or("", Directive::first_word);
+                            menus.push(tag);
+                            s.menu_tags.push(tag);
+                        }
+                        Keyword::MenuEnd if menus.pop().is_none() => {
+                            s.unbalanced_ends.push(item);
+                        }
                         _ => {}
                     }
-                    if let Some(d) = item.directive() {
-                        match keyword {
-                            Keyword::Label => {
-                                open = Some(LabelScope {
-                                    item,
-                                    raw: d.value.as_str(),
-                                    id: first_word(&d.value),
-                                    items: Vec::new(),
-                                });
-                            }
-                            Keyword::MenuBegin => s.menu_tags.push(d.first_word()),
-                            _ => {}
-                        }
+                    if let Some(d) = item.directive()
+                        && keyword == Keyword::Label
+                    {
+                        open = Some(LabelScope {
+                            item,
+                            raw: d.value.as_str(),
+                            id: first_word(&d.value),
+                            items: Vec::new(),
+                            global_append: None,
+                            global_sysappend,
+                            menu: menus.last().copied(),
+                        });
                     }
                 }
-                Scope::Global if depth > 0 && per_menu(keyword) => s.submenu_settings.push(item),
+                Scope::Global if !menus.is_empty() && per_menu(keyword) => {
+                    s.submenu_settings.push(item);
+                }
                 Scope::Global => s.globals.push(item),
                 Scope::Label => match open.as_mut() {
                     Some(l) => l.items.push(item),
@@ -134,11 +189,23 @@ impl Config {
                 },
                 Scope::Both => match open.as_mut() {
                     Some(l) => l.items.push(item),
-                    None => s.globals.push(item),
+                    None => {
+                        if let Some(d) = item.directive() {
+                            match d.keyword {
+                                Keyword::Append => global_append = Some(d),
+                                Keyword::Ipappend | Keyword::Sysappend => {
+                                    global_sysappend = Some(d);
+                                }
+                                _ => {}
+                            }
+                        }
+                        s.globals.push(item);
+                    }
                 },
             }
         }
-        s.labels.extend(open);
+        close(&mut s, &mut open, global_append);
+        s.unclosed_begins = menus.len();
         s
     }
 
@@ -147,7 +214,6 @@ impl Config {
         let s = self.scopes();
         let text = |k| s.global(k).map(|(_, d)| d.value.clone());
         let int = |k| s.global(k).map_or(0, |(_, d)| d.int());
-        let global_append = s.global(Keyword::Append).map(|(_, d)| d.value.as_str());
         let labels = s
             .labels
             .iter()
@@ -156,13 +222,13 @@ impl Config {
                 ResolvedLabel {
                     id: l.id.to_string(),
                     display: menu_label.unwrap_or_else(|| l.raw.to_string()),
-                    command_line: command_line(l, global_append),
-                    sysappend: l
-                        .get(Keyword::Sysappend)
-                        .or(l.get(Keyword::Ipappend))
-                        .or(s.global(Keyword::Sysappend))
-                        .or(s.global(Keyword::Ipappend))
-                        .map_or(0, |(_, d)| d.int()),
+                    command_line: match l.action() {
+                        Some((_, d)) => d.keyword.name().to_string() + " " + d.value.trim_end(),
+                        None => command_line(l),
+                    },
+                    sysappend: sysappend(l),
+                    passwd: l.get(Keyword::MenuPasswd).map(|(_, d)| d.value.clone()),
+                    menu: l.menu.map(ToString::to_string),
                     hidden: l.get(Keyword::MenuHide).is_some(),
                     menu_default: l.get(Keyword::MenuDefault).is_some(),
                     help: l.help().map(|h| h.to_vec()),
@@ -193,6 +259,30 @@ impl Config {
     }
 }
 
+/// Records the open label (`record()`), with the global APPEND of this moment.
+fn close<'a>(
+    s: &mut Scopes<'a>,
+    open: &mut Option<LabelScope<'a>>,
+    global_append: Option<&'a Directive>,
+) {
+    if let Some(mut l) = open.take() {
+        l.global_append = global_append;
+        s.labels.push(l);
+    }
+}
+
+/// The tag of `MENU INCLUDE file tag`: everything after the file name (menu.c32 passes the
+/// rest of the line to `begin_submenu()`), or `None` without one.
+pub(crate) fn include_tag(value: &str) -> Option<&str> {
+    let v = value.trim_start_matches(crate::parse::is_space);
+    let file = first_word(v);
+    let rest = v
+        .get(file.len()..)
+        .unwrap_or("")
+        .trim_start_matches(crate::parse::is_space);
+    (!rest.is_empty()).then_some(rest)
+}
+
 /// Settings each (sub)menu has its own copy of in menu.c32.
 fn per_menu(k: Keyword) -> bool {
     k.is_menu()
@@ -202,9 +292,10 @@ fn per_menu(k: Keyword) -> bool {
         )
 }
 
-/// The command line the core runs for a label (menu-syntax.md §4, `record()`):
-/// `[type] KERNEL [APPEND] [initrd=INITRD]`, the kernel defaulting to the label id.
-pub(crate) fn command_line(l: &LabelScope<'_>, global_append: Option<&str>) -> String {
+/// The command line `record()` builds for a label: `[.type ]KERNEL[ APPEND][ initrd=INITRD]`,
+/// the kernel defaulting to the label id (the core's first word), the APPEND to the global
+/// one in force when the label was closed (`APPEND -` = none).
+pub(crate) fn command_line(l: &LabelScope<'_>) -> String {
     let mut out = String::new();
     match l.kernel() {
         Some((_, d)) => {
@@ -219,16 +310,29 @@ pub(crate) fn command_line(l: &LabelScope<'_>, global_append: Option<&str>) -> S
     let append = l
         .get(Keyword::Append)
         .map(|(_, d)| d.value.as_str())
-        .or(global_append);
-    if let Some(a) = append.filter(|a| !a.is_empty() && a.trim_end() != "-") {
+        .or(l.global_append.map(|d| d.value.as_str()));
+    if let Some(a) = append.filter(|a| !a.is_empty() && *a != "-") {
         out.push(' ');
         out.push_str(a);
     }
-    if let Some((_, d)) = l.get(Keyword::Initrd).filter(|(_, d)| !d.value.is_empty()) {
+    if let Some((_, d)) = l.get(Keyword::Initrd) {
         out.push_str(" initrd=");
         out.push_str(&d.value);
     }
     out
+}
+
+/// The `IPAPPEND`/`SYSAPPEND` bits a label boots with: its own, else the global value in force
+/// at its `LABEL` line (`strtoul(.., 0)`).
+pub(crate) fn sysappend(l: &LabelScope<'_>) -> u32 {
+    let d = l
+        .directives()
+        .filter(|(_, d)| matches!(d.keyword, Keyword::Ipappend | Keyword::Sysappend))
+        .last()
+        .map(|(_, d)| d)
+        .or(l.global_sysappend);
+    // strtoul into a uint32_t: wraps like C.
+    d.map_or(0, |d| d.int() as u32)
 }
 
 /// The meaning of a config: what syslinux 6 does with it. Two files with equal `Resolved`
@@ -268,10 +372,15 @@ pub struct ResolvedLabel {
     pub id: String,
     /// What menu.c32 shows: `MENU LABEL`, else the whole `LABEL` value.
     pub display: String,
-    /// The command line the core executes, with its type specifier (`.localboot 0`).
+    /// The command line the core executes, with its type specifier (`.localboot 0`); for an
+    /// entry with a menu action, that action (`MENU EXIT`, `MENU GOTO tag`, ...).
     pub command_line: String,
     /// `SYSAPPEND`/`IPAPPEND` bits in effect.
-    pub sysappend: i64,
+    pub sysappend: u32,
+    /// `MENU PASSWD` of the entry.
+    pub passwd: Option<String>,
+    /// The tag of the submenu the entry is in (`None` at the top).
+    pub menu: Option<String>,
     /// `MENU HIDE`.
     pub hidden: bool,
     /// `MENU DEFAULT`.

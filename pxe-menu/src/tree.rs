@@ -35,6 +35,13 @@ pub trait TreeView {
         let _ = path;
         None
     }
+
+    /// The bytes of a config file, for the [`crate::Tree`] reader. The default takes
+    /// [`TreeView::read`]'s text; a view over real files returns the bytes as they are, so a
+    /// file that is not UTF-8 is still read.
+    fn read_bytes(&self, path: &str) -> Option<alloc::vec::Vec<u8>> {
+        self.read(path).map(String::into_bytes)
+    }
 }
 
 /// An in-memory [`TreeView`].
@@ -49,7 +56,7 @@ pub trait TreeView {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MemTree {
     files: BTreeMap<String, FileMeta>,
-    texts: BTreeMap<String, String>,
+    texts: BTreeMap<String, alloc::vec::Vec<u8>>,
     /// Lower-cased path → real path, for [`TreeView::find_ignore_case`].
     folded: BTreeMap<String, String>,
 }
@@ -73,9 +80,24 @@ impl MemTree {
 
     /// Adds a world-readable file with text contents (readable through [`TreeView::read`]).
     pub fn insert_text(&mut self, path: &str, text: &str) -> &mut MemTree {
+        self.insert_bytes(path, text.as_bytes())
+    }
+
+    /// Adds a world-readable file with byte contents (readable through
+    /// [`TreeView::read_bytes`]; [`TreeView::read`] gives it only if it is UTF-8).
+    pub fn insert_bytes(&mut self, path: &str, bytes: &[u8]) -> &mut MemTree {
         let path = path.trim_start_matches('/');
-        self.texts.insert(path.to_string(), text.to_string());
-        self.insert(path, u64::try_from(text.len()).unwrap_or(u64::MAX))
+        self.texts.insert(path.to_string(), bytes.to_vec());
+        self.insert(path, u64::try_from(bytes.len()).unwrap_or(u64::MAX))
+    }
+
+    /// Removes a file.
+    pub fn remove(&mut self, path: &str) -> &mut MemTree {
+        let path = path.trim_start_matches('/');
+        self.files.remove(path);
+        self.texts.remove(path);
+        self.folded.remove(&path.to_ascii_lowercase());
+        self
     }
 
     /// Adds a file with explicit metadata.
@@ -98,6 +120,12 @@ impl TreeView for MemTree {
     }
 
     fn read(&self, path: &str) -> Option<String> {
+        self.texts
+            .get(path)
+            .and_then(|b| String::from_utf8(b.clone()).ok())
+    }
+
+    fn read_bytes(&self, path: &str) -> Option<alloc::vec::Vec<u8>> {
         self.texts.get(path).cloned()
     }
 }
@@ -113,5 +141,9 @@ impl<T: TreeView + ?Sized> TreeView for &T {
 
     fn read(&self, path: &str) -> Option<String> {
         (**self).read(path)
+    }
+
+    fn read_bytes(&self, path: &str) -> Option<alloc::vec::Vec<u8>> {
+        (**self).read_bytes(path)
     }
 }

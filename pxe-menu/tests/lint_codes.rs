@@ -34,10 +34,11 @@ fn text(code: Code, bad: &str, good: &str) {
 fn text_checks() {
     let h = HEAD;
     let a = LABEL_A;
+    // Without a menu people type the first word at boot:; with one, the rest is display text.
     text(
         Code::LabelHasSpaces,
         &format!("{h}LABEL a b\n  KERNEL k\n"),
-        &format!("{h}{a}"),
+        &format!("{h}UI menu.c32\nLABEL a b # c\n  KERNEL k\n"),
     );
     text(
         Code::DuplicateLabel,
@@ -47,7 +48,7 @@ fn text_checks() {
     text(
         Code::DuplicateLabel,
         &format!("{h}{a}LABEL a x\n  KERNEL k\n"),
-        &format!("{h}{a}"),
+        &format!("{h}{a}LABEL a x\n  KERNEL vmlinuz\n"),
     );
     text(
         Code::UnknownTarget,
@@ -197,10 +198,11 @@ fn text_checks() {
     let memdisk = |img: &str, extra: &str| {
         format!("{h}LABEL a\n  KERNEL memdisk\n  INITRD {img}\n  APPEND iso{extra}\n")
     };
+    // Notes on what the lint cannot see inside an ISO: every memdisk ISO gets one.
     text(
         Code::MemdiskLinuxIso,
         &memdisk("iso/ubuntu-24.04.iso", ""),
-        &memdisk("iso/freedos.iso", ""),
+        &memdisk("iso/Win10.iso", ""),
     );
     text(
         Code::MemdiskWindowsIso,
@@ -216,6 +218,89 @@ fn text_checks() {
         Code::LocalbootValue,
         &format!("{h}LABEL a\n  LOCALBOOT 0x80\n"),
         &format!("{h}LABEL a\n  LOCALBOOT -1\n"),
+    );
+    // `local_boot(uint16_t)`: 0xffff is -1.
+    text(
+        Code::LocalbootValue,
+        &format!("{h}LABEL a\n  LOCALBOOT 0xfffe\n"),
+        &format!("{h}LABEL a\n  LOCALBOOT 0xffff\n"),
+    );
+    text(
+        Code::NumberSyntax,
+        &format!("{h}PROMPT yes\n{a}"),
+        &format!("{h}PROMPT 1 # always\n{a}"),
+    );
+    text(
+        Code::NumberSyntax,
+        &format!("DEFAULT a\nTIMEOUT 5s\n{a}"),
+        &format!("DEFAULT a\nTIMEOUT 50\n{a}"),
+    );
+    text(
+        Code::NumberSyntax,
+        &format!("{h}UI menu.c32\n{a}  MENU INDENT count 5\n"),
+        &format!("{h}UI menu.c32\n{a}  MENU INDENT 5\n"),
+    );
+    text(
+        Code::NumberSyntax,
+        &format!("{h}{a}  IPAPPEND 0x0g\n"),
+        &format!("{h}{a}  IPAPPEND 0x3\n"),
+    );
+    text(
+        Code::SubSecondTimeout,
+        &format!("DEFAULT a\nTIMEOUT 01\n{a}"),
+        &format!("DEFAULT a\nTIMEOUT 10\n{a}"),
+    );
+    text(
+        Code::WrongLoader,
+        &format!("{h}LABEL a\n  LINUX menu.c32\n"),
+        &format!("{h}LABEL a\n  COM32 menu.c32\n"),
+    );
+    text(
+        Code::WrongLoader,
+        &format!("{h}LABEL a\n  COM32 vmlinuz\n"),
+        &format!("{h}LABEL a\n  COM32 menu\n"),
+    );
+    text(
+        Code::UnbalancedMenu,
+        &format!("{h}UI menu.c32\nMENU BEGIN t\n{a}MENU END\nMENU END\n"),
+        &format!("{h}UI menu.c32\nMENU BEGIN t\n{a}MENU END\n"),
+    );
+    text(
+        Code::UnbalancedMenu,
+        &format!("{h}UI menu.c32\nMENU BEGIN t\n{a}"),
+        &format!("{h}UI menu.c32\nMENU BEGIN t\nMENU END\n{a}"),
+    );
+    // MENU EXIT entries in each submenu share a label and are never booted by name.
+    text(
+        Code::DuplicateLabel,
+        &format!("{h}{a}LABEL a\n  KERNEL other\n"),
+        &format!(
+            "{h}UI menu.c32\n{a}MENU BEGIN x\nLABEL back\n  MENU EXIT\nMENU END\n\
+             MENU BEGIN y\nLABEL back\n  MENU EXIT\nMENU END\n"
+        ),
+    );
+    let latin1 = |bad: bool| {
+        let mut t = HEAD.as_bytes().to_vec();
+        t.extend_from_slice(b"LABEL a\n  KERNEL vmlinuz\n  MENU LABEL Fran");
+        t.extend_from_slice(if bad {
+            b"\xe7ais\n"
+        } else {
+            "\u{e7}ais\n".as_bytes()
+        });
+        t
+    };
+    assert!(
+        lint(&Config::parse_bytes(&latin1(true)), &LintOptions::default())
+            .iter()
+            .any(|f| matches!(f.code, Code::NonUtf8,) && f.line == 5)
+    );
+    assert!(
+        lint(
+            &Config::parse_bytes(&latin1(false)),
+            &LintOptions::default()
+        )
+        .iter()
+        .all(|f| f.code != Code::NonUtf8)
     );
     text(
         Code::MenuWithoutUi,
@@ -234,8 +319,9 @@ fn text_checks() {
     );
     text(
         Code::PasswordEscapable,
-        &format!("UI menu.c32\nMENU MASTER PASSWD x\n{a}"),
-        &format!("UI menu.c32\nALLOWOPTIONS 0\nNOESCAPE 1\nMENU MASTER PASSWD x\n{a}"),
+        &format!("UI menu.c32\n{a}  MENU PASSWD x\n"),
+        // A master password guards [Tab] and [Esc] itself.
+        &format!("UI menu.c32\nMENU MASTER PASSWD m\n{a}  MENU PASSWD x\n"),
     );
     text(
         Code::PasswordEscapable,
@@ -489,27 +575,46 @@ fn every_code_is_exercised_and_unique() {
 
 #[test]
 fn includes_are_followed_once() {
+    use pxe_menu::{EntryPoint, LintMode, Tree};
     let mut t = MemTree::new();
-    t.insert_text(
-        "a.cfg",
-        "INCLUDE a.cfg\nINCLUDE a.cfg\nINCLUDE b.cfg\nLABEL x\n  KERNEL k\n",
-    );
-    t.insert_text(
-        "b.cfg",
-        "INCLUDE a.cfg\nINCLUDE b.cfg\nMENU BEGIN m\nMENU END\n",
-    );
-    let opts = LintOptions {
-        tree: Some(&t),
-        ..LintOptions::default()
+    t.insert_text("a.cfg", "INCLUDE b.cfg\nLABEL x\n  KERNEL k\n");
+    t.insert_text("b.cfg", "INCLUDE a.cfg\nMENU BEGIN m\nMENU END\n");
+    t.insert_text("c.cfg", "LABEL x\n  KERNEL k\n");
+    for i in 0..20 {
+        t.insert_text(&format!("d{i}.cfg"), &format!("INCLUDE d{}.cfg\n", i + 1));
+    }
+    let codes = |top: &str| {
+        let mut t = t.clone();
+        t.insert_text("pxelinux.cfg/default", top);
+        let tree = Tree::read(
+            &t,
+            &[EntryPoint {
+                path: "pxelinux.cfg/default".into(),
+                prefix: String::new(),
+                mode: LintMode::Entry,
+            }],
+        );
+        tree.lint(&LintOptions::default())
+            .iter()
+            .map(|f| (tree.path(f.file).to_string(), f.code))
+            .collect::<Vec<_>>()
     };
     let good = "INCLUDE a.cfg\nUI menu.c32\nDEFAULT x\nLABEL g\n  MENU GOTO m\n";
-    assert!(!has(Code::UnknownTarget, good, &opts));
-    assert!(has(
+    assert_eq!(codes(good), [("b.cfg".to_string(), Code::IncludeLoop,)]);
+    assert!(
+        codes(&good.replace("DEFAULT x", "DEFAULT y"))
+            .contains(&("pxelinux.cfg/default".to_string(), Code::UnknownTarget))
+    );
+    // A single file parsed without its includes leaves targets unjudged.
+    assert!(!has(
         Code::UnknownTarget,
         &good.replace("DEFAULT x", "DEFAULT y"),
-        &opts
+        &LintOptions::default()
     ));
-    // An include the tree cannot read leaves targets unjudged.
-    let unread = format!("INCLUDE missing.cfg\n{good}").replace("DEFAULT x", "DEFAULT y");
-    assert!(!has(Code::UnknownTarget, &unread, &opts));
+    // Twice, with labels: the labels are defined twice.
+    let twice = "UI menu.c32\nDEFAULT x\nINCLUDE c.cfg\nINCLUDE c.cfg\n";
+    assert!(codes(twice).contains(&("pxelinux.cfg/default".to_string(), Code::IncludedTwice,)));
+    // Deeper than 16 levels.
+    let deep = "UI menu.c32\nDEFAULT x\nLABEL x\n  KERNEL k\nINCLUDE d0.cfg\n";
+    assert!(codes(deep).contains(&("d14.cfg".to_string(), Code::IncludeDepth,)));
 }

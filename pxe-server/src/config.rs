@@ -130,6 +130,7 @@ impl Config {
             message,
         };
         let config: Config = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        config.dhcp.check().map_err(|e| invalid(e.to_string()))?;
         config.dhcp.policy().map_err(|e| invalid(e.to_string()))?;
         Ok(config)
     }
@@ -151,12 +152,14 @@ impl Config {
     /// Checks what a server started (or reloaded) with this config needs: a consistent boot
     /// policy, and an address pool or reservations for a DHCP server. The reason on failure.
     pub fn validate(&self) -> Result<(), String> {
+        self.dhcp.check().map_err(|e| e.to_string())?;
         self.dhcp.policy().map_err(|e| e.to_string())?;
         if self.dhcp.mode() == crate::dhcp::DhcpMode::Server
             && self.dhcp.range.is_none()
             && self.dhcp.reservations.is_empty()
+            && self.dhcp.subnets.is_empty()
         {
-            return Err("[dhcp] mode = \"server\" needs an address pool: range = \"FIRST,LAST\" or reservations".into());
+            return Err("[dhcp] mode = \"server\" needs an address pool: range = \"FIRST,LAST\", reservations or [[dhcp.subnet]] tables".into());
         }
         Ok(())
     }

@@ -52,6 +52,80 @@ impl fmt::Display for DhcpRange {
     }
 }
 
+/// An IPv4 network written `ADDRESS/PREFIX` (`10.92.0.0/24`): the address's host bits must
+/// be zero, so a typo (`10.92.0.1/24`) is an error rather than a different network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Ipv4Network {
+    /// The network address.
+    pub addr: Ipv4Addr,
+    /// The prefix length, 0..=32.
+    pub prefix: u8,
+}
+
+impl Ipv4Network {
+    /// The netmask.
+    #[must_use]
+    pub fn mask(&self) -> Ipv4Addr {
+        Ipv4Addr::from(
+            u32::MAX
+                .checked_shl(32 - u32::from(self.prefix))
+                .unwrap_or(0),
+        )
+    }
+
+    /// Whether `ip` is inside the network.
+    #[must_use]
+    pub fn contains(&self, ip: Ipv4Addr) -> bool {
+        let m = u32::from(self.mask());
+        u32::from(ip) & m == u32::from(self.addr)
+    }
+}
+
+impl FromStr for Ipv4Network {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (a, p) = s
+            .split_once('/')
+            .ok_or_else(|| format!("`{s}`: expected ADDRESS/PREFIX (e.g. 10.92.0.0/24)"))?;
+        let addr: Ipv4Addr = a.trim().parse().map_err(|e| format!("`{a}`: {e}"))?;
+        let prefix: u8 = p
+            .trim()
+            .parse()
+            .ok()
+            .filter(|p| *p <= 32)
+            .ok_or_else(|| format!("`{s}`: the prefix length must be 0 to 32"))?;
+        let net = Self { addr, prefix };
+        if u32::from(addr) & !u32::from(net.mask()) != 0 {
+            let base = Ipv4Addr::from(u32::from(addr) & u32::from(net.mask()));
+            return Err(format!(
+                "`{s}`: host bits set; the network is {base}/{prefix}"
+            ));
+        }
+        Ok(net)
+    }
+}
+
+impl TryFrom<String> for Ipv4Network {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl From<Ipv4Network> for String {
+    fn from(n: Ipv4Network) -> Self {
+        n.to_string()
+    }
+}
+
+impl fmt::Display for Ipv4Network {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
 /// `--port-range LOW:HIGH`: an inclusive UDP port range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]

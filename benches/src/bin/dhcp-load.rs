@@ -1,9 +1,12 @@
 //! DHCP load: kea's `perfdhcp` (Debian `kea-admin`) in one network namespace against a DHCP
 //! server in another, joined by a veth pair this program creates and deletes. Servers:
-//! `pxe serve --dhcp server`, dnsmasq (`leasefile-ro`) and dnsmasq writing its lease file, all
-//! with the same /16 pool. For each server the offered rate steps up; each step gets a fresh
-//! server. Reported: achieved 4-way exchanges (DISCOVER-OFFER-REQUEST-ACK) per second and the
-//! drop ratio of each step, the highest rate with zero drops, and the drops at saturation.
+//! `pxe serve --dhcp server` with an empty lease file (`pxe`) or one already holding N active
+//! leases (`pxe:N`), dnsmasq (`leasefile-ro`) and dnsmasq writing its lease file, all with the
+//! same pool (10.65.0.0-10.79.255.254, a /12: room for 100 000 leases and the load). For each
+//! server the offered rate steps up; each step gets a fresh server (and a fresh copy of its
+//! lease file). The whole series runs `--runs` times. Reported: achieved 4-way exchanges
+//! (DISCOVER-OFFER-REQUEST-ACK) per second and the drop ratio of each step, the highest rate
+//! with zero drops of each run, and their median and spread.
 //!
 //! Run as root: `cargo run --release -p pxe-benches --bin dhcp-load -- --help`
 
@@ -21,19 +24,23 @@ const SRV_NS: &str = "pxeperf-srv";
 const CLI_NS: &str = "pxeperf-cli";
 const SRV_IF: &str = "veth-psrv";
 const CLI_IF: &str = "veth-pcli";
-const POOL_FIRST: &str = "10.78.1.0";
-const POOL_LAST: &str = "10.78.254.254";
+const POOL_FIRST: &str = "10.65.0.0";
+const POOL_LAST: &str = "10.79.255.254";
 
 #[derive(Parser, Debug)]
 #[command(about = "perfdhcp against pxe serve --dhcp server and dnsmasq (run as root)")]
 struct Args {
-    /// Servers, comma-separated: pxe, dnsmasq (leasefile-ro), dnsmasq-leases (writes leases).
+    /// Servers, comma-separated: pxe, pxe:N (N active leases in its lease file at start),
+    /// dnsmasq (leasefile-ro), dnsmasq-leases (writes leases).
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "pxe,dnsmasq,dnsmasq-leases"
+        default_value = "pxe,pxe:10000,pxe:100000,dnsmasq"
     )]
     servers: Vec<String>,
+    /// How many times the whole series runs (the zero-drop rate's median and spread).
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
     /// Offered rates (exchanges/s), stepped up until drops pass `--stop-drops`.
     #[arg(
         long,
@@ -90,8 +97,8 @@ impl Netns {
                 "-n", SRV_NS, "link", "add", SRV_IF, "type", "veth", "peer", "name", CLI_IF,
                 "netns", CLI_NS,
             ],
-            &["-n", SRV_NS, "addr", "add", "10.78.0.1/16", "dev", SRV_IF],
-            &["-n", CLI_NS, "addr", "add", "10.78.0.2/16", "dev", CLI_IF],
+            &["-n", SRV_NS, "addr", "add", "10.64.0.1/12", "dev", SRV_IF],
+            &["-n", CLI_NS, "addr", "add", "10.64.0.2/12", "dev", CLI_IF],
             &["-n", SRV_NS, "link", "set", SRV_IF, "up"],
             &["-n", CLI_NS, "link", "set", CLI_IF, "up"],
             &[
@@ -197,11 +204,45 @@ fn parse_perfdhcp(offered: u32, secs: u32, text: &str) -> Step {
     s
 }
 
+/// A `pxe-leases/2` lease file holding `n` bound leases (an hour left) at the start of the
+/// pool, for clients perfdhcp never uses (locally administered MACs `02:...`).
+fn prefill(path: &std::path::Path, n: u32) -> io::Result<()> {
+    use std::io::Write as _;
+    let first = u32::from(
+        POOL_FIRST
+            .parse::<std::net::Ipv4Addr>()
+            .map_err(io::Error::other)?,
+    );
+    let expires = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_err(io::Error::other)?
+        .as_micros()
+        + 3_600_000_000;
+    let mut out = io::BufWriter::new(std::fs::File::create(path)?);
+    writeln!(out, "{{\"format\":\"pxe-leases/2\",\"snapshot\":{n}}}")?;
+    for i in 0..n {
+        let ip = std::net::Ipv4Addr::from(first + i);
+        let [_, a, b, c] = i.to_be_bytes();
+        writeln!(
+            out,
+            "{{\"ip\":\"{ip}\",\"mac\":\"02:00:00:{a:02x}:{b:02x}:{c:02x}\",\"state\":\"bound\",\"expires\":{{\"micros\":{expires}}}}}"
+        )?;
+    }
+    out.flush()
+}
+
 fn start_server(name: &str, args: &Args) -> io::Result<Daemon> {
-    let leases = args.work.join(format!("{name}.leases"));
+    let leases = args.work.join(format!("{}.leases", name.replace(':', "-")));
     let _ = std::fs::remove_file(&leases);
-    let log = args.work.join(format!("{name}.log"));
-    let cmd = match name {
+    let log = args.work.join(format!("{}.log", name.replace(':', "-")));
+    let (kind, n) = match name.split_once(':') {
+        Some((k, n)) => (k, n.parse::<u32>().map_err(io::Error::other)?),
+        None => (name, 0),
+    };
+    if kind == "pxe" && n > 0 {
+        prefill(&leases, n)?;
+    }
+    let cmd = match kind {
         "pxe" => {
             let root = args.work.join("root");
             std::fs::create_dir_all(&root)?;
@@ -222,7 +263,7 @@ fn start_server(name: &str, args: &Args) -> io::Result<Daemon> {
             let conf = args.work.join(format!("{name}.conf"));
             let mut text = format!(
                 "port=0\ninterface={SRV_IF}\nbind-interfaces\ndhcp-authoritative\nno-ping\nquiet-dhcp\n\
-                 dhcp-lease-max=70000\ndhcp-range={POOL_FIRST},{POOL_LAST},255.255.0.0,1h\n\
+                 dhcp-lease-max=1000000\ndhcp-range={POOL_FIRST},{POOL_LAST},255.240.0.0,1h\n\
                  dhcp-leasefile={}\ndhcp-boot=pxelinux.0\n",
                 leases.display()
             );
@@ -247,6 +288,16 @@ fn start_server(name: &str, args: &Args) -> io::Result<Daemon> {
     };
     let mut d = Daemon::spawn(name, cmd, &log)?;
     thread::sleep(Duration::from_millis(700));
+    if kind == "pxe" {
+        // Loading (and compacting) a large lease file takes a moment: wait for the socket.
+        let t0 = Instant::now();
+        while !std::fs::read_to_string(&log).is_ok_and(|l| l.contains("DHCP listening"))
+            && t0.elapsed() < Duration::from_secs(60)
+            && d.exited().is_none()
+        {
+            thread::sleep(Duration::from_millis(100));
+        }
+    }
     if let Some(st) = d.exited() {
         return Err(io::Error::other(format!(
             "{name} exited at start ({st}); see {}",
@@ -297,16 +348,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir_all(&args.work)?;
     let _ns = Netns::up()?;
     let mut report = String::new();
-    let mut best: Vec<(String, f64, Option<Step>)> = Vec::new();
+    // Per (server, run): the zero-drop rate, and the peak achieved rate of any step.
+    let mut best: Vec<(String, f64, f64)> = Vec::new();
     eprintln!("load average before: {}", pxe_benches::loadavg());
-    for name in &args.servers {
+    for (run, name) in (1..=args.runs).flat_map(|r| args.servers.iter().map(move |n| (r, n))) {
         let _ = writeln!(
             report,
-            "\n{name}:\n\n| offered /s | achieved exchanges/s | drops D-O | drops R-A | drops % |"
+            "\n{name} (run {run}):\n\n| offered /s | achieved exchanges/s | drops D-O | drops R-A | drops % |"
         );
         let _ = writeln!(report, "|---|---|---|---|---|");
         let mut clean_best = 0.0f64;
-        let mut last = None;
+        let mut peak = 0.0f64;
         for &rate in &args.rates {
             let mut server = start_server(name, &args)?;
             let perf = match &args.perf_dir {
@@ -338,7 +390,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             let died = server.exited();
             server.stop();
-            std::fs::write(args.work.join(format!("{name}-r{rate}.txt")), &text)?;
+            std::fs::write(
+                args.work
+                    .join(format!("{}-run{run}-r{rate}.txt", name.replace(':', "-"))),
+                &text,
+            )?;
             let s = parse_perfdhcp(rate, args.secs, &text);
             let _ = writeln!(
                 report,
@@ -358,18 +414,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             );
             if let Some(st) = died {
                 let _ = writeln!(report, "(server exited during the step: {st})");
-                last = Some(s);
                 break;
             }
             if s.do_sent > 0 && s.do_drops + s.ra_drops == 0 {
                 clean_best = clean_best.max(s.rate);
             }
-            last = Some(s);
+            peak = peak.max(s.rate);
             if s.do_sent == 0 || s.drop_pct() > args.stop_drops {
                 break;
             }
         }
-        best.push((name.clone(), clean_best, last));
+        best.push((name.clone(), clean_best, peak));
     }
     eprintln!("load average after: {}", pxe_benches::loadavg());
     let _ = writeln!(
@@ -386,29 +441,48 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let _ = writeln!(
         report,
-        "| server | exchanges/s, zero drops | at saturation: offered, achieved, drops % |"
+        "| server | zero-drop exchanges/s: median (min-max) of {} runs | each run | peak achieved exchanges/s: median (min-max) |",
+        args.runs
     );
-    let _ = writeln!(report, "|---|---|---|");
-    for (name, clean, last) in &best {
-        let sat = last.map_or("-".into(), |s| {
-            format!("{}, {:.1}, {:.2}", s.offered, s.rate, s.drop_pct())
-        });
-        let _ = writeln!(report, "| {name} | {clean:.1} | {sat} |");
-    }
-    let get = |n: &str| {
-        best.iter()
-            .find(|(name, _, _)| name == n)
-            .map(|(_, c, _)| *c)
+    let _ = writeln!(report, "|---|---|---|---|");
+    let stats = |n: &str, peak: bool| -> (f64, f64, f64, Vec<f64>) {
+        let v: Vec<f64> = best
+            .iter()
+            .filter(|(name, _, _)| name == n)
+            .map(|(_, c, p)| if peak { *p } else { *c })
+            .collect();
+        let mut sorted = v.clone();
+        sorted.sort_by(f64::total_cmp);
+        let med = sorted.get(sorted.len() / 2).copied().unwrap_or(0.0);
+        let min = sorted.first().copied().unwrap_or(0.0);
+        let max = sorted.last().copied().unwrap_or(0.0);
+        (med, min, max, v)
     };
-    if let Some(p) = get("pxe") {
-        for peer in ["dnsmasq", "dnsmasq-leases"] {
-            if let Some(d) = get(peer).filter(|d| *d > 0.0) {
-                let _ = writeln!(
-                    report,
-                    "\npxe / {peer} (zero-drop exchanges/s): {:.2}x",
-                    p / d
-                );
-            }
+    let median = |n: &str| Some(stats(n, false).0).filter(|_| args.servers.iter().any(|s| s == n));
+    for name in &args.servers {
+        let (med, min, max, runs) = stats(name, false);
+        let (pmed, pmin, pmax, _) = stats(name, true);
+        let each: Vec<String> = runs.iter().map(|r| format!("{r:.0}")).collect();
+        let _ = writeln!(
+            report,
+            "| {name} | {med:.0} ({min:.0}-{max:.0}) | {} | {pmed:.0} ({pmin:.0}-{pmax:.0}) |",
+            each.join(", ")
+        );
+    }
+    let _ = writeln!(report);
+    for (a, b) in [
+        ("pxe:100000", "pxe"),
+        ("pxe:10000", "pxe"),
+        ("pxe", "dnsmasq"),
+        ("pxe:100000", "dnsmasq"),
+        ("pxe", "dnsmasq-leases"),
+    ] {
+        if let (Some(x), Some(y)) = (median(a), median(b).filter(|y| *y > 0.0)) {
+            let _ = writeln!(
+                report,
+                "{a} / {b} (median zero-drop exchanges/s): {:.2}x",
+                x / y
+            );
         }
     }
     println!("{report}");

@@ -5,7 +5,8 @@
 //! (`10.77.0.1/16`, `fd77::1/64`) with a tap `tap0` for QEMU. Everything the test starts runs
 //! inside it through `ip netns exec`, as a [`Proc`] that is killed by pid when dropped; the
 //! namespace is deleted when the [`Lab`] drops. Labs are serialized by a lock file: QEMU/TCG
-//! takes a whole core and CI machines have two.
+//! takes a whole core and CI machines have two; labs made with [`Lab::new_shared`] share it with
+//! each other (boots that spend much of their time waiting run side by side).
 //!
 //! Needs root, iproute2, qemu-system-x86, ipxe-qemu, ovmf and dnsmasq-base
 //! (`scripts/install-deps.sh`).
@@ -28,6 +29,10 @@ pub const PREFIX: u8 = 16;
 const LOCK_PATH: &str = "/tmp/pxe-firmware-boot.lock";
 const OVMF_CODE: &str = "/usr/share/OVMF/OVMF_CODE_4M.fd";
 const OVMF_VARS: &str = "/usr/share/OVMF/OVMF_VARS_4M.fd";
+/// OVMF built with Secure Boot support (SMM), and its variable store with Microsoft's keys
+/// enrolled and Secure Boot on.
+const OVMF_CODE_MS: &str = "/usr/share/OVMF/OVMF_CODE_4M.ms.fd";
+const OVMF_VARS_MS: &str = "/usr/share/OVMF/OVMF_VARS_4M.ms.fd";
 
 /// Which firmware boots.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +41,9 @@ pub enum Firmware {
     BiosIpxeRom,
     /// OVMF with a virtio NIC whose iPXE ROM is removed (`romfile=`): EDK2's own PXE client.
     UefiEdk2,
+    /// As [`Firmware::UefiEdk2`] with Secure Boot on: OVMF's `.ms` build and variable store
+    /// (Microsoft keys enrolled), which needs `q35` with SMM and a secure flash.
+    UefiEdk2SecureBoot,
 }
 
 /// The outcome of one boot.
@@ -91,6 +99,13 @@ const MILESTONES: &[(&str, &str)] = &[
     ("Station IP address", "EDK2 got an address"),
     ("NBP file downloaded", "EDK2 fetched the NBP"),
     ("PXE-E", "EDK2 PXE error"),
+    ("Welcome to GRUB", "GRUB runs"),
+    ("MEMDISK", "memdisk runs"),
+    ("ISOLINUX 6", "isolinux runs"),
+    ("Booting from SAN", "iPXE boots a SAN device"),
+    ("Linux version", "the kernel starts"),
+    ("PXEOS-USERSPACE", "userspace (/init) runs"),
+    ("PXEOS-DHCP-OK", "the OS got an address"),
 ];
 
 /// One test's namespace, work directory and turn on the machine.
@@ -111,8 +126,22 @@ impl Lab {
     /// Waits for the machine, then builds the namespace: `br0` with the server's addresses and
     /// `tap0` for QEMU, both up; IPv6 DAD off so `fd77::1` is usable at once.
     pub fn new(tag: &str) -> Self {
+        Self::build(tag, false)
+    }
+
+    /// As [`Lab::new`], sharing the machine with other labs that do the same (QEMU boots run
+    /// side by side then), but not with the labs of [`Lab::new`].
+    pub fn new_shared(tag: &str) -> Self {
+        Self::build(tag, true)
+    }
+
+    fn build(tag: &str, shared: bool) -> Self {
         let turn = File::create(LOCK_PATH).expect("create the lab lock file");
-        turn.lock().expect("take the lab lock");
+        if shared {
+            turn.lock_shared().expect("take the lab lock (shared)");
+        } else {
+            turn.lock().expect("take the lab lock");
+        }
         let name = format!("pxefw-{tag}-{}", std::process::id());
         remove_stale_namespaces(tag);
         let _ = Command::new("ip")
@@ -333,14 +362,49 @@ impl Lab {
     /// Boots QEMU (TCG) inside the namespace on `tap0` and waits up to `limit` for `marker` in
     /// the serial log. QEMU is killed by pid before this returns, whatever happened.
     pub fn boot(&self, firmware: Firmware, mac: &str, marker: &str, limit: Duration) -> Boot {
+        self.boot_with(firmware, mac, marker, limit, 256)
+    }
+
+    /// [`Lab::boot`] with `memory_mib` of RAM (an OS with its initramfs, or an ISO held in RAM
+    /// by memdisk, needs more than the 256 MiB a boot loader does).
+    pub fn boot_with(
+        &self,
+        firmware: Firmware,
+        mac: &str,
+        marker: &str,
+        limit: Duration,
+        memory_mib: u32,
+    ) -> Boot {
+        self.boot_until(firmware, mac, marker, limit, memory_mib, &|serial| {
+            serial.contains(marker)
+        })
+    }
+
+    /// [`Lab::boot_with`], done when `done` says so of the serial log so far (it may look at
+    /// other things too, such as a server's log); `what` names the goal in failure messages.
+    pub fn boot_until(
+        &self,
+        firmware: Firmware,
+        mac: &str,
+        what: &str,
+        limit: Duration,
+        memory_mib: u32,
+        done: &dyn Fn(&str) -> bool,
+    ) -> Boot {
         let serial = self.dir().join("serial.log");
         write_file(&serial, "");
+        let machine = if firmware == Firmware::UefiEdk2SecureBoot {
+            "q35,smm=on,accel=tcg"
+        } else {
+            "pc,accel=tcg"
+        };
+        let memory = memory_mib.to_string();
         let mut argv: Vec<String> = [
             "qemu-system-x86_64",
             "-machine",
-            "pc,accel=tcg",
+            machine,
             "-m",
-            "256",
+            &memory,
             "-smp",
             "1",
             "-nographic",
@@ -362,12 +426,20 @@ impl Lab {
                 argv.push("-device".into());
                 argv.push(format!("e1000,netdev=n0,mac={mac},bootindex=1"));
             }
-            Firmware::UefiEdk2 => {
+            Firmware::UefiEdk2 | Firmware::UefiEdk2SecureBoot => {
+                let (code, vars_src) = if firmware == Firmware::UefiEdk2SecureBoot {
+                    argv.push("-global".into());
+                    argv.push("driver=cfi.pflash01,property=secure,value=on".into());
+                    (OVMF_CODE_MS, OVMF_VARS_MS)
+                } else {
+                    (OVMF_CODE, OVMF_VARS)
+                };
                 let vars = self.dir().join("OVMF_VARS_4M.fd");
-                fs::copy(OVMF_VARS, &vars).expect("copy OVMF_VARS_4M.fd (package ovmf)");
+                fs::copy(vars_src, &vars)
+                    .unwrap_or_else(|e| panic!("copy {vars_src} (package ovmf): {e}"));
                 argv.push("-drive".into());
                 argv.push(format!(
-                    "if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}"
+                    "if=pflash,format=raw,unit=0,readonly=on,file={code}"
                 ));
                 argv.push("-drive".into());
                 argv.push(format!(
@@ -392,7 +464,7 @@ impl Lab {
                     milestones.push((elapsed, *label));
                 }
             }
-            if text.contains(marker) {
+            if done(&text) {
                 break (true, String::new());
             }
             if let Some(status) = qemu.exited() {
@@ -402,7 +474,7 @@ impl Lab {
                 );
             }
             if elapsed > limit {
-                break (false, format!("no `{marker}` within {limit:?}"));
+                break (false, format!("no `{what}` within {limit:?}"));
             }
             std::thread::sleep(Duration::from_millis(100));
         };

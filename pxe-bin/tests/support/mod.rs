@@ -8,7 +8,8 @@
 //! - [`clients`]: real TFTP clients driven against it;
 //! - [`netns`]: network namespaces and veth pairs, always deleted;
 //! - [`files`]: random files and their digests;
-//! - [`firmware_lab`]: real firmware booted in QEMU against a server in a namespace.
+//! - [`firmware_lab`]: real firmware booted in QEMU against a server in a namespace;
+//! - [`os_image`]: a real OS (Debian's signed kernel + a busybox initramfs) for those boots.
 
 #![allow(dead_code, reason = "each test crate uses a different subset")]
 
@@ -16,6 +17,7 @@ pub mod clients;
 pub mod files;
 pub mod firmware_lab;
 pub mod netns;
+pub mod os_image;
 pub mod process;
 pub mod pxe;
 pub mod tools;

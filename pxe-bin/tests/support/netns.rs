@@ -169,3 +169,76 @@ impl VethPair {
         command(&self.client, program)
     }
 }
+
+/// Hosts (namespaces) on one Ethernet segment: each has an `eth0` joined to a bridge in a
+/// switch namespace of its own, so every host sees every other's broadcasts, as on a LAN.
+/// Namespaces are named `pxeg-<pid>-<tag>-<n>-<host>`; all deleted on drop.
+#[derive(Debug)]
+pub struct Segment {
+    // Field order is drop order: the hosts go first, then the switch.
+    hosts: Vec<(String, Netns)>,
+    switch: Netns,
+}
+
+/// One host of a [`Segment`]: its name in the test, its addresses (with prefix length), and
+/// its MAC when the test must know it.
+#[derive(Debug, Clone, Copy)]
+pub struct Host<'a> {
+    /// The host's name in the test (at most 6 characters).
+    pub name: &'a str,
+    /// Addresses of its `eth0`.
+    pub addrs: &'a [&'a str],
+    /// Its MAC address.
+    pub mac: Option<&'a str>,
+}
+
+impl Segment {
+    /// Creates the switch and the hosts, every `eth0` up with its addresses.
+    pub fn new(tag: &str, hosts: &[Host<'_>]) -> Self {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let id = format!(
+            "{}-{tag}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        );
+        let switch = Netns::new(&format!("pxeg-{id}-sw"));
+        switch.ip(&["link", "add", "br0", "type", "bridge"]);
+        switch.ip(&["link", "set", "br0", "up"]);
+        let mut made = Vec::new();
+        for (i, h) in hosts.iter().enumerate() {
+            let ns = Netns::new(&format!("pxeg-{id}-{}", h.name));
+            let port = format!("p{i}");
+            switch.ip(&[
+                "link", "add", &port, "type", "veth", "peer", "name", "eth0", "netns", &ns,
+            ]);
+            switch.ip(&["link", "set", &port, "master", "br0", "up"]);
+            ns.ip(&["link", "set", "lo", "up"]);
+            if let Some(mac) = h.mac {
+                ns.ip(&["link", "set", "eth0", "address", mac]);
+            }
+            for a in h.addrs {
+                ns.ip(&["addr", "add", a, "dev", "eth0"]);
+            }
+            ns.ip(&["link", "set", "eth0", "up"]);
+            made.push((h.name.to_owned(), ns));
+        }
+        Self {
+            hosts: made,
+            switch,
+        }
+    }
+
+    /// The namespace of host `name`.
+    pub fn host(&self, name: &str) -> &Netns {
+        self.hosts
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, ns)| ns)
+            .unwrap_or_else(|| panic!("no host {name} on the segment"))
+    }
+
+    /// The switch's namespace (the bridge is `br0`).
+    pub fn switch(&self) -> &Netns {
+        &self.switch
+    }
+}

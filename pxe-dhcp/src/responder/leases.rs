@@ -153,7 +153,7 @@ impl ClientIndex {
 #[cfg_attr(
     feature = "serde",
     derive(serde::Serialize, serde::Deserialize),
-    serde(from = "Vec<Lease>", into = "Vec<Lease>")
+    serde(try_from = "Vec<Lease>", into = "Vec<Lease>")
 )]
 pub struct LeaseTable {
     by_ip: BTreeMap<Ipv4Addr, Lease>,
@@ -173,9 +173,11 @@ impl PartialEq for LeaseTable {
 
 impl Eq for LeaseTable {}
 
-impl From<Vec<Lease>> for LeaseTable {
-    fn from(v: Vec<Lease>) -> Self {
-        LeaseTable::from_leases(v)
+impl TryFrom<Vec<Lease>> for LeaseTable {
+    type Error = crate::Error;
+
+    fn try_from(v: Vec<Lease>) -> Result<Self, crate::Error> {
+        LeaseTable::try_from_leases(v)
     }
 }
 
@@ -258,6 +260,26 @@ impl LeaseTable {
             by_mac,
             deadlines,
         }
+    }
+
+    /// A table from saved records, refusing one address in records of two different clients
+    /// ([`Error::DuplicateLease`](crate::Error::DuplicateLease)): which of them holds it cannot
+    /// be told, and guessing could hand out an address that is in use. Two records of one
+    /// client for one address keep the later-expiring, as [`LeaseTable::from_leases`] does.
+    pub fn try_from_leases(leases: Vec<Lease>) -> Result<LeaseTable, crate::Error> {
+        let mut seen: BTreeMap<Ipv4Addr, &Lease> = BTreeMap::new();
+        for l in &leases {
+            if let Some(old) = seen.insert(l.ip, l)
+                && (old.key() != l.key() || old.mac != l.mac)
+            {
+                return Err(crate::Error::DuplicateLease {
+                    ip: l.ip,
+                    first: old.mac,
+                    second: l.mac,
+                });
+            }
+        }
+        Ok(LeaseTable::from_leases(leases))
     }
 
     /// The record for `ip`.
@@ -406,6 +428,33 @@ mod tests {
 
     fn state(t: &LeaseTable, n: u8) -> Option<LeaseState> {
         t.get(ip(n)).map(|l| l.state)
+    }
+
+    #[test]
+    fn one_address_for_two_clients_is_refused_naming_both() {
+        use LeaseState::Bound;
+        let err = LeaseTable::try_from_leases(alloc::vec![
+            lease(1, MAC, None, Bound, 50),
+            lease(1, MAC2, None, Bound, 60),
+        ])
+        .expect_err("duplicate");
+        let text = alloc::string::ToString::to_string(&err);
+        assert!(
+            text.contains("10.77.0.1")
+                && text.contains(&alloc::format!("{MAC}"))
+                && text.contains(&alloc::format!("{MAC2}")),
+            "{text}"
+        );
+        // The same client twice is a harmless repeat: the later record stands.
+        let t = LeaseTable::try_from_leases(alloc::vec![
+            lease(1, MAC, None, Bound, 50),
+            lease(1, MAC, None, Bound, 60),
+        ])
+        .expect("one client");
+        assert_eq!(
+            t.get(ip(1)).map(|l| l.expires),
+            Some(Instant::from_secs(60))
+        );
     }
 
     #[test]

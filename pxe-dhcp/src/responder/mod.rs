@@ -9,6 +9,7 @@
 //! [`DhcpEvent::Lease`] whenever lease state changed, so the driver persists
 //! [`LeaseServer::leases`]); then sleeps until `poll_timeout`.
 
+mod chain_watch;
 mod key;
 mod leases;
 mod proxy;
@@ -23,12 +24,16 @@ use pxe_proto::{Instant, MacAddr};
 pub use key::ClientKey;
 pub use leases::{Lease, LeaseState, LeaseTable};
 pub use proxy::{ProxyConfig, ProxyResponder};
-pub use server::{DEFAULT_MAX_CLIENTS_PER_MAC, LeaseServer, PoolRange, Reservation, ServerConfig};
+pub use server::{
+    DEFAULT_MAX_CLIENTS_PER_MAC, LeaseServer, PoolRange, Reservation, ServerConfig, Subnet,
+};
 
 use crate::Error;
 use crate::policy::BootDecision;
 use crate::pxe::ClientInfo;
 use crate::wire::MessageType;
+pub use chain_watch::CHAIN_WATCH_SECS;
+use chain_watch::ChainWatch;
 
 /// What a responder tells its driver.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,17 +103,57 @@ pub enum IgnoreReason {
     /// No policy rule matched; the string is the client summary. (The lease server still
     /// answers with an address, without boot information.)
     NoRule(String),
+    /// One of the options a netboot client is classified by (43, 60, 77, 93, 94, 97, 175) is
+    /// malformed: no boot decision for it. The lease server still gives it an address.
+    MalformedBootOption(Error),
     /// The client chose another server's offer.
     OtherServer,
-    /// No free address for this client.
+    /// No free address for this client in its network's pools.
     PoolExhausted,
+    /// The client's network (the relay's `giaddr`, or ours) has no pool: nothing to lease
+    /// there (a relay forwarding for a network this server is not configured for).
+    NoPool(core::net::Ipv4Addr),
+    /// The client's reserved address cannot be given to it (another client holds it, or it is
+    /// not valid on the network).
+    ReservationUnavailable,
+    /// The relay address (`giaddr`) cannot be answered.
+    InvalidRelay {
+        /// The relay address.
+        giaddr: core::net::Ipv4Addr,
+        /// What is wrong with it.
+        problem: RelayProblem,
+    },
     /// A DISCOVER from a client identifier new to a hardware address on which
     /// [`ServerConfig::max_clients_per_mac`] other identifiers already hold addresses.
     TooManyClientsPerMac,
-    /// A RELEASE/DECLINE/INIT-REBOOT for an address this server has no record of.
+    /// A RELEASE/DECLINE for an address this server has no record of.
     UnknownBinding,
+    /// An INIT-REBOOT, RENEWING or REBINDING REQUEST for an address this server does not lease
+    /// on the client's network (another server's, or another network's): RFC 2131 §4.3.2 has a
+    /// server without a record stay silent ([`ServerConfig::authoritative`] NAKs instead).
+    NotOurAddress(core::net::Ipv4Addr),
+    /// An INIT-REBOOT, RENEWING or REBINDING REQUEST for a free address of ours from a client
+    /// this server has no record of (RFC 2131 §4.3.2: silent; it may be another server's
+    /// client; [`ServerConfig::authoritative`] ACKs it instead).
+    UnknownClient(core::net::Ipv4Addr),
     /// The reply could not be written (too big for the client's limit or the buffer).
     EmitFailed(Error),
+}
+
+/// Why a relay address (`giaddr`) is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RelayProblem {
+    /// It is this server's own address: replies would come back to us.
+    OwnAddress,
+    /// It is a broadcast address (limited, or a configured network's).
+    Broadcast,
+    /// It is a multicast address.
+    Multicast,
+    /// It is a loopback address.
+    Loopback,
+    /// It is on none of the configured networks.
+    NoSubnet,
 }
 
 /// A lease state change.

@@ -7,7 +7,7 @@ use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 use pxe_proto::{Datagram, Destination, Instant, SansIo, Transmit};
 
 use super::reply::{self, Pending};
-use super::{DhcpEvent, IgnoreReason, OnceMemory, Stats};
+use super::{ChainWatch, DhcpEvent, IgnoreReason, OnceMemory, Stats};
 use crate::policy::Policy;
 use crate::pxe::{ClientInfo, Firmware};
 use crate::wire::{DhcpOption, MessageType, OptionCode, PXE_PORT, PxeSubOption, VendorOptions};
@@ -54,6 +54,7 @@ pub struct ProxyResponder {
     queue: VecDeque<Pending>,
     events: VecDeque<DhcpEvent>,
     once: OnceMemory,
+    watch: ChainWatch,
     stats: Stats,
 }
 
@@ -66,6 +67,7 @@ impl ProxyResponder {
             queue: VecDeque::new(),
             events: VecDeque::new(),
             once: OnceMemory::default(),
+            watch: ChainWatch::default(),
             stats: Stats::default(),
         }
     }
@@ -96,11 +98,15 @@ impl ProxyResponder {
     }
 
     fn handle(&mut self, now: Instant, dgram: &Datagram<'_>) {
-        let req = match reply::parse_request(dgram.payload, &mut self.stats) {
+        let (req, bad_boot) = match reply::parse_request(dgram.payload, &mut self.stats) {
             Ok(r) => r,
             Err((mac, reason)) => return self.ignore(mac, reason),
         };
         let mac = Some(req.client_mac());
+        // A proxy gives nothing but boot decisions, so a client it cannot classify gets none.
+        if let Some(e) = bad_boot {
+            return self.ignore(mac, IgnoreReason::MalformedBootOption(e));
+        }
         let port = dgram.local.port();
         let on_4011 = port == PXE_PORT;
         let mt = req.message_type();
@@ -125,9 +131,12 @@ impl ProxyResponder {
             self.cfg.next_server.unwrap_or(self.cfg.server_ip),
             |i, r| r.once && !on_4011 && once.used(client.mac, client.xid, i, now, window),
         );
-        let Some(decision) = decision else {
+        let Some(mut decision) = decision else {
             return self.ignore(mac, IgnoreReason::NoRule(client.summary()));
         };
+        if let Some(note) = self.watch.observe(&client, &decision, now) {
+            decision.reason.push_str(&note);
+        }
         if decision.once && !on_4011 {
             self.once
                 .record(client.mac, client.xid, decision.rule_index, now, window);
@@ -199,6 +208,7 @@ impl SansIo for ProxyResponder {
 
     fn handle_timeout(&mut self, now: Instant) {
         self.once.expire(now, self.policy.once_window_secs);
+        self.watch.expire(now);
     }
 
     fn poll_transmit(&mut self, _now: Instant, buf: &mut [u8]) -> Option<Transmit> {
@@ -206,7 +216,11 @@ impl SansIo for ProxyResponder {
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        self.once.next_deadline(self.policy.once_window_secs)
+        let once = self.once.next_deadline(self.policy.once_window_secs);
+        match (once, self.watch.next_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     fn poll_event(&mut self) -> Option<DhcpEvent> {

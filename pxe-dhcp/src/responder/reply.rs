@@ -23,15 +23,22 @@ pub(crate) struct Pending {
     pub max_len: usize,
 }
 
+/// The options a netboot client is classified by (vendor class 60, 43, user class 77, RFC 4578's
+/// 93/94/97, iPXE's 175): one of them malformed makes the boot decision unreliable.
+const BOOT_OPTIONS: [u8; 7] = [43, 60, 77, 93, 94, 97, 175];
+
 /// Parses a datagram both responders answer only if it is a BOOTREQUEST; counts it in `stats`.
-/// The error is the client (when known) and why the datagram is ignored.
+/// The error is the client (when known) and why the datagram is ignored. Beside the request,
+/// the first malformed option a client is classified by ([`BOOT_OPTIONS`], left out by
+/// [`Repr::parse_lenient`]): such a client gets no boot decision. Other malformed options that
+/// the exchange does not need are left out silently, as dhcpd and dnsmasq ignore them.
 pub(crate) fn parse_request(
     payload: &[u8],
     stats: &mut Stats,
-) -> Result<Repr, (Option<MacAddr>, IgnoreReason)> {
+) -> Result<(Repr, Option<crate::Error>), (Option<MacAddr>, IgnoreReason)> {
     stats.received += 1;
-    let req = Packet::new_checked(payload)
-        .and_then(|p| Repr::parse(&p))
+    let (req, dropped) = Packet::new_checked(payload)
+        .and_then(|p| Repr::parse_lenient(&p))
         .map_err(|e| {
             stats.malformed += 1;
             stats.last_error = Some(e);
@@ -40,7 +47,13 @@ pub(crate) fn parse_request(
     if req.op != Op::BootRequest {
         return Err((Some(req.client_mac()), IgnoreReason::NotRequest));
     }
-    Ok(req)
+    let bad_boot = dropped.into_iter().find(
+        |e| matches!(e, crate::Error::MalformedOption { code, .. } if BOOT_OPTIONS.contains(code)),
+    );
+    if let Some(e) = bad_boot {
+        stats.last_error = Some(e);
+    }
+    Ok((req, bad_boot))
 }
 
 /// A reply to `req`: same xid, chaddr, flags and giaddr; options 53 and 54 first.

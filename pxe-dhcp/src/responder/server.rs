@@ -11,7 +11,7 @@ use pxe_proto::{Datagram, Instant, MacAddr, SansIo, Transmit};
 use super::key::ClientKey;
 use super::leases::{Lease, LeaseState, LeaseTable};
 use super::reply::{self, Pending};
-use super::{DhcpEvent, IgnoreReason, LeaseChange, OnceMemory, Stats};
+use super::{ChainWatch, DhcpEvent, IgnoreReason, LeaseChange, OnceMemory, RelayProblem, Stats};
 use crate::policy::Policy;
 use crate::pxe::{ClientInfo, Firmware};
 use crate::wire::{DhcpOption, MessageType, Repr, SERVER_PORT};
@@ -35,12 +35,79 @@ impl PoolRange {
 
 /// A fixed address for one client (the seed's `host { hardware ethernet; fixed-address; }`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(deny_unknown_fields)
+)]
 pub struct Reservation {
     /// The client.
     pub mac: MacAddr,
     /// Its address (need not be inside a pool).
     pub ip: Ipv4Addr,
+}
+
+/// A network served through relays (RFC 2131 §4.3.1: chosen by the relay's `giaddr`), or the
+/// server's own link described in full: ISC dhcpd's `subnet` declaration, Kea's `subnet4`.
+/// Settings left empty fall back to the server's ([`ServerConfig`]), except the pools and
+/// reservations, which are the subnet's own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Subnet {
+    /// The network address.
+    pub network: Ipv4Addr,
+    /// Its mask (option 1 for its clients).
+    pub mask: Ipv4Addr,
+    /// Address pools inside the network.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub pools: Vec<PoolRange>,
+    /// Fixed addresses inside the network, by MAC.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub reservations: Vec<Reservation>,
+    /// Routers (option 3); empty: the relay's address (`giaddr`).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub routers: Vec<Ipv4Addr>,
+    /// DNS servers (option 6); empty: the server's.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub dns_servers: Vec<Ipv4Addr>,
+    /// Domain name (option 15); none: the server's.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub domain_name: Option<String>,
+    /// Lease time in seconds; none: the server's.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub lease_time_secs: Option<u32>,
+}
+
+impl Subnet {
+    /// Whether `ip` is inside the network.
+    pub fn contains(&self, ip: Ipv4Addr) -> bool {
+        let m = u32::from(self.mask);
+        u32::from(ip) & m == u32::from(self.network) & m
+    }
+}
+
+/// The settings in effect for one link: a [`Subnet`], or the server's own link.
+#[derive(Debug, Clone, Copy)]
+struct Scope<'a> {
+    mask: Ipv4Addr,
+    /// Any address on the link (to compare networks).
+    anchor: Ipv4Addr,
+    pools: &'a [PoolRange],
+    routers: &'a [Ipv4Addr],
+    dns_servers: &'a [Ipv4Addr],
+    domain_name: Option<&'a str>,
+    lease_time_secs: u32,
+}
+
+impl Scope<'_> {
+    fn contains(&self, ip: Ipv4Addr) -> bool {
+        let m = u32::from(self.mask);
+        u32::from(ip) & m == u32::from(self.anchor) & m
+    }
+
+    fn broadcast(&self) -> Ipv4Addr {
+        Ipv4Addr::from(u32::from(self.anchor) | !u32::from(self.mask))
+    }
 }
 
 /// Lease server settings (the seed's `subnet` declaration).
@@ -89,6 +156,20 @@ pub struct ServerConfig {
     /// it) nor to a reserved MAC (all its identifiers share its one fixed address).
     #[cfg_attr(feature = "serde", serde(default = "default_max_clients_per_mac"))]
     pub max_clients_per_mac: u32,
+    /// Whether this server owns every address of its networks (ISC dhcpd's `authoritative`).
+    /// Off (the default), an INIT-REBOOT, RENEWING or REBINDING REQUEST for an address this
+    /// server does not lease (another network, outside its pools and reservations) or from a
+    /// client it has no record of gets no answer, as RFC 2131 §4.3.2 requires so that servers
+    /// that do not talk to each other can share a wire (split scopes, a second subnet's server).
+    /// On, such a request is NAKed when the address is wrong for the client's network and
+    /// ACKed when it is a free address of a pool, so clients move off stale addresses at once.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub authoritative: bool,
+    /// Networks served through relays (or this link described in full), chosen by `giaddr`
+    /// (RFC 2131 §4.3.1) or, for direct clients, by `server_ip`. A subnet containing
+    /// `server_ip` replaces the settings above for direct clients.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub subnets: Vec<Subnet>,
 }
 
 #[cfg(feature = "serde")]
@@ -126,12 +207,54 @@ impl ServerConfig {
             pxe_vendor_to_rom: false,
             next_server: None,
             max_clients_per_mac: DEFAULT_MAX_CLIENTS_PER_MAC,
+            authoritative: false,
+            subnets: Vec::new(),
         }
     }
 
     fn same_subnet(&self, a: Ipv4Addr, b: Ipv4Addr) -> bool {
         let m = u32::from(self.subnet_mask);
         u32::from(a) & m == u32::from(b) & m
+    }
+
+    /// The settings for the link `link` (a relay's `giaddr`, or `server_ip`): the first
+    /// [`Subnet`] containing it, else the server's own link's, else none.
+    fn scope(&self, link: Ipv4Addr) -> Option<Scope<'_>> {
+        if let Some(n) = self.subnets.iter().find(|n| n.contains(link)) {
+            return Some(Scope {
+                mask: n.mask,
+                anchor: n.network,
+                pools: &n.pools,
+                routers: &n.routers,
+                dns_servers: if n.dns_servers.is_empty() {
+                    &self.dns_servers
+                } else {
+                    &n.dns_servers
+                },
+                domain_name: n.domain_name.as_deref().or(self.domain_name.as_deref()),
+                lease_time_secs: n.lease_time_secs.unwrap_or(self.lease_time_secs),
+            });
+        }
+        // The server's own link, or a relay's link holding one of the server's pools (with
+        // the server's mask): the settings above.
+        let own = self.same_subnet(link, self.server_ip);
+        let pooled = || self.pools.iter().any(|p| self.same_subnet(p.first, link));
+        (own || pooled()).then_some(Scope {
+            mask: self.subnet_mask,
+            anchor: link,
+            pools: &self.pools,
+            routers: if own { &self.routers } else { &[] },
+            dns_servers: &self.dns_servers,
+            domain_name: self.domain_name.as_deref(),
+            lease_time_secs: self.lease_time_secs,
+        })
+    }
+
+    /// Every reservation: the server's and its subnets'.
+    fn reservations(&self) -> impl Iterator<Item = &Reservation> {
+        self.reservations
+            .iter()
+            .chain(self.subnets.iter().flat_map(|n| n.reservations.iter()))
     }
 }
 
@@ -148,11 +271,15 @@ impl ServerConfig {
 /// [`LeaseServer::with_leases`]. For saved leases to mean anything after a restart, drive the
 /// server with `now` counted from a fixed epoch (Unix time), not from process start.
 ///
-/// Choices where RFC 2131 leaves room: the server is authoritative for its pools (an
-/// INIT-REBOOT or renewal for a free pool address it has no record of is ACKed, where §4.3.2
-/// would have a server that does not know the client stay silent; for an address on another
-/// network, outside the pools, held by someone else, or other than the one the client is bound
-/// to here it is NAKed); a client with a new identifier on a known MAC (a PXE ROM's lease, then
+/// A REQUEST without a server identifier (INIT-REBOOT, RENEWING, REBINDING; RFC 2131 §4.3.2)
+/// is answered only for an address this server leases (in a pool or reserved, on the client's
+/// network) and a client it has a record of, or for an address another client holds here (NAK):
+/// a server with no record of the client "MUST remain silent", so that servers that do not
+/// talk to each other can share a wire. [`ServerConfig::authoritative`] turns that into ISC
+/// dhcpd's `authoritative`: wrong addresses are NAKed, free pool addresses ACKed.
+///
+/// Choices where RFC 2131 leaves room: a client with a new identifier on a known MAC (a PXE
+/// ROM's lease, then
 /// the installed OS with a DUID) is offered the MAC's earlier address if nobody holds it any
 /// more, and a reserved address goes to whichever identifier of the reserved MAC asks; a
 /// declined address is held for one lease time.
@@ -164,9 +291,13 @@ pub struct LeaseServer {
     queue: VecDeque<Pending>,
     events: VecDeque<DhcpEvent>,
     once: OnceMemory,
+    watch: ChainWatch,
     stats: Stats,
     /// Where the next pool search starts (just after the last address handed out).
     cursor: Option<Ipv4Addr>,
+    /// The malformed boot option of the request being handled, if any: it gets an address but
+    /// no boot decision.
+    bad_boot_option: Option<crate::Error>,
 }
 
 /// The client a request is from: who it is (the lease key) and where it is (`chaddr`, which
@@ -212,8 +343,10 @@ impl LeaseServer {
             queue: VecDeque::new(),
             events: VecDeque::new(),
             once: OnceMemory::default(),
+            watch: ChainWatch::default(),
             stats: Stats::default(),
             cursor: None,
+            bad_boot_option: None,
         }
     }
 
@@ -272,19 +405,17 @@ impl LeaseServer {
         }
     }
 
-    fn reservation_for_mac(&self, mac: MacAddr) -> Option<Ipv4Addr> {
+    /// The client's fixed address on `link`'s network (a machine may have one per network).
+    fn reservation_for_mac(&self, mac: MacAddr, link: Ipv4Addr) -> Option<Ipv4Addr> {
+        let scope = self.cfg.scope(link)?;
         self.cfg
-            .reservations
-            .iter()
-            .find(|r| r.mac == mac)
+            .reservations()
+            .find(|r| r.mac == mac && scope.contains(r.ip))
             .map(|r| r.ip)
     }
 
     fn reserved_for_other(&self, ip: Ipv4Addr, mac: MacAddr) -> bool {
-        self.cfg
-            .reservations
-            .iter()
-            .any(|r| r.ip == ip && r.mac != mac)
+        self.cfg.reservations().any(|r| r.ip == ip && r.mac != mac)
     }
 
     /// Whether `client` would be one client key too many on its hardware address: it holds no
@@ -292,12 +423,12 @@ impl LeaseServer {
     /// holding one is never refused (renewals go on), nor is `hlen` 0 / an all-zero `chaddr`
     /// (InfiniBand clients share it, RFC 4390) or a reserved MAC (its one fixed address
     /// is all its identifiers can get).
-    fn over_mac_cap(&self, req: &Repr, client: Client<'_>, now: Instant) -> bool {
+    fn over_mac_cap(&self, req: &Repr, client: Client<'_>, link: Ipv4Addr, now: Instant) -> bool {
         let cap = self.cfg.max_clients_per_mac;
         if cap == 0
             || req.hlen == 0
             || client.mac == MacAddr([0; 6])
-            || self.reservation_for_mac(client.mac).is_some()
+            || self.reservation_for_mac(client.mac, link).is_some()
         {
             return false;
         }
@@ -325,19 +456,18 @@ impl LeaseServer {
         now: Instant,
     ) -> Result<(), &'static str> {
         let mac = client.mac;
-        if !self.cfg.same_subnet(ip, link) {
+        let Some(scope) = self.cfg.scope(link).filter(|s| s.contains(ip)) else {
             return Err("requested address is not on this network");
-        }
-        if let Some(fixed) = self.reservation_for_mac(mac)
-            && fixed != ip
-        {
+        };
+        let fixed = self.reservation_for_mac(mac, link);
+        if fixed.is_some_and(|f| f != ip) {
             return Err("client has a reserved address");
         }
         if self.reserved_for_other(ip, mac) {
             return Err("address is reserved for another client");
         }
-        let reserved_here = self.reservation_for_mac(mac) == Some(ip);
-        if !reserved_here && !self.cfg.pools.iter().any(|p| p.contains(ip)) {
+        let reserved_here = fixed == Some(ip);
+        if !reserved_here && !scope.pools.iter().any(|p| p.contains(ip)) {
             return Err("address is not in any pool");
         }
         // A reservation belongs to the machine (its MAC), not to one of its client identifiers:
@@ -349,7 +479,7 @@ impl LeaseServer {
         {
             return Err("address is in use");
         }
-        let mask = u32::from(self.cfg.subnet_mask);
+        let mask = u32::from(scope.mask);
         let host = u32::from(ip) & !mask;
         if mask < 0xffff_fffe && (host == 0 || host == !mask) {
             return Err("address is the subnet's network or broadcast address");
@@ -370,7 +500,7 @@ impl LeaseServer {
         link: Ipv4Addr,
         now: Instant,
     ) -> Option<Ipv4Addr> {
-        if let Some(fixed) = self.reservation_for_mac(client.mac) {
+        if let Some(fixed) = self.reservation_for_mac(client.mac, link) {
             return self.check(client, fixed, link, now).ok().map(|()| fixed);
         }
         let own = self
@@ -392,15 +522,15 @@ impl LeaseServer {
             .chain(requested)
             .chain(core::iter::once_with(machine).flatten());
         for ip in candidates {
-            if self.check(client, ip, link, now).is_ok() {
+            if self.offerable(client, ip, link, now) {
                 return Some(ip);
             }
         }
-        let pools: Vec<PoolRange> = self
-            .cfg
+        let scope = self.cfg.scope(link)?;
+        let pools: Vec<PoolRange> = scope
             .pools
             .iter()
-            .filter(|p| p.first <= p.last && self.cfg.same_subnet(p.first, link))
+            .filter(|p| p.first <= p.last && scope.contains(p.first))
             .copied()
             .collect();
         // First a never-used address, then a free record; both searched round-robin from the
@@ -426,6 +556,12 @@ impl LeaseServer {
         None
     }
 
+    /// Whether `ip` may be offered to `client` on `link` (the relay's address or ours, which
+    /// a pool may happen to contain, never is).
+    fn offerable(&self, client: Client<'_>, ip: Ipv4Addr, link: Ipv4Addr, now: Instant) -> bool {
+        ip != link && self.check(client, ip, link, now).is_ok()
+    }
+
     /// The first usable address in `first..=last`: a never-used one, or (`reuse`) a free record.
     fn scan(
         &self,
@@ -443,7 +579,7 @@ impl LeaseServer {
                 .find(|l| {
                     !l.is_active(now)
                         && l.state != LeaseState::Declined
-                        && self.check(client, l.ip, link, now).is_ok()
+                        && self.offerable(client, l.ip, link, now)
                 })
                 .map(|l| l.ip);
         }
@@ -454,7 +590,7 @@ impl LeaseServer {
             let ip = Ipv4Addr::from(next);
             if records.peek().is_some_and(|l| l.ip == ip) {
                 records.next();
-            } else if self.check(client, ip, link, now).is_ok() {
+            } else if self.offerable(client, ip, link, now) {
                 return Some(ip);
             }
             next = next.checked_add(1)?;
@@ -466,35 +602,37 @@ impl LeaseServer {
         Duration::from_secs(u64::from(s))
     }
 
-    /// Network options for an OFFER/ACK (lease times only when `lease`).
-    fn add_network_options(&self, r: &mut Repr, req: &Repr, lease: bool) {
+    /// Network options for an OFFER/ACK (lease times only when `lease`), from the settings of
+    /// the client's link (`link`: the relay's, or ours; for a renewing client, its address).
+    fn add_network_options(&self, r: &mut Repr, req: &Repr, link: Ipv4Addr, lease: bool) {
+        let Some(scope) = self.cfg.scope(link) else {
+            return;
+        };
         if lease {
-            let t = self.cfg.lease_time_secs;
+            let t = scope.lease_time_secs;
             r.options.push(DhcpOption::IpAddressLeaseTime(t));
             r.options.push(DhcpOption::RenewalTime(t / 2));
             r.options.push(DhcpOption::RebindingTime(t / 8 * 7));
         }
-        r.options.push(DhcpOption::SubnetMask(self.cfg.subnet_mask));
-        let routers = if self.cfg.routers.is_empty() && !req.giaddr.is_unspecified() {
+        r.options.push(DhcpOption::SubnetMask(scope.mask));
+        let routers = if scope.routers.is_empty() && !req.giaddr.is_unspecified() {
             alloc::vec![req.giaddr]
         } else {
-            self.cfg.routers.clone()
+            scope.routers.to_vec()
         };
         if !routers.is_empty() {
             r.options.push(DhcpOption::Router(routers));
         }
-        if !self.cfg.dns_servers.is_empty() {
+        if !scope.dns_servers.is_empty() {
             r.options
-                .push(DhcpOption::DomainNameServer(self.cfg.dns_servers.clone()));
+                .push(DhcpOption::DomainNameServer(scope.dns_servers.to_vec()));
         }
-        if let Some(d) = &self.cfg.domain_name {
+        if let Some(d) = scope.domain_name {
             r.options
                 .push(DhcpOption::DomainName(d.as_bytes().to_vec()));
         }
-        let link = u32::from(self.link(req));
-        let mask = u32::from(self.cfg.subnet_mask);
         r.options
-            .push(DhcpOption::BroadcastAddress(Ipv4Addr::from(link | !mask)));
+            .push(DhcpOption::BroadcastAddress(scope.broadcast()));
     }
 
     /// Adds the boot decision for netboot clients; returns it for the event.
@@ -504,6 +642,13 @@ impl LeaseServer {
         req: &Repr,
         now: Instant,
     ) -> Option<(ClientInfo, crate::policy::BootDecision)> {
+        if let Some(e) = self.bad_boot_option {
+            self.events.push_back(DhcpEvent::Ignored {
+                mac: Some(req.client_mac()),
+                reason: IgnoreReason::MalformedBootOption(e),
+            });
+            return None;
+        }
         let client = ClientInfo::from_repr(req);
         if !client.is_netboot() {
             return None;
@@ -515,13 +660,16 @@ impl LeaseServer {
             self.cfg.next_server.unwrap_or(self.cfg.server_ip),
             |i, rule| rule.once && once.used(client.mac, client.xid, i, now, window),
         );
-        let Some(decision) = decision else {
+        let Some(mut decision) = decision else {
             self.events.push_back(DhcpEvent::Ignored {
                 mac: Some(client.mac),
                 reason: IgnoreReason::NoRule(client.summary()),
             });
             return None;
         };
+        if let Some(note) = self.watch.observe(&client, &decision, now) {
+            decision.reason.push_str(&note);
+        }
         if decision.once {
             self.once
                 .record(client.mac, client.xid, decision.rule_index, now, window);
@@ -560,15 +708,19 @@ impl LeaseServer {
         self.send(r, req, true, port);
     }
 
-    fn bind_and_ack(&mut self, req: &Repr, ip: Ipv4Addr, now: Instant, port: u16) {
-        let expires = now + Self::secs(self.cfg.lease_time_secs);
+    fn bind_and_ack(&mut self, req: &Repr, ip: Ipv4Addr, link: Ipv4Addr, now: Instant, port: u16) {
+        let lease_time = self
+            .cfg
+            .scope(link)
+            .map_or(self.cfg.lease_time_secs, |s| s.lease_time_secs);
+        let expires = now + Self::secs(lease_time);
         let lease = Client::of(req).lease(ip, LeaseState::Bound, expires);
         self.change(&lease);
         self.leases.put(lease);
         let mut r = reply::reply_to(req, MessageType::Ack, self.cfg.server_ip);
         r.yiaddr = ip;
         r.ciaddr = req.ciaddr;
-        self.add_network_options(&mut r, req, true);
+        self.add_network_options(&mut r, req, link, true);
         let boot = self.add_boot(&mut r, req, now);
         self.stats.acks += 1;
         self.send(r, req, false, port);
@@ -580,7 +732,10 @@ impl LeaseServer {
 
     fn handle(&mut self, now: Instant, dgram: &Datagram<'_>) {
         let req = match reply::parse_request(dgram.payload, &mut self.stats) {
-            Ok(r) => r,
+            Ok((r, bad_boot)) => {
+                self.bad_boot_option = bad_boot;
+                r
+            }
             Err((mac, reason)) => return self.ignore(mac, reason),
         };
         let mac = req.client_mac();
@@ -589,14 +744,34 @@ impl LeaseServer {
         if port != SERVER_PORT {
             return self.ignore(Some(mac), IgnoreReason::WrongPort(port));
         }
+        if let Some(problem) = self.relay_problem(req.giaddr) {
+            return self.ignore(
+                Some(mac),
+                IgnoreReason::InvalidRelay {
+                    giaddr: req.giaddr,
+                    problem,
+                },
+            );
+        }
         let link = self.link(&req);
         match req.message_type() {
             Some(MessageType::Discover) => {
-                if self.over_mac_cap(&req, client, now) {
+                if self.over_mac_cap(&req, client, link, now) {
                     return self.ignore(Some(mac), IgnoreReason::TooManyClientsPerMac);
                 }
                 let Some(ip) = self.allocate(client, req.requested_ip(), link, now) else {
-                    return self.ignore(Some(mac), IgnoreReason::PoolExhausted);
+                    let reason = match self.cfg.scope(link) {
+                        Some(s) if s.pools.is_empty() => IgnoreReason::NoPool(link),
+                        Some(_) => IgnoreReason::PoolExhausted,
+                        None => IgnoreReason::NoPool(link),
+                    };
+                    // A reserved client that may not have its address is not an empty pool.
+                    let reason = if self.reservation_for_mac(mac, link).is_some() {
+                        IgnoreReason::ReservationUnavailable
+                    } else {
+                        reason
+                    };
+                    return self.ignore(Some(mac), reason);
                 };
                 self.cursor = u32::from(ip).checked_add(1).map(Ipv4Addr::from);
                 // An address already bound to this client stays bound while offered again.
@@ -613,7 +788,7 @@ impl LeaseServer {
                 }
                 let mut r = reply::reply_to(&req, MessageType::Offer, self.cfg.server_ip);
                 r.yiaddr = ip;
-                self.add_network_options(&mut r, &req, true);
+                self.add_network_options(&mut r, &req, link, true);
                 let boot = self.add_boot(&mut r, &req, now);
                 self.stats.offers += 1;
                 self.send(r, &req, false, port);
@@ -668,7 +843,13 @@ impl LeaseServer {
             Some(MessageType::Inform) => {
                 let mut r = reply::reply_to(&req, MessageType::Ack, self.cfg.server_ip);
                 r.ciaddr = req.ciaddr;
-                self.add_network_options(&mut r, &req, false);
+                // Not relayed, the client's own address names its network (§4.3.5).
+                let link = if req.giaddr.is_unspecified() && !req.ciaddr.is_unspecified() {
+                    req.ciaddr
+                } else {
+                    link
+                };
+                self.add_network_options(&mut r, &req, link, false);
                 let boot = self.add_boot(&mut r, &req, now);
                 self.stats.acks += 1;
                 self.send(r, &req, false, port);
@@ -690,6 +871,65 @@ impl LeaseServer {
                     && matches!(l.state, LeaseState::Offered | LeaseState::Bound)
             })
             .cloned()
+    }
+
+    /// Why a relay's address (`giaddr`, RFC 2131 §4.1) cannot be answered, or `None` when it
+    /// can (or there is none). Replies go to `giaddr`: ours would loop them back to this server,
+    /// a broadcast, multicast or loopback address would spray or lose them, and each would
+    /// hold a pool address for nothing; a relay on no configured network has no pool.
+    fn relay_problem(&self, giaddr: Ipv4Addr) -> Option<RelayProblem> {
+        if giaddr.is_unspecified() {
+            return None;
+        }
+        let scope = self.cfg.scope(giaddr);
+        Some(if giaddr == self.cfg.server_ip {
+            RelayProblem::OwnAddress
+        } else if giaddr.is_broadcast() || scope.is_some_and(|s| s.broadcast() == giaddr) {
+            RelayProblem::Broadcast
+        } else if giaddr.is_multicast() {
+            RelayProblem::Multicast
+        } else if giaddr.is_loopback() {
+            RelayProblem::Loopback
+        } else if scope.is_none() {
+            RelayProblem::NoSubnet
+        } else {
+            return None;
+        })
+    }
+
+    /// Why a REQUEST without a server identifier (INIT-REBOOT, RENEWING, REBINDING) for `ip`
+    /// is not this server's to answer, or `None` when it is (RFC 2131 §4.3.2: a server with no
+    /// record of the client "MUST remain silent"). Never refuses with
+    /// [`ServerConfig::authoritative`] on. An address another client holds here is always
+    /// answered (NAKed): it is ours, and taken.
+    fn not_ours_to_answer(
+        &self,
+        client: Client<'_>,
+        ip: Ipv4Addr,
+        link: Ipv4Addr,
+        now: Instant,
+    ) -> Option<IgnoreReason> {
+        if self.cfg.authoritative {
+            return None;
+        }
+        let reserved = self.cfg.reservations().any(|r| r.ip == ip);
+        let ours = self.cfg.scope(link).is_some_and(|s| {
+            s.contains(ip) && (reserved || s.pools.iter().any(|p| p.contains(ip)))
+        });
+        if !ours {
+            return Some(IgnoreReason::NotOurAddress(ip));
+        }
+        let held_by_other = self
+            .leases
+            .get(ip)
+            .is_some_and(|l| l.is_active(now) && l.key() != Some(client.key));
+        let known = self.leases.by_client(client.key).is_some()
+            || self.reservation_for_mac(client.mac, link).is_some();
+        if known || held_by_other {
+            None
+        } else {
+            Some(IgnoreReason::UnknownClient(ip))
+        }
     }
 
     /// RFC 2131 §4.3.2.
@@ -718,7 +958,7 @@ impl LeaseServer {
                     .get(ip)
                     .is_some_and(|l| l.key() == Some(client.key) && l.is_active(now));
                 match self.check(client, ip, link, now) {
-                    Ok(()) if offered => self.bind_and_ack(req, ip, now, port),
+                    Ok(()) if offered => self.bind_and_ack(req, ip, link, now, port),
                     Ok(()) => self.nak(req, ip, "offer expired or not made", port),
                     Err(m) => self.nak(req, ip, m, port),
                 }
@@ -745,6 +985,9 @@ impl LeaseServer {
                 } else {
                     link
                 };
+                if let Some(reason) = self.not_ours_to_answer(client, ip, link, now) {
+                    return self.ignore(Some(mac), reason);
+                }
                 // RFC 2131 §4.3.2: first the network, then "the client's notion of its IP
                 // address" against the record: a client bound here to another address is told so.
                 let bound_elsewhere = self.leases.by_client(client.key).is_some_and(|l| {
@@ -754,13 +997,13 @@ impl LeaseServer {
                     Ok(()) if bound_elsewhere => {
                         self.nak(req, ip, "client is bound to another address", port)
                     }
-                    Ok(()) if self.over_mac_cap(req, client, now) => self.nak(
+                    Ok(()) if self.over_mac_cap(req, client, link, now) => self.nak(
                         req,
                         ip,
                         "too many client identifiers hold addresses on this hardware address",
                         port,
                     ),
-                    Ok(()) => self.bind_and_ack(req, ip, now, port),
+                    Ok(()) => self.bind_and_ack(req, ip, link, now, port),
                     Err(m) => self.nak(req, ip, m, port),
                 }
             }
@@ -780,6 +1023,7 @@ impl SansIo for LeaseServer {
             self.change(&l);
         }
         self.once.expire(now, self.policy.once_window_secs);
+        self.watch.expire(now);
     }
 
     fn poll_transmit(&mut self, _now: Instant, buf: &mut [u8]) -> Option<Transmit> {
@@ -787,11 +1031,14 @@ impl SansIo for LeaseServer {
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        let once = self.once.next_deadline(self.policy.once_window_secs);
-        match (self.leases.next_expiry(), once) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [
+            self.leases.next_expiry(),
+            self.once.next_deadline(self.policy.once_window_secs),
+            self.watch.next_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     fn poll_event(&mut self) -> Option<DhcpEvent> {
@@ -1070,7 +1317,8 @@ mod tests {
             assert_eq!(echoed(&offer).as_deref(), id);
             let (out, _) = send(&mut s, T, &request(mac, id, offer.yiaddr, "selecting"));
             assert_eq!(echoed(&only(out, MessageType::Ack)).as_deref(), id);
-            let wrong = Ipv4Addr::new(10, 78, 0, 5);
+            // Bound here, asking for another pool address: a NAK (RFC 2131 §4.3.2).
+            let wrong = Ipv4Addr::new(10, 77, 0, 110);
             let (out, _) = send(&mut s, T, &request(mac, id, wrong, "init-reboot"));
             assert_eq!(echoed(&only(out, MessageType::Nak)).as_deref(), id);
         }
@@ -1108,6 +1356,12 @@ mod tests {
         assert!(out.is_empty(), "{out:?}");
         assert_eq!(ignored(&ev), [&IgnoreReason::TooManyClientsPerMac]);
         let free = Ipv4Addr::new(10, 77, 0, 109);
+        // A client without a record here gets no answer (RFC 2131 §4.3.2) ...
+        let (out, ev) = send(&mut s, T, &request(MAC, Some(&new), free, "init-reboot"));
+        assert!(out.is_empty(), "{out:?}");
+        assert_eq!(ignored(&ev), [&IgnoreReason::UnknownClient(free)]);
+        // ... an authoritative server answers, and the cap makes that a NAK.
+        s.cfg.authoritative = true;
         let (out, _) = send(&mut s, T, &request(MAC, Some(&new), free, "init-reboot"));
         let nak = only(out, MessageType::Nak);
         assert!(matches!(
@@ -1229,5 +1483,524 @@ mod tests {
         rel.ciaddr = ip;
         send(&mut s, T, &rel);
         dora(&mut s, T, MAC, Some(&duid(9)));
+    }
+
+    /// What a server answers to one REQUEST of RFC 2131 §4.3.2's table.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum Answer {
+        Ack,
+        Nak,
+        /// No reply; the `Ignored` reason, by name.
+        Silent(&'static str),
+    }
+
+    fn reason_name(r: &IgnoreReason) -> &'static str {
+        match r {
+            IgnoreReason::NotOurAddress(_) => "not-our-address",
+            IgnoreReason::UnknownClient(_) => "unknown-client",
+            IgnoreReason::OtherServer => "other-server",
+            IgnoreReason::InvalidRelay { .. } => "invalid-relay",
+            _ => "other",
+        }
+    }
+
+    /// Every case of RFC 2131 §4.3.2 (and table 4's client states), against a server holding
+    /// 10.77.0.100-110 that shares 10.77.0.0/24 with a server leasing 10.77.0.20-60; each
+    /// case answered by a server as shipped (`authoritative = false`) and by an authoritative one.
+    #[test]
+    fn rfc2131_4_3_2_request_table() {
+        use Answer::{Ack, Nak, Silent};
+        const KNOWN: MacAddr = MacAddr([0x52, 0x54, 0, 0x77, 0, 0x11]);
+        const OTHER: MacAddr = MacAddr([0x52, 0x54, 0, 0x77, 0, 0x12]);
+        const STRANGER: MacAddr = MacAddr([0x52, 0x54, 0, 0x77, 0, 0x13]);
+        const RESERVED: MacAddr = MacAddr([0x52, 0x54, 0, 0x77, 0, 0x14]);
+        const FRESH: MacAddr = MacAddr([0x52, 0x54, 0, 0x77, 0, 0x15]);
+        let ip = |n| Ipv4Addr::new(10, 77, 0, n);
+        let neighbour = ip(30);
+        let elsewhere = Ipv4Addr::new(192, 168, 5, 5);
+        let relay = Ipv4Addr::new(10, 88, 0, 1);
+        struct Case {
+            what: &'static str,
+            state: &'static str,
+            mac: MacAddr,
+            ip: Ipv4Addr,
+            giaddr: Option<Ipv4Addr>,
+            want: Answer,
+            want_authoritative: Answer,
+        }
+        let case = |what, state, mac, ip, want, want_authoritative| Case {
+            what,
+            state,
+            mac,
+            ip,
+            giaddr: None,
+            want,
+            want_authoritative,
+        };
+        let table = [
+            // SELECTING: the server identifier says whose offer it is.
+            case(
+                "selecting our offer",
+                "selecting-offered",
+                FRESH,
+                ip(0),
+                Ack,
+                Ack,
+            ),
+            case(
+                "selecting an offer never made",
+                "selecting",
+                STRANGER,
+                ip(105),
+                Nak,
+                Nak,
+            ),
+            case(
+                "selecting another server's offer",
+                "selecting-other",
+                STRANGER,
+                neighbour,
+                Silent("other-server"),
+                Silent("other-server"),
+            ),
+            // INIT-REBOOT: requested address, no server identifier, ciaddr 0.
+            case(
+                "init-reboot, known client, its address",
+                "init-reboot",
+                KNOWN,
+                ip(100),
+                Ack,
+                Ack,
+            ),
+            case(
+                "init-reboot, known client, another free pool address",
+                "init-reboot",
+                KNOWN,
+                ip(105),
+                Nak,
+                Nak,
+            ),
+            case(
+                "init-reboot, known client, the neighbour's range",
+                "init-reboot",
+                KNOWN,
+                neighbour,
+                Silent("not-our-address"),
+                Nak,
+            ),
+            case(
+                "init-reboot, known client, another network",
+                "init-reboot",
+                KNOWN,
+                elsewhere,
+                Silent("not-our-address"),
+                Nak,
+            ),
+            case(
+                "init-reboot, unknown client, free pool address",
+                "init-reboot",
+                STRANGER,
+                ip(106),
+                Silent("unknown-client"),
+                Ack,
+            ),
+            case(
+                "init-reboot, unknown client, the neighbour's range",
+                "init-reboot",
+                STRANGER,
+                neighbour,
+                Silent("not-our-address"),
+                Nak,
+            ),
+            case(
+                "init-reboot, unknown client, another network",
+                "init-reboot",
+                STRANGER,
+                elsewhere,
+                Silent("not-our-address"),
+                Nak,
+            ),
+            case(
+                "init-reboot, unknown client, an address held here",
+                "init-reboot",
+                STRANGER,
+                ip(101),
+                Nak,
+                Nak,
+            ),
+            case(
+                "init-reboot, unknown client, another's reservation",
+                "init-reboot",
+                STRANGER,
+                ip(50),
+                Silent("unknown-client"),
+                Nak,
+            ),
+            case(
+                "init-reboot, reserved client, its reservation",
+                "init-reboot",
+                RESERVED,
+                ip(50),
+                Ack,
+                Ack,
+            ),
+            case(
+                "init-reboot, reserved client, a pool address",
+                "init-reboot",
+                RESERVED,
+                ip(107),
+                Nak,
+                Nak,
+            ),
+            // RENEWING: unicast to this server, ciaddr set.
+            case(
+                "renewing, known client, its address",
+                "renewing",
+                KNOWN,
+                ip(100),
+                Ack,
+                Ack,
+            ),
+            case(
+                "renewing, unknown client, the neighbour's range",
+                "renewing",
+                STRANGER,
+                neighbour,
+                Silent("not-our-address"),
+                Nak,
+            ),
+            case(
+                "renewing, unknown client, free pool address",
+                "renewing",
+                STRANGER,
+                ip(108),
+                Silent("unknown-client"),
+                Ack,
+            ),
+            // REBINDING: broadcast, ciaddr set.
+            case(
+                "rebinding, known client, its address",
+                "rebinding",
+                KNOWN,
+                ip(100),
+                Ack,
+                Ack,
+            ),
+            case(
+                "rebinding, known client, an address held by another",
+                "rebinding",
+                KNOWN,
+                ip(101),
+                Nak,
+                Nak,
+            ),
+            case(
+                "rebinding, unknown client, the neighbour's range",
+                "rebinding",
+                STRANGER,
+                neighbour,
+                Silent("not-our-address"),
+                Nak,
+            ),
+            case(
+                "rebinding, unknown client, free pool address",
+                "rebinding",
+                STRANGER,
+                ip(109),
+                Silent("unknown-client"),
+                Ack,
+            ),
+            Case {
+                giaddr: Some(Ipv4Addr::new(10, 89, 0, 1)),
+                ..case(
+                    "init-reboot via a relay on no configured network",
+                    "init-reboot",
+                    STRANGER,
+                    Ipv4Addr::new(10, 89, 0, 5),
+                    Silent("invalid-relay"),
+                    Silent("invalid-relay"),
+                )
+            },
+            Case {
+                giaddr: Some(relay),
+                ..case(
+                    "init-reboot via a relay, unknown client, free address of its subnet",
+                    "init-reboot",
+                    STRANGER,
+                    Ipv4Addr::new(10, 88, 0, 105),
+                    Silent("unknown-client"),
+                    Ack,
+                )
+            },
+            Case {
+                giaddr: Some(relay),
+                ..case(
+                    "init-reboot via a relay, an address of the server's network",
+                    "init-reboot",
+                    STRANGER,
+                    ip(106),
+                    Silent("not-our-address"),
+                    Nak,
+                )
+            },
+        ];
+        for authoritative in [false, true] {
+            for c in &table {
+                let mut s = server();
+                s.cfg.authoritative = authoritative;
+                s.cfg.subnets.push(Subnet {
+                    network: Ipv4Addr::new(10, 88, 0, 0),
+                    mask: Ipv4Addr::new(255, 255, 255, 0),
+                    pools: vec![PoolRange {
+                        first: Ipv4Addr::new(10, 88, 0, 100),
+                        last: Ipv4Addr::new(10, 88, 0, 110),
+                    }],
+                    reservations: Vec::new(),
+                    routers: Vec::new(),
+                    dns_servers: Vec::new(),
+                    domain_name: None,
+                    lease_time_secs: None,
+                });
+                s.cfg.reservations.push(Reservation {
+                    mac: RESERVED,
+                    ip: ip(50),
+                });
+                assert_eq!(dora(&mut s, T, KNOWN, None), ip(100));
+                assert_eq!(dora(&mut s, T, OTHER, None), ip(101));
+                let mut req = match c.state {
+                    "selecting-offered" => {
+                        let offered = discover(&mut s, T, c.mac, None);
+                        request(c.mac, None, offered, "selecting")
+                    }
+                    "selecting-other" => {
+                        let mut r = msg(MessageType::Request, c.mac, None);
+                        r.options.extend([
+                            DhcpOption::ServerIdentifier(Ipv4Addr::new(10, 77, 0, 2)),
+                            DhcpOption::RequestedIpAddress(c.ip),
+                        ]);
+                        r
+                    }
+                    "rebinding" => {
+                        let mut r = request(c.mac, None, c.ip, "renewing");
+                        r.flags = r.flags.with_broadcast();
+                        r
+                    }
+                    state => request(c.mac, None, c.ip, state),
+                };
+                if let Some(g) = c.giaddr {
+                    req.giaddr = g;
+                }
+                let (out, events) = send(&mut s, T, &req);
+                let got = match out.as_slice() {
+                    [] => Silent(
+                        events
+                            .iter()
+                            .find_map(|e| match e {
+                                DhcpEvent::Ignored { reason, .. } => Some(reason_name(reason)),
+                                _ => None,
+                            })
+                            .unwrap_or("no event"),
+                    ),
+                    [r] if r.message_type() == Some(MessageType::Ack) => Ack,
+                    [r] if r.message_type() == Some(MessageType::Nak) => Nak,
+                    more => panic!("{}: {more:?}", c.what),
+                };
+                let want = if authoritative {
+                    c.want_authoritative
+                } else {
+                    c.want
+                };
+                assert_eq!(got, want, "{} (authoritative = {authoritative})", c.what);
+                // Whatever the answer, the other clients' bindings stand.
+                let bound = |m| {
+                    s.leases()
+                        .by_client(ClientKey::Hardware(m))
+                        .map(|l| (l.ip, l.state))
+                };
+                assert_eq!(
+                    bound(OTHER),
+                    Some((ip(101), LeaseState::Bound)),
+                    "{}",
+                    c.what
+                );
+            }
+        }
+    }
+
+    /// A PXE ROM's DISCOVER whose option 93 is `data` (well-formed: two bytes per arch).
+    fn pxe_discover(mac: MacAddr, arch93: &[u8]) -> Repr {
+        let mut r = msg(MessageType::Discover, mac, None);
+        r.options.extend([
+            DhcpOption::VendorClassIdentifier(b"PXEClient:Arch:00000:UNDI:002001".to_vec()),
+            DhcpOption::Unknown {
+                code: 93,
+                data: arch93.to_vec(),
+            },
+        ]);
+        r
+    }
+
+    #[test]
+    fn a_malformed_pxe_option_costs_the_boot_file_not_the_address() {
+        let mut s = server();
+        let (out, _) = send(&mut s, T, &pxe_discover(MAC, &[0, 0]));
+        let good = only(out, MessageType::Offer);
+        assert!(good.file.starts_with(b"undionly.kpxe"), "{good:?}");
+        for (n, bad) in [&[0u8][..], &[], &[0, 7, 0]].into_iter().enumerate() {
+            let mac = MacAddr([0x52, 0x54, 0, 0x77, 2, n as u8]);
+            let (out, events) = send(&mut s, T, &pxe_discover(mac, bad));
+            let offer = only(out, MessageType::Offer);
+            assert!(!offer.yiaddr.is_unspecified());
+            assert!(
+                offer.file.iter().all(|&b| b == 0),
+                "no boot file: {offer:?}"
+            );
+            assert!(offer.option(OptionCode::BootfileName).is_none());
+            assert!(
+                matches!(
+                    ignored(&events)[..],
+                    [IgnoreReason::MalformedBootOption(
+                        crate::Error::MalformedOption { code: 93, .. }
+                    )]
+                ),
+                "{events:?}"
+            );
+            let (out, _) = send(&mut s, T, &request(mac, None, offer.yiaddr, "selecting"));
+            only(out, MessageType::Ack);
+        }
+        // The options the exchange needs stay strict: a bad requested address drops the message.
+        let mut r = msg(MessageType::Discover, MAC2, None);
+        r.options.push(DhcpOption::Unknown {
+            code: 50,
+            data: vec![10, 77],
+        });
+        let (out, events) = send(&mut s, T, &r);
+        assert!(out.is_empty());
+        assert!(matches!(ignored(&events)[..], [IgnoreReason::Malformed(_)]));
+    }
+
+    #[test]
+    fn relayed_clients_get_their_subnets_settings_and_bad_relays_a_reason() {
+        let mut s = server();
+        let mask = Ipv4Addr::new(255, 255, 255, 0);
+        s.cfg.subnets = vec![
+            Subnet {
+                network: Ipv4Addr::new(10, 88, 0, 0),
+                mask,
+                pools: vec![PoolRange {
+                    first: Ipv4Addr::new(10, 88, 0, 1),
+                    last: Ipv4Addr::new(10, 88, 0, 3),
+                }],
+                reservations: Vec::new(),
+                routers: Vec::new(),
+                dns_servers: vec![Ipv4Addr::new(10, 88, 0, 53)],
+                domain_name: Some("far".into()),
+                lease_time_secs: Some(7200),
+            },
+            Subnet {
+                network: Ipv4Addr::new(10, 90, 0, 0),
+                mask,
+                pools: Vec::new(),
+                reservations: Vec::new(),
+                routers: Vec::new(),
+                dns_servers: Vec::new(),
+                domain_name: None,
+                lease_time_secs: None,
+            },
+        ];
+        let relay = Ipv4Addr::new(10, 88, 0, 1);
+        let agent = DhcpOption::RelayAgentInformation(vec![1, 3, b'p', b'1', b'2']);
+        let mut d = msg(MessageType::Discover, MAC, None);
+        d.giaddr = relay;
+        d.options.push(agent.clone());
+        let (out, _) = send(&mut s, T, &d);
+        let offer = only(out, MessageType::Offer);
+        // The relay's own address, though inside the pool, is never offered.
+        assert_eq!(offer.yiaddr, Ipv4Addr::new(10, 88, 0, 2));
+        assert_eq!(offer.giaddr, relay);
+        assert_eq!(
+            offer.option(OptionCode::Router),
+            Some(&DhcpOption::Router(vec![relay]))
+        );
+        assert_eq!(
+            offer.option(OptionCode::SubnetMask),
+            Some(&DhcpOption::SubnetMask(mask))
+        );
+        assert_eq!(
+            offer.option(OptionCode::IpAddressLeaseTime),
+            Some(&DhcpOption::IpAddressLeaseTime(7200))
+        );
+        assert_eq!(
+            offer.option(OptionCode::DomainName),
+            Some(&DhcpOption::DomainName(b"far".to_vec()))
+        );
+        assert_eq!(
+            offer.options.last(),
+            Some(&agent),
+            "option 82 echoed last (RFC 3046 §2.2)"
+        );
+        let mut r = request(MAC, None, offer.yiaddr, "selecting");
+        r.giaddr = relay;
+        let (out, _) = send(&mut s, T, &r);
+        let ack = only(out, MessageType::Ack);
+        let lease = s.leases().get(ack.yiaddr).expect("bound");
+        assert_eq!(lease.expires, T + Duration::from_secs(7200));
+
+        for (giaddr, want) in [
+            (
+                SERVER,
+                IgnoreReason::InvalidRelay {
+                    giaddr: SERVER,
+                    problem: RelayProblem::OwnAddress,
+                },
+            ),
+            (
+                Ipv4Addr::BROADCAST,
+                IgnoreReason::InvalidRelay {
+                    giaddr: Ipv4Addr::BROADCAST,
+                    problem: RelayProblem::Broadcast,
+                },
+            ),
+            (
+                Ipv4Addr::new(10, 88, 0, 255),
+                IgnoreReason::InvalidRelay {
+                    giaddr: Ipv4Addr::new(10, 88, 0, 255),
+                    problem: RelayProblem::Broadcast,
+                },
+            ),
+            (
+                Ipv4Addr::new(224, 0, 0, 9),
+                IgnoreReason::InvalidRelay {
+                    giaddr: Ipv4Addr::new(224, 0, 0, 9),
+                    problem: RelayProblem::Multicast,
+                },
+            ),
+            (
+                Ipv4Addr::LOCALHOST,
+                IgnoreReason::InvalidRelay {
+                    giaddr: Ipv4Addr::LOCALHOST,
+                    problem: RelayProblem::Loopback,
+                },
+            ),
+            (
+                Ipv4Addr::new(10, 99, 0, 1),
+                IgnoreReason::InvalidRelay {
+                    giaddr: Ipv4Addr::new(10, 99, 0, 1),
+                    problem: RelayProblem::NoSubnet,
+                },
+            ),
+            (
+                Ipv4Addr::new(10, 90, 0, 1),
+                IgnoreReason::NoPool(Ipv4Addr::new(10, 90, 0, 1)),
+            ),
+        ] {
+            let mut d = msg(MessageType::Discover, MAC2, None);
+            d.giaddr = giaddr;
+            let before = s.leases().len();
+            let (out, events) = send(&mut s, T, &d);
+            assert!(out.is_empty(), "{giaddr}: {out:?}");
+            assert_eq!(ignored(&events), [&want], "{giaddr}");
+            assert_eq!(s.leases().len(), before, "{giaddr}: no address held");
+        }
     }
 }

@@ -81,6 +81,29 @@ impl Repr {
 
     /// Parses a message. Any malformed option is an error naming the option and its offset.
     pub fn parse<T: AsRef<[u8]>>(packet: &Packet<T>) -> Result<Repr, Error> {
+        Repr::parse_with(packet, None)
+    }
+
+    /// Parses a request as a server reads it: a malformed option that the exchange does not
+    /// depend on is left out, and its error returned beside the message, instead of failing
+    /// the whole message. One bad PXE option (a one-byte option 93) then costs a client its boot
+    /// file, not its address. The options an exchange needs ([`Repr::ESSENTIAL_OPTIONS`]) must
+    /// still be well-formed.
+    pub fn parse_lenient<T: AsRef<[u8]>>(packet: &Packet<T>) -> Result<(Repr, Vec<Error>), Error> {
+        let mut dropped = Vec::new();
+        let r = Repr::parse_with(packet, Some(&mut dropped))?;
+        Ok((r, dropped))
+    }
+
+    /// The options [`Repr::parse_lenient`] never leaves out: requested address (50), overload
+    /// (52), message type (53), server identifier (54), maximum message size (57), client
+    /// identifier (61) and relay agent information (82).
+    pub const ESSENTIAL_OPTIONS: [u8; 7] = [50, 52, 53, 54, 57, 61, 82];
+
+    fn parse_with<T: AsRef<[u8]>>(
+        packet: &Packet<T>,
+        mut dropped: Option<&mut Vec<Error>>,
+    ) -> Result<Repr, Error> {
         // (code, offset of first piece, concatenated data)
         let mut pieces: Vec<(u8, usize, Cow<'_, [u8]>)> = Vec::new();
         for raw in packet.raw_options() {
@@ -96,12 +119,24 @@ impl Repr {
             .map_or(0, |p| p.2.first().copied().unwrap_or(0));
         let mut options = Vec::with_capacity(pieces.len());
         for (code, offset, data) in &pieces {
-            let opt = DhcpOption::decode(*code, data).map_err(|reason| Error::MalformedOption {
-                code: *code,
-                name: OptionCode::from(*code).name(),
-                offset: *offset,
-                reason,
-            })?;
+            let opt = match DhcpOption::decode(*code, data) {
+                Ok(opt) => opt,
+                Err(reason) => {
+                    let e = Error::MalformedOption {
+                        code: *code,
+                        name: OptionCode::from(*code).name(),
+                        offset: *offset,
+                        reason,
+                    };
+                    match dropped.as_deref_mut() {
+                        Some(d) if !Repr::ESSENTIAL_OPTIONS.contains(code) => {
+                            d.push(e);
+                            continue;
+                        }
+                        _ => return Err(e),
+                    }
+                }
+            };
             if !matches!(opt, DhcpOption::OptionOverload(_)) {
                 options.push(opt);
             }

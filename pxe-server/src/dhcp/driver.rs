@@ -2,18 +2,19 @@
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use pxe_dhcp::responder::{
-    ClientKey, DhcpEvent, IgnoreReason, LeaseServer, LeaseState, LeaseTable, PoolRange,
-    ProxyConfig, ProxyResponder, ServerConfig,
+    ClientKey, DhcpEvent, IgnoreReason, Lease, LeaseServer, LeaseState, PoolRange, ProxyConfig,
+    ProxyResponder, ServerConfig,
 };
 use pxe_proto::{Datagram, Destination, Instant, SansIo};
 use tokio::sync::watch;
 
+use super::clock::Clock;
 use super::iface::{self, Interface};
 use super::leases::LeaseFile;
-use super::net::{Arrival, DhcpSocket};
+use super::net::{Arrival, DhcpSocket, InterfaceClaim};
 use super::{DEFAULT_LEASE_SECS, DhcpConfig, DhcpContext, arp};
 use crate::dhcp::DhcpMode;
 use crate::error::Error;
@@ -28,22 +29,21 @@ const BUF: usize = 1500;
 /// Most datagrams taken into one group commit.
 const MAX_BATCH: usize = 256;
 
-/// Replies waiting for the lease file to be saved.
+/// Replies waiting for the lease changes before them to be journaled.
 #[derive(Default)]
 struct Batch {
-    /// Lease state changed since the last save.
-    dirty: bool,
+    /// Lease changes to journal before the replies go out.
+    changes: Vec<Lease>,
     /// Payload, transmit and arrival interface of each reply.
     out: Vec<(Vec<u8>, pxe_proto::Transmit, u32)>,
 }
 
-/// The clock the cores see: Unix time, so lease expiry times survive a restart.
-fn now() -> Instant {
-    let micros = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
-    Instant::from_micros(micros)
-}
+/// Compact the journal when it has this many lines more than the table has records (and more
+/// than [`COMPACT_FACTOR`] times as many): Kea's lease file cleanup runs hourly; by size here,
+/// so a boot storm is not slowed by a rewrite and a quiet server rarely rewrites at all.
+const COMPACT_SLACK: usize = 100_000;
+/// See [`COMPACT_SLACK`].
+const COMPACT_FACTOR: usize = 4;
 
 enum Core {
     Proxy(Box<ProxyResponder>),
@@ -68,11 +68,14 @@ impl Core {
 
 /// A running DHCP service.
 pub struct Driver {
+    /// Held while serving: no other `pxe` serves DHCP on this interface.
+    _claim: InterfaceClaim,
     core: Core,
     iface: Interface,
     s67: DhcpSocket,
     s4011: Option<DhcpSocket>,
     leases: Option<LeaseFile>,
+    clock: Clock,
     events: Events,
     updates: Option<watch::Receiver<DhcpConfig>>,
     /// The HTTP port boot URLs name, for policies built on reload.
@@ -113,6 +116,7 @@ impl Driver {
     /// Resolves the interface, builds the responder (restoring leases) and binds the sockets.
     pub fn start(config: &DhcpConfig, ctx: &DhcpContext) -> Result<Driver, Error> {
         let iface = pick_interface(config, ctx)?;
+        let claim = InterfaceClaim::take(&iface.name).map_err(|e| Error::Dhcp(e.to_string()))?;
         let next_server = config.next_server.or(match ctx.tftp_listen {
             SocketAddr::V4(l) if !l.ip().is_unspecified() => Some(*l.ip()),
             _ => None,
@@ -130,6 +134,8 @@ impl Driver {
             "DHCP boot policy: configured rules first, the first match wins"
         );
         let mut leases = None;
+        // The cores' clock: monotonic; the wall clock is read here, once (see `clock`).
+        let clock = Clock::new();
         let core = match config.mode() {
             DhcpMode::Off => return Err(Error::Dhcp("DHCP is off".into())),
             DhcpMode::Proxy => {
@@ -163,7 +169,8 @@ impl Driver {
                 });
                 let mut cfg = ServerConfig::new(iface.addr, mask, first);
                 cfg.pools = pools;
-                cfg.reservations = core_reservations(config);
+                cfg.reservations = config.reservations.clone();
+                cfg.subnets = config.subnets.iter().map(|n| n.to_subnet()).collect();
                 cfg.lease_time_secs = config.lease_time.unwrap_or(DEFAULT_LEASE_SECS);
                 cfg.routers = config.router.into_iter().collect();
                 cfg.dns_servers = config.dns.clone();
@@ -171,12 +178,10 @@ impl Driver {
                 cfg.next_server = next_server;
                 cfg.pxe_vendor_to_rom = config.pxe_vendor_to_rom;
                 cfg.max_clients_per_mac = config.max_clients_per_mac;
+                cfg.authoritative = config.authoritative;
                 let path: PathBuf = config.leases_path();
-                let file = LeaseFile::open(&path).map_err(|e| Error::Dhcp(e.to_string()))?;
-                let table: LeaseTable = file
-                    .load()
-                    .map_err(|e| Error::Dhcp(e.to_string()))?
-                    .unwrap_or_default();
+                let mut file = LeaseFile::open(&path).map_err(|e| Error::Dhcp(e.to_string()))?;
+                let table = file.load(&clock).map_err(|e| Error::Dhcp(e.to_string()))?;
                 tracing::info!(
                     leases = table.len(),
                     file = %path.display(),
@@ -186,14 +191,16 @@ impl Driver {
                 Core::Server(Box::new(LeaseServer::with_leases(cfg, policy, table)))
             }
         };
-        let bind = |port| {
-            DhcpSocket::bind(port, Some(&iface.name))
+        let bind = |port, shared| {
+            DhcpSocket::bind(port, Some(&iface.name), shared)
                 .map_err(|e| Error::io(format!("DHCP socket on {}", iface.name), e))
         };
-        let s67 = bind(SERVER_PORT)?;
-        let s4011 = match config.mode() {
-            DhcpMode::Proxy => Some(bind(PXE_PORT)?),
-            _ => None,
+        let proxy = config.mode() == DhcpMode::Proxy;
+        let s67 = bind(SERVER_PORT, proxy)?;
+        let s4011 = if proxy {
+            Some(bind(PXE_PORT, false)?)
+        } else {
+            None
         };
         tracing::info!(
             mode = ?config.mode(),
@@ -209,6 +216,8 @@ impl Driver {
             u.mark_unchanged();
         }
         Ok(Driver {
+            _claim: claim,
+            clock,
             core,
             iface,
             s67,
@@ -235,7 +244,7 @@ impl Driver {
             Core::Proxy(p) => p.set_policy(policy),
             Core::Server(s) => {
                 s.set_policy(policy);
-                s.set_reservations(core_reservations(config));
+                s.set_reservations(config.reservations.clone());
             }
         }
         tracing::info!(
@@ -256,7 +265,9 @@ impl Driver {
                 break;
             }
             let sleep = match self.core.poll_timeout() {
-                Some(at) => Duration::from_micros(at.as_micros().saturating_sub(now().as_micros())),
+                Some(at) => Duration::from_micros(
+                    at.as_micros().saturating_sub(self.clock.now().as_micros()),
+                ),
                 None => Duration::from_secs(3600),
             };
             let s4011 = self.s4011.as_ref();
@@ -293,7 +304,7 @@ impl Driver {
                     self.ingest_queued(&mut buf67, &mut buf4011, &mut batch);
                 }
                 () = tokio::time::sleep(sleep) => {
-                    self.core.sans_io().handle_timeout(now());
+                    self.core.sans_io().handle_timeout(self.clock.now());
                     self.drain(self.iface.index, &mut batch);
                 }
             }
@@ -304,7 +315,7 @@ impl Driver {
             }
         }
         if let (Some(file), Core::Server(s)) = (self.leases.as_mut(), &self.core) {
-            file.save(s.leases())
+            file.compact(s.leases(), &self.clock)
                 .map_err(|e| Error::Dhcp(e.to_string()))?;
             tracing::info!(leases = s.leases().len(), file = %file.path().display(), "DHCP leases saved");
         }
@@ -337,7 +348,7 @@ impl Driver {
             return;
         };
         let dgram = Datagram::new(SocketAddr::V4(a.remote), SocketAddr::V4(a.local), payload);
-        self.core.sans_io().handle_datagram(now(), dgram);
+        self.core.sans_io().handle_datagram(self.clock.now(), dgram);
         let ifindex = if a.ifindex == 0 {
             self.iface.index
         } else {
@@ -380,33 +391,63 @@ impl Driver {
         while let Some(ev) = self.core.sans_io().poll_event() {
             // An offer binds nothing (the client must still REQUEST), so only bindings,
             // releases, expiries and declines cost an fsync.
-            batch.dirty |= matches!(&ev, DhcpEvent::Lease(c) if c.state != LeaseState::Offered);
-            log_event(&ev);
+            if let DhcpEvent::Lease(c) = &ev
+                && c.state != LeaseState::Offered
+            {
+                batch.changes.push(Lease {
+                    ip: c.ip,
+                    mac: c.mac,
+                    client_id: c.client_id.clone(),
+                    state: c.state,
+                    expires: c.expires,
+                });
+            }
+            log_event(&ev, &self.clock);
             if self.events.active()
-                && let Some(event) = to_event(&ev)
+                && let Some(event) = to_event(&ev, &self.clock)
             {
                 self.events.emit(|| event);
             }
         }
         let mut buf = [0u8; BUF];
-        while let Some(t) = self.core.sans_io().poll_transmit(now(), &mut buf) {
+        while let Some(t) = self
+            .core
+            .sans_io()
+            .poll_transmit(self.clock.now(), &mut buf)
+        {
             if let Some(payload) = buf.get(..t.len) {
                 batch.out.push((payload.to_vec(), t, ifindex));
             }
         }
     }
 
-    /// Saves the leases if they changed, then sends the replies: a client is never ACKed an
-    /// address the lease file does not hold yet. If the save fails, the replies are dropped
-    /// and the clients retry.
+    /// Journals the batch's lease changes (one `fdatasync`), then sends its replies: a client
+    /// is never ACKed an address the lease file does not hold yet. If the write fails, the
+    /// replies are dropped (the clients retry) and the changes kept for the next commit.
     async fn commit(&mut self, batch: &mut Batch) {
         let mut persisted = true;
-        if std::mem::take(&mut batch.dirty)
-            && let (Some(file), Core::Server(s)) = (self.leases.as_mut(), &self.core)
-            && let Err(e) = file.save(s.leases())
-        {
-            persisted = false;
-            tracing::error!(error = %e, "DHCP lease file not saved: replies withheld, the client will retry");
+        if let (Some(file), Core::Server(s)) = (self.leases.as_mut(), &self.core) {
+            match file.append(&batch.changes, &self.clock) {
+                Ok(()) => batch.changes.clear(),
+                Err(e) => {
+                    persisted = false;
+                    tracing::error!(error = %e, "DHCP lease file not written: replies withheld, the client will retry");
+                }
+            }
+            let live = s.leases().len();
+            if persisted && file.lines() > (live * COMPACT_FACTOR).max(live + COMPACT_SLACK) {
+                let t0 = std::time::Instant::now();
+                match file.compact(s.leases(), &self.clock) {
+                    Ok(()) => tracing::info!(
+                        leases = live,
+                        ms = t0.elapsed().as_millis(),
+                        "DHCP lease journal compacted"
+                    ),
+                    Err(e) => {
+                        tracing::error!(error = %e, "DHCP lease journal not compacted; appending on")
+                    }
+                }
+            }
         }
         for (payload, t, ifindex) in std::mem::take(&mut batch.out) {
             if !persisted {
@@ -458,21 +499,9 @@ impl Driver {
     }
 }
 
-/// The core's reservations from the config's.
-fn core_reservations(config: &DhcpConfig) -> Vec<pxe_dhcp::responder::Reservation> {
-    config
-        .reservations
-        .iter()
-        .map(|r| pxe_dhcp::responder::Reservation {
-            mac: r.mac,
-            ip: r.ip,
-        })
-        .collect()
-}
-
 /// A responder event as a stream event; none for messages that were never ours to answer
 /// (other clients on a shared LAN, the other server's traffic), which are only logged at debug.
-fn to_event(ev: &DhcpEvent) -> Option<Event> {
+fn to_event(ev: &DhcpEvent, clock: &Clock) -> Option<Event> {
     let at = SystemTime::now();
     let refused = |mac, why: String| {
         Event::Dhcp(DhcpDecision {
@@ -531,16 +560,14 @@ fn to_event(ev: &DhcpEvent) -> Option<Event> {
                 LeaseState::Expired => LeaseAction::Expired,
                 LeaseState::Declined => LeaseAction::Declined,
             },
-            remaining: Duration::from_micros(
-                c.expires.as_micros().saturating_sub(now().as_micros()),
-            ),
+            remaining: c.expires.saturating_duration_since(clock.now()),
         }),
         other => refused(None, format!("{other:?}")),
     })
 }
 
 /// One log line per DHCP decision, with its reason.
-fn log_event(ev: &DhcpEvent) {
+fn log_event(ev: &DhcpEvent, clock: &Clock) {
     match ev {
         DhcpEvent::Boot(b) => tracing::info!(
             mac = %b.client.mac,
@@ -572,7 +599,7 @@ fn log_event(ev: &DhcpEvent) {
             client_id = ?c.client_id.as_deref().map(|id| ClientKey::from_client_id(id).to_string()),
             ip = %c.ip,
             state = ?c.state,
-            expires_unix = c.expires.as_secs(),
+            expires_unix = clock.to_unix(c.expires) / 1_000_000,
             "DHCP lease"
         ),
         DhcpEvent::Nak {

@@ -11,6 +11,7 @@
 //! - logs one line per DHCP decision with its reason.
 
 pub mod arp;
+pub mod clock;
 mod driver;
 pub mod iface;
 pub mod leases;
@@ -19,18 +20,24 @@ pub mod net;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
-use pxe_dhcp::policy::{Match, Policy, Rule};
-use pxe_proto::MacAddr;
+use pxe_dhcp::policy::{Match, Policy, Rule, UefiChain};
+use pxe_dhcp::pxe::ArchKind;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::ranges::DhcpRange;
+use crate::ranges::{DhcpRange, Ipv4Network};
+use pxe_dhcp::responder::{PoolRange, Subnet};
 
 /// Where `--dhcp server` keeps its leases unless told otherwise.
 pub const DEFAULT_LEASES: &str = "/var/lib/pxe/leases.json";
 
 /// Default lease time: one hour.
 pub const DEFAULT_LEASE_SECS: u32 = 3600;
+
+/// The shortest `lease_time` accepted: two minutes, dnsmasq's floor too. Below it clients
+/// renew (at half the lease time) faster than a busy server, a slow relay or a PXE ROM's
+/// retransmission timers can keep up with, and `0` hands out leases that are expired at once.
+pub const MIN_LEASE_SECS: u32 = 120;
 
 /// The `[dhcp]` config table.
 ///
@@ -47,14 +54,23 @@ pub const DEFAULT_LEASE_SECS: u32 = 3600;
 /// uefi_via_4011 = false              # proxy: UEFI ROMs get the boot file via port 4011
 /// pxe_vendor_to_rom = false          # server: option 60/43 to plain PXE ROMs too
 /// max_clients_per_mac = 4            # server: client identifiers holding addresses per MAC; 0: no limit
+/// authoritative = false              # server: NAK requests for addresses not ours (dhcpd's `authoritative`)
 /// default_rules = true              # the built-in rules follow [[dhcp.rules]] (default)
+/// uefi = "ipxe"                      # UEFI PXE ROMs: ipxe (default) | shim (Secure Boot)
 /// [[dhcp.rules]]                    # optional; tried first, the first match wins
 /// name = "lab-pc"
 /// boot_file = "lab/pxelinux.0"
 /// match = { mac = { address = "52:54:00:12:34:56" } }
+/// [[dhcp.rules]]                    # a rule may pick the UEFI chain instead of a file
+/// name = "secure-boot-lab"
+/// uefi = "shim"
+/// match = { mac = { address = "52:54:00:00:00:00", mask = "ff:ff:ff:00:00:00" } }
 /// [[dhcp.reservations]]
 /// mac = "52:54:00:12:34:56"
 /// ip = "192.168.1.50"
+/// [[dhcp.subnet]]                   # server: a network behind a relay, see [`SubnetConfig`]
+/// network = "10.92.0.0/24"
+/// range = "10.92.0.100,10.92.0.200"
 /// ```
 ///
 /// The boot policy is the configured rules followed by `pxe-dhcp`'s default rules
@@ -88,6 +104,9 @@ pub struct DhcpConfig {
     pub next_server: Option<Ipv4Addr>,
     /// Fixed addresses by MAC (server mode).
     pub reservations: Vec<Reservation>,
+    /// Networks served through relays (`[[dhcp.subnet]]`, server mode).
+    #[serde(rename = "subnet")]
+    pub subnets: Vec<SubnetConfig>,
     /// Proxy mode: send UEFI PXE ROMs an offer without option 43 so they fetch the boot file
     /// through a port-4011 request (Pixiecore's UEFI path) instead of from the offer.
     pub uefi_via_4011: bool,
@@ -99,6 +118,14 @@ pub struct DhcpConfig {
     /// [`pxe_dhcp::responder::DEFAULT_MAX_CLIENTS_PER_MAC`]; see
     /// [`pxe_dhcp::responder::ServerConfig::max_clients_per_mac`].
     pub max_clients_per_mac: u32,
+    /// Server mode: whether this server owns every address of its network (ISC dhcpd's
+    /// `authoritative`). Off (the default), a rebooting or rebinding client asking for an
+    /// address this server does not lease, or that it has no record of, gets no answer, so
+    /// another server's clients on the same wire keep their leases (RFC 2131 §4.3.2). On, it
+    /// gets a NAK (a wrong address) or an ACK (a free pool address): the right choice when this
+    /// is the only DHCP server of the network. See
+    /// [`pxe_dhcp::responder::ServerConfig::authoritative`].
+    pub authoritative: bool,
     /// Boot policy rules in priority order (`[[dhcp.rules]]`, `pxe-dhcp`'s serde form), tried
     /// before the default rules.
     pub rules: Vec<Rule>,
@@ -106,6 +133,10 @@ pub struct DhcpConfig {
     /// PXE → undionly.kpxe, UEFI → ipxe.efi, iPXE → the next stage (pxelinux.0 on BIOS,
     /// boot.ipxe otherwise). With `false`, clients no configured rule matches get no boot reply.
     pub default_rules: bool,
+    /// The chain x64 UEFI PXE ROMs start under the default rules: `ipxe` (`ipxe.efi`, the
+    /// default) or `shim`, the signed shim → GRUB chain that machines with Secure Boot on
+    /// accept (`pxe init` lays it out; [`pxe_dhcp::policy::UefiChain`]).
+    pub uefi: UefiChain,
 }
 
 impl Default for DhcpConfig {
@@ -122,11 +153,14 @@ impl Default for DhcpConfig {
             lease_time: None,
             next_server: None,
             reservations: Vec::new(),
+            subnets: Vec::new(),
             uefi_via_4011: false,
             pxe_vendor_to_rom: false,
             max_clients_per_mac: pxe_dhcp::responder::DEFAULT_MAX_CLIENTS_PER_MAC,
+            authoritative: false,
             rules: Vec::new(),
             default_rules: true,
+            uefi: UefiChain::default(),
         }
     }
 }
@@ -168,14 +202,98 @@ impl DhcpOverrides {
     }
 }
 
-/// A fixed address for one client.
+/// A fixed address for one client: `pxe-dhcp`'s, read from `{ mac = "...", ip = "..." }`.
+pub use pxe_dhcp::responder::Reservation;
+
+/// A `[[dhcp.subnet]]` table: a network served through relays (chosen by the relay's address,
+/// `giaddr`, RFC 2131 §4.3.1), or the interface's own network described in full. Settings left
+/// out take the `[dhcp]` table's (DNS, domain, lease time); the router defaults to the relay.
+///
+/// ```toml
+/// [[dhcp.subnet]]
+/// network = "10.92.0.0/24"
+/// range = "10.92.0.100,10.92.0.200"     # or ranges = ["...", "..."]
+/// router = "10.92.0.1"
+/// dns = ["10.92.0.1"]
+/// domain = "lab2"
+/// lease_time = 7200
+/// reservations = [{ mac = "52:54:00:92:00:10", ip = "10.92.0.10" }]
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Reservation {
-    /// The client's hardware address.
-    pub mac: MacAddr,
-    /// The address it always gets.
-    pub ip: Ipv4Addr,
+pub struct SubnetConfig {
+    /// The network, `ADDRESS/PREFIX`.
+    pub network: Ipv4Network,
+    /// One address pool.
+    #[serde(default)]
+    pub range: Option<DhcpRange>,
+    /// More address pools.
+    #[serde(default)]
+    pub ranges: Vec<DhcpRange>,
+    /// Default gateway handed out (option 3); default: the relay's address.
+    #[serde(default)]
+    pub router: Option<Ipv4Addr>,
+    /// DNS servers handed out (option 6); default: `[dhcp] dns`.
+    #[serde(default)]
+    pub dns: Vec<Ipv4Addr>,
+    /// Domain name handed out (option 15); default: `[dhcp] domain`.
+    #[serde(default)]
+    pub domain: Option<String>,
+    /// Lease time in seconds; default: `[dhcp] lease_time`.
+    #[serde(default)]
+    pub lease_time: Option<u32>,
+    /// Fixed addresses by MAC, inside the network.
+    #[serde(default)]
+    pub reservations: Vec<Reservation>,
+}
+
+impl SubnetConfig {
+    /// Every pool of the subnet.
+    pub fn pools(&self) -> impl Iterator<Item = DhcpRange> + '_ {
+        self.range.iter().chain(self.ranges.iter()).copied()
+    }
+
+    /// What is wrong with the table, if anything.
+    fn problem(&self) -> Option<String> {
+        let net = self.network;
+        for r in self.pools() {
+            for ip in [r.first, r.last] {
+                if !net.contains(ip) {
+                    return Some(format!("range {r}: {ip} is not in {net}"));
+                }
+            }
+        }
+        if let Some(r) = self.reservations.iter().find(|r| !net.contains(r.ip)) {
+            return Some(format!("reservation {} → {}: not in {net}", r.mac, r.ip));
+        }
+        if let Some(t) = self.lease_time.filter(|&t| t < MIN_LEASE_SECS) {
+            return Some(format!(
+                "lease_time = {t}: leases shorter than {MIN_LEASE_SECS} seconds are refused"
+            ));
+        }
+        None
+    }
+
+    /// The lease server's form.
+    #[must_use]
+    pub fn to_subnet(&self) -> Subnet {
+        Subnet {
+            network: self.network.addr,
+            mask: self.network.mask(),
+            pools: self
+                .pools()
+                .map(|r| PoolRange {
+                    first: r.first,
+                    last: r.last,
+                })
+                .collect(),
+            reservations: self.reservations.clone(),
+            routers: self.router.into_iter().collect(),
+            dns_servers: self.dns.clone(),
+            domain_name: self.domain.clone(),
+            lease_time_secs: self.lease_time,
+        }
+    }
 }
 
 impl DhcpConfig {
@@ -198,10 +316,44 @@ impl DhcpConfig {
                 "--dhcp-range needs --dhcp server (a proxy hands out no addresses)".into(),
             ));
         }
-        if self.mode == DhcpMode::Server && self.range.is_none() && self.reservations.is_empty() {
+        if self.mode == DhcpMode::Server
+            && self.range.is_none()
+            && self.reservations.is_empty()
+            && self.subnets.is_empty()
+        {
             return Err(Error::Usage(
                 "--dhcp server needs an address pool: --dhcp-range FIRST,LAST (or [dhcp] range / reservations in the config)".into(),
             ));
+        }
+        Ok(())
+    }
+
+    /// Checks values that parse but cannot work: a `lease_time` under [`MIN_LEASE_SECS`].
+    pub fn check(&self) -> Result<(), Error> {
+        if let Some(t) = self.lease_time.filter(|&t| t < MIN_LEASE_SECS) {
+            return Err(Error::Usage(format!(
+                "[dhcp] lease_time = {t}: leases shorter than {MIN_LEASE_SECS} seconds are refused (clients would renew faster than a server or relay can answer; 0 would expire at once); use {MIN_LEASE_SECS} or more (default {DEFAULT_LEASE_SECS})"
+            )));
+        }
+        for (i, n) in self.subnets.iter().enumerate() {
+            if let Some(p) = n.problem() {
+                return Err(Error::Usage(format!(
+                    "[[dhcp.subnet]] {} ({}): {p}",
+                    i + 1,
+                    n.network
+                )));
+            }
+            if let Some(o) = self.subnets[..i]
+                .iter()
+                .find(|o| o.network.contains(n.network.addr) || n.network.contains(o.network.addr))
+            {
+                return Err(Error::Usage(format!(
+                    "[[dhcp.subnet]] {} ({}) overlaps {}: a relay's address must choose one subnet",
+                    i + 1,
+                    n.network,
+                    o.network
+                )));
+            }
         }
         Ok(())
     }
@@ -237,7 +389,19 @@ impl DhcpConfig {
     /// `{http}` in boot files gets that port, and the default rules are
     /// [`Policy::with_http`]'s (iPXE fetches `boot.ipxe`, and what it loads, over HTTP).
     pub fn policy_with_http(&self, http: Option<u16>) -> Result<Policy, Error> {
-        let base = http.map_or_else(Policy::default, Policy::with_http);
+        let base = http
+            .map_or_else(Policy::default, Policy::with_http)
+            .with_uefi_chain(self.uefi);
+        if let Some(r) = self
+            .rules
+            .iter()
+            .find(|r| r.boot_file.is_empty() && r.uefi.is_none())
+        {
+            return Err(Error::Usage(format!(
+                "[[dhcp.rules]] \"{}\": no boot_file (and no uefi = \"ipxe\" | \"shim\" choosing a UEFI chain): say what the clients it matches boot",
+                r.name
+            )));
+        }
         let mut policy = Policy {
             rules: self.rules.clone(),
             ..base.clone()
@@ -280,16 +444,35 @@ pub fn boot_files(config: &DhcpConfig, http: Option<u16>) -> Result<Vec<(String,
     }
     let mut files: Vec<(String, String)> = Vec::new();
     for r in config.policy_with_http(http)?.rules {
-        let catch_all = r.when == Match::default() && !r.once;
-        let local = match r.boot_file.strip_prefix("http://{http}/") {
-            Some(name) if http.is_some() => Some(name),
-            Some(_) => None,
-            None => Some(r.boot_file.as_str()),
-        };
-        if let Some(name) = local.filter(|f| !(f.contains("://") || f.contains('{'))) {
-            let f = name.trim_start_matches('/').to_owned();
-            if !files.iter().any(|(g, _)| *g == f) {
-                files.push((f, r.name));
+        // A rule that boots a UEFI chain (and maybe a file for the others) may not catch all.
+        let catch_all = r.when == Match::default() && !r.once && r.uefi.is_none();
+        let mut named: Vec<&str> = Vec::new();
+        if let Some(chain) = r.uefi {
+            named.extend(
+                [ArchKind::X64Uefi, ArchKind::Arm64Uefi]
+                    .into_iter()
+                    .filter_map(|a| chain.boot_file(a)),
+            );
+        }
+        if !r.boot_file.is_empty() {
+            named.push(&r.boot_file);
+        }
+        for boot_file in named {
+            let local = match boot_file.strip_prefix("http://{http}/") {
+                Some(name) if http.is_some() => Some(name),
+                Some(_) => None,
+                None => Some(boot_file),
+            };
+            let Some(name) = local.filter(|f| !(f.contains("://") || f.contains('{'))) else {
+                continue;
+            };
+            let name = name.trim_start_matches('/');
+            // The signed chain's later files (GRUB, grub.cfg) are fetched by the chain itself.
+            let chain = UefiChain::files_after(name);
+            for f in core::iter::once(name).chain(chain.iter().copied().skip(1)) {
+                if !files.iter().any(|(g, _)| g == f) {
+                    files.push((f.to_owned(), r.name.clone()));
+                }
             }
         }
         if catch_all {
@@ -328,6 +511,69 @@ mod tests {
     use pxe_dhcp::pxe::{Arch, ClientInfo, Firmware};
 
     use super::*;
+    use pxe_proto::MacAddr;
+
+    #[test]
+    fn subnet_tables_parse_and_are_checked() {
+        let path = std::path::Path::new("/etc/pxe/pxe.toml");
+        let c = crate::config::Config::parse(
+            r#"
+            [dhcp]
+            mode = "server"
+            [[dhcp.subnet]]
+            network = "10.92.0.0/24"
+            range = "10.92.0.100,10.92.0.110"
+            ranges = ["10.92.0.200,10.92.0.210"]
+            lease_time = 7200
+            reservations = [{ mac = "52:54:00:92:00:10", ip = "10.92.0.10" }]
+            [[dhcp.subnet]]
+            network = "10.93.0.0/16"
+            router = "10.93.0.1"
+            "#,
+            path,
+        )
+        .expect("parse");
+        let n = c.dhcp.subnets[0].to_subnet();
+        assert_eq!(n.mask, Ipv4Addr::new(255, 255, 255, 0));
+        assert_eq!(n.pools.len(), 2);
+        assert_eq!(n.lease_time_secs, Some(7200));
+        assert_eq!(
+            c.dhcp.subnets[1].to_subnet().mask,
+            Ipv4Addr::new(255, 255, 0, 0)
+        );
+        for (bad, says) in [
+            ("network = \"10.92.0.1/24\"", "host bits set"),
+            (
+                "network = \"10.92.0.0/24\"\nrange = \"10.92.1.1,10.92.1.9\"",
+                "is not in 10.92.0.0/24",
+            ),
+            (
+                "network = \"10.92.0.0/24\"\nlease_time = 30",
+                "lease_time = 30",
+            ),
+            (
+                "network = \"10.92.0.0/24\"\nreservations = [{ mac = \"52:54:00:00:00:01\", ip = \"10.1.0.1\" }]",
+                "not in 10.92.0.0/24",
+            ),
+            (
+                "network = \"10.92.0.0/24\"\n[[dhcp.subnet]]\nnetwork = \"10.92.0.0/25\"",
+                "overlaps",
+            ),
+            (
+                "network = \"10.92.0.0/24\"\nrouters = \"x\"",
+                "unknown field",
+            ),
+        ] {
+            let text = format!("[dhcp]\n[[dhcp.subnet]]\n{bad}\n");
+            let err = crate::config::Config::parse(&text, path)
+                .expect_err(bad)
+                .to_string();
+            assert!(
+                err.contains(says) && err.contains("/etc/pxe/pxe.toml"),
+                "{bad}: {err}"
+            );
+        }
+    }
 
     #[test]
     fn table_parses_and_flags_win() {
@@ -361,6 +607,23 @@ mod tests {
         assert_eq!(c.mode(), DhcpMode::Server);
         assert_eq!(c.interface(), Some("br0"));
         assert_eq!(c.leases_path(), PathBuf::from("/tmp/l.json"));
+    }
+
+    #[test]
+    fn a_lease_time_under_the_minimum_is_a_config_error() {
+        for t in [0, 1, 119] {
+            let text = format!("[dhcp]\nmode = \"server\"\nlease_time = {t}\n");
+            let err =
+                crate::config::Config::parse(&text, std::path::Path::new("/etc/pxe/pxe.toml"))
+                    .expect_err("too short");
+            let msg = err.to_string();
+            assert!(
+                msg.contains("/etc/pxe/pxe.toml") && msg.contains(&format!("lease_time = {t}")),
+                "{msg}"
+            );
+        }
+        crate::config::Config::parse("[dhcp]\nlease_time = 120\n", std::path::Path::new("t"))
+            .expect("the minimum is accepted");
     }
 
     #[test]
@@ -587,6 +850,55 @@ mod tests {
             },
             ipxe: None,
         }
+    }
+
+    #[test]
+    fn uefi_shim_switch_and_rule_choose_the_signed_chain() {
+        let server = Ipv4Addr::new(192, 0, 2, 1);
+        let sb_pc = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56];
+        let other = [0x52, 0x54, 0x00, 0x65, 0x43, 0x21];
+        let global: DhcpConfig =
+            toml::from_str("mode = \"proxy\"\nuefi = \"shim\"\n").expect("parse");
+        let d = global
+            .policy()
+            .expect("policy")
+            .decide(&client(other, 1, Firmware::PxeRom, 7), server)
+            .expect("a boot file");
+        assert_eq!(d.boot_file, "shimx64.efi", "{}", d.reason);
+        let files: Vec<String> = boot_files(&global, None)
+            .expect("files")
+            .into_iter()
+            .map(|(f, _)| f)
+            .collect();
+        for f in ["shimx64.efi", "grubx64.efi", "grub/grub.cfg"] {
+            assert!(files.iter().any(|g| g == f), "{f} in {files:?}");
+        }
+        assert!(!files.iter().any(|g| g == "ipxe.efi"), "{files:?}");
+        let per_rule: DhcpConfig = toml::from_str(
+            r#"
+            mode = "proxy"
+            [[rules]]
+            name = "sb-pc"
+            uefi = "shim"
+            match = { mac = { address = "52:54:00:12:34:56" } }
+            "#,
+        )
+        .expect("parse");
+        let policy = per_rule.policy().expect("policy");
+        let decide = |mac, arch| {
+            policy
+                .decide(&client(mac, 1, Firmware::PxeRom, arch), server)
+                .expect("a boot file")
+        };
+        assert_eq!(decide(sb_pc, 7).boot_file, "shimx64.efi");
+        assert_eq!(decide(sb_pc, 0).boot_file, "undionly.kpxe");
+        let d = decide(other, 7);
+        assert_eq!(d.boot_file, "ipxe.efi");
+        assert!(d.reason.contains("Secure Boot"), "{}", d.reason);
+        let neither: DhcpConfig =
+            toml::from_str("mode = \"proxy\"\n[[rules]]\nname = \"x\"\n").expect("parse");
+        let e = neither.policy().expect_err("a rule that boots nothing");
+        assert!(e.to_string().contains("no boot_file"), "{e}");
     }
 
     #[test]

@@ -3,9 +3,15 @@
 //! A DHCP server cannot use a plain UDP socket: requests arrive as broadcasts from clients that
 //! have no address yet, replies must leave on the interface the request came in on, and some go
 //! to an address the client does not answer ARP for yet (RFC 2131 §4.1). So each socket sets
-//! `SO_REUSEADDR`, `SO_BROADCAST`, optionally `SO_BINDTODEVICE`, and `IP_PKTINFO`, which gives
-//! each received datagram its destination address and interface index and lets each send pick
-//! the outgoing interface.
+//! `SO_BROADCAST`, optionally `SO_BINDTODEVICE`, and `IP_PKTINFO`, which gives each received
+//! datagram its destination address and interface index and lets each send pick the outgoing
+//! interface.
+//!
+//! One interface takes one DHCP service: [`InterfaceClaim`] stops a second `pxe` (proxy or
+//! server) on it, and a server binds port 67 without `SO_REUSEADDR`, so another DHCP server on
+//! the interface (dnsmasq, dhcpd, Kea) makes one of the two fail at start instead of both
+//! answering every client. Only a proxy shares port 67 (`SO_REUSEADDR`): proxyDHCP beside the
+//! network's DHCP server on one host is how PXE 2.1 §2.2 deploys it.
 
 use std::io::{self, IoSlice};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
@@ -37,13 +43,15 @@ pub struct DhcpSocket {
 }
 
 impl DhcpSocket {
-    /// Binds `0.0.0.0:port` (or `bind_ip:port`), restricted to `device` when given.
+    /// Binds `0.0.0.0:port`, restricted to `device` when given; `shared`: with `SO_REUSEADDR`,
+    /// beside another server's socket on the port (a proxy beside the DHCP server).
     ///
     /// Binding the wildcard address is required to receive broadcasts; `SO_BINDTODEVICE` is
-    /// what keeps a multi-homed server from answering on the wrong network.
-    pub fn bind(port: u16, device: Option<&str>) -> io::Result<DhcpSocket> {
+    /// what keeps a multi-homed server from answering on the wrong network, and what lets one
+    /// `pxe` per interface bind the port without `SO_REUSEADDR`.
+    pub fn bind(port: u16, device: Option<&str>, shared: bool) -> io::Result<DhcpSocket> {
         let sock = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
-        sock.set_reuse_address(true)?;
+        sock.set_reuse_address(shared)?;
         sock.set_broadcast(true)?;
         if let Some(dev) = device {
             sock.bind_device(Some(dev.as_bytes())).map_err(|e| {
@@ -54,9 +62,19 @@ impl DhcpSocket {
         sock.set_nonblocking(true)?;
         let addr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port));
         sock.bind(&addr.into()).map_err(|e| {
+            let on = device.map_or_else(String::new, |d| format!(" on {d}"));
+            let hint = match e.kind() {
+                io::ErrorKind::AddrInUse => format!(
+                    "another DHCP server (dnsmasq, dhcpd, Kea, or a pxe not bound to an interface) holds UDP port {port}{on}; one interface takes one DHCP server"
+                ),
+                io::ErrorKind::PermissionDenied => {
+                    "ports below 1024 need root or CAP_NET_BIND_SERVICE".to_owned()
+                }
+                _ => "is the interface up?".to_owned(),
+            };
             io::Error::new(
                 e.kind(),
-                format!("binding UDP port {port} for DHCP: {e} (another DHCP server running? port 67 needs root or CAP_NET_BIND_SERVICE)"),
+                format!("binding UDP port {port}{on} for DHCP: {e} ({hint})"),
             )
         })?;
         let port = sock.local_addr()?.as_socket().map_or(port, |a| a.port());
@@ -115,6 +133,69 @@ impl DhcpSocket {
     }
 }
 
+/// This process's claim on DHCP for one interface: a listening abstract Unix socket named
+/// after it. Abstract names live in the network namespace and vanish with the process (also on
+/// `kill -9`), so a claim is never left stale and two namespaces never collide.
+#[derive(Debug)]
+pub struct InterfaceClaim {
+    _listener: std::os::unix::net::UnixListener,
+}
+
+/// Why [`InterfaceClaim::take`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClaimError {
+    /// Another `pxe` serves DHCP on the interface.
+    #[error(
+        "another pxe process{} already serves DHCP (proxy or server) on interface {interface}; one interface takes one DHCP service: two would both answer every client, and two servers would hand out one address twice. Stop it, or serve another interface"
+    , pid.map_or_else(String::new, |p| format!(" (pid {p})")))]
+    Taken {
+        /// The interface.
+        interface: String,
+        /// The other process, when the kernel says.
+        pid: Option<i32>,
+    },
+    /// The claim socket could not be made.
+    #[error("claiming DHCP on interface {interface}: {source}")]
+    Io {
+        /// The interface.
+        interface: String,
+        /// The OS error.
+        source: io::Error,
+    },
+}
+
+impl InterfaceClaim {
+    /// Claims DHCP on `interface` for this process, as long as the claim lives.
+    pub fn take(interface: &str) -> Result<InterfaceClaim, ClaimError> {
+        use std::os::linux::net::SocketAddrExt;
+        use std::os::unix::net::{SocketAddr as UnixAddr, UnixListener, UnixStream};
+
+        let name = format!("pxe/dhcp/{interface}");
+        let io_err = |source| ClaimError::Io {
+            interface: interface.to_owned(),
+            source,
+        };
+        let addr = UnixAddr::from_abstract_name(name.as_bytes()).map_err(io_err)?;
+        match UnixListener::bind_addr(&addr) {
+            Ok(l) => Ok(InterfaceClaim { _listener: l }),
+            Err(e) if e.kind() == io::ErrorKind::AddrInUse => {
+                // The holder's pid, for the message: the credentials of a listening socket are
+                // those of the process that called listen(2).
+                let pid = UnixStream::connect_addr(&addr).ok().and_then(|s| {
+                    nix::sys::socket::getsockopt(&s, sockopt::PeerCredentials)
+                        .ok()
+                        .map(|c| c.pid())
+                });
+                Err(ClaimError::Taken {
+                    interface: interface.to_owned(),
+                    pid,
+                })
+            }
+            Err(e) => Err(io_err(e)),
+        }
+    }
+}
+
 fn recv_pktinfo(fd: i32, port: u16, buf: &mut [u8]) -> io::Result<Arrival> {
     let mut cmsg = crate::udp::pktinfo_cmsg_space();
     let got = crate::udp::recv_pktinfo(fd, buf, &mut cmsg)?;
@@ -169,10 +250,36 @@ fn send_pktinfo(
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_second_claim_on_an_interface_is_refused_with_the_holders_pid() {
+        let name = format!("test-{}", std::process::id());
+        let first = InterfaceClaim::take(&name).expect("first claim");
+        let err = InterfaceClaim::take(&name).expect_err("second claim");
+        let msg = err.to_string();
+        assert!(
+            msg.contains(&format!("pid {}", std::process::id())) && msg.contains(&name),
+            "{msg}"
+        );
+        InterfaceClaim::take(&format!("{name}-other")).expect("another interface is free");
+        drop(first);
+        InterfaceClaim::take(&name).expect("free again once dropped");
+    }
+
+    #[tokio::test]
+    async fn an_exclusive_port_is_refused_to_a_second_socket() {
+        let first = DhcpSocket::bind(0, Some("lo"), false).expect("bind");
+        let port = first.port();
+        let err = DhcpSocket::bind(port, Some("lo"), false).expect_err("in use");
+        assert_eq!(err.kind(), io::ErrorKind::AddrInUse);
+        assert!(err.to_string().contains("another DHCP server"), "{err}");
+        let err = DhcpSocket::bind(port, Some("lo"), true).expect_err("shared needs both");
+        assert_eq!(err.kind(), io::ErrorKind::AddrInUse);
+    }
+
     #[tokio::test]
     async fn loopback_round_trip_reports_destination_and_interface() {
-        let server = DhcpSocket::bind(0, None).expect("bind");
-        let client = DhcpSocket::bind(0, None).expect("bind");
+        let server = DhcpSocket::bind(0, None, false).expect("bind");
+        let client = DhcpSocket::bind(0, None, false).expect("bind");
         let to = SocketAddrV4::new(Ipv4Addr::LOCALHOST, server.port());
         client
             .send(b"hello", to, 0, Ipv4Addr::UNSPECIFIED)
