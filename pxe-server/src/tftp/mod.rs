@@ -15,6 +15,7 @@ pub mod transfer;
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -78,6 +79,9 @@ impl Settings {
             blksize_max: t.blksize_max.unwrap_or(DEFAULT_BLKSIZE_MAX),
             windowsize_max: t.windowsize_max.unwrap_or(defaults.windowsize_max),
             allow_write: t.create,
+            max_handshakes: t
+                .max_handshakes
+                .map_or(defaults.max_handshakes, NonZeroU32::get),
             ..defaults
         };
         Self {
