@@ -22,6 +22,10 @@
 #   ovmf
 #   pxelinux, syslinux-common,   the boot files `pxe init` lays out
 #   ipxe
+#   systemd                      systemd-analyze: the unit's security score (scripts/unit-check.sh)
+#   python3-prometheus-client    the reference parser /metrics is checked with (tests/admin.rs)
+#   chromium                     the status page loaded in a real browser (tests/status_page.rs)
+#   man-db, adduser              the .deb install test (scripts/deb.sh): `man -w pxe`, the postinst
 #   shim-signed,                 the signed UEFI Secure Boot chain `pxe init` lays out: shim
 #   grub-efi-amd64-signed        (shimx64.efi.signed) and the netboot GRUB (grubnetx64.efi.signed)
 #   busybox-static, xorriso,     the real OS the firmware tests boot (tests/support/os_image.rs):
@@ -46,6 +50,7 @@ PACKAGES=(
   pxelinux syslinux-common ipxe debian-installer-12-netboot-amd64
   shim-signed grub-efi-amd64-signed busybox-static xorriso isolinux
   libwrap0 libpcre2-8-0
+  systemd python3-prometheus-client chromium man-db adduser
 )
 # Daemons some of these packages would start on a normal (systemd or sysv) Debian machine.
 SERVICES=(tftpd-hpa dnsmasq atftpd isc-dhcp-relay)

@@ -38,6 +38,8 @@ command -v cargo >/dev/null 2>&1 || {
 }
 
 bash scripts/install-deps.sh
+# The systemd unit's hardening score (systemd-analyze security, offline; target <= 3.0).
+bash scripts/unit-check.sh
 # Style gates first: they are the cheapest to fail.
 cargo fmt --all -- --check
 # --all-features: the smoltcp driver's tests (pxe-tftp feature `smoltcp`) run too.
@@ -66,6 +68,9 @@ fi
 passed=$(grep -Eo '[0-9]+ passed' "$log" | awk '{s += $1} END {print s + 0}')
 echo "test.sh: $passed tests passed, none ignored"
 
+# The .deb: built (cargo-deb), installed in a throwaway overlay, `pxe --version`, `man -w pxe`,
+# `pxe doctor`, purged.
+bash scripts/deb.sh
 # No core or dependency may pull in std (a staticlib with its own panic handler and allocator).
 bash .ci/nostd-canary.sh
 # Every fuzz target builds and survives a short run; saved findings replay as regressions.

@@ -15,7 +15,7 @@ mod tftp;
 
 pub use dhcp::{dhcp_message, dhcp_suboptions};
 pub use dhcp_responder::{dhcp_lease_server, dhcp_proxy};
-pub use menu::{menu_model, menu_parse};
+pub use menu::{grub_lint, menu_model, menu_parse};
 pub use menu_tree::menu_tree;
 pub use tftp::{tftp_client, tftp_packet, tftp_path, tftp_server_session};
 
@@ -35,6 +35,7 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("menu_parse", menu_parse),
     ("menu_model", menu_model),
     ("menu_tree", menu_tree),
+    ("grub_lint", grub_lint),
 ];
 
 /// Decodes a structured input; a too-short input decodes to nothing and the target returns.

@@ -59,6 +59,8 @@ enum BootIn {
     LocalBoot,
     Chain(Text),
     Http(Text, Vec<Text>, Text),
+    Sanboot(Text),
+    Wimboot(Text, Vec<Text>),
 }
 
 #[derive(Debug, arbitrary::Arbitrary)]
@@ -126,6 +128,11 @@ pub fn menu_model(data: &[u8]) {
                     initrd: texts(i),
                     append: a.0,
                 },
+                BootIn::Sanboot(image) => Boot::Sanboot { image: image.0 },
+                BootIn::Wimboot(w, f) => Boot::Wimboot {
+                    wimboot: w.0,
+                    files: texts(f),
+                },
             },
             help: e.help.map(|h| h.0),
             hidden: e.hidden,
@@ -183,10 +190,49 @@ pub fn menu_model(data: &[u8]) {
             );
         }
     }
+    // The GRUB file: lints clean (quotes closed, blocks balanced) against a tree holding every
+    // file the entries name, and has a menuentry for each entry GRUB can boot.
+    let grub = &files
+        .iter()
+        .find(|f| f.path == pxe_menu::GRUB_CFG)
+        .expect("no grub.cfg rendered")
+        .contents;
+    // grub.cfg names every file from the TFTP root (`/kernel`); the lint asks without the `/`.
+    let named: Vec<&str> = menu
+        .entries
+        .iter()
+        .flat_map(|e| e.boot.files())
+        .map(|f| f.trim_start_matches('/'))
+        .collect();
+    let found = pxe_menu::lint_grub(grub, &|p| named.contains(&p));
+    assert!(found.is_empty(), "grub.cfg lint: {found:#?}\n{grub}");
+    let left_out: Vec<&str> = menu.grub_left_out().iter().map(|(id, _)| *id).collect();
+    for e in menu.entries.iter().filter(|e| !e.hidden) {
+        let entry = format!("--id {} {{", pxe_menu::grub_quote(&e.id));
+        assert_eq!(
+            grub.contains(&entry),
+            !left_out.contains(&e.id.as_str()),
+            "entry {} in grub.cfg: rendered iff GRUB can boot it\n{grub}",
+            e.id
+        );
+    }
     let imported = Menu::import(&cfg).menu;
     let back: Vec<&str> = imported.entries.iter().map(|e| e.id.as_str()).collect();
     assert_eq!(
         back, want,
         "import(render(menu)) changed the entries\n{cfg_text}"
     );
+}
+
+/// The GRUB lint on any text never panics, and what it reports stays within the text's lines.
+pub fn grub_lint(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let lines = u32::try_from(text.lines().count()).unwrap_or(u32::MAX);
+    for f in pxe_menu::lint_grub(&text, &|p| p.len() % 2 == 0) {
+        assert!(
+            f.line >= 1 && f.line <= lines.max(1),
+            "finding at line {} of {lines}: {f:?}",
+            f.line
+        );
+    }
 }

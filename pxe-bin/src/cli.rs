@@ -42,6 +42,19 @@ pub enum Command {
     Init(InitArgs),
     /// Check the served tree and the config.
     Doctor(DoctorArgs),
+    /// List the DHCP server's leases (from its lease file; works while it runs).
+    Leases(LeasesArgs),
+    /// Write the man pages and shell completions into a directory (packaging).
+    #[command(hide = true, name = "generate-assets")]
+    GenerateAssets(AssetsArgs),
+}
+
+/// `pxe generate-assets DIR`.
+#[derive(Debug, Clone, Args)]
+pub struct AssetsArgs {
+    /// Output directory: `man/*.1`, `completions/{pxe.bash,_pxe,pxe.fish}`.
+    #[arg(value_name = "DIR")]
+    pub out: PathBuf,
 }
 
 /// `pxe serve` flags. Each one overrides the config file.
@@ -113,9 +126,13 @@ pub struct TftpArgs {
     /// Like tftpd-hpa `--secure`: names are relative to the root (a leading `/` is the root).
     #[arg(long)]
     pub secure: bool,
-    /// Drop privileges to this user after binding.
+    /// Switch to this user after binding (default: the system user `pxe` when it exists).
     #[arg(long, value_name = "NAME")]
     pub user: Option<String>,
+    /// Like tftpd-hpa `--permissive`: serve files that are not world-readable too (by default
+    /// only files with the "other" read bit are served).
+    #[arg(long, short = 'p')]
+    pub permissive: bool,
     /// Accept uploads (write requests), creating or replacing files. Atomic: written to a
     /// temporary file and renamed over the target only when complete.
     #[arg(long)]
@@ -331,6 +348,20 @@ pub struct DoctorArgs {
     /// Config file (TOML) to check.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+}
+
+/// `pxe leases [--config FILE | --leases FILE] [--json]`.
+#[derive(Debug, Clone, Args)]
+pub struct LeasesArgs {
+    /// Config file whose `[dhcp] leases` names the lease file.
+    #[arg(long, value_name = "FILE", default_value = pxe_server::config::DEFAULT_PATH)]
+    pub config: PathBuf,
+    /// The lease file itself (overrides the config).
+    #[arg(long, value_name = "FILE")]
+    pub leases: Option<PathBuf>,
+    /// One JSON object per lease instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[cfg(test)]

@@ -282,6 +282,10 @@ mode = "off"                  # "proxy" beside an existing DHCP server, "server"
 # name = "secure-boot-pcs"
 # uefi = "shim"
 # match = {{ mac = {{ address = "52:54:00:00:00:00", mask = "ff:ff:ff:00:00:00" }} }}
+
+[admin]
+# Off unless listen is set: Prometheus /metrics and the live status page (README "Monitoring").
+# listen = "127.0.0.1:9169"
 "#,
         root = root.display(),
         menu = root.join("menu.toml").display()

@@ -3,13 +3,14 @@
 //! Every subcommand lives in its own module with a `run` function returning
 //! `Result<ExitCode, Error>`; `main` only parses flags, sets up logging and dispatches.
 
+mod assets;
 mod cli;
 mod doctor;
 mod doctor_secure_boot;
 mod error;
 mod get;
 mod init;
-mod logging;
+mod leases_cmd;
 mod menu_cmd;
 mod serve_cmd;
 
@@ -24,7 +25,7 @@ fn main() -> ExitCode {
     let command = cli
         .command
         .unwrap_or_else(|| Command::Serve(ServeArgs::default()));
-    logging::init(
+    pxe_server::logging::init(
         cli.log_format
             .or_else(|| config_log_format(&command))
             .unwrap_or_default(),
@@ -36,6 +37,8 @@ fn main() -> ExitCode {
         Command::Menu(args) => menu_cmd::run(args),
         Command::Init(args) => init::run(args),
         Command::Doctor(args) => doctor::run(args),
+        Command::Leases(args) => leases_cmd::run(args),
+        Command::GenerateAssets(args) => assets::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,6 +1,7 @@
 //! `pxe serve` and `pxe tftp`: the command-line flags turned into the server library's
 //! config and overrides, then [`pxe_server::serve::run`] / [`pxe_server::tftp::run`].
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use pxe_server::config::{Config, Overrides, TftpConfig};
@@ -9,20 +10,75 @@ use pxe_server::dhcp::DhcpOverrides;
 use crate::cli::{ServeArgs, TftpArgs};
 use crate::error::Error;
 
-/// Runs `pxe serve` (and plain `pxe`, the demo).
+/// Runs `pxe serve` (and plain `pxe`, the demo). With `--config`, SIGHUP reads the file
+/// again (the flags still win over it) and re-renders the menu when its source changed.
 pub fn serve(args: &ServeArgs) -> Result<ExitCode, Error> {
     let demo = args.is_demo();
-    let mut config = match &args.config {
-        Some(path) => Config::load(path)?,
-        None => Config::default(),
-    };
     let mut overrides = Overrides::default();
     overrides.root.clone_from(&args.root);
     overrides.listen = args.listen;
     overrides.http = args.http;
     overrides.dhcp = dhcp_overrides(args);
-    config.apply_overrides(&overrides)?;
-    pxe_server::serve::run(config, demo)
+    let load = move |path: Option<&Path>| -> Result<Config, Error> {
+        let mut config = match path {
+            Some(path) => Config::load(path)?,
+            None => Config::default(),
+        };
+        config.apply_overrides(&overrides)?;
+        Ok(config)
+    };
+    let config = load(args.config.as_deref())?;
+    let source = args.config.clone().map(|path| {
+        let mut menu = MenuSource::new(&config);
+        Box::new(move || {
+            let config = load(Some(&path))?;
+            config
+                .validate()
+                .map_err(|m| Error::Usage(format!("configuration not reloaded: {m}")))?;
+            // The rules still apply when the menu cannot be written (a root the service user
+            // may not write): the error says so, and the next reload tries again.
+            if let Err(e) = menu.rerender_if_changed(&config) {
+                tracing::error!(error = %e, "menu not re-rendered; fix the menu source, or let the server's user write the rendered files (or run `pxe menu render` as root), then reload again");
+            }
+            Ok(config)
+        }) as pxe_server::serve::ConfigSource
+    });
+    pxe_server::serve::run_reloadable(config, demo, source)
+}
+
+/// The menu source (`menu = "..."`) as last seen, to re-render it into the root when a
+/// reload finds it changed.
+struct MenuSource {
+    text: Option<String>,
+}
+
+impl MenuSource {
+    fn new(config: &Config) -> Self {
+        let text = config
+            .menu
+            .as_ref()
+            .and_then(|p| std::fs::read_to_string(p).ok());
+        Self { text }
+    }
+
+    fn rerender_if_changed(&mut self, config: &Config) -> Result<(), Error> {
+        let (Some(src), Some(root)) = (&config.menu, &config.root) else {
+            return Ok(());
+        };
+        let text = std::fs::read_to_string(src)
+            .map_err(|e| Error::io(format!("read menu {}", src.display()), e))?;
+        if self.text.as_deref() == Some(text.as_str()) {
+            return Ok(());
+        }
+        let files = crate::menu_cmd::render_toml(&text)
+            .map_err(|e| Error::Menu(format!("{}: {e}", src.display())))?;
+        for (path, contents) in &files {
+            crate::init::write_atomic(&root.join(path), contents.as_bytes())?;
+        }
+        tracing::info!(menu = %src.display(), files = files.len(), "menu re-rendered into the root");
+        self.text = Some(text);
+        Ok(())
+    }
 }
 
 fn dhcp_overrides(args: &ServeArgs) -> DhcpOverrides {
@@ -41,6 +97,7 @@ pub fn tftp(args: &TftpArgs) -> Result<ExitCode, Error> {
         secure: args.secure,
         user: args.user.clone(),
         create: args.create,
+        permissive: args.permissive,
         blksize_max: args.blksize_max,
         windowsize_max: args.windowsize_max,
         port_range: args.port_range,

@@ -374,3 +374,40 @@ fn import_keeps_menu_passwd_and_prints_what_it_leaves_out() {
         "iPXE cannot check the password: {ipxe}"
     );
 }
+
+/// A Latin-1 config (as old Windows-era trees have) is linted, not refused; a file that is
+/// only a fragment, named on its own, gets only what is wrong in itself.
+#[test]
+fn latin1_configs_and_fragments_lint_on_their_own() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let cfg = tmp.path().join("default");
+    fs::write(
+        &cfg,
+        b"UI menu.c32\nDEFAULT fr\nLABEL fr\n  MENU LABEL Fran\xe7ais\n  KERNEL vmlinuz\n",
+    )
+    .expect("write");
+    let o = pxe(&["menu", "lint", s(&cfg)]);
+    let out = stdout(&o);
+    assert!(o.status.success(), "{}", both(&o));
+    assert!(out.contains(":4:1: info[M044 non-utf8]"), "{out}");
+
+    // Label lines without a LABEL above and no DEFAULT: a fragment, nothing to say.
+    let frag = tmp.path().join("body.cfg");
+    fs::write(
+        &frag,
+        "  KERNEL vmlinuz\n  APPEND quiet\nLABEL b\n  KERNEL k\n",
+    )
+    .expect("write");
+    let o = pxe(&["menu", "lint", s(&frag)]);
+    assert!(o.status.success(), "{}", both(&o));
+    assert!(stdout(&o).contains("0 finding(s)"), "{}", both(&o));
+    // Something wrong in it is still found.
+    fs::write(&frag, "  KERNEL vmlinuz\nLABEL b\n  LINUX menu.c32\n").expect("write");
+    let o = pxe(&["menu", "lint", s(&frag)]);
+    assert_eq!(o.status.code(), Some(1), "{}", both(&o));
+    assert!(
+        stdout(&o).contains("error[M040 wrong-loader]"),
+        "{}",
+        both(&o)
+    );
+}

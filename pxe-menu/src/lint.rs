@@ -300,6 +300,9 @@ pub struct LintOptions<'t> {
     /// Whether `INCLUDE`d files are already part of the config (read by [`crate::Tree`]); when
     /// not, a config with includes does not have its targets judged.
     pub includes_read: bool,
+    /// The paths of the files [`Item::file`] indexes (set by [`crate::Tree::lint`]), so a
+    /// message can name another file.
+    pub files: &'t [String],
     /// The firmware the config is for.
     pub firmware: Firmware,
     /// The served tree, for the file checks; `None` skips them.
@@ -319,6 +322,7 @@ impl Default for LintOptions<'_> {
             loader: Loader::Pxelinux,
             mode: LintMode::Entry,
             includes_read: false,
+            files: &[],
             firmware: Firmware::Bios,
             tree: None,
             prefix: "",
@@ -1344,7 +1348,14 @@ impl Linter<'_, '_> {
                 } else {
                     (
                         Severity::Info,
-                        format!("line {} of an included file", first.line),
+                        match self
+                            .opts
+                            .files
+                            .get(usize::try_from(first.file).unwrap_or(usize::MAX))
+                        {
+                            Some(path) => format!("{path}:{}", first.line),
+                            None => format!("line {} of an included file", first.line),
+                        },
                     )
                 };
                 self.push_sev(

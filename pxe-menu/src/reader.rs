@@ -166,6 +166,7 @@ impl Tree {
             let o = LintOptions {
                 mode: root.mode,
                 includes_read: !root.missing_includes,
+                files: &self.files,
                 prefix: &root.prefix,
                 ..*opts
             };

@@ -10,6 +10,7 @@
 //! secure = true
 //! user = "tftp"
 //! create = false
+//! permissive = false          # true: also serve files that are not world-readable
 //! blksize_max = 1468
 //! windowsize_max = 64
 //! port_range = "49152:65535"
@@ -21,6 +22,9 @@
 //! max_connections = 1000
 //!
 //! [dhcp]                      # owned by crate::dhcp::DhcpConfig
+//!
+//! [admin]                     # off unless listen is set: /metrics and the status page
+//! listen = "127.0.0.1:9169"
 //! ```
 
 use std::net::SocketAddr;
@@ -51,6 +55,8 @@ pub struct Config {
     pub http: HttpConfig,
     /// DHCP settings (see `crate::dhcp`).
     pub dhcp: crate::dhcp::DhcpConfig,
+    /// The admin listener: metrics and the status page (see `crate::admin`).
+    pub admin: crate::admin::AdminConfig,
 }
 
 /// Settings given outside the config file (`pxe serve`'s flags); each one set wins over the
@@ -80,6 +86,10 @@ pub struct TftpConfig {
     pub user: Option<String>,
     /// Accept uploads (write requests), atomically: temporary file, then rename.
     pub create: bool,
+    /// Serve files that are not world-readable too (tftpd-hpa `--permissive`); by default
+    /// only files with the "other" read bit are served, so a private file (mode 0600) put
+    /// under the root is never sent to the network.
+    pub permissive: bool,
     /// Largest blksize granted.
     pub blksize_max: Option<u16>,
     /// Largest windowsize granted.

@@ -195,6 +195,10 @@ pub struct TransferFinished {
     pub duration: Duration,
     /// The HTTP status sent (HTTP only).
     pub status: Option<u16>,
+    /// TFTP packets sent again (a timeout or a repeated ACK); 0 for HTTP.
+    pub retransmits: u64,
+    /// TFTP retransmission timeouts that fired; 0 for HTTP.
+    pub timeouts: u64,
     /// How it ended.
     pub result: TransferResult,
 }
@@ -294,6 +298,8 @@ mod tests {
             bytes: n,
             duration: Duration::ZERO,
             status: None,
+            retransmits: 0,
+            timeouts: 0,
             result: TransferResult::Completed,
         })
     }

@@ -7,7 +7,10 @@
 //! - [`config`]: the TOML config and its defaults.
 //! - [`PxeServer`]: all of them as one server ([`server`]): a builder, then a [`Handle`] to
 //!   stop it, [`Handle::reload`] a new config and subscribe to its [`events`].
-//! - [`serve`]: `pxe serve`, the server until SIGINT or SIGTERM.
+//! - [`serve`]: `pxe serve`, the server until SIGINT or SIGTERM, reloaded on SIGHUP.
+//! - [`privilege`]: the switch to an unprivileged user with only the capabilities still used.
+//! - [`admin`]: the admin listener (Prometheus metrics, the live status page) over the events.
+//! - [`logging`]: log lines clients cannot forge, journald priorities; [`notify`]: sd_notify.
 //! - [`demo`]: a root built into the crate, served when nothing else is configured.
 //!
 //! The `pxe` binary (`pxe-bin`) is the command line over this crate.
@@ -26,6 +29,7 @@
 //! # }
 //! ```
 
+pub mod admin;
 pub mod config;
 pub mod demo;
 pub mod dhcp;
@@ -33,6 +37,9 @@ mod error;
 pub mod events;
 pub mod fdlimit;
 pub mod http;
+pub mod logging;
+pub mod notify;
+pub mod privilege;
 pub mod ranges;
 pub mod serve;
 pub mod server;
@@ -41,4 +48,4 @@ pub mod udp;
 
 pub use crate::error::Error;
 pub use crate::events::Event;
-pub use crate::server::{Builder, Handle, PxeServer, ReloadReport};
+pub use crate::server::{Bound, Builder, Handle, PxeServer, ReloadReport};

@@ -22,17 +22,20 @@
 
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
+use caps::Capability;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::admin;
 use crate::config::Config;
 use crate::dhcp::{self, DhcpConfig, DhcpContext, DhcpMode};
 use crate::error::Error;
 use crate::events::{Event, EventReceiver, Events};
 use crate::http;
+use crate::privilege::Dropped;
 use crate::ranges::DhcpRange;
 use crate::tftp::{self, Settings, fs::DirRoot, fs::Root};
 
@@ -111,21 +114,135 @@ impl Builder {
         self
     }
 
-    /// Binds every listener, drops privileges if `[tftp] user` asks, and starts serving on the
-    /// current tokio runtime (multi-threaded: TFTP transfers run on their own threads, HTTP
-    /// and DHCP on the runtime).
-    pub async fn start(self) -> Result<Handle, Error> {
+    /// Binds every listener and opens the lease file; needs no runtime. Then
+    /// [`Bound::drop_privileges`] (while the process has one thread) and [`Bound::start`].
+    pub fn bind(self) -> Result<Bound, Error> {
         let Builder { config, demo } = self;
         config
             .validate()
             .map_err(|message| Error::Usage(format!("configuration: {message}")))?;
-        start(config, demo).await
+        bind(config, demo)
     }
+
+    /// Binds every listener and starts serving on the current tokio runtime (multi-threaded:
+    /// TFTP transfers run on their own threads, HTTP and DHCP on the runtime), without any
+    /// privilege change: [`Builder::bind`] then [`Bound::start`].
+    pub async fn start(self) -> Result<Handle, Error> {
+        self.bind()?.start().await
+    }
+}
+
+/// Every listener bound, nothing served yet: [`Builder::bind`].
+#[derive(Debug)]
+pub struct Bound {
+    config: Config,
+    demo: bool,
+    events: Events,
+    tftp: tftp::Bound,
+    names: Vec<String>,
+    http: Option<(http::Bound, Root, usize)>,
+    dhcp: Option<dhcp::Bound>,
+    dhcp_config: (watch::Sender<DhcpConfig>, watch::Receiver<DhcpConfig>),
+    admin: Option<admin::Bound>,
+}
+
+impl Bound {
+    /// Switches to `[tftp] user` (default [`crate::privilege::DEFAULT_USER`]) keeping only
+    /// the capabilities the bound services still use (`CAP_NET_ADMIN` for the DHCP lease
+    /// server), and checks that user can write the lease directory. Capabilities belong to
+    /// threads: call it while the process has one thread, before any runtime exists.
+    pub fn drop_privileges(&self) -> Result<Dropped, Error> {
+        let keep: &[Capability] = match &self.dhcp {
+            Some(d) if d.needs_net_admin() => &[Capability::CAP_NET_ADMIN],
+            _ => &[],
+        };
+        let dropped = crate::privilege::drop_privileges(self.config.tftp.user.as_deref(), keep)?;
+        if let Some(dir) = self.dhcp.as_ref().and_then(dhcp::Bound::lease_dir) {
+            check_writable(dir, &dropped)?;
+        }
+        Ok(dropped)
+    }
+
+    /// Starts serving on the current tokio runtime.
+    pub async fn start(self) -> Result<Handle, Error> {
+        let Bound {
+            config,
+            demo,
+            events,
+            tftp,
+            names,
+            http,
+            dhcp,
+            dhcp_config: (dhcp_config, _),
+            admin,
+        } = self;
+        // Subscribed before any service starts: the monitor misses no event.
+        let admin = match admin {
+            Some(bound) => Some(bound.start(monitor_for(&config), events.subscribe())?),
+            None => None,
+        };
+        let http_running = http
+            .map(|(bound, root, max)| bound.start(root, max, events.clone()))
+            .transpose()?;
+        let running = tftp.start()?;
+        let tftp_addr = running.local_addr();
+        let http_addr = http_running.as_ref().map(http::Running::local_addr);
+        if demo {
+            print_demo_help(tftp_addr, http_addr, &names);
+        }
+        let (dhcp_stop, stop_rx) = watch::channel(false);
+        let dhcp_task = match dhcp {
+            Some(d) => Some(tokio::spawn(d.start()?.run(stop_rx))),
+            None => None,
+        };
+        Ok(Handle {
+            admin,
+            tftp: Some(running),
+            http: http_running,
+            dhcp: dhcp_task,
+            dhcp_stop,
+            dhcp_config,
+            events,
+            current: Mutex::new(config),
+            tftp_addr,
+            http_addr,
+        })
+    }
+}
+
+/// The status page's monitor, with the leases saved before this start.
+fn monitor_for(config: &Config) -> admin::monitor::Monitor {
+    let server = config.dhcp.mode() == DhcpMode::Server;
+    let mut m = admin::monitor::Monitor::new(config.dhcp.range.filter(|_| server));
+    if server {
+        match dhcp::leases::current(&config.dhcp.leases_path()) {
+            Ok(Some(leases)) => m.load_leases(&leases),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "status page: saved leases not shown"),
+        }
+    }
+    m
+}
+
+/// The lease file is replaced by rename, so its directory must be writable by the user the
+/// server now runs as: say so at start rather than at the first lease.
+fn check_writable(dir: &Path, dropped: &Dropped) -> Result<(), Error> {
+    use rustix::fs::{Access, access};
+    access(dir, Access::WRITE_OK | Access::EXEC_OK).map_err(|e| {
+        Error::Usage(format!(
+            "lease directory {} is not writable by user `{}` ({e}); fix: chown {} {} (the packaged unit's StateDirectory=pxe does this), or set [dhcp] leases to a file in a directory that user owns",
+            dir.display(),
+            dropped.user,
+            dropped.user,
+            dir.display()
+        ))
+    })
 }
 
 /// A running server. Dropping it does not stop the services: call [`Handle::shutdown`].
 #[derive(Debug)]
 pub struct Handle {
+    admin: Option<admin::Running>,
     tftp: Option<tftp::Running>,
     http: Option<http::Running>,
     dhcp: Option<JoinHandle<Result<(), Error>>>,
@@ -220,6 +337,7 @@ impl Handle {
         restart("tftp", config.tftp != current.tftp);
         restart("http.listen", config.http.listen != current.http.listen);
         restart("log_format", config.log_format != current.log_format);
+        restart("admin.listen", config.admin != current.admin);
         let (old, new) = (&current.dhcp, &config.dhcp);
         restart("dhcp.mode", new.mode != old.mode);
         restart("dhcp.interface", new.interface != old.interface);
@@ -304,6 +422,9 @@ impl Handle {
         if let Some(h) = self.http.take() {
             h.stop().await;
         }
+        if let Some(a) = self.admin.take() {
+            a.stop().await;
+        }
         if let Some(t) = self.tftp.take() {
             tokio::task::spawn_blocking(move || t.stop())
                 .await
@@ -313,7 +434,7 @@ impl Handle {
     }
 }
 
-async fn start(config: Config, demo: bool) -> Result<Handle, Error> {
+fn bind(config: Config, demo: bool) -> Result<Bound, Error> {
     let events = Events::new();
     let server_ip = config.dhcp.interface().map(interface_ipv4).transpose()?;
     let default_listen = match (demo, server_ip) {
@@ -333,35 +454,27 @@ async fn start(config: Config, demo: bool) -> Result<Handle, Error> {
             Error::Usage("no TFTP root: give --root DIR or `root = \"/srv/tftp\"` in the config (`pxe init DIR` lays one out)".into())
         })?;
         let dir = DirRoot::open(&path, config.tftp.secure, config.tftp.create)
-            .map_err(|e| Error::io(format!("open root {}", path.display()), e))?;
+            .map_err(|e| Error::io(format!("open root {}", path.display()), e))?
+            .permissive(config.tftp.permissive);
         Root::Dir(dir)
     };
-    // DHCP binds its privileged ports before TFTP drops privileges: bind order matters, so
-    // privileges are dropped by TFTP only when DHCP is off (DHCP then keeps root for raw sends).
-    let dhcp_on = config.dhcp.mode() != DhcpMode::Off;
     let mut settings = Settings::from_config(listen, root, &config.tftp);
     settings.events = events.clone();
-    if dhcp_on && settings.user.is_some() {
-        tracing::warn!(
-            "[tftp] user is ignored while DHCP runs (DHCP needs its privileged sockets)"
-        );
-        settings.user = None;
-    }
     let names = settings.root.names();
-    // HTTP binds before TFTP drops privileges (`--user`), so port 80 works too.
     let http_listen = match (demo, config.http.listen) {
         (_, Some(listen)) => Some(listen),
         (true, None) => Some(DEMO_HTTP_LISTEN),
         (false, None) => None,
     };
-    let http_bound = match http_listen {
+    let max_connections = http::max_connections(&config.http);
+    let http = match http_listen {
         Some(listen) => {
             let root = settings
                 .root
                 .try_clone()
                 .map_err(|e| Error::io("share the root with HTTP", e))?;
-            match http::Bound::bind(listen).await {
-                Ok(bound) => Some((bound, root)),
+            match http::Bound::bind(listen) {
+                Ok(bound) => Some((bound, root, max_connections)),
                 // The demo's own default port may be taken (a second demo, a web server): the
                 // demo is for trying things, so it goes on over TFTP alone.
                 Err(e) if demo && config.http.listen.is_none() => {
@@ -373,55 +486,44 @@ async fn start(config: Config, demo: bool) -> Result<Handle, Error> {
         }
         None => None,
     };
-    let max_connections = http::max_connections(&config.http);
-    let http_slots = if http_bound.is_some() {
-        max_connections
-    } else {
-        0
-    };
+    let http_slots = if http.is_some() { max_connections } else { 0 };
     crate::fdlimit::raise_for(
         settings
             .max_transfers
             .saturating_add(settings.core.max_handshakes as usize)
             .saturating_add(http_slots),
     );
-    let running = tftp::start(settings)?;
-    let tftp_addr = running.local_addr();
-    let http_running =
-        http_bound.map(|(bound, root)| bound.start(root, max_connections, events.clone()));
-    let http_addr = http_running.as_ref().map(http::Running::local_addr);
-    if demo {
-        print_demo_help(tftp_addr, http_addr, &names);
-    }
-
-    let (dhcp_stop, stop_rx) = watch::channel(false);
-    let (dhcp_config, config_rx) = watch::channel(config.dhcp.clone());
-    let mut dhcp_task = None;
-    if dhcp_on {
-        if let Some(h) = http_addr.filter(|h| h.ip().is_loopback()) {
+    let tftp = tftp::bind(settings)?;
+    let (dhcp_tx, dhcp_rx) = watch::channel(config.dhcp.clone());
+    let dhcp = if config.dhcp.mode() == DhcpMode::Off {
+        None
+    } else {
+        let http_listen = http.as_ref().map(|(b, _, _)| b.local_addr());
+        if let Some(h) = http_listen.filter(|h| h.ip().is_loopback()) {
             tracing::warn!(
                 http = %h,
                 "HTTP listens on loopback while DHCP runs: clients sent to http:// boot files cannot reach it (use [http] listen = \"0.0.0.0:PORT\")"
             );
         }
         let ctx = DhcpContext {
-            tftp_listen: tftp_addr,
-            http_listen: http_addr,
+            tftp_listen: tftp.local_addr(),
+            http_listen,
             events: events.clone(),
-            updates: Some(config_rx),
+            updates: Some(dhcp_rx.clone()),
         };
-        dhcp_task = Some(tokio::spawn(dhcp::run(config.dhcp.clone(), ctx, stop_rx)));
-    }
-    Ok(Handle {
-        tftp: Some(running),
-        http: http_running,
-        dhcp: dhcp_task,
-        dhcp_stop,
-        dhcp_config,
+        Some(dhcp::bind(&config.dhcp, &ctx)?)
+    };
+    let admin = config.admin.listen.map(admin::Bound::bind).transpose()?;
+    Ok(Bound {
+        admin,
+        config,
+        demo,
         events,
-        current: Mutex::new(config),
-        tftp_addr,
-        http_addr,
+        tftp,
+        names,
+        http,
+        dhcp,
+        dhcp_config: (dhcp_tx, dhcp_rx),
     })
 }
 

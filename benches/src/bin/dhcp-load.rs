@@ -478,10 +478,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ("pxe", "dnsmasq-leases"),
     ] {
         if let (Some(x), Some(y)) = (median(a), median(b).filter(|y| *y > 0.0)) {
+            let (px, py) = (stats(a, true).0, stats(b, true).0);
             let _ = writeln!(
                 report,
-                "{a} / {b} (median zero-drop exchanges/s): {:.2}x",
-                x / y
+                "{a} / {b}: {:.2}x (median zero-drop exchanges/s), {:.2}x (median peak)",
+                x / y,
+                px / py.max(1.0)
             );
         }
     }

@@ -20,6 +20,11 @@ pub fn sha256_file(path: &Path) -> String {
     hex::encode(Sha256::digest(&data))
 }
 
+/// SHA-256 of `data`, in hex.
+pub fn sha256_bytes(data: &[u8]) -> String {
+    hex::encode(Sha256::digest(data))
+}
+
 /// Writes `text` to `path`; panics naming the file when it cannot.
 pub fn write_file(path: &Path, text: &str) {
     std::fs::write(path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));

@@ -8,6 +8,7 @@
 //! - [`clients`]: real TFTP clients driven against it;
 //! - [`netns`]: network namespaces and veth pairs, always deleted;
 //! - [`files`]: random files and their digests;
+//! - [`metrics`]: the admin listener's `/metrics`, parsed by the Prometheus reference parser;
 //! - [`firmware_lab`]: real firmware booted in QEMU against a server in a namespace;
 //! - [`os_image`]: a real OS (Debian's signed kernel + a busybox initramfs) for those boots.
 
@@ -16,6 +17,7 @@
 pub mod clients;
 pub mod files;
 pub mod firmware_lab;
+pub mod metrics;
 pub mod netns;
 pub mod os_image;
 pub mod process;

@@ -14,7 +14,7 @@ use tokio::sync::watch;
 use super::clock::Clock;
 use super::iface::{self, Interface};
 use super::leases::LeaseFile;
-use super::net::{Arrival, DhcpSocket, InterfaceClaim};
+use super::net::{Arrival, BoundSocket, DhcpSocket, InterfaceClaim};
 use super::{DEFAULT_LEASE_SECS, DhcpConfig, DhcpContext, arp};
 use crate::dhcp::DhcpMode;
 use crate::error::Error;
@@ -66,6 +66,76 @@ impl Core {
     }
 }
 
+/// A DHCP service whose sockets are bound but not yet registered with the runtime
+/// ([`Driver::bind`]); [`Bound::start`] makes it a [`Driver`].
+pub struct Bound {
+    claim: InterfaceClaim,
+    core: Core,
+    iface: Interface,
+    s67: BoundSocket,
+    s4011: Option<BoundSocket>,
+    leases: Option<LeaseFile>,
+    clock: Clock,
+    events: Events,
+    updates: Option<watch::Receiver<DhcpConfig>>,
+    http_port: Option<u16>,
+}
+
+impl std::fmt::Debug for Bound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("dhcp::Bound")
+            .field("interface", &self.iface.name)
+            .field("s67", &self.s67)
+            .field("s4011", &self.s4011)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Bound {
+    /// Registers the sockets with the current runtime.
+    pub fn start(self) -> Result<Driver, Error> {
+        let name = self.iface.name.clone();
+        let register = |s: BoundSocket| {
+            s.register()
+                .map_err(|e| Error::io(format!("DHCP socket on {name}"), e))
+        };
+        Ok(Driver {
+            _claim: self.claim,
+            core: self.core,
+            s67: register(self.s67)?,
+            s4011: self.s4011.map(register).transpose()?,
+            iface: self.iface,
+            leases: self.leases,
+            clock: self.clock,
+            events: self.events,
+            updates: self.updates,
+            http_port: self.http_port,
+        })
+    }
+
+    /// The directory of the lease file (lease server only).
+    #[must_use]
+    pub fn lease_dir(&self) -> Option<&std::path::Path> {
+        self.leases
+            .as_ref()
+            .map(|l| l.path().parent().unwrap_or(std::path::Path::new(".")))
+            .map(|d| {
+                if d.as_os_str().is_empty() {
+                    std::path::Path::new(".")
+                } else {
+                    d
+                }
+            })
+    }
+
+    /// Whether replies need `CAP_NET_ADMIN` (the lease server writes neighbour-table entries,
+    /// [`arp`]); proxyDHCP never does.
+    #[must_use]
+    pub fn needs_net_admin(&self) -> bool {
+        matches!(self.core, Core::Server(_))
+    }
+}
+
 /// A running DHCP service.
 pub struct Driver {
     /// Held while serving: no other `pxe` serves DHCP on this interface.
@@ -113,8 +183,9 @@ fn pick_interface(config: &DhcpConfig, ctx: &DhcpContext) -> Result<Interface, E
 }
 
 impl Driver {
-    /// Resolves the interface, builds the responder (restoring leases) and binds the sockets.
-    pub fn start(config: &DhcpConfig, ctx: &DhcpContext) -> Result<Driver, Error> {
+    /// Resolves the interface, builds the responder (restoring leases) and binds the sockets;
+    /// needs no runtime.
+    pub fn bind(config: &DhcpConfig, ctx: &DhcpContext) -> Result<Bound, Error> {
         let iface = pick_interface(config, ctx)?;
         let claim = InterfaceClaim::take(&iface.name).map_err(|e| Error::Dhcp(e.to_string()))?;
         let next_server = config.next_server.or(match ctx.tftp_listen {
@@ -192,7 +263,7 @@ impl Driver {
             }
         };
         let bind = |port, shared| {
-            DhcpSocket::bind(port, Some(&iface.name), shared)
+            BoundSocket::bind(port, Some(&iface.name), shared)
                 .map_err(|e| Error::io(format!("DHCP socket on {}", iface.name), e))
         };
         let proxy = config.mode() == DhcpMode::Proxy;
@@ -215,8 +286,8 @@ impl Driver {
         if let Some(u) = &mut updates {
             u.mark_unchanged();
         }
-        Ok(Driver {
-            _claim: claim,
+        Ok(Bound {
+            claim,
             clock,
             core,
             iface,

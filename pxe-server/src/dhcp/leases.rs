@@ -343,6 +343,24 @@ impl LeaseFile {
     }
 }
 
+/// The leases the file at `path` holds now, one per address (the journal's last record for it
+/// wins), expiry in Unix microseconds; `None` when there is no file. Takes no lock: records
+/// are appended whole and compaction replaces the file by rename, so this works while the
+/// server runs (`pxe leases`, the status page). A torn last line is left out.
+pub fn current(path: &Path) -> io::Result<Option<Vec<Lease>>> {
+    match LeaseFile::read_records(path) {
+        Ok(records) => {
+            let mut by_ip = std::collections::BTreeMap::new();
+            for l in records {
+                by_ip.insert(l.ip, l);
+            }
+            Ok(Some(by_ip.into_values().collect()))
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     let mut s = path.as_os_str().to_owned();
     s.push(suffix);

@@ -13,6 +13,8 @@
 pub mod arp;
 pub mod clock;
 mod driver;
+
+pub use self::driver::{Bound, Driver};
 pub mod iface;
 pub mod leases;
 pub mod net;
@@ -503,7 +505,13 @@ pub async fn run(
     ctx: DhcpContext,
     shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> Result<(), Error> {
-    driver::Driver::start(&config, &ctx)?.run(shutdown).await
+    bind(&config, &ctx)?.start()?.run(shutdown).await
+}
+
+/// Binds the DHCP sockets and opens the lease file, without a runtime: `serve` does this
+/// before dropping privileges ([`crate::privilege`]); [`Bound::start`] then runs on the runtime.
+pub fn bind(config: &DhcpConfig, ctx: &DhcpContext) -> Result<Bound, Error> {
+    driver::Driver::bind(config, ctx)
 }
 
 #[cfg(test)]

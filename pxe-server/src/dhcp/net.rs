@@ -42,14 +42,22 @@ pub struct DhcpSocket {
     port: u16,
 }
 
-impl DhcpSocket {
+/// A bound DHCP socket not yet registered with the tokio runtime: binding needs root, and
+/// happens before the runtime's threads exist (see `crate::privilege`).
+#[derive(Debug)]
+pub struct BoundSocket {
+    sock: std::net::UdpSocket,
+    port: u16,
+}
+
+impl BoundSocket {
     /// Binds `0.0.0.0:port`, restricted to `device` when given; `shared`: with `SO_REUSEADDR`,
     /// beside another server's socket on the port (a proxy beside the DHCP server).
     ///
     /// Binding the wildcard address is required to receive broadcasts; `SO_BINDTODEVICE` is
     /// what keeps a multi-homed server from answering on the wrong network, and what lets one
     /// `pxe` per interface bind the port without `SO_REUSEADDR`.
-    pub fn bind(port: u16, device: Option<&str>, shared: bool) -> io::Result<DhcpSocket> {
+    pub fn bind(port: u16, device: Option<&str>, shared: bool) -> io::Result<BoundSocket> {
         let sock = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
         sock.set_reuse_address(shared)?;
         sock.set_broadcast(true)?;
@@ -78,10 +86,26 @@ impl DhcpSocket {
             )
         })?;
         let port = sock.local_addr()?.as_socket().map_or(port, |a| a.port());
-        Ok(DhcpSocket {
-            sock: UdpSocket::from_std(sock.into())?,
+        Ok(BoundSocket {
+            sock: sock.into(),
             port,
         })
+    }
+
+    /// Registers the socket with the current tokio runtime.
+    pub fn register(self) -> io::Result<DhcpSocket> {
+        Ok(DhcpSocket {
+            sock: UdpSocket::from_std(self.sock)?,
+            port: self.port,
+        })
+    }
+}
+
+impl DhcpSocket {
+    /// Binds and registers at once ([`BoundSocket::bind`], [`BoundSocket::register`]).
+    #[cfg(test)]
+    pub fn bind(port: u16, device: Option<&str>, shared: bool) -> io::Result<DhcpSocket> {
+        BoundSocket::bind(port, device, shared)?.register()
     }
 
     /// The raw descriptor, for ioctls on the socket's interface.

@@ -109,6 +109,8 @@ impl Drop for RequestLog {
                 bytes: self.bytes,
                 duration,
                 status: Some(status),
+                retransmits: 0,
+                timeouts: 0,
                 result,
             })
         });

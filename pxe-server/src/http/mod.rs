@@ -65,44 +65,61 @@ fn with_write_timeout<S: tokio::io::AsyncRead + tokio::io::AsyncWrite>(
 }
 
 /// A bound, not yet serving, HTTP listener: bound before privileges are dropped, like TFTP's.
+/// A plain std socket, so binding needs no runtime (the runtime's threads start only after
+/// the privilege drop, see [`crate::privilege`]).
 #[derive(Debug)]
 pub struct Bound {
-    listener: TcpListener,
+    listener: std::net::TcpListener,
     local: SocketAddr,
 }
 
 impl Bound {
     /// Binds `listen`.
-    pub async fn bind(listen: SocketAddr) -> Result<Self, Error> {
-        let listener = TcpListener::bind(listen)
-            .await
-            .map_err(|e| bind_error(listen, e))?;
+    pub fn bind(listen: SocketAddr) -> Result<Self, Error> {
+        let listener = std::net::TcpListener::bind(listen).map_err(|e| bind_error(listen, e))?;
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| Error::io("make the HTTP listener non-blocking", e))?;
         let local = listener
             .local_addr()
             .map_err(|e| Error::io("read the HTTP listen address", e))?;
         Ok(Self { listener, local })
     }
 
-    /// Starts serving `root` on the runtime, reporting transfers to `events`.
-    pub fn start(self, root: Root, max_connections: usize, events: Events) -> Running {
+    /// The bound address.
+    #[must_use]
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// Starts serving `root` on the runtime, reporting transfers to `events`; call it on
+    /// the runtime.
+    pub fn start(
+        self,
+        root: Root,
+        max_connections: usize,
+        events: Events,
+    ) -> Result<Running, Error> {
+        let listener = TcpListener::from_std(self.listener)
+            .map_err(|e| Error::io("register the HTTP listener", e))?;
         tracing::info!(
             listen = %self.local, root = %root.describe(), max_connections, "HTTP listening"
         );
         let (stop, stop_rx) = watch::channel(false);
         let (limit, limit_rx) = watch::channel(max_connections.max(1));
         let task = tokio::spawn(accept_loop(
-            self.listener,
+            listener,
             Arc::new(root),
             limit_rx,
             stop_rx,
             events,
         ));
-        Running {
+        Ok(Running {
             local: self.local,
             stop,
             limit,
             task,
-        }
+        })
     }
 }
 

@@ -229,6 +229,7 @@ impl Root {
                 path: d.path.clone(),
                 secure: d.secure,
                 create: d.create,
+                permissive: d.permissive,
                 openat2: AtomicBool::new(d.openat2.load(Ordering::Relaxed)),
             }),
             Self::Embedded(files) => Self::Embedded(files.clone()),
@@ -261,6 +262,7 @@ pub struct DirRoot {
     path: PathBuf,
     secure: bool,
     create: bool,
+    permissive: bool,
     openat2: AtomicBool,
 }
 
@@ -278,8 +280,18 @@ impl DirRoot {
             path,
             secure,
             create,
+            permissive: false,
             openat2: AtomicBool::new(true),
         })
+    }
+
+    /// With `permissive`, files without the world-read bit are served too (tftpd-hpa
+    /// `--permissive`); without it (the default) they are refused, as tftpd-hpa does
+    /// (tftpd-hpa `tftpd/tftpd.c` `validate_access`: `S_IROTH` required for reads).
+    #[must_use]
+    pub fn permissive(mut self, permissive: bool) -> Self {
+        self.permissive = permissive;
+        self
     }
 
     fn relative(&self, name: &[u8]) -> Result<String, Refusal> {
@@ -307,6 +319,11 @@ impl DirRoot {
         let stat = rustix::fs::fstat(&fd).map_err(|e| Refusal::Os(e.to_string()))?;
         if rustix::fs::FileType::from_raw_mode(stat.st_mode) != rustix::fs::FileType::RegularFile {
             return Err(Refusal::NotRegular);
+        }
+        if !self.permissive && stat.st_mode & 0o004 == 0 {
+            return Err(Refusal::Denied {
+                why: private_message(&self.path.join(&rel), stat.st_mode),
+            });
         }
         let size = u64::try_from(stat.st_size).unwrap_or(0);
         Ok((Data::File(std::sync::Arc::new(File::from(fd))), size))
@@ -590,6 +607,15 @@ fn unguessable_u64() -> u64 {
     h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
     h.write_u32(std::process::id());
     h.finish()
+}
+
+fn private_message(full: &Path, mode: u32) -> String {
+    format!(
+        "{} is not world-readable (mode {:04o}), so it is not served; fix: chmod o+r {} if it is meant for the network, or set [tftp] permissive = true (pxe tftp --permissive) to serve such files",
+        full.display(),
+        mode & 0o7777,
+        full.display()
+    )
 }
 
 fn denied_message(full: &Path, uid: u32, mode: u32, owner: u32) -> String {
@@ -876,6 +902,24 @@ mod tests {
         assert_ne!(temp_name("f"), temp_name("f"));
         let multibyte = "é".repeat(120);
         assert!(temp_name(&multibyte).len() <= 255);
+    }
+
+    #[test]
+    fn private_files_are_refused_unless_permissive() {
+        let (d, r) = root(true);
+        let secret = d.path().join("secret.key");
+        std::fs::write(&secret, b"key").unwrap();
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o640)).unwrap();
+        match read(&r, "secret.key") {
+            Err(Refusal::Denied { why }) => {
+                assert!(why.contains("not world-readable (mode 0640)"), "{why}");
+                assert!(why.contains("fix: chmod o+r"), "{why}");
+                assert!(why.contains("permissive = true"), "{why}");
+            }
+            other => panic!("served a private file: {other:?}"),
+        }
+        let r = r.permissive(true);
+        assert_eq!(read(&r, "secret.key").unwrap(), b"key");
     }
 
     #[test]

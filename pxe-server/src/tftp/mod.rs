@@ -57,8 +57,6 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// What is served.
     pub root: Root,
-    /// User to switch to after binding.
-    pub user: Option<String>,
     /// Core policy (block and window limits, write permission, timers).
     pub core: ServerConfig,
     /// Transfer ports.
@@ -87,7 +85,6 @@ impl Settings {
         Self {
             listen,
             root,
-            user: t.user.clone(),
             core,
             port_range: t.port_range,
             blksize_from_mtu: t.blksize_max.is_none(),
@@ -139,15 +136,47 @@ impl Running {
 /// How long [`Running::stop`] waits for transfers to send their last ERROR.
 const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// Binds, drops privileges if asked, and starts the TFTP runtime: one event loop per CPU
-/// (tokio's multi-threaded scheduler) driving every transfer's session, and the listener.
+/// A bound, not yet serving, TFTP listener: bound while the process may still be root, then
+/// started ([`Bound::start`]) once privileges are dropped ([`crate::privilege`]).
+#[derive(Debug)]
+pub struct Bound {
+    listener: BoundListener,
+    settings: Settings,
+}
+
+/// Binds the listen address of `settings`.
+pub fn bind(settings: Settings) -> Result<Bound, Error> {
+    let listener =
+        BoundListener::bind(settings.listen).map_err(|e| bind_error(settings.listen, e))?;
+    Ok(Bound { listener, settings })
+}
+
+/// Binds and starts at once, without any privilege change ([`bind`] then [`Bound::start`]).
 /// Callers raise the open-file limit first ([`crate::fdlimit::raise_for`]).
 pub fn start(settings: Settings) -> Result<Running, Error> {
-    let bound = BoundListener::bind(settings.listen).map_err(|e| bind_error(settings.listen, e))?;
-    let local = bound.local_addr();
-    if let Some(user) = &settings.user {
-        net::drop_privileges(user).map_err(|e| Error::io(format!("switch to user `{user}`"), e))?;
+    bind(settings)?.start()
+}
+
+impl Bound {
+    /// The bound listen address.
+    #[must_use]
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr()
     }
+
+    /// Starts the TFTP runtime: one event loop per CPU (tokio's multi-threaded scheduler)
+    /// driving every transfer's session, and the listener task.
+    pub fn start(self) -> Result<Running, Error> {
+        let Bound {
+            listener: bound,
+            settings,
+        } = self;
+        start_bound(bound, settings)
+    }
+}
+
+fn start_bound(bound: BoundListener, settings: Settings) -> Result<Running, Error> {
+    let local = bound.local_addr();
     let workers = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
@@ -437,6 +466,8 @@ fn prepare(incoming: Incoming, shared: &Shared) -> Option<Transfer> {
                     bytes: 0,
                     duration: std::time::Duration::ZERO,
                     status: None,
+                    retransmits: 0,
+                    timeouts: 0,
                     result: TransferResult::Refused(refusal.explain()),
                 })
             });
@@ -512,6 +543,8 @@ fn finished(id: TransferId, file: String, summary: &transfer::Summary) -> Event 
         bytes: summary.stats.bytes,
         duration: summary.stats.duration().unwrap_or_default(),
         status: None,
+        retransmits: summary.stats.retransmits,
+        timeouts: summary.stats.timeouts,
         result,
     })
 }
@@ -545,15 +578,21 @@ pub fn run(root: &Path, t: &TftpConfig) -> Result<ExitCode, Error> {
         .thread_block()
         .map_err(|e| Error::io("block SIGINT/SIGTERM", e.into()))?;
     let dir = DirRoot::open(root, t.secure, t.create)
-        .map_err(|e| Error::io(format!("open root {}", root.display()), e))?;
+        .map_err(|e| Error::io(format!("open root {}", root.display()), e))?
+        .permissive(t.permissive);
     let listen = t.listen.unwrap_or(DEFAULT_LISTEN);
     let settings = Settings::from_config(listen, Root::Dir(dir), t);
     fdlimit::raise_for(settings.max_transfers + settings.core.max_handshakes as usize);
-    let running = start(settings)?;
+    let bound = bind(settings)?;
+    // Still one thread: the reduced credentials are inherited by every thread started below.
+    crate::privilege::drop_privileges(t.user.as_deref(), &[])?;
+    let running = bound.start()?;
+    crate::notify::ready(&format!("serving TFTP on {}", running.local_addr()));
     let sig = signals
         .wait()
         .map_err(|e| Error::io("wait for SIGINT/SIGTERM", e.into()))?;
     tracing::info!(signal = %sig, "stopping");
+    crate::notify::stopping();
     running.stop();
     Ok(ExitCode::SUCCESS)
 }

@@ -483,27 +483,6 @@ fn send_gso(socket: &impl AsRawFd, buf: &[u8], stride: usize, lens: &[usize]) ->
     })
 }
 
-/// Drops root to `user` (and its primary group, no supplementary groups). Called after every
-/// privileged bind; a no-op error if the process is not root.
-pub fn drop_privileges(user: &str) -> io::Result<()> {
-    use nix::unistd::{Gid, Uid, User, setgid, setgroups, setuid};
-    let u = User::from_name(user)
-        .map_err(io::Error::from)?
-        .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("no such user `{user}`")))?;
-    if Uid::effective().is_root() {
-        setgroups(&[u.gid]).map_err(io::Error::from)?;
-        setgid(u.gid).map_err(io::Error::from)?;
-        setuid(u.uid).map_err(io::Error::from)?;
-    } else if Uid::effective() != u.uid {
-        return Err(io::Error::new(
-            io::ErrorKind::PermissionDenied,
-            format!("--user {user}: not running as root, cannot switch user"),
-        ));
-    }
-    let _: (Gid, Uid) = (Gid::effective(), Uid::effective());
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

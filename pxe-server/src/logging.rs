@@ -1,0 +1,226 @@
+//! Log lines nobody on the network can forge, with journald priorities.
+//!
+//! Clients choose much of what is logged: TFTP file names, DHCP vendor and user classes, host
+//! names. In the text format every field value and message goes through [`escape`], so a name
+//! holding `\n` and a fake `INFO transfer ... result=ok` stays on its own line, and ESC
+//! sequences never reach the admin's terminal raw. The JSON format escapes by itself (RFC 8259
+//! §7).
+//!
+//! Under systemd (stderr connected to the journal, `JOURNAL_STREAM`, systemd.exec(5)), each
+//! line starts with its syslog priority, `<3>` for errors to `<7>` for debug (sd-daemon(3)),
+//! so `journalctl -p warning` shows warnings and errors only; the journal adds its own time.
+
+use std::borrow::Cow;
+use std::fmt::{self, Write as _};
+use std::io::IsTerminal;
+
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::field::{MakeVisitor, VisitFmt, VisitOutput};
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::registry::LookupSpan;
+
+use crate::config::LogFormat;
+
+/// Installs the global subscriber: `format` lines on stderr, filtered by `RUST_LOG` (default
+/// `info`). A second call does nothing.
+pub fn init(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let journal = stderr_is_journal();
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(!journal && std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
+    // A second init (tests) is harmless; ignore it.
+    let _ = match (format, journal) {
+        (LogFormat::Text, false) => builder
+            .with_target(false)
+            .fmt_fields(EscapingFields)
+            .try_init(),
+        (LogFormat::Text, true) => builder
+            .with_target(false)
+            .without_time()
+            .fmt_fields(EscapingFields)
+            .event_format(JournalPriority(
+                tracing_subscriber::fmt::format()
+                    .with_target(false)
+                    .without_time(),
+            ))
+            .try_init(),
+        (LogFormat::Json, false) => builder.json().flatten_event(true).try_init(),
+        (LogFormat::Json, true) => builder
+            .json()
+            .flatten_event(true)
+            .event_format(JournalPriority(
+                tracing_subscriber::fmt::format().json().flatten_event(true),
+            ))
+            .try_init(),
+    };
+}
+
+/// True when stderr is the journal stream systemd connected (`JOURNAL_STREAM` is its
+/// `device:inode`, systemd.exec(5)); a redirected stderr keeps plain lines.
+fn stderr_is_journal() -> bool {
+    let Ok(stream) = std::env::var("JOURNAL_STREAM") else {
+        return false;
+    };
+    let Ok(st) = rustix::fs::fstat(std::io::stderr()) else {
+        return false;
+    };
+    stream == format!("{}:{}", st.st_dev, st.st_ino)
+}
+
+/// `value` with every control character (C0, DEL, C1), the Unicode line and paragraph
+/// separators and the bidirectional overrides written as Rust escapes (`\n`, `\u{1b}`), so
+/// one event is one line and shows what was received.
+#[must_use]
+pub fn escape(value: &str) -> Cow<'_, str> {
+    let needs = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !value.chars().any(needs) {
+        return Cow::Borrowed(value);
+    }
+    let mut out = String::with_capacity(value.len() + 8);
+    for c in value.chars() {
+        if needs(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// The text format's fields (`message k=v k=v`), each value [`escape`]d.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EscapingFields;
+
+impl<'a> MakeVisitor<Writer<'a>> for EscapingFields {
+    type Visitor = EscapingVisitor<'a>;
+
+    fn make_visitor(&self, target: Writer<'a>) -> Self::Visitor {
+        EscapingVisitor {
+            writer: target,
+            first: true,
+            result: Ok(()),
+        }
+    }
+}
+
+/// Writes one event's or span's fields for [`EscapingFields`].
+#[derive(Debug)]
+pub struct EscapingVisitor<'a> {
+    writer: Writer<'a>,
+    first: bool,
+    result: fmt::Result,
+}
+
+impl EscapingVisitor<'_> {
+    fn write(&mut self, field: &Field, value: &str) {
+        if self.result.is_err() {
+            return;
+        }
+        let sep = if self.first { "" } else { " " };
+        self.first = false;
+        let value = escape(value);
+        self.result = match field.name() {
+            "message" => write!(self.writer, "{sep}{value}"),
+            // `log` crate records forwarded by tracing-log carry these; the format shows them
+            // elsewhere.
+            name if name.starts_with("log.") => Ok(()),
+            name => write!(self.writer, "{sep}{name}={value}"),
+        };
+    }
+}
+
+impl Visit for EscapingVisitor<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.write(field, value);
+        } else {
+            // Quoted, as the default format does for strings.
+            self.write(field, &format!("{value:?}"));
+        }
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        self.write(field, &value.to_string());
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        let mut text = String::new();
+        let _ = write!(text, "{value:?}");
+        self.write(field, &text);
+    }
+}
+
+impl VisitOutput<fmt::Result> for EscapingVisitor<'_> {
+    fn finish(self) -> fmt::Result {
+        self.result
+    }
+}
+
+impl VisitFmt for EscapingVisitor<'_> {
+    fn writer(&mut self) -> &mut dyn fmt::Write {
+        &mut self.writer
+    }
+}
+
+/// An event format with the sd-daemon(3) priority prefix (`<3>` error ... `<7>` debug).
+#[derive(Debug, Clone)]
+pub struct JournalPriority<F>(pub F);
+
+impl<S, N, F> FormatEvent<S, N> for JournalPriority<F>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+    F: FormatEvent<S, N>,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        write!(writer, "<{}>", priority(*event.metadata().level()))?;
+        self.0.format_event(ctx, writer, event)
+    }
+}
+
+/// syslog(3) priority of a tracing level.
+fn priority(level: Level) -> u8 {
+    match level {
+        Level::ERROR => 3,
+        Level::WARN => 4,
+        Level::INFO => 6,
+        Level::DEBUG | Level::TRACE => 7,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert!(matches!(escape("pxelinux.0"), Cow::Borrowed(_)));
+        assert_eq!(
+            escape("a\nINFO transfer result=ok\r\u{1b}[2J\u{7f}\u{85}"),
+            "a\\nINFO transfer result=ok\\r\\u{1b}[2J\\u{7f}\\u{85}"
+        );
+        assert_eq!(escape("x\u{2028}y\u{202e}z"), "x\\u{2028}y\\u{202e}z");
+        assert_eq!(escape("ünïcode ok"), "ünïcode ok");
+    }
+
+    #[test]
+    fn levels_map_to_syslog_priorities() {
+        assert_eq!(priority(Level::ERROR), 3);
+        assert_eq!(priority(Level::WARN), 4);
+        assert_eq!(priority(Level::INFO), 6);
+        assert_eq!(priority(Level::DEBUG), 7);
+    }
+}
