@@ -16,6 +16,7 @@
 #                                link's existing router (tests/dhcp6_netns.rs; radvd's service
 #                                is stopped like the others)
 #   ethtool                      turns offloads off on a test veth (tests/tftp_gso_netns.rs)
+#   nftables                     packet loss and local drops in test namespaces (tests/tftp_hostile.rs)
 #   python3-scapy, tcpdump       hand-made DHCP packets; captures when a test fails
 #   kea-admin                    ships /usr/sbin/perfdhcp (there is no package named perfdhcp)
 #   isc-dhcp-client              ISC dhclient, a real DHCP client (tests/dhcp_sites.rs)
@@ -46,7 +47,7 @@ set -euo pipefail
 ATFTPD_DIR=${ATFTPD_DIR:-/opt/pxe-deps/atftpd}
 OS_DEBS_DIR=${OS_DEBS_DIR:-/opt/pxe-deps/os}
 PACKAGES=(
-  curl atftp tftp-hpa tftpd-hpa dnsmasq-base iproute2 ethtool procps
+  curl atftp tftp-hpa tftpd-hpa dnsmasq-base iproute2 ethtool procps nftables
   python3-scapy tcpdump kea-admin isc-dhcp-client isc-dhcp-relay radvd
   qemu-system-x86 ipxe-qemu ovmf
   pxelinux syslinux-common ipxe debian-installer-12-netboot-amd64

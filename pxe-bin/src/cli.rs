@@ -160,6 +160,10 @@ pub struct TftpArgs {
     /// and served when the client retransmits it after a transfer has ended.
     #[arg(long, value_name = "N")]
     pub max_transfers: Option<NonZeroU32>,
+    /// Most requests whose client has not answered yet (default 4096; a flood of unanswered
+    /// requests beyond it evicts the oldest, over 1 s old).
+    #[arg(long, value_name = "N")]
+    pub max_handshakes: Option<NonZeroU32>,
 }
 
 /// `pxe get` arguments.

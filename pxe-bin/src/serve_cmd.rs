@@ -107,6 +107,7 @@ pub fn tftp(args: &TftpArgs) -> Result<ExitCode, Error> {
         windowsize_max: args.windowsize_max,
         port_range: args.port_range,
         max_transfers: args.max_transfers,
+        max_handshakes: args.max_handshakes,
     };
     pxe_server::tftp::run(&args.root, &t)
 }

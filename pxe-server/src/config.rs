@@ -15,6 +15,7 @@
 //! windowsize_max = 64
 //! port_range = "49152:65535"
 //! max_transfers = 2000        # concurrent transfers; more requests wait (dropped, retried)
+//! max_handshakes = 4096       # requests not yet answered by their client (floods, storms)
 //!
 //! [http]                      # off unless listen is set (or --http)
 //! listen = "0.0.0.0:8080"
@@ -104,6 +105,10 @@ pub struct TftpConfig {
     /// a request beyond it is dropped unanswered and served when the client retransmits it
     /// after a transfer has ended.
     pub max_transfers: Option<NonZeroU32>,
+    /// Most requests whose client has not answered yet (default 4096, see
+    /// `pxe_tftp::ServerConfig::max_handshakes`): a flood's share, kept apart from
+    /// `max_transfers`. Raise it for boot storms of more machines than this at once.
+    pub max_handshakes: Option<NonZeroU32>,
 }
 
 /// `[http]`: the HTTP server for the same root (`crate::http`). Off unless `listen` is set.

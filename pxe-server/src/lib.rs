@@ -47,6 +47,7 @@ pub mod ranges;
 pub mod serve;
 pub mod server;
 pub mod tftp;
+pub mod udp;
 
 pub use crate::error::Error;
 pub use crate::events::Event;
