@@ -71,8 +71,13 @@ pub fn run(
         )
     };
     let mut conns = Vec::with_capacity(n);
-    for _ in 0..n {
-        let sock = UdpSocket::bind("127.0.0.1:0")?;
+    for i in 0..n {
+        // Each client on its own loopback address (127.4.0.1, 127.4.0.2, ...), as each machine
+        // of a boot storm has its own: the server's per-address limits see many clients, not one.
+        let ip = std::net::Ipv4Addr::from(
+            u32::from(std::net::Ipv4Addr::new(127, 4, 0, 1)) + u32::try_from(i).unwrap_or(0),
+        );
+        let sock = UdpSocket::bind((ip, 0))?;
         sock.set_nonblocking(true)?;
         let local = sock.local_addr()?;
         let mut config = ClientConfig::default().option("blksize", &blksize.to_string());

@@ -60,20 +60,27 @@ fn data_block(p: &[u8]) -> u16 {
     u16::from_be_bytes([p[2], p[3]])
 }
 
-/// RRQ and wait for DATA 1; returns the transfer's reply address. The transfer then waits for
-/// an ACK that never comes, holding its slot.
+/// RRQ, wait for DATA 1, ACK it (the transfer is established: the client showed it
+/// receives) and wait for DATA 2; returns the transfer's reply address. The transfer then waits
+/// for an ACK that never comes, holding its slot.
 fn hold(server: SocketAddr, name: &str) -> (UdpSocket, SocketAddr) {
     let s = client();
     s.send_to(&rrq(name), server).expect("send RRQ");
     let end = Instant::now() + T;
+    let mut acked = false;
     loop {
         if let Some((p, from)) = recv(&s) {
+            if acked {
+                assert_eq!(data_block(&p), 2);
+                return (s, from);
+            }
             assert_eq!(data_block(&p), 1);
-            return (s, from);
+            s.send_to(&ack(1), from).expect("send ACK");
+            acked = true;
         }
         assert!(
             Instant::now() < end,
-            "no DATA 1 for a request under the cap"
+            "no DATA 1 and 2 for a request under the cap"
         );
     }
 }
@@ -189,11 +196,12 @@ fn serve_config_max_transfers_and_the_open_file_limit_warning() {
     ]);
     assert!(server.wait_log("max_transfers=4000000000", T));
     let log = server.log();
-    // 2 descriptors per slot: 4e9 transfers + 1000 HTTP connections (the default cap), + 64.
+    // 2 descriptors per slot: 4e9 transfers + 4096 handshakes + 1000 HTTP connections (the
+    // default caps), + 64.
     assert!(
         log.contains("open-file limit too low for max_transfers")
-            && log.contains("LimitNOFILE=8000002064")
-            && log.contains("ulimit -n 8000002064"),
+            && log.contains("LimitNOFILE=8000010256")
+            && log.contains("ulimit -n 8000010256"),
         "{log}"
     );
 }

@@ -15,12 +15,14 @@
 //! windowsize_max = 64
 //! port_range = "49152:65535"
 //! max_transfers = 2000        # concurrent transfers; more requests wait (dropped, retried)
+//! max_handshakes = 4096       # requests not yet answered by their client (floods, storms)
 //!
 //! [http]                      # off unless listen is set (or --http)
 //! listen = "0.0.0.0:8080"
 //! max_connections = 1000
 //!
 //! [dhcp]                      # owned by crate::dhcp::DhcpConfig
+//! [dhcp6]                     # owned by crate::dhcp6::Dhcp6Config
 //!
 //! [[host]]                    # per machine: crate::decide::HostConfig
 //! mac = "52:54:00:12:34:56"
@@ -65,6 +67,8 @@ pub struct Config {
     pub host: Vec<crate::decide::HostConfig>,
     /// An HTTP service asked per machine (`[decide]`), for machines without a `[[host]]`.
     pub decide: Option<crate::decide::DecideConfig>,
+    /// DHCPv6 settings (see `crate::dhcp6`).
+    pub dhcp6: crate::dhcp6::Dhcp6Config,
     /// The admin listener: metrics and the status page (see `crate::admin`).
     pub admin: crate::admin::AdminConfig,
 }
@@ -82,6 +86,8 @@ pub struct Overrides {
     pub http: Option<SocketAddr>,
     /// DHCP settings.
     pub dhcp: crate::dhcp::DhcpOverrides,
+    /// DHCPv6 settings.
+    pub dhcp6: crate::dhcp6::Dhcp6Overrides,
 }
 
 /// `[tftp]`: the same knobs as `pxe tftp`'s flags.
@@ -111,6 +117,10 @@ pub struct TftpConfig {
     /// a request beyond it is dropped unanswered and served when the client retransmits it
     /// after a transfer has ended.
     pub max_transfers: Option<NonZeroU32>,
+    /// Most requests whose client has not answered yet (default 4096, see
+    /// `pxe_tftp::ServerConfig::max_handshakes`): a flood's share, kept apart from
+    /// `max_transfers`. Raise it for boot storms of more machines than this at once.
+    pub max_handshakes: Option<NonZeroU32>,
 }
 
 /// `[http]`: the HTTP server for the same root (`crate::http`). Off unless `listen` is set.
@@ -169,7 +179,8 @@ impl Config {
         if let Some(http) = args.http {
             self.http.listen = Some(http);
         }
-        self.dhcp.apply_overrides(&args.dhcp)
+        self.dhcp.apply_overrides(&args.dhcp)?;
+        self.dhcp6.apply_overrides(&args.dhcp6)
     }
 
     /// Checks what a server started (or reloaded) with this config needs: a consistent boot
@@ -191,6 +202,11 @@ impl Config {
             && self.dhcp.subnets.is_empty()
         {
             return Err("[dhcp] mode = \"server\" needs an address pool: range = \"FIRST,LAST\", reservations or [[dhcp.subnet]] tables".into());
+        }
+        if self.dhcp6.mode == crate::dhcp6::Dhcp6Mode::Server && self.dhcp6.range.is_none() {
+            return Err(
+                "[dhcp6] mode = \"server\" needs an address range: range = \"FIRST,LAST\"".into(),
+            );
         }
         Ok(())
     }

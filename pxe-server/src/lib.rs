@@ -4,6 +4,8 @@
 //! - [`tftp`]: the TFTP service (listener, transfers, the confined root [`tftp::fs`]).
 //! - [`http`]: the same root read-only over HTTP/1.1 (hyper).
 //! - [`dhcp`]: proxyDHCP and the DHCP lease server on an interface.
+//! - [`dhcp6`]: the DHCPv6 boot-options responder and stateful server, and router
+//!   advertisements.
 //! - [`config`]: the TOML config and its defaults.
 //! - [`PxeServer`]: all of them as one server ([`server`]): a builder, then a [`Handle`] to
 //!   stop it, [`Handle::reload`] a new config and subscribe to its [`events`].
@@ -36,6 +38,7 @@ pub mod config;
 pub mod decide;
 pub mod demo;
 pub mod dhcp;
+pub mod dhcp6;
 pub mod doctor;
 mod error;
 pub mod events;
@@ -50,6 +53,7 @@ pub mod ranges;
 pub mod serve;
 pub mod server;
 pub mod tftp;
+pub mod udp;
 
 pub use crate::error::Error;
 pub use crate::events::Event;

@@ -33,8 +33,16 @@ pub struct ServerConfig {
     /// Whether options are negotiated at all (default `true`; `false` is tftp-hpa's
     /// `--reject-all`: plain RFC 1350, no OACK).
     pub negotiate: bool,
-    /// Retransmissions of the same packet before the session gives up (default 8).
+    /// Retransmissions of the same packet before the session may give up (default 8); it
+    /// gives up only once [`idle_timeout`](ServerConfig::idle_timeout) has passed without
+    /// progress too.
     pub max_retries: u32,
+    /// How long an established transfer keeps retransmitting without progress before it fails
+    /// (default 30 s, about what tftpd-hpa allows). Some clients stay silent for seconds after
+    /// a lost ACK (atftp re-ACKs a repeated block once, then waits for its own 5 s timer), so a
+    /// retry count alone, reached within a second on a LAN, would end transfers a lossy network
+    /// would still carry.
+    pub idle_timeout: Duration,
     /// Retransmission timeout before any round trip was measured (default 1 s, RFC 6298).
     pub rto_initial: Duration,
     /// Lower bound of the adaptive timeout (default 20 ms). TFTP has no fast retransmit
@@ -57,7 +65,7 @@ pub struct ServerConfig {
     /// a PXE ROM's boot. The cap counts established transfers only; handshakes have their own
     /// budget, so at most `max_transfers + max_handshakes` sessions exist.
     pub max_transfers: u32,
-    /// Most handshakes at once (default 1024): sessions whose client has not yet shown that it
+    /// Most handshakes at once (default 4096): sessions whose client has not yet shown that it
     /// receives (no ACK or DATA from it on the transfer port; a spoofed source never sends one).
     /// A request beyond it evicts the oldest handshake ([`Server::poll_evicted`]), so a flood
     /// of requests that are never acknowledged cannot keep a real client waiting.
@@ -65,13 +73,20 @@ pub struct ServerConfig {
     /// Most handshakes from one client address (default 16); a request beyond it evicts that
     /// address's oldest handshake, so one source cannot take the whole budget.
     pub max_handshakes_per_source: u32,
-    /// Retransmissions of the first packet (OACK, DATA 1 or ACK 0) before the client has shown
-    /// that it receives (default 1). Keeps what an unanswered, possibly spoofed, request makes
-    /// the server send small: two packets, where tftpd-hpa sends six.
+    /// A handshake younger than this is never evicted (default 1 s, far above a LAN round
+    /// trip and the first retransmission timeout of common clients): when the budget is full of young handshakes the new request is dropped instead
+    /// and served on its retransmission. A burst of real clients larger than the budget (a boot
+    /// storm) is then throttled, not robbed of the replies already sent to it; a flood's
+    /// requests are old, hence evictable, a moment later.
+    pub eviction_age: Duration,
+    /// Timer retransmissions of the first DATA (a request without options) or of a WRQ's ACK
+    /// 0 before the client has shown that it receives (default 1; an OACK is never resent by
+    /// the timer, see [`Session`]). Keeps what an unanswered, possibly spoofed, request makes
+    /// the server send small: one or two packets, where tftpd-hpa sends six.
     pub handshake_retries: u32,
-    /// How long a handshake waits for the client at most (default 5 s): after its
-    /// retransmissions the session goes quiet but still accepts the client's late ACK (its own
-    /// retransmission after a lost one) until then.
+    /// How long a handshake waits for the client at most (default 10 s, two retransmission
+    /// periods of atftp and tftp-hpa): after its retransmissions the session goes quiet but
+    /// still answers the client's own retransmission (its ACK, or its request again) until then.
     pub handshake_timeout: Duration,
 }
 
@@ -84,16 +99,18 @@ impl Default for ServerConfig {
             allow_write: false,
             negotiate: true,
             max_retries: 8,
+            idle_timeout: Duration::from_secs(30),
             rto_initial: Duration::from_secs(1),
             rto_min: Duration::from_millis(20),
             rto_max: Duration::from_secs(10),
             rollover: 0,
             dally: Duration::from_secs(2),
             max_transfers: 2000,
-            max_handshakes: 1024,
+            max_handshakes: 4096,
             max_handshakes_per_source: 16,
+            eviction_age: Duration::from_secs(1),
             handshake_retries: 1,
-            handshake_timeout: Duration::from_secs(5),
+            handshake_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -130,6 +147,9 @@ pub struct ServerStats {
     pub duplicates: u64,
     /// Requests dropped because [`ServerConfig::max_transfers`] transfers were established.
     pub over_cap: u64,
+    /// Requests dropped because the handshake budget (or their source's share) was full of
+    /// handshakes younger than [`ServerConfig::eviction_age`].
+    pub throttled: u64,
     /// Handshakes evicted to make room for newer requests ([`Server::poll_evicted`]).
     pub evicted: u64,
     /// Requests refused by the server itself (WRQ disabled, `mail` mode).
@@ -180,6 +200,7 @@ struct Entry {
     identity: Identity,
     source: IpAddr,
     established: bool,
+    created: Instant,
 }
 
 /// The TFTP listener's Sans-IO core: feed it datagrams that arrived on port 69.
@@ -199,7 +220,8 @@ struct Entry {
 /// session says [`SessionEvent::Established`](crate::SessionEvent::Established), and
 /// [`finished`](Server::finished) once for every [`Incoming`] (rejected, dropped, or its
 /// session over). After any input it drains [`poll_evicted`](Server::poll_evicted) and drops
-/// those sessions without a word (their client may be a spoofed address). No timers.
+/// those sessions without a word (their client may be a spoofed address), and
+/// [`poll_repeated`](Server::poll_repeated), passing those on to their sessions. No timers.
 #[derive(Debug)]
 pub struct Server {
     config: ServerConfig,
@@ -214,6 +236,7 @@ pub struct Server {
     per_source: BTreeMap<IpAddr, u32>,
     established: usize,
     evicted: VecDeque<RequestId>,
+    repeated: VecDeque<RequestId>,
 }
 
 impl Server {
@@ -231,6 +254,7 @@ impl Server {
             per_source: BTreeMap::new(),
             established: 0,
             evicted: VecDeque::new(),
+            repeated: VecDeque::new(),
         }
     }
 
@@ -276,6 +300,14 @@ impl Server {
         }
     }
 
+    /// The next handshake whose request came again: the client did not get the first reply
+    /// (or it is a flood). The driver calls [`Session::handle_repeat`] on its session, which
+    /// sends the first packet once more — one reply per request, so a repeated request
+    /// amplifies no more than the first did.
+    pub fn poll_repeated(&mut self) -> Option<RequestId> {
+        self.repeated.pop_front()
+    }
+
     /// The next handshake evicted to make room for a newer request: the driver drops its
     /// session without sending anything. Drain after every input, like `poll_event`.
     pub fn poll_evicted(&mut self) -> Option<RequestId> {
@@ -301,8 +333,12 @@ impl Server {
         }
     }
 
-    /// Makes room in the handshake budget for a request from `source`.
-    fn make_room(&mut self, source: IpAddr) {
+    /// Makes room in the handshake budget for a request from `source`: evicts the oldest
+    /// handshake of that source when it has its share, then the oldest of all when the budget
+    /// is full, but never one younger than `eviction_age`. `false`: no room, drop the request.
+    fn make_room(&mut self, now: Instant, source: IpAddr) -> bool {
+        let age = self.config.eviction_age;
+        let evictable = |e: &Entry| now.saturating_duration_since(e.created) >= age;
         let per_source = self.per_source.get(&source).copied().unwrap_or(0);
         if per_source >= self.config.max_handshakes_per_source.max(1) {
             let oldest = self
@@ -310,15 +346,18 @@ impl Server {
                 .iter()
                 .copied()
                 .find(|id| self.entries.get(id).is_some_and(|e| e.source == source));
-            if let Some(id) = oldest {
-                self.evict(id);
+            match oldest {
+                Some(id) if self.entries.get(&id).is_some_and(evictable) => self.evict(id),
+                _ => return false,
             }
         }
-        if self.handshakes.len() >= self.config.max_handshakes.max(1) as usize
-            && let Some(&oldest) = self.handshakes.first()
-        {
-            self.evict(oldest);
+        if self.handshakes.len() >= self.config.max_handshakes.max(1) as usize {
+            match self.handshakes.first().copied() {
+                Some(id) if self.entries.get(&id).is_some_and(evictable) => self.evict(id),
+                _ => return false,
+            }
         }
+        true
     }
 
     /// The configuration.
@@ -406,8 +445,12 @@ impl SansIo for Server {
             filename.to_vec(),
             options.tsize.is_some(),
         );
-        if self.by_identity.contains_key(&identity) {
+        if let Some(&id) = self.by_identity.get(&identity) {
             self.stats.duplicates += 1;
+            let handshake = self.entries.get(&id).is_some_and(|e| !e.established);
+            if handshake && self.repeated.len() < QUEUE_MAX {
+                self.repeated.push_back(id);
+            }
             return;
         }
         if self.established >= self.config.max_transfers.max(1) as usize {
@@ -419,7 +462,10 @@ impl SansIo for Server {
             return;
         }
         let source = dgram.remote.ip().to_canonical();
-        self.make_room(source);
+        if !self.make_room(now, source) {
+            self.stats.throttled += 1;
+            return;
+        }
         let id = RequestId(self.next_id);
         self.next_id += 1;
         self.by_identity.insert(identity.clone(), id);
@@ -429,6 +475,7 @@ impl SansIo for Server {
                 identity,
                 source,
                 established: false,
+                created: now,
             },
         );
         self.handshakes.insert(id);

@@ -384,6 +384,8 @@ pub struct Session {
     /// never before two retransmission timeouts have run (a client that negotiated a long
     /// `timeout` still gets its retransmission).
     handshake_deadline: Instant,
+    /// When the transfer last moved forward (started, the window advanced, a block arrived).
+    last_progress: Instant,
 }
 
 impl Session {
@@ -456,6 +458,7 @@ impl Session {
             outcome: None,
             last_input: now,
             handshake_deadline,
+            last_progress: now,
         }
     }
 
@@ -550,6 +553,22 @@ impl Session {
         }
     }
 
+    /// The client sent its request again before showing that it receives
+    /// ([`Server::poll_repeated`](crate::Server::poll_repeated)): its first reply was lost, so
+    /// the OACK (or DATA 1, or a WRQ's ACK 0) goes out once more now, without waiting for the
+    /// timer. Ignored once the client has answered.
+    pub fn handle_repeat(&mut self, now: Instant) {
+        self.last_input = self.last_input.max(now);
+        if self.stats.established || matches!(self.phase, Phase::Done | Phase::Dally) {
+            return;
+        }
+        match (&mut self.role, self.phase) {
+            (_, Phase::Negotiating) => self.negotiation_due = self.negotiation_sent.is_some(),
+            (Role::Read(sender), Phase::Transfer) => sender.next = sender.base,
+            _ => {}
+        }
+    }
+
     /// Ends the transfer from the driver's side (a read error, a full disk, shutdown): sends
     /// ERROR `code` with `message` to the client and finishes with
     /// [`TransferError::Aborted`].
@@ -617,6 +636,7 @@ impl Session {
             self.negotiation_due = false;
             self.retries = 0;
             self.deadline = None;
+            self.last_progress = now;
             if let Some(ev) = sender.want() {
                 self.events.push_back(ev);
             }
@@ -643,6 +663,7 @@ impl Session {
         } else {
             self.rto.progress_without_sample();
         }
+        self.last_progress = now;
         let acked = k - sender.base + 1;
         self.stats.blocks += acked;
         self.stats.bytes += acked * sender.blksize as u64;
@@ -680,6 +701,7 @@ impl Session {
         };
         match receiver.on_data(block, data) {
             DataOutcome::Accepted { last } => {
+                self.last_progress = now;
                 if self.phase == Phase::Negotiating {
                     if let Some((sent, false)) = self.negotiation_sent {
                         self.rto.sample(now - sent);
@@ -808,16 +830,25 @@ impl SansIo for Session {
         self.retries += 1;
         self.stats.timeouts += 1;
         if !self.stats.established {
-            // A handshake: a few quick retransmissions, then quiet until the handshake timeout
-            // (the client's own retransmitted ACK still establishes it), so an unanswered
-            // request — perhaps from a spoofed address — costs the network two packets.
+            // A handshake: at most `handshake_retries` quick retransmissions, then quiet until
+            // the handshake timeout (the client's own retransmission — its ACK, or its request
+            // through `handle_repeat` — still gets the transfer going), so an unanswered request,
+            // perhaps from a spoofed address, costs the network one or two packets. An OACK is
+            // never resent by the timer: atftp 0.8 aborts on a second OACK ("unexpected OACK")
+            // when only its ACK 0 was lost; every client resends its ACK 0 or its request.
             let give_up = self.handshake_deadline;
+            let oack = self.phase == Phase::Negotiating && self.negotiated.has_oack();
+            let resends = if oack {
+                0
+            } else {
+                self.config.handshake_retries
+            };
             if now >= give_up {
-                let retries = (self.retries - 1).min(self.config.handshake_retries);
+                let retries = (self.retries - 1).min(resends);
                 self.finish(now, Outcome::Failed(TransferError::TimedOut { retries }));
                 return;
             }
-            if self.retries > self.config.handshake_retries {
+            if self.retries > resends {
                 self.deadline = Some(give_up);
                 return;
             }
@@ -832,9 +863,11 @@ impl SansIo for Session {
                 self.finish(now, Outcome::Completed);
                 return;
             }
-            let retries = self.retries - 1;
-            self.finish(now, Outcome::Failed(TransferError::TimedOut { retries }));
-            return;
+            if now.saturating_duration_since(self.last_progress) >= self.config.idle_timeout {
+                let retries = self.retries - 1;
+                self.finish(now, Outcome::Failed(TransferError::TimedOut { retries }));
+                return;
+            }
         }
         self.rto.back_off();
         match (&mut self.role, self.phase) {

@@ -356,6 +356,7 @@ fn duplicate_acks_never_trigger_a_send_only_the_timer_does() {
 fn gives_up_after_the_retry_cap_with_backoff() {
     let config = ServerConfig {
         max_retries: 3,
+        idle_timeout: Duration::ZERO,
         // The backoff of an established transfer, without the handshake's shorter limits.
         handshake_retries: 100,
         handshake_timeout: Duration::from_secs(3600),
@@ -850,6 +851,7 @@ fn a_driver_limits_an_upload_by_aborting_with_disk_full() {
 fn a_lost_oack_is_resent_by_the_timer_only_then_the_session_gives_up() {
     let config = ServerConfig {
         max_retries: 2,
+        idle_timeout: Duration::ZERO,
         ..ServerConfig::default()
     };
     let mut server = Server::new(config);
@@ -858,7 +860,8 @@ fn a_lost_oack_is_resent_by_the_timer_only_then_the_session_gives_up() {
         .accept(t(0), FileInfo { size: Some(100) });
     feed(&mut s, &[0u8; 100]);
     assert_eq!(drain(&mut s, t(0)), vec![(addr(CLIENT), oack.clone())]);
-    // Anything but ACK 0 (or an ERROR) is ignored while negotiating, and sends nothing.
+    // Anything but ACK 0 (or an ERROR) is ignored while negotiating, and sends nothing; it
+    // shows the client receives, though, so the OACK is resent by the timer from then on.
     from_client(&mut s, t(1), &ack(1));
     from_client(&mut s, t(1), &data(1, b"x"));
     assert!(drain(&mut s, t(1)).is_empty());
@@ -950,6 +953,11 @@ fn the_table_drops_repeats_until_finished_and_caps_established_transfers() {
         rrq_from(&mut server, "192.0.2.10:1000", b"\0\x01f\0octet\0").is_none(),
         "a retransmitted RRQ is not a second request"
     );
+    assert_eq!(
+        server.poll_repeated(),
+        Some(a.id()),
+        "but its session hears of it"
+    );
     // EDK2's second request after its tsize probe is a new one.
     let probe = rrq_from(
         &mut server,
@@ -960,6 +968,12 @@ fn the_table_drops_repeats_until_finished_and_caps_established_transfers() {
     assert_eq!(server.stats().duplicates, 1);
     server.finished(probe.id());
     server.established(a.id());
+    assert!(rrq_from(&mut server, "192.0.2.10:1000", b"\0\x01f\0octet\0").is_none());
+    assert_eq!(
+        server.poll_repeated(),
+        None,
+        "an established transfer needs no nudge"
+    );
     let b = rrq_from(&mut server, "192.0.2.11:1000", b"\0\x01f\0octet\0").unwrap();
     server.established(b.id());
     assert_eq!((server.active(), server.handshaking()), (2, 0));
@@ -976,41 +990,45 @@ fn the_table_drops_repeats_until_finished_and_caps_established_transfers() {
     assert!(rrq_from(&mut server, "192.0.2.10:1000", b"\0\x01f\0octet\0").is_some());
 }
 
+fn rrq_at(server: &mut Server, now: Instant, from: &str) -> Option<Incoming> {
+    server.handle_datagram(
+        now,
+        Datagram::new(addr(from), addr(SERVER), b"\0\x01f\0octet\0"),
+    );
+    server.poll_event()
+}
+
 #[test]
 fn handshakes_have_their_own_budget_with_a_per_source_limit() {
     let mut server = Server::new(ServerConfig {
         max_transfers: 1,
         max_handshakes: 4,
         max_handshakes_per_source: 2,
+        eviction_age: Duration::from_millis(250),
         ..ServerConfig::default()
     });
-    let flood: Vec<Incoming> = (0..3u16)
-        .map(|p| {
-            rrq_from(
-                &mut server,
-                &format!("198.51.100.7:{}", 1000 + p),
-                b"\0\x01f\0octet\0",
-            )
-            .unwrap()
-        })
+    let flood: Vec<Incoming> = (0..2u16)
+        .map(|p| rrq_at(&mut server, t(0), &format!("198.51.100.7:{}", 1000 + p)).unwrap())
         .collect();
-    // The third from one source evicts that source's oldest.
+    // A third from one source while its handshakes are young: dropped, nothing evicted.
+    assert!(rrq_at(&mut server, t(100), "198.51.100.7:1002").is_none());
+    assert_eq!((server.poll_evicted(), server.stats().throttled), (None, 1));
+    // Once they are old enough, the source's oldest makes room.
+    assert!(rrq_at(&mut server, t(300), "198.51.100.7:1002").is_some());
     assert_eq!(server.poll_evicted(), Some(flood[0].id()));
     assert_eq!(server.poll_evicted(), None);
     assert_eq!(server.handshaking(), 2);
-    let others: Vec<Incoming> = (0..3u8)
-        .map(|i| {
-            rrq_from(
-                &mut server,
-                &format!("198.51.100.{}:1000", 20 + i),
-                b"\0\x01f\0octet\0",
-            )
-            .unwrap()
-        })
+    let others: Vec<Incoming> = (0..2u8)
+        .map(|i| rrq_at(&mut server, t(300), &format!("198.51.100.{}:1000", 20 + i)).unwrap())
         .collect();
-    // Budget of 4: the oldest handshakes go, whoever sent them.
+    assert_eq!(server.handshaking(), 4);
+    // Budget of 4, full: the oldest handshake goes, whoever sent it.
+    assert!(rrq_at(&mut server, t(400), "198.51.100.30:1000").is_some());
     assert_eq!(server.poll_evicted(), Some(flood[1].id()));
     assert_eq!(server.handshaking(), 4);
+    // Full of young handshakes only: the new request waits for its retransmission.
+    assert!(rrq_at(&mut server, t(401), "198.51.100.31:1000").is_none());
+    assert_eq!(server.stats().throttled, 2);
     // A real client that answers leaves the budget; evicted and finished ids are ignored.
     server.established(others[0].id());
     assert_eq!((server.active(), server.handshaking()), (1, 3));
@@ -1035,7 +1053,7 @@ fn an_unanswered_request_gets_two_packets_then_quiet_then_timeout() {
         sent += drain(&mut s, deadline).len();
     }
     assert_eq!(sent, 2, "DATA 1 and one retransmission");
-    assert_eq!(last, t(5000), "the handshake timeout");
+    assert_eq!(last, t(10_000), "the handshake timeout");
     assert_eq!(
         s.outcome(),
         Some(&Outcome::Failed(TransferError::TimedOut { retries: 1 }))
@@ -1044,7 +1062,7 @@ fn an_unanswered_request_gets_two_packets_then_quiet_then_timeout() {
 }
 
 #[test]
-fn a_late_ack_during_the_quiet_handshake_establishes_the_transfer() {
+fn an_oack_is_resent_for_a_repeated_request_only_and_a_late_ack_establishes() {
     let mut server = Server::new(ServerConfig::default());
     let mut s = request(&mut server, b"\0\x01f\0octet\0blksize\x001024\0")
         .accept(t(0), FileInfo { size: Some(3000) });
@@ -1054,13 +1072,22 @@ fn a_late_ack_during_the_quiet_handshake_establishes_the_transfer() {
     );
     assert_eq!(drain(&mut s, t(0)).len(), 1);
     s.handle_timeout(t(1000));
-    assert_eq!(drain(&mut s, t(1000)).len(), 1, "the OACK once more");
-    s.handle_timeout(t(3000));
-    assert!(drain(&mut s, t(3000)).is_empty(), "then quiet");
-    from_client(&mut s, t(3500), &ack(0));
+    assert!(
+        drain(&mut s, t(1000)).is_empty(),
+        "the timer resends no OACK"
+    );
+    s.handle_repeat(t(2000));
+    assert_eq!(
+        drain(&mut s, t(2000)).len(),
+        1,
+        "the OACK again for the repeated request"
+    );
+    s.handle_timeout(t(5000));
+    assert!(drain(&mut s, t(5000)).is_empty(), "then quiet");
+    from_client(&mut s, t(5500), &ack(0));
     assert_eq!(s.poll_event(), Some(SessionEvent::Established));
     assert!(feed(&mut s, &[1u8; 3000]).is_empty());
-    let sent = drain(&mut s, t(3500));
+    let sent = drain(&mut s, t(5500));
     assert_eq!(data_block(&sent[0].1), (1, 1024));
 }
 

@@ -244,6 +244,7 @@ fn lost_final_ack_still_completes() {
     };
     let config = ServerConfig {
         max_retries: 3,
+        idle_timeout: pxe_proto::Duration::ZERO,
         ..patient_server()
     };
     let mut sim = Sim::new(1, Netem::clean());

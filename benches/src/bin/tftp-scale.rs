@@ -222,13 +222,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let peak = Arc::new(AtomicUsize::new(0));
     let anon_at_peak = Arc::new(AtomicUsize::new(0));
     let max_anon = Arc::new(AtomicUsize::new(0));
+    let max_threads = Arc::new(AtomicUsize::new(0));
     // Samples the server's RSS while transfers run; remembers the busiest moment's.
     let sampler = {
-        let (active, peak, anon_at_peak, max_anon) = (
+        let (active, peak, anon_at_peak, max_anon, max_threads) = (
             Arc::clone(&active),
             Arc::clone(&peak),
             Arc::clone(&anon_at_peak),
             Arc::clone(&max_anon),
+            Arc::clone(&max_threads),
         );
         let stop = Arc::new(AtomicUsize::new(0));
         let stop2 = Arc::clone(&stop);
@@ -237,6 +239,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let a = active.load(Ordering::SeqCst);
                 let anon = proc_status_kib(spid, "RssAnon").unwrap_or(0) as usize;
                 max_anon.fetch_max(anon, Ordering::SeqCst);
+                let threads = proc_status_kib(spid, "Threads").unwrap_or(0) as usize;
+                max_threads.fetch_max(threads, Ordering::SeqCst);
                 if a >= peak.load(Ordering::SeqCst) {
                     peak.store(a, Ordering::SeqCst);
                     anon_at_peak.fetch_max(anon, Ordering::SeqCst);
@@ -303,6 +307,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         mib_per_s(moved, total)
     );
     println!("- peak concurrent transfers seen: {peak_active}");
+    println!(
+        "- server threads (most seen): {} on {} CPUs",
+        max_threads.load(Ordering::SeqCst),
+        thread::available_parallelism().map_or(1, std::num::NonZero::get)
+    );
     println!(
         "- server VmRSS idle: {base_rss} KiB; VmHWM: {hwm} KiB; RssAnon idle {base_anon} KiB, max {max_anon} KiB \
          ({} KiB when the most transfers were live)",

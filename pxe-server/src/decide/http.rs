@@ -24,7 +24,7 @@
 
 use std::collections::HashMap;
 use std::future::poll_fn;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -87,7 +87,7 @@ struct Answer {
     #[serde(default)]
     boot_file: Option<String>,
     #[serde(default)]
-    next_server: Option<Ipv4Addr>,
+    next_server: Option<IpAddr>,
     #[serde(default)]
     script: Option<String>,
     #[serde(default)]

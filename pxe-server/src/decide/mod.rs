@@ -22,7 +22,7 @@ mod files;
 mod http;
 
 use std::future::Future;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::pin::Pin;
 use std::time::Duration;
 
@@ -130,7 +130,7 @@ pub struct Boot {
     /// `{mac}` are filled in as in `[[dhcp.rules]]`.
     pub boot_file: Option<String>,
     /// The TFTP server to send the machine to (`siaddr`); default: this one.
-    pub next_server: Option<Ipv4Addr>,
+    pub next_server: Option<IpAddr>,
     /// An iPXE script for this machine.
     pub script: Option<String>,
     /// A kernel for iPXE to boot (a name under the root, or a URL).
@@ -296,7 +296,7 @@ pub struct HostConfig {
     pub boot_file: Option<String>,
     /// [`Boot::next_server`].
     #[serde(default)]
-    pub next_server: Option<Ipv4Addr>,
+    pub next_server: Option<IpAddr>,
     /// [`Boot::script`].
     #[serde(default)]
     pub script: Option<String>,

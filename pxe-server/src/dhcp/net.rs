@@ -13,14 +13,11 @@
 //! answering every client. Only a proxy shares port 67 (`SO_REUSEADDR`): proxyDHCP beside the
 //! network's DHCP server on one host is how PXE 2.1 §2.2 deploys it.
 
-use std::io::{self, IoSlice, IoSliceMut};
+use std::io::{self, IoSlice};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::os::fd::{AsFd, AsRawFd};
 
-use nix::sys::socket::{
-    ControlMessage, ControlMessageOwned, MsgFlags, SockaddrIn, recvmsg, sendmsg, setsockopt,
-    sockopt,
-};
+use nix::sys::socket::{ControlMessage, MsgFlags, SockaddrIn, sendmsg, setsockopt, sockopt};
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
@@ -224,29 +221,21 @@ impl InterfaceClaim {
 }
 
 fn recv_pktinfo(fd: i32, port: u16, buf: &mut [u8]) -> io::Result<Arrival> {
-    let mut iov = [IoSliceMut::new(buf)];
-    let mut cmsg = nix::cmsg_space!(libc::in_pktinfo);
-    let msg = recvmsg::<SockaddrIn>(fd, &mut iov, Some(&mut cmsg), MsgFlags::empty())?;
-    let remote = msg
-        .address
-        .map_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0), |a| {
-            SocketAddrV4::new(a.ip(), a.port())
-        });
-    let mut local = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port);
-    let mut ifindex = 0;
-    for c in msg.cmsgs()? {
-        if let ControlMessageOwned::Ipv4PacketInfo(info) = c {
-            // `ipi_addr` is the header's destination address (the broadcast address for a
-            // broadcast), `ipi_spec_dst` the local address routing would answer from.
-            local = SocketAddrV4::new(Ipv4Addr::from(u32::from_be(info.ipi_addr.s_addr)), port);
-            ifindex = u32::try_from(info.ipi_ifindex).unwrap_or(0);
-        }
-    }
+    let mut cmsg = crate::udp::pktinfo_cmsg_space();
+    let got = crate::udp::recv_pktinfo(fd, buf, &mut cmsg)?;
+    let remote = match got.remote {
+        SocketAddr::V4(v4) => v4,
+        SocketAddr::V6(_) => SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
+    };
+    let local = match got.local {
+        Some(std::net::IpAddr::V4(ip)) => SocketAddrV4::new(ip, port),
+        _ => SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port),
+    };
     Ok(Arrival {
-        len: msg.bytes,
+        len: got.len,
         remote,
         local,
-        ifindex,
+        ifindex: got.ifindex,
     })
 }
 

@@ -10,13 +10,12 @@
 //! At most `max_connections` connections are served at once: beyond that the listener stops
 //! accepting, and new connections wait in the kernel's backlog until one closes. A connection
 //! is closed when its request headers take over 30 s (also an idle keep-alive) or a response
-//! write waits over 60 s for the client to read ([`stall`]), so dead clients free their slot.
+//! write waits over 60 s for the client to read ([`with_write_timeout`], tokio-io-timeout), so dead clients free their slot.
 
 pub mod body;
 pub mod handler;
 pub mod path;
 pub mod range;
-pub mod stall;
 
 use std::io;
 use std::net::SocketAddr;
@@ -50,8 +49,21 @@ pub fn max_connections(config: &HttpConfig) -> usize {
 /// connections, which would otherwise hold a slot forever).
 const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// How long a response write may wait for the client to read (see [`stall`]).
+/// How long a response write may wait for the client to read (see [`with_write_timeout`]).
 const WRITE_STALL_LIMIT: Duration = Duration::from_secs(60);
+
+/// `stream` whose writes fail with `TimedOut` after `limit` without progress: a client that
+/// stops reading (crashed, unplugged, or hostile) would otherwise hold its connection, its open
+/// file and a `max_connections` slot for ever, since a blocked write never fails by itself and
+/// hyper has no write timeout. Boxed: the timeout stream is `!Unpin`, hyper wants `Unpin`.
+fn with_write_timeout<S: tokio::io::AsyncRead + tokio::io::AsyncWrite>(
+    stream: S,
+    limit: Duration,
+) -> std::pin::Pin<Box<tokio_io_timeout::TimeoutStream<S>>> {
+    let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
+    stream.set_write_timeout(Some(limit));
+    Box::pin(stream)
+}
 
 /// A bound, not yet serving, HTTP listener: bound before privileges are dropped, like TFTP's.
 /// A plain std socket, so binding needs no runtime (the runtime's threads start only after
@@ -226,7 +238,7 @@ async fn accept_loop(
                 .header_read_timeout(HEADER_TIMEOUT);
             if let Err(e) = builder
                 .serve_connection(
-                    TokioIo::new(stall::StallGuard::new(stream, WRITE_STALL_LIMIT)),
+                    TokioIo::new(with_write_timeout(stream, WRITE_STALL_LIMIT)),
                     service,
                 )
                 .await
@@ -254,4 +266,35 @@ fn resize(slots: &Arc<Semaphore>, old: usize, new: usize) {
         });
     }
     tracing::info!(max_connections = new, "HTTP connection limit changed");
+}
+
+#[cfg(test)]
+mod write_timeout_tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[tokio::test]
+    async fn a_reader_that_stops_fails_the_write_after_the_limit() {
+        let (a, mut b) = tokio::io::duplex(1024);
+        let mut w = with_write_timeout(a, Duration::from_millis(200));
+        // Progress keeps it alive: more than the limit in total, never stalled that long.
+        let reader = tokio::spawn(async move {
+            let mut buf = vec![0; 4096];
+            let mut got = 0;
+            while got < 64 * 1024 {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+                got += b.read(&mut buf).await.expect("read");
+            }
+            b
+        });
+        w.write_all(&vec![7; 64 * 1024])
+            .await
+            .expect("progressing writes");
+        let _b = reader.await.expect("reader");
+        // Nobody reads any more: the write fails once the buffer is full, after the limit.
+        let start = std::time::Instant::now();
+        let e = w.write_all(&vec![7; 64 * 1024]).await.unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::TimedOut);
+        assert!(start.elapsed() >= Duration::from_millis(200));
+    }
 }

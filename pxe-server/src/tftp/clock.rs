@@ -10,3 +10,12 @@ pub fn now() -> pxe_proto::Instant {
     let micros = u64::try_from(epoch.elapsed().as_micros()).unwrap_or(u64::MAX);
     pxe_proto::Instant::from_micros(micros)
 }
+
+/// A core deadline as a tokio timer instant.
+pub fn to_tokio(t: pxe_proto::Instant) -> tokio::time::Instant {
+    let epoch = *EPOCH.get_or_init(std::time::Instant::now);
+    let at = epoch
+        .checked_add(std::time::Duration::from_micros(t.as_micros()))
+        .unwrap_or_else(|| std::time::Instant::now() + std::time::Duration::from_secs(86_400));
+    tokio::time::Instant::from_std(at)
+}

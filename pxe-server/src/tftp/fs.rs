@@ -102,13 +102,30 @@ impl Refusal {
 /// File bytes for one transfer, read by position so many transfers share the page cache.
 #[derive(Debug)]
 pub enum Data {
-    /// An open file under the root.
-    File(File),
+    /// An open file under the root, shared by the transfers of one file ([`OpenFiles`]).
+    File(std::sync::Arc<File>),
     /// Bytes held in memory (the demo root), shared by every transfer of the file.
     Static(std::sync::Arc<[u8]>),
 }
 
 impl Data {
+    /// Checks that the file is still the one a transfer of `size` bytes started with: the same
+    /// size, and still linked (a file replaced by a rename, or deleted, has no link left; one
+    /// rewritten in place by `cp` changes size first). Returns why, when it is not.
+    pub fn check_unchanged(&self, size: u64) -> Result<(), String> {
+        let Self::File(f) = self else { return Ok(()) };
+        let stat =
+            rustix::fs::fstat(&**f).map_err(|e| format!("cannot stat the open file: {e}"))?;
+        let now = u64::try_from(stat.st_size).unwrap_or(0);
+        if stat.st_nlink == 0 {
+            return Err("the file was replaced or deleted".to_owned());
+        }
+        if now != size {
+            return Err(format!("its size changed from {size} to {now} bytes"));
+        }
+        Ok(())
+    }
+
     /// Reads at `offset` until `buf` is full or the end of the data; returns the bytes read.
     pub fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
         match self {
@@ -134,6 +151,38 @@ impl Data {
                 Ok(n)
             }
         }
+    }
+}
+
+/// The files open for reading, by inode: every transfer of one file shares one descriptor, so
+/// 10 000 clients of one boot file cost 10 000 sockets but one open file (each request still
+/// opens the name, to check it, and closes that descriptor at once when the file is open
+/// already). A replaced file is another inode, so it is never confused with the old one.
+#[derive(Debug, Default)]
+pub struct OpenFiles {
+    by_inode: std::sync::Mutex<std::collections::HashMap<(u64, u64), std::sync::Weak<File>>>,
+}
+
+impl OpenFiles {
+    /// `data`, or the already open descriptor of the same inode.
+    pub fn share(&self, data: Data) -> Data {
+        let Data::File(file) = data else { return data };
+        let Ok(stat) = rustix::fs::fstat(&*file) else {
+            return Data::File(file);
+        };
+        let key = (stat.st_dev, stat.st_ino);
+        let mut map = self
+            .by_inode
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(open) = map.get(&key).and_then(std::sync::Weak::upgrade) {
+            return Data::File(open);
+        }
+        if map.len() >= 256 {
+            map.retain(|_, w| w.strong_count() > 0);
+        }
+        map.insert(key, std::sync::Arc::downgrade(&file));
+        Data::File(file)
     }
 }
 
@@ -277,7 +326,7 @@ impl DirRoot {
             });
         }
         let size = u64::try_from(stat.st_size).unwrap_or(0);
-        Ok((Data::File(File::from(fd)), size))
+        Ok((Data::File(std::sync::Arc::new(File::from(fd))), size))
     }
 
     fn open_write(&self, name: &[u8]) -> Result<Upload, Refusal> {
@@ -476,6 +525,13 @@ impl Upload {
     #[must_use]
     pub fn file(&self) -> &File {
         &self.file
+    }
+
+    /// Bytes free for an unprivileged writer on the upload's file system (`fstatvfs`), if known.
+    #[must_use]
+    pub fn free_space(&self) -> Option<u64> {
+        let st = rustix::fs::fstatvfs(&self.file).ok()?;
+        Some(st.f_bavail.saturating_mul(st.f_frsize))
     }
 
     /// Whether [`Upload::commit`] has replaced the target.

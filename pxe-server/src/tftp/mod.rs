@@ -1,6 +1,8 @@
-//! The TFTP driver: the listening socket feeds [`pxe_tftp::Server`]; each accepted request
-//! gets its own reply socket and thread running a [`pxe_tftp::Session`] ([`transfer`]), up to
-//! `max_transfers` at once ([`admission`]).
+//! The TFTP driver: the listening socket feeds [`pxe_tftp::Server`], which decides which
+//! requests become transfers (repeats, `max_transfers`, the handshake budget); each accepted
+//! request gets its own reply socket and a task running a [`pxe_tftp::Session`]
+//! ([`transfer`]), all on one event loop per CPU (a multi-threaded tokio runtime of the TFTP
+//! service's own).
 //!
 //! `pxe tftp` ([`run`]) is this alone; `pxe serve` calls [`start`] beside DHCP.
 
@@ -14,14 +16,14 @@ pub mod transfer;
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use pxe_proto::{Datagram, SansIo};
-use pxe_tftp::{ErrorCode, FileInfo, Incoming, RequestKind, Server, ServerConfig};
+use pxe_tftp::{ErrorCode, FileInfo, Incoming, RequestId, RequestKind, Server, ServerConfig};
+use tokio::sync::watch;
 
 use crate::config::TftpConfig;
 use crate::error::Error;
@@ -32,9 +34,9 @@ use crate::events::{
 use crate::fdlimit;
 use crate::ranges::PortRange;
 
-use self::admission::{Admission, Admit, DEFAULT_MAX_TRANSFERS, DROP_LOG_INTERVAL, DropLog, Slot};
-use self::fs::{DirRoot, Refusal, Root};
-use self::net::{Listener, PortAllocator};
+use self::admission::{DEFAULT_MAX_TRANSFERS, DROP_LOG_INTERVAL, DropLog};
+use self::fs::{DirRoot, OpenFiles, Refusal, Root};
+use self::net::{BoundListener, Listener, PortAllocator};
 use self::transfer::{Io, Transfer};
 
 /// Default largest block size before the per-interface clamp: the RFC 2348 maximum. Unless
@@ -48,9 +50,6 @@ pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::ne
     std::net::Ipv4Addr::UNSPECIFIED,
     69,
 ));
-
-/// Stack of a transfer thread: the loop keeps its buffers on the heap.
-const TRANSFER_STACK: usize = 256 << 10;
 
 /// Everything the TFTP service needs.
 #[derive(Debug)]
@@ -81,6 +80,9 @@ impl Settings {
             blksize_max: t.blksize_max.unwrap_or(DEFAULT_BLKSIZE_MAX),
             windowsize_max: t.windowsize_max.unwrap_or(defaults.windowsize_max),
             allow_write: t.create,
+            max_handshakes: t
+                .max_handshakes
+                .map_or(defaults.max_handshakes, NonZeroU32::get),
             ..defaults
         };
         Self {
@@ -101,9 +103,20 @@ impl Settings {
 /// A running TFTP service; stop it with [`Running::stop`].
 #[derive(Debug)]
 pub struct Running {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    stop: watch::Sender<bool>,
+    runtime: Option<tokio::runtime::Runtime>,
+    listener: Option<tokio::task::JoinHandle<()>>,
     local: SocketAddr,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        // Dropped without `stop` (perhaps inside another runtime, where blocking is not
+        // allowed): transfers are cut without their ERROR.
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
 }
 
 impl Running {
@@ -114,25 +127,31 @@ impl Running {
     }
 
     /// Stops accepting, tells active transfers to end (ERROR 0 to their clients) and waits.
+    /// Call it from outside any tokio runtime (or in `spawn_blocking`).
     pub fn stop(mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+        let _ = self.stop.send(true);
+        if let (Some(rt), Some(listener)) = (self.runtime.take(), self.listener.take()) {
+            let _ = rt.block_on(listener);
+            rt.shutdown_timeout(STOP_GRACE);
         }
     }
 }
+
+/// How long [`Running::stop`] waits for transfers to send their last ERROR.
+const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// A bound, not yet serving, TFTP listener: bound while the process may still be root, then
 /// started ([`Bound::start`]) once privileges are dropped ([`crate::privilege`]).
 #[derive(Debug)]
 pub struct Bound {
-    listener: Listener,
+    listener: BoundListener,
     settings: Settings,
 }
 
 /// Binds the listen address of `settings`.
 pub fn bind(settings: Settings) -> Result<Bound, Error> {
-    let listener = Listener::bind(settings.listen).map_err(|e| bind_error(settings.listen, e))?;
+    let listener =
+        BoundListener::bind(settings.listen).map_err(|e| bind_error(settings.listen, e))?;
     Ok(Bound { listener, settings })
 }
 
@@ -149,39 +168,71 @@ impl Bound {
         self.listener.local_addr()
     }
 
-    /// Starts the listener thread.
+    /// Starts the TFTP runtime: one event loop per CPU (tokio's multi-threaded scheduler)
+    /// driving every transfer's session, and the listener task.
     pub fn start(self) -> Result<Running, Error> {
-        let Bound { listener, settings } = self;
-        let local = listener.local_addr();
-        let stop = Arc::new(AtomicBool::new(false));
-        let shared = Arc::new(Shared {
-            root: settings.root,
-            ports: PortAllocator::new(settings.port_range),
-            stop: Arc::clone(&stop),
-            admission: Arc::new(Admission::new(settings.max_transfers)),
-            events: settings.events,
-            generated: settings.generated,
-        });
-        tracing::info!(
-            listen = %local, root = %shared.root.describe(), blksize_max = settings.core.blksize_max,
-            windowsize_max = settings.core.windowsize_max, write = settings.core.allow_write,
-            max_transfers = shared.admission.max(), "TFTP listening"
-        );
-        let servers = Servers {
-            base: settings.core,
-            from_mtu: settings.blksize_from_mtu,
-            by_ip: HashMap::new(),
-        };
-        let thread = std::thread::Builder::new()
-            .name("tftp-listen".into())
-            .spawn(move || listen_loop(listener, servers, &shared))
-            .map_err(|e| Error::io("spawn the TFTP listener thread", e))?;
-        Ok(Running {
-            stop,
-            thread: Some(thread),
-            local,
-        })
+        let Bound {
+            listener: bound,
+            settings,
+        } = self;
+        start_bound(bound, settings)
     }
+}
+
+fn start_bound(bound: BoundListener, settings: Settings) -> Result<Running, Error> {
+    let local = bound.local_addr();
+    let workers = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .thread_name("tftp")
+        // File reads run inline (page cache); the blocking pool only stops the runtime.
+        .max_blocking_threads(1)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("start the TFTP runtime", e))?;
+    let refusals = bound
+        .try_clone_socket()
+        .map_err(|e| Error::io("share the TFTP socket", e))?;
+    let listener = {
+        let _guard = runtime.enter();
+        bound
+            .into_listener()
+            .map_err(|e| Error::io("register the TFTP socket", e))?
+    };
+    let (stop, stop_rx) = watch::channel(false);
+    let mut core = settings.core;
+    core.max_transfers = u32::try_from(settings.max_transfers).unwrap_or(u32::MAX);
+    let shared = Arc::new(Shared {
+        root: settings.root,
+        ports: PortAllocator::new(settings.port_range),
+        refusals,
+        open_files: OpenFiles::default(),
+        events: settings.events,
+        generated: settings.generated,
+        table: Mutex::new(Table {
+            server: Server::new(core),
+            tasks: HashMap::new(),
+        }),
+        stop: stop_rx,
+    });
+    tracing::info!(
+        listen = %local, root = %shared.root.describe(), blksize_max = core.blksize_max,
+        windowsize_max = core.windowsize_max, write = core.allow_write,
+        max_transfers = core.max_transfers, max_handshakes = core.max_handshakes,
+        threads = workers, "TFTP listening"
+    );
+    let mtu = MtuCache {
+        enabled: settings.blksize_from_mtu,
+        base: core.blksize_max,
+        by_ip: HashMap::new(),
+    };
+    let task = runtime.spawn(listen_loop(listener, mtu, shared));
+    Ok(Running {
+        stop,
+        runtime: Some(runtime),
+        listener: Some(task),
+        local,
+    })
 }
 
 fn bind_error(addr: SocketAddr, e: io::Error) -> Error {
@@ -198,45 +249,71 @@ fn bind_error(addr: SocketAddr, e: io::Error) -> Error {
     Error::io(format!("bind UDP {addr}{hint}"), e)
 }
 
-/// State shared by the listener and the transfer threads.
+/// State shared by the listener and the transfer tasks.
 #[derive(Debug)]
 struct Shared {
     root: Root,
     ports: PortAllocator,
-    stop: Arc<AtomicBool>,
-    /// Requests being served and the cap on them.
-    admission: Arc<Admission>,
+    /// The listening socket, shared: refusals (ERROR 1, 2, 3) leave from port 69.
+    refusals: std::net::UdpSocket,
     /// Where transfers are reported.
     events: Events,
     /// Files generated by per-machine decisions, served before the root.
     generated: Option<crate::decide::HostFiles>,
+    /// One descriptor per file being read, whatever the number of its transfers.
+    open_files: OpenFiles,
+    /// The core's request table and the task of every request being served.
+    table: Mutex<Table>,
+    stop: watch::Receiver<bool>,
 }
 
-/// One [`Server`] per local address, each with `blksize_max` capped to its interface's MTU.
+impl Shared {
+    fn table(&self) -> std::sync::MutexGuard<'_, Table> {
+        self.table.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The core's [`Server`] (which requests run, repeats, caps, handshakes) and the tasks serving
+/// them, so an evicted handshake's task can be cancelled and a repeated request passed on.
 #[derive(Debug)]
-struct Servers {
-    base: ServerConfig,
-    from_mtu: bool,
-    by_ip: HashMap<IpAddr, Server>,
+struct Table {
+    server: Server,
+    tasks: HashMap<RequestId, Task>,
 }
 
-impl Servers {
-    /// The server for requests to `local`; its `blksize_max` comes from the route MTU to the
-    /// first client seen there (the link's MTU).
-    fn for_local(&mut self, local: IpAddr, remote: SocketAddr) -> &mut Server {
-        let (base, from_mtu) = (self.base, self.from_mtu);
-        self.by_ip.entry(local).or_insert_with(|| {
-            let mut config = base;
-            if from_mtu && let Some(mtu) = net::route_mtu(local, remote) {
-                let headers = if remote.is_ipv4() || is_v4_mapped(remote.ip()) { 32 } else { 52 };
-                let cap = u16::try_from(mtu.saturating_sub(headers)).unwrap_or(u16::MAX);
-                config.blksize_max = config.blksize_max.min(cap.max(512));
-                if config.blksize_max < base.blksize_max {
-                    tracing::info!(%local, mtu, blksize_max = config.blksize_max, "blksize capped to the MTU");
-                }
+/// A request's task: cancelled when its handshake is evicted, woken when its request repeats.
+#[derive(Debug)]
+struct Task {
+    abort: tokio::task::AbortHandle,
+    repeated: Arc<tokio::sync::Notify>,
+}
+
+/// Each local address's `blksize` cap: the route MTU to the first client seen there (the
+/// link's MTU), read once.
+#[derive(Debug)]
+struct MtuCache {
+    enabled: bool,
+    base: u16,
+    by_ip: HashMap<IpAddr, u16>,
+}
+
+impl MtuCache {
+    fn cap(&mut self, local: IpAddr, remote: SocketAddr) -> Option<u16> {
+        if !self.enabled {
+            return None;
+        }
+        let base = self.base;
+        Some(*self.by_ip.entry(local).or_insert_with(|| {
+            let Some(mtu) = net::route_mtu(local, remote) else {
+                return base;
+            };
+            let ipv6 = !(remote.is_ipv4() || is_v4_mapped(remote.ip()));
+            let cap = base.min(pxe_tftp::blksize_for_mtu(mtu, ipv6));
+            if cap < base {
+                tracing::info!(%local, mtu, blksize_max = cap, "blksize capped to the MTU");
             }
-            Server::new(config)
-        })
+            cap
+        }))
     }
 }
 
@@ -244,89 +321,134 @@ fn is_v4_mapped(ip: IpAddr) -> bool {
     matches!(ip, IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some())
 }
 
-fn listen_loop(mut listener: Listener, mut servers: Servers, shared: &Arc<Shared>) {
+async fn listen_loop(mut listener: Listener, mut mtu: MtuCache, shared: Arc<Shared>) {
     let mut buf = vec![0u8; pxe_tftp::wire::MAX_DATAGRAM_LEN];
     let mut out = vec![0u8; 1024];
-    let mut workers: Vec<JoinHandle<()>> = Vec::new();
+    let mut requests: Vec<Incoming> = Vec::new();
     let mut drops = DropLog::new(DROP_LOG_INTERVAL);
-    while !shared.stop.load(Ordering::Relaxed) {
-        if let Some(dropped) = drops.due(clock::now()) {
+    let mut evictions = DropLog::new(DROP_LOG_INTERVAL);
+    let mut stop = shared.stop.clone();
+    let mut tick = tokio::time::interval(DROP_LOG_INTERVAL);
+    loop {
+        let r = tokio::select! {
+            _ = stop.wait_for(|s| *s) => break,
+            _ = tick.tick() => None,
+            r = listener.recv(&mut buf) => Some(r),
+        };
+        let now = clock::now();
+        if let Some(dropped) = drops.due(now) {
+            let table = shared.table();
             tracing::warn!(
                 dropped,
-                active = shared.admission.active(),
-                max_transfers = shared.admission.max(),
+                active = table.server.active(),
+                max_transfers = table.server.config().max_transfers,
                 "max_transfers reached: requests dropped without reply (clients retransmit \
                  them; raise [tftp] max_transfers / --max-transfers if this persists)"
             );
         }
-        let r = match listener.recv(&mut buf) {
-            Ok(Some(r)) => r,
-            Ok(None) => {
-                workers.retain(|w| !w.is_finished());
-                continue;
-            }
-            Err(e) => {
+        if let Some(n) = evictions.due(now) {
+            let table = shared.table();
+            tracing::warn!(
+                dropped_or_evicted = n,
+                handshaking = table.server.handshaking(),
+                max_handshakes = table.server.config().max_handshakes,
+                "handshake budget full: requests whose client never answered (a flood, or \
+                 spoofed sources?) were evicted, or new ones dropped until they can be"
+            );
+        }
+        let r = match r {
+            None => continue,
+            Some(Ok(r)) => r,
+            Some(Err(e)) if net::is_transient(&e) => continue,
+            Some(Err(e)) => {
                 tracing::warn!(error = %e, "TFTP listener receive failed");
                 continue;
             }
         };
-        let now = clock::now();
-        let server = servers.for_local(r.local.ip(), r.remote);
-        server.handle_datagram(now, Datagram::new(r.remote, r.local, &buf[..r.len]));
-        while let Some(t) = server.poll_transmit(now, &mut out) {
-            if let pxe_proto::Destination::Unicast(to) = t.destination {
-                let _ = listener.send_to(&out[..t.len], to);
-            }
-        }
-        while let Some(incoming) = server.poll_event() {
-            match shared.admission.admit(request_key(&incoming)) {
-                Admit::Slot(slot) => {
-                    if let Some(w) = dispatch(incoming, slot, &listener, shared, &mut out) {
-                        workers.push(w);
-                    }
-                }
-                Admit::Duplicate => tracing::debug!(
-                    client = %transfer::shown(incoming.peer()),
-                    file = %incoming.filename_lossy(),
-                    "duplicate request ignored"
-                ),
-                Admit::Full => {
-                    tracing::debug!(
-                        client = %transfer::shown(incoming.peer()),
-                        file = %incoming.filename_lossy(),
-                        "request dropped: max_transfers active"
-                    );
-                    drops.record();
+        {
+            let mut table = shared.table();
+            let before = *table.server.stats();
+            table
+                .server
+                .handle_datagram(now, Datagram::new(r.remote, r.local, &buf[..r.len]));
+            while let Some(t) = table.server.poll_transmit(now, &mut out) {
+                if let pxe_proto::Destination::Unicast(to) = t.destination {
+                    let _ = listener.send_to(&out[..t.len], to);
                 }
             }
+            requests.extend(std::iter::from_fn(|| table.server.poll_event()));
+            while let Some(id) = table.server.poll_evicted() {
+                if let Some(task) = table.tasks.remove(&id) {
+                    task.abort.abort();
+                }
+                evictions.record();
+            }
+            while let Some(id) = table.server.poll_repeated() {
+                if let Some(task) = table.tasks.get(&id) {
+                    task.repeated.notify_one();
+                }
+            }
+            let after = table.server.stats();
+            for _ in before.over_cap..after.over_cap {
+                drops.record();
+            }
+            for _ in before.throttled..after.throttled {
+                evictions.record();
+            }
+            if after.duplicates > before.duplicates {
+                tracing::debug!(client = %transfer::shown(r.remote), "duplicate request ignored");
+            }
         }
-        if workers.len() > 64 {
-            workers.retain(|w| !w.is_finished());
+        for mut incoming in requests.drain(..) {
+            if let Some(cap) = mtu.cap(incoming.local().ip(), incoming.peer()) {
+                incoming.limit_blksize(cap);
+            }
+            // Opening the file and the reply socket runs in the request's own task, on any
+            // worker: a flood of requests is spread over every CPU, and the listener stays free
+            // to take the next datagram.
+            let id = incoming.id();
+            let repeated = Arc::new(tokio::sync::Notify::new());
+            let task_shared = Arc::clone(&shared);
+            let task_repeated = Arc::clone(&repeated);
+            // The table is locked while the task is registered, so the task cannot end (and
+            // clear its entry) before it is there.
+            let mut table = shared.table();
+            let abort = tokio::spawn(async move {
+                serve(incoming, &task_shared, task_repeated).await;
+            })
+            .abort_handle();
+            table.tasks.insert(id, Task { abort, repeated });
         }
     }
-    for w in workers {
-        let _ = w.join();
+    // Every transfer sees the stop flag, sends ERROR 0 and ends; wait for them.
+    let deadline = tokio::time::Instant::now() + STOP_GRACE;
+    while !shared.table().tasks.is_empty() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
 
-/// What makes a request distinct from a retransmission of one being served.
-fn request_key(incoming: &Incoming) -> admission::Key {
-    (
-        incoming.peer(),
-        incoming.filename().to_vec(),
-        incoming.options().tsize.is_some(),
-    )
+/// Opens the file, binds the reply socket and runs the transfer, or refuses; then tells the
+/// core the request is over.
+async fn serve(incoming: Incoming, shared: &Shared, repeated: Arc<tokio::sync::Notify>) {
+    let id = incoming.id();
+    if let Some(transfer) = prepare(incoming, shared) {
+        let (event_id, name) = (transfer.event_id(), transfer.name().to_owned());
+        let summary = transfer.run(id, shared, &repeated).await;
+        if let Some(event_id) = event_id {
+            shared.events.emit(|| finished(event_id, name, &summary));
+        }
+    }
+    let mut table = shared.table();
+    table.server.finished(id);
+    table.tasks.remove(&id);
 }
 
-/// Opens the file, binds the reply socket and starts the transfer thread, or refuses. The
-/// `slot` is held by the transfer thread; every other way out drops it, freeing the place.
-fn dispatch(
-    incoming: Incoming,
-    slot: Slot,
-    listener: &Listener,
-    shared: &Arc<Shared>,
-    out: &mut [u8],
-) -> Option<JoinHandle<()>> {
+/// The transfer for `incoming`, or `None` when it was refused (the ERROR sent from the
+/// listening port, the reason logged).
+fn prepare(incoming: Incoming, shared: &Shared) -> Option<Transfer> {
+    let mut out = [0u8; 600];
+    let out = &mut out[..];
+    let listener = &shared.refusals;
     let peer = incoming.peer();
     let name = incoming.filename_lossy().into_owned();
     let generated = match (incoming.kind(), &shared.generated) {
@@ -341,7 +463,7 @@ fn dispatch(
         (RequestKind::Read, None) => shared
             .root
             .open_read(incoming.filename())
-            .map(|(d, size)| (Io::Read(d), Some(size))),
+            .map(|(d, size)| (Io::Read(shared.open_files.share(d)), Some(size))),
         (RequestKind::Write, _) => shared
             .root
             .open_write(incoming.filename())
@@ -368,7 +490,27 @@ fn dispatch(
             return None;
         }
     };
-    let socket = match shared.ports.reply_socket(incoming.local().ip(), peer) {
+    if let (Io::Write(upload), Some(tsize)) = (&io, incoming.options().tsize)
+        && let Some(free) = upload.free_space()
+        && tsize > free
+    {
+        // The temporary file goes before the client hears of it.
+        drop(io);
+        tracing::warn!(
+            client = %transfer::shown(peer), file = %name, tsize, free,
+            "upload refused: its announced size (tsize) exceeds the free space"
+        );
+        let t = incoming.reject(ErrorCode::DiskFull, "not enough free space", out);
+        let _ = listener.send_to(&out[..t.len], peer);
+        return None;
+    }
+    let socket = match shared
+        .ports
+        .reply_socket(incoming.local().ip(), peer)
+        .and_then(|s| {
+            s.set_nonblocking(true)?;
+            tokio::net::UdpSocket::from_std(s)
+        }) {
         Ok(s) => s,
         Err(e) => {
             tracing::error!(client = %transfer::shown(peer), file = %name, error = %e, "cannot open a transfer socket");
@@ -385,47 +527,23 @@ fn dispatch(
     let upload = incoming.kind() == RequestKind::Write;
     let session = incoming.accept(clock::now(), FileInfo { size });
     let id = TransferId::next();
-    let events = shared.events.clone();
-    let client = transfer::shown(peer);
-    events.emit(|| {
+    shared.events.emit(|| {
         Event::TransferStarted(TransferStarted {
             id,
             protocol: Protocol::Tftp,
-            client,
+            client: transfer::shown(peer),
             file: name.clone(),
             size,
             upload,
             at: std::time::SystemTime::now(),
         })
     });
-    let ticker = ProgressTicker::new(events.clone(), id, Protocol::Tftp, size);
-    let transfer = Transfer::new(socket, session, io, name.clone(), Arc::clone(&shared.stop))
-        .with_progress(ticker);
-    // A failed spawn drops the closure, and with it the slot.
-    let spawned = std::thread::Builder::new()
-        .name("tftp-transfer".into())
-        .stack_size(TRANSFER_STACK)
-        .spawn(move || {
-            let _slot = slot;
-            let summary = transfer.run();
-            events.emit(|| finished(id, client, name, &summary));
-        });
-    match spawned {
-        Ok(h) => Some(h),
-        Err(e) => {
-            tracing::error!(client = %transfer::shown(peer), error = %e, "cannot start a transfer thread");
-            None
-        }
-    }
+    let ticker = ProgressTicker::new(shared.events.clone(), id, Protocol::Tftp, size);
+    Some(Transfer::new(socket, session, io, name, size).with_progress(id, ticker))
 }
 
 /// The event for a transfer that ended with `summary`.
-fn finished(
-    id: TransferId,
-    client: SocketAddr,
-    file: String,
-    summary: &transfer::Summary,
-) -> Event {
+fn finished(id: TransferId, file: String, summary: &transfer::Summary) -> Event {
     let result = match &summary.outcome {
         Some(pxe_tftp::Outcome::Completed) => TransferResult::Completed,
         Some(pxe_tftp::Outcome::SizeProbe) => TransferResult::SizeProbe,
@@ -436,7 +554,7 @@ fn finished(
     Event::TransferFinished(TransferFinished {
         id,
         protocol: Protocol::Tftp,
-        client,
+        client: summary.peer,
         file,
         bytes: summary.stats.bytes,
         duration: summary.stats.duration().unwrap_or_default(),
@@ -447,7 +565,13 @@ fn finished(
     })
 }
 
-fn refuse(incoming: Incoming, refusal: &Refusal, name: &str, listener: &Listener, out: &mut [u8]) {
+fn refuse(
+    incoming: Incoming,
+    refusal: &Refusal,
+    name: &str,
+    listener: &std::net::UdpSocket,
+    out: &mut [u8],
+) {
     let peer = incoming.peer();
     let why = refusal.explain();
     match refusal {
@@ -474,7 +598,7 @@ pub fn run(root: &Path, t: &TftpConfig) -> Result<ExitCode, Error> {
         .permissive(t.permissive);
     let listen = t.listen.unwrap_or(DEFAULT_LISTEN);
     let settings = Settings::from_config(listen, Root::Dir(dir), t);
-    fdlimit::raise_for(settings.max_transfers);
+    fdlimit::raise_for(settings.max_transfers + settings.core.max_handshakes as usize);
     let bound = bind(settings)?;
     // Still one thread: the reduced credentials are inherited by every thread started below.
     crate::privilege::drop_privileges(t.user.as_deref(), &[])?;

@@ -6,9 +6,11 @@ use std::io::{self, IoSlice, IoSliceMut};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
 
-use nix::sys::socket::{ControlMessageOwned, MsgFlags, SockaddrStorage, setsockopt, sockopt};
+use nix::sys::socket::{
+    ControlMessage, ControlMessageOwned, MsgFlags, MultiHeaders, SockaddrStorage, sendmmsg,
+    setsockopt, sockopt,
+};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::ranges::PortRange;
@@ -17,13 +19,10 @@ use crate::ranges::PortRange;
 /// burst is never dropped by a full receive queue (the atftpd failure mode measured here).
 pub const SOCKET_BUFFER: usize = 4 << 20;
 
-/// How often a blocked `recv` wakes up to look at the stop flag.
-pub const STOP_POLL: Duration = Duration::from_millis(200);
-
-/// The listening socket (port 69 or `--listen`).
+/// The listening socket (port 69 or `--listen`), on the TFTP runtime.
 #[derive(Debug)]
 pub struct Listener {
-    socket: UdpSocket,
+    socket: tokio::net::UdpSocket,
     local: SocketAddr,
     wildcard: bool,
     cmsg: Vec<u8>,
@@ -40,7 +39,16 @@ pub struct Received {
     pub local: SocketAddr,
 }
 
-impl Listener {
+/// A bound listening socket, not yet on a runtime (binding happens before privileges drop,
+/// outside any runtime).
+#[derive(Debug)]
+pub struct BoundListener {
+    socket: UdpSocket,
+    local: SocketAddr,
+    wildcard: bool,
+}
+
+impl BoundListener {
     /// Binds `addr`; on a wildcard address also asks the kernel for each datagram's destination.
     pub fn bind(addr: SocketAddr) -> io::Result<Self> {
         let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
@@ -51,23 +59,17 @@ impl Listener {
         }
         let _ = socket.set_recv_buffer_size(SOCKET_BUFFER);
         socket.bind(&addr.into())?;
-        socket.set_read_timeout(Some(STOP_POLL))?;
+        socket.set_nonblocking(true)?;
         let socket: UdpSocket = socket.into();
         let local = socket.local_addr()?;
         let wildcard = addr.ip().is_unspecified();
         if wildcard {
-            match local {
-                SocketAddr::V4(_) => setsockopt(&socket, sockopt::Ipv4PacketInfo, &true),
-                SocketAddr::V6(_) => setsockopt(&socket, sockopt::Ipv6RecvPacketInfo, &true),
-            }
-            .map_err(io::Error::from)?;
+            crate::udp::enable_pktinfo(&socket, local.is_ipv6())?;
         }
-        let cmsg = nix::cmsg_space!(libc::in_pktinfo, libc::in6_pktinfo);
         Ok(Self {
             socket,
             local,
             wildcard,
-            cmsg,
         })
     }
 
@@ -77,66 +79,85 @@ impl Listener {
         self.local
     }
 
-    /// Receives one datagram; `Ok(None)` when [`STOP_POLL`] passed with nothing.
-    pub fn recv(&mut self, buf: &mut [u8]) -> io::Result<Option<Received>> {
-        let mut iov = [IoSliceMut::new(buf)];
-        let msg = match nix::sys::socket::recvmsg::<SockaddrStorage>(
-            self.socket.as_raw_fd(),
-            &mut iov,
-            Some(&mut self.cmsg),
-            MsgFlags::empty(),
-        ) {
-            Ok(m) => m,
-            Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => return Ok(None),
-            Err(e) => return Err(e.into()),
-        };
-        let Some(remote) = msg.address.as_ref().and_then(storage_to_std) else {
-            return Ok(None);
-        };
-        let mut local = self.local;
-        if self.wildcard
-            && let Ok(cmsgs) = msg.cmsgs()
-        {
-            {
-                for c in cmsgs {
-                    match c {
-                        ControlMessageOwned::Ipv4PacketInfo(pi) => {
-                            let ip = Ipv4Addr::from(u32::from_be(pi.ipi_addr.s_addr));
-                            local = match self.local {
-                                SocketAddr::V4(_) => SocketAddr::new(ip.into(), self.local.port()),
-                                SocketAddr::V6(_) => {
-                                    SocketAddr::new(ip.to_ipv6_mapped().into(), self.local.port())
-                                }
-                            };
-                        }
-                        ControlMessageOwned::Ipv6PacketInfo(pi) => {
-                            let ip = Ipv6Addr::from(pi.ipi6_addr.s6_addr);
-                            local = SocketAddr::new(ip.into(), self.local.port());
-                        }
-                        _ => {}
-                    }
-                }
-            }
-        }
-        Ok(Some(Received {
-            len: msg.bytes,
-            remote,
-            local,
-        }))
+    /// A second handle on the socket (blocking sends never wait: it is non-blocking).
+    pub fn try_clone_socket(&self) -> io::Result<UdpSocket> {
+        self.socket.try_clone()
     }
 
-    /// Sends one datagram from the listening socket (errors for requests we cannot serve).
-    pub fn send_to(&self, buf: &[u8], to: SocketAddr) -> io::Result<usize> {
-        self.socket.send_to(buf, to)
+    /// Registers the socket with the current tokio runtime.
+    pub fn into_listener(self) -> io::Result<Listener> {
+        Ok(Listener {
+            socket: tokio::net::UdpSocket::from_std(self.socket)?,
+            local: self.local,
+            wildcard: self.wildcard,
+            cmsg: crate::udp::pktinfo_cmsg_space(),
+        })
     }
 }
 
-fn storage_to_std(s: &SockaddrStorage) -> Option<SocketAddr> {
-    if let Some(v4) = s.as_sockaddr_in() {
-        return Some(SocketAddr::new(IpAddr::V4(v4.ip()), v4.port()));
+impl Listener {
+    /// The bound address.
+    #[must_use]
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
     }
-    s.as_sockaddr_in6()
-        .map(|v6| SocketAddr::new(IpAddr::V6(v6.ip()), v6.port()))
+
+    /// Waits for the next datagram.
+    pub async fn recv(&mut self, buf: &mut [u8]) -> io::Result<Received> {
+        let fd = self.socket.as_raw_fd();
+        let cmsg = &mut self.cmsg;
+        let got = self
+            .socket
+            .async_io(tokio::io::Interest::READABLE, || {
+                crate::udp::recv_pktinfo(fd, buf, cmsg)
+            })
+            .await?;
+        let mut local = self.local;
+        if self.wildcard
+            && let Some(ip) = got.local
+        {
+            local = match (ip, self.local) {
+                (IpAddr::V4(v4), SocketAddr::V6(_)) => {
+                    SocketAddr::new(v4.to_ipv6_mapped().into(), self.local.port())
+                }
+                (ip, _) => SocketAddr::new(ip, self.local.port()),
+            };
+        }
+        Ok(Received {
+            len: got.len,
+            remote: got.remote,
+            local,
+        })
+    }
+
+    /// Sends one datagram from the listening socket (errors for requests we cannot serve),
+    /// without waiting: a full send buffer loses it like the network would.
+    pub fn send_to(&self, buf: &[u8], to: SocketAddr) -> io::Result<usize> {
+        socket2::SockRef::from(&self.socket).send_to(buf, &to.into())
+    }
+}
+
+/// Whether a send or receive error is the network losing a packet, not the transfer failing:
+/// a local firewall rule dropping it (EPERM), a full device or socket queue (ENOBUFS, EAGAIN),
+/// an ICMP error for an earlier datagram (ECONNREFUSED, EHOSTUNREACH, ENETUNREACH, EHOSTDOWN,
+/// ENETDOWN), an interrupted call. The retransmission timer deals with all of them as with a
+/// lost packet; only a timeout or the client's ERROR ends a transfer.
+#[must_use]
+pub fn is_transient(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(
+            libc::EPERM
+                | libc::ENOBUFS
+                | libc::EAGAIN
+                | libc::ECONNREFUSED
+                | libc::EHOSTUNREACH
+                | libc::ENETUNREACH
+                | libc::EHOSTDOWN
+                | libc::ENETDOWN
+                | libc::EINTR
+        )
+    ) || e.kind() == io::ErrorKind::WouldBlock
 }
 
 /// The MTU of the route from `local` to `remote` (`IP_MTU` on a connected socket): the
@@ -295,7 +316,7 @@ impl GroReceiver {
         )
         .map_err(io::Error::from)?;
         let len = msg.bytes;
-        let from = msg.address.as_ref().and_then(storage_to_std);
+        let from = msg.address.as_ref().and_then(crate::udp::storage_to_std);
         let mut segment = len;
         if let Ok(cmsgs) = msg.cmsgs() {
             for c in cmsgs {
@@ -315,7 +336,12 @@ impl GroReceiver {
 
 /// Sends `lens.len()` datagrams, the i-th being `buf[i * stride..][..lens[i]]`, in as few
 /// syscalls as the kernel allows (`sendmmsg`) on a connected socket.
-pub fn send_batch(socket: &UdpSocket, buf: &[u8], stride: usize, lens: &[usize]) -> io::Result<()> {
+pub fn send_batch(
+    socket: &impl std::os::fd::AsFd,
+    buf: &[u8],
+    stride: usize,
+    lens: &[usize],
+) -> io::Result<()> {
     use rustix::net::{MMsgHdr, SendAncillaryBuffer, SendFlags, sendmmsg};
     // Matches the transfer batch; each slot costs ~150 bytes of stack, touched on every call.
     const MAX: usize = 8;
@@ -364,7 +390,7 @@ const GSO_MAX_BYTES: usize = 65_507;
 /// time the kernel refuses (see [`gso_refused`]), and every later window of this socket goes
 /// straight to `sendmmsg`.
 pub fn send_window(
-    socket: &UdpSocket,
+    socket: &(impl AsRawFd + std::os::fd::AsFd),
     buf: &[u8],
     stride: usize,
     lens: &[usize],
@@ -403,9 +429,17 @@ fn gso_refused(e: &io::Error) -> bool {
     )
 }
 
-/// One `sendmsg` with a `UDP_SEGMENT` control message; `Ok(false)` when the window's shape
-/// does not allow it (nothing sent). Stack buffers only: no allocation per window.
-fn send_gso(socket: &UdpSocket, buf: &[u8], stride: usize, lens: &[usize]) -> io::Result<bool> {
+thread_local! {
+    /// The message header of one GSO send, with room for its `UDP_SEGMENT` control message,
+    /// allocated once per thread (nix's `sendmsg` would allocate a control buffer per call).
+    static GSO_HEADER: std::cell::RefCell<MultiHeaders<SockaddrStorage>> =
+        std::cell::RefCell::new(MultiHeaders::preallocate(1, Some(nix::cmsg_space!(u16))));
+}
+
+/// One `sendmsg`-equivalent with a `UDP_SEGMENT` control message; `Ok(false)` when the
+/// window's shape does not allow it (nothing sent). No allocation per window: the iovecs are
+/// on the stack and the header is [`GSO_HEADER`].
+fn send_gso(socket: &impl AsRawFd, buf: &[u8], stride: usize, lens: &[usize]) -> io::Result<bool> {
     let Some((&seg, rest)) = lens.split_first() else {
         return Ok(false);
     };
@@ -421,44 +455,32 @@ fn send_gso(socket: &UdpSocket, buf: &[u8], stride: usize, lens: &[usize]) -> io
     {
         return Ok(false);
     }
-    let mut iovs = [libc::iovec {
-        iov_base: std::ptr::null_mut(),
-        iov_len: 0,
-    }; GSO_MAX_SEGMENTS];
+    let mut iovs = [IoSlice::new(&[]); GSO_MAX_SEGMENTS];
     for (i, (iov, &len)) in iovs.iter_mut().zip(lens).enumerate() {
         let Some(d) = buf.get(i * stride..i * stride + len) else {
             return Ok(false);
         };
-        iov.iov_base = d.as_ptr().cast_mut().cast();
-        iov.iov_len = d.len();
+        *iov = IoSlice::new(d);
     }
-    // u64 words keep the control buffer aligned for cmsghdr; 32 bytes ≥ CMSG_SPACE(2).
-    let mut control = [0u64; 4];
-    // SAFETY: zeroed msghdr is a valid empty header; the fields set below point into live
-    // stack buffers (`iovs`, `control`) and `buf`, which outlive the sendmsg call. The
-    // cmsg macros are given a msghdr whose control buffer is large enough for one u16.
-    let rc = unsafe {
-        let mut msg: libc::msghdr = std::mem::zeroed();
-        msg.msg_iov = iovs.as_mut_ptr();
-        msg.msg_iovlen = lens.len();
-        msg.msg_control = control.as_mut_ptr().cast();
-        msg.msg_controllen = libc::CMSG_SPACE(2) as usize;
-        let cmsg = libc::CMSG_FIRSTHDR(&msg);
-        (*cmsg).cmsg_level = libc::SOL_UDP;
-        (*cmsg).cmsg_type = libc::UDP_SEGMENT;
-        (*cmsg).cmsg_len = libc::CMSG_LEN(2) as usize;
-        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<u16>(), seg16);
+    let fd = socket.as_raw_fd();
+    let iovs = &iovs[..lens.len()];
+    GSO_HEADER.with_borrow_mut(|header| {
         loop {
-            let rc = libc::sendmsg(socket.as_raw_fd(), &msg, 0);
-            if rc >= 0 || io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
-                break rc;
+            let cmsgs = [ControlMessage::UdpGsoSegments(&seg16)];
+            match sendmmsg(
+                fd,
+                header,
+                &[iovs],
+                [None::<SockaddrStorage>],
+                cmsgs,
+                MsgFlags::empty(),
+            ) {
+                Ok(_) => return Ok(true),
+                Err(nix::errno::Errno::EINTR) => {}
+                Err(e) => return Err(e.into()),
             }
         }
-    };
-    if rc < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(true)
+    })
 }
 
 #[cfg(test)]
@@ -472,21 +494,36 @@ mod tests {
         assert!(mtu >= 1500, "{mtu}");
     }
 
-    #[test]
-    fn pktinfo_reports_the_local_address() {
-        let mut l = Listener::bind("0.0.0.0:0".parse().unwrap()).unwrap();
+    #[tokio::test]
+    async fn pktinfo_reports_the_local_address() {
+        let mut l = BoundListener::bind("0.0.0.0:0".parse().unwrap())
+            .unwrap()
+            .into_listener()
+            .unwrap();
         let port = l.local_addr().port();
         let c = UdpSocket::bind("127.0.0.1:0").unwrap();
         c.send_to(b"hi", ("127.0.0.1", port)).unwrap();
         let mut buf = [0; 16];
-        let r = loop {
-            if let Some(r) = l.recv(&mut buf).unwrap() {
-                break r;
-            }
-        };
+        let r = l.recv(&mut buf).await.unwrap();
         assert_eq!(r.len, 2);
         assert_eq!(r.local, SocketAddr::from(([127, 0, 0, 1], port)));
         assert_eq!(r.remote, c.local_addr().unwrap());
+    }
+
+    #[test]
+    fn transient_errors_are_loss() {
+        for errno in [libc::EPERM, libc::ENOBUFS, libc::EAGAIN, libc::ECONNREFUSED] {
+            assert!(
+                is_transient(&io::Error::from_raw_os_error(errno)),
+                "{errno}"
+            );
+        }
+        for errno in [libc::EBADF, libc::EINVAL, libc::EMSGSIZE] {
+            assert!(
+                !is_transient(&io::Error::from_raw_os_error(errno)),
+                "{errno}"
+            );
+        }
     }
 
     #[test]

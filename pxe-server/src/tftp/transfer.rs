@@ -1,33 +1,34 @@
-//! One transfer: a [`pxe_tftp::Session`] driven on its own connected UDP socket, in its own
-//! thread, reading file bytes by position as the session asks for them, or writing an upload
-//! into its temporary file and committing it when the session completes.
+//! One transfer: a [`pxe_tftp::Session`] driven on its own connected UDP socket as a task
+//! of the TFTP runtime, reading file bytes by position as the session asks for them, or writing
+//! an upload into its temporary file and committing it when the session completes.
 
 use std::io;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::os::unix::fs::FileExt;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use pxe_proto::{Datagram, Destination, SansIo};
-use pxe_tftp::{ErrorCode, Outcome, RequestKind, Session, SessionEvent, TransferError};
+use pxe_tftp::{ErrorCode, Outcome, RequestId, RequestKind, Session, SessionEvent, TransferError};
+use tokio::net::UdpSocket;
 
+use super::Shared;
 use super::clock;
 use super::fs::{Data, Upload};
-use super::net::{self, STOP_POLL};
-use crate::events::ProgressTicker;
+use super::net;
+use crate::events::{ProgressTicker, TransferId};
 
 /// Receive buffer of a read session: ACKs are 4 bytes, ERRORs carry a short message.
 const READ_RECV_BUFFER: usize = 1024;
 
-/// Most datagrams handed to one `sendmmsg`. Eight amortise the syscall well and keep the
+/// Most datagrams handed to one send. Eight amortise the syscall well and keep the
 /// per-transfer transmit slots small (8 × 1472 bytes at blksize 1468): with many concurrent
 /// transfers, memory per transfer matters more than the last syscall.
 const BATCH_MAX: usize = 8;
 
 /// Window buffers larger than a transfer's own transmit slots, shared by all transfers: a
 /// window is read into one, copied into the session by `supply`, and the buffer goes back.
-/// Memory then scales with concurrent reads (a few), not with transfers (hundreds).
+/// Memory then scales with concurrent reads (a few), not with transfers (thousands).
 static SCRATCH_POOL: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
 
 /// Buffers kept in [`SCRATCH_POOL`] at most.
@@ -43,14 +44,16 @@ pub enum Io {
     Write(Upload),
 }
 
-/// Everything one transfer thread owns.
+/// Everything one transfer task owns.
 #[derive(Debug)]
 pub struct Transfer {
     socket: UdpSocket,
     session: Session,
     io: Io,
     name: String,
-    stop: Arc<AtomicBool>,
+    /// The file's size when it was opened: a read that sees another size, or an unlinked
+    /// inode (the file replaced by a rename), ends the transfer.
+    size: Option<u64>,
     /// `batch` transmit slots of `stride` bytes, back to back; between sends it is also where
     /// a window's file bytes are read before `supply` copies them into the session.
     tx: Vec<u8>,
@@ -61,8 +64,12 @@ pub struct Transfer {
     gso: bool,
     /// The code sent when an upload the session had completed could not be kept.
     write_failed: Option<ErrorCode>,
+    /// Why the driver ended the transfer, for the summary line.
+    reason: Option<String>,
+    /// Sends and receives that failed with an error counted as loss ([`net::is_transient`]).
+    transient_errors: u64,
     /// Progress reports, when asked for ([`Transfer::with_progress`]).
-    progress: Option<ProgressTicker>,
+    progress: Option<(TransferId, ProgressTicker)>,
 }
 
 /// The figures of a finished transfer, for the summary log line and for tests.
@@ -77,14 +84,13 @@ pub struct Summary {
 }
 
 impl Transfer {
-    /// Prepares a transfer. Call it on the accepting thread: every buffer the transfer needs
-    /// is allocated here, once (glibc would otherwise give each transfer thread its own arena).
+    /// Prepares a transfer: every buffer it needs is allocated here, once.
     pub fn new(
         socket: UdpSocket,
         session: Session,
         io: Io,
         name: String,
-        stop: Arc<AtomicBool>,
+        size: Option<u64>,
     ) -> Self {
         let stride = session.max_transmit_len();
         let batch = usize::from(session.negotiated().windowsize).clamp(1, BATCH_MAX);
@@ -99,29 +105,50 @@ impl Transfer {
             session,
             io,
             name,
-            stop,
+            size,
             tx: vec![0; stride * batch],
             stride,
             batch,
             rbuf: vec![0; rlen],
             gso: true,
             write_failed: None,
+            reason: None,
+            transient_errors: 0,
             progress: None,
         }
     }
 
-    /// Reports the byte count to `ticker` as the transfer goes.
+    /// Reports the byte count to `ticker` as the transfer goes, as event transfer `id`.
     #[must_use]
-    pub fn with_progress(mut self, ticker: ProgressTicker) -> Self {
-        self.progress = Some(ticker);
+    pub fn with_progress(mut self, id: TransferId, ticker: ProgressTicker) -> Self {
+        self.progress = Some((id, ticker));
         self
     }
 
-    /// Runs the transfer to its end and logs one summary line.
-    pub fn run(mut self) -> Summary {
+    /// The transfer's id in the event stream, when it reports progress.
+    #[must_use]
+    pub fn event_id(&self) -> Option<TransferId> {
+        self.progress.as_ref().map(|(id, _)| *id)
+    }
+
+    /// The requested name, for logs and events.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Runs the transfer to its end and logs one summary line (a task cancelled because its
+    /// handshake was evicted ends without one). `repeated` wakes when the client sends its
+    /// request again.
+    pub(super) async fn run(
+        mut self,
+        id: RequestId,
+        shared: &Shared,
+        repeated: &tokio::sync::Notify,
+    ) -> Summary {
         let peer = self.session.peer();
         let local = self.socket.local_addr().unwrap_or(peer);
-        if let Err(e) = self.drive(local) {
+        if let Err(e) = self.drive(local, id, shared, repeated).await {
             tracing::warn!(client = %shown(peer), file = %self.name, error = %e, "transfer socket failed");
             let now = clock::now();
             self.session
@@ -130,7 +157,7 @@ impl Transfer {
             // the client waits out all its retransmission timeouts.
             let slot = &mut self.tx[..self.stride];
             while let Some(t) = self.session.poll_transmit(now, slot) {
-                let _ = self.socket.send(&slot[..t.len]);
+                let _ = send_one(&self.socket, &slot[..t.len]);
             }
         }
         let outcome = match self.write_failed {
@@ -142,18 +169,34 @@ impl Transfer {
             outcome,
             stats: self.session.stats().clone(),
         };
-        log_summary(&summary, &self.name, self.session.kind());
+        log_summary(
+            &summary,
+            &self.name,
+            self.session.kind(),
+            self.reason.as_deref(),
+            self.transient_errors,
+        );
         summary
     }
 
-    fn drive(&mut self, local: SocketAddr) -> io::Result<()> {
+    async fn drive(
+        &mut self,
+        local: SocketAddr,
+        id: RequestId,
+        shared: &Shared,
+        repeated: &tokio::sync::Notify,
+    ) -> io::Result<()> {
         let peer = self.session.peer();
         let (stride, batch) = (self.stride, self.batch);
         let mut lens = [0usize; BATCH_MAX];
-        let mut read_timeout: Option<Duration> = None;
+        let mut stop = shared.stop.clone();
+        let sleep = tokio::time::sleep(Duration::ZERO);
+        tokio::pin!(sleep);
         loop {
             let now = clock::now();
-            self.drain_events(now);
+            if self.drain_events(now) {
+                shared.table().server.established(id);
+            }
             self.drain_writes(now);
             let mut n = 0;
             while n < batch {
@@ -165,7 +208,8 @@ impl Transfer {
                     Destination::Unicast(to) if to != peer => {
                         // An ERROR 5 to a stranger; cannot happen on a connected socket, but
                         // the session may queue one.
-                        let _ = self.socket.send_to(&slot[..t.len], to);
+                        let _ = socket2::SockRef::from(&self.socket)
+                            .send_to(&slot[..t.len], &to.into());
                     }
                     _ => {
                         lens[n] = t.len;
@@ -173,10 +217,16 @@ impl Transfer {
                     }
                 }
             }
-            match n {
-                0 => {}
-                1 => send_one(&self.socket, &self.tx[..lens[0]])?,
-                _ => net::send_window(&self.socket, &self.tx, stride, &lens[..n], &mut self.gso)?,
+            let sent = match n {
+                0 => Ok(()),
+                1 => send_one(&self.socket, &self.tx[..lens[0]]),
+                _ => net::send_window(&self.socket, &self.tx, stride, &lens[..n], &mut self.gso),
+            };
+            match sent {
+                Ok(()) => {}
+                // Lost on the way out: the retransmission timer resends it.
+                Err(e) if net::is_transient(&e) => self.transient_errors += 1,
+                Err(e) => return Err(e),
             }
             if n == batch {
                 continue;
@@ -184,64 +234,65 @@ impl Transfer {
             if self.session.is_finished() {
                 return Ok(());
             }
-            if self.stop.load(Ordering::Relaxed) {
+            if *stop.borrow() {
                 self.session
                     .abort(now, ErrorCode::NotDefined, "server shutting down");
                 continue;
             }
-            let wait = self
-                .session
-                .poll_timeout()
-                .map_or(STOP_POLL, |d| d.saturating_duration_since(now))
-                .min(STOP_POLL);
-            if wait.is_zero() {
-                self.session.handle_timeout(now);
-                continue;
-            }
-            // setsockopt only when the wait changed a lot: waking early is harmless (the loop
-            // re-checks) and waking up to 25% late only delays a retransmission a little;
-            // a syscall per ACK to track a deadline that moves by microseconds is not.
-            if read_timeout.is_none_or(|t| t > wait + wait / 4 || t < wait / 2) {
-                self.socket.set_read_timeout(Some(wait))?;
-                read_timeout = Some(wait);
-            }
-            match self.socket.recv(&mut self.rbuf) {
-                Ok(len) => {
-                    let dgram = Datagram::new(peer, local, &self.rbuf[..len]);
-                    self.session.handle_datagram(clock::now(), dgram);
-                    if let Some(p) = &mut self.progress {
-                        p.tick(self.session.stats().bytes);
-                    }
+            let deadline = self.session.poll_timeout();
+            if let Some(d) = deadline {
+                if d <= now {
+                    self.session.handle_timeout(now);
+                    continue;
                 }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) =>
-                {
+                sleep.as_mut().reset(clock::to_tokio(d));
+            }
+            tokio::select! {
+                biased;
+                _ = stop.changed() => {}
+                () = repeated.notified() => self.session.handle_repeat(clock::now()),
+                r = self.socket.recv(&mut self.rbuf) => match r {
+                    Ok(len) => {
+                        let dgram = Datagram::new(peer, local, &self.rbuf[..len]);
+                        self.session.handle_datagram(clock::now(), dgram);
+                        if let Some((_, p)) = &mut self.progress {
+                            p.tick(self.session.stats().bytes);
+                        }
+                    }
+                    // An ICMP error for an earlier datagram, a firewall: loss, nothing more.
+                    Err(e) if net::is_transient(&e) => self.transient_errors += 1,
+                    Err(e) => return Err(e),
+                },
+                () = &mut sleep, if deadline.is_some() => {
                     self.session.handle_timeout(clock::now());
                 }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                // ICMP port unreachable: the client has gone.
-                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
-                    self.session
-                        .abort(clock::now(), ErrorCode::NotDefined, "client unreachable");
-                }
-                Err(e) => return Err(e),
             }
         }
     }
 
-    fn drain_events(&mut self, now: pxe_proto::Instant) {
+    /// Serves the session's events; returns whether it reported `Established`.
+    fn drain_events(&mut self, now: pxe_proto::Instant) -> bool {
+        let mut established = false;
         while let Some(ev) = self.session.poll_event() {
-            let SessionEvent::NeedData { offset, len } = ev else {
-                continue;
+            let (offset, len) = match ev {
+                SessionEvent::NeedData { offset, len } => (offset, len),
+                SessionEvent::Established => {
+                    established = true;
+                    continue;
+                }
+                _ => continue,
             };
             let Io::Read(data) = &self.io else { continue };
             // The transmit slots are free while the session takes data (everything polled is
             // sent before the next input); a larger window borrows a pooled buffer.
             let result = if len <= self.tx.len() {
-                read_and_supply(&mut self.session, data, &mut self.tx[..len], offset)
+                read_and_supply(
+                    &mut self.session,
+                    data,
+                    self.size,
+                    &mut self.tx[..len],
+                    offset,
+                )
             } else {
                 let mut buf = SCRATCH_POOL
                     .lock()
@@ -251,19 +302,39 @@ impl Transfer {
                 if buf.len() < len {
                     buf.resize(len, 0);
                 }
-                let r = read_and_supply(&mut self.session, data, &mut buf[..len], offset);
+                let r =
+                    read_and_supply(&mut self.session, data, self.size, &mut buf[..len], offset);
                 let mut pool = SCRATCH_POOL.lock().unwrap_or_else(PoisonError::into_inner);
                 if pool.len() < SCRATCH_POOL_MAX {
                     pool.push(buf);
                 }
                 r
             };
-            if let Err(e) = result {
-                tracing::error!(client = %shown(self.session.peer()), file = %self.name, offset, error = %e, "read failed");
-                self.session
-                    .abort(now, ErrorCode::NotDefined, "read error on the server");
+            match result {
+                Ok(()) => {}
+                Err(ReadError::Changed(why)) => {
+                    tracing::warn!(client = %shown(self.session.peer()), file = %self.name, offset, "file changed under the transfer: {why}");
+                    self.session
+                        .abort(now, ErrorCode::NotDefined, "file changed on the server");
+                    self.reason = Some(why);
+                }
+                Err(ReadError::Failed(e)) => {
+                    tracing::error!(client = %shown(self.session.peer()), file = %self.name, offset, error = %e, "read failed");
+                    self.session
+                        .abort(now, ErrorCode::NotDefined, "read error on the server");
+                    self.reason = Some(format!("read error: {e}"));
+                }
             }
         }
+        if let Some(Outcome::Failed(TransferError::FileChanged { size, missing })) =
+            self.session.outcome()
+            && self.reason.is_none()
+        {
+            let why = format!("the file shrank by {missing} bytes (was {size})");
+            tracing::warn!(client = %shown(self.session.peer()), file = %self.name, "file changed under the transfer: {why}");
+            self.reason = Some(why);
+        }
+        established
     }
 
     /// Writes received bytes into the upload's temporary file and, once the session has the
@@ -297,6 +368,7 @@ impl Transfer {
             ErrorCode::NotDefined
         };
         tracing::error!(client = %shown(self.session.peer()), file = %self.name, error = %e, "{what}");
+        self.reason = Some(format!("{what}: {e}"));
         let message = "write error on the server";
         if completed {
             // The session holds the final ACK and would only dally now (RFC 1350 §6); abort
@@ -313,27 +385,38 @@ impl Transfer {
     }
 }
 
-/// Reads `buf.len()` bytes at `offset` (fewer at the end of the file) and hands them over.
+/// Why a read did not give the session its bytes.
+enum ReadError {
+    /// The file is not the one the transfer started with.
+    Changed(String),
+    /// The read itself failed.
+    Failed(String),
+}
+
+/// Reads `buf.len()` bytes at `offset` (fewer at the end of the file), checks the file is
+/// still the one opened (same size, still linked: growth, truncation and replacement by a
+/// rename are seen on the read that follows them) and hands the bytes over.
 fn read_and_supply(
     session: &mut Session,
     data: &Data,
+    size: Option<u64>,
     buf: &mut [u8],
     offset: u64,
-) -> Result<(), String> {
-    let n = data.read_at(buf, offset).map_err(|e| e.to_string())?;
-    session.supply(offset, &buf[..n]).map_err(|e| e.to_string())
+) -> Result<(), ReadError> {
+    let n = data
+        .read_at(buf, offset)
+        .map_err(|e| ReadError::Failed(e.to_string()))?;
+    if let Some(size) = size {
+        data.check_unchanged(size).map_err(ReadError::Changed)?;
+    }
+    session
+        .supply(offset, &buf[..n])
+        .map_err(|e| ReadError::Failed(e.to_string()))
 }
 
+/// One datagram on the connected socket, without waiting: a full send buffer is loss.
 fn send_one(socket: &UdpSocket, buf: &[u8]) -> io::Result<()> {
-    loop {
-        match socket.send(buf) {
-            Ok(_) => return Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            // The client is gone (ICMP from an earlier packet); the session's timer ends it.
-            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => return Ok(()),
-            Err(e) => return Err(e),
-        }
-    }
+    socket2::SockRef::from(socket).send(buf).map(drop)
 }
 
 /// A client address for logs: IPv4 clients of a dual-stack socket as plain IPv4.
@@ -349,7 +432,13 @@ pub fn mib_per_s(bytes: u64, d: Duration) -> f64 {
     (bytes as f64 / (1024.0 * 1024.0)) / secs
 }
 
-fn log_summary(s: &Summary, name: &str, kind: RequestKind) {
+fn log_summary(
+    s: &Summary,
+    name: &str,
+    kind: RequestKind,
+    reason: Option<&str>,
+    transient_errors: u64,
+) {
     let st = &s.stats;
     let duration = st.duration().unwrap_or_default();
     let mib_s = (mib_per_s(st.bytes, duration) * 100.0).round() / 100.0;
@@ -363,7 +452,8 @@ fn log_summary(s: &Summary, name: &str, kind: RequestKind) {
             tracing::$level!(
                 client = %s.peer, file = %name, dir, bytes = st.bytes, blksize = st.blksize,
                 windowsize = st.windowsize, duration_ms = ms, mib_s, retransmits = st.retransmits,
-                timeouts = st.timeouts, result = %$result, $msg
+                timeouts = st.timeouts, result = %$result, transient_errors,
+                reason = reason.unwrap_or(""), $msg
             )
         };
     }
@@ -372,6 +462,9 @@ fn log_summary(s: &Summary, name: &str, kind: RequestKind) {
         Some(Outcome::SizeProbe) => {
             line!(debug, "tsize probe (client aborted after OACK)", "transfer")
         }
+        // A request whose client never answered: a flood or a spoofed source as often as a
+        // client that gave up; one warning per packet of a flood would drown the log.
+        Some(Outcome::Failed(e)) if !st.established => line!(debug, e, "request never answered"),
         Some(Outcome::Failed(e)) => line!(warn, e, "transfer failed"),
         Some(other) => line!(warn, format!("{other:?}"), "transfer failed"),
         None => line!(warn, "unfinished", "transfer failed"),

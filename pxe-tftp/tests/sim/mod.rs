@@ -192,6 +192,7 @@ impl Sim {
         let mut client = Client::new(self.now, srv, b"file.bin", client_cfg).unwrap();
         let mut server = Server::new(config);
         let mut session: Option<Session> = None;
+        let mut session_id = None;
         let mut received = Vec::new();
         let mut buf = vec![0u8; pxe_tftp::wire::MAX_DATAGRAM_LEN];
         let mut negotiated = None;
@@ -225,11 +226,26 @@ impl Sim {
                 };
                 self.send(srv, to, &buf[..t.len]);
             }
+            // A handshake that gave up (its client never got through) leaves the table, so
+            // the client's next request is a new one, as a driver does.
+            if let Some(s) = &session
+                && s.is_finished()
+                && !s.stats().established
+                && let Some(id) = session_id.take()
+            {
+                server.finished(id);
+                session = None;
+            }
             while let Some(inc) = server.poll_event() {
-                // The driver accepts the first request; a retransmitted RRQ is a duplicate it
-                // recognises by peer address.
+                // The server hands out the first request only; repeats come as poll_repeated.
                 if session.is_none() {
+                    session_id = Some(inc.id());
                     session = Some(inc.accept(self.now, FileInfo { size: file_size }));
+                }
+            }
+            while server.poll_repeated().is_some() {
+                if let Some(s) = session.as_mut() {
+                    s.handle_repeat(self.now);
                 }
             }
             if let Some(s) = session.as_mut() {

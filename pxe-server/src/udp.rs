@@ -1,0 +1,91 @@
+//! The one `IP_PKTINFO` / `IPV6_RECVPKTINFO` receive path, shared by the TFTP listener and the
+//! DHCP sockets: a datagram, who sent it, and the local address and interface it came to.
+
+use std::io::{self, IoSliceMut};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::os::fd::{AsFd, RawFd};
+
+use nix::sys::socket::{
+    ControlMessageOwned, MsgFlags, SockaddrStorage, recvmsg, setsockopt, sockopt,
+};
+
+/// One datagram received with its packet info.
+#[derive(Debug, Clone, Copy)]
+pub struct Arrival {
+    /// Payload bytes written into the buffer.
+    pub len: usize,
+    /// The sender (unspecified address, port 0, if the kernel gave none).
+    pub remote: SocketAddr,
+    /// The header's destination address (the broadcast address for a broadcast), when the
+    /// socket asked for packet info.
+    pub local: Option<IpAddr>,
+    /// The interface it arrived on (0 when unknown).
+    pub ifindex: u32,
+}
+
+/// Asks the kernel to report each datagram's destination address and interface.
+pub fn enable_pktinfo(socket: &impl AsFd, ipv6: bool) -> io::Result<()> {
+    if ipv6 {
+        setsockopt(socket, sockopt::Ipv6RecvPacketInfo, &true)?;
+        // A dual-stack socket reports its IPv4 datagrams with IP_PKTINFO.
+        let _ = setsockopt(socket, sockopt::Ipv4PacketInfo, &true);
+    } else {
+        setsockopt(socket, sockopt::Ipv4PacketInfo, &true)?;
+    }
+    Ok(())
+}
+
+/// A control buffer for [`recv_pktinfo`], allocated once per socket.
+#[must_use]
+pub fn pktinfo_cmsg_space() -> Vec<u8> {
+    nix::cmsg_space!(libc::in_pktinfo, libc::in6_pktinfo)
+}
+
+/// One non-blocking `recvmsg` into `buf`, reading packet info into `cmsg` (from
+/// [`pktinfo_cmsg_space`]). Allocates nothing.
+#[allow(
+    clippy::ptr_arg,
+    reason = "nix's recvmsg takes the control buffer as a Vec"
+)]
+pub fn recv_pktinfo(fd: RawFd, buf: &mut [u8], cmsg: &mut Vec<u8>) -> io::Result<Arrival> {
+    let mut iov = [IoSliceMut::new(buf)];
+    let msg = recvmsg::<SockaddrStorage>(fd, &mut iov, Some(cmsg), MsgFlags::empty())?;
+    let remote = msg
+        .address
+        .as_ref()
+        .and_then(storage_to_std)
+        .unwrap_or_else(|| SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)));
+    let mut local = None;
+    let mut ifindex = 0;
+    for c in msg.cmsgs()? {
+        match c {
+            ControlMessageOwned::Ipv4PacketInfo(pi) => {
+                // `ipi_addr` is the header's destination, `ipi_spec_dst` the local address
+                // routing would answer from.
+                local = Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(pi.ipi_addr.s_addr))));
+                ifindex = u32::try_from(pi.ipi_ifindex).unwrap_or(0);
+            }
+            ControlMessageOwned::Ipv6PacketInfo(pi) => {
+                local = Some(IpAddr::V6(Ipv6Addr::from(pi.ipi6_addr.s6_addr)));
+                ifindex = pi.ipi6_ifindex;
+            }
+            _ => {}
+        }
+    }
+    Ok(Arrival {
+        len: msg.bytes,
+        remote,
+        local,
+        ifindex,
+    })
+}
+
+/// A nix socket address as a std one (IPv4 or IPv6 only).
+#[must_use]
+pub fn storage_to_std(s: &SockaddrStorage) -> Option<SocketAddr> {
+    if let Some(v4) = s.as_sockaddr_in() {
+        return Some(SocketAddr::new(IpAddr::V4(v4.ip()), v4.port()));
+    }
+    s.as_sockaddr_in6()
+        .map(|v6| SocketAddr::new(IpAddr::V6(v6.ip()), v6.port()))
+}
