@@ -12,6 +12,9 @@
 #   dnsmasq-base                 plain DHCP server beside `pxe serve --dhcp proxy`; IPv6 router
 #                                advertisements in the firmware tests (the binary only: no service)
 #   iproute2                     network namespaces, bridges, veth and tap devices
+#   isc-dhcp-client, radvd       `dhclient -6` against `pxe serve --dhcp6`, and radvd as the
+#                                link's existing router (tests/dhcp6_netns.rs; radvd's service
+#                                is stopped like the others)
 #   ethtool                      turns offloads off on a test veth (tests/tftp_gso_netns.rs)
 #   nftables                     packet loss and local drops in test namespaces (tests/tftp_hostile.rs)
 #   python3-scapy, tcpdump       hand-made DHCP packets; captures when a test fails
@@ -45,7 +48,7 @@ ATFTPD_DIR=${ATFTPD_DIR:-/opt/pxe-deps/atftpd}
 OS_DEBS_DIR=${OS_DEBS_DIR:-/opt/pxe-deps/os}
 PACKAGES=(
   curl atftp tftp-hpa tftpd-hpa dnsmasq-base iproute2 ethtool procps nftables
-  python3-scapy tcpdump kea-admin isc-dhcp-client isc-dhcp-relay
+  python3-scapy tcpdump kea-admin isc-dhcp-client isc-dhcp-relay radvd
   qemu-system-x86 ipxe-qemu ovmf
   pxelinux syslinux-common ipxe debian-installer-12-netboot-amd64
   shim-signed grub-efi-amd64-signed busybox-static xorriso isolinux
@@ -53,7 +56,7 @@ PACKAGES=(
   systemd python3-prometheus-client chromium man-db adduser
 )
 # Daemons some of these packages would start on a normal (systemd or sysv) Debian machine.
-SERVICES=(tftpd-hpa dnsmasq atftpd isc-dhcp-relay)
+SERVICES=(tftpd-hpa dnsmasq atftpd isc-dhcp-relay radvd)
 
 if [ "$(id -u)" != 0 ]; then
   echo "install-deps.sh: run as root (it uses apt-get)" >&2
@@ -140,6 +143,7 @@ fi
 echo "install-deps.sh: atftpd at /usr/local/sbin/atftpd -> $ATFTPD_DIR/usr/sbin/atftpd"
 echo "install-deps.sh: kernel package for the OS boots: $(ls "$OS_DEBS_DIR"/linux-image-*.deb)"
 for f in /usr/bin/curl /usr/bin/atftp /usr/bin/tftp /usr/sbin/in.tftpd /usr/sbin/dnsmasq /usr/sbin/ethtool \
+         /usr/sbin/dhclient /usr/sbin/radvd \
          /usr/sbin/perfdhcp /usr/bin/qemu-system-x86_64 /usr/share/OVMF/OVMF_CODE_4M.fd \
          /usr/share/OVMF/OVMF_VARS_4M.fd /usr/lib/ipxe/qemu/pxe-e1000.rom \
          /usr/lib/PXELINUX/pxelinux.0 /usr/lib/syslinux/modules/bios/ldlinux.c32 \

@@ -8,6 +8,7 @@
 use arbitrary::Unstructured;
 
 mod dhcp;
+mod dhcp6;
 mod dhcp_responder;
 mod menu;
 mod menu_tree;
@@ -15,6 +16,7 @@ mod tftp;
 
 pub use dhcp::{dhcp_message, dhcp_suboptions};
 pub use dhcp_responder::{dhcp_lease_server, dhcp_proxy};
+pub use dhcp6::{dhcp6_message, dhcp6_server};
 pub use menu::{grub_lint, menu_model, menu_parse};
 pub use menu_tree::menu_tree;
 pub use tftp::{tftp_client, tftp_packet, tftp_path, tftp_server_session};
@@ -32,6 +34,8 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("dhcp_suboptions", dhcp_suboptions),
     ("dhcp_proxy", dhcp_proxy),
     ("dhcp_lease_server", dhcp_lease_server),
+    ("dhcp6_message", dhcp6_message),
+    ("dhcp6_server", dhcp6_server),
     ("menu_parse", menu_parse),
     ("menu_model", menu_model),
     ("menu_tree", menu_tree),

@@ -12,6 +12,7 @@ use std::str::FromStr;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 pub use pxe_server::config::LogFormat;
 pub use pxe_server::dhcp::DhcpMode;
+pub use pxe_server::dhcp6::{Dhcp6Mode, Dhcp6Range};
 pub use pxe_server::ranges::{DhcpRange, PortRange};
 
 /// `pxe`: network boot (TFTP, proxyDHCP/DHCP, menus) in one process.
@@ -101,6 +102,13 @@ pub struct DhcpFlags {
     /// Lease database file for `--dhcp server`.
     #[arg(long, value_name = "FILE")]
     pub leases: Option<PathBuf>,
+    /// DHCPv6 mode; never on unless asked for. Boot URLs name the interface's global IPv6
+    /// address; the boot policy is `[dhcp]`'s.
+    #[arg(long, value_enum, value_name = "off|server|boot-only")]
+    pub dhcp6: Option<Dhcp6Mode>,
+    /// Address range for `--dhcp6 server`.
+    #[arg(long, value_name = "FIRST,LAST")]
+    pub dhcp6_range: Option<Dhcp6Range>,
 }
 
 impl DhcpFlags {
@@ -111,6 +119,8 @@ impl DhcpFlags {
             && self.interface.is_none()
             && self.dhcp_range.is_none()
             && self.leases.is_none()
+            && self.dhcp6.is_none()
+            && self.dhcp6_range.is_none()
     }
 }
 
@@ -379,6 +389,26 @@ mod tests {
         let forms: &[&[&str]] = &[
             &["pxe"],
             &["pxe", "serve"],
+            &[
+                "pxe",
+                "serve",
+                "--root",
+                "/srv/tftp",
+                "--interface",
+                "eth0",
+                "--dhcp6",
+                "server",
+                "--dhcp6-range",
+                "2001:db8::100,2001:db8::1ff",
+            ],
+            &[
+                "pxe",
+                "serve",
+                "--dhcp6",
+                "boot-only",
+                "--interface",
+                "eth0",
+            ],
             &[
                 "pxe",
                 "serve",

@@ -13,7 +13,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use crate::cli::{DhcpMode, DoctorArgs};
+use crate::cli::{Dhcp6Mode, DhcpMode, DoctorArgs};
 use crate::error::Error;
 use crate::init::{PACKAGE_FILES, SECURE_BOOT_FILES};
 use pxe_server::config::{self, Config};
@@ -139,6 +139,7 @@ pub fn check(config: &Config, path: &Path) -> Report {
     check_syslinux(&root, Path::new("/"), &mut r);
     crate::menu_cmd::doctor_lint(&root, config, &mut r);
     check_dhcp(config, &mut r);
+    check_dhcp6(config, &mut r);
     crate::doctor_secure_boot::check(&root, Path::new("/"), config, &mut r);
     check_ports(config, &mut r);
     r
@@ -151,7 +152,12 @@ pub fn check(config: &Config, path: &Path) -> Report {
 /// that Debian's `ipxe` package does not ship).
 fn check_referenced(root: &Path, config: &Config, r: &mut Report) -> BTreeSet<String> {
     let http = config.http.listen.map(|a| a.port());
-    let policy_files = pxe_server::dhcp::boot_files(&config.dhcp, http).unwrap_or_else(|e| {
+    // DHCPv6 decides with [dhcp]'s policy, so its files count when either family is on.
+    let mut dhcp = config.dhcp.clone();
+    if dhcp.mode() == DhcpMode::Off && config.dhcp6.mode != Dhcp6Mode::Off {
+        dhcp.mode = DhcpMode::Proxy;
+    }
+    let policy_files = pxe_server::dhcp::boot_files(&dhcp, http).unwrap_or_else(|e| {
         r.push(Severity::Error, "dhcp", e.to_string());
         Vec::new()
     });
@@ -493,11 +499,11 @@ fn check_dhcp(config: &Config, r: &mut Report) {
         }
     }
     if dhcp.mode() == DhcpMode::Server {
-        if dhcp.range.is_none() && dhcp.reservations.is_empty() {
+        if dhcp.range.is_none() && dhcp.reservations.is_empty() && dhcp.subnets.is_empty() {
             r.push(
                 Severity::Error,
                 "dhcp",
-                "server mode without a range or reservations hands out nothing",
+                "server mode without a range, reservations or [[dhcp.subnet]] tables hands out nothing",
             );
         }
         let leases = dhcp.leases_path();
@@ -536,6 +542,116 @@ fn check_dhcp(config: &Config, r: &mut Report) {
     }
 }
 
+/// Whether the kernel learned a route from a router advertisement on `iface`
+/// (`RTF_ADDRCONF` in `/proc/net/ipv6_route`): some router on the link sends RAs.
+fn ra_learned(iface: &str) -> bool {
+    const RTF_ADDRCONF: u32 = 0x0004_0000;
+    fs::read_to_string("/proc/net/ipv6_route").is_ok_and(|t| {
+        t.lines().any(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.len() == 10
+                && f[9] == iface
+                && u32::from_str_radix(f[8], 16).is_ok_and(|flags| flags & RTF_ADDRCONF != 0)
+        })
+    })
+}
+
+/// The DHCPv6 setup: a global address (boot URLs name it), the range inside its prefix,
+/// router advertisements configured or seen (clients start DHCPv6 only when an RA's M or O flag
+/// tells them to), TFTP reachable over IPv6.
+fn check_dhcp6(config: &Config, r: &mut Report) {
+    let d6 = &config.dhcp6;
+    if d6.mode == Dhcp6Mode::Off {
+        r.push(Severity::Info, "dhcp6", "DHCPv6 is off");
+        return;
+    }
+    let Some(name) = d6.interface_or(&config.dhcp) else {
+        r.push(
+            Severity::Error,
+            "dhcp6",
+            "no [dhcp6] interface (nor [dhcp] interface): pxe serve cannot start DHCPv6",
+        );
+        return;
+    };
+    let iface = match pxe_server::dhcp6::net::Interface6::by_name(name) {
+        Ok(i) => i,
+        Err(e) => return r.push(Severity::Error, "dhcp6", e),
+    };
+    let Some((global, plen)) = iface.global else {
+        return r.push(
+            Severity::Error,
+            "dhcp6",
+            format!("{name} has no global IPv6 address: boot URLs need one (`ip -6 addr add 2001:db8::1/64 dev {name}`)"),
+        );
+    };
+    if d6.mode == Dhcp6Mode::Server {
+        match d6.range {
+            None => r.push(
+                Severity::Error,
+                "dhcp6",
+                "server mode without a range hands out nothing",
+            ),
+            Some(range) => {
+                let cfg = pxe_dhcp::v6::ServerConfig::new(
+                    pxe_dhcp::v6::Duid::from_mac(pxe_proto::MacAddr([2, 0, 0, 0, 0, 1])),
+                    global,
+                    global,
+                    plen,
+                    range.first,
+                    range.last,
+                );
+                for a in [range.first, range.last] {
+                    if !cfg.on_link(a) {
+                        r.push(
+                            Severity::Error,
+                            "dhcp6",
+                            format!("range {range}: {a} is not in {name}'s prefix {global}/{plen}"),
+                        );
+                    }
+                }
+            }
+        }
+    }
+    if d6.router_advertisements {
+        r.push(
+            Severity::Info,
+            "dhcp6",
+            format!(
+                "router advertisements on {name}: {}",
+                if d6.mode == Dhcp6Mode::Server {
+                    "M and O flags, prefix without autonomous flag (addresses from DHCPv6)"
+                } else {
+                    "O flag, prefix with autonomous flag (SLAAC addresses, boot options by Information-request)"
+                }
+            ),
+        );
+    } else if ra_learned(name) {
+        r.push(
+            Severity::Info,
+            "dhcp6",
+            format!("router advertisements seen on {name}"),
+        );
+    } else {
+        r.push(
+            Severity::Warning,
+            "dhcp6",
+            format!("no router advertisements configured or seen on {name}: clients start DHCPv6 only when an RA tells them to (set [dhcp6] router_advertisements = true on a network without a router)"),
+        );
+    }
+    if config.tftp.listen.is_some_and(|l| l.is_ipv4()) {
+        r.push(
+            Severity::Error,
+            "dhcp6",
+            "[tftp] listen is an IPv4 address: DHCPv6 clients sent to tftp://[...] cannot reach it (use \"[::]:69\")",
+        );
+    }
+    r.push(
+        Severity::Info,
+        "dhcp6",
+        format!("{:?} mode on {name} ({global}/{plen})", d6.mode),
+    );
+}
+
 /// The ports `pxe serve` will bind must be free.
 fn check_ports(config: &Config, r: &mut Report) {
     let mut ports: Vec<(SocketAddr, &'static str)> = Vec::new();
@@ -553,6 +669,12 @@ fn check_ports(config: &Config, r: &mut Report) {
         DhcpMode::Server => {
             ports.push((SocketAddr::from((Ipv4Addr::UNSPECIFIED, 67)), "DHCP"));
         }
+    }
+    if config.dhcp6.mode != Dhcp6Mode::Off {
+        ports.push((
+            SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, 547)),
+            "DHCPv6",
+        ));
     }
     let http = config.http.listen.map(|a| (a, "HTTP"));
     let udp = ports

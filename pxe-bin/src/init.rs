@@ -283,6 +283,14 @@ mode = "off"                  # "proxy" beside an existing DHCP server, "server"
 # uefi = "shim"
 # match = {{ mac = {{ address = "52:54:00:00:00:00", mask = "ff:ff:ff:00:00:00" }} }}
 
+[dhcp6]
+# Network boot over IPv6 (README "Network boot over IPv6"); the [dhcp] rules decide here too.
+# mode = "boot-only"          # off unless set; "boot-only" beside a router or DHCPv6 server,
+#                             # "server" to hand out addresses
+# interface = "eth0"          # needs a global IPv6 address; default: the [dhcp] interface
+# range = "2001:db8::100,2001:db8::1ff"
+# router_advertisements = true  # only on a network without a router
+
 [admin]
 # Off unless listen is set: Prometheus /metrics and the live status page (README "Monitoring").
 # listen = "127.0.0.1:9169"

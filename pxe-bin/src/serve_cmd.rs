@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use pxe_server::config::{Config, Overrides, TftpConfig};
 use pxe_server::dhcp::DhcpOverrides;
+use pxe_server::dhcp6::Dhcp6Overrides;
 
 use crate::cli::{ServeArgs, TftpArgs};
 use crate::error::Error;
@@ -19,6 +20,10 @@ pub fn serve(args: &ServeArgs) -> Result<ExitCode, Error> {
     overrides.listen = args.listen;
     overrides.http = args.http;
     overrides.dhcp = dhcp_overrides(args);
+    let mut d6 = Dhcp6Overrides::default();
+    d6.mode = args.dhcp.dhcp6;
+    d6.range = args.dhcp.dhcp6_range;
+    overrides.dhcp6 = d6;
     let load = move |path: Option<&Path>| -> Result<Config, Error> {
         let mut config = match path {
             Some(path) => Config::load(path)?,

@@ -199,6 +199,25 @@ fn dhcp_range_outside_the_interface_subnet_is_an_error() {
     assert!(text.contains("rule pxe-uefi-arm64"), "{text}");
 }
 
+#[test]
+fn dhcp6_needs_a_global_address_and_says_so() {
+    let (_tmp, cfg) = healthy_tree();
+    let text = fs::read_to_string(&cfg).expect("pxe.toml");
+    let needle = "# mode = \"boot-only\"";
+    assert!(text.contains(needle), "{text}");
+    let text = text.replace(
+        needle,
+        "mode = \"server\"\ninterface = \"lo\"\nrange = \"2001:db8::100,2001:db8::1ff\"\n#",
+    );
+    fs::write(&cfg, text).expect("write");
+    let (ok, text) = doctor(&cfg);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("lo has no global IPv6 address") && text.contains("ip -6 addr add"),
+        "{text}"
+    );
+}
+
 /// With `[dhcp] uefi = "shim"`, the chain `pxe init` laid out is reported with its package
 /// versions; a missing GRUB names its package, and a grub.cfg loading a file that is not in the
 /// tree is an error. With the switch off, doctor says Secure Boot machines refuse ipxe.efi.

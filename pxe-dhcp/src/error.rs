@@ -60,6 +60,60 @@ pub enum Error {
         /// The offending code.
         code: u8,
     },
+    /// A DHCPv6 message shorter than its fixed header: 4 bytes for a client/server message (RFC
+    /// 8415 §8), 34 for a relay message (RFC 8415 §9).
+    #[error("DHCPv6 message is {len} bytes, shorter than its {min}-byte header")]
+    V6Truncated {
+        /// The message length.
+        len: usize,
+        /// The header length.
+        min: usize,
+    },
+    /// A DHCPv6 option whose length runs past the end of the area holding it (RFC 8415 §21.1).
+    #[error(
+        "DHCPv6 option {code} ({name}) at offset {offset}: length runs past the end of its area"
+    )]
+    V6TruncatedOption {
+        /// The option code.
+        code: u16,
+        /// The option's name from the DHCPv6 option table.
+        name: &'static str,
+        /// Offset of the option's code field.
+        offset: usize,
+    },
+    /// A DHCPv6 option whose value does not fit its type.
+    #[error("DHCPv6 option {code} ({name}) at offset {offset}: {reason}")]
+    V6MalformedOption {
+        /// The option code.
+        code: u16,
+        /// The option's name from the DHCPv6 option table.
+        name: &'static str,
+        /// Offset of the option's code field.
+        offset: usize,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// Relay-forward messages nested deeper than the hop-count limit (RFC 8415 §7.6:
+    /// HOP_COUNT_LIMIT 8; this crate accepts up to [`crate::v6::MAX_RELAY_DEPTH`]).
+    #[error("DHCPv6 relay messages nested more than {max} deep")]
+    V6RelayTooDeep {
+        /// The limit.
+        max: usize,
+    },
+    /// A relay message without exactly one Relay Message option (RFC 8415 §9, §21.10).
+    #[error("DHCPv6 relay message at depth {depth} carries no Relay Message option")]
+    V6NoRelayMessage {
+        /// 0 for the outermost relay message.
+        depth: usize,
+    },
+    /// A DHCPv6 value too long for its 16-bit length field (RFC 8415 §21.1).
+    #[error("DHCPv6 option {code} is {len} bytes, longer than 65535")]
+    V6OptionTooLong {
+        /// The option code.
+        code: u16,
+        /// Its length.
+        len: usize,
+    },
     /// Saved lease state holds one address for two clients (a hand-edited or merged lease
     /// file): restoring it would hand one of them an address the other holds.
     #[error(

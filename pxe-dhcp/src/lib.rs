@@ -66,6 +66,7 @@ mod error;
 pub mod policy;
 pub mod pxe;
 pub mod responder;
+pub mod v6;
 pub mod wire;
 
 pub use error::Error;

@@ -70,11 +70,11 @@
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
-use core::net::Ipv4Addr;
+use core::net::{IpAddr, Ipv4Addr};
 
 use pxe_proto::MacAddr;
 
-use crate::pxe::{ArchKind, ClientInfo, Firmware};
+use crate::pxe::{ArchKind, ClientInfo, Firmware, IpFamily};
 use crate::wire::DhcpOption;
 
 /// The first file of the signed UEFI chain: shim, as `shim-signed` ships it
@@ -174,6 +174,8 @@ impl MacMatch {
     serde(default, deny_unknown_fields)
 )]
 pub struct Match {
+    /// The IP version of the request (`v4`, `v6`); either when omitted.
+    pub family: Option<IpFamily>,
     /// Firmware kinds (`pxe`, `ipxe`, `http-client`, `other`).
     pub firmware: Vec<Firmware>,
     /// Architecture classes (`bios`, `x64-uefi`, `arm64-uefi`, ...); any of the client's
@@ -202,7 +204,8 @@ impl Match {
         let code_ok =
             self.arch_code.is_empty() || c.archs.iter().any(|a| self.arch_code.contains(&a.0));
         let feature = |code: u8| c.ipxe.as_ref().is_some_and(|e| e.get(code).is_some());
-        (self.firmware.is_empty() || self.firmware.contains(&c.firmware))
+        self.family.is_none_or(|f| f == c.ip_family())
+            && (self.firmware.is_empty() || self.firmware.contains(&c.firmware))
             && arch_ok
             && code_ok
             && self.mac.is_none_or(|m| m.matches(c.mac))
@@ -307,9 +310,10 @@ pub struct Rule {
     /// ([`UefiChain::boot_file`]) instead of `boot_file`.
     #[cfg_attr(feature = "serde", serde(default))]
     pub uefi: Option<UefiChain>,
-    /// Next server (`siaddr`); the responder's own address when `None`.
+    /// Next server (`siaddr`; the host in a DHCPv6 boot URL); the responder's own address when
+    /// `None` or of the other IP version than the request.
     #[cfg_attr(feature = "serde", serde(default))]
-    pub next_server: Option<Ipv4Addr>,
+    pub next_server: Option<IpAddr>,
     /// Server host name (`sname`, and option 66 when asked).
     #[cfg_attr(feature = "serde", serde(default))]
     pub server_name: Option<String>,
@@ -379,10 +383,11 @@ pub struct BootDecision {
     pub rule_name: String,
     /// Whether the rule is a `once` rule (the responder records its use).
     pub once: bool,
-    /// The boot file with `{server}`/`{http}`/`{mac}` filled in.
+    /// The boot file with `{server}`/`{http}`/`{mac}` filled in. For a DHCPv6 client always a
+    /// URL (RFC 5970 §3.1): a bare name becomes `tftp://[server]/name`.
     pub boot_file: String,
-    /// `siaddr`.
-    pub next_server: Ipv4Addr,
+    /// `siaddr` (DHCPv4), or the host of the boot URL (DHCPv6).
+    pub next_server: IpAddr,
     /// `sname`, if configured.
     pub server_name: Option<String>,
     /// Extra options.
@@ -471,29 +476,36 @@ impl Policy {
         self
     }
 
-    /// `{http}`: `server`, with `:port` unless [`Policy::http_port`] is 80.
-    fn http_authority(&self, server: Ipv4Addr) -> String {
+    /// `{http}`: `server` (in brackets if IPv6, RFC 3986 §3.2.2), with `:port` unless
+    /// [`Policy::http_port`] is 80.
+    fn http_authority(&self, server: IpAddr) -> String {
+        let host = url_host(server);
         if self.http_port == DEFAULT_HTTP_PORT {
-            server.to_string()
+            host
         } else {
-            format!("{server}:{}", self.http_port)
+            format!("{host}:{}", self.http_port)
         }
     }
 
-    /// Decides for `client`, with `server` as the default next server. Stateless: `once` rules
-    /// are treated like any other (use [`Policy::decide_with`] to skip used ones).
-    pub fn decide(&self, client: &ClientInfo, server: Ipv4Addr) -> Option<BootDecision> {
+    /// Decides for `client`, with `server` as the default next server (an address of the same
+    /// IP version as the request). Stateless: `once` rules are treated like any other (use
+    /// [`Policy::decide_with`] to skip used ones).
+    pub fn decide(&self, client: &ClientInfo, server: impl Into<IpAddr>) -> Option<BootDecision> {
         self.decide_with(client, server, |_, _| false)
     }
 
     /// Decides for `client`, skipping every rule for which `skip(index, rule)` is true (the
     /// responders skip `once` rules already used by this client).
+    ///
+    /// For a DHCPv6 client the boot file is a URL (RFC 5970 §3.1): `{server}` becomes the
+    /// bracketed address, and a boot file that is not a URL becomes `tftp://[server]/file`.
     pub fn decide_with(
         &self,
         client: &ClientInfo,
-        server: Ipv4Addr,
+        server: impl Into<IpAddr>,
         skip: impl Fn(usize, &Rule) -> bool,
     ) -> Option<BootDecision> {
+        let server = server.into();
         let mut skipped = String::new();
         for (i, rule) in self.rules.iter().enumerate() {
             if !rule.when.matches(client) {
@@ -517,13 +529,23 @@ impl Policy {
                 None if rule.boot_file.is_empty() => continue,
                 None => rule.boot_file.as_str(),
             };
-            let next_server = rule.next_server.unwrap_or(server);
-            let boot_file = template
-                .replace("{server}", &next_server.to_string())
+            let next_server = rule
+                .next_server
+                .filter(|n| n.is_ipv6() == server.is_ipv6())
+                .unwrap_or(server);
+            let mut boot_file = template
+                .replace("{server}", &url_host(next_server))
                 .replace("{http}", &self.http_authority(next_server))
                 .replace("{mac}", &client.mac.to_dashed().to_string());
             let unsigned = client.firmware == Firmware::PxeRom
                 && (boot_file == IPXE_X64 || boot_file == IPXE_ARM64);
+            if client.ip_family() == IpFamily::V6 && !boot_file.contains("://") {
+                boot_file = format!(
+                    "tftp://{}/{}",
+                    url_host(next_server),
+                    boot_file.trim_start_matches('/')
+                );
+            }
             let reason = format!(
                 "{client} → {boot_file} by rule {} ({}){skipped}{}",
                 i + 1,
@@ -549,6 +571,14 @@ impl Policy {
     }
 }
 
+/// An address as a URL host: IPv6 in brackets (RFC 3986 §3.2.2).
+fn url_host(addr: IpAddr) -> String {
+    match addr {
+        IpAddr::V4(a) => a.to_string(),
+        IpAddr::V6(a) => format!("[{a}]"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -566,7 +596,7 @@ mod tests {
         ClientInfo {
             mac: MacAddr([0x52, 0x54, 0, 0x12, 0x34, 0x56]),
             xid: 1,
-            message_type: None,
+            family: crate::pxe::Family::V4 { message_type: None },
             firmware,
             archs: alloc::vec![crate::pxe::Arch(arch)],
             undi: None,
@@ -596,7 +626,7 @@ mod tests {
             )],
             ..Policy::with_http(6980)
         };
-        custom.rules[0].next_server = Some(Ipv4Addr::new(10, 0, 0, 9));
+        custom.rules[0].next_server = Some(Ipv4Addr::new(10, 0, 0, 9).into());
         assert_eq!(
             file(&custom),
             "http://10.0.0.9:6980/52-54-00-12-34-56.ipxe tftp://10.0.0.9/x"

@@ -220,6 +220,36 @@ fn proxy_ignores_non_pxe_clients_and_wrong_ports() {
 }
 
 #[test]
+fn proxy_gives_no_boot_decision_to_a_client_with_a_malformed_pxe_option() {
+    let mut p = ProxyResponder::new(ProxyConfig::new(SERVER), Policy::default());
+    let from = client_addr(Ipv4Addr::UNSPECIFIED);
+    for bad in [&[0u8][..], &[]] {
+        let mut d = edk2(MessageType::Discover, mac(3), 1);
+        d.options
+            .retain(|o| !matches!(o, DhcpOption::ClientSystemArchitecture(_)));
+        d.options.push(DhcpOption::Unknown {
+            code: 93,
+            data: bad.to_vec(),
+        });
+        let (out, ev) = exchange(&mut p, Instant::ZERO, &d, from, 67);
+        assert!(out.is_empty(), "{out:?}");
+        assert!(
+            matches!(
+                ev[..],
+                [DhcpEvent::Ignored {
+                    reason: IgnoreReason::MalformedBootOption(pxe_dhcp::Error::MalformedOption {
+                        code: 93,
+                        ..
+                    }),
+                    ..
+                }]
+            ),
+            "{ev:?}"
+        );
+    }
+}
+
+#[test]
 fn proxy_offer_to_ipxe_has_siaddr_file_and_http_client_gets_a_url() {
     let mut p = ProxyResponder::new(ProxyConfig::new(SERVER), Policy::default());
     let from = client_addr(Ipv4Addr::UNSPECIFIED);

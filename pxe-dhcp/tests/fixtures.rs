@@ -221,12 +221,12 @@ fn custom_user_class_and_mac_mask_rules() {
         },
         "custom.kpxe",
     );
-    r.next_server = Some(Ipv4Addr::new(10, 77, 0, 9));
+    r.next_server = Some(Ipv4Addr::new(10, 77, 0, 9).into());
     policy.rules.insert(0, r);
     let d = policy.decide(&c, SERVER).unwrap();
     assert_eq!(
         (d.boot_file.as_str(), d.next_server),
-        ("custom.kpxe", Ipv4Addr::new(10, 77, 0, 9))
+        ("custom.kpxe", Ipv4Addr::new(10, 77, 0, 9).into())
     );
     c.user_classes.push(b"pxe-stage2".to_vec());
     assert_eq!(policy.decide(&c, SERVER).unwrap().boot_file, "pxelinux.0");

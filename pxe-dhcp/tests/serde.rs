@@ -29,7 +29,10 @@ fn policy_round_trips_and_reads_a_hand_written_config() {
     assert!(p.rules[0].once);
     assert_eq!(p.rules[0].when.firmware, [Firmware::Ipxe]);
     assert_eq!(p.rules[0].when.arch, [ArchKind::Bios]);
-    assert_eq!(p.rules[1].next_server, Some(Ipv4Addr::new(10, 77, 0, 9)));
+    assert_eq!(
+        p.rules[1].next_server,
+        Some(Ipv4Addr::new(10, 77, 0, 9).into())
+    );
     assert_eq!(
         p.rules[1].options[0].value,
         ExtraValue::Text("pxelinux.cfg/rack-a".into())

@@ -22,6 +22,7 @@
 //! max_connections = 1000
 //!
 //! [dhcp]                      # owned by crate::dhcp::DhcpConfig
+//! [dhcp6]                     # owned by crate::dhcp6::Dhcp6Config
 //!
 //! [admin]                     # off unless listen is set: /metrics and the status page
 //! listen = "127.0.0.1:9169"
@@ -55,6 +56,8 @@ pub struct Config {
     pub http: HttpConfig,
     /// DHCP settings (see `crate::dhcp`).
     pub dhcp: crate::dhcp::DhcpConfig,
+    /// DHCPv6 settings (see `crate::dhcp6`).
+    pub dhcp6: crate::dhcp6::Dhcp6Config,
     /// The admin listener: metrics and the status page (see `crate::admin`).
     pub admin: crate::admin::AdminConfig,
 }
@@ -72,6 +75,8 @@ pub struct Overrides {
     pub http: Option<SocketAddr>,
     /// DHCP settings.
     pub dhcp: crate::dhcp::DhcpOverrides,
+    /// DHCPv6 settings.
+    pub dhcp6: crate::dhcp6::Dhcp6Overrides,
 }
 
 /// `[tftp]`: the same knobs as `pxe tftp`'s flags.
@@ -161,7 +166,8 @@ impl Config {
         if let Some(http) = args.http {
             self.http.listen = Some(http);
         }
-        self.dhcp.apply_overrides(&args.dhcp)
+        self.dhcp.apply_overrides(&args.dhcp)?;
+        self.dhcp6.apply_overrides(&args.dhcp6)
     }
 
     /// Checks what a server started (or reloaded) with this config needs: a consistent boot
@@ -175,6 +181,11 @@ impl Config {
             && self.dhcp.subnets.is_empty()
         {
             return Err("[dhcp] mode = \"server\" needs an address pool: range = \"FIRST,LAST\", reservations or [[dhcp.subnet]] tables".into());
+        }
+        if self.dhcp6.mode == crate::dhcp6::Dhcp6Mode::Server && self.dhcp6.range.is_none() {
+            return Err(
+                "[dhcp6] mode = \"server\" needs an address range: range = \"FIRST,LAST\"".into(),
+            );
         }
         Ok(())
     }

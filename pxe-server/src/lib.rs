@@ -4,6 +4,8 @@
 //! - [`tftp`]: the TFTP service (listener, transfers, the confined root [`tftp::fs`]).
 //! - [`http`]: the same root read-only over HTTP/1.1 (hyper).
 //! - [`dhcp`]: proxyDHCP and the DHCP lease server on an interface.
+//! - [`dhcp6`]: the DHCPv6 boot-options responder and stateful server, and router
+//!   advertisements.
 //! - [`config`]: the TOML config and its defaults.
 //! - [`PxeServer`]: all of them as one server ([`server`]): a builder, then a [`Handle`] to
 //!   stop it, [`Handle::reload`] a new config and subscribe to its [`events`].
@@ -33,6 +35,7 @@ pub mod admin;
 pub mod config;
 pub mod demo;
 pub mod dhcp;
+pub mod dhcp6;
 mod error;
 pub mod events;
 pub mod fdlimit;

@@ -32,6 +32,7 @@ use tokio::task::JoinHandle;
 use crate::admin;
 use crate::config::Config;
 use crate::dhcp::{self, DhcpConfig, DhcpContext, DhcpMode};
+use crate::dhcp6::{self, Dhcp6Mode};
 use crate::error::Error;
 use crate::events::{Event, EventReceiver, Events};
 use crate::http;
@@ -142,6 +143,7 @@ pub struct Bound {
     names: Vec<String>,
     http: Option<(http::Bound, Root, usize)>,
     dhcp: Option<dhcp::Bound>,
+    dhcp6: Option<dhcp6::Bound6>,
     dhcp_config: (watch::Sender<DhcpConfig>, watch::Receiver<DhcpConfig>),
     admin: Option<admin::Bound>,
 }
@@ -160,6 +162,9 @@ impl Bound {
         if let Some(dir) = self.dhcp.as_ref().and_then(dhcp::Bound::lease_dir) {
             check_writable(dir, &dropped)?;
         }
+        if let Some(dir) = self.dhcp6.as_ref().and_then(dhcp6::Bound6::lease_dir) {
+            check_writable(dir, &dropped)?;
+        }
         Ok(dropped)
     }
 
@@ -173,6 +178,7 @@ impl Bound {
             names,
             http,
             dhcp,
+            dhcp6,
             dhcp_config: (dhcp_config, _),
             admin,
         } = self;
@@ -191,10 +197,27 @@ impl Bound {
             print_demo_help(tftp_addr, http_addr, &names);
         }
         let (dhcp_stop, stop_rx) = watch::channel(false);
-        let dhcp_task = match dhcp {
-            Some(d) => Some(tokio::spawn(d.start()?.run(stop_rx))),
-            None => None,
-        };
+        // One task for both families, so `failed` and `shutdown` see both.
+        let v4 = dhcp.map(dhcp::Bound::start).transpose()?;
+        let v6 = dhcp6.map(dhcp6::Bound6::start).transpose()?;
+        let dhcp_task = (v4.is_some() || v6.is_some()).then(|| {
+            let stop6 = stop_rx.clone();
+            tokio::spawn(async move {
+                let v4 = async {
+                    match v4 {
+                        Some(d) => d.run(stop_rx).await,
+                        None => Ok(()),
+                    }
+                };
+                let v6 = async {
+                    match v6 {
+                        Some(d) => d.run(stop6).await,
+                        None => Ok(()),
+                    }
+                };
+                tokio::try_join!(v4, v6).map(|_| ())
+            })
+        });
         Ok(Handle {
             admin,
             tftp: Some(running),
@@ -354,6 +377,7 @@ impl Handle {
             ..new.clone()
         } == *old;
         restart("dhcp options", !options_same);
+        restart("dhcp6", config.dhcp6 != current.dhcp6);
 
         let mut applied = |name: &str, changed: bool| {
             if changed {
@@ -377,6 +401,10 @@ impl Handle {
         applied("http.max_connections", max_changed && self.http.is_some());
         next.http.max_connections = config.http.max_connections;
 
+        // The DHCPv6 driver keeps the rules it started with.
+        if rules_changed && current.dhcp6.mode != Dhcp6Mode::Off {
+            report.needs_restart.push("dhcp6 (boot rules)".to_owned());
+        }
         if rules_changed || reservations_changed {
             self.dhcp_config.send_replace(next.dhcp.clone());
         }
@@ -439,6 +467,10 @@ fn bind(config: Config, demo: bool) -> Result<Bound, Error> {
     let server_ip = config.dhcp.interface().map(interface_ipv4).transpose()?;
     let default_listen = match (demo, server_ip) {
         (true, _) => DEMO_LISTEN,
+        // DHCPv6 sends tftp://[addr]/ URLs: listen on both families.
+        (false, _) if config.dhcp6.mode != Dhcp6Mode::Off => {
+            SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, 69))
+        }
         (false, Some((ip, _))) => SocketAddr::from((ip, 69)),
         (false, None) => SocketAddr::from((Ipv4Addr::UNSPECIFIED, 69)),
     };
@@ -513,8 +545,22 @@ fn bind(config: Config, demo: bool) -> Result<Bound, Error> {
         };
         Some(dhcp::bind(&config.dhcp, &ctx)?)
     };
+    let dhcp6 = if config.dhcp6.mode == Dhcp6Mode::Off {
+        None
+    } else {
+        let ctx = DhcpContext {
+            tftp_listen: tftp.local_addr(),
+            http_listen: http.as_ref().map(|(b, _, _)| b.local_addr()),
+            events: events.clone(),
+            // The DHCPv6 driver keeps the policy it started with: reloads list `dhcp6` as
+            // needing a restart.
+            updates: None,
+        };
+        Some(dhcp6::bind(&config.dhcp6, &config.dhcp, &ctx)?)
+    };
     let admin = config.admin.listen.map(admin::Bound::bind).transpose()?;
     Ok(Bound {
+        dhcp6,
         admin,
         config,
         demo,

@@ -96,6 +96,7 @@ const MILESTONES: &[(&str, &str)] = &[
     ("boot.ipxe... ok", "boot.ipxe fetched by iPXE"),
     ("PXELINUX 6", "PXELINUX runs"),
     (">>Start PXE over IPv4", "EDK2 PXE starts"),
+    (">>Start PXE over IPv6", "EDK2 PXE over IPv6 starts"),
     ("Station IP address", "EDK2 got an address"),
     ("NBP file downloaded", "EDK2 fetched the NBP"),
     ("PXE-E", "EDK2 PXE error"),
@@ -380,6 +381,21 @@ impl Lab {
         })
     }
 
+    /// [`Lab::boot_with`] with `extra` QEMU arguments (e.g. `-fw_cfg` knobs for OVMF).
+    pub fn boot_with_args(
+        &self,
+        firmware: Firmware,
+        mac: &str,
+        marker: &str,
+        limit: Duration,
+        memory_mib: u32,
+        extra: &[&str],
+    ) -> Boot {
+        self.boot_until_args(firmware, mac, marker, limit, memory_mib, extra, &|serial| {
+            serial.contains(marker)
+        })
+    }
+
     /// [`Lab::boot_with`], done when `done` says so of the serial log so far (it may look at
     /// other things too, such as a server's log); `what` names the goal in failure messages.
     pub fn boot_until(
@@ -389,6 +405,24 @@ impl Lab {
         what: &str,
         limit: Duration,
         memory_mib: u32,
+        done: &dyn Fn(&str) -> bool,
+    ) -> Boot {
+        self.boot_until_args(firmware, mac, what, limit, memory_mib, &[], done)
+    }
+
+    /// [`Lab::boot_until`] with `extra` QEMU arguments.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the boot's knobs, each one plain"
+    )]
+    pub fn boot_until_args(
+        &self,
+        firmware: Firmware,
+        mac: &str,
+        what: &str,
+        limit: Duration,
+        memory_mib: u32,
+        extra: &[&str],
         done: &dyn Fn(&str) -> bool,
     ) -> Boot {
         let serial = self.dir().join("serial.log");
@@ -452,6 +486,7 @@ impl Lab {
                 ));
             }
         }
+        argv.extend(extra.iter().map(|a| (*a).to_owned()));
         let argv_ref: Vec<&str> = argv.iter().map(String::as_str).collect();
         let t0 = Instant::now();
         let mut qemu = self.spawn("qemu", &argv_ref);

@@ -6,6 +6,6 @@ mod arch;
 mod client;
 
 pub use arch::{Arch, ArchKind};
-pub use client::{ClientInfo, Firmware, UndiVersion};
+pub use client::{ClientInfo, Family, Firmware, IpFamily, UndiVersion};
 
 pub use crate::wire::{BootServer, MenuItem, PxeSubOption, VendorOptions};

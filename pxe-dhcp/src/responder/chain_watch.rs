@@ -95,7 +95,7 @@ mod tests {
         ClientInfo {
             mac: MacAddr([0x52, 0x54, 0, 0x77, 1, 6]),
             xid,
-            message_type: None,
+            family: crate::pxe::Family::V4 { message_type: None },
             firmware,
             archs: alloc::vec![Arch(arch)],
             undi: None,

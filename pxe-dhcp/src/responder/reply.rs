@@ -95,7 +95,9 @@ pub(crate) fn apply_boot(
     d: &BootDecision,
     vendor: bool,
 ) {
-    r.siaddr = d.next_server;
+    if let IpAddr::V4(next) = d.next_server {
+        r.siaddr = next;
+    }
     let file = d.boot_file.as_bytes();
     if file.len() < 128 {
         r.file = file.to_vec();

@@ -316,6 +316,12 @@ impl Driver {
             Core::Server(s) => {
                 s.set_policy(policy);
                 s.set_reservations(config.reservations.clone());
+                let subnets: Vec<_> = config.subnets.iter().map(|n| n.to_subnet()).collect();
+                if s.config().subnets != subnets {
+                    tracing::warn!(
+                        "DHCP: [[dhcp.subnet]] changes take effect at the next start; the running subnets stay"
+                    );
+                }
             }
         }
         tracing::info!(
@@ -610,7 +616,11 @@ fn to_event(ev: &DhcpEvent, clock: &Clock) -> Option<Event> {
                 .map(|c| String::from_utf8_lossy(c).into_owned()),
             rule: Some(b.decision.rule_name.clone()),
             boot_file: Some(b.decision.boot_file.clone()),
-            next_server: Some(b.decision.next_server),
+            // A DHCPv4 decision always names an IPv4 next server.
+            next_server: match b.decision.next_server {
+                std::net::IpAddr::V4(a) => Some(a),
+                std::net::IpAddr::V6(_) => None,
+            },
             refused: None,
             reason: b.decision.reason.clone(),
         }),

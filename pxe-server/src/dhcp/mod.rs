@@ -845,7 +845,7 @@ mod tests {
         ClientInfo {
             mac: MacAddr::from(mac),
             xid,
-            message_type: None,
+            family: pxe_dhcp::pxe::Family::V4 { message_type: None },
             firmware,
             archs: vec![Arch(arch)],
             undi: None,
