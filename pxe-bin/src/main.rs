@@ -12,6 +12,7 @@ mod get;
 mod init;
 mod leases_cmd;
 mod menu_cmd;
+mod rendered;
 mod serve_cmd;
 
 use std::process::ExitCode;

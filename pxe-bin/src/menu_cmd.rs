@@ -24,15 +24,12 @@ use crate::cli::{
 };
 use crate::doctor::{self, Report};
 use crate::error::Error;
+use crate::rendered::{OnConflict, write_rendered};
 use pxe_server::config::Config;
 
 /// The largest config file read (pxelinux reads them line by line; a bigger "config" is
 /// something else).
 const MAX_CONFIG_BYTES: u64 = 4 << 20;
-
-/// The file in a render's output directory listing what earlier renders wrote, one relative
-/// path a line: a render overwrites only these.
-pub const RENDER_RECORD: &str = ".pxe-menu-rendered";
 
 /// Loader names whose directory is a path prefix (BIOS pxelinux and its HTTP-capable twin).
 const LOADERS: &[&str] = &["pxelinux.0", "lpxelinux.0"];
@@ -488,32 +485,6 @@ fn render_menu(menu: &Menu) -> Result<Rendered, Error> {
     ))
 }
 
-/// The paths earlier renders (and `pxe init`) wrote into `dir`.
-pub fn rendered_record(dir: &Path) -> BTreeSet<String> {
-    fs::read_to_string(dir.join(RENDER_RECORD))
-        .map(|t| t.lines().map(str::to_owned).collect())
-        .unwrap_or_default()
-}
-
-/// Adds `paths` to `dir`'s record of rendered files.
-pub fn remember_rendered<'a>(
-    dir: &Path,
-    paths: impl IntoIterator<Item = &'a str>,
-) -> Result<(), Error> {
-    let mut record = rendered_record(dir);
-    let before = record.len();
-    record.extend(paths.into_iter().map(str::to_owned));
-    if record.len() == before && dir.join(RENDER_RECORD).is_file() {
-        return Ok(());
-    }
-    let mut text = String::from("");
-    for p in &record {
-        text.push_str(p);
-        text.push('\n');
-    }
-    crate::init::write_atomic(&dir.join(RENDER_RECORD), text.as_bytes())
-}
-
 fn render_cmd(a: &MenuRenderArgs) -> Result<ExitCode, Error> {
     let text = fs::read_to_string(&a.menu)
         .map_err(|e| Error::io(format!("read menu {}", a.menu.display()), e))?;
@@ -523,37 +494,16 @@ fn render_cmd(a: &MenuRenderArgs) -> Result<ExitCode, Error> {
     for f in &findings {
         eprintln!("{} ({}):{f}", a.menu.display(), pxe_menu::PXELINUX_DEFAULT);
     }
-    // Never over a file an earlier render did not write: a distribution's boot.msg or a
-    // hand-written pxelinux.cfg/default is someone's work.
-    let record = rendered_record(&a.out);
-    let foreign: Vec<&str> = files
-        .iter()
-        .filter(|(path, contents)| {
-            let on_disk = fs::read(a.out.join(path)).ok();
-            on_disk.is_some_and(|d| d != contents.as_bytes()) && !record.contains(path.as_str())
-        })
-        .map(|(path, _)| path.as_str())
-        .collect();
-    if !foreign.is_empty() && !a.force {
-        return Err(Error::Menu(format!(
-            "refusing to overwrite {} in {}: not written by an earlier `pxe menu render` (not \
-             listed in {RENDER_RECORD}); move them away, name other files in {} (display_file, \
-             ipxe_script), or pass --force",
-            foreign.join(", "),
-            a.out.display(),
-            a.menu.display()
-        )));
-    }
-    for (path, contents) in &files {
-        let dest = a.out.join(path);
-        if let Some(parent) = dest.parent() {
-            fs::create_dir_all(parent)
-                .map_err(|e| Error::io(format!("create {}", parent.display()), e))?;
-        }
-        crate::init::write_atomic(&dest, contents.as_bytes())?;
+    // Never over a file an earlier render did not write, or one edited since: a
+    // distribution's boot.msg or a hand-written pxelinux.cfg/default is someone's work.
+    let on_conflict = if a.force {
+        OnConflict::Overwrite
+    } else {
+        OnConflict::Refuse
+    };
+    for dest in write_rendered(&a.out, &files, on_conflict)?.written {
         println!("wrote {}", dest.display());
     }
-    remember_rendered(&a.out, files.iter().map(|(p, _)| p.as_str()))?;
     Ok(ExitCode::SUCCESS)
 }
 

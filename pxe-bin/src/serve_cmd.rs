@@ -77,10 +77,13 @@ impl MenuSource {
         }
         let files = crate::menu_cmd::render_toml(&text)
             .map_err(|e| Error::Menu(format!("{}: {e}", src.display())))?;
-        for (path, contents) in &files {
-            crate::init::write_atomic(&root.join(path), contents.as_bytes())?;
+        // The same rules as `pxe menu render` without `--force`: a foreign or hand-edited
+        // file is left alone (and said so), the others are written.
+        let w = crate::rendered::write_rendered(root, &files, crate::rendered::OnConflict::Skip)?;
+        for s in &w.skipped {
+            tracing::warn!(file = %s.path, reason = s.reason, "rendered file not overwritten; move it away or run `pxe menu render --force`");
         }
-        tracing::info!(menu = %src.display(), files = files.len(), "menu re-rendered into the root");
+        tracing::info!(menu = %src.display(), files = w.written.len(), skipped = w.skipped.len(), "menu re-rendered into the root");
         self.text = Some(text);
         Ok(())
     }
@@ -110,4 +113,52 @@ pub fn tftp(args: &TftpArgs) -> Result<ExitCode, Error> {
         max_handshakes: args.max_handshakes,
     };
     pxe_server::tftp::run(&args.root, &t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MENU: &str = "title = \"Lab\"\ntimeout = 5\ndefault = \"local\"\n\n[[entry]]\n\
+                        id = \"local\"\nname = \"Local disk\"\nkind = \"local-boot\"\n";
+
+    /// A reload follows the render record: a distribution's boot.txt is kept, a rendered file
+    /// edited by hand is kept, the others are written and recorded.
+    #[test]
+    fn reload_keeps_foreign_and_edited_files() {
+        let dir = std::env::temp_dir().join(format!("pxe-reload-render-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let root = dir.join("root");
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::write(root.join("boot.txt"), "Welcome\n").unwrap();
+        let src = dir.join("menu.toml");
+        std::fs::write(&src, MENU).unwrap();
+        let config = Config {
+            root: Some(root.clone()),
+            menu: Some(src.clone()),
+            ..Config::default()
+        };
+        let mut m = MenuSource { text: None };
+        m.rerender_if_changed(&config).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(root.join("boot.txt")).unwrap(),
+            "Welcome\n"
+        );
+        let default = root.join("pxelinux.cfg/default");
+        assert!(std::fs::read_to_string(&default).unwrap().contains("Lab"));
+        let record = crate::rendered::record(&root);
+        assert!(record.contains_key("pxelinux.cfg/default"));
+        assert!(!record.contains_key("boot.txt"));
+
+        std::fs::write(&default, "DEFAULT mine\n").unwrap();
+        std::fs::write(&src, MENU.replace("Lab", "Lab 2")).unwrap();
+        m.rerender_if_changed(&config).unwrap();
+        assert_eq!(std::fs::read_to_string(&default).unwrap(), "DEFAULT mine\n");
+        assert!(
+            std::fs::read_to_string(root.join("boot.ipxe"))
+                .unwrap()
+                .contains("Lab 2")
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

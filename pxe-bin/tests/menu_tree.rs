@@ -210,6 +210,69 @@ fn render_never_overwrites_a_file_it_did_not_write() {
     );
 }
 
+/// A menu naming its output files outside `--out` is refused before anything is written, and
+/// a rendered file edited by hand is kept unless `--force`.
+#[test]
+fn render_stays_inside_out_and_keeps_hand_edits() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out = tmp.path().join("root");
+    fs::create_dir(&out).expect("mkdir");
+    let menu = tmp.path().join("menu.toml");
+    let body = "title = \"Lab\"\ntimeout = 5\ndefault = \"local\"\n\n[[entry]]\nid = \"local\"\n\
+                name = \"Local disk\"\nkind = \"local-boot\"\n";
+    let abs = tmp.path().join("x/abs.ipxe");
+    for (line, field) in [
+        (
+            "display_file = \"../escape.txt\"\n".to_owned(),
+            "display_file",
+        ),
+        (format!("ipxe_script = \"{}\"\n", s(&abs)), "ipxe_script"),
+    ] {
+        fs::write(&menu, format!("{line}{body}")).expect("write");
+        let o = pxe(&["menu", "render", s(&menu), "--out", s(&out)]);
+        let err = both(&o);
+        assert!(!o.status.success(), "{err}");
+        assert!(
+            err.contains(field) && err.contains("relative path"),
+            "{err}"
+        );
+    }
+    assert!(!tmp.path().join("escape.txt").exists());
+    assert!(!abs.exists());
+    assert_eq!(
+        fs::read_dir(&out).expect("ls").count(),
+        0,
+        "nothing written"
+    );
+
+    fs::write(&menu, body).expect("write");
+    let o = pxe(&["menu", "render", s(&menu), "--out", s(&out)]);
+    assert!(o.status.success(), "{}", both(&o));
+    let record = fs::read_to_string(out.join(".pxe-menu-rendered")).expect("record");
+    assert!(!record.contains(".."), "{record}");
+    let default = out.join("pxelinux.cfg/default");
+    fs::write(&default, "DEFAULT mine\n").expect("write");
+    fs::write(&menu, body.replace("Lab", "Lab 2")).expect("write");
+    let o = pxe(&["menu", "render", s(&menu), "--out", s(&out)]);
+    let err = both(&o);
+    assert!(!o.status.success(), "{err}");
+    assert!(
+        err.contains("pxelinux.cfg/default (edited by hand since the last render)"),
+        "{err}"
+    );
+    assert_eq!(
+        fs::read_to_string(&default).expect("read"),
+        "DEFAULT mine\n"
+    );
+    let o = pxe(&["menu", "render", s(&menu), "--out", s(&out), "--force"]);
+    assert!(o.status.success(), "{}", both(&o));
+    assert!(
+        fs::read_to_string(&default)
+            .expect("read")
+            .contains("Lab 2")
+    );
+}
+
 /// The README's "step by step": its step 4 entry (memdisk + `iso/debian.iso`) and its
 /// commands, taken from README.md itself, with `/srv/tftp` replaced by a temporary root.
 /// The ISO here is a stand-in (memdisk booting the real mini.iso is a QEMU test elsewhere);

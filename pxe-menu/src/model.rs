@@ -458,6 +458,22 @@ fn file_name(id: &str, field: &'static str, value: &str) -> Result<(), Error> {
     one_line(id, field, value)
 }
 
+/// Checks the name of a file the render writes into the root: a file name (see
+/// [`file_name`]) that is also a relative path of plain names, so it cannot land outside the
+/// directory it is rendered into (no leading `/`, no `.` or `..`, no empty part).
+fn output_path(field: &'static str, value: &str) -> Result<(), Error> {
+    file_name("", field, value)?;
+    if value.starts_with('/') || value.split('/').any(|p| matches!(p, "" | "." | "..")) {
+        return Err(invalid(
+            "",
+            field,
+            "must be a relative path of plain names inside the rendered root (no leading `/`, \
+             no `.` or `..`)",
+        ));
+    }
+    Ok(())
+}
+
 /// Extensions that make `KERNEL` load something other than a Linux kernel.
 const NON_LINUX_EXTENSIONS: &[&str] =
     &[".c32", ".img", ".bss", ".bin", ".bs", ".0", ".com", ".cbt"];
@@ -522,8 +538,8 @@ impl Menu {
         for s in &self.say {
             one_line("", "say", s)?;
         }
-        file_name("", "display_file", &self.display_file)?;
-        file_name("", "ipxe_script", &self.ipxe_script)?;
+        output_path("display_file", &self.display_file)?;
+        output_path("ipxe_script", &self.ipxe_script)?;
         file_name("", "memdisk", &self.memdisk)?;
         for (i, e) in self.entries.iter().enumerate() {
             // Not `-` first: iPXE would read `item -x` / `choose --default -x` as options.
@@ -1112,6 +1128,32 @@ mod tests {
                 .contents
                 .contains("choose --default local --timeout 10000 selected")
         );
+    }
+
+    #[test]
+    fn output_files_stay_inside_the_root() {
+        for (field, bad) in [
+            ("display_file", "../escape.txt"),
+            ("ipxe_script", "/tmp/x/abs.ipxe"),
+            ("display_file", "a/../../b.txt"),
+            ("ipxe_script", "./menu.ipxe"),
+            ("display_file", "a//b.txt"),
+        ] {
+            let mut m = Menu::starter();
+            match field {
+                "display_file" => m.display_file = bad.into(),
+                _ => m.ipxe_script = bad.into(),
+            }
+            match m.validate() {
+                Err(Error::InvalidText { field: f, .. }) => assert_eq!(f, field, "{bad}"),
+                other => panic!("{bad}: {other:?}"),
+            }
+            assert!(m.render().is_err(), "{bad}");
+        }
+        let mut m = Menu::starter();
+        m.display_file = "pxelinux.cfg/boot.txt".into();
+        m.ipxe_script = "ipxe/menu.ipxe".into();
+        assert!(m.validate().is_ok());
     }
 
     #[test]
