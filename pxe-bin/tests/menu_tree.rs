@@ -210,6 +210,36 @@ fn render_never_overwrites_a_file_it_did_not_write() {
     );
 }
 
+/// 30 KB of config that would expand to 30 million lines (b.cfg: 500 labels; a.cfg: 200
+/// `INCLUDE /b.cfg`; the default: 300 `CONFIG /a.cfg dN/` labels) is linted within one item
+/// budget for the whole tree: a warning, never an abort.
+#[test]
+fn lint_root_of_an_exploding_tree_ends_with_a_finding() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path();
+    fs::create_dir(root.join("pxelinux.cfg")).expect("mkdir");
+    for f in ["pxelinux.0", "ldlinux.c32", "k"] {
+        fs::write(root.join(f), b"x").expect("write");
+    }
+    let b: String = (0..500)
+        .map(|i| format!("LABEL b{i}\n KERNEL k\n"))
+        .collect();
+    fs::write(root.join("b.cfg"), b).expect("write");
+    fs::write(root.join("a.cfg"), "INCLUDE /b.cfg\n".repeat(200)).expect("write");
+    let d: String = (0..300)
+        .map(|i| format!("LABEL d{i}\n CONFIG /a.cfg d{i}/\n"))
+        .collect();
+    fs::write(
+        root.join("pxelinux.cfg/default"),
+        format!("DEFAULT d0\n{d}"),
+    )
+    .expect("write");
+    let o = pxe(&["menu", "lint", "--root", s(root)]);
+    let out = both(&o);
+    assert!(o.status.code().is_some(), "killed: {out}");
+    assert!(out.contains("lines; the rest is not read"), "{out}");
+}
+
 /// A menu naming its output files outside `--out` is refused before anything is written, and
 /// a rendered file edited by hand is kept unless `--force`.
 #[test]
