@@ -53,7 +53,7 @@ done
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e
-cargo test --workspace --all-features 2>&1 | tee "$log"
+cargo test --workspace --all-features --no-fail-fast 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 if [ "$status" != 0 ]; then
