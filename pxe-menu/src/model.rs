@@ -1151,6 +1151,14 @@ mod tests {
             assert!(m.render().is_err(), "{bad}");
         }
         let mut m = Menu::starter();
+        m.title = "two\nlines".into();
+        let msg = m.validate().unwrap_err().to_string();
+        assert!(msg.starts_with("menu title contains"), "{msg}");
+        m.title = "Lab".into();
+        m.entries[0].name = String::new();
+        let msg = m.validate().unwrap_err().to_string();
+        assert!(msg.contains("of entry \"local\""), "{msg}");
+        let mut m = Menu::starter();
         m.display_file = "pxelinux.cfg/boot.txt".into();
         m.ipxe_script = "ipxe/menu.ipxe".into();
         assert!(m.validate().is_ok());
