@@ -45,7 +45,7 @@ cargo fmt --all -- --check
 # --all-features: the smoltcp driver's tests (pxe-tftp feature `smoltcp`) run too.
 cargo clippy --workspace --all-targets --all-features -- -D warnings
 cargo build --workspace --all-targets --all-features
-# The cores must build as no_std + alloc on their own (issue 2/3/4 "done when").
+# The cores must build as no_std + alloc on their own.
 for core in pxe-proto pxe-tftp pxe-dhcp pxe-menu; do
   cargo build -p "$core" --no-default-features
 done

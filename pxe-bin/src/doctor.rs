@@ -1,8 +1,8 @@
 //! `pxe doctor [--config FILE]`: checks the served tree and the config before clients do.
 //!
-//! Every check the seed's admin learned the hard way: referenced files present (with exact
-//! case), world-readable (the seed's troubleshooting item: "make sure the ISO images have read
-//! permissions for everybody"), not writable by others (a writable boot file lets anyone trojan
+//! The checks admins of hand-made trees learn the hard way: referenced files present (with exact
+//! case), world-readable (the TFTP server runs as an unprivileged user and
+//! cannot send a file only its owner may read), not writable by others (a writable boot file lets anyone trojan
 //! every install), syslinux modules from one build, the menu's own lint, and the ports free.
 
 use std::collections::BTreeSet;

@@ -1,4 +1,4 @@
-//! `pxe init DIR`: the seed's `cp` steps done for the admin.
+//! `pxe init DIR`: the `cp` steps of a hand-made pxelinux setup, done for the admin.
 //!
 //! Lays out a TFTP root from the installed Debian packages (pxelinux, syslinux-common, ipxe;
 //! and, for UEFI Secure Boot, shim-signed and grub-efi-amd64-signed: [`SECURE_BOOT_FILES`]),
@@ -28,7 +28,7 @@ pub struct PackageFile {
     pub package: &'static str,
 }
 
-/// The seed's copies plus the iPXE binaries the default boot policy names.
+/// The files a hand-made pxelinux root copies from the packages, plus the iPXE binaries the default boot policy names.
 pub const PACKAGE_FILES: &[PackageFile] = &[
     PackageFile {
         dest: "pxelinux.0",

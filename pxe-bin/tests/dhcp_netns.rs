@@ -480,7 +480,7 @@ fn proxy_answers_pxe_clients_only() {
         &["--dhcp", "proxy", "--log-format", "json"],
     );
 
-    // BIOS PXE ROM (arch 0): undionly.kpxe, as the seed's class intends.
+    // BIOS PXE ROM (arch 0): undionly.kpxe, as an ISC dhcpd class for arch 0 would.
     let o = one_offer(
         &net,
         &Request::discover(0x1111_0001, CLI_MAC, Some(0)),

@@ -1,5 +1,5 @@
-//! `pxe doctor`: a healthy tree passes; the seed's troubleshooting item (a world-unreadable
-//! ISO), a boot file anyone can overwrite and a missing referenced file are errors.
+//! `pxe doctor`: a healthy tree passes; a world-unreadable
+//! ISO, a boot file anyone can overwrite and a missing referenced file are errors.
 
 mod support;
 

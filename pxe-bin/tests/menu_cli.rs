@@ -53,7 +53,7 @@ fn seed_config_gets_findings_and_tree_errors() {
     fs::write(&cfg, SEED).expect("write");
     let c = cfg.to_str().expect("utf-8");
 
-    // Text only: the seed's PROMPT/TIMEOUT mistakes are warnings.
+    // Text only: the fixture's PROMPT/TIMEOUT mistakes are warnings.
     let o = pxe(&["menu", "lint", c]);
     let text = stdout(&o);
     assert!(text.contains("M004") || text.contains("prompt"), "{text}");

@@ -46,7 +46,7 @@
 //!
 //! # Chainloading iPXE ROMs anyway (`once`)
 //!
-//! Measured here (`research/lab.md` §3-§4): a QEMU iPXE NIC ROM and the `undionly.kpxe` it would
+//! Measured with real clients: a QEMU iPXE NIC ROM and the `undionly.kpxe` it would
 //! chainload send the *same* identifiers — option 77 `iPXE`, option 175, option 60
 //! `PXEClient:Arch:00000:UNDI:002001`, option 93 `0000` — so no packet-only test can tell the ROM
 //! from the chained build. A rule that sends iPXE ROMs to `undionly.kpxe` therefore carries

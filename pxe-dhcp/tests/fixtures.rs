@@ -2,7 +2,7 @@
 //!
 //! Provenance. No packet capture of these clients is stored in this repository, so each fixture
 //! is *built* (by a small script, bytes pasted below) from what was measured with the real
-//! clients in the lab (`shared/research/lab.md` §3-§4, `shared/lab/pxe_discover.py`):
+//! clients in a lab:
 //! - `IPXE_BIOS`: QEMU 7.2 + SeaBIOS + ipxe-qemu ROM 1.0.0+git-20190125 (e1000): option 60
 //!   `PXEClient:Arch:00000:UNDI:002001`, 77 plain `iPXE`, 93 `0000`, 175 (bus id 8086:100e,
 //!   feature flags as `pxe_discover.py --ipxe` sends them), 57 = 1472 (iPXE: MTU − 28).

@@ -1,5 +1,5 @@
 //! The hot path allocates nothing: once a transfer runs, neither the server session nor the
-//! reference client allocates per DATA packet (issue 7). Counted with a global allocator, so
+//! reference client allocates per DATA packet. Counted with a global allocator, so
 //! this file holds a single test.
 
 use std::alloc::{GlobalAlloc, Layout, System};

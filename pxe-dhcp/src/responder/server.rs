@@ -33,7 +33,7 @@ impl PoolRange {
     }
 }
 
-/// A fixed address for one client (the seed's `host { hardware ethernet; fixed-address; }`).
+/// A fixed address for one client (ISC dhcpd's `host { hardware ethernet; fixed-address; }`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(
     feature = "serde",
@@ -110,7 +110,7 @@ impl Scope<'_> {
     }
 }
 
-/// Lease server settings (the seed's `subnet` declaration).
+/// Lease server settings (ISC dhcpd's `subnet` declaration).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ServerConfig {
