@@ -494,6 +494,26 @@ fn render_cmd(a: &MenuRenderArgs) -> Result<ExitCode, Error> {
     for f in &findings {
         eprintln!("{} ({}):{f}", a.menu.display(), pxe_menu::PXELINUX_DEFAULT);
     }
+    for e in menu.entries.iter().filter(|e| !e.boot.in_pxelinux()) {
+        println!(
+            "note: entry {} is iPXE-only: left out of {} (a comment there says so), rendered \
+             into {}",
+            e.id,
+            pxe_menu::PXELINUX_DEFAULT,
+            menu.ipxe_script
+        );
+    }
+    if let Some((_, grub)) = files.iter().find(|(p, _)| p == pxe_menu::GRUB_CFG) {
+        for f in pxe_menu::lint_grub(grub, &|rel| a.out.join(rel).is_file()) {
+            eprintln!(
+                "{}: warning: {}:{}: {}",
+                a.menu.display(),
+                pxe_menu::GRUB_CFG,
+                f.line,
+                f.message
+            );
+        }
+    }
     // Never over a file an earlier render did not write, or one edited since: a
     // distribution's boot.msg or a hand-written pxelinux.cfg/default is someone's work.
     let on_conflict = if a.force {

@@ -102,7 +102,7 @@ fn clean_config_exits_zero() {
 }
 
 #[test]
-fn render_writes_three_files_that_lint_clean() {
+fn render_writes_its_files_that_lint_clean() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let menu = tmp.path().join("menu.toml");
     fs::write(&menu, MENU).expect("write");
@@ -170,4 +170,37 @@ fn bad_menu_description_fails_naming_the_file() {
     assert!(err.contains("menu.toml"), "{err}");
     let o = pxe(&["menu", "lint", "/nonexistent/default"]);
     assert!(!o.status.success());
+}
+
+/// A menu of iPXE-only entries: pxelinux.cfg/default says each is left out (a comment), and
+/// render prints a note for each instead of dropping them silently.
+#[test]
+fn render_notes_ipxe_only_entries() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let menu = tmp.path().join("menu.toml");
+    fs::write(
+        &menu,
+        "title = \"Lab\"\ntimeout = 5\ndefault = \"big\"\n\n[[entry]]\nid = \"big\"\n\
+         name = \"Big ISO\"\nkind = \"sanboot\"\nimage = \"iso/big.iso\"\n",
+    )
+    .expect("write");
+    let out = tmp.path().join("root");
+    let o = pxe(&[
+        "menu",
+        "render",
+        menu.to_str().expect("utf-8"),
+        "--out",
+        out.to_str().expect("utf-8"),
+    ]);
+    let text = format!("{}{}", stdout(&o), String::from_utf8_lossy(&o.stderr));
+    assert!(o.status.success(), "{text}");
+    assert!(
+        text.contains("note: entry big is iPXE-only: left out of pxelinux.cfg/default"),
+        "{text}"
+    );
+    let cfg = fs::read_to_string(out.join("pxelinux.cfg/default")).expect("read");
+    assert!(
+        cfg.contains("# entry big left out: an iPXE-only entry (boot.ipxe)"),
+        "{cfg}"
+    );
 }

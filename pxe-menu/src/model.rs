@@ -865,6 +865,14 @@ impl Menu {
         if open.is_some() {
             o.push_str("\nMENU END\n");
         }
+        // Said where an admin looks, not dropped silently.
+        for e in self.entries.iter().filter(|e| !e.boot.in_pxelinux()) {
+            let _ = writeln!(
+                o,
+                "\n# entry {} left out: an iPXE-only entry ({})",
+                e.id, self.ipxe_script
+            );
+        }
         o
     }
 
@@ -953,6 +961,14 @@ impl Menu {
             let _ = write!(o, " --timeout {}", u64::from(self.timeout) * 1000);
         }
         o.push_str(" selected || goto pxe/menu\ngoto ${selected}\n");
+        for e in self.entries.iter().filter(|e| e.passwd.is_some()) {
+            let _ = writeln!(
+                o,
+                "\n# entry {} left out: has a menu.c32 password (MENU PASSWD), which iPXE cannot \
+                 check",
+                e.id
+            );
+        }
         for e in self.entries.iter().filter(|e| e.passwd.is_none()) {
             let _ = writeln!(o, "\n:{}", e.id);
             match &e.boot {
@@ -1128,6 +1144,27 @@ mod tests {
                 .contents
                 .contains("choose --default local --timeout 10000 selected")
         );
+    }
+
+    #[test]
+    fn left_out_entries_are_commented() {
+        let mut m = Menu::starter();
+        m.entries[1].boot = Boot::Sanboot {
+            image: "http://10.0.0.1/w.iso".into(),
+        };
+        m.entries[0].passwd = Some("$1$x$y".into());
+        let cfg = m.render_pxelinux();
+        assert!(
+            cfg.contains("\n# entry debian left out: an iPXE-only entry (boot.ipxe)\n"),
+            "{cfg}"
+        );
+        assert!(Config::parse(&cfg).resolve().labels.len() == 1);
+        let ipxe = m.render_ipxe();
+        assert!(
+            ipxe.contains("# entry local left out: has a menu.c32 password"),
+            "{ipxe}"
+        );
+        assert!(!ipxe.contains(":local\n"), "{ipxe}");
     }
 
     #[test]
@@ -1452,7 +1489,12 @@ mod tests {
         });
         let files = m.render().unwrap();
         let pxe = &files[0].contents;
-        assert!(!pxe.contains("big") && !pxe.contains("winpe"), "{pxe}");
+        // Only the comments saying they are left out.
+        assert!(
+            !pxe.contains("LABEL big") && !pxe.contains("LABEL winpe"),
+            "{pxe}"
+        );
+        assert!(pxe.contains("# entry big left out") && pxe.contains("# entry winpe left out"));
         let ipxe = &files[2].contents;
         assert!(
             ipxe.contains(":big\nsanboot --no-describe iso/big.iso || goto pxe/failed\n"),
