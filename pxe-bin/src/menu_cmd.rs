@@ -544,21 +544,35 @@ fn import_cmd(a: &MenuImportArgs) -> Result<ExitCode, Error> {
         }
         (FsTree::new(&a.source), entries)
     } else {
-        let dir = a.source.parent().unwrap_or(Path::new("."));
-        let name = a
-            .source
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let (root, path) = import_root(a)?;
         let entry = EntryPoint {
-            path: name,
+            path,
             prefix: String::new(),
             mode: LintMode::Entry,
         };
-        (FsTree::new(dir), vec![entry])
+        (FsTree::new(&root), vec![entry])
     };
     let tree = Tree::read(&fs_tree, &entries);
-    let import = Menu::import_tree(&tree);
+    let mut import = Menu::import_tree(&tree);
+    // pxelinux skips a config it cannot read; the import says which, as they may hold
+    // entries (a wrong --root is the usual cause).
+    for f in tree.files() {
+        if fs_tree.read_bytes(f).is_none() {
+            import.notes.push(format!(
+                "{f} is not readable under {}: its entries are not imported",
+                fs_tree.root.display()
+            ));
+        }
+    }
+    if import.menu.entries.is_empty() {
+        for n in &import.notes {
+            println!("note: {n}");
+        }
+        return Err(Error::Menu(format!(
+            "nothing imported from {}: no entry pxe can render (see the notes); nothing written",
+            a.source.display()
+        )));
+    }
     let text = toml::to_string_pretty(&import.menu)
         .map_err(|e| Error::Menu(format!("cannot write the imported menu as TOML: {e}")))?;
     crate::init::write_atomic(&a.out, text.as_bytes())?;
@@ -577,6 +591,40 @@ fn import_cmd(a: &MenuImportArgs) -> Result<ExitCode, Error> {
         import.notes.len()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The tree root and the config's path in it for `pxe menu import FILE`: `--root`, else the
+/// directory above `pxelinux.cfg/` (where pxelinux.0 sits, which relative paths resolve
+/// from; the file's own directory may be a symlink's, as in Debian's netboot tree), else the
+/// file's own directory.
+fn import_root(a: &MenuImportArgs) -> Result<(PathBuf, String), Error> {
+    let abs = |p: &Path| {
+        std::path::absolute(p).map_err(|e| Error::io(format!("resolve {}", p.display()), e))
+    };
+    let source = abs(&a.source)?;
+    let root = match &a.root {
+        Some(r) => abs(r)?,
+        None => {
+            let dir = source.parent().unwrap_or(Path::new("/"));
+            match dir.parent() {
+                Some(up) if dir.file_name().is_some_and(|n| n == "pxelinux.cfg") => {
+                    up.to_path_buf()
+                }
+                _ => dir.to_path_buf(),
+            }
+        }
+    };
+    let rel = source.strip_prefix(&root).map_err(|_| {
+        Error::Usage(format!(
+            "{} is not under the root {}",
+            a.source.display(),
+            root.display()
+        ))
+    })?;
+    let path = rel
+        .to_str()
+        .ok_or_else(|| Error::Usage(format!("{} is not UTF-8", rel.display())))?;
+    Ok((root, path.to_owned()))
 }
 
 /// The files of the entries only iPXE boots (`sanboot`, `wimboot`), which no pxelinux lint

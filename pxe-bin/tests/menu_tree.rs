@@ -504,3 +504,61 @@ fn latin1_configs_and_fragments_lint_on_their_own() {
         both(&o)
     );
 }
+
+/// `pxe menu import FILE` reads from the loader's directory (above pxelinux.cfg/): Debian's
+/// symlinked default imports its entries; a missing include gets a note; a file with no
+/// entry fails and writes nothing.
+#[test]
+fn import_file_resolves_from_the_loader_directory() {
+    require_file(
+        &format!("{DEBIAN_NETBOOT}/text/pxelinux.0"),
+        "debian-installer-12-netboot-amd64",
+    );
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out = tmp.path().join("menu.toml");
+    let cfg = format!("{DEBIAN_NETBOOT}/text/pxelinux.cfg/default");
+    let o = pxe(&["menu", "import", &cfg, "-o", s(&out)]);
+    let text = both(&o);
+    assert!(o.status.success(), "{text}");
+    assert!(!text.contains("(0 entries"), "{text}");
+    assert!(
+        fs::read_to_string(&out)
+            .expect("read")
+            .contains("[[entry]]")
+    );
+
+    let root = tmp.path().join("root");
+    fs::create_dir_all(root.join("pxelinux.cfg")).expect("mkdir");
+    fs::write(root.join("menu.cfg"), "LABEL a\n KERNEL k\n").expect("write");
+    fs::write(
+        root.join("pxelinux.cfg/default"),
+        "DEFAULT a\nINCLUDE menu.cfg\nINCLUDE gone.cfg\n",
+    )
+    .expect("write");
+    let out2 = tmp.path().join("m2.toml");
+    let o = pxe(&[
+        "menu",
+        "import",
+        s(&root.join("pxelinux.cfg/default")),
+        "-o",
+        s(&out2),
+    ]);
+    let text = both(&o);
+    assert!(o.status.success(), "{text}");
+    assert!(text.contains("(1 entries"), "{text}");
+    assert!(text.contains("note: gone.cfg is not readable"), "{text}");
+
+    fs::write(root.join("pxelinux.cfg/empty"), "INCLUDE gone.cfg\n").expect("write");
+    let out3 = tmp.path().join("m3.toml");
+    let o = pxe(&[
+        "menu",
+        "import",
+        s(&root.join("pxelinux.cfg/empty")),
+        "-o",
+        s(&out3),
+    ]);
+    let text = both(&o);
+    assert!(!o.status.success(), "{text}");
+    assert!(text.contains("nothing imported"), "{text}");
+    assert!(!out3.exists());
+}
