@@ -322,6 +322,11 @@ pub struct MenuImportArgs {
     /// The path prefix below the tree where pxelinux.0 sits, instead of looking for it.
     #[arg(long, value_name = "DIR")]
     pub prefix: Option<String>,
+    /// With a config FILE: the TFTP root its paths (INCLUDE, KERNEL, ...) resolve from.
+    /// Default: the directory above `pxelinux.cfg/` (where pxelinux.0 sits) for a file in
+    /// `pxelinux.cfg/`, else the file's own directory.
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
     /// Replace an existing MENU.toml.
     #[arg(long)]
     pub force: bool,

@@ -148,12 +148,12 @@ pub fn lay_out(dir: &Path, sysroot: &Path, force: bool) -> Result<Vec<Step>, Err
     for (name, text) in crate::menu_cmd::render_toml(STARTER_MENU)? {
         let step = write_generated(dir, &name, text.as_bytes())?;
         if matches!(step.outcome, Outcome::Created | Outcome::Same) {
-            ours.push(name);
+            ours.push((name, text));
         }
         steps.push(step);
     }
     // `pxe menu render` may later overwrite what the starter render wrote (and only that).
-    crate::menu_cmd::remember_rendered(dir, ours.iter().map(String::as_str))?;
+    pxe_server::rendered::remember(dir, ours.iter().map(|(n, t)| (n.as_str(), t.as_bytes())))?;
     let root =
         fs::canonicalize(dir).map_err(|e| Error::io(format!("resolve {}", dir.display()), e))?;
     steps.push(write_generated(

@@ -26,14 +26,11 @@ use crate::error::Error;
 use crate::layout::write_atomic;
 use pxe_server::config::Config;
 use pxe_server::doctor::report::{self, Report};
+use pxe_server::rendered::{OnConflict, write_rendered};
 
 /// The largest config file read (pxelinux reads them line by line; a bigger "config" is
 /// something else).
 const MAX_CONFIG_BYTES: u64 = 4 << 20;
-
-/// The file in a render's output directory listing what earlier renders wrote, one relative
-/// path a line: a render overwrites only these.
-pub const RENDER_RECORD: &str = ".pxe-menu-rendered";
 
 /// Loader names whose directory is a path prefix (BIOS pxelinux and its HTTP-capable twin).
 const LOADERS: &[&str] = &["pxelinux.0", "lpxelinux.0"];
@@ -489,32 +486,6 @@ fn render_menu(menu: &Menu) -> Result<Rendered, Error> {
     ))
 }
 
-/// The paths earlier renders (and `pxe init`) wrote into `dir`.
-pub fn rendered_record(dir: &Path) -> BTreeSet<String> {
-    fs::read_to_string(dir.join(RENDER_RECORD))
-        .map(|t| t.lines().map(str::to_owned).collect())
-        .unwrap_or_default()
-}
-
-/// Adds `paths` to `dir`'s record of rendered files.
-pub fn remember_rendered<'a>(
-    dir: &Path,
-    paths: impl IntoIterator<Item = &'a str>,
-) -> Result<(), Error> {
-    let mut record = rendered_record(dir);
-    let before = record.len();
-    record.extend(paths.into_iter().map(str::to_owned));
-    if record.len() == before && dir.join(RENDER_RECORD).is_file() {
-        return Ok(());
-    }
-    let mut text = String::from("");
-    for p in &record {
-        text.push_str(p);
-        text.push('\n');
-    }
-    write_atomic(&dir.join(RENDER_RECORD), text.as_bytes())
-}
-
 fn render_cmd(a: &MenuRenderArgs) -> Result<ExitCode, Error> {
     let text = fs::read_to_string(&a.menu)
         .map_err(|e| Error::io(format!("read menu {}", a.menu.display()), e))?;
@@ -524,37 +495,36 @@ fn render_cmd(a: &MenuRenderArgs) -> Result<ExitCode, Error> {
     for f in &findings {
         eprintln!("{} ({}):{f}", a.menu.display(), pxe_menu::PXELINUX_DEFAULT);
     }
-    // Never over a file an earlier render did not write: a distribution's boot.msg or a
-    // hand-written pxelinux.cfg/default is someone's work.
-    let record = rendered_record(&a.out);
-    let foreign: Vec<&str> = files
-        .iter()
-        .filter(|(path, contents)| {
-            let on_disk = fs::read(a.out.join(path)).ok();
-            on_disk.is_some_and(|d| d != contents.as_bytes()) && !record.contains(path.as_str())
-        })
-        .map(|(path, _)| path.as_str())
-        .collect();
-    if !foreign.is_empty() && !a.force {
-        return Err(Error::Menu(format!(
-            "refusing to overwrite {} in {}: not written by an earlier `pxe menu render` (not \
-             listed in {RENDER_RECORD}); move them away, name other files in {} (display_file, \
-             ipxe_script), or pass --force",
-            foreign.join(", "),
-            a.out.display(),
-            a.menu.display()
-        )));
+    for e in menu.entries.iter().filter(|e| !e.boot.in_pxelinux()) {
+        println!(
+            "note: entry {} is iPXE-only: left out of {} (a comment there says so), rendered \
+             into {}",
+            e.id,
+            pxe_menu::PXELINUX_DEFAULT,
+            menu.ipxe_script
+        );
     }
-    for (path, contents) in &files {
-        let dest = a.out.join(path);
-        if let Some(parent) = dest.parent() {
-            fs::create_dir_all(parent)
-                .map_err(|e| Error::io(format!("create {}", parent.display()), e))?;
+    if let Some((_, grub)) = files.iter().find(|(p, _)| p == pxe_menu::GRUB_CFG) {
+        for f in pxe_menu::lint_grub(grub, &|rel| a.out.join(rel).is_file()) {
+            eprintln!(
+                "{}: warning: {}:{}: {}",
+                a.menu.display(),
+                pxe_menu::GRUB_CFG,
+                f.line,
+                f.message
+            );
         }
-        write_atomic(&dest, contents.as_bytes())?;
+    }
+    // Never over a file an earlier render did not write, or one edited since: a
+    // distribution's boot.msg or a hand-written pxelinux.cfg/default is someone's work.
+    let on_conflict = if a.force {
+        OnConflict::Overwrite
+    } else {
+        OnConflict::Refuse
+    };
+    for dest in write_rendered(&a.out, &files, on_conflict)?.written {
         println!("wrote {}", dest.display());
     }
-    remember_rendered(&a.out, files.iter().map(|(p, _)| p.as_str()))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -575,21 +545,35 @@ fn import_cmd(a: &MenuImportArgs) -> Result<ExitCode, Error> {
         }
         (FsTree::new(&a.source), entries)
     } else {
-        let dir = a.source.parent().unwrap_or(Path::new("."));
-        let name = a
-            .source
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let (root, path) = import_root(a)?;
         let entry = EntryPoint {
-            path: name,
+            path,
             prefix: String::new(),
             mode: LintMode::Entry,
         };
-        (FsTree::new(dir), vec![entry])
+        (FsTree::new(&root), vec![entry])
     };
     let tree = Tree::read(&fs_tree, &entries);
-    let import = Menu::import_tree(&tree);
+    let mut import = Menu::import_tree(&tree);
+    // pxelinux skips a config it cannot read; the import says which, as they may hold
+    // entries (a wrong --root is the usual cause).
+    for f in tree.files() {
+        if fs_tree.read_bytes(f).is_none() {
+            import.notes.push(format!(
+                "{f} is not readable under {}: its entries are not imported",
+                fs_tree.root.display()
+            ));
+        }
+    }
+    if import.menu.entries.is_empty() {
+        for n in &import.notes {
+            println!("note: {n}");
+        }
+        return Err(Error::Menu(format!(
+            "nothing imported from {}: no entry pxe can render (see the notes); nothing written",
+            a.source.display()
+        )));
+    }
     let text = toml::to_string_pretty(&import.menu)
         .map_err(|e| Error::Menu(format!("cannot write the imported menu as TOML: {e}")))?;
     write_atomic(&a.out, text.as_bytes())?;
@@ -608,6 +592,40 @@ fn import_cmd(a: &MenuImportArgs) -> Result<ExitCode, Error> {
         import.notes.len()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The tree root and the config's path in it for `pxe menu import FILE`: `--root`, else the
+/// directory above `pxelinux.cfg/` (where pxelinux.0 sits, which relative paths resolve
+/// from; the file's own directory may be a symlink's, as in Debian's netboot tree), else the
+/// file's own directory.
+fn import_root(a: &MenuImportArgs) -> Result<(PathBuf, String), Error> {
+    let abs = |p: &Path| {
+        std::path::absolute(p).map_err(|e| Error::io(format!("resolve {}", p.display()), e))
+    };
+    let source = abs(&a.source)?;
+    let root = match &a.root {
+        Some(r) => abs(r)?,
+        None => {
+            let dir = source.parent().unwrap_or(Path::new("/"));
+            match dir.parent() {
+                Some(up) if dir.file_name().is_some_and(|n| n == "pxelinux.cfg") => {
+                    up.to_path_buf()
+                }
+                _ => dir.to_path_buf(),
+            }
+        }
+    };
+    let rel = source.strip_prefix(&root).map_err(|_| {
+        Error::Usage(format!(
+            "{} is not under the root {}",
+            a.source.display(),
+            root.display()
+        ))
+    })?;
+    let path = rel
+        .to_str()
+        .ok_or_else(|| Error::Usage(format!("{} is not UTF-8", rel.display())))?;
+    Ok((root, path.to_owned()))
 }
 
 /// The files of the entries only iPXE boots (`sanboot`, `wimboot`), which no pxelinux lint

@@ -210,6 +210,99 @@ fn render_never_overwrites_a_file_it_did_not_write() {
     );
 }
 
+/// 30 KB of config that would expand to 30 million lines (b.cfg: 500 labels; a.cfg: 200
+/// `INCLUDE /b.cfg`; the default: 300 `CONFIG /a.cfg dN/` labels) is linted within one item
+/// budget for the whole tree: a warning, never an abort.
+#[test]
+fn lint_root_of_an_exploding_tree_ends_with_a_finding() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path();
+    fs::create_dir(root.join("pxelinux.cfg")).expect("mkdir");
+    for f in ["pxelinux.0", "ldlinux.c32", "k"] {
+        fs::write(root.join(f), b"x").expect("write");
+    }
+    let b: String = (0..500)
+        .map(|i| format!("LABEL b{i}\n KERNEL k\n"))
+        .collect();
+    fs::write(root.join("b.cfg"), b).expect("write");
+    fs::write(root.join("a.cfg"), "INCLUDE /b.cfg\n".repeat(200)).expect("write");
+    let d: String = (0..300)
+        .map(|i| format!("LABEL d{i}\n CONFIG /a.cfg d{i}/\n"))
+        .collect();
+    fs::write(
+        root.join("pxelinux.cfg/default"),
+        format!("DEFAULT d0\n{d}"),
+    )
+    .expect("write");
+    let o = pxe(&["menu", "lint", "--root", s(root)]);
+    let out = both(&o);
+    assert!(o.status.code().is_some(), "killed: {out}");
+    assert!(out.contains("lines; the rest is not read"), "{out}");
+}
+
+/// A menu naming its output files outside `--out` is refused before anything is written, and
+/// a rendered file edited by hand is kept unless `--force`.
+#[test]
+fn render_stays_inside_out_and_keeps_hand_edits() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out = tmp.path().join("root");
+    fs::create_dir(&out).expect("mkdir");
+    let menu = tmp.path().join("menu.toml");
+    let body = "title = \"Lab\"\ntimeout = 5\ndefault = \"local\"\n\n[[entry]]\nid = \"local\"\n\
+                name = \"Local disk\"\nkind = \"local-boot\"\n";
+    let abs = tmp.path().join("x/abs.ipxe");
+    for (line, field) in [
+        (
+            "display_file = \"../escape.txt\"\n".to_owned(),
+            "display_file",
+        ),
+        (format!("ipxe_script = \"{}\"\n", s(&abs)), "ipxe_script"),
+    ] {
+        fs::write(&menu, format!("{line}{body}")).expect("write");
+        let o = pxe(&["menu", "render", s(&menu), "--out", s(&out)]);
+        let err = both(&o);
+        assert!(!o.status.success(), "{err}");
+        assert!(
+            err.contains(field) && err.contains("relative path"),
+            "{err}"
+        );
+    }
+    assert!(!tmp.path().join("escape.txt").exists());
+    assert!(!abs.exists());
+    assert_eq!(
+        fs::read_dir(&out).expect("ls").count(),
+        0,
+        "nothing written"
+    );
+
+    fs::write(&menu, body).expect("write");
+    let o = pxe(&["menu", "render", s(&menu), "--out", s(&out)]);
+    assert!(o.status.success(), "{}", both(&o));
+    let record = fs::read_to_string(out.join(".pxe-menu-rendered")).expect("record");
+    assert!(!record.contains(".."), "{record}");
+    let default = out.join("pxelinux.cfg/default");
+    fs::write(&default, "DEFAULT mine\n").expect("write");
+    fs::write(&menu, body.replace("Lab", "Lab 2")).expect("write");
+    let o = pxe(&["menu", "render", s(&menu), "--out", s(&out)]);
+    let err = both(&o);
+    assert!(!o.status.success(), "{err}");
+    assert!(
+        err.contains("pxelinux.cfg/default (edited by hand since the last render)"),
+        "{err}"
+    );
+    assert_eq!(
+        fs::read_to_string(&default).expect("read"),
+        "DEFAULT mine\n"
+    );
+    let o = pxe(&["menu", "render", s(&menu), "--out", s(&out), "--force"]);
+    assert!(o.status.success(), "{}", both(&o));
+    assert!(
+        fs::read_to_string(&default)
+            .expect("read")
+            .contains("Lab 2")
+    );
+}
+
 /// The README's "step by step": its step 4 entry (memdisk + `iso/debian.iso`) and its
 /// commands, taken from README.md itself, with `/srv/tftp` replaced by a temporary root.
 /// The ISO here is a stand-in (memdisk booting the real mini.iso is a QEMU test elsewhere);
@@ -410,4 +503,62 @@ fn latin1_configs_and_fragments_lint_on_their_own() {
         "{}",
         both(&o)
     );
+}
+
+/// `pxe menu import FILE` reads from the loader's directory (above pxelinux.cfg/): Debian's
+/// symlinked default imports its entries; a missing include gets a note; a file with no
+/// entry fails and writes nothing.
+#[test]
+fn import_file_resolves_from_the_loader_directory() {
+    require_file(
+        &format!("{DEBIAN_NETBOOT}/text/pxelinux.0"),
+        "debian-installer-12-netboot-amd64",
+    );
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out = tmp.path().join("menu.toml");
+    let cfg = format!("{DEBIAN_NETBOOT}/text/pxelinux.cfg/default");
+    let o = pxe(&["menu", "import", &cfg, "-o", s(&out)]);
+    let text = both(&o);
+    assert!(o.status.success(), "{text}");
+    assert!(!text.contains("(0 entries"), "{text}");
+    assert!(
+        fs::read_to_string(&out)
+            .expect("read")
+            .contains("[[entry]]")
+    );
+
+    let root = tmp.path().join("root");
+    fs::create_dir_all(root.join("pxelinux.cfg")).expect("mkdir");
+    fs::write(root.join("menu.cfg"), "LABEL a\n KERNEL k\n").expect("write");
+    fs::write(
+        root.join("pxelinux.cfg/default"),
+        "DEFAULT a\nINCLUDE menu.cfg\nINCLUDE gone.cfg\n",
+    )
+    .expect("write");
+    let out2 = tmp.path().join("m2.toml");
+    let o = pxe(&[
+        "menu",
+        "import",
+        s(&root.join("pxelinux.cfg/default")),
+        "-o",
+        s(&out2),
+    ]);
+    let text = both(&o);
+    assert!(o.status.success(), "{text}");
+    assert!(text.contains("(1 entries"), "{text}");
+    assert!(text.contains("note: gone.cfg is not readable"), "{text}");
+
+    fs::write(root.join("pxelinux.cfg/empty"), "INCLUDE gone.cfg\n").expect("write");
+    let out3 = tmp.path().join("m3.toml");
+    let o = pxe(&[
+        "menu",
+        "import",
+        s(&root.join("pxelinux.cfg/empty")),
+        "-o",
+        s(&out3),
+    ]);
+    let text = both(&o);
+    assert!(!o.status.success(), "{text}");
+    assert!(text.contains("nothing imported"), "{text}");
+    assert!(!out3.exists());
 }

@@ -28,7 +28,7 @@ pub enum Error {
         id: String,
     },
     /// A text field holds something that cannot be written into the target files.
-    #[error("{field} of entry {id:?} {reason}")]
+    #[error("{} {reason}", subject(.id, .field))]
     InvalidText {
         /// The entry id (empty for menu-level fields).
         id: String,
@@ -38,7 +38,7 @@ pub enum Error {
         reason: &'static str,
     },
     /// A required field is empty.
-    #[error("{field} of entry {id:?} is empty")]
+    #[error("{} is empty", subject(.id, .field))]
     Empty {
         /// The entry id (empty for menu-level fields).
         id: String,
@@ -64,4 +64,14 @@ pub enum Error {
         /// The finding's message.
         message: String,
     },
+}
+
+/// What a field error is about: `menu title` / `menu FIELD` for the menu's own fields (an
+/// empty id), `FIELD of entry "ID"` for an entry's.
+fn subject(id: &str, field: &str) -> String {
+    match (id.is_empty(), field) {
+        (true, "title") => "menu title".into(),
+        (true, _) => alloc::format!("menu {field}"),
+        (false, _) => alloc::format!("{field} of entry {id:?}"),
+    }
 }

@@ -458,6 +458,22 @@ fn file_name(id: &str, field: &'static str, value: &str) -> Result<(), Error> {
     one_line(id, field, value)
 }
 
+/// Checks the name of a file the render writes into the root: a file name (see
+/// [`file_name`]) that is also a relative path of plain names, so it cannot land outside the
+/// directory it is rendered into (no leading `/`, no `.` or `..`, no empty part).
+fn output_path(field: &'static str, value: &str) -> Result<(), Error> {
+    file_name("", field, value)?;
+    if value.starts_with('/') || value.split('/').any(|p| matches!(p, "" | "." | "..")) {
+        return Err(invalid(
+            "",
+            field,
+            "must be a relative path of plain names inside the rendered root (no leading `/`, \
+             no `.` or `..`)",
+        ));
+    }
+    Ok(())
+}
+
 /// Extensions that make `KERNEL` load something other than a Linux kernel.
 const NON_LINUX_EXTENSIONS: &[&str] =
     &[".c32", ".img", ".bss", ".bin", ".bs", ".0", ".com", ".cbt"];
@@ -522,8 +538,8 @@ impl Menu {
         for s in &self.say {
             one_line("", "say", s)?;
         }
-        file_name("", "display_file", &self.display_file)?;
-        file_name("", "ipxe_script", &self.ipxe_script)?;
+        output_path("display_file", &self.display_file)?;
+        output_path("ipxe_script", &self.ipxe_script)?;
         file_name("", "memdisk", &self.memdisk)?;
         for (i, e) in self.entries.iter().enumerate() {
             // Not `-` first: iPXE would read `item -x` / `choose --default -x` as options.
@@ -849,6 +865,14 @@ impl Menu {
         if open.is_some() {
             o.push_str("\nMENU END\n");
         }
+        // Said where an admin looks, not dropped silently.
+        for e in self.entries.iter().filter(|e| !e.boot.in_pxelinux()) {
+            let _ = writeln!(
+                o,
+                "\n# entry {} left out: an iPXE-only entry ({})",
+                e.id, self.ipxe_script
+            );
+        }
         o
     }
 
@@ -937,6 +961,14 @@ impl Menu {
             let _ = write!(o, " --timeout {}", u64::from(self.timeout) * 1000);
         }
         o.push_str(" selected || goto pxe/menu\ngoto ${selected}\n");
+        for e in self.entries.iter().filter(|e| e.passwd.is_some()) {
+            let _ = writeln!(
+                o,
+                "\n# entry {} left out: has a menu.c32 password (MENU PASSWD), which iPXE cannot \
+                 check",
+                e.id
+            );
+        }
         for e in self.entries.iter().filter(|e| e.passwd.is_none()) {
             let _ = writeln!(o, "\n:{}", e.id);
             match &e.boot {
@@ -1112,6 +1144,61 @@ mod tests {
                 .contents
                 .contains("choose --default local --timeout 10000 selected")
         );
+    }
+
+    #[test]
+    fn left_out_entries_are_commented() {
+        let mut m = Menu::starter();
+        m.entries[1].boot = Boot::Sanboot {
+            image: "http://10.0.0.1/w.iso".into(),
+        };
+        m.entries[0].passwd = Some("$1$x$y".into());
+        let cfg = m.render_pxelinux();
+        assert!(
+            cfg.contains("\n# entry debian left out: an iPXE-only entry (boot.ipxe)\n"),
+            "{cfg}"
+        );
+        assert!(Config::parse(&cfg).resolve().labels.len() == 1);
+        let ipxe = m.render_ipxe();
+        assert!(
+            ipxe.contains("# entry local left out: has a menu.c32 password"),
+            "{ipxe}"
+        );
+        assert!(!ipxe.contains(":local\n"), "{ipxe}");
+    }
+
+    #[test]
+    fn output_files_stay_inside_the_root() {
+        for (field, bad) in [
+            ("display_file", "../escape.txt"),
+            ("ipxe_script", "/tmp/x/abs.ipxe"),
+            ("display_file", "a/../../b.txt"),
+            ("ipxe_script", "./menu.ipxe"),
+            ("display_file", "a//b.txt"),
+        ] {
+            let mut m = Menu::starter();
+            match field {
+                "display_file" => m.display_file = bad.into(),
+                _ => m.ipxe_script = bad.into(),
+            }
+            match m.validate() {
+                Err(Error::InvalidText { field: f, .. }) => assert_eq!(f, field, "{bad}"),
+                other => panic!("{bad}: {other:?}"),
+            }
+            assert!(m.render().is_err(), "{bad}");
+        }
+        let mut m = Menu::starter();
+        m.title = "two\nlines".into();
+        let msg = m.validate().unwrap_err().to_string();
+        assert!(msg.starts_with("menu title contains"), "{msg}");
+        m.title = "Lab".into();
+        m.entries[0].name = String::new();
+        let msg = m.validate().unwrap_err().to_string();
+        assert!(msg.contains("of entry \"local\""), "{msg}");
+        let mut m = Menu::starter();
+        m.display_file = "pxelinux.cfg/boot.txt".into();
+        m.ipxe_script = "ipxe/menu.ipxe".into();
+        assert!(m.validate().is_ok());
     }
 
     #[test]
@@ -1402,7 +1489,12 @@ mod tests {
         });
         let files = m.render().unwrap();
         let pxe = &files[0].contents;
-        assert!(!pxe.contains("big") && !pxe.contains("winpe"), "{pxe}");
+        // Only the comments saying they are left out.
+        assert!(
+            !pxe.contains("LABEL big") && !pxe.contains("LABEL winpe"),
+            "{pxe}"
+        );
+        assert!(pxe.contains("# entry big left out") && pxe.contains("# entry winpe left out"));
         let ipxe = &files[2].contents;
         assert!(
             ipxe.contains(":big\nsanboot --no-describe iso/big.iso || goto pxe/failed\n"),

@@ -24,8 +24,9 @@ use crate::tree::TreeView;
 /// not followed.
 pub const MAX_INCLUDE_DEPTH: usize = 16;
 
-/// The most items one config (with everything it includes) may expand to; a tree that
-/// includes the same files over and over stops here instead of growing without end.
+/// The most items the whole tree (every config with everything it includes) may expand to; a
+/// tree that includes the same files over and over, or reaches the same configs from many
+/// labels, stops here with a finding instead of growing without end.
 pub const MAX_TREE_ITEMS: usize = 200_000;
 
 /// The most configs (entry points, `CONFIG` targets, menu command lines) one tree is read
@@ -91,6 +92,9 @@ pub struct Tree {
     pub roots: Vec<Root>,
     /// What reading found (include loops, depth, files included twice).
     pub findings: Vec<Finding>,
+    /// Items read so far, over all roots ([`MAX_TREE_ITEMS`] + 1 once the budget is spent and
+    /// reported).
+    items: usize,
 }
 
 /// A config still to read: its files, prefix, mode and where it is reached from.
@@ -104,7 +108,6 @@ struct Flatten<'v> {
     non_utf8: Vec<(u32, u32)>,
     stack: Vec<u32>,
     first_included_at: BTreeMap<u32, (u32, u32)>,
-    full: bool,
     missing: bool,
 }
 
@@ -119,14 +122,16 @@ impl Tree {
             .map(|e| (alloc::vec![e.path.clone()], e.prefix.clone(), e.mode, None))
             .collect();
         pending.reverse();
-        let mut seen: Vec<(Vec<String>, String)> = Vec::new();
+        // Each config (by the files it resolves to) is read once, however many labels reach
+        // it and with whatever working directory: a config reached again adds no new lines.
+        let mut seen: alloc::collections::BTreeSet<Vec<String>> = Default::default();
         while let Some((paths, prefix, mode, from)) = pending.pop() {
-            if seen.iter().any(|(p, x)| *p == paths && *x == prefix)
-                || tree.roots.len() >= MAX_ROOTS
-            {
+            if tree.roots.len() >= MAX_ROOTS || tree.items >= MAX_TREE_ITEMS {
+                break;
+            }
+            if !seen.insert(paths.clone()) {
                 continue;
             }
-            seen.push((paths.clone(), prefix.clone()));
             let root = tree.read_root(view, &mut cache, &paths, &prefix, mode, from);
             let Some(root) = root else { continue };
             // What this config starts from here: CONFIG targets and menu command lines.
@@ -204,7 +209,6 @@ impl Tree {
             non_utf8: Vec::new(),
             stack: Vec::new(),
             first_included_at: BTreeMap::new(),
-            full: false,
             missing: false,
         };
         let mut files = Vec::new();
@@ -275,21 +279,23 @@ impl Tree {
             }
         }
         for item in cfg.items {
-            if f.items.len() >= MAX_TREE_ITEMS {
-                if !f.full {
-                    f.full = true;
+            if self.items >= MAX_TREE_ITEMS {
+                if self.items == MAX_TREE_ITEMS {
+                    // Once per tree: one past the budget marks it reported.
+                    self.items += 1;
                     self.push(
                         Code::IncludeDepth,
                         Severity::Warning,
                         &item,
                         format!(
-                            "the includes expand to more than {MAX_TREE_ITEMS} lines; the rest \
-                             is not read"
+                            "the tree's configs and their includes expand to more than \
+                             {MAX_TREE_ITEMS} lines; the rest is not read"
                         ),
                     );
                 }
                 break;
             }
+            self.items += 1;
             let include = item
                 .directive()
                 .filter(|d| matches!(d.keyword, Keyword::Include | Keyword::MenuInclude))
@@ -581,6 +587,47 @@ mod tests {
         assert_eq!(
             codes(&tree, &t),
             [("d14".to_string(), 1, Code::IncludeDepth)]
+        );
+    }
+
+    /// 30 KB of config that expands to 30 million lines if each `CONFIG` target and each
+    /// include is read in full: b.cfg has 500 labels, a.cfg includes b.cfg 200 times, and the
+    /// entry point reaches a.cfg from 300 labels with 300 working directories. One budget for
+    /// the whole tree ends it with a finding; a.cfg is read once.
+    fn blow_up_tree() -> MemTree {
+        let mut t = base();
+        let mut b = String::new();
+        for i in 0..500 {
+            b.push_str(&format!("LABEL b{i}\n KERNEL k\n"));
+        }
+        t.insert_text("b.cfg", &b);
+        t.insert_text("a.cfg", &"INCLUDE /b.cfg\n".repeat(200));
+        let mut d = String::from("DEFAULT d0\n");
+        for i in 0..300 {
+            d.push_str(&format!("LABEL d{i}\n CONFIG /a.cfg d{i}/\n"));
+        }
+        t.insert_text("pxelinux.cfg/default", &d);
+        t
+    }
+
+    #[test]
+    fn one_item_budget_for_the_whole_tree() {
+        let t = blow_up_tree();
+        let tree = Tree::read(&t, &[entry("pxelinux.cfg/default")]);
+        let items: usize = tree.roots.iter().map(|r| r.config.items.len()).sum();
+        assert!(items <= MAX_TREE_ITEMS, "{items} items");
+        assert_eq!(tree.roots.len(), 2, "a.cfg read once");
+        let full: Vec<_> = tree
+            .findings
+            .iter()
+            .filter(|f| f.message.contains("expand to more than"))
+            .collect();
+        assert_eq!(full.len(), 1, "{full:?}");
+        assert_eq!(full[0].severity, Severity::Warning);
+        assert!(
+            codes(&tree, &t)
+                .iter()
+                .any(|(f, _, c)| f == "b.cfg" && *c == Code::IncludeDepth)
         );
     }
 

@@ -50,6 +50,7 @@ pub mod menu;
 pub mod notify;
 pub mod privilege;
 pub mod ranges;
+pub mod rendered;
 pub mod serve;
 pub mod server;
 pub mod tftp;

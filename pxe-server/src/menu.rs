@@ -37,12 +37,15 @@ impl MenuSource {
         let files = menu
             .render()
             .map_err(|e| Error::Menu(format!("{}: {e}", src.display())))?;
-        for f in &files {
-            let dest = root.join(&f.path);
-            crate::atomic::write_atomic(&dest, f.contents.as_bytes(), 0o644)
-                .map_err(|e| Error::io(format!("write {}", dest.display()), e))?;
+        let files: Vec<(String, String)> =
+            files.into_iter().map(|f| (f.path, f.contents)).collect();
+        // The same rules as `pxe menu render` without `--force`: a foreign or hand-edited
+        // file is left alone (and said so), the others are written.
+        let w = crate::rendered::write_rendered(root, &files, crate::rendered::OnConflict::Skip)?;
+        for s in &w.skipped {
+            tracing::warn!(file = %s.path, reason = s.reason, "rendered file not overwritten; move it away or run `pxe menu render --force`");
         }
-        tracing::info!(menu = %src.display(), files = files.len(), "menu re-rendered into the root");
+        tracing::info!(menu = %src.display(), files = w.written.len(), skipped = w.skipped.len(), "menu re-rendered into the root");
         self.text = Some(text);
         Ok(())
     }
