@@ -355,6 +355,21 @@ impl LeaseServer {
         &self.leases
     }
 
+    /// Marks `ip` as held by another server until `until`: a lease store shared by several
+    /// servers refused this server's claim on it. Like a DHCPDECLINE (RFC 2131 §4.3.3) the
+    /// address is then held by nobody here, so it is neither offered nor ACKed, and the client
+    /// this server had chosen it for is offered another one when it asks again. No
+    /// [`DhcpEvent::Lease`] is raised: the store already holds the other server's record.
+    pub fn hold_elsewhere(&mut self, ip: Ipv4Addr, until: Instant) {
+        self.leases.put(Lease {
+            ip,
+            mac: None,
+            client_id: None,
+            state: LeaseState::Declined,
+            expires: until,
+        });
+    }
+
     /// The settings.
     pub fn config(&self) -> &ServerConfig {
         &self.cfg

@@ -6,8 +6,8 @@
 //! - binds UDP 67 (and 4011 in proxy mode) with `SO_BINDTODEVICE`, `SO_BROADCAST` and
 //!   `IP_PKTINFO` ([`net`]), and sends each reply where the core says (unicast, broadcast on the
 //!   arrival interface, or to a hardware address after a neighbour-table entry, [`arp`]);
-//! - persists the lease server's state atomically after every change and restores it on start
-//!   ([`leases`]);
+//! - persists the lease server's state through a [`store::LeaseStore`] before any reply that
+//!   depends on it, and restores it on start (the append-only journal, [`leases`]);
 //! - logs one line per DHCP decision with its reason.
 
 pub mod arp;
@@ -18,6 +18,8 @@ pub use self::driver::{Bound, Driver};
 pub mod iface;
 pub mod leases;
 pub mod net;
+pub mod pg;
+pub mod store;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
