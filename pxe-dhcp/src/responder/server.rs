@@ -1156,6 +1156,30 @@ mod tests {
     }
 
     #[test]
+    fn an_address_held_by_another_server_is_neither_acked_nor_offered() {
+        let mut s = server();
+        let ip = discover(&mut s, T, MAC, None);
+        // A shared lease store gave `ip` to another server's client meanwhile.
+        let until = Instant::from_secs(2000);
+        s.hold_elsewhere(ip, until);
+        let (out, events) = send(&mut s, T, &request(MAC, None, ip, "selecting"));
+        assert!(
+            out.iter()
+                .all(|r| r.message_type() != Some(MessageType::Ack)),
+            "{out:?}"
+        );
+        assert!(
+            !events
+                .iter()
+                .any(|e| matches!(e, DhcpEvent::Lease(c) if c.state == LeaseState::Bound)),
+            "{events:?}"
+        );
+        assert_ne!(discover(&mut s, T, MAC, None), ip);
+        // When the other server's hold ends the address is free again.
+        assert!(s.leases().get(ip).is_some_and(|l| !l.is_active(until)));
+    }
+
+    #[test]
     fn no_identifier_and_htype_plus_chaddr_are_one_client() {
         let mut s = server();
         // iPXE sends 01 + MAC; the installed OS sends nothing: one lease.

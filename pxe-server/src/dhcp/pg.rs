@@ -4,8 +4,8 @@
 //! The address column is the table's primary key, so the database, not any one server, decides
 //! who holds an address: [`PgStore::commit`] writes a batch with one
 //! `INSERT .. ON CONFLICT (address) DO UPDATE .. WHERE` that only overwrites a row this server
-//! wrote, a row of the same client, or a row that is free (released, expired, or past its
-//! expiry). A row PostgreSQL does not return was claimed by another server: it is reported as
+//! wrote, or another server's row to bind it to the same client or to take it when it is free
+//! (released, expired, or past its expiry); see [`CLAIM`]. A row PostgreSQL does not return was claimed by another server: it is reported as
 //! [`HeldElsewhere`] and its reply withheld. The statement commits with the server's
 //! `synchronous_commit` (on by default: flushed to the WAL) before the future returns, so no
 //! ACK is sent for a lease the database has not made durable.
@@ -54,8 +54,12 @@ CREATE TABLE leases (
 CREATE INDEX leases_revision ON leases (revision);
 "];
 
-/// The claim: write a batch, overwriting only rows that are this server's, the same client's,
-/// or free; returns the rows written. `$7` is the current Unix time in microseconds.
+/// The claim: write a batch; returns the rows written. `$7` is the current Unix time in
+/// microseconds. A server rewrites its own rows freely; another server's row only to bind or
+/// decline an address that is free (released, expired, or past its expiry), or to bind it to
+/// the same client (it moved to this server). A release or expiry this server saw of an
+/// address another server holds (an offer of the same address that ran out) never touches
+/// that server's row.
 const CLAIM: &str = "
 INSERT INTO leases AS l (address, mac, client_id, state, expires, server)
 SELECT * FROM unnest($1::inet[], $2::text[], $3::bytea[], $4::text[], $5::int8[], $6::text[])
@@ -63,11 +67,11 @@ ON CONFLICT (address) DO UPDATE SET
     mac = EXCLUDED.mac, client_id = EXCLUDED.client_id, state = EXCLUDED.state,
     expires = EXCLUDED.expires, server = EXCLUDED.server, revision = nextval('lease_revision')
 WHERE l.server = EXCLUDED.server
-   OR l.state IN ('released', 'expired')
-   OR l.expires <= $7
-   OR (l.mac IS NOT DISTINCT FROM EXCLUDED.mac
-       AND l.client_id IS NOT DISTINCT FROM EXCLUDED.client_id
-       AND EXCLUDED.state <> 'declined')
+   OR (EXCLUDED.state IN ('bound', 'declined')
+       AND (l.state IN ('released', 'expired') OR l.expires <= $7))
+   OR (EXCLUDED.state = 'bound'
+       AND l.mac IS NOT DISTINCT FROM EXCLUDED.mac
+       AND l.client_id IS NOT DISTINCT FROM EXCLUDED.client_id)
 RETURNING address";
 
 /// A lease store in PostgreSQL.
@@ -388,5 +392,39 @@ impl LeaseStore for PgStore {
     fn close(&mut self, _table: &LeaseTable, _clock: &Clock) -> Result<(), StoreError> {
         // Every change was committed before its reply; nothing is left to save.
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_told_from_paths() {
+        assert!(is_url("postgres://u@h/db"));
+        assert!(is_url("postgresql:///db?host=/run/postgresql"));
+        assert!(!is_url("/var/lib/pxe/leases.json"));
+        assert!(!is_url("postgres.json"));
+    }
+
+    #[test]
+    fn the_password_is_never_described() {
+        let s = PgStore::new("postgresql://pxe:secret@db/pxe", Ipv4Addr::LOCALHOST);
+        assert_eq!(s.describe(), "postgres://…@db/pxe");
+        assert!(!format!("{s:?}").contains("secret"));
+    }
+
+    #[test]
+    fn states_round_trip_through_their_column_names() {
+        for s in [
+            LeaseState::Bound,
+            LeaseState::Released,
+            LeaseState::Expired,
+            LeaseState::Declined,
+        ] {
+            assert_eq!(parse_state(state_name(s)), Some(s));
+        }
+        // Offers are never written (an offer binds nothing), so never read.
+        assert_eq!(parse_state(state_name(LeaseState::Offered)), None);
     }
 }
