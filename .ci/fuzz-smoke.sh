@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzz smoke run for CI (issue 8): builds every cargo-fuzz target in fuzz/ and runs each for a
+# Fuzz smoke run for CI: builds every cargo-fuzz target in fuzz/ and runs each for a
 # short bounded time (FUZZ_SMOKE_SECS, default 20 s) from the committed seeds, so a target that
 # no longer builds, or crashes at once, fails CI. Also replays fuzz/regressions and fuzz/seeds on
 # stable (`cargo test` in fuzz/). Long runs: fuzz/run-long.sh, numbers in fuzz/README.md.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The no_std canary (issue 8): builds .ci/nostd-canary, a #![no_std] staticlib with its own panic
-# handler and allocator that links pxe-proto, pxe-tftp (with its smoltcp driver), pxe-dhcp and
+# The no_std canary: builds .ci/nostd-canary, a #![no_std] staticlib with its own panic
+# handler and allocator that links pxe-proto, pxe-tftp, pxe-smoltcp (the smoltcp driver), pxe-dhcp and
 # pxe-menu without default features. If any of them or their dependencies links std, std's
 # panic handler clashes with the canary's and the build fails. Then two more checks:
 #   - no std symbol made it into the archive (nm), in case a future toolchain stops clashing;

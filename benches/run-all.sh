@@ -1,7 +1,7 @@
 #!/bin/bash
-# Every measurement of issue 7 in one go; run as root from anywhere:
+# Every measurement of benches/README.md in one go; run as root from anywhere:
 #   sudo benches/run-all.sh
-# Env (defaults are the issue's figures): RUNS=5 SIZE_MIB=256 SCALE_CLIENTS=500 SCALE_MIB=16
+# Env (defaults are the README's figures): RUNS=5 SIZE_MIB=256 SCALE_CLIENTS=500 SCALE_MIB=16
 #   DHCP_SECS=5 DHCP_RATES=(harness default) CRITERION_ARGS= OUT=$CARGO_TARGET_DIR/bench-report
 # Installs the peers (scripts/install-deps.sh), builds the release binaries, then runs
 # tftp-compare (peers + loopback ceiling), tftp-scale (500 clients), dhcp-load (perfdhcp in a

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 /// The option 60 vendor class of the iPXE BIOS ROM (lab capture).
 pub const IPXE_BIOS_CLASS: &[u8] = b"PXEClient:Arch:00000:UNDI:002001";
 
-/// A DHCPDISCOVER shaped like the iPXE BIOS ROM's (lab.md §4: options 53, 57, 93, 94, 97, 60,
+/// A DHCPDISCOVER shaped like the iPXE BIOS ROM's (as QEMU's ROM sends it: options 53, 57, 93, 94, 97, 60,
 /// 77 raw `iPXE`, 175, 55 with the PXE range 128-135): BOOTP header, magic cookie, options,
 /// padded to 442 bytes like the captured one.
 pub fn ipxe_discover(xid: u32, mac: [u8; 6]) -> Vec<u8> {

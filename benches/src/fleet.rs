@@ -250,9 +250,10 @@ mod tests {
                     let local = sock.local_addr().unwrap();
                     let (mut out, mut rbuf) = (vec![0u8; 65536], vec![0u8; 65536]);
                     while !session.is_finished() {
-                        while let Some(SessionEvent::NeedData { offset, len }) =
-                            session.poll_event()
-                        {
+                        while let Some(ev) = session.poll_event() {
+                            let SessionEvent::NeedData { offset, len } = ev else {
+                                continue;
+                            };
                             let start = (offset as usize).min(file.len());
                             let end = (start + len).min(file.len());
                             session.supply(offset, &file[start..end]).unwrap();

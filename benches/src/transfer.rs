@@ -53,7 +53,12 @@ pub fn run(
     while !(session.is_finished() && client.is_finished()) {
         let mut progressed = false;
         around(Side::Server, &mut || {
-            while let Some(SessionEvent::NeedData { offset, len }) = session.poll_event() {
+            // Every event is drained: `Established` comes before the first `NeedData` of an
+            // OACK transfer.
+            while let Some(ev) = session.poll_event() {
+                let SessionEvent::NeedData { offset, len } = ev else {
+                    continue;
+                };
                 let start = usize::try_from(offset)
                     .unwrap_or(usize::MAX)
                     .min(file.len());

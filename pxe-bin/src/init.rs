@@ -1,7 +1,7 @@
-//! `pxe init DIR`: the seed's `cp` steps done for the admin.
+//! `pxe init DIR`: the `cp` steps of a hand-built PXE root, done for the admin.
 //!
 //! Lays out a TFTP root from the installed Debian packages (pxelinux, syslinux-common, ipxe;
-//! and, for UEFI Secure Boot, shim-signed and grub-efi-amd64-signed: [`SECURE_BOOT_FILES`]),
+//! and, for UEFI Secure Boot, shim-signed and grub-efi-amd64-signed: [`SECURE_BOOT_FILES`](crate::layout::SECURE_BOOT_FILES)),
 //! an `iso/` folder, a starter menu (`menu.toml`, rendered into `pxelinux.cfg/default`,
 //! `boot.txt`, `boot.ipxe` and `grub/grub.cfg`) and a starter `pxe.toml`. Running it again is safe: files that
 //! are already right are left alone, and a file the admin changed is never replaced silently
@@ -9,86 +9,13 @@
 
 use std::fmt;
 use std::fs;
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::cli::InitArgs;
 use crate::error::Error;
-
-/// A file `pxe init` copies from an installed Debian package.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PackageFile {
-    /// Name in the TFTP root.
-    pub dest: &'static str,
-    /// Absolute path on the system (below the sysroot).
-    pub source: &'static str,
-    /// The Debian package that installs `source`.
-    pub package: &'static str,
-}
-
-/// The seed's copies plus the iPXE binaries the default boot policy names.
-pub const PACKAGE_FILES: &[PackageFile] = &[
-    PackageFile {
-        dest: "pxelinux.0",
-        source: "/usr/lib/PXELINUX/pxelinux.0",
-        package: "pxelinux",
-    },
-    PackageFile {
-        dest: "ldlinux.c32",
-        source: "/usr/lib/syslinux/modules/bios/ldlinux.c32",
-        package: "syslinux-common",
-    },
-    PackageFile {
-        dest: "libutil.c32",
-        source: "/usr/lib/syslinux/modules/bios/libutil.c32",
-        package: "syslinux-common",
-    },
-    PackageFile {
-        dest: "libcom32.c32",
-        source: "/usr/lib/syslinux/modules/bios/libcom32.c32",
-        package: "syslinux-common",
-    },
-    PackageFile {
-        dest: "menu.c32",
-        source: "/usr/lib/syslinux/modules/bios/menu.c32",
-        package: "syslinux-common",
-    },
-    PackageFile {
-        dest: "memdisk",
-        source: "/usr/lib/syslinux/memdisk",
-        package: "syslinux-common",
-    },
-    PackageFile {
-        dest: "undionly.kpxe",
-        source: "/usr/lib/ipxe/undionly.kpxe",
-        package: "ipxe",
-    },
-    PackageFile {
-        dest: "ipxe.efi",
-        source: "/usr/lib/ipxe/ipxe.efi",
-        package: "ipxe",
-    },
-];
-
-/// The signed UEFI chain for Secure Boot machines (`[dhcp] uefi = "shim"`): shim under the
-/// name the boot policy sends ([`pxe_dhcp::policy::SHIM_X64`]) and the signed netboot GRUB
-/// under the name shim loads from its own directory ([`pxe_dhcp::policy::GRUB_X64`]); GRUB
-/// then reads `grub/grub.cfg`, rendered from the menu. Optional: without the packages `pxe
-/// init` says what to install but succeeds, since the default iPXE chain does not need them.
-pub const SECURE_BOOT_FILES: &[PackageFile] = &[
-    PackageFile {
-        dest: pxe_dhcp::policy::SHIM_X64,
-        source: "/usr/lib/shim/shimx64.efi.signed",
-        package: "shim-signed",
-    },
-    PackageFile {
-        dest: pxe_dhcp::policy::GRUB_X64,
-        source: "/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed",
-        package: "grub-efi-amd64-signed",
-    },
-];
+use crate::layout::{PACKAGE_FILES, PackageFile, SECURE_BOOT_FILES, write_atomic};
 
 /// What happened to one path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -380,23 +307,4 @@ fn write_generated(dir: &Path, name: &str, bytes: &[u8]) -> Result<Step, Error> 
         path: name.to_owned(),
         outcome,
     })
-}
-
-/// Writes `bytes` to `dest` world-readable (0644) by way of a temporary file and a rename, so
-/// a TFTP client never reads half a file.
-pub fn write_atomic(dest: &Path, bytes: &[u8]) -> Result<(), Error> {
-    let mut tmp = dest.as_os_str().to_owned();
-    tmp.push(".pxe-init.tmp");
-    let tmp = PathBuf::from(tmp);
-    let io = |what: &str, e| Error::io(format!("{what} {}", dest.display()), e);
-    if let Some(parent) = dest.parent() {
-        fs::create_dir_all(parent).map_err(|e| io("create directory for", e))?;
-    }
-    let mut f = fs::File::create(&tmp).map_err(|e| io("write", e))?;
-    f.write_all(bytes).map_err(|e| io("write", e))?;
-    f.set_permissions(fs::Permissions::from_mode(0o644))
-        .map_err(|e| io("chmod", e))?;
-    f.sync_all().map_err(|e| io("sync", e))?;
-    drop(f);
-    fs::rename(&tmp, dest).map_err(|e| io("rename into place", e))
 }

@@ -6,10 +6,10 @@
 mod assets;
 mod cli;
 mod doctor;
-mod doctor_secure_boot;
 mod error;
 mod get;
 mod init;
+mod layout;
 mod leases_cmd;
 mod menu_cmd;
 mod serve_cmd;

@@ -22,9 +22,10 @@ use pxe_menu::{
 use crate::cli::{
     MenuArgs, MenuCommand, MenuImportArgs, MenuLintArgs, MenuRenderArgs, ReportFormat,
 };
-use crate::doctor::{self, Report};
 use crate::error::Error;
+use crate::layout::write_atomic;
 use pxe_server::config::Config;
+use pxe_server::doctor::report::{self, Report};
 
 /// The largest config file read (pxelinux reads them line by line; a bigger "config" is
 /// something else).
@@ -511,7 +512,7 @@ pub fn remember_rendered<'a>(
         text.push_str(p);
         text.push('\n');
     }
-    crate::init::write_atomic(&dir.join(RENDER_RECORD), text.as_bytes())
+    write_atomic(&dir.join(RENDER_RECORD), text.as_bytes())
 }
 
 fn render_cmd(a: &MenuRenderArgs) -> Result<ExitCode, Error> {
@@ -550,7 +551,7 @@ fn render_cmd(a: &MenuRenderArgs) -> Result<ExitCode, Error> {
             fs::create_dir_all(parent)
                 .map_err(|e| Error::io(format!("create {}", parent.display()), e))?;
         }
-        crate::init::write_atomic(&dest, contents.as_bytes())?;
+        write_atomic(&dest, contents.as_bytes())?;
         println!("wrote {}", dest.display());
     }
     remember_rendered(&a.out, files.iter().map(|(p, _)| p.as_str()))?;
@@ -591,7 +592,7 @@ fn import_cmd(a: &MenuImportArgs) -> Result<ExitCode, Error> {
     let import = Menu::import_tree(&tree);
     let text = toml::to_string_pretty(&import.menu)
         .map_err(|e| Error::Menu(format!("cannot write the imported menu as TOML: {e}")))?;
-    crate::init::write_atomic(&a.out, text.as_bytes())?;
+    write_atomic(&a.out, text.as_bytes())?;
     for n in &import.notes {
         println!("note: {n}");
     }
@@ -628,7 +629,7 @@ fn check_ipxe_only_files(root: &Path, menu: &Menu, report: &mut Report) {
                 _ => "",
             };
             report.push(
-                doctor::Severity::Warning,
+                report::Severity::Warning,
                 "menu",
                 format!(
                     "entry {}: {f} is not in {}{hint}; the entry fails to boot",
@@ -651,8 +652,8 @@ pub fn doctor_lint(root: &Path, config: &Config, report: &mut Report) {
                 .count();
             for (path, f) in &findings {
                 let severity = match f.severity {
-                    Severity::Error => doctor::Severity::Error,
-                    Severity::Warning => doctor::Severity::Warning,
+                    Severity::Error => report::Severity::Error,
+                    Severity::Warning => report::Severity::Warning,
                     Severity::Info => continue,
                 };
                 report.push(
@@ -663,7 +664,7 @@ pub fn doctor_lint(root: &Path, config: &Config, report: &mut Report) {
             }
             if worst == 0 {
                 report.push(
-                    doctor::Severity::Info,
+                    report::Severity::Info,
                     "menu",
                     format!(
                         "the pxelinux configs under {} lint clean against the tree",
@@ -673,7 +674,7 @@ pub fn doctor_lint(root: &Path, config: &Config, report: &mut Report) {
             }
         }
         Ok(None) => {}
-        Err(e) => report.push(doctor::Severity::Error, "menu", e.to_string()),
+        Err(e) => report.push(report::Severity::Error, "menu", e.to_string()),
     }
     let Some(menu_path) = &config.menu else {
         return;
@@ -695,7 +696,7 @@ pub fn doctor_lint(root: &Path, config: &Config, report: &mut Report) {
                 let on_disk = fs::read_to_string(root.join(&path)).ok();
                 if on_disk.as_deref() != Some(contents.as_str()) {
                     report.push(
-                        doctor::Severity::Warning,
+                        report::Severity::Warning,
                         "menu",
                         format!(
                             "{path} is not what {} renders to; run `pxe menu render {} --out {}`",
@@ -707,7 +708,7 @@ pub fn doctor_lint(root: &Path, config: &Config, report: &mut Report) {
                 }
             }
         }
-        Err(e) => report.push(doctor::Severity::Error, "menu", e.to_string()),
+        Err(e) => report.push(report::Severity::Error, "menu", e.to_string()),
     }
 }
 

@@ -34,7 +34,7 @@ pub fn serve(args: &ServeArgs) -> Result<ExitCode, Error> {
     };
     let config = load(args.config.as_deref())?;
     let source = args.config.clone().map(|path| {
-        let mut menu = MenuSource::new(&config);
+        let mut menu = pxe_server::menu::MenuSource::new(&config);
         Box::new(move || {
             let config = load(Some(&path))?;
             config
@@ -51,41 +51,6 @@ pub fn serve(args: &ServeArgs) -> Result<ExitCode, Error> {
     pxe_server::serve::run_reloadable(config, demo, source)
 }
 
-/// The menu source (`menu = "..."`) as last seen, to re-render it into the root when a
-/// reload finds it changed.
-struct MenuSource {
-    text: Option<String>,
-}
-
-impl MenuSource {
-    fn new(config: &Config) -> Self {
-        let text = config
-            .menu
-            .as_ref()
-            .and_then(|p| std::fs::read_to_string(p).ok());
-        Self { text }
-    }
-
-    fn rerender_if_changed(&mut self, config: &Config) -> Result<(), Error> {
-        let (Some(src), Some(root)) = (&config.menu, &config.root) else {
-            return Ok(());
-        };
-        let text = std::fs::read_to_string(src)
-            .map_err(|e| Error::io(format!("read menu {}", src.display()), e))?;
-        if self.text.as_deref() == Some(text.as_str()) {
-            return Ok(());
-        }
-        let files = crate::menu_cmd::render_toml(&text)
-            .map_err(|e| Error::Menu(format!("{}: {e}", src.display())))?;
-        for (path, contents) in &files {
-            crate::init::write_atomic(&root.join(path), contents.as_bytes())?;
-        }
-        tracing::info!(menu = %src.display(), files = files.len(), "menu re-rendered into the root");
-        self.text = Some(text);
-        Ok(())
-    }
-}
-
 fn dhcp_overrides(args: &ServeArgs) -> DhcpOverrides {
     let mut d = DhcpOverrides::default();
     d.mode = args.dhcp.dhcp;
@@ -97,17 +62,16 @@ fn dhcp_overrides(args: &ServeArgs) -> DhcpOverrides {
 
 /// Runs `pxe tftp`, the tftpd-hpa drop-in.
 pub fn tftp(args: &TftpArgs) -> Result<ExitCode, Error> {
-    let t = TftpConfig {
-        listen: Some(args.listen),
-        secure: args.secure,
-        user: args.user.clone(),
-        create: args.create,
-        permissive: args.permissive,
-        blksize_max: args.blksize_max,
-        windowsize_max: args.windowsize_max,
-        port_range: args.port_range,
-        max_transfers: args.max_transfers,
-        max_handshakes: args.max_handshakes,
-    };
+    let mut t = TftpConfig::default();
+    t.listen = Some(args.listen);
+    t.secure = args.secure;
+    t.user.clone_from(&args.user);
+    t.create = args.create;
+    t.blksize_max = args.blksize_max;
+    t.windowsize_max = args.windowsize_max;
+    t.port_range = args.port_range;
+    t.max_transfers = args.max_transfers;
+    t.permissive = args.permissive;
+    t.max_handshakes = args.max_handshakes;
     pxe_server::tftp::run(&args.root, &t)
 }

@@ -132,7 +132,7 @@ impl Request {
         }
         match self.arch {
             Some(arch) => {
-                // What a PXE ROM sends (lab/pxe_discover.py, measured against dnsmasq).
+                // What a PXE ROM sends (options as measured from QEMU's iPXE ROM).
                 opt(
                     55,
                     &[
@@ -480,7 +480,7 @@ fn proxy_answers_pxe_clients_only() {
         &["--dhcp", "proxy", "--log-format", "json"],
     );
 
-    // BIOS PXE ROM (arch 0): undionly.kpxe, as the seed's class intends.
+    // BIOS PXE ROM (arch 0): undionly.kpxe, as the ISC dhcpd class in the README intends.
     let o = one_offer(
         &net,
         &Request::discover(0x1111_0001, CLI_MAC, Some(0)),

@@ -1,4 +1,4 @@
-//! `pxe doctor`: a healthy tree passes; the seed's troubleshooting item (a world-unreadable
+//! `pxe doctor`: a healthy tree passes; the classic troubleshooting item (a world-unreadable
 //! ISO), a boot file anyone can overwrite and a missing referenced file are errors.
 
 mod support;
@@ -267,5 +267,35 @@ fn secure_boot_chain_is_checked() {
     assert!(
         text.contains("ERROR   [secure-boot]") && text.contains("/missing/vmlinuz"),
         "{text}"
+    );
+}
+
+/// Debian's signed network GRUB sources `$prefix/x86_64-efi/grub.cfg` when it exists and
+/// `$prefix/grub.cfg` only otherwise: a stale `grub/x86_64-efi/grub.cfg` would be booted instead
+/// of the rendered menu, so doctor warns and says how to fix it.
+#[test]
+fn grub_cfg_shadowing_the_rendered_menu_is_a_warning() {
+    let (tmp, cfg) = healthy_tree();
+    let (ok, text) = doctor(&cfg);
+    assert!(ok && !text.contains("shadows"), "{text}");
+    let shadow = tmp.path().join("grub/x86_64-efi/grub.cfg");
+    fs::create_dir_all(shadow.parent().expect("parent")).expect("mkdir");
+    fs::write(&shadow, "menuentry 'old' {\n  linux /old/vmlinuz\n}\n").expect("write");
+    let (ok, text) = doctor(&cfg);
+    // A warning: the tree still serves, but not the menu its owner rendered.
+    assert!(ok, "{text}");
+    let line = text
+        .lines()
+        .find(|l| l.contains("shadows"))
+        .unwrap_or_else(|| panic!("no shadowing warning:\n{text}"));
+    assert!(
+        line.starts_with("WARNING [secure-boot]")
+            && line.contains(&format!(
+                "{} shadows {}",
+                shadow.display(),
+                tmp.path().join("grub/grub.cfg").display()
+            ))
+            && line.contains(&format!("rm {}", shadow.display())),
+        "{line}"
     );
 }

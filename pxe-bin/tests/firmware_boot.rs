@@ -1,4 +1,4 @@
-//! Real firmware boots through `pxe serve` (issue 6): QEMU/TCG with SeaBIOS and the e1000's
+//! Real firmware boots through `pxe serve`: QEMU/TCG with SeaBIOS and the e1000's
 //! iPXE ROM, and OVMF with EDK2's own PXE client, each in a network namespace of its own.
 //!
 //! Every test lays out a root with `pxe init`, adds files that print markers on the serial

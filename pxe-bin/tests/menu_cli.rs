@@ -6,7 +6,7 @@ use std::fs;
 
 use support::tools::{pxe, stdout};
 
-/// The seed's first `pxelinux.cfg/default` (reference/pxe-guide.txt).
+/// A hand-written `pxelinux.cfg/default` as a typical PXE how-to has it.
 const SEED: &str = "# The boot text
 DISPLAY boot.txt
 
@@ -53,7 +53,7 @@ fn seed_config_gets_findings_and_tree_errors() {
     fs::write(&cfg, SEED).expect("write");
     let c = cfg.to_str().expect("utf-8");
 
-    // Text only: the seed's PROMPT/TIMEOUT mistakes are warnings.
+    // Text only: its PROMPT/TIMEOUT mistakes are warnings.
     let o = pxe(&["menu", "lint", c]);
     let text = stdout(&o);
     assert!(text.contains("M004") || text.contains("prompt"), "{text}");

@@ -17,8 +17,10 @@
 //! | `sanboot` | SeaBIOS + iPXE ROM | boot.ipxe over HTTP (a menu's `sanboot` entry) → the ISO over HTTP ranges |
 //! | `sb-refused` | OVMF, Secure Boot on | EDK2 PXE → ipxe.efi (default chain): refused; the decision for the firmware's next attempt says why |
 //!
-//! `pxelinux`, `ipxe-efi` and `secureboot` boot the same entry of one `menu.toml`, rendered by
-//! `pxe menu render` into pxelinux.cfg/default, boot.ipxe and grub/grub.cfg.
+//! `pxelinux`, `ipxe-efi` and `secureboot` boot the same entry of one `menu.toml` (same kernel,
+//! initrd and kernel line), rendered by `pxe menu render` into pxelinux.cfg/default, boot.ipxe
+//! and grub/grub.cfg; each checks in `pxe`'s log that its client read its rendered file
+//! (pxelinux.cfg/default and grub/grub.cfg over TFTP, boot.ipxe over HTTP).
 //!
 //! Each prints its time to the userspace marker and to the address. Needs root and the packages
 //! `scripts/install-deps.sh` installs (it also downloads the kernel package).
@@ -112,6 +114,13 @@ fn init_root(lab: &Lab, os: &OsImage) {
     );
     fs::copy(&os.kernel, root.join("vmlinuz")).expect("copy the kernel");
     fs::copy(&os.initrd, root.join("initrd.gz")).expect("copy the initramfs");
+}
+
+/// Whether `pxe`'s log has a completed TFTP read of `file` (its transfer line, named as the
+/// client asked for it).
+fn read_over_tftp(log: &str, file: &str) -> bool {
+    log.lines()
+        .any(|l| l.contains(&format!("file={file} ")) && l.contains("result=ok"))
 }
 
 fn write(root: &Path, name: &str, text: &str) {
@@ -222,27 +231,26 @@ fn boot_os_until(
     }
 }
 
-/// BIOS, iPXE ROM → pxelinux.0 → kernel + initrd over TFTP.
+/// BIOS, iPXE ROM → pxelinux.0 → the rendered pxelinux.cfg/default → kernel + initrd over
+/// TFTP.
 fn pxelinux(os: &OsImage) -> Outcome {
     let lab = Lab::new_shared("os-pxelinux");
     init_root(&lab, os);
-    write(
-        &lab.root(),
-        "pxelinux.cfg/default",
-        &format!(
-            "SERIAL 0 115200\nDEFAULT os\nPROMPT 0\nTIMEOUT 1\n\
-             LABEL os\n  KERNEL vmlinuz\n  INITRD initrd.gz\n  APPEND {}\n",
-            cmdline("pxelinux")
-        ),
-    );
-    boot_os(
+    render_menu(&lab);
+    let mut out = boot_os(
         &lab,
-        "pxelinux",
+        MENU_PATH,
         Firmware::BiosIpxeRom,
         "52:54:00:77:01:01",
         None,
         false,
-    )
+    );
+    for file in ["pxelinux.cfg/default", "vmlinuz", "initrd.gz"] {
+        if !read_over_tftp(&out.server_log, file) {
+            out.problems.push(format!("{file} was not read over TFTP"));
+        }
+    }
+    out
 }
 
 /// BIOS, iPXE ROM → pxelinux.0 → memdisk with the ISO as its initrd → isolinux on the ISO →
@@ -296,7 +304,7 @@ fn secureboot(os: &OsImage) -> Outcome {
     }
     // shim asks by bare name, GRUB by absolute path from the root.
     for file in ["shimx64.efi", "grubx64.efi", "/grub/grub.cfg", "/vmlinuz"] {
-        if !out.server_log.contains(&format!("file={file} ")) {
+        if !read_over_tftp(&out.server_log, file) {
             out.problems.push(format!("{file} was not read over TFTP"));
         }
     }
@@ -311,22 +319,15 @@ fn secureboot(os: &OsImage) -> Outcome {
     out
 }
 
-/// UEFI without Secure Boot → EDK2 PXE → ipxe.efi → boot.ipxe over HTTP → kernel and initrd
-/// over HTTP.
+/// UEFI without Secure Boot → EDK2 PXE → ipxe.efi → the rendered boot.ipxe over HTTP → kernel
+/// and initrd over HTTP.
 fn ipxe_efi(os: &OsImage) -> Outcome {
     let lab = Lab::new_shared("os-ipxe-efi");
     init_root(&lab, os);
-    write(
-        &lab.root(),
-        "boot.ipxe",
-        &format!(
-            "#!ipxe\nkernel vmlinuz initrd=initrd.gz {}\ninitrd initrd.gz\nboot\n",
-            cmdline("ipxe-efi")
-        ),
-    );
+    render_menu(&lab);
     let mut out = boot_os(
         &lab,
-        "ipxe-efi",
+        MENU_PATH,
         Firmware::UefiEdk2,
         "52:54:00:77:01:04",
         None,

@@ -1,4 +1,4 @@
-//! A file larger than 4 GiB (the seed's multi-GB ISO case) through `pxe tftp` and `pxe get`:
+//! A file larger than 4 GiB (a multi-GB ISO) through `pxe tftp` and `pxe get`:
 //! 64-bit offsets, a `tsize` above `u32::MAX` (RFC 2349 allows any decimal size) and ~3.3
 //! million 1468-byte blocks, so the 16-bit block number wraps about fifty times (RFC 7440
 //! windows across every wrap). The file is sparse with random chunks placed at the offsets

@@ -50,6 +50,7 @@
 //! ```
 //!
 //! The crate README shows a whole proxyDHCP loop.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![no_std]
 #![warn(
     clippy::std_instead_of_core,

@@ -46,8 +46,8 @@
 //!
 //! # Chainloading iPXE ROMs anyway (`once`)
 //!
-//! Measured here (`research/lab.md` §3-§4): a QEMU iPXE NIC ROM and the `undionly.kpxe` it would
-//! chainload send the *same* identifiers — option 77 `iPXE`, option 175, option 60
+//! Measured in QEMU (`pxe-bin/tests/firmware_boot.rs` boots this path): an iPXE NIC ROM and
+//! the `undionly.kpxe` it would chainload send the *same* identifiers — option 77 `iPXE`, option 175, option 60
 //! `PXEClient:Arch:00000:UNDI:002001`, option 93 `0000` — so no packet-only test can tell the ROM
 //! from the chained build. A rule that sends iPXE ROMs to `undionly.kpxe` therefore carries
 //! `once = true`: it applies to one DHCP transaction (one `xid`) per client MAC within
@@ -67,6 +67,7 @@
 //! # ... followed by the default rules (Policy::default().rules)
 //! ```
 
+use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -355,6 +356,44 @@ pub struct Policy {
     /// driver to the port it serves HTTP on. 80 (the default) is left out of URLs.
     #[cfg_attr(feature = "serde", serde(default = "default_http_port"))]
     pub http_port: u16,
+    /// Per-machine answers, tried before [`Policy::rules`] for their MAC: the host layer
+    /// (static host entries and answers from a per-machine decider). Not part of the rule
+    /// file's form: a driver fills it.
+    #[cfg_attr(feature = "serde", serde(skip))]
+    pub hosts: BTreeMap<MacAddr, Host>,
+}
+
+/// What one machine gets, whatever the rules say: its own rules (tried in order before the
+/// policy's; when none matches, the policy's rules decide), or no answer at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Host {
+    /// Where the answer comes from, for the decision's reason (`host lab-1`, `decider`).
+    pub name: String,
+    /// Rules for this machine alone; their `once` flag is ignored.
+    pub rules: Vec<Rule>,
+    /// Send this machine nothing (dnsmasq's `dhcp-host=MAC,ignore`).
+    pub ignore: bool,
+}
+
+impl Host {
+    /// A host answered by `rules`.
+    pub fn with_rules(name: &str, rules: Vec<Rule>) -> Host {
+        Host {
+            name: name.to_string(),
+            rules,
+            ignore: false,
+        }
+    }
+
+    /// A host that gets no answer.
+    pub fn ignored(name: &str) -> Host {
+        Host {
+            name: name.to_string(),
+            rules: Vec::new(),
+            ignore: true,
+        }
+    }
 }
 
 /// Default for [`Policy::http_port`]: HTTP's well-known port (RFC 9110 §4.2.1).
@@ -377,8 +416,11 @@ fn default_once_window() -> u32 {
 /// What a client boots, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BootDecision {
-    /// Index of the rule in [`Policy::rules`] (0-based; the reason counts from 1).
+    /// Index of the rule in [`Policy::rules`] (0-based; the reason counts from 1), or in its
+    /// host's rules when [`BootDecision::host`] is set.
     pub rule_index: usize,
+    /// The rule came from the host layer ([`Policy::hosts`]), not from [`Policy::rules`].
+    pub host: bool,
     /// The rule's name.
     pub rule_name: String,
     /// Whether the rule is a `once` rule (the responder records its use).
@@ -440,6 +482,7 @@ impl Default for Policy {
             ],
             once_window_secs: DEFAULT_ONCE_WINDOW_SECS,
             http_port: DEFAULT_HTTP_PORT,
+            hosts: BTreeMap::new(),
         }
     }
 }
@@ -494,8 +537,87 @@ impl Policy {
         self.decide_with(client, server, |_, _| false)
     }
 
+    /// `rules` first, then `under`'s rules (the built-in rules, typically [`Policy::default`] or
+    /// [`Policy::with_http`]), with `under`'s other settings. The first match wins, so a rule
+    /// of `rules` overrides the built-in ones for the clients it matches and they serve the
+    /// rest. Appending keeps the positions of `rules`, by which the responders remember used
+    /// `once` rules; the built-in rules have no `once` rule, so a configured `once` rule
+    /// chaining iPXE ROMs to undionly.kpxe falls through to the built-in `ipxe-bios` rule on the
+    /// chained iPXE's next transaction, which ends the loop (module docs). Check
+    /// [`Policy::name_clash`] first: two rules of one name make a decision's reason ambiguous.
+    pub fn layered(rules: Vec<Rule>, under: Policy) -> Policy {
+        let mut all = rules;
+        all.extend(under.rules);
+        Policy {
+            rules: all,
+            ..under
+        }
+    }
+
+    /// The first rule of `rules` named like one of `self`'s (the built-in rules a
+    /// [`Policy::layered`] policy puts under them).
+    pub fn name_clash<'a>(&self, rules: &'a [Rule]) -> Option<&'a Rule> {
+        rules
+            .iter()
+            .find(|r| self.rules.iter().any(|d| d.name == r.name))
+    }
+
+    /// The files under the boot server's root this policy sends clients to, each with the
+    /// first rule naming it, in rule order: names without a scheme, and with `http`
+    /// (the server also serves its root over HTTP) `http://{http}/NAME` too. Boot files with
+    /// other placeholders or URLs elsewhere are not the server's files.
+    ///
+    /// Rules after one that matches every client (an empty `match`, not `once`) are never
+    /// reached, so their files are left out: a configured catch-all hides the built-in files.
+    pub fn referenced_files(&self, http: bool) -> Vec<(String, String)> {
+        let mut files: Vec<(String, String)> = Vec::new();
+        for r in &self.rules {
+            // A rule that boots a UEFI chain (and maybe a file for the others) may not catch all.
+            let catch_all = r.when == Match::default() && !r.once && r.uefi.is_none();
+            let mut named: Vec<&str> = Vec::new();
+            if let Some(chain) = r.uefi {
+                named.extend(
+                    [ArchKind::X64Uefi, ArchKind::Arm64Uefi]
+                        .into_iter()
+                        .filter_map(|a| chain.boot_file(a)),
+                );
+            }
+            if !r.boot_file.is_empty() {
+                named.push(&r.boot_file);
+            }
+            for boot_file in named {
+                let local = match boot_file.strip_prefix("http://{http}/") {
+                    Some(name) if http => Some(name),
+                    Some(_) => None,
+                    None => Some(boot_file),
+                };
+                let Some(name) = local.filter(|f| !(f.contains("://") || f.contains('{'))) else {
+                    continue;
+                };
+                let name = name.trim_start_matches('/');
+                // The signed chain's later files (GRUB, grub.cfg) are fetched by the chain itself.
+                let chain = UefiChain::files_after(name);
+                for f in core::iter::once(name).chain(chain.iter().copied().skip(1)) {
+                    if !files.iter().any(|(g, _)| g == f) {
+                        files.push((f.to_string(), r.name.clone()));
+                    }
+                }
+            }
+            if catch_all {
+                break;
+            }
+        }
+        files
+    }
+
+    /// Whether the host layer says to send `mac` nothing.
+    pub fn ignores(&self, mac: MacAddr) -> bool {
+        self.hosts.get(&mac).is_some_and(|h| h.ignore)
+    }
+
     /// Decides for `client`, skipping every rule for which `skip(index, rule)` is true (the
-    /// responders skip `once` rules already used by this client).
+    /// responders skip `once` rules already used by this client). The client's host rules
+    /// ([`Policy::hosts`]) come first.
     ///
     /// For a DHCPv6 client the boot file is a URL (RFC 5970 §3.1): `{server}` becomes the
     /// bracketed address, and a boot file that is not a URL becomes `tftp://[server]/file`.
@@ -506,6 +628,16 @@ impl Policy {
         skip: impl Fn(usize, &Rule) -> bool,
     ) -> Option<BootDecision> {
         let server = server.into();
+        if let Some(host) = self.hosts.get(&client.mac).filter(|h| !h.ignore) {
+            for (i, rule) in host.rules.iter().enumerate() {
+                if rule.when.matches(client) {
+                    let by = format!("{} rule {} ({})", host.name, i + 1, rule.name);
+                    if let Some(d) = self.decision(client, server, rule, i, true, &by, "") {
+                        return Some(d);
+                    }
+                }
+            }
+        }
         let mut skipped = String::new();
         for (i, rule) in self.rules.iter().enumerate() {
             if !rule.when.matches(client) {
@@ -519,55 +651,73 @@ impl Policy {
                 ));
                 continue;
             }
-            // A `uefi` rule boots its chain on the UEFI archs the chain has a file for, and
-            // `boot_file` (when set) on the others.
-            let chain_file = rule
-                .uefi
-                .and_then(|chain| client.archs.iter().find_map(|a| chain.boot_file(a.kind())));
-            let template = match chain_file {
-                Some(file) => file,
-                None if rule.boot_file.is_empty() => continue,
-                None => rule.boot_file.as_str(),
-            };
-            let next_server = rule
-                .next_server
-                .filter(|n| n.is_ipv6() == server.is_ipv6())
-                .unwrap_or(server);
-            let mut boot_file = template
-                .replace("{server}", &url_host(next_server))
-                .replace("{http}", &self.http_authority(next_server))
-                .replace("{mac}", &client.mac.to_dashed().to_string());
-            let unsigned = client.firmware == Firmware::PxeRom
-                && (boot_file == IPXE_X64 || boot_file == IPXE_ARM64);
-            if client.ip_family() == IpFamily::V6 && !boot_file.contains("://") {
-                boot_file = format!(
-                    "tftp://{}/{}",
-                    url_host(next_server),
-                    boot_file.trim_start_matches('/')
-                );
+            let by = format!("rule {} ({})", i + 1, rule.name);
+            match self.decision(client, server, rule, i, false, &by, &skipped) {
+                Some(d) => return Some(d),
+                // A `uefi` rule without `boot_file`, for an arch its chain has no file for.
+                None => continue,
             }
-            let reason = format!(
-                "{client} → {boot_file} by rule {} ({}){skipped}{}",
-                i + 1,
-                rule.name,
-                if unsigned {
-                    format!(" ({SECURE_BOOT_NOTE})")
-                } else {
-                    String::new()
-                }
-            );
-            return Some(BootDecision {
-                rule_index: i,
-                rule_name: rule.name.clone(),
-                once: rule.once,
-                boot_file,
-                next_server,
-                server_name: rule.server_name.clone(),
-                options: rule.options.iter().map(ExtraOption::to_option).collect(),
-                reason,
-            });
         }
         None
+    }
+
+    /// The decision `rule` (at `index`) makes for `client`; `by` names it in the reason. None
+    /// for a `uefi` rule without `boot_file` when its chain has no file for the client's archs.
+    #[allow(clippy::too_many_arguments)]
+    fn decision(
+        &self,
+        client: &ClientInfo,
+        server: IpAddr,
+        rule: &Rule,
+        index: usize,
+        host: bool,
+        by: &str,
+        skipped: &str,
+    ) -> Option<BootDecision> {
+        // A `uefi` rule boots its chain on the UEFI archs the chain has a file for, and
+        // `boot_file` (when set) on the others.
+        let chain_file = rule
+            .uefi
+            .and_then(|chain| client.archs.iter().find_map(|a| chain.boot_file(a.kind())));
+        let template = match chain_file {
+            Some(file) => file,
+            None if rule.boot_file.is_empty() => return None,
+            None => rule.boot_file.as_str(),
+        };
+        let next_server = rule
+            .next_server
+            .filter(|n| n.is_ipv6() == server.is_ipv6())
+            .unwrap_or(server);
+        let mut boot_file = template
+            .replace("{server}", &url_host(next_server))
+            .replace("{http}", &self.http_authority(next_server))
+            .replace("{mac}", &client.mac.to_dashed().to_string());
+        let unsigned = client.firmware == Firmware::PxeRom
+            && (boot_file == IPXE_X64 || boot_file == IPXE_ARM64);
+        if client.ip_family() == IpFamily::V6 && !boot_file.contains("://") {
+            boot_file = format!(
+                "tftp://{}/{}",
+                url_host(next_server),
+                boot_file.trim_start_matches('/')
+            );
+        }
+        let note = if unsigned {
+            format!(" ({SECURE_BOOT_NOTE})")
+        } else {
+            String::new()
+        };
+        let reason = format!("{client} → {boot_file} by {by}{skipped}{note}");
+        Some(BootDecision {
+            rule_index: index,
+            host,
+            rule_name: rule.name.clone(),
+            once: rule.once && !host,
+            boot_file,
+            next_server,
+            server_name: rule.server_name.clone(),
+            options: rule.options.iter().map(ExtraOption::to_option).collect(),
+            reason,
+        })
     }
 }
 
@@ -605,6 +755,80 @@ mod tests {
             user_classes: Vec::new(),
             ipxe: None,
         }
+    }
+
+    #[test]
+    fn layering_keeps_user_rules_first_and_finds_clashes_and_files() {
+        let mine = alloc::vec![
+            Rule::new("lab", Match::default(), "lab/pxelinux.0"),
+            Rule::new("ipxe", Match::default(), "x"),
+        ];
+        let defaults = Policy::with_http(8080);
+        assert_eq!(
+            defaults.name_clash(&mine).map(|r| r.name.as_str()),
+            Some("ipxe")
+        );
+        assert_eq!(defaults.name_clash(&mine[..1]), None);
+        let layered = Policy::layered(mine[..1].to_vec(), defaults.clone());
+        assert_eq!(layered.rules[0].name, "lab");
+        assert_eq!(layered.rules.len(), 1 + defaults.rules.len());
+        assert_eq!(layered.http_port, 8080);
+        // The catch-all hides the built-in rules' files.
+        assert_eq!(
+            layered.referenced_files(true),
+            alloc::vec![("lab/pxelinux.0".to_string(), "lab".to_string())]
+        );
+        let files = defaults.referenced_files(true);
+        assert!(
+            files.contains(&("boot.ipxe".into(), "ipxe".into())),
+            "{files:?}"
+        );
+        assert!(
+            !defaults
+                .referenced_files(false)
+                .iter()
+                .any(|(f, _)| f == "boot.ipxe")
+        );
+    }
+
+    #[test]
+    fn host_rules_come_first_and_fall_through_to_the_policy() {
+        let mut policy = Policy::default();
+        let mac = MacAddr([0x52, 0x54, 0, 0x12, 0x34, 0x56]);
+        let ipxe_only = Match {
+            firmware: alloc::vec![Firmware::Ipxe],
+            ..Match::default()
+        };
+        policy.hosts.insert(
+            mac,
+            Host::with_rules(
+                "host lab-1",
+                alloc::vec![Rule::new(
+                    "script",
+                    ipxe_only,
+                    "http://{http}/_pxe/host/{mac}.ipxe"
+                )],
+            ),
+        );
+        let server = Ipv4Addr::new(10, 0, 0, 1);
+        let ipxe = client(Firmware::Ipxe, 7);
+        let d = policy.decide(&ipxe, server).unwrap();
+        assert!(d.host && !d.once);
+        assert_eq!(
+            d.boot_file,
+            "http://10.0.0.1/_pxe/host/52-54-00-12-34-56.ipxe"
+        );
+        assert!(
+            d.reason.contains("by host lab-1 rule 1 (script)"),
+            "{}",
+            d.reason
+        );
+        // The PXE ROM stage is the policy's: chainload iPXE first.
+        let rom = policy.decide(&client(Firmware::PxeRom, 7), server).unwrap();
+        assert_eq!((rom.boot_file.as_str(), rom.host), ("ipxe.efi", false));
+        assert!(!policy.ignores(mac));
+        policy.hosts.insert(mac, Host::ignored("host lab-1"));
+        assert!(policy.ignores(mac));
     }
 
     #[test]

@@ -2,14 +2,14 @@
 //!
 //! Provenance. No packet capture of these clients is stored in this repository, so each fixture
 //! is *built* (by a small script, bytes pasted below) from what was measured with the real
-//! clients in the lab (`shared/research/lab.md` §3-§4, `shared/lab/pxe_discover.py`):
+//! clients (QEMU's iPXE ROM, OVMF's EDK2 PXE) on a capture bridge:
 //! - `IPXE_BIOS`: QEMU 7.2 + SeaBIOS + ipxe-qemu ROM 1.0.0+git-20190125 (e1000): option 60
 //!   `PXEClient:Arch:00000:UNDI:002001`, 77 plain `iPXE`, 93 `0000`, 175 (bus id 8086:100e,
-//!   feature flags as `pxe_discover.py --ipxe` sends them), 57 = 1472 (iPXE: MTU − 28).
+//!   feature flags as the ROM sends them), 57 = 1472 (iPXE: MTU − 28).
 //! - `IPXE_EFI`: OVMF + iPXE EFI ROM: 60 `PXEClient:Arch:00007:UNDI:003010`, 77 `iPXE`, 93 `0007`.
 //! - `EDK2_OVMF`: OVMF 2022.11's own PXE client (virtio-net, `romfile=`): 60
 //!   `PXEClient:Arch:00007:UNDI:003000`, no 77, no 175, 93 `0007`, 94 `01 03 00`.
-//! - `PXE21_BIOS_ROM`: a PXE 2.1 BIOS ROM (Intel-like), the option set of `pxe_discover.py`
+//! - `PXE21_BIOS_ROM`: a PXE 2.1 BIOS ROM (Intel-like), the option set a PXE 2.1 BIOS ROM sends
 //!   (57 = 1464, Intel PRL incl. 128-135, 94 `01 02 01`, 97 = 0 + GUID).
 //! - `UEFI_HTTP`: EDK2's HTTP boot round after PXE fails: 60 `HTTPClient:Arch:00016:UNDI:003000`.
 //!

@@ -510,7 +510,7 @@ fn import_config(cfg: &Config, paths: &[String]) -> Import {
         }
     }
     // The model renders `timeout = 0` at a bare prompt as a deliberate wait, so say so when
-    // the file did not (the seed's `PROMPT 10` + `TIMEOUT 0`, lint M005).
+    // the file did not (a `PROMPT 10` + `TIMEOUT 0`, lint M005).
     if let Some((i, p)) = global(Keyword::Prompt)
         && p.int() != 0
         && menu.ui == Ui::Prompt

@@ -27,7 +27,7 @@
 //! ```
 //! use pxe_menu::{lint, Code, Config, LintOptions, MemTree};
 //!
-//! // The seed's hand-written config, abridged.
+//! // A hand-written config, abridged.
 //! let text = "DISPLAY boot.txt\n# Prompt for 10s\nPROMPT 10\nDEFAULT debian\n\
 //!             LABEL debian\n  KERNEL memdisk\n  INITRD iso/debian.iso\n  APPEND iso\n";
 //! let cfg = Config::parse(text);
@@ -45,6 +45,7 @@
 //!     [Code::FileCaseMismatch, Code::PromptNotBoolean, Code::NeverAutoboots, Code::MemdiskLinuxIso]
 //! );
 //! ```
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![no_std]
 #![warn(
     clippy::std_instead_of_core,

@@ -1250,7 +1250,7 @@ impl Linter<'_, '_> {
         // `PROMPT 1` with both timers written out as 0 is the one form that says "wait at
         // boot: for a person" on purpose: `TOTALTIMEOUT 0` changes nothing in pxelinux, so
         // it is only there to state intent (what `Menu::render` writes for `timeout = 0`).
-        // A PROMPT other than 1, a seconds comment, or a TIMEOUT left out (the seed's mistakes)
+        // A PROMPT other than 1, a seconds comment, or a TIMEOUT left out (common hand-written mistakes)
         // still get M005.
         let waits_on_purpose = n == 1 && secs.is_none() && timeout_written && total_line.is_some();
         if n != 0 && !has_ui && timeout == 0 && total == 0 && !waits_on_purpose && !person_waits {

@@ -1,4 +1,4 @@
-//! The seed's own files (shared/reference/pxe-guide.txt) and a config pxelinux handles well.
+//! The files of a typical hand-built PXE setup (copied below) and a config pxelinux handles well.
 
 use pxe_menu::{
     Code, Config, EntryPoint, FileMeta, Firmware, LintMode, LintOptions, MemTree, Segment,
@@ -10,7 +10,7 @@ const SEED_V2: &str = include_str!("fixtures/seed-v2.cfg");
 const SEED_BOOT_TXT: &str = include_str!("fixtures/seed-boot.txt");
 const GOOD: &str = include_str!("fixtures/good.cfg");
 
-/// The seed's /srv/tftp tree (the guide's diagram, plus the Windows ISO it adds later).
+/// A hand-built /srv/tftp tree (pxelinux, menus, ISOs, and a Windows ISO added later).
 fn seed_tree() -> MemTree {
     let mut t = MemTree::new();
     for f in [
@@ -122,7 +122,7 @@ fn seed_v2_findings() {
 
 #[test]
 fn seed_under_uefi_and_with_the_troubleshooting_problem() {
-    // The guide's troubleshooting item: the ISO is not readable by everybody.
+    // The classic troubleshooting item: the ISO is not readable by everybody.
     let mut tree = seed_tree();
     tree.insert_meta(
         "iso/debian.iso",
@@ -297,7 +297,7 @@ fn debian_netboot_default_has_no_findings() {
     );
 }
 
-/// The guide adds the Windows label to `pxelinux.cfg/default` but not to `boot.txt`, the only
+/// The Windows label is added to `pxelinux.cfg/default` but not to `boot.txt`, the only
 /// list a user sees at `boot:`.
 #[test]
 fn seed_boot_txt_does_not_list_the_windows_label() {

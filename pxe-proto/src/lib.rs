@@ -28,6 +28,7 @@
 //! assert_eq!(opts[0].code, 53);
 //! assert_eq!(opts[0].value, &[1]);
 //! ```
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![no_std]
 #![warn(
     clippy::std_instead_of_core,

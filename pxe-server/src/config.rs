@@ -24,6 +24,12 @@
 //! [dhcp]                      # owned by crate::dhcp::DhcpConfig
 //! [dhcp6]                     # owned by crate::dhcp6::Dhcp6Config
 //!
+//! [[host]]                    # per machine: crate::decide::HostConfig
+//! mac = "52:54:00:12:34:56"
+//! kernel = "debian/linux"
+//!
+//! [decide]                    # ask an HTTP service per machine: crate::decide::DecideConfig
+//! url = "http://127.0.0.1:8081/boot"
 //! [admin]                     # off unless listen is set: /metrics and the status page
 //! listen = "127.0.0.1:9169"
 //! ```
@@ -43,6 +49,7 @@ pub const DEFAULT_PATH: &str = "/etc/pxe/pxe.toml";
 /// The whole config file.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
 pub struct Config {
     /// TFTP root directory.
     pub root: Option<PathBuf>,
@@ -56,6 +63,10 @@ pub struct Config {
     pub http: HttpConfig,
     /// DHCP settings (see `crate::dhcp`).
     pub dhcp: crate::dhcp::DhcpConfig,
+    /// Per-machine answers (`[[host]]`), before the `[[dhcp.rules]]`.
+    pub host: Vec<crate::decide::HostConfig>,
+    /// An HTTP service asked per machine (`[decide]`), for machines without a `[[host]]`.
+    pub decide: Option<crate::decide::DecideConfig>,
     /// DHCPv6 settings (see `crate::dhcp6`).
     pub dhcp6: crate::dhcp6::Dhcp6Config,
     /// The admin listener: metrics and the status page (see `crate::admin`).
@@ -82,6 +93,7 @@ pub struct Overrides {
 /// `[tftp]`: the same knobs as `pxe tftp`'s flags.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
 pub struct TftpConfig {
     /// Listen address (default 0.0.0.0:69, or the interface's address with `--interface`).
     pub listen: Option<SocketAddr>,
@@ -114,6 +126,7 @@ pub struct TftpConfig {
 /// `[http]`: the HTTP server for the same root (`crate::http`). Off unless `listen` is set.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
 pub struct HttpConfig {
     /// Listen address; `pxe serve --http` overrides it.
     pub listen: Option<SocketAddr>,
@@ -175,6 +188,14 @@ impl Config {
     pub fn validate(&self) -> Result<(), String> {
         self.dhcp.check().map_err(|e| e.to_string())?;
         self.dhcp.policy().map_err(|e| e.to_string())?;
+        let ctx = crate::decide::HostContext {
+            http: self.http.listen.is_some(),
+            menu: self.load_menu()?,
+        };
+        crate::decide::static_hosts(&self.host, &ctx)?;
+        if let Some(d) = &self.decide {
+            crate::decide::HttpDecider::new(d)?;
+        }
         if self.dhcp.mode() == crate::dhcp::DhcpMode::Server
             && self.dhcp.range.is_none()
             && self.dhcp.reservations.is_empty()
@@ -188,6 +209,21 @@ impl Config {
             );
         }
         Ok(())
+    }
+}
+
+impl Config {
+    /// The menu source (`menu`), read when a `[[host]]` entry needs it (`menu_default`).
+    pub fn load_menu(&self) -> Result<Option<pxe_menu::Menu>, String> {
+        let wanted = self.host.iter().any(|h| h.menu_default.is_some());
+        let Some(path) = self.menu.as_ref().filter(|_| wanted) else {
+            return Ok(None);
+        };
+        let text =
+            std::fs::read_to_string(path).map_err(|e| format!("menu {}: {e}", path.display()))?;
+        toml::from_str(&text)
+            .map(Some)
+            .map_err(|e| format!("menu {}: {e}", path.display()))
     }
 }
 
@@ -256,6 +292,36 @@ mod tests {
     fn zero_max_transfers_is_an_error() {
         let e = Config::parse("[tftp]\nmax_transfers = 0\n", Path::new("t.toml")).unwrap_err();
         assert!(e.to_string().contains("max_transfers"), "{e}");
+    }
+
+    #[test]
+    fn hosts_and_decide_parse_and_are_checked() {
+        let text = r#"
+            [[host]]
+            mac = "52:54:00:12:34:56"
+            kernel = "debian/linux"
+            initrd = ["debian/initrd.gz"]
+            cmdline = "console=ttyS0"
+            [[host]]
+            mac = "52:54:00:00:00:05"
+            ignore = true
+            [decide]
+            url = "http://127.0.0.1:8081/boot"
+            timeout_ms = 500
+        "#;
+        let c = Config::parse(text, Path::new("t.toml")).unwrap();
+        assert_eq!(c.host.len(), 2);
+        assert_eq!(c.decide.as_ref().unwrap().timeout_ms, Some(500));
+        c.validate().unwrap();
+        let mut bad = c.clone();
+        bad.decide.as_mut().unwrap().url = "https://x/".into();
+        assert!(bad.validate().unwrap_err().contains("http://"));
+        let e = Config::parse(
+            "[[host]]\nmac = \"52:54:00:00:00:01\"\nkernal = \"x\"\n",
+            Path::new("t.toml"),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("kernal"), "{e}");
     }
 
     #[test]

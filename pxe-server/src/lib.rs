@@ -30,17 +30,23 @@
 //! handle.shutdown().await
 //! # }
 //! ```
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod admin;
+pub mod atomic;
 pub mod config;
+pub mod decide;
 pub mod demo;
 pub mod dhcp;
 pub mod dhcp6;
+pub mod doctor;
 mod error;
 pub mod events;
 pub mod fdlimit;
 pub mod http;
+pub mod layout;
 pub mod logging;
+pub mod menu;
 pub mod notify;
 pub mod privilege;
 pub mod ranges;

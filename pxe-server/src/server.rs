@@ -23,7 +23,7 @@
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use caps::Capability;
 use tokio::sync::watch;
@@ -31,6 +31,7 @@ use tokio::task::JoinHandle;
 
 use crate::admin;
 use crate::config::Config;
+use crate::decide::{self, Decide, HostContext, HostFiles, HttpDecider};
 use crate::dhcp::{self, DhcpConfig, DhcpContext, DhcpMode};
 use crate::dhcp6::{self, Dhcp6Mode};
 use crate::error::Error;
@@ -66,6 +67,7 @@ impl PxeServer {
 pub struct Builder {
     config: Config,
     demo: bool,
+    decider: Option<Arc<dyn Decide>>,
 }
 
 impl Builder {
@@ -115,14 +117,25 @@ impl Builder {
         self
     }
 
+    /// Asks `decider` what each machine boots before the static rules (instead of the
+    /// config's `[decide]` service); see [`crate::decide`].
+    pub fn decider(mut self, decider: impl Decide) -> Self {
+        self.decider = Some(Arc::new(decider));
+        self
+    }
+
     /// Binds every listener and opens the lease file; needs no runtime. Then
     /// [`Bound::drop_privileges`] (while the process has one thread) and [`Bound::start`].
     pub fn bind(self) -> Result<Bound, Error> {
-        let Builder { config, demo } = self;
+        let Builder {
+            config,
+            demo,
+            decider,
+        } = self;
         config
             .validate()
             .map_err(|message| Error::Usage(format!("configuration: {message}")))?;
-        bind(config, demo)
+        bind(config, demo, decider)
     }
 
     /// Binds every listener and starts serving on the current tokio runtime (multi-threaded:
@@ -139,6 +152,7 @@ pub struct Bound {
     config: Config,
     demo: bool,
     events: Events,
+    files: HostFiles,
     tftp: tftp::Bound,
     names: Vec<String>,
     http: Option<(http::Bound, Root, usize)>,
@@ -174,6 +188,7 @@ impl Bound {
             config,
             demo,
             events,
+            files,
             tftp,
             names,
             http,
@@ -188,7 +203,7 @@ impl Bound {
             None => None,
         };
         let http_running = http
-            .map(|(bound, root, max)| bound.start(root, max, events.clone()))
+            .map(|(bound, root, max)| bound.start(root, max, events.clone(), files.clone()))
             .transpose()?;
         let running = tftp.start()?;
         let tftp_addr = running.local_addr();
@@ -226,6 +241,7 @@ impl Bound {
             dhcp_stop,
             dhcp_config,
             events,
+            files,
             current: Mutex::new(config),
             tftp_addr,
             http_addr,
@@ -272,6 +288,8 @@ pub struct Handle {
     dhcp_stop: watch::Sender<bool>,
     dhcp_config: watch::Sender<DhcpConfig>,
     events: Events,
+    /// The files of per-machine decisions.
+    files: HostFiles,
     /// The configuration in effect: the one started with, then each reload's applied parts.
     current: Mutex<Config>,
     tftp_addr: SocketAddr,
@@ -345,9 +363,7 @@ impl Handle {
     /// listed in [`ReloadReport::needs_restart`] and keep their running values. An invalid
     /// config is refused with the reason, and the running one stays whole.
     pub fn reload(&self, config: Config) -> Result<ReloadReport, Error> {
-        config
-            .validate()
-            .map_err(|message| Error::Usage(format!("configuration not reloaded: {message}")))?;
+        config.validate().map_err(not_reloaded)?;
         let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
         let mut report = ReloadReport::default();
         let mut next = current.clone();
@@ -386,6 +402,15 @@ impl Handle {
         };
         applied("menu", config.menu != current.menu);
         next.menu.clone_from(&config.menu);
+        restart("decide", config.decide != current.decide);
+        let hosts_changed = config.host != current.host || config.menu != current.menu;
+        applied("host", config.host != current.host);
+        next.host.clone_from(&config.host);
+        let ctx = HostContext {
+            http: self.http_addr.is_some(),
+            menu: config.load_menu().map_err(not_reloaded)?,
+        };
+        let (layer, files) = decide::static_hosts(&config.host, &ctx).map_err(not_reloaded)?;
         let rules_changed = new.rules != old.rules || new.default_rules != old.default_rules;
         let reservations_changed = new.reservations != old.reservations;
         applied("dhcp.rules", rules_changed);
@@ -393,10 +418,12 @@ impl Handle {
         next.dhcp.rules.clone_from(&new.rules);
         next.dhcp.default_rules = new.default_rules;
         next.dhcp.reservations.clone_from(&new.reservations);
+        let old_static: Vec<_> = current.dhcp.hosts.keys().copied().collect();
+        next.dhcp.hosts = layer;
         // The policy is checked against the running HTTP port too: `{http}` and the defaults.
         next.dhcp
             .policy_with_http(self.http_addr.map(|a| a.port()))
-            .map_err(|e| Error::Usage(format!("configuration not reloaded: {e}")))?;
+            .map_err(|e| not_reloaded(e.to_string()))?;
         let max_changed = config.http.max_connections != current.http.max_connections;
         applied("http.max_connections", max_changed && self.http.is_some());
         next.http.max_connections = config.http.max_connections;
@@ -405,7 +432,10 @@ impl Handle {
         if rules_changed && current.dhcp6.mode != Dhcp6Mode::Off {
             report.needs_restart.push("dhcp6 (boot rules)".to_owned());
         }
-        if rules_changed || reservations_changed {
+        if hosts_changed {
+            self.files.replace(old_static, &files);
+        }
+        if rules_changed || reservations_changed || hosts_changed {
             self.dhcp_config.send_replace(next.dhcp.clone());
         }
         if max_changed && let Some(h) = &self.http {
@@ -462,8 +492,13 @@ impl Handle {
     }
 }
 
-fn bind(config: Config, demo: bool) -> Result<Bound, Error> {
+fn not_reloaded(message: String) -> Error {
+    Error::Usage(format!("configuration not reloaded: {message}"))
+}
+
+fn bind(mut config: Config, demo: bool, decider: Option<Arc<dyn Decide>>) -> Result<Bound, Error> {
     let events = Events::new();
+    let files = HostFiles::default();
     let server_ip = config.dhcp.interface().map(interface_ipv4).transpose()?;
     let default_listen = match (demo, server_ip) {
         (true, _) => DEMO_LISTEN,
@@ -492,6 +527,7 @@ fn bind(config: Config, demo: bool) -> Result<Bound, Error> {
     };
     let mut settings = Settings::from_config(listen, root, &config.tftp);
     settings.events = events.clone();
+    settings.generated = Some(files.clone());
     let names = settings.root.names();
     let http_listen = match (demo, config.http.listen) {
         (_, Some(listen)) => Some(listen),
@@ -518,6 +554,21 @@ fn bind(config: Config, demo: bool) -> Result<Bound, Error> {
         }
         None => None,
     };
+    let host_ctx = HostContext {
+        http: http.is_some(),
+        menu: config.load_menu().map_err(Error::Usage)?,
+    };
+    let (layer, static_files) =
+        decide::static_hosts(&config.host, &host_ctx).map_err(Error::Usage)?;
+    config.dhcp.hosts = layer;
+    files.replace([], &static_files);
+    let decider = match (decider, &config.decide) {
+        (Some(d), _) => Some(d),
+        (None, Some(d)) => {
+            Some(Arc::new(HttpDecider::new(d).map_err(Error::Usage)?) as Arc<dyn Decide>)
+        }
+        (None, None) => None,
+    };
     let http_slots = if http.is_some() { max_connections } else { 0 };
     crate::fdlimit::raise_for(
         settings
@@ -542,6 +593,9 @@ fn bind(config: Config, demo: bool) -> Result<Bound, Error> {
             http_listen,
             events: events.clone(),
             updates: Some(dhcp_rx.clone()),
+            decider,
+            hosts: host_ctx,
+            files: files.clone(),
         };
         Some(dhcp::bind(&config.dhcp, &ctx)?)
     };
@@ -555,6 +609,9 @@ fn bind(config: Config, demo: bool) -> Result<Bound, Error> {
             // The DHCPv6 driver keeps the policy it started with: reloads list `dhcp6` as
             // needing a restart.
             updates: None,
+            decider: None,
+            hosts: HostContext::default(),
+            files: files.clone(),
         };
         Some(dhcp6::bind(&config.dhcp6, &config.dhcp, &ctx)?)
     };
@@ -565,6 +622,7 @@ fn bind(config: Config, demo: bool) -> Result<Bound, Error> {
         config,
         demo,
         events,
+        files,
         tftp,
         names,
         http,

@@ -38,7 +38,10 @@ fn transfer(file: &[u8], blksize: u16, window: u16) -> (u64, u64) {
     let mut received = 0u64;
     let mut packets = 0u64;
     while !session.is_finished() {
-        while let Some(SessionEvent::NeedData { offset, len }) = session.poll_event() {
+        while let Some(ev) = session.poll_event() {
+            let SessionEvent::NeedData { offset, len } = ev else {
+                continue;
+            };
             let start = offset as usize;
             session
                 .supply(offset, &file[start..(start + len).min(file.len())])

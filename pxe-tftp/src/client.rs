@@ -72,6 +72,7 @@ impl ClientConfig {
 
 /// What the client tells its driver.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ClientEvent {
     /// The server answered: with an OACK (its options are here) or with DATA 1 (defaults).
     Negotiated(Negotiated),

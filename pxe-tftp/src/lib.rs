@@ -1,4 +1,5 @@
 #![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![no_std]
 #![warn(
     clippy::std_instead_of_core,
@@ -20,8 +21,6 @@ mod receiver;
 mod rto;
 mod server;
 mod session;
-#[cfg(feature = "smoltcp")]
-pub mod smoltcp_driver;
 mod stray;
 pub mod wire;
 

@@ -42,6 +42,7 @@ pub enum SessionEvent {
 
 /// How a transfer ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Outcome {
     /// Every byte was delivered (for a read: the last ACK arrived, or only the final ACK was
     /// missing after all retries, see [`TransferStats::final_ack_missing`]).

@@ -722,8 +722,8 @@ mod tests {
     use alloc::vec::Vec;
     use proptest::prelude::*;
 
-    // Requests rebuilt byte for byte from the option lists and orders that
-    // `shared/lab/capture-tftp-rrq.sh` recorded from real firmware (research/lab.md §5); the
+    // Requests rebuilt byte for byte from the option lists and orders that tcpdump
+    // recorded from real firmware (QEMU's iPXE ROM, OVMF's EDK2); the
     // file names are illustrative.
     /// iPXE (BIOS ROM and EFI): `blksize 1432 tsize 0`.
     static IPXE_RRQ: &[u8] = b"\0\x01undionly.kpxe\0octet\0blksize\x001432\0tsize\x000\0";

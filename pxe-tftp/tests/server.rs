@@ -1,5 +1,5 @@
-//! The server side packet by packet: real-client request fixtures (option lists and orders from
-//! `shared/lab/capture-tftp-rrq.sh`, research/lab.md §5), refusals, wrong TIDs, duplicate ACKs,
+//! The server side packet by packet: real-client request fixtures (option lists and orders as
+//! tcpdump captured them from real firmware), refusals, wrong TIDs, duplicate ACKs,
 //! retry caps and write sessions.
 
 use std::net::SocketAddr;

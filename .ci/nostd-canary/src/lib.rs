@@ -1,5 +1,5 @@
-//! The no_std canary: links the four cores with their default features off (plus pxe-tftp's
-//! smoltcp driver), with its own panic handler and allocator, as firmware or a smoltcp device
+//! The no_std canary: links the four cores with their default features off (plus the
+//! pxe-smoltcp driver), with its own panic handler and allocator, as firmware or a smoltcp device
 //! would. It builds only if none of them
 //! (nor any dependency) links `std`. Nothing runs it; building it is the test.
 #![no_std]
@@ -101,7 +101,7 @@ pub unsafe extern "C" fn pxe_nostd_canary(ptr: *const u8, len: usize) -> usize {
 
 /// One round of the smoltcp driver on a loopback interface, serving `bytes` as a file.
 fn smoltcp_round(bytes: &[u8]) -> usize {
-    use pxe_tftp::smoltcp_driver::{Driver, DriverConfig, MemoryFiles};
+    use pxe_smoltcp::{Driver, DriverConfig, MemoryFiles};
     use smoltcp::iface::{Config, Interface, SocketSet};
     use smoltcp::phy::{Loopback, Medium};
     use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr};

@@ -63,6 +63,7 @@ pub enum DhcpEvent {
 
 /// A boot decision sent to a client.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct BootEvent {
     /// The classified client.
     pub client: ClientInfo,
@@ -108,6 +109,9 @@ pub enum IgnoreReason {
     MalformedBootOption(Error),
     /// The client chose another server's offer.
     OtherServer,
+    /// The host layer says to send this machine nothing
+    /// ([`Policy::ignores`](crate::policy::Policy::ignores)).
+    HostIgnored,
     /// No free address for this client in its network's pools.
     PoolExhausted,
     /// The client's network (the relay's `giaddr`, or ours) has no pool: nothing to lease
@@ -158,6 +162,7 @@ pub enum RelayProblem {
 
 /// A lease state change.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LeaseChange {
     /// The client's hardware address (none for a declined address).
     pub mac: Option<MacAddr>,

@@ -82,6 +82,11 @@ impl ProxyResponder {
         &self.policy
     }
 
+    /// The policy, to change in place (e.g. one machine's entry in [`Policy::hosts`]).
+    pub fn policy_mut(&mut self) -> &mut Policy {
+        &mut self.policy
+    }
+
     /// Replaces the policy (e.g. on a configuration reload).
     pub fn set_policy(&mut self, policy: Policy) {
         self.policy = policy;
@@ -103,6 +108,9 @@ impl ProxyResponder {
             Err((mac, reason)) => return self.ignore(mac, reason),
         };
         let mac = Some(req.client_mac());
+        if self.policy.ignores(req.client_mac()) {
+            return self.ignore(mac, IgnoreReason::HostIgnored);
+        }
         // A proxy gives nothing but boot decisions, so a client it cannot classify gets none.
         if let Some(e) = bad_boot {
             return self.ignore(mac, IgnoreReason::MalformedBootOption(e));

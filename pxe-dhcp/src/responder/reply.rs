@@ -72,7 +72,7 @@ pub(crate) fn reply_to(req: &Repr, mt: MessageType, server_id: Ipv4Addr) -> Repr
 /// The option 43 that makes an offer a usable PXE offer: PXE_DISCOVERY_CONTROL bit 3 ("boot
 /// file present: download it, skip discovery"). EDK2 counts an offer with `PXEClient` and a
 /// discovery sub-option as PXE 1.0 and boots its file; without any 43 it expects a boot-server
-/// exchange on 4011 (lab.md §4: PXE-E16 when nobody answers there).
+/// exchange on 4011 (EDK2 stops with PXE-E16 when nobody answers there).
 pub(crate) fn pxe_boot_file_vendor_options() -> DhcpOption {
     DhcpOption::VendorSpecific(VendorOptions::Pxe(alloc::vec![
         PxeSubOption::DiscoveryControl(PxeSubOption::USE_BOOT_FILE)

@@ -33,7 +33,7 @@ impl PoolRange {
     }
 }
 
-/// A fixed address for one client (the seed's `host { hardware ethernet; fixed-address; }`).
+/// A fixed address for one client (ISC dhcpd's `host { hardware ethernet; fixed-address; }`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(
     feature = "serde",
@@ -110,7 +110,7 @@ impl Scope<'_> {
     }
 }
 
-/// Lease server settings (the seed's `subnet` declaration).
+/// Lease server settings (ISC dhcpd's `subnet` declaration).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ServerConfig {
@@ -378,6 +378,11 @@ impl LeaseServer {
     /// The policy.
     pub fn policy(&self) -> &Policy {
         &self.policy
+    }
+
+    /// The policy, to change in place (e.g. one machine's entry in [`Policy::hosts`]).
+    pub fn policy_mut(&mut self) -> &mut Policy {
+        &mut self.policy
     }
 
     /// Replaces the policy (e.g. on a configuration reload).
@@ -754,6 +759,9 @@ impl LeaseServer {
             Err((mac, reason)) => return self.ignore(mac, reason),
         };
         let mac = req.client_mac();
+        if self.policy.ignores(mac) {
+            return self.ignore(Some(mac), IgnoreReason::HostIgnored);
+        }
         let client = Client::of(&req);
         let port = dgram.local.port();
         if port != SERVER_PORT {

@@ -1,15 +1,21 @@
 //! The event loop: datagrams in, replies out, decisions logged, leases saved before any ACK.
 
+use std::collections::{BTreeMap, HashMap};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use pxe_dhcp::policy::Host;
 use pxe_dhcp::responder::{
     ClientKey, DhcpEvent, IgnoreReason, Lease, LeaseServer, LeaseState, PoolRange, ProxyConfig,
     ProxyResponder, ServerConfig,
 };
+use pxe_dhcp::wire::{MessageType, Repr};
+use pxe_proto::MacAddr;
 use pxe_proto::{Datagram, Destination, Instant, SansIo};
 use tokio::sync::watch;
+use tokio::task::JoinSet;
 
 use super::clock::Clock;
 use super::iface::{self, Interface};
@@ -18,6 +24,7 @@ use super::net::{Arrival, BoundSocket, DhcpSocket, InterfaceClaim};
 use super::pg;
 use super::store::{HeldElsewhere, LeaseStore};
 use super::{DEFAULT_LEASE_SECS, DhcpConfig, DhcpContext, arp};
+use crate::decide::{self, Client, DECIDE_TIMEOUT, Decide, Decision, HostContext, HostFiles};
 use crate::dhcp::DhcpMode;
 use crate::error::Error;
 use crate::events::{DhcpDecision, Event, Events, LeaseAction, LeaseEvent};
@@ -74,6 +81,7 @@ pub struct Bound {
     events: Events,
     updates: Option<watch::Receiver<DhcpConfig>>,
     http_port: Option<u16>,
+    deciding: Option<Deciding>,
 }
 
 impl std::fmt::Debug for Bound {
@@ -105,6 +113,7 @@ impl Bound {
             events: self.events,
             updates: self.updates,
             http_port: self.http_port,
+            deciding: self.deciding,
         })
     }
 
@@ -136,6 +145,23 @@ pub struct Driver {
     updates: Option<watch::Receiver<DhcpConfig>>,
     /// The HTTP port boot URLs name, for policies built on reload.
     http_port: Option<u16>,
+    /// Per-machine decisions, when a decider is set.
+    deciding: Option<Deciding>,
+}
+
+/// The state of asking a [`Decide`] implementation.
+struct Deciding {
+    decider: Arc<dyn Decide>,
+    ctx: HostContext,
+    files: HostFiles,
+    /// Machines with a static `[[host]]` entry: never asked about.
+    fixed: BTreeMap<MacAddr, Host>,
+    /// The host entries decided so far.
+    decided: BTreeMap<MacAddr, Host>,
+    /// Lookups under way.
+    lookups: JoinSet<(MacAddr, Decision)>,
+    /// Requests waiting for their machine's lookup.
+    held: HashMap<MacAddr, Vec<(Arrival, Vec<u8>)>>,
 }
 
 /// The interface to serve: `--interface`, else the one holding the TFTP address, else the
@@ -288,6 +314,15 @@ impl Driver {
             events: ctx.events.clone(),
             updates,
             http_port: ctx.http_listen.map(|a| a.port()),
+            deciding: ctx.decider.clone().map(|decider| Deciding {
+                decider,
+                ctx: ctx.hosts.clone(),
+                files: ctx.files.clone(),
+                fixed: config.hosts.clone(),
+                decided: BTreeMap::new(),
+                lookups: JoinSet::new(),
+                held: HashMap::new(),
+            }),
         })
     }
 
@@ -302,6 +337,14 @@ impl Driver {
             }
         };
         let rules = policy.rules.len();
+        let mut policy = policy;
+        if let Some(d) = &mut self.deciding {
+            d.fixed.clone_from(&config.hosts);
+            d.decided.retain(|mac, _| !config.hosts.contains_key(mac));
+            for (mac, host) in &d.decided {
+                policy.hosts.insert(*mac, host.clone());
+            }
+        }
         match &mut self.core {
             Core::Proxy(p) => p.set_policy(policy),
             Core::Server(s) => {
@@ -342,6 +385,7 @@ impl Driver {
             };
             let s4011 = self.s4011.as_ref();
             let updates = self.updates.as_mut();
+            let lookups = self.deciding.as_mut().map(|d| &mut d.lookups);
             tokio::select! {
                 changed = shutdown.changed() => {
                     if changed.is_err() {
@@ -358,6 +402,16 @@ impl Driver {
                         None => std::future::pending().await,
                     }
                 } => self.apply(&config),
+                done = async {
+                    match lookups {
+                        Some(l) if !l.is_empty() => l.join_next().await,
+                        _ => std::future::pending().await,
+                    }
+                } => {
+                    if let Some(Ok((mac, decision))) = done {
+                        self.decided(mac, &decision, &mut batch);
+                    }
+                }
                 r = self.s67.recv(&mut buf67) => {
                     backoff = r.is_err();
                     self.ingest(r, &buf67, &mut batch);
@@ -427,6 +481,15 @@ impl Driver {
         let Some(payload) = buf.get(..a.len) else {
             return;
         };
+        if let Some(mac) = self.needs_decision(payload) {
+            self.ask(mac, a, payload);
+            return;
+        }
+        self.feed(a, payload, batch);
+    }
+
+    /// Hands one datagram to the core and collects what it produced.
+    fn feed(&mut self, a: Arrival, payload: &[u8], batch: &mut Batch) {
         let dgram = Datagram::new(SocketAddr::V4(a.remote), SocketAddr::V4(a.local), payload);
         self.core.sans_io().handle_datagram(self.clock.now(), dgram);
         let ifindex = if a.ifindex == 0 {
@@ -435,6 +498,84 @@ impl Driver {
             a.ifindex
         };
         self.drain(ifindex, batch);
+    }
+
+    /// The machine to ask the decider about before the core sees `payload`: a network-boot
+    /// client's DISCOVER, REQUEST or INFORM, from a machine without a `[[host]]` entry.
+    fn needs_decision(&self, payload: &[u8]) -> Option<MacAddr> {
+        let d = self.deciding.as_ref()?;
+        let req = Repr::parse_bytes(payload).ok()?;
+        let asks = matches!(
+            req.message_type(),
+            Some(MessageType::Discover | MessageType::Request | MessageType::Inform)
+        );
+        let mac = req.client_mac();
+        let client = Client::from_request(&req);
+        let netboot = client.firmware != pxe_dhcp::pxe::Firmware::Other;
+        (asks && netboot && !d.fixed.contains_key(&mac)).then_some(mac)
+    }
+
+    /// Holds the request until the decider has answered for its machine.
+    fn ask(&mut self, mac: MacAddr, a: Arrival, payload: &[u8]) {
+        let Some(d) = self.deciding.as_mut() else {
+            return;
+        };
+        let held = d.held.entry(mac).or_default();
+        held.push((a, payload.to_vec()));
+        if held.len() > 1 {
+            return; // already asked
+        }
+        let Ok(req) = Repr::parse_bytes(payload) else {
+            return;
+        };
+        let client = Client::from_request(&req);
+        let decider = Arc::clone(&d.decider);
+        d.lookups.spawn(async move {
+            let decision =
+                match tokio::time::timeout(DECIDE_TIMEOUT, decider.decide(&client)).await {
+                    Ok(d) => d,
+                    Err(_) => {
+                        tracing::warn!(mac = %client.mac, "decider did not answer in time: the static rules answer");
+                        Decision::Default
+                    }
+                };
+            (client.mac, decision)
+        });
+    }
+
+    /// Makes `decision` machine `mac`'s host entry, then lets its held requests through.
+    fn decided(&mut self, mac: MacAddr, decision: &Decision, batch: &mut Batch) {
+        let Some(d) = self.deciding.as_mut() else {
+            return;
+        };
+        let held = d.held.remove(&mac).unwrap_or_default();
+        let entry = match decide::host_entry(mac, decision, &d.ctx, "decider") {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::warn!(%mac, error = %e, "decider's answer cannot be used: the static rules answer");
+                None
+            }
+        };
+        let policy = match &mut self.core {
+            Core::Proxy(p) => p.policy_mut(),
+            Core::Server(s) => s.policy_mut(),
+        };
+        match entry {
+            Some((host, files)) => {
+                tracing::debug!(%mac, decision = ?decision, "decider answered");
+                d.files.set(mac, files);
+                d.decided.insert(mac, host.clone());
+                policy.hosts.insert(mac, host);
+            }
+            None => {
+                d.files.remove(mac);
+                d.decided.remove(&mac);
+                policy.hosts.remove(&mac);
+            }
+        }
+        for (a, payload) in held {
+            self.feed(a, &payload, batch);
+        }
     }
 
     /// Group commit: takes every datagram already queued (up to [`MAX_BATCH`]) before the

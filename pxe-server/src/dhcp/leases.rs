@@ -93,7 +93,6 @@ struct Header {
 #[derive(Debug)]
 pub struct LeaseFile {
     path: PathBuf,
-    tmp: PathBuf,
     /// The journal, open for appending once loaded.
     journal: Option<File>,
     /// Lines in the journal (snapshot and changes).
@@ -124,12 +123,11 @@ impl LeaseFile {
                 lock: lock.clone(),
             }
         })?;
-        let tmp = with_suffix(path, ".tmp");
+        let tmp = crate::atomic::temp_path(path);
         // A temp file left by a crash mid-compaction was never renamed, so it is not the state.
         let _ = fs::remove_file(&tmp);
         Ok(LeaseFile {
             path: path.to_owned(),
-            tmp,
             journal: None,
             lines: 0,
             _lock: locked,
@@ -292,29 +290,17 @@ impl LeaseFile {
             path: self.path.clone(),
             source,
         };
-        let mut out = io::BufWriter::new(File::create(&self.tmp).map_err(io_err)?);
         let header = Header {
             format: FORMAT.to_owned(),
             snapshot: table.len(),
         };
-        let mut line = serde_json::to_vec(&header).map_err(|e| io_err(io::Error::other(e)))?;
-        line.push(b'\n');
-        out.write_all(&line).map_err(io_err)?;
+        let mut bytes = serde_json::to_vec(&header).map_err(|e| io_err(io::Error::other(e)))?;
+        bytes.push(b'\n');
         for l in table.iter() {
             let rec = Self::record(l, clock).map_err(|e| io_err(io::Error::other(e)))?;
-            out.write_all(&rec).map_err(io_err)?;
+            bytes.extend_from_slice(&rec);
         }
-        let f = out.into_inner().map_err(|e| io_err(e.into_error()))?;
-        f.sync_all().map_err(io_err)?;
-        drop(f);
-        fs::rename(&self.tmp, &self.path).map_err(io_err)?;
-        // The rename is only durable once the directory entry is.
-        let dir = self
-            .path
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        File::open(dir).and_then(|d| d.sync_all()).map_err(io_err)?;
+        crate::atomic::write_atomic(&self.path, &bytes, 0o644).map_err(io_err)?;
         let mut journal = OpenOptions::new()
             .append(true)
             .open(&self.path)

@@ -24,8 +24,8 @@ pub mod store;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
-use pxe_dhcp::policy::{Match, Policy, Rule, UefiChain};
-use pxe_dhcp::pxe::ArchKind;
+use pxe_dhcp::policy::{Policy, Rule, UefiChain};
+use pxe_proto::MacAddr;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
@@ -141,6 +141,10 @@ pub struct DhcpConfig {
     /// default) or `shim`, the signed shim → GRUB chain that machines with Secure Boot on
     /// accept (`pxe init` lays it out; [`pxe_dhcp::policy::UefiChain`]).
     pub uefi: UefiChain,
+    /// The host layer put before the rules: the top-level `[[host]]` entries, filled in by the
+    /// server ([`crate::decide::static_hosts`]), not read from the `[dhcp]` table.
+    #[serde(skip)]
+    pub hosts: std::collections::BTreeMap<MacAddr, pxe_dhcp::policy::Host>,
 }
 
 impl Default for DhcpConfig {
@@ -165,6 +169,7 @@ impl Default for DhcpConfig {
             rules: Vec::new(),
             default_rules: true,
             uefi: UefiChain::default(),
+            hosts: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -406,24 +411,21 @@ impl DhcpConfig {
                 r.name
             )));
         }
-        let mut policy = Policy {
-            rules: self.rules.clone(),
-            ..base.clone()
-        };
-        if self.default_rules {
-            let defaults = base.rules;
-            if let Some(clash) = self
-                .rules
-                .iter()
-                .find(|r| defaults.iter().any(|d| d.name == r.name))
-            {
+        let mut policy = if self.default_rules {
+            if let Some(clash) = base.name_clash(&self.rules) {
                 return Err(Error::Usage(format!(
                     "[[dhcp.rules]] \"{}\": a built-in default rule has this name (the defaults follow the configured rules); rename the rule, or set [dhcp] default_rules = false to use only the configured rules",
                     clash.name
                 )));
             }
-            policy.rules.extend(defaults);
-        }
+            Policy::layered(self.rules.clone(), base)
+        } else {
+            Policy {
+                rules: self.rules.clone(),
+                ..base
+            }
+        };
+        policy.hosts = self.hosts.clone();
         Ok(policy)
     }
 
@@ -437,53 +439,16 @@ impl DhcpConfig {
 }
 
 /// The files (relative to the root) the boot policy sends clients to when DHCP is on, each
-/// with the first rule naming it: `pxe doctor` checks they exist and are readable. With HTTP
-/// on (`http` = its port), `http://{http}/NAME` is our own HTTP server, so NAME counts too.
-///
-/// Rules after one that matches every client (an empty `match`, not `once`) are never reached,
-/// so their files are left out: a configured catch-all hides the defaults' files.
+/// with the first rule naming it ([`Policy::referenced_files`]): `pxe doctor` checks they exist
+/// and are readable. With HTTP on (`http` = its port), `http://{http}/NAME` is our own HTTP
+/// server, so NAME counts too.
 pub fn boot_files(config: &DhcpConfig, http: Option<u16>) -> Result<Vec<(String, String)>, Error> {
     if config.mode() == DhcpMode::Off {
         return Ok(Vec::new());
     }
-    let mut files: Vec<(String, String)> = Vec::new();
-    for r in config.policy_with_http(http)?.rules {
-        // A rule that boots a UEFI chain (and maybe a file for the others) may not catch all.
-        let catch_all = r.when == Match::default() && !r.once && r.uefi.is_none();
-        let mut named: Vec<&str> = Vec::new();
-        if let Some(chain) = r.uefi {
-            named.extend(
-                [ArchKind::X64Uefi, ArchKind::Arm64Uefi]
-                    .into_iter()
-                    .filter_map(|a| chain.boot_file(a)),
-            );
-        }
-        if !r.boot_file.is_empty() {
-            named.push(&r.boot_file);
-        }
-        for boot_file in named {
-            let local = match boot_file.strip_prefix("http://{http}/") {
-                Some(name) if http.is_some() => Some(name),
-                Some(_) => None,
-                None => Some(boot_file),
-            };
-            let Some(name) = local.filter(|f| !(f.contains("://") || f.contains('{'))) else {
-                continue;
-            };
-            let name = name.trim_start_matches('/');
-            // The signed chain's later files (GRUB, grub.cfg) are fetched by the chain itself.
-            let chain = UefiChain::files_after(name);
-            for f in core::iter::once(name).chain(chain.iter().copied().skip(1)) {
-                if !files.iter().any(|(g, _)| g == f) {
-                    files.push((f.to_owned(), r.name.clone()));
-                }
-            }
-        }
-        if catch_all {
-            break;
-        }
-    }
-    Ok(files)
+    Ok(config
+        .policy_with_http(http)?
+        .referenced_files(http.is_some()))
 }
 
 /// What the server knows that DHCP needs.
@@ -499,6 +464,12 @@ pub struct DhcpContext {
     /// New configurations to apply (`crate::Handle::reload`): the boot policy and the
     /// reservations are taken from each; the rest needs a restart.
     pub updates: Option<tokio::sync::watch::Receiver<DhcpConfig>>,
+    /// Asked per machine before the static rules ([`crate::decide`]).
+    pub decider: Option<std::sync::Arc<dyn crate::decide::Decide>>,
+    /// What decisions need to become policy entries.
+    pub hosts: crate::decide::HostContext,
+    /// Where the files of decisions go (served by TFTP and HTTP).
+    pub files: crate::decide::HostFiles,
 }
 
 /// Runs the DHCP service until `shutdown` becomes `true`, then saves the leases.

@@ -12,6 +12,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use super::body::{RequestLog, ResponseBody};
 use super::path::request_name;
 use super::range::RangeRequest;
+use crate::decide::HostFiles;
 use crate::events::{Events, TransferId};
 use crate::tftp::fs::{Data, Refusal, Root};
 
@@ -24,6 +25,7 @@ pub async fn handle(
     root: Arc<Root>,
     peer: SocketAddr,
     events: Events,
+    generated: HostFiles,
 ) -> Result<Response<ResponseBody>, Infallible> {
     let mut log = RequestLog {
         client: peer,
@@ -56,7 +58,12 @@ pub async fn handle(
         return Ok(text(StatusCode::NOT_FOUND, "Not Found", log));
     }
     // openat2 and fstat can block (a slow or network file system): off the async workers.
+    let generated = generated.get(&name);
     let opened = tokio::task::spawn_blocking(move || {
+        if let Some(bytes) = generated {
+            let size = bytes.len() as u64;
+            return Ok((Data::Static(bytes), size, None));
+        }
         root.open_read(&name).map(|(data, size)| {
             let modified = match &data {
                 Data::File(f) => f.metadata().and_then(|m| m.modified()).ok(),

@@ -29,6 +29,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
 use crate::config::HttpConfig;
+use crate::decide::HostFiles;
 use crate::error::Error;
 use crate::events::Events;
 use crate::tftp::fs::Root;
@@ -99,6 +100,7 @@ impl Bound {
         root: Root,
         max_connections: usize,
         events: Events,
+        generated: HostFiles,
     ) -> Result<Running, Error> {
         let listener = TcpListener::from_std(self.listener)
             .map_err(|e| Error::io("register the HTTP listener", e))?;
@@ -113,6 +115,7 @@ impl Bound {
             limit_rx,
             stop_rx,
             events,
+            generated,
         ));
         Ok(Running {
             local: self.local,
@@ -170,6 +173,7 @@ async fn accept_loop(
     mut limit: watch::Receiver<usize>,
     mut stop: watch::Receiver<bool>,
     events: Events,
+    generated: HostFiles,
 ) {
     let mut max_connections = *limit.borrow_and_update();
     let slots = Arc::new(Semaphore::new(max_connections));
@@ -216,10 +220,17 @@ async fn accept_loop(
         let _ = stream.set_nodelay(true);
         let root = Arc::clone(&root);
         let events = events.clone();
+        let generated = generated.clone();
         connections.spawn(async move {
             let _permit = permit;
             let service = service_fn(move |req| {
-                handler::handle(req, Arc::clone(&root), peer, events.clone())
+                handler::handle(
+                    req,
+                    Arc::clone(&root),
+                    peer,
+                    events.clone(),
+                    generated.clone(),
+                )
             });
             let mut builder = hyper::server::conn::http1::Builder::new();
             builder

@@ -466,6 +466,7 @@ fn log_summary(
         // client that gave up; one warning per packet of a flood would drown the log.
         Some(Outcome::Failed(e)) if !st.established => line!(debug, e, "request never answered"),
         Some(Outcome::Failed(e)) => line!(warn, e, "transfer failed"),
+        Some(other) => line!(warn, format!("{other:?}"), "transfer failed"),
         None => line!(warn, "unfinished", "transfer failed"),
     }
 }

@@ -217,6 +217,7 @@ impl Sim {
                 match ev {
                     ClientEvent::Negotiated(n) => negotiated = Some(n),
                     ClientEvent::Finished(o) => client_outcome = Some(o),
+                    _ => {}
                 }
             }
             while let Some(t) = server.poll_transmit(self.now, &mut buf) {

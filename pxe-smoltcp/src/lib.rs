@@ -1,5 +1,5 @@
-//! Running the TFTP server, and optionally a DHCP responder, on [smoltcp] UDP sockets: the
-//! driver for devices without an OS (feature `smoltcp`, `no_std` + `alloc`).
+//! `pxe-smoltcp`: the TFTP server, and optionally a DHCP responder, on [smoltcp] UDP sockets:
+//! the driver for devices without an OS (`no_std` + `alloc`).
 //!
 //! [`Driver`] owns its sockets in the caller's [`SocketSet`]: the TFTP listening port (69), a
 //! fixed pool of transfer ports (one [`Session`] each; a request finding every port taken is
@@ -23,7 +23,7 @@
 //! smoltcp's [`Interface::poll_at`] and the cores' deadlines.
 //!
 //! ```
-//! use pxe_tftp::smoltcp_driver::{Driver, DriverConfig, MemoryFiles};
+//! use pxe_smoltcp::{Driver, DriverConfig, MemoryFiles};
 //! use smoltcp::iface::{Config, Interface, SocketSet};
 //! use smoltcp::phy::{Loopback, Medium};
 //! use smoltcp::time::Instant;
@@ -50,6 +50,10 @@
 //! [`Driver::responder_mut`] after each poll (a lease server's state changes, boot decisions).
 //! A transmit that does not fit the socket's send buffer is dropped and counted in
 //! [`DriverStats::send_dropped`]; the core's retransmission timer recovers it.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![no_std]
+
+extern crate alloc;
 
 use alloc::collections::VecDeque;
 use alloc::string::String;
@@ -64,10 +68,10 @@ use smoltcp::phy::Device;
 use smoltcp::socket::udp;
 use smoltcp::wire::{IpAddress, IpEndpoint};
 
-use crate::path::{SanitizeOptions, sanitize};
-use crate::server::{FileInfo, RequestId, RequestKind, Server, ServerConfig};
-use crate::session::{Outcome, Session, SessionEvent, TransferStats};
-use crate::wire::ErrorCode;
+use pxe_tftp::{
+    ErrorCode, FileInfo, Outcome, RequestId, RequestKind, SanitizeOptions, Server, ServerConfig,
+    Session, SessionEvent, TransferStats, sanitize,
+};
 
 /// Where file bytes come from: flash, a RAM image, a generated menu.
 pub trait FileSource {
@@ -598,10 +602,15 @@ impl<F: FileSource, R: SansIo> Driver<F, R> {
         sent
     }
 
-    fn accept<'s>(&mut self, now: Instant, incoming: crate::Incoming, sockets: &mut SocketSet<'s>) {
+    fn accept<'s>(
+        &mut self,
+        now: Instant,
+        incoming: pxe_tftp::Incoming,
+        sockets: &mut SocketSet<'s>,
+    ) {
         let peer = incoming.peer();
         let refuse = |this: &mut Self,
-                      incoming: crate::Incoming,
+                      incoming: pxe_tftp::Incoming,
                       code,
                       msg: &str,
                       sockets: &mut SocketSet<'s>| {
@@ -719,6 +728,8 @@ impl<F: FileSource, R: SansIo> Driver<F, R> {
                             self.stats.events_dropped += 1;
                         }
                     }
+                    // Events a newer core adds: nothing for this driver to do.
+                    _ => {}
                 }
             }
             if !progress {

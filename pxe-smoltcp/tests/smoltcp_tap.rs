@@ -5,7 +5,6 @@
 //!
 //! Needs root (CI runs as root), `ip`, `curl` and `atftp` (`scripts/install-deps.sh`); it fails,
 //! never skips, when one is missing.
-#![cfg(feature = "smoltcp")]
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -53,7 +52,7 @@ impl Lab {
             String::from_utf8_lossy(&uid).trim(),
             "0",
             "smoltcp_tap needs root to create a network namespace and a TAP device \
-             (CI runs as root): sudo cargo test -p pxe-tftp --features smoltcp --test smoltcp_tap"
+             (CI runs as root): sudo cargo test -p pxe-smoltcp --test smoltcp_tap"
         );
         for tool in ["ip", "curl", "atftp"] {
             require(tool);
@@ -96,8 +95,7 @@ impl Drop for Lab {
     }
 }
 
-/// Whether `binary` is the example built with the smoltcp feature (without it, the example is
-/// a stub that only says how to build it).
+/// Whether `binary` is the example (it prints its usage when run without arguments).
 fn is_smoltcp_build(binary: &Path) -> bool {
     Command::new(binary)
         .output()
@@ -105,8 +103,7 @@ fn is_smoltcp_build(binary: &Path) -> bool {
 }
 
 /// The example binary cargo built beside this test (`cargo test` builds examples), or a fresh
-/// build of it in a separate target dir when only this test was selected (or the one beside it
-/// was built without the feature).
+/// build of it in a separate target dir when only this test was selected.
 fn example_binary() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let profile_dir = exe.parent().and_then(Path::parent).unwrap();
@@ -116,15 +113,7 @@ fn example_binary() -> PathBuf {
     }
     let target = profile_dir.join("smoltcp-tap-example");
     run(Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "-p",
-            "pxe-tftp",
-            "--features",
-            "smoltcp",
-            "--example",
-            "smoltcp_tap",
-        ])
+        .args(["build", "-p", "pxe-smoltcp", "--example", "smoltcp_tap"])
         .env("CARGO_TARGET_DIR", &target)
         .current_dir(env!("CARGO_MANIFEST_DIR")));
     let built = target.join("debug").join("examples").join("smoltcp_tap");

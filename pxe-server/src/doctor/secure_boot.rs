@@ -7,21 +7,28 @@
 //!   a GRUB from another release may be refused), and which versions those are.
 //! - The served `grub/grub.cfg` (wherever it came from) parses as GRUB reads what we render,
 //!   and every file it loads is in the tree ([`pxe_menu::lint_grub`]).
+//! - No `grub/x86_64-efi/grub.cfg` shadows `grub/grub.cfg` (see [`GRUB_CFG_SHADOW`]).
 
 use std::fs;
 use std::path::Path;
 use std::process::Command;
 
+use crate::config::Config;
+use crate::dhcp::DhcpMode;
 use pxe_dhcp::policy::{GRUB_X64, SHIM_X64, UefiChain};
 use pxe_menu::{GRUB_CFG, lint_grub};
-use pxe_server::config::Config;
-use pxe_server::dhcp::DhcpMode;
 
-use crate::doctor::{Report, Severity};
-use crate::init::SECURE_BOOT_FILES;
+use super::report::{Report, Severity};
+use crate::layout::SECURE_BOOT_FILES;
 
 /// The check's name in findings.
 const CHECK: &str = "secure-boot";
+
+/// The file Debian's signed network GRUB reads before [`GRUB_CFG`]: the config built into
+/// `grubnetx64.efi.signed` (grub2's `debian/build-efi-images`, its prefix `/grub`) runs
+/// `if [ -e $prefix/x86_64-efi/grub.cfg ]; then source $prefix/x86_64-efi/grub.cfg; else
+/// source $prefix/grub.cfg; fi`, so a file here wins over the rendered menu.
+const GRUB_CFG_SHADOW: &str = "grub/x86_64-efi/grub.cfg";
 
 /// Whether the policy sends any client to shim: `[dhcp] uefi = "shim"`, or a rule choosing
 /// that chain or naming shim's file.
@@ -69,7 +76,30 @@ pub fn check(root: &Path, sysroot: &Path, config: &Config, r: &mut Report) {
     if in_use {
         check_packages(root, sysroot, r);
     }
+    check_grub_cfg_shadow(root, r);
     check_grub_cfg(root, in_use, r);
+}
+
+/// Warns when [`GRUB_CFG_SHADOW`] is in the tree: GRUB would read it instead of [`GRUB_CFG`].
+fn check_grub_cfg_shadow(root: &Path, r: &mut Report) {
+    let shadow = root.join(GRUB_CFG_SHADOW);
+    if !shadow.is_file() {
+        return;
+    }
+    r.push(
+        Severity::Warning,
+        CHECK,
+        format!(
+            "{} shadows {}: Debian's signed network GRUB (grubnetx64.efi.signed) reads \
+             $prefix/x86_64-efi/grub.cfg when it exists and $prefix/grub.cfg only otherwise, \
+             so it never reads the menu `pxe menu render` writes; remove the stale file \
+             (rm {}), or, if it is the menu you mean to serve, move what it boots into \
+             menu.toml and render that",
+            shadow.display(),
+            root.join(GRUB_CFG).display(),
+            shadow.display()
+        ),
+    );
 }
 
 /// shim and GRUB in the root are the installed packages' files; says which versions.
@@ -202,6 +232,26 @@ mod tests {
         let mut r = Report::default();
         check(tmp.path(), Path::new("/"), &Config::default(), &mut r);
         assert!(r.findings.is_empty(), "{}", messages(&r));
+    }
+
+    #[test]
+    fn a_grub_cfg_for_the_platform_shadows_the_rendered_one() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let c = config("[dhcp]\nmode = \"proxy\"\nuefi = \"shim\"\n");
+        let mut r = Report::default();
+        check(tmp.path(), Path::new("/"), &c, &mut r);
+        assert!(!messages(&r).contains("shadows"), "{}", messages(&r));
+        fs::create_dir_all(tmp.path().join("grub/x86_64-efi")).expect("mkdir");
+        fs::write(tmp.path().join(GRUB_CFG_SHADOW), "set default=0\n").expect("write");
+        let mut r = Report::default();
+        check(tmp.path(), Path::new("/"), &c, &mut r);
+        let text = messages(&r);
+        assert!(
+            text.contains("WARNING")
+                && text.contains("grub/x86_64-efi/grub.cfg shadows")
+                && text.contains("rm "),
+            "{text}"
+        );
     }
 
     #[test]

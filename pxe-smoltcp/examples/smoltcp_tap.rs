@@ -1,19 +1,18 @@
-//! Serves a directory over TFTP from a smoltcp stack on a Linux TAP device: the
-//! [`smoltcp_driver`](pxe_tftp::smoltcp_driver) as an embedded device would run it, with std
+//! Serves a directory over TFTP from a smoltcp stack on a Linux TAP device:
+//! the [`pxe_smoltcp`] driver as an embedded device would run it, with std
 //! only for the TAP device, the clock and the files. Needs root (or CAP_NET_ADMIN).
 //!
 //! ```text
 //! ip tuntap add dev tap0 mode tap
 //! ip addr add 10.99.0.1/24 dev tap0
 //! ip link set tap0 up
-//! cargo run -p pxe-tftp --features smoltcp --example smoltcp_tap -- tap0 10.99.0.2/24 /srv/tftp
+//! cargo run -p pxe-smoltcp --example smoltcp_tap -- tap0 10.99.0.2/24 /srv/tftp
 //! curl -o pxelinux.0 tftp://10.99.0.2/pxelinux.0
 //! ```
 //!
 //! `--max-transfers N` exits after N finished transfers (tests use it as a safety net). Prints
 //! `listening on IP:69` once the interface is up, then one line per driver event.
 
-#[cfg(feature = "smoltcp")]
 fn main() {
     if let Err(e) = tap::main() {
         eprintln!("smoltcp_tap: {e}");
@@ -21,13 +20,6 @@ fn main() {
     }
 }
 
-#[cfg(not(feature = "smoltcp"))]
-fn main() {
-    eprintln!("smoltcp_tap: build with --features smoltcp");
-    std::process::exit(2);
-}
-
-#[cfg(feature = "smoltcp")]
 mod tap {
     use std::fs::File;
     use std::io::{ErrorKind, Write};
@@ -35,8 +27,8 @@ mod tap {
     use std::os::unix::io::AsRawFd;
     use std::path::PathBuf;
 
+    use pxe_smoltcp::{Driver, DriverConfig, DriverEvent, FileSource};
     use pxe_tftp::ErrorCode;
-    use pxe_tftp::smoltcp_driver::{Driver, DriverConfig, DriverEvent, FileSource};
     use smoltcp::iface::{Config, Interface, SocketSet};
     use smoltcp::phy::{Medium, TunTapInterface, wait};
     use smoltcp::time::{Duration, Instant};

@@ -7,7 +7,6 @@
 //!   over Ethernet with ARP: concurrent downloads, pool exhaustion ("busy"), a missing file, a
 //!   `..` name, and a `SansIo` responder on port 67 fed and drained by the driver; and a lossy
 //!   cable (every 9th frame dropped) that retransmission repairs, bit-exact.
-#![cfg(feature = "smoltcp")]
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -15,7 +14,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::rc::Rc;
 
 use pxe_proto::{Datagram, Destination, SansIo, Transmit};
-use pxe_tftp::smoltcp_driver::{Driver, DriverConfig, DriverEvent, MemoryFiles, to_core_instant};
+use pxe_smoltcp::{Driver, DriverConfig, DriverEvent, MemoryFiles, to_core_instant};
 use pxe_tftp::{Client, ClientConfig, ClientEvent, ErrorCode, Outcome, TransferError};
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
 use smoltcp::phy::{self, Device, DeviceCapabilities, Loopback, Medium};
