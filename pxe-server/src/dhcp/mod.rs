@@ -91,7 +91,8 @@ pub struct DhcpConfig {
     pub interface: Option<String>,
     /// The lease pool (server mode).
     pub range: Option<DhcpRange>,
-    /// The lease file (server mode); default [`DEFAULT_LEASES`].
+    /// The lease file (server mode), or a `postgresql://` URL of a lease database shared with
+    /// other servers ([`pg`]); default [`DEFAULT_LEASES`].
     pub leases: Option<PathBuf>,
     /// Subnet mask to hand out; default: the interface's.
     pub netmask: Option<Ipv4Addr>,
@@ -199,7 +200,7 @@ pub struct DhcpOverrides {
     pub interface: Option<String>,
     /// Lease pool for the server mode.
     pub range: Option<DhcpRange>,
-    /// Lease database file for the server mode.
+    /// Lease file, or `postgresql://` URL of a shared lease database, for the server mode.
     pub leases: Option<PathBuf>,
 }
 
