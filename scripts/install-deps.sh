@@ -31,6 +31,9 @@
 #   man-db, adduser              the .deb install test (scripts/deb.sh): `man -w pxe`, the postinst
 #   shim-signed,                 the signed UEFI Secure Boot chain `pxe init` lays out: shim
 #   grub-efi-amd64-signed        (shimx64.efi.signed) and the netboot GRUB (grubnetx64.efi.signed)
+#   postgresql                   a real PostgreSQL (initdb, postgres) that two `pxe serve` share as
+#                                their lease store (tests/dhcp_postgres.rs); run by the test as
+#                                user postgres on a temporary directory, its service stopped
 #   busybox-static, xorriso,     the real OS the firmware tests boot (tests/support/os_image.rs):
 #   isolinux                     a busybox initramfs, and an isolinux ISO of it
 #
@@ -53,10 +56,10 @@ PACKAGES=(
   pxelinux syslinux-common ipxe debian-installer-12-netboot-amd64
   shim-signed grub-efi-amd64-signed busybox-static xorriso isolinux
   libwrap0 libpcre2-8-0
-  systemd python3-prometheus-client chromium man-db adduser
+  systemd python3-prometheus-client chromium man-db adduser postgresql
 )
 # Daemons some of these packages would start on a normal (systemd or sysv) Debian machine.
-SERVICES=(tftpd-hpa dnsmasq atftpd isc-dhcp-relay radvd)
+SERVICES=(tftpd-hpa dnsmasq atftpd isc-dhcp-relay radvd postgresql)
 
 if [ "$(id -u)" != 0 ]; then
   echo "install-deps.sh: run as root (it uses apt-get)" >&2
@@ -153,5 +156,7 @@ for f in /usr/bin/curl /usr/bin/atftp /usr/bin/tftp /usr/sbin/in.tftpd /usr/sbin
          /bin/busybox /usr/bin/xorriso /usr/lib/ISOLINUX/isolinux.bin; do
   [ -e "$f" ] || { echo "install-deps.sh: missing after install: $f" >&2; exit 1; }
 done
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null \
+  || { echo "install-deps.sh: missing after install: /usr/lib/postgresql/*/bin/initdb" >&2; exit 1; }
 ms=$(( (t1 - t0) / 1000000 ))
 printf 'install-deps.sh: done in %d.%03d s\n' $((ms / 1000)) $((ms % 1000))

@@ -99,8 +99,9 @@ pub struct DhcpFlags {
     /// Lease pool for `--dhcp server`.
     #[arg(long, value_name = "FIRST,LAST")]
     pub dhcp_range: Option<DhcpRange>,
-    /// Lease database file for `--dhcp server`.
-    #[arg(long, value_name = "FILE")]
+    /// Lease file for `--dhcp server`, or a `postgresql://` URL of a lease database shared
+    /// with other servers.
+    #[arg(long, value_name = "FILE|URL")]
     pub leases: Option<PathBuf>,
     /// DHCPv6 mode; never on unless asked for. Boot URLs name the interface's global IPv6
     /// address; the boot policy is `[dhcp]`'s.

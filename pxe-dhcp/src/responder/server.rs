@@ -355,6 +355,21 @@ impl LeaseServer {
         &self.leases
     }
 
+    /// Marks `ip` as held by another server until `until`: a lease store shared by several
+    /// servers refused this server's claim on it. Like a DHCPDECLINE (RFC 2131 §4.3.3) the
+    /// address is then held by nobody here, so it is neither offered nor ACKed, and the client
+    /// this server had chosen it for is offered another one when it asks again. No
+    /// [`DhcpEvent::Lease`] is raised: the store already holds the other server's record.
+    pub fn hold_elsewhere(&mut self, ip: Ipv4Addr, until: Instant) {
+        self.leases.put(Lease {
+            ip,
+            mac: None,
+            client_id: None,
+            state: LeaseState::Declined,
+            expires: until,
+        });
+    }
+
     /// The settings.
     pub fn config(&self) -> &ServerConfig {
         &self.cfg
@@ -1146,6 +1161,30 @@ mod tests {
             .filter(|l| l.is_active(now))
             .map(|l| (l.ip, l.mac, l.client_id.clone()))
             .collect()
+    }
+
+    #[test]
+    fn an_address_held_by_another_server_is_neither_acked_nor_offered() {
+        let mut s = server();
+        let ip = discover(&mut s, T, MAC, None);
+        // A shared lease store gave `ip` to another server's client meanwhile.
+        let until = Instant::from_secs(2000);
+        s.hold_elsewhere(ip, until);
+        let (out, events) = send(&mut s, T, &request(MAC, None, ip, "selecting"));
+        assert!(
+            out.iter()
+                .all(|r| r.message_type() != Some(MessageType::Ack)),
+            "{out:?}"
+        );
+        assert!(
+            !events
+                .iter()
+                .any(|e| matches!(e, DhcpEvent::Lease(c) if c.state == LeaseState::Bound)),
+            "{events:?}"
+        );
+        assert_ne!(discover(&mut s, T, MAC, None), ip);
+        // When the other server's hold ends the address is free again.
+        assert!(s.leases().get(ip).is_some_and(|l| !l.is_active(until)));
     }
 
     #[test]

@@ -21,6 +21,8 @@ use super::clock::Clock;
 use super::iface::{self, Interface};
 use super::leases::LeaseFile;
 use super::net::{Arrival, BoundSocket, DhcpSocket, InterfaceClaim};
+use super::pg;
+use super::store::{HeldElsewhere, LeaseStore};
 use super::{DEFAULT_LEASE_SECS, DhcpConfig, DhcpContext, arp};
 use crate::decide::{self, Client, DECIDE_TIMEOUT, Decide, Decision, HostContext, HostFiles};
 use crate::dhcp::DhcpMode;
@@ -44,13 +46,6 @@ struct Batch {
     /// Payload, transmit and arrival interface of each reply.
     out: Vec<(Vec<u8>, pxe_proto::Transmit, u32)>,
 }
-
-/// Compact the journal when it has this many lines more than the table has records (and more
-/// than [`COMPACT_FACTOR`] times as many): Kea's lease file cleanup runs hourly; by size here,
-/// so a boot storm is not slowed by a rewrite and a quiet server rarely rewrites at all.
-const COMPACT_SLACK: usize = 100_000;
-/// See [`COMPACT_SLACK`].
-const COMPACT_FACTOR: usize = 4;
 
 enum Core {
     Proxy(Box<ProxyResponder>),
@@ -81,7 +76,7 @@ pub struct Bound {
     iface: Interface,
     s67: BoundSocket,
     s4011: Option<BoundSocket>,
-    leases: Option<LeaseFile>,
+    leases: Option<Box<dyn LeaseStore>>,
     clock: Clock,
     events: Events,
     updates: Option<watch::Receiver<DhcpConfig>>,
@@ -122,19 +117,10 @@ impl Bound {
         })
     }
 
-    /// The directory of the lease file (lease server only).
+    /// The directory the lease store writes in (lease server with a local store only).
     #[must_use]
     pub fn lease_dir(&self) -> Option<&std::path::Path> {
-        self.leases
-            .as_ref()
-            .map(|l| l.path().parent().unwrap_or(std::path::Path::new(".")))
-            .map(|d| {
-                if d.as_os_str().is_empty() {
-                    std::path::Path::new(".")
-                } else {
-                    d
-                }
-            })
+        self.leases.as_ref().and_then(|l| l.dir())
     }
 
     /// Whether replies need `CAP_NET_ADMIN` (the lease server writes neighbour-table entries,
@@ -153,7 +139,7 @@ pub struct Driver {
     iface: Interface,
     s67: DhcpSocket,
     s4011: Option<DhcpSocket>,
-    leases: Option<LeaseFile>,
+    leases: Option<Box<dyn LeaseStore>>,
     clock: Clock,
     events: Events,
     updates: Option<watch::Receiver<DhcpConfig>>,
@@ -277,14 +263,19 @@ impl Driver {
                 cfg.max_clients_per_mac = config.max_clients_per_mac;
                 cfg.authoritative = config.authoritative;
                 let path: PathBuf = config.leases_path();
-                let mut file = LeaseFile::open(&path).map_err(|e| Error::Dhcp(e.to_string()))?;
-                let table = file.load(&clock).map_err(|e| Error::Dhcp(e.to_string()))?;
+                let mut store: Box<dyn LeaseStore> = match path.to_str().filter(|p| pg::is_url(p)) {
+                    Some(url) => Box::new(pg::PgStore::new(url, iface.addr)),
+                    None => {
+                        Box::new(LeaseFile::open(&path).map_err(|e| Error::Dhcp(e.to_string()))?)
+                    }
+                };
+                let table = store.load(&clock).map_err(|e| Error::Dhcp(e.to_string()))?;
                 tracing::info!(
                     leases = table.len(),
-                    file = %path.display(),
+                    file = %store.describe(),
                     "DHCP lease file opened"
                 );
-                leases = Some(file);
+                leases = Some(store);
                 Core::Server(Box::new(LeaseServer::with_leases(cfg, policy, table)))
             }
         };
@@ -380,6 +371,8 @@ impl Driver {
         let mut buf4011 = vec![0u8; BUF];
         let mut batch = Batch::default();
         let mut backoff = false;
+        let refresh_every = self.leases.as_ref().and_then(|l| l.refresh_interval());
+        let mut next_refresh = refresh_every.map(|d| tokio::time::Instant::now() + d);
         loop {
             if *shutdown.borrow() {
                 break;
@@ -438,6 +431,15 @@ impl Driver {
                     self.core.sans_io().handle_timeout(self.clock.now());
                     self.drain(self.iface.index, &mut batch);
                 }
+                () = async {
+                    match next_refresh {
+                        Some(at) => tokio::time::sleep_until(at).await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    next_refresh = refresh_every.map(|d| tokio::time::Instant::now() + d);
+                    self.refresh().await;
+                }
             }
             self.commit(&mut batch).await;
             if std::mem::take(&mut backoff) {
@@ -445,10 +447,11 @@ impl Driver {
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
         }
-        if let (Some(file), Core::Server(s)) = (self.leases.as_mut(), &self.core) {
-            file.compact(s.leases(), &self.clock)
+        if let (Some(store), Core::Server(s)) = (self.leases.as_mut(), &self.core) {
+            store
+                .close(s.leases(), &self.clock)
                 .map_err(|e| Error::Dhcp(e.to_string()))?;
-            tracing::info!(leases = s.leases().len(), file = %file.path().display(), "DHCP leases saved");
+            tracing::info!(leases = s.leases().len(), file = %store.describe(), "DHCP leases saved");
         }
         let st = match &self.core {
             Core::Proxy(p) => p.stats(),
@@ -639,36 +642,50 @@ impl Driver {
         }
     }
 
-    /// Journals the batch's lease changes (one `fdatasync`), then sends its replies: a client
-    /// is never ACKed an address the lease file does not hold yet. If the write fails, the
-    /// replies are dropped (the clients retry) and the changes kept for the next commit.
-    async fn commit(&mut self, batch: &mut Batch) {
-        let mut persisted = true;
-        if let (Some(file), Core::Server(s)) = (self.leases.as_mut(), &self.core) {
-            match file.append(&batch.changes, &self.clock) {
-                Ok(()) => batch.changes.clear(),
-                Err(e) => {
-                    persisted = false;
-                    tracing::error!(error = %e, "DHCP lease file not written: replies withheld, the client will retry");
-                }
-            }
-            let live = s.leases().len();
-            if persisted && file.lines() > (live * COMPACT_FACTOR).max(live + COMPACT_SLACK) {
-                let t0 = std::time::Instant::now();
-                match file.compact(s.leases(), &self.clock) {
-                    Ok(()) => tracing::info!(
-                        leases = live,
-                        ms = t0.elapsed().as_millis(),
-                        "DHCP lease journal compacted"
-                    ),
-                    Err(e) => {
-                        tracing::error!(error = %e, "DHCP lease journal not compacted; appending on")
+    /// Tells the core which addresses other servers sharing the lease store took or freed.
+    async fn refresh(&mut self) {
+        if let (Some(store), Core::Server(s)) = (self.leases.as_mut(), &mut self.core) {
+            match store.refresh(&self.clock).await {
+                Ok(held) => {
+                    for h in held {
+                        s.hold_elsewhere(h.ip, h.until);
                     }
                 }
+                Err(e) => tracing::warn!(error = %e, "DHCP lease store not refreshed"),
+            }
+        }
+    }
+
+    /// Commits the batch's lease changes to the store (one `fdatasync` for the journal), then
+    /// sends its replies: a client is never ACKed an address the store does not hold yet. If
+    /// the commit fails, the replies are dropped (the clients retry) and the changes kept for
+    /// the next commit. Addresses a shared store gives to another server are marked taken in
+    /// the core, and the replies naming them are withheld: that client asks again and is
+    /// offered another address.
+    async fn commit(&mut self, batch: &mut Batch) {
+        let mut persisted = true;
+        let mut elsewhere: Vec<HeldElsewhere> = Vec::new();
+        if let (Some(store), Core::Server(s)) = (self.leases.as_mut(), &mut self.core) {
+            match store.commit(&batch.changes, &self.clock).await {
+                Ok(held) => {
+                    batch.changes.clear();
+                    elsewhere = held;
+                }
+                Err(e) => {
+                    persisted = false;
+                    tracing::error!(error = %e, "DHCP lease store not written: replies withheld, the client will retry");
+                }
+            }
+            for h in &elsewhere {
+                tracing::warn!(ip = %h.ip, "DHCP address held by another server sharing the lease store: reply withheld, address marked taken");
+                s.hold_elsewhere(h.ip, h.until);
+            }
+            if persisted {
+                store.maintain(s.leases(), &self.clock);
             }
         }
         for (payload, t, ifindex) in std::mem::take(&mut batch.out) {
-            if !persisted {
+            if !persisted || elsewhere.iter().any(|h| yiaddr(&payload) == Some(h.ip)) {
                 continue;
             }
             let sock = match (t.local.map(|l| l.port()), self.s4011.as_ref()) {
@@ -831,4 +848,11 @@ fn log_event(ev: &DhcpEvent, clock: &Clock) {
         } => tracing::info!(%mac, %requested, message, "DHCP NAK"),
         other => tracing::info!(event = ?other, "DHCP event"),
     }
+}
+
+/// The address a reply offers or acknowledges (`yiaddr`, RFC 2131 §2), if it parses.
+fn yiaddr(payload: &[u8]) -> Option<Ipv4Addr> {
+    pxe_dhcp::wire::Packet::new_checked(payload)
+        .ok()
+        .map(|p| p.yiaddr())
 }

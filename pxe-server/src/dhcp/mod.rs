@@ -6,8 +6,8 @@
 //! - binds UDP 67 (and 4011 in proxy mode) with `SO_BINDTODEVICE`, `SO_BROADCAST` and
 //!   `IP_PKTINFO` ([`net`]), and sends each reply where the core says (unicast, broadcast on the
 //!   arrival interface, or to a hardware address after a neighbour-table entry, [`arp`]);
-//! - persists the lease server's state atomically after every change and restores it on start
-//!   ([`leases`]);
+//! - persists the lease server's state through a [`store::LeaseStore`] before any reply that
+//!   depends on it, and restores it on start (the append-only journal, [`leases`]);
 //! - logs one line per DHCP decision with its reason.
 
 pub mod arp;
@@ -18,6 +18,8 @@ pub use self::driver::{Bound, Driver};
 pub mod iface;
 pub mod leases;
 pub mod net;
+pub mod pg;
+pub mod store;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -89,7 +91,8 @@ pub struct DhcpConfig {
     pub interface: Option<String>,
     /// The lease pool (server mode).
     pub range: Option<DhcpRange>,
-    /// The lease file (server mode); default [`DEFAULT_LEASES`].
+    /// The lease file (server mode), or a `postgresql://` URL of a lease database shared with
+    /// other servers ([`pg`]); default [`DEFAULT_LEASES`].
     pub leases: Option<PathBuf>,
     /// Subnet mask to hand out; default: the interface's.
     pub netmask: Option<Ipv4Addr>,
@@ -197,7 +200,7 @@ pub struct DhcpOverrides {
     pub interface: Option<String>,
     /// Lease pool for the server mode.
     pub range: Option<DhcpRange>,
-    /// Lease database file for the server mode.
+    /// Lease file, or `postgresql://` URL of a shared lease database, for the server mode.
     pub leases: Option<PathBuf>,
 }
 
