@@ -97,23 +97,38 @@ fn boot_file(ns: &str, xid: u32) -> String {
     })
 }
 
-/// A lock-step RFC 1350 download (512-byte blocks); returns the bytes.
+/// A lock-step RFC 1350 download (512-byte blocks); returns the bytes. Like tftp-hpa and PXE
+/// ROMs it sends the RRQ again (every second, five times) until the first DATA arrives: the
+/// server drops requests over its per-source handshake budget and serves the retransmission.
 fn download(name: &str) -> Result<Vec<u8>, String> {
     let s = UdpSocket::bind(SocketAddrV4::new(CLIENT, 0)).map_err(|e| e.to_string())?;
-    s.set_read_timeout(Some(Duration::from_secs(5)))
-        .map_err(|e| e.to_string())?;
     let mut rrq = vec![0, 1];
     rrq.extend_from_slice(name.as_bytes());
     rrq.extend_from_slice(b"\0octet\0");
-    s.send_to(&rrq, SocketAddrV4::new(SERVER, 69))
-        .map_err(|e| e.to_string())?;
     let mut out = Vec::new();
     let mut buf = [0u8; 600];
     let mut expect: u16 = 1;
+    let mut first = None;
+    for _ in 0..5 {
+        s.send_to(&rrq, SocketAddrV4::new(SERVER, 69))
+            .map_err(|e| e.to_string())?;
+        s.set_read_timeout(Some(Duration::from_secs(1)))
+            .map_err(|e| e.to_string())?;
+        if let Ok(got) = s.recv_from(&mut buf) {
+            first = Some(got);
+            break;
+        }
+    }
+    let mut next = Some(first.ok_or_else(|| "block 1: no answer to 5 RRQs".to_owned())?);
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .map_err(|e| e.to_string())?;
     loop {
-        let (n, from) = s
-            .recv_from(&mut buf)
-            .map_err(|e| format!("block {expect}: {e}"))?;
+        let (n, from) = match next.take() {
+            Some(got) => got,
+            None => s
+                .recv_from(&mut buf)
+                .map_err(|e| format!("block {expect}: {e}"))?,
+        };
         match buf[..2] {
             [0, 3] if n >= 4 => {
                 let block = u16::from_be_bytes([buf[2], buf[3]]);
