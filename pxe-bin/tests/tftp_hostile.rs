@@ -158,24 +158,22 @@ fn an_unanswered_request_gets_two_datagrams() {
     s.send_to(&request, server.addr).expect("send");
     let mut buf = [0u8; 2048];
     let (mut packets, mut bytes) = (0, 0);
-    let start = Instant::now();
-    // The handshake timeout is 5 s; listen a little longer.
-    while start.elapsed() < Duration::from_secs(7) {
-        if let Some((n, _)) = recv(&s, &mut buf) {
-            packets += 1;
-            bytes += n;
-        }
+    // DATA 1 and its one retransmission come within seconds; then quiet until the handshake
+    // gives up (30 s). Whatever came meanwhile waits in the socket's buffer.
+    assert!(
+        server.wait_log("request never answered", Duration::from_secs(45)),
+        "{}",
+        server.log()
+    );
+    while let Some((n, _)) = recv(&s, &mut buf) {
+        packets += 1;
+        bytes += n;
     }
     assert_eq!((packets, bytes), (2, 2 * 516), "{}", server.log());
     let amplification = bytes as f64 / request.len() as f64;
     eprintln!(
         "unanswered {}-byte RRQ: {packets} datagrams, {bytes} bytes ({amplification:.1}x)",
         request.len()
-    );
-    assert!(
-        server.wait_log("request never answered", T),
-        "{}",
-        server.log()
     );
     assert!(!server.log().contains("result=ok"), "{}", server.log());
 }
@@ -309,11 +307,9 @@ fn random_input_loss_never_costs_a_download() {
             LossClient::TftpHpa,
             LossClient::PxeGet,
         ] {
-            // Known failures at 20 % loss, not covered here until fixed: atftp 0.8 in lock-step
-            // hangs now and then (it keeps retrying without a reply the server can match), and
-            // tftp-hpa times out when DATA 1 and its retransmission are both lost: the RRQs it
-            // repeats after the server gave the handshake up get no new transfer.
-            if rate == 20 && matches!(client, LossClient::Atftp(1) | LossClient::TftpHpa) {
+            // Known failure at 20 % loss, not covered here until fixed: atftp 0.8 in lock-step
+            // hangs now and then (it keeps retrying without a reply the server can match).
+            if rate == 20 && matches!(client, LossClient::Atftp(1)) {
                 continue;
             }
             for run_no in 0..runs {

@@ -84,9 +84,13 @@ pub struct ServerConfig {
     /// the timer, see [`Session`]). Keeps what an unanswered, possibly spoofed, request makes
     /// the server send small: one or two packets, where tftpd-hpa sends six.
     pub handshake_retries: u32,
-    /// How long a handshake waits for the client at most (default 10 s, two retransmission
-    /// periods of atftp and tftp-hpa): after its retransmissions the session goes quiet but
-    /// still answers the client's own retransmission (its ACK, or its request again) until then.
+    /// How long a handshake waits for the client at most (default 30 s): after its
+    /// retransmissions the session goes quiet but still answers the client's own
+    /// retransmission (its ACK, or its request again) until then. A client that got DATA 1
+    /// but whose ACKs are lost only ever sends its ACK to the transfer's port, never its
+    /// request again, so this outlasts the clients' own patience: tftp-hpa resends every 5 s
+    /// and gives up after 25 s without a new block (tftp/tftp.c `recvfile`, `timer`). Waiting
+    /// costs no datagrams, and the handshake budget bounds how many wait.
     pub handshake_timeout: Duration,
 }
 
@@ -110,7 +114,7 @@ impl Default for ServerConfig {
             max_handshakes_per_source: 16,
             eviction_age: Duration::from_secs(1),
             handshake_retries: 1,
-            handshake_timeout: Duration::from_secs(10),
+            handshake_timeout: Duration::from_secs(30),
         }
     }
 }

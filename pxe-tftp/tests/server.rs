@@ -1053,7 +1053,7 @@ fn an_unanswered_request_gets_two_packets_then_quiet_then_timeout() {
         sent += drain(&mut s, deadline).len();
     }
     assert_eq!(sent, 2, "DATA 1 and one retransmission");
-    assert_eq!(last, t(10_000), "the handshake timeout");
+    assert_eq!(last, t(30_000), "the handshake timeout");
     assert_eq!(
         s.outcome(),
         Some(&Outcome::Failed(TransferError::TimedOut { retries: 1 }))
@@ -1129,4 +1129,147 @@ fn blksize_for_mtu_leaves_room_for_the_headers() {
     assert_eq!(pxe_tftp::blksize_for_mtu(1500, true), 1448);
     assert_eq!(pxe_tftp::blksize_for_mtu(65536, false), 65464);
     assert_eq!(pxe_tftp::blksize_for_mtu(300, false), 512);
+}
+
+/// A lock-step download by tftp-hpa's `tftp` client (tftp-hpa 5.2 tftp/tftp.c `recvfile` and
+/// `timer`) through the server's request table and session, driven as the driver does, with
+/// packets delivered at once or lost. The client sends its request and then the ACK of the
+/// last block it has; every 5 s without a new block it sends that packet again, to the
+/// listening port while it has no block and to the transfer's port after, and gives up after
+/// 25 s without one. A DATA it already has makes it send its ACK again.
+/// `lost_to_client`/`lost_to_server` list which datagrams (counted per direction from 0) are
+/// lost. Returns whether the download completed; the server's datagrams are counted in
+/// `sent`.
+fn tftp_hpa_download(lost_to_client: &[usize], lost_to_server: &[usize], sent: &mut usize) -> bool {
+    const RRQ: &[u8] = b"\0\x01f.bin\0octet\0";
+    const REXMT: u64 = 5000;
+    const MAX_TIMEOUT: u64 = 25_000;
+    let file: Vec<u8> = (0..1500u32).map(|i| i as u8).collect();
+    let mut server = Server::new(ServerConfig::default());
+    let mut session: Option<(pxe_tftp::RequestId, Session)> = None;
+    let (mut to_client, mut to_server) = (0usize, 0usize);
+    let mut have: u16 = 0;
+    let mut received: Vec<u8> = Vec::new();
+    // The client's last packet, its retransmission timer and its accumulated timeout.
+    let mut pending = RRQ.to_vec();
+    let mut timer = REXMT;
+    let mut waited = 0;
+    let mut now = 0;
+    let mut outbox: Vec<Vec<u8>> = vec![pending.clone()];
+    loop {
+        // The client's packets, lost or handed to the listener (no block yet) or the session.
+        for packet in std::mem::take(&mut outbox) {
+            let lost = lost_to_server.contains(&to_server);
+            to_server += 1;
+            if lost {
+                continue;
+            }
+            if have == 0 && packet == RRQ {
+                server.handle_datagram(t(now), Datagram::new(addr(CLIENT), addr(SERVER), &packet));
+                if let Some(inc) = server.poll_event() {
+                    assert!(session.is_none(), "one session at a time");
+                    let id = inc.id();
+                    session = Some((id, inc.accept(t(now), FileInfo { size: Some(1500) })));
+                }
+                while let Some(id) = server.poll_repeated() {
+                    if let Some((sid, s)) = session.as_mut()
+                        && *sid == id
+                    {
+                        s.handle_repeat(t(now));
+                    }
+                }
+            } else if let Some((_, s)) = session.as_mut() {
+                from_client(s, t(now), &packet);
+            }
+        }
+        // The session's packets, lost or taken by the client.
+        if let Some((id, s)) = session.as_mut() {
+            if feed(s, &file).contains(&SessionEvent::Established) {
+                server.established(*id);
+            }
+            for (_, packet) in drain(s, t(now)) {
+                *sent += 1;
+                let lost = lost_to_client.contains(&to_client);
+                to_client += 1;
+                if lost {
+                    continue;
+                }
+                let (block, len) = data_block(&packet);
+                if block == have + 1 {
+                    have = block;
+                    received.extend_from_slice(&packet[4..]);
+                    pending = ack(block).to_vec();
+                    waited = 0;
+                    if len < 512 {
+                        assert_eq!(received, file);
+                        return true;
+                    }
+                } else if block != have {
+                    continue;
+                }
+                outbox.push(pending.clone());
+                timer = now + REXMT;
+            }
+            if s.is_finished() {
+                server.finished(*id);
+                session = None;
+            }
+        }
+        if !outbox.is_empty() {
+            continue;
+        }
+        // The next event: the client's timer or the session's.
+        let session_timer = session
+            .as_ref()
+            .and_then(|(_, s)| s.poll_timeout())
+            .map(Instant::as_millis);
+        match session_timer {
+            Some(d) if d < timer => {
+                now = d;
+                session.as_mut().expect("a session").1.handle_timeout(t(d));
+            }
+            _ => {
+                now = timer;
+                waited += REXMT;
+                if waited >= MAX_TIMEOUT {
+                    return false;
+                }
+                outbox.push(pending.clone());
+                timer = now + REXMT;
+            }
+        }
+    }
+}
+
+#[test]
+fn tftp_hpa_repeating_its_request_gets_the_file_when_every_data_1_was_lost() {
+    // DATA 1 and its retransmission lost, then the first packet for each repeated request
+    // until the one at 20 s: each repeat gets one packet more, and the last one gets through.
+    for lost in 2..6 {
+        let mut sent = 0;
+        let to_client: Vec<usize> = (0..lost).collect();
+        assert!(
+            tftp_hpa_download(&to_client, &[], &mut sent),
+            "{lost} DATA 1 lost"
+        );
+    }
+}
+
+#[test]
+fn tftp_hpa_holding_data_1_gets_the_file_when_its_acks_are_lost_for_20_s() {
+    // The client has DATA 1 (and its retransmission); its ACK 1 after each and its ACKs at
+    // 5, 10 and 15 s are lost: it never repeats its request, so only the session can take the
+    // ACK it sends at 20 s, its last before it gives up at 25 s.
+    let mut sent = 0;
+    assert!(tftp_hpa_download(&[], &[1, 2, 3, 4, 5], &mut sent));
+}
+
+#[test]
+fn an_unanswered_request_repeated_by_tftp_hpa_gets_one_packet_per_request() {
+    // Nothing from the server reaches the client: its request and four repeats get DATA 1,
+    // the timer's one retransmission, and one DATA 1 per repeat.
+    let mut sent = 0;
+    let to_client: Vec<usize> = (0..100).collect();
+    assert!(!tftp_hpa_download(&to_client, &[], &mut sent));
+    assert_eq!(sent, 2 + 4);
 }
