@@ -47,6 +47,7 @@ pub mod http;
 pub mod layout;
 pub mod logging;
 pub mod menu;
+pub mod menu_tree;
 pub mod notify;
 pub mod privilege;
 pub mod ranges;

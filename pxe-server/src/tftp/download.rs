@@ -177,7 +177,9 @@ fn drive(
             if let Destination::Unicast(to) = t.destination {
                 match socket.send_to(&out[..t.len], to) {
                     Ok(_) => {}
-                    Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {}
+                    // A firewall drop, a full queue, an ICMP error for an earlier datagram:
+                    // loss, which the client's retransmission timer deals with.
+                    Err(e) if net::is_transient(&e) => {}
                     Err(e) => return Err(Error::io(format!("send to {to}"), e)),
                 }
             }
@@ -213,11 +215,7 @@ fn drive(
             {
                 client.handle_timeout(clock::now());
             }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::Interrupted | io::ErrorKind::ConnectionRefused
-                ) => {}
+            Err(e) if net::is_transient(&e) => {}
             Err(e) => return Err(Error::io("receive", e)),
         }
     }
