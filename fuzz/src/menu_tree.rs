@@ -47,7 +47,11 @@ fn render(lines: &[Line]) -> Vec<u8> {
             Line::MenuInclude(i, None) => format!("MENU INCLUDE {}", name(*i)),
             Line::MenuInclude(i, Some(t)) => format!("MENU INCLUDE {} Tag {t}", name(*i)),
             Line::Config(i, dir) => {
-                format!("LABEL c{i}\n CONFIG {}{}", name(*i), if *dir { " sub/" } else { "" })
+                format!(
+                    "LABEL c{i}\n CONFIG {}{}",
+                    name(*i),
+                    if *dir { " sub/" } else { "" }
+                )
             }
             Line::Label(i) => format!("LABEL l{}", i % 8),
             Line::Kernel(i) => format!(" KERNEL k{}", i % 4),
@@ -89,8 +93,12 @@ pub fn menu_tree(data: &[u8]) {
                 self_includes.push((path, line));
             }
             line += match l {
-                Line::Config(..) | Line::Com32Menu(_) => 2 + u32::from(matches!(l, Line::Com32Menu(_))),
-                Line::Raw(b) => 1 + u32::try_from(b.iter().filter(|c| **c == b'\n').count()).unwrap_or(0),
+                Line::Config(..) | Line::Com32Menu(_) => {
+                    2 + u32::from(matches!(l, Line::Com32Menu(_)))
+                }
+                Line::Raw(b) => {
+                    1 + u32::try_from(b.iter().filter(|c| **c == b'\n').count()).unwrap_or(0)
+                }
                 _ => 1,
             };
         }
@@ -131,9 +139,12 @@ pub fn menu_tree(data: &[u8]) {
             continue;
         }
         let full = t.roots[0].config.items.len() >= MAX_TREE_ITEMS;
-        let reported = findings.iter().any(|f| {
-            f.code == Code::IncludeLoop && t.path(f.file) == path && f.line == line
-        });
-        assert!(reported || full, "self-include at {path}:{line} not reported: {findings:#?}");
+        let reported = findings
+            .iter()
+            .any(|f| f.code == Code::IncludeLoop && t.path(f.file) == path && f.line == line);
+        assert!(
+            reported || full,
+            "self-include at {path}:{line} not reported: {findings:#?}"
+        );
     }
 }

