@@ -2,9 +2,11 @@
 # Every measurement of benches/README.md in one go; run as root from anywhere:
 #   sudo benches/run-all.sh
 # Env (defaults are the README's figures): RUNS=5 SIZE_MIB=256 SCALE_CLIENTS=500 SCALE_MIB=16
+#   HTTP_RUNS=3 HTTP_SIZE_MIB=1024 HTTP_CLIENTS=50
 #   DHCP_SECS=5 DHCP_RATES=(harness default) CRITERION_ARGS= OUT=$CARGO_TARGET_DIR/bench-report
 # Installs the peers (scripts/install-deps.sh), builds the release binaries, then runs
-# tftp-compare (peers + loopback ceiling), tftp-scale (500 clients), dhcp-load (perfdhcp in a
+# tftp-compare (peers + loopback ceiling), tftp-scale (500 clients), tftp-hostile, tftp-scale
+# with 10 000 clients, http-compare (pxe serve --http vs nginx), dhcp-load (perfdhcp in a
 # netns pair), the allocation check and the criterion benches. Each report lands in $OUT.
 # Measure on a quiet machine: the reports carry the load average before and after.
 set -euo pipefail
@@ -52,6 +54,10 @@ stamp "start tftp-scale 10k"
 "$BIN/tftp-scale" --pxe "$BIN/pxe" --clients 10000 --size-mib 1 \
   "--pxe-tftp-args=--windowsize-max 64 --max-transfers 12000 --max-handshakes 12000" \
   2> "$OUT/tftp-scale-10k.log" | tee "$OUT/tftp-scale-10k.md" || FAILED+=(tftp-scale-10k)
+stamp "start http-compare"
+"$BIN/http-compare" --pxe "$BIN/pxe" --runs "${HTTP_RUNS:-3}" --size-mib "${HTTP_SIZE_MIB:-1024}" \
+  --clients "${HTTP_CLIENTS:-50}" --csv "$OUT/http-compare.csv" 2> "$OUT/http-compare.log" \
+  | tee "$OUT/http-compare.md" || FAILED+=(http-compare)
 stamp "start dhcp-load"
 "$BIN/dhcp-load" --pxe "$BIN/pxe" --secs "$DHCP_SECS" ${DHCP_RATES:+--rates "$DHCP_RATES"} \
   2> "$OUT/dhcp-load.log" | tee "$OUT/dhcp-load.md" || FAILED+=(dhcp-load)

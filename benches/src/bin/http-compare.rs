@@ -8,28 +8,36 @@
 //! - `concurrent`: `--clients` (50) clients start together, each GETs the whole file.
 //! - `ranges`: iPXE `sanboot` over HTTP. iPXE reads an HTTP SAN disk in 512-byte blocks, one
 //!   `Range: bytes=a-b` GET per block-device read on a pooled keep-alive connection, after a
-//!   HEAD for the size (iPXE src/net/tcp/httpblock.c, HTTP_BLKSIZE; src/net/tcp/httpcore.c
+//!   HEAD for the size (iPXE src/net/tcp/httpblock.c, `HTTP_BLKSIZE`; src/net/tcp/httpcore.c
 //!   reports `max_count = -1U`, so a read is never split). Each read is one INT 13h call of
 //!   the booting loader, whose extended read asks for at most 0x7f sectors (iPXE
 //!   src/arch/x86/interface/pcbios/int13.c, `int13_extended_rw`), and iPXE waits for one
 //!   command to finish before the next (src/core/sanboot.c, `sandev_command`). So each of
-//!   `--range-clients` clients sends a HEAD, then reads `--range-span-mib` consecutively in
-//!   `--range-bytes` (127 × 512 = 65 024) requests, one at a time, on one connection.
+//!   `--range-clients` (8) clients sends a HEAD, then reads `--range-span-mib` (16)
+//!   consecutively in `--range-bytes` (127 × 512 = 65 024) requests, one at a time, on one
+//!   connection (reopened if the server closes it).
+//!
+//! nginx listens on a second port too, the same server with `tcp_nopush off`: with TCP_CORK
+//! a response that fits in one loopback segment (64 KiB MSS) often sits ~40 ms until the
+//! client's delayed ACK, so range reads crawl (~240 requests/s against ~5000 without). The
+//! cases in `--nginx-nopush-off-cases` (default: `ranges`) are measured on both ports, and
+//! pxe's target ratio is taken against the faster one.
 //!
 //! Checked: every byte every client receives is compared with the file (held in memory; a
 //! `memcmp` per read, far cheaper than hashing), in every timed run unless `--check first`;
-//! a response that is short, long, has the wrong status, length or `Content-Range`, or a
-//! client that stalls (`--io-timeout-secs`), or a server that dies, fails the whole run.
-//! Before the timed runs, one untimed whole-file GET per server is hashed with SHA-256 and
-//! compared with the digest of what was written (and the memory copy with the file on disk).
+//! a response that is short, has the wrong status, length or `Content-Range`, a client that
+//! stalls (`--io-timeout-secs`), or a server that dies fails the whole run. Before the timed
+//! runs, one untimed whole-file GET per server and port is hashed with SHA-256 and compared
+//! with the digest of what was written (and the memory copy with the file on disk).
 //!
 //! Measured per (case, server, run): wall-clock throughput (aggregate for many clients),
 //! server CPU time per GiB served (a cgroup-v1 `cpuacct` group per server, entered before the
 //! server execs, so nginx's workers are counted; `/proc/PID/stat` of the server and its
 //! children where cpuacct is missing), and the server's peak RSS (`VmHWM`, reset per case
 //! through `/proc/PID/clear_refs`; nginx: master + workers summed). Servers alternate: each
-//! run starts with a different one. Nothing is pinned: with TCP the kernel's wake-ups do not
-//! ping-pong per datagram as in lock-step TFTP, and 50 clients must spread over the CPUs.
+//! run starts with a different one. Nothing is pinned: tftp-compare pins because lock-step
+//! UDP wakes the peer once per datagram and only one placement was stable; a TCP stream is
+//! not lock-step, and 50 clients must spread over the CPUs.
 //!
 //! Run as root (cgroups, nginx's `user`): `cargo run --release -p pxe-benches --bin
 //! http-compare -- --help`
@@ -78,7 +86,7 @@ struct Args {
     #[arg(long, default_value_t = 65024)]
     range_bytes: u64,
     /// How much each range client reads, MiB (client i starts at i × this, wrapping).
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 16)]
     range_span_mib: u64,
     /// Cases, comma-separated.
     #[arg(
@@ -100,6 +108,11 @@ struct Args {
     /// nginx `worker_processes` (`auto`: one per CPU).
     #[arg(long, default_value = "auto")]
     nginx_workers: String,
+    /// Cases also measured against nginx's second port, `tcp_nopush off` (comma-separated,
+    /// `none` for none). With `tcp_nopush on` (TCP_CORK), a response smaller than one
+    /// loopback segment (64 KiB) often waits ~40 ms for the client's delayed ACK.
+    #[arg(long, value_delimiter = ',', default_value = "ranges")]
+    nginx_nopush_off_cases: Vec<String>,
     /// Where the scratch directory (root, nginx config, logs) is made; it is removed at the
     /// end. tmpfs keeps disk writeback out of the figures.
     #[arg(long, default_value = "/dev/shm")]
@@ -179,6 +192,8 @@ impl Drop for WorkDir {
 struct Server {
     kind: ServerKind,
     addr: SocketAddr,
+    /// nginx's second port: the same, with `tcp_nopush off`.
+    alt_addr: Option<SocketAddr>,
     daemon: Daemon,
     /// Worker processes seen after start (nginx), for the cleanup.
     workers: Vec<u32>,
@@ -320,7 +335,7 @@ fn in_group(meter: Option<&CpuMeter>, program: &Path, args: &[String]) -> Comman
 }
 
 /// nginx as people configure it to serve big files fast, in `dir`, serving `root`.
-fn nginx_config(dir: &Path, root: &Path, port: u16, workers: &str) -> String {
+fn nginx_config(dir: &Path, root: &Path, port: u16, alt_port: u16, workers: &str) -> String {
     let d = dir.display();
     format!(
         "# Generated by http-compare: nginx tuned for serving big boot images from the page cache.
@@ -350,6 +365,12 @@ http {{
         root {root};
         location / {{ }}
     }}
+    server {{
+        listen 127.0.0.1:{alt_port};
+        root {root};
+        tcp_nopush off;
+        location / {{ }}
+    }}
 }}
 ",
         root = root.display()
@@ -360,6 +381,7 @@ http {{
 fn start_server(kind: ServerKind, args: &Args, work: &Path, root: &Path, size: u64) -> Res<Server> {
     let port = free_port().map_err(|e| format!("no free port: {e}"))?;
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let alt_port = free_port().map_err(|e| format!("no free port: {e}"))?;
     let name = kind.name();
     let log = work.join(format!("{name}.log"));
     let meter = CpuMeter::create(&format!("http-{name}"));
@@ -381,8 +403,11 @@ fn start_server(kind: ServerKind, args: &Args, work: &Path, root: &Path, size: u
             let dir = work.join("nginx");
             std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
             let conf = dir.join("nginx.conf");
-            std::fs::write(&conf, nginx_config(&dir, root, port, &args.nginx_workers))
-                .map_err(|e| format!("{}: {e}", conf.display()))?;
+            std::fs::write(
+                &conf,
+                nginx_config(&dir, root, port, alt_port, &args.nginx_workers),
+            )
+            .map_err(|e| format!("{}: {e}", conf.display()))?;
             (
                 &args.nginx,
                 vec![
@@ -403,6 +428,7 @@ fn start_server(kind: ServerKind, args: &Args, work: &Path, root: &Path, size: u
     let mut server = Server {
         kind,
         addr,
+        alt_addr: (kind == ServerKind::Nginx).then(|| ([127, 0, 0, 1], alt_port).into()),
         daemon,
         workers: Vec::new(),
         cpu: meter,
@@ -421,6 +447,12 @@ fn start_server(kind: ServerKind, args: &Args, work: &Path, root: &Path, size: u
                 ));
             }
             Err(_) => thread::sleep(Duration::from_millis(50)),
+        }
+    }
+    if let Some(alt) = server.alt_addr {
+        match head(alt, Duration::from_secs(2)) {
+            Ok(len) if len == size => {}
+            other => return Err(format!("nginx's second port {alt}: {other:?}")),
         }
     }
     if kind == ServerKind::Nginx {
@@ -841,6 +873,7 @@ impl Sample {
 fn measure(
     case: CaseKind,
     server: &mut Server,
+    addr: SocketAddr,
     args: &Args,
     file: &Arc<Vec<u8>>,
     check_bytes: bool,
@@ -854,7 +887,6 @@ fn measure(
     };
     let span = (args.range_span_mib * 1024 * 1024).min(size);
     let io_timeout = Duration::from_secs(args.io_timeout_secs);
-    let addr = server.addr;
     server.reset_peak();
     let cpu0 = server.cpu_ns();
     let barrier = Arc::new(Barrier::new(n + 1));
@@ -917,7 +949,7 @@ fn measure(
     server.check_alive()?;
     if !errors.is_empty() {
         return Err(format!(
-            "{} of {n} clients failed against {}: {}",
+            "{} of {n} clients failed against {} on {addr}: {}",
             errors.len(),
             server.kind.name(),
             errors.join("; ")
@@ -934,10 +966,16 @@ fn measure(
 }
 
 /// The untimed check: one whole-file GET hashed with SHA-256.
-fn sha_check(server: &Server, size: u64, want: &[u8; 32], args: &Args) -> Res<()> {
+fn sha_check(
+    server: &Server,
+    addr: SocketAddr,
+    size: u64,
+    want: &[u8; 32],
+    args: &Args,
+) -> Res<()> {
     let mut hasher = Sha256::new();
     get_whole(
-        server.addr,
+        addr,
         size,
         Verify::LengthOnly,
         Some(&mut hasher),
@@ -948,7 +986,7 @@ fn sha_check(server: &Server, size: u64, want: &[u8; 32], args: &Args) -> Res<()
     let got: [u8; 32] = hasher.finalize().into();
     if &got != want {
         return Err(format!(
-            "NOT BIT-EXACT: {} sent a file with SHA-256 {}, want {}",
+            "NOT BIT-EXACT: {} on {addr} sent a file with SHA-256 {}, want {}",
             server.kind.name(),
             hex::encode(got),
             hex::encode(want)
@@ -1009,12 +1047,33 @@ fn main() {
     }
 }
 
+/// What the clients of a case talk to: one server on one of its ports.
+struct Peer {
+    label: String,
+    /// Index into the servers.
+    server: usize,
+    addr: SocketAddr,
+    nginx: bool,
+    /// The cases measured against it.
+    cases: Vec<CaseKind>,
+}
+
+/// `--nginx-nopush-off-cases`: case names, or `none`.
+fn parse_cases(names: &[String]) -> Res<Vec<CaseKind>> {
+    names
+        .iter()
+        .filter(|n| !n.is_empty() && n.as_str() != "none")
+        .map(|n| CaseKind::from_str(n, true).map_err(|e| format!("case {n:?}: {e}")))
+        .collect()
+}
+
 fn run(args: &Args) -> Res<()> {
     if args.runs == 0 || args.clients == 0 || args.range_clients == 0 || args.range_bytes == 0 {
         return Err(
             "--runs, --clients, --range-clients and --range-bytes must be at least 1".into(),
         );
     }
+    let nopush_off_cases = parse_cases(&args.nginx_nopush_off_cases)?;
     let load_start = loadavg();
     eprintln!("load average at start: {load_start}");
     let work = WorkDir(
@@ -1048,13 +1107,16 @@ fn run(args: &Args) -> Res<()> {
 
     // Declared after `work`, so dropped (servers killed) before the directory goes.
     let mut servers = Vec::new();
+    let mut peers = Vec::new();
     for &kind in &args.servers {
         let s = start_server(kind, args, &work.0, &root, size)?;
         eprintln!(
-            "{}: pid {} on {} (workers {:?}, CPU via {})",
+            "{}: pid {} on {}{} (workers {:?}, CPU via {})",
             kind.name(),
             s.daemon.pid(),
             s.addr,
+            s.alt_addr
+                .map_or(String::new(), |a| format!(" and {a} (tcp_nopush off)")),
             s.workers,
             if s.cpu.is_some() {
                 "cpuacct cgroup"
@@ -1062,34 +1124,68 @@ fn run(args: &Args) -> Res<()> {
                 "/proc/PID/stat"
             }
         );
+        peers.push(Peer {
+            label: kind.name().into(),
+            server: servers.len(),
+            addr: s.addr,
+            nginx: kind == ServerKind::Nginx,
+            cases: args.cases.clone(),
+        });
+        let alt_cases: Vec<CaseKind> = args
+            .cases
+            .iter()
+            .copied()
+            .filter(|c| nopush_off_cases.contains(c))
+            .collect();
+        if let (Some(alt), false) = (s.alt_addr, alt_cases.is_empty()) {
+            peers.push(Peer {
+                label: "nginx, tcp_nopush off".into(),
+                server: servers.len(),
+                addr: alt,
+                nginx: true,
+                cases: alt_cases,
+            });
+        }
         servers.push(s);
     }
-    for s in &servers {
+    for p in &peers {
         let t = Instant::now();
-        sha_check(s, size, &digest, args)?;
+        sha_check(&servers[p.server], p.addr, size, &digest, args)?;
         eprintln!(
             "SHA-256 check: {} sent the whole file bit-exact ({:.2} s, untimed)",
-            s.kind.name(),
+            p.label,
             t.elapsed().as_secs_f64()
         );
     }
 
-    let mut samples: BTreeMap<(CaseKind, ServerKind), Vec<Sample>> = BTreeMap::new();
+    // (case, peer) -> one sample per run.
+    let mut samples: BTreeMap<(CaseKind, usize), Vec<Sample>> = BTreeMap::new();
     let mut csv = String::from(
         "run,case,server,seconds,bytes,gib_per_s,requests,reconnects,server_cpu_ms,rss_peak_kib,bytes_checked\n",
     );
     for run in 0..args.runs {
         let check_bytes = args.check == Check::All || run == 0;
         for &case in &args.cases {
-            for k in 0..servers.len() {
-                let si = (k + run) % servers.len();
-                let s = &mut servers[si];
-                let sample = measure(case, s, args, &file, check_bytes)
-                    .map_err(|e| format!("run {} case {case:?}: {e}", run + 1))?;
+            let active: Vec<usize> = (0..peers.len())
+                .filter(|&i| peers[i].cases.contains(&case))
+                .collect();
+            // Alternate: each run starts with a different peer.
+            for k in 0..active.len() {
+                let pi = active[(k + run) % active.len()];
+                let p = &peers[pi];
+                let sample = measure(
+                    case,
+                    &mut servers[p.server],
+                    p.addr,
+                    args,
+                    &file,
+                    check_bytes,
+                )
+                .map_err(|e| format!("run {} case {case:?}: {e}", run + 1))?;
                 let line = format!(
                     "{},{case:?},{},{:.3},{},{:.3},{},{},{},{},{check_bytes}\n",
                     run + 1,
-                    s.kind.name(),
+                    p.label,
                     sample.secs,
                     sample.bytes,
                     sample.gib_per_s(),
@@ -1102,7 +1198,7 @@ fn run(args: &Args) -> Res<()> {
                 );
                 eprint!("{line}");
                 csv.push_str(&line);
-                samples.entry((case, s.kind)).or_default().push(sample);
+                samples.entry((case, pi)).or_default().push(sample);
             }
         }
     }
@@ -1120,13 +1216,18 @@ fn run(args: &Args) -> Res<()> {
         std::fs::write(p, &csv).map_err(|e| format!("{}: {e}", p.display()))?;
     }
 
-    print!("{}", report(args, &samples, &load_start, &load_end, &logs));
+    print!(
+        "{}",
+        report(args, &peers, &samples, &load_start, &load_end, &logs)
+    );
     Ok(())
 }
 
+/// The markdown report.
 fn report(
     args: &Args,
-    samples: &BTreeMap<(CaseKind, ServerKind), Vec<Sample>>,
+    peers: &[Peer],
+    samples: &BTreeMap<(CaseKind, usize), Vec<Sample>>,
     load_start: &str,
     load_end: &str,
     logs: &[String],
@@ -1145,12 +1246,11 @@ fn report(
     );
     let _ = writeln!(
         t,
-        "- pxe: `{}` (`pxe serve --root DIR --http 127.0.0.1:PORT`, default logging)",
-        pxe_v
+        "- pxe: `{pxe_v}`, `pxe serve --root DIR --http 127.0.0.1:PORT` (default logging)"
     );
     let _ = writeln!(
         t,
-        "- nginx: `{nginx_v}`, worker_processes {}, sendfile on, tcp_nopush on, keepalive, open_file_cache, access_log off",
+        "- nginx: `{nginx_v}`, worker_processes {}, sendfile on, tcp_nopush on, tcp_nodelay on, keepalive_requests 100000, open_file_cache, access_log off; `nginx, tcp_nopush off`: the same nginx on a second port without tcp_nopush",
         args.nginx_workers
     );
     let checked = match args.check {
@@ -1161,7 +1261,7 @@ fn report(
     };
     let _ = writeln!(
         t,
-        "- checked: {checked}; plus one untimed whole-file GET per server, SHA-256 equal"
+        "- checked: {checked}; plus one untimed whole-file GET per server and port, SHA-256 equal"
     );
     let _ = writeln!(
         t,
@@ -1170,126 +1270,133 @@ fn report(
     );
     let _ = writeln!(t, "- server logs: {}\n", logs.join(", "));
 
-    let get = |case, kind| samples.get(&(case, kind)).map(Vec::as_slice).unwrap_or(&[]);
-    let cases: Vec<CaseKind> = args.cases.clone();
-    let servers = &args.servers;
+    let get = |case, pi: usize| samples.get(&(case, pi)).map_or(&[][..], Vec::as_slice);
+    let thr = |s: &Sample| Some(s.gib_per_s());
+    let cpu = |s: &Sample| s.cpu_ms_per_gib();
+    let pxe = peers.iter().position(|p| !p.nginx);
+    // The nginx peer with the highest median throughput in a case: the bar for the target.
+    let best_nginx = |case| {
+        (0..peers.len())
+            .filter(|&i| peers[i].nginx)
+            .filter_map(|i| {
+                med(&get(case, i).iter().filter_map(thr).collect::<Vec<_>>()).map(|m| (i, m))
+            })
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(i, _)| i)
+    };
+    let header = |t: &mut String, last: &str| {
+        let _ = write!(t, "| case |");
+        for p in peers {
+            let _ = write!(t, " {} |", p.label);
+        }
+        let _ = writeln!(t, "{last}");
+        let _ = writeln!(
+            t,
+            "|---|{}{}",
+            "---|".repeat(peers.len()),
+            if last.is_empty() { "" } else { "---|" }
+        );
+    };
+    let x = |r: Option<f64>| r.map_or("-".into(), |r| format!("{r:.2}×"));
 
     let _ = writeln!(t, "throughput, GiB/s (aggregate over the case's clients)\n");
-    let _ = write!(t, "| case |");
-    for s in servers {
-        let _ = write!(t, " {} |", s.name());
-    }
-    let _ = writeln!(t, " pxe / nginx |");
-    let _ = writeln!(t, "|---|{}---|", "---|".repeat(servers.len()));
-    for &case in &cases {
+    header(&mut t, " pxe / best nginx |");
+    for &case in &args.cases {
         let _ = write!(t, "| {} |", case_label(case, args));
-        for &s in servers {
-            let v: Vec<f64> = get(case, s).iter().map(Sample::gib_per_s).collect();
+        for pi in 0..peers.len() {
+            let v: Vec<f64> = get(case, pi).iter().filter_map(thr).collect();
             let _ = write!(t, " {} |", spread(&v, 2));
         }
-        let ratio = ratio(
-            get(case, ServerKind::Pxe),
-            get(case, ServerKind::Nginx),
-            |s| Some(s.gib_per_s()),
-        );
-        let _ = writeln!(t, " {} |", ratio.map_or("-".into(), |r| format!("{r:.2}×")));
+        let r = pxe
+            .zip(best_nginx(case))
+            .and_then(|(p, n)| ratio(get(case, p), get(case, n), thr));
+        let _ = writeln!(t, " {} |", x(r));
     }
 
     let _ = writeln!(
         t,
-        "\nserver CPU time per GiB served, ms (children included: nginx's workers)\n"
+        "\nserver CPU time per GiB served, ms (nginx: master + workers)\n"
     );
-    let _ = write!(t, "| case |");
-    for s in servers {
-        let _ = write!(t, " {} |", s.name());
-    }
-    let _ = writeln!(t, " nginx / pxe |");
-    let _ = writeln!(t, "|---|{}---|", "---|".repeat(servers.len()));
-    for &case in &cases {
+    header(&mut t, " best nginx / pxe |");
+    for &case in &args.cases {
         let _ = write!(t, "| {} |", case_label(case, args));
-        for &s in servers {
-            let v: Vec<f64> = get(case, s)
-                .iter()
-                .filter_map(Sample::cpu_ms_per_gib)
-                .collect();
+        for pi in 0..peers.len() {
+            let v: Vec<f64> = get(case, pi).iter().filter_map(cpu).collect();
             let _ = write!(t, " {} |", spread(&v, 0));
         }
-        let ratio = ratio(
-            get(case, ServerKind::Nginx),
-            get(case, ServerKind::Pxe),
-            |s| s.cpu_ms_per_gib(),
-        );
-        let _ = writeln!(t, " {} |", ratio.map_or("-".into(), |r| format!("{r:.2}×")));
+        let r = pxe
+            .zip(best_nginx(case))
+            .and_then(|(p, n)| ratio(get(case, n), get(case, p), cpu));
+        let _ = writeln!(t, " {} |", x(r));
     }
 
     let _ = writeln!(
         t,
-        "\nserver peak RSS during the case, MiB (VmHWM reset before each case; nginx: master + workers summed), median (min–max)\n"
+        "\nserver peak RSS during the case, MiB (VmHWM reset before each case; nginx: master + workers summed)\n"
     );
-    let _ = write!(t, "| case |");
-    for s in servers {
-        let _ = write!(t, " {} |", s.name());
-    }
-    let _ = writeln!(t, "\n|---|{}", "---|".repeat(servers.len()));
-    for &case in &cases {
+    header(&mut t, "");
+    for &case in &args.cases {
         let _ = write!(t, "| {} |", case_label(case, args));
-        for &s in servers {
-            let v: Vec<f64> = get(case, s)
+        for pi in 0..peers.len() {
+            let v: Vec<f64> = get(case, pi)
                 .iter()
-                .filter_map(|x| x.rss_peak_kib.map(|k| k as f64 / 1024.0))
+                .filter_map(|s| s.rss_peak_kib.map(|k| k as f64 / 1024.0))
                 .collect();
             let _ = write!(t, " {} |", spread(&v, 1));
         }
         let _ = writeln!(t);
     }
 
-    if cases.contains(&CaseKind::Ranges) {
+    if args.cases.contains(&CaseKind::Ranges) {
         let _ = writeln!(
             t,
-            "\nranges: requests answered per second (HEAD + ranged GETs, one outstanding per client), reconnects (all runs)\n"
+            "\nranges: requests answered per second (a HEAD, then ranged GETs one at a time per client), connections reopened (all runs)\n"
         );
-        let _ = writeln!(t, "| server | requests/s | requests per run | reconnects |");
+        let _ = writeln!(t, "| server | requests/s | requests per run | reopened |");
         let _ = writeln!(t, "|---|---|---|---|");
-        for &s in servers {
-            let v = get(CaseKind::Ranges, s);
-            let rps: Vec<f64> = v.iter().map(|x| x.requests as f64 / x.secs).collect();
-            let per_run = v.first().map_or(0, |x| x.requests);
-            let reconnects: u64 = v.iter().map(|x| x.reconnects).sum();
+        for (pi, p) in peers.iter().enumerate() {
+            let v = get(CaseKind::Ranges, pi);
+            if v.is_empty() {
+                continue;
+            }
+            let rps: Vec<f64> = v.iter().map(|s| s.requests as f64 / s.secs).collect();
+            let reconnects: u64 = v.iter().map(|s| s.reconnects).sum();
             let _ = writeln!(
                 t,
-                "| {} | {} | {per_run} | {reconnects} |",
-                s.name(),
-                spread(&rps, 0)
+                "| {} | {} | {} | {reconnects} |",
+                p.label,
+                spread(&rps, 0),
+                v[0].requests
             );
         }
     }
 
-    if servers.contains(&ServerKind::Pxe) && servers.contains(&ServerKind::Nginx) {
+    if let Some(p) = pxe {
         let _ = writeln!(
             t,
-            "\ntarget: pxe ≥ 1.0× nginx's throughput at ≤ nginx's CPU per GiB (medians)\n"
+            "\ntarget: pxe ≥ 1.0× nginx's throughput at ≤ nginx's CPU per GiB (medians; against the faster nginx variant of each case)\n"
         );
         let _ = writeln!(
             t,
-            "| case | throughput pxe / nginx | CPU per GiB nginx / pxe | met? |"
+            "| case | nginx variant | throughput pxe / nginx | CPU per GiB nginx / pxe | met? |"
         );
-        let _ = writeln!(t, "|---|---|---|---|");
-        for &case in &cases {
-            let (p, n) = (get(case, ServerKind::Pxe), get(case, ServerKind::Nginx));
-            let thr = ratio(p, n, |s| Some(s.gib_per_s()));
-            let cpu = ratio(n, p, Sample::cpu_ms_per_gib);
-            let met = match (thr, cpu) {
+        let _ = writeln!(t, "|---|---|---|---|---|");
+        for &case in &args.cases {
+            let Some(n) = best_nginx(case) else { continue };
+            let tr = ratio(get(case, p), get(case, n), thr);
+            let cr = ratio(get(case, n), get(case, p), cpu);
+            let met = match (tr, cr) {
                 (Some(a), Some(b)) if a >= 1.0 && b >= 1.0 => "met",
                 (Some(_), Some(_)) => "NOT MET",
                 _ => "-",
             };
-            let f = |r: Option<f64>| r.map_or("-".into(), |r| format!("{r:.2}×"));
             let _ = writeln!(
                 t,
-                "| {} | {} | {} | {met} |",
+                "| {} | {} | {} | {} | {met} |",
                 case_label(case, args),
-                f(thr),
-                f(cpu)
+                peers[n].label,
+                x(tr),
+                x(cr)
             );
         }
     }
