@@ -1150,7 +1150,10 @@ fn run(args: &Args) -> Res<()> {
     }
     for p in &peers {
         let t = Instant::now();
-        sha_check(&servers[p.server], p.addr, size, &digest, args)?;
+        if let Err(e) = sha_check(&servers[p.server], p.addr, size, &digest, args) {
+            servers[p.server].check_alive()?;
+            return Err(format!("SHA-256 download from {}: {e}", p.label));
+        }
         eprintln!(
             "SHA-256 check: {} sent the whole file bit-exact ({:.2} s, untimed)",
             p.label,
