@@ -1186,7 +1186,7 @@ fn run(args: &Args) -> Res<()> {
                 )
                 .map_err(|e| format!("run {} case {case:?}: {e}", run + 1))?;
                 let line = format!(
-                    "{},{case:?},{},{:.3},{},{:.3},{},{},{},{},{check_bytes}\n",
+                    "{},{case:?},\"{}\",{:.3},{},{:.3},{},{},{},{},{check_bytes}\n",
                     run + 1,
                     p.label,
                     sample.secs,
