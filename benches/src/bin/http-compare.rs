@@ -852,6 +852,10 @@ fn get_ranges(
 #[derive(Debug, Clone, Copy)]
 struct Sample {
     secs: f64,
+    /// When the first and the last client had its last byte, seconds from the start: a
+    /// server that serves its connections unevenly finishes some early and the rest alone.
+    first_done: f64,
+    last_done: f64,
     bytes: u64,
     requests: u64,
     reconnects: u64,
@@ -899,7 +903,7 @@ fn measure(
         let request = args.range_bytes;
         let h = thread::Builder::new()
             .name(format!("client-{i}"))
-            .spawn(move || -> Res<ClientStats> {
+            .spawn(move || -> Res<(ClientStats, Instant)> {
                 barrier.wait();
                 let deadline = Instant::now() + case_timeout;
                 let verify = if check_bytes {
@@ -907,7 +911,7 @@ fn measure(
                 } else {
                     Verify::LengthOnly
                 };
-                match case {
+                let stats = match case {
                     CaseKind::Single | CaseKind::Concurrent => {
                         get_whole(addr, size, verify, None, buf, io_timeout, deadline)
                     }
@@ -923,7 +927,8 @@ fn measure(
                         };
                         get_ranges(addr, plan, verify, buf, io_timeout, deadline)
                     }
-                }
+                };
+                stats.map(|s| (s, Instant::now()))
             })
             .map_err(|e| format!("spawning client {i}: {e}"))?;
         handles.push(h);
@@ -932,9 +937,11 @@ fn measure(
     let t0 = Instant::now();
     let mut total = ClientStats::default();
     let mut errors = Vec::new();
+    let mut dones = Vec::with_capacity(n);
     for (i, h) in handles.into_iter().enumerate() {
         match h.join() {
-            Ok(Ok(s)) => {
+            Ok(Ok((s, done))) => {
+                dones.push(done.saturating_duration_since(t0).as_secs_f64());
                 total.bytes += s.bytes;
                 total.requests += s.requests;
                 total.reconnects += s.reconnects;
@@ -955,8 +962,11 @@ fn measure(
             errors.join("; ")
         ));
     }
+    dones.sort_by(f64::total_cmp);
     Ok(Sample {
         secs,
+        first_done: dones.first().copied().unwrap_or(secs),
+        last_done: dones.last().copied().unwrap_or(secs),
         bytes: total.bytes,
         requests: total.requests,
         reconnects: total.reconnects,
@@ -1164,7 +1174,7 @@ fn run(args: &Args) -> Res<()> {
     // (case, peer) -> one sample per run.
     let mut samples: BTreeMap<(CaseKind, usize), Vec<Sample>> = BTreeMap::new();
     let mut csv = String::from(
-        "run,case,server,seconds,bytes,gib_per_s,requests,reconnects,server_cpu_ms,rss_peak_kib,bytes_checked\n",
+        "run,case,server,seconds,first_done_s,last_done_s,bytes,gib_per_s,requests,reconnects,server_cpu_ms,rss_peak_kib,bytes_checked\n",
     );
     for run in 0..args.runs {
         let check_bytes = args.check == Check::All || run == 0;
@@ -1186,10 +1196,12 @@ fn run(args: &Args) -> Res<()> {
                 )
                 .map_err(|e| format!("run {} case {case:?}: {e}", run + 1))?;
                 let line = format!(
-                    "{},{case:?},\"{}\",{:.3},{},{:.3},{},{},{},{},{check_bytes}\n",
+                    "{},{case:?},\"{}\",{:.3},{:.3},{:.3},{},{:.3},{},{},{},{},{check_bytes}\n",
                     run + 1,
                     p.label,
                     sample.secs,
+                    sample.first_done,
+                    sample.last_done,
                     sample.bytes,
                     sample.gib_per_s(),
                     sample.requests,
@@ -1348,6 +1360,31 @@ fn report(
             let _ = write!(t, " {} |", spread(&v, 1));
         }
         let _ = writeln!(t);
+    }
+
+    if args.cases.contains(&CaseKind::Concurrent) {
+        let _ = writeln!(
+            t,
+            "\n{} clients: when the first and the last client got its last byte, s (median of runs; an even server finishes them together)\n",
+            args.clients
+        );
+        let _ = writeln!(t, "| server | first done | last done |");
+        let _ = writeln!(t, "|---|---|---|");
+        for (pi, p) in peers.iter().enumerate() {
+            let v = get(CaseKind::Concurrent, pi);
+            if v.is_empty() {
+                continue;
+            }
+            let first: Vec<f64> = v.iter().map(|s| s.first_done).collect();
+            let last: Vec<f64> = v.iter().map(|s| s.last_done).collect();
+            let _ = writeln!(
+                t,
+                "| {} | {} | {} |",
+                p.label,
+                spread(&first, 1),
+                spread(&last, 1)
+            );
+        }
     }
 
     if args.cases.contains(&CaseKind::Ranges) {
