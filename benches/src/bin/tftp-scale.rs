@@ -1,10 +1,12 @@
 //! Scale: many concurrent clients download one file from one `pxe tftp` on loopback, every
 //! download compared byte for byte with the served file. Reports the total time, the
 //! server's peak RSS (`VmHWM`), its anonymous RSS at the busiest moment, and RSS per active
-//! transfer beyond the idle base.
+//! transfer beyond the idle base, and the CPU time the server and the harness used over the run
+//! (a harness near 100 % of one CPU per client thread is the bottleneck, not the server).
 //!
 //! Clients (`--client`): `core` (default) runs the `pxe-tftp` reference client in this process,
-//! one real UDP socket each, all driven by one `poll(2)` thread and all started at once; `pxe-get`
+//! one real UDP socket each, all driven by one `poll(2)` thread (`--client-threads N`: N loops,
+//! a share each) and all started at once; `pxe-get`
 //! and `curl` are real processes (held at a gate until all are spawned), their stdout compared
 //! by one thread each.
 //!
