@@ -1,10 +1,10 @@
 //! UDP sockets over nix: making them (close-on-exec, any family), the few socket options nix
 //! has no type for, and the one `IP_PKTINFO` / `IPV6_RECVPKTINFO` receive path, shared by the
-//! TFTP listener and the DHCP sockets: a datagram, who sent it, and the
+//! TFTP listener, the DHCP sockets and the DHCPv6 socket: a datagram, who sent it, and the
 //! local address and interface it came to.
 
 use std::io::{self, IoSliceMut};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 
 use nix::sys::socket::{
@@ -165,12 +165,41 @@ pub fn recv_pktinfo(fd: RawFd, buf: &mut [u8], cmsg: &mut Vec<u8>) -> io::Result
     })
 }
 
-/// A nix socket address as a std one (IPv4 or IPv6 only).
+/// A nix socket address as a std one (IPv4 or IPv6 only; an IPv6 address keeps its scope, which
+/// a reply to a link-local sender needs).
 #[must_use]
 pub fn storage_to_std(s: &SockaddrStorage) -> Option<SocketAddr> {
     if let Some(v4) = s.as_sockaddr_in() {
         return Some(SocketAddr::new(IpAddr::V4(v4.ip()), v4.port()));
     }
-    s.as_sockaddr_in6()
-        .map(|v6| SocketAddr::new(IpAddr::V6(v6.ip()), v6.port()))
+    s.as_sockaddr_in6().map(|v6| {
+        SocketAddr::V6(SocketAddrV6::new(
+            v6.ip(),
+            v6.port(),
+            v6.flowinfo(),
+            v6.scope_id(),
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_packet_info_reports_destination_source_and_interface() {
+        let server = std::net::UdpSocket::bind("[::1]:0").unwrap();
+        enable_pktinfo(&server, true).unwrap();
+        let client = std::net::UdpSocket::bind("[::1]:0").unwrap();
+        client
+            .send_to(b"six", server.local_addr().unwrap())
+            .unwrap();
+        let mut buf = [0; 8];
+        let mut cmsg = pktinfo_cmsg_space();
+        let got = recv_pktinfo(server.as_raw_fd(), &mut buf, &mut cmsg).unwrap();
+        assert_eq!(&buf[..got.len], b"six");
+        assert_eq!(got.local, Some(IpAddr::V6(Ipv6Addr::LOCALHOST)));
+        assert_eq!(got.remote, client.local_addr().unwrap());
+        assert_ne!(got.ifindex, 0);
+    }
 }

@@ -1,15 +1,13 @@
 //! The DHCPv6 socket and the interface facts DHCPv6 needs.
 
 use std::ffi::OsString;
-use std::io::{self, IoSliceMut};
-use std::net::{Ipv6Addr, SocketAddr, SocketAddrV6};
+use std::io;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::os::fd::{AsFd, AsRawFd};
 
 use nix::ifaddrs::getifaddrs;
 use nix::net::if_::if_nametoindex;
-use nix::sys::socket::{
-    ControlMessageOwned, MsgFlags, SockFlag, SockaddrIn6, recvmsg, setsockopt, sockopt,
-};
+use nix::sys::socket::{SockFlag, setsockopt, sockopt};
 use pxe_proto::MacAddr;
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
@@ -121,7 +119,7 @@ impl Dhcp6Socket {
                 format!("binding to interface {:?}: {e}", iface.name),
             )
         })?;
-        setsockopt(&sock, sockopt::Ipv6RecvPacketInfo, &true)?;
+        crate::udp::enable_pktinfo(&sock, true)?;
         crate::udp::bind(&sock, addr).map_err(|e| {
             io::Error::new(
                 e.kind(),
@@ -154,35 +152,30 @@ impl Dhcp6Socket {
     /// Waits for the next datagram, writing its payload into `buf`.
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<Arrival6> {
         let fd = self.sock.as_fd().as_raw_fd();
-        self.sock
-            .async_io(Interest::READABLE, || recv_pktinfo6(fd, buf))
-            .await
+        let mut cmsg = crate::udp::pktinfo_cmsg_space();
+        let got = self
+            .sock
+            .async_io(Interest::READABLE, || {
+                crate::udp::recv_pktinfo(fd, buf, &mut cmsg)
+            })
+            .await?;
+        let remote = match got.remote {
+            SocketAddr::V6(v6) => v6,
+            SocketAddr::V4(_) => SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, 0, 0, 0),
+        };
+        let local = match got.local {
+            Some(IpAddr::V6(ip)) => ip,
+            _ => Ipv6Addr::UNSPECIFIED,
+        };
+        Ok(Arrival6 {
+            len: got.len,
+            remote,
+            local,
+        })
     }
 
     /// Sends `payload` to `to` (a link-local destination carries its scope).
     pub async fn send(&self, payload: &[u8], to: SocketAddr) -> io::Result<usize> {
         self.sock.send_to(payload, to).await
     }
-}
-
-fn recv_pktinfo6(fd: i32, buf: &mut [u8]) -> io::Result<Arrival6> {
-    let mut iov = [IoSliceMut::new(buf)];
-    let mut cmsg = nix::cmsg_space!(nix::libc::in6_pktinfo);
-    let msg = recvmsg::<SockaddrIn6>(fd, &mut iov, Some(&mut cmsg), MsgFlags::empty())?;
-    let remote = msg
-        .address
-        .map_or(SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, 0, 0, 0), |a| {
-            SocketAddrV6::new(a.ip(), a.port(), a.flowinfo(), a.scope_id())
-        });
-    let mut local = Ipv6Addr::UNSPECIFIED;
-    for c in msg.cmsgs()? {
-        if let ControlMessageOwned::Ipv6PacketInfo(info) = c {
-            local = Ipv6Addr::from(info.ipi6_addr.s6_addr);
-        }
-    }
-    Ok(Arrival6 {
-        len: msg.bytes,
-        remote,
-        local,
-    })
 }
