@@ -66,6 +66,8 @@ extern crate alloc;
 extern crate std;
 
 mod error;
+#[macro_use]
+mod option_table;
 pub mod policy;
 pub mod pxe;
 pub mod responder;
