@@ -13,11 +13,10 @@
 //! answering every client. Only a proxy shares port 67 (`SO_REUSEADDR`): proxyDHCP beside the
 //! network's DHCP server on one host is how PXE 2.1 §2.2 deploys it.
 
+use std::ffi::OsString;
 use std::io::{self, IoSlice};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::os::fd::{AsFd, AsRawFd};
-
-use std::ffi::OsString;
 
 use nix::libc;
 use nix::sys::socket::{
