@@ -150,10 +150,7 @@ pub struct Bound {
 impl Bound {
     /// Binds `listen`.
     pub fn bind(listen: SocketAddr) -> Result<Self, Error> {
-        let listener = std::net::TcpListener::bind(listen).map_err(|e| bind_error(listen, e))?;
-        listener
-            .set_nonblocking(true)
-            .map_err(|e| Error::io("make the HTTP listener non-blocking", e))?;
+        let listener = listen_socket(listen).map_err(|e| bind_error(listen, e))?;
         let local = listener
             .local_addr()
             .map_err(|e| Error::io("read the HTTP listen address", e))?;
@@ -201,6 +198,33 @@ impl Bound {
 
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
+/// A non-blocking listening socket on `addr` with the largest backlog the kernel allows
+/// (`net.core.somaxconn`, 4096 by default): std's 128 fills in a moment when hundreds of
+/// machines boot at once, or while the slots are all busy, and a full backlog makes the kernel
+/// drop handshakes (the client retries after a second, then three...). nginx asks for 511.
+fn listen_socket(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+    use nix::sys::socket::{
+        AddressFamily, Backlog, SockFlag, SockType, SockaddrStorage, bind, listen, setsockopt,
+        socket, sockopt,
+    };
+    use std::os::fd::AsRawFd;
+    let family = match addr {
+        SocketAddr::V4(_) => AddressFamily::Inet,
+        SocketAddr::V6(_) => AddressFamily::Inet6,
+    };
+    let fd = socket(
+        family,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
+        None,
+    )?;
+    // As std does: a restarted server can bind while old connections sit in TIME_WAIT.
+    setsockopt(&fd, sockopt::ReuseAddr, &true)?;
+    bind(fd.as_raw_fd(), &SockaddrStorage::from(addr))?;
+    listen(&fd, Backlog::MAXCONN)?;
+    Ok(std::net::TcpListener::from(fd))
 }
 
 fn bind_error(addr: SocketAddr, e: io::Error) -> Error {
