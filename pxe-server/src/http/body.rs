@@ -258,8 +258,13 @@ pub async fn send(
             if *len == 0 {
                 return write_all(stream, head, &[], log, stall).await;
             }
+            // Nagle on while the file goes out, so every segment is full (nginx's `tcp_nopush`
+            // corks the socket for the same reason); turning `TCP_NODELAY` back on pushes the
+            // tail at once (tcp(7)) and keeps small answers on this connection undelayed.
+            let _ = stream.set_nodelay(false);
             write_head_more(stream, head, stall).await?;
-            send_file(stream, file, *offset, *len, log, stall).await
+            send_file(stream, file, *offset, *len, log, stall).await?;
+            stream.set_nodelay(true)
         }
     }
 }

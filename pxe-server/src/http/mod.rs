@@ -304,7 +304,7 @@ impl LimitLog {
             tracing::warn!(
                 open,
                 max_connections = limits.max_connections,
-                "HTTP connection limit reached with every connection busy: new connections wait until one finishes ([http] max_connections)"
+                "HTTP connection limit reached and no connection idle long enough to close: new connections wait until one finishes or idles ([http] max_connections)"
             );
         }
         self.evicted = 0;
