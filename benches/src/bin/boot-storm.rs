@@ -245,6 +245,28 @@ impl Server {
         self.pids().into_iter().map(cpu_of).sum()
     }
 
+    /// Time the server's live threads spent runnable but waiting for a CPU (the second field
+    /// of `/proc/PID/task/TID/schedstat`), seconds: on a busy machine, how much of the storm
+    /// the server was held back by other work rather than by itself.
+    fn runq_wait_secs(&self) -> f64 {
+        let mut ns = 0u64;
+        for pid in self.pids() {
+            let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+                continue;
+            };
+            for t in tasks.flatten() {
+                if let Ok(text) = std::fs::read_to_string(t.path().join("schedstat")) {
+                    ns += text
+                        .split_whitespace()
+                        .nth(1)
+                        .and_then(|v| v.parse::<u64>().ok())
+                        .unwrap_or(0);
+                }
+            }
+        }
+        ns as f64 / 1e9
+    }
+
     /// Sum of the processes' `VmHWM`, KiB.
     fn hwm_kib(&self) -> u64 {
         self.pids()
@@ -297,6 +319,17 @@ fn udp_counters(topo: &Topology) -> (u64, u64) {
         Ok((get("RcvbufErrors"), get("InDatagrams")))
     })
     .unwrap_or((0, 0))
+}
+
+/// Packets the kernel dropped because a CPU's input backlog was full (`/proc/net/softnet_stat`
+/// column 2, all CPUs; machine-wide). A veth hands every frame, and the bridge every copy of a
+/// broadcast, to that backlog.
+fn backlog_drops() -> u64 {
+    std::fs::read_to_string("/proc/net/softnet_stat")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| u64::from_str_radix(l.split_whitespace().nth(1)?, 16).ok())
+        .sum()
 }
 
 fn start_server(kind: &str, args: &Args, topo: &Topology, root: &Path) -> io::Result<Server> {
@@ -837,7 +870,11 @@ struct RunResult {
     tftp_retransmits: u64,
     /// Datagrams the server's namespace dropped for a full socket receive buffer.
     udp_drops: u64,
+    /// Machine-wide input-backlog drops during the storm.
+    backlog_drops: u64,
     cpu: f64,
+    /// Seconds the server's threads waited for a CPU while runnable.
+    runq_wait: f64,
     hwm_kib: u64,
     errors: Vec<String>,
 }
@@ -863,7 +900,9 @@ fn storm(
     let _ = ip_batch(Some(&topo.srv), "neigh flush dev eth0\n");
     let mut server = start_server(kind, args, topo, root)?;
     let cpu0 = server.cpu_secs();
+    let wait0 = server.runq_wait_secs();
     let udp0 = udp_counters(topo);
+    let backlog0 = backlog_drops();
     let barrier = Arc::new(Barrier::new(args.clients + 1));
     let mut handles = Vec::with_capacity(args.clients);
     for (i, ns) in topo.clients.iter().enumerate() {
@@ -888,7 +927,9 @@ fn storm(
         .collect();
     let wall = t0.elapsed().as_secs_f64();
     let cpu = server.cpu_secs() - cpu0;
+    let runq_wait = server.runq_wait_secs() - wait0;
     let udp1 = udp_counters(topo);
+    let backlog = backlog_drops().saturating_sub(backlog0);
     let hwm_kib = server.hwm_kib();
     let died = server.died();
     drop(server);
@@ -939,7 +980,9 @@ fn storm(
         dhcp_retransmits: traces.iter().map(|t| t.dhcp_retransmits).sum(),
         tftp_retransmits: traces.iter().map(|t| t.tftp_retransmits).sum(),
         udp_drops: udp1.0.saturating_sub(udp0.0),
+        backlog_drops: backlog,
         cpu,
+        runq_wait,
         hwm_kib,
         errors,
     })
@@ -1033,9 +1076,12 @@ fn print_report(args: &Args, results: &[RunResult], load_start: &str, load_end: 
     );
     let _ = writeln!(
         o,
-        "| run | server | bit-exact | last client done s | DHCP p50/p90/max s | TFTP p50/p90/max s | HTTP p50/p90/max s | DHCP resends | TFTP resends | server UDP rcvbuf drops | server CPU s | peak RSS MiB |"
+        "| run | server | bit-exact | last client done s | DHCP p50/p90/max s | TFTP p50/p90/max s | HTTP p50/p90/max s | DHCP resends | TFTP resends | server UDP rcvbuf drops | backlog drops | server CPU s | server run-queue wait s | peak RSS MiB |"
     );
-    let _ = writeln!(o, "|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(
+        o,
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    );
     for r in results {
         let ph = |k: usize| {
             let v = &r.phases[k];
@@ -1048,7 +1094,7 @@ fn print_report(args: &Args, results: &[RunResult], load_start: &str, load_end: 
         };
         let _ = writeln!(
             o,
-            "| {} | {} | {}/{} | {:.2} | {} | {} | {} | {} | {} | {} | {:.2} | {:.1} |",
+            "| {} | {} | {}/{} | {:.2} | {} | {} | {} | {} | {} | {} | {} | {:.2} | {:.2} | {:.1} |",
             r.run,
             r.server,
             r.ok,
@@ -1060,15 +1106,17 @@ fn print_report(args: &Args, results: &[RunResult], load_start: &str, load_end: 
             r.dhcp_retransmits,
             r.tftp_retransmits,
             r.udp_drops,
+            r.backlog_drops,
             r.cpu,
+            r.runq_wait,
             r.hwm_kib as f64 / 1024.0
         );
     }
     let _ = writeln!(
         o,
-        "\n| server | last client done s: median (min-max) | DHCP p50 / p90 s | TFTP p50 / p90 s | HTTP p50 / p90 s | server CPU s | peak RSS MiB |"
+        "\n| server | last client done s: median (min-max) | DHCP p50 / p90 s | TFTP p50 / p90 s | HTTP p50 / p90 s | server CPU s | server run-queue wait s | peak RSS MiB |"
     );
-    let _ = writeln!(o, "|---|---|---|---|---|---|---|");
+    let _ = writeln!(o, "|---|---|---|---|---|---|---|---|");
     let mut medians = Vec::new();
     for name in &args.servers {
         let rs: Vec<&RunResult> = results.iter().filter(|r| &r.server == name).collect();
@@ -1081,10 +1129,11 @@ fn print_report(args: &Args, results: &[RunResult], load_start: &str, load_end: 
             format!("{a:.2} / {b:.2}")
         };
         let (cpu, cmin, cmax) = col(&|r| r.cpu);
+        let (wait, _, _) = col(&|r| r.runq_wait);
         let (rss, rmin, rmax) = col(&|r| r.hwm_kib as f64 / 1024.0);
         let _ = writeln!(
             o,
-            "| {name} | {t:.2} ({tmin:.2}-{tmax:.2}) | {} | {} | {} | {cpu:.2} ({cmin:.2}-{cmax:.2}) | {rss:.1} ({rmin:.1}-{rmax:.1}) |",
+            "| {name} | {t:.2} ({tmin:.2}-{tmax:.2}) | {} | {} | {} | {cpu:.2} ({cmin:.2}-{cmax:.2}) | {wait:.2} | {rss:.1} ({rmin:.1}-{rmax:.1}) |",
             phase(0),
             phase(1),
             phase(2)
@@ -1103,8 +1152,11 @@ fn print_report(args: &Args, results: &[RunResult], load_start: &str, load_end: 
     }
     let _ = writeln!(
         o,
-        "\nserver CPU: utime+stime of the server's processes (nginx master + workers) during the \
-         storm; peak RSS: sum of their VmHWM"
+        "\nDHCP/TFTP resends: by the clients (a ROM resends DHCP after 4, 8, 16, 32 s); server UDP \
+         rcvbuf drops: the server namespace's UDP RcvbufErrors; backlog drops: \
+         /proc/net/softnet_stat (machine-wide); server CPU: utime+stime of the server's processes \
+         (nginx master + workers) during the storm; run-queue wait: the time their threads were \
+         runnable but not running (schedstat); peak RSS: sum of their VmHWM"
     );
     for r in results.iter().filter(|r| !r.errors.is_empty()) {
         let _ = writeln!(
