@@ -117,6 +117,31 @@ impl Topology {
             let _ = writeln!(adds, "netns add {ns}");
         }
         ip_batch(None, &adds)?;
+        // No IPv6 on this segment, as on a PXE ROM's: with it, every `eth0` coming up sends
+        // router solicitations, MLD reports and DAD probes that the bridge floods to all 200
+        // ports (tens of thousands of frames, input-backlog drops) into the first storm.
+        // Devices made from here on take the namespace's default.
+        thread::scope(|s| {
+            let hs: Vec<_> = topo
+                .all()
+                .map(|ns| {
+                    s.spawn(move || {
+                        enter(ns)?;
+                        for key in ["all", "default"] {
+                            std::fs::write(
+                                format!("/proc/sys/net/ipv6/conf/{key}/disable_ipv6"),
+                                "1",
+                            )?;
+                        }
+                        Ok::<(), io::Error>(())
+                    })
+                })
+                .collect();
+            hs.into_iter().try_for_each(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(io::Error::other("sysctl thread panicked")))
+            })
+        })?;
         let mut sw = String::from("link add br0 mtu 1500 type bridge\nlink set br0 up\n");
         let _ = writeln!(
             sw,
@@ -1169,4 +1194,46 @@ fn print_report(args: &Args, results: &[RunResult], load_start: &str, load_end: 
         );
     }
     print!("{o}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let v: Vec<f64> = (1..=10).map(f64::from).collect();
+        assert_eq!(pct(&v, 50.0), 5.0);
+        assert_eq!(pct(&v, 90.0), 9.0);
+        assert_eq!(pct(&v, 100.0), 10.0);
+        assert!(pct(&[], 50.0).is_nan());
+    }
+
+    #[test]
+    fn macs_are_unique_and_locally_administered() {
+        assert_eq!(client_mac(0), "02:62:73:00:00:00");
+        assert_eq!(client_mac(0x1_0203), "02:62:73:01:02:03");
+        assert_eq!(mac_bytes(0x1_0203), [0x02, 0x62, 0x73, 1, 2, 3]);
+    }
+
+    #[test]
+    fn discover_carries_the_pxe_rom_options() {
+        let m = dhcp_message(7, 0xabcd, 4, MessageType::Discover);
+        let mut buf = [0u8; 1500];
+        let n = m.emit(&mut buf).unwrap();
+        let back = Repr::parse_bytes(&buf[..n]).unwrap();
+        assert_eq!(back.message_type(), Some(MessageType::Discover));
+        assert!(back.flags.broadcast());
+        assert_eq!(back.client_mac(), MacAddr(mac_bytes(7)));
+        assert_eq!(
+            back.option(OptionCode::VendorClassIdentifier),
+            Some(&DhcpOption::VendorClassIdentifier(VENDOR_CLASS.to_vec()))
+        );
+        assert_eq!(
+            back.option(OptionCode::ClientSystemArchitecture),
+            Some(&DhcpOption::ClientSystemArchitecture(vec![Arch(0)]))
+        );
+        let client = pxe_dhcp::pxe::ClientInfo::from_repr(&back);
+        assert_eq!(client.firmware, pxe_dhcp::pxe::Firmware::PxeRom);
+    }
 }
