@@ -266,8 +266,9 @@ fn monitor_for(config: &Config) -> admin::monitor::Monitor {
 /// The lease file is replaced by rename, so its directory must be writable by the user the
 /// server now runs as: say so at start rather than at the first lease.
 fn check_writable(dir: &Path, dropped: &Dropped) -> Result<(), Error> {
-    use rustix::fs::{Access, access};
-    access(dir, Access::WRITE_OK | Access::EXEC_OK).map_err(|e| {
+    use nix::unistd::{AccessFlags, access};
+    access(dir, AccessFlags::W_OK | AccessFlags::X_OK).map_err(|e| {
+        let e = std::io::Error::from(e);
         Error::Usage(format!(
             "lease directory {} is not writable by user `{}` ({e}); fix: chown {} {} (the packaged unit's StateDirectory=pxe does this), or set [dhcp] leases to a file in a directory that user owns",
             dir.display(),
