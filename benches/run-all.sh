@@ -3,11 +3,13 @@
 #   sudo benches/run-all.sh
 # Env (defaults are the README's figures): RUNS=5 SIZE_MIB=256 SCALE_CLIENTS=500 SCALE_MIB=16
 #   HTTP_RUNS=3 HTTP_SIZE_MIB=1024 HTTP_CLIENTS=50
-#   DHCP_SECS=5 DHCP_RATES=(harness default) CRITERION_ARGS= OUT=$CARGO_TARGET_DIR/bench-report
+#   DHCP_SECS=5 DHCP_RATES=(harness default) STORM_CLIENTS=200 STORM_RUNS=3 CRITERION_ARGS=
+#   OUT=$CARGO_TARGET_DIR/bench-report
 # Installs the peers (scripts/install-deps.sh), builds the release binaries, then runs
 # tftp-compare (peers + loopback ceiling), tftp-scale (500 clients), tftp-hostile, tftp-scale
 # with 10 000 clients, http-compare (pxe serve --http vs nginx), dhcp-load (perfdhcp in a
-# netns pair), the allocation check and the criterion benches. Each report lands in $OUT.
+# netns pair), boot-storm (200 PXE clients vs pxe and dnsmasq + nginx), the allocation check
+# and the criterion benches. Each report lands in $OUT.
 # Measure on a quiet machine: the reports carry the load average before and after.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +18,8 @@ SIZE_MIB=${SIZE_MIB:-256}
 SCALE_CLIENTS=${SCALE_CLIENTS:-500}
 SCALE_MIB=${SCALE_MIB:-16}
 DHCP_SECS=${DHCP_SECS:-5}
+STORM_CLIENTS=${STORM_CLIENTS:-200}
+STORM_RUNS=${STORM_RUNS:-3}
 TGT=${CARGO_TARGET_DIR:-target}
 BIN=$TGT/release
 OUT=${OUT:-$TGT/bench-report}
@@ -62,6 +66,9 @@ stamp "start http-compare"
 stamp "start dhcp-load"
 "$BIN/dhcp-load" --pxe "$BIN/pxe" --secs "$DHCP_SECS" ${DHCP_RATES:+--rates "$DHCP_RATES"} \
   2> "$OUT/dhcp-load.log" | tee "$OUT/dhcp-load.md" || FAILED+=(dhcp-load)
+stamp "start boot-storm"
+"$BIN/boot-storm" --pxe "$BIN/pxe" --clients "$STORM_CLIENTS" --runs "$STORM_RUNS" \
+  2> "$OUT/boot-storm.log" | tee "$OUT/boot-storm.md" || FAILED+=(boot-storm)
 stamp "start no_alloc"
 cargo test --release -p pxe-benches --test no_alloc -- --nocapture 2>&1 | tee "$OUT/no-alloc.txt" \
   || FAILED+=(no_alloc)
