@@ -9,7 +9,10 @@
 //! The server is our own small HTTP/1.1 implementation on the `serve` tokio runtime, not
 //! hyper, because hyper owns the socket and can only write buffers into it, while a file body
 //! should go from the page cache to the socket with `sendfile` ([`body`]): no copy through user
-//! space, no read-ahead buffer per connection. Request heads are parsed by `httparse` (what
+//! space, no read-ahead buffer per connection. A body goes out in turns of at most
+//! [`body::SENDFILE_MAX`] per connection, yielding between them, with `TCP_NODELAY` on, so the
+//! runtime's two workers refill every busy socket in turn rather than one socket for long
+//! (see [`body`] for the measurements behind it). Request heads are parsed by `httparse` (what
 //! hyper uses) under strict limits ([`request`]: 400/414/431/505, never a panic);
 //! [`conn`] runs one connection (persistence per RFC 9112 §9.3, pipelining, lingering close),
 //! [`handler`] answers one request.
