@@ -189,9 +189,29 @@ impl Transfer {
         let peer = self.session.peer();
         let (stride, batch) = (self.stride, self.batch);
         let mut lens = [0usize; BATCH_MAX];
-        let mut stop = shared.stop.clone();
+        // The wake-up sources live across iterations: a lock-step transfer goes round this loop
+        // once per block, and creating them anew each time registers and unregisters a waiter
+        // (a mutex each) and re-arms the timer for every block. Each is replaced only when it
+        // has fired.
+        let mut stopping = *shared.stop.borrow();
+        let mut stop_rx = shared.stop.clone();
+        // Resolves once the server is stopping (or its stop sender is gone with it).
+        let stop = async move {
+            while !*stop_rx.borrow_and_update() {
+                if stop_rx.changed().await.is_err() {
+                    break;
+                }
+            }
+        };
+        tokio::pin!(stop);
+        let mut notified = std::pin::pin!(repeated.notified());
         let sleep = tokio::time::sleep(Duration::ZERO);
         tokio::pin!(sleep);
+        // The deadline the timer is armed for. In lock-step the session's deadline only moves
+        // later (each block restarts its retransmission timeout), so the timer is re-armed only
+        // when the deadline moves earlier; a stale one fires, and the loop re-checks
+        // `poll_timeout` and arms it again.
+        let mut armed: Option<pxe_proto::Instant> = None;
         loop {
             let now = clock::now();
             if self.drain_events(now) {
@@ -234,23 +254,28 @@ impl Transfer {
             if self.session.is_finished() {
                 return Ok(());
             }
-            if *stop.borrow() {
+            if stopping {
                 self.session
                     .abort(now, ErrorCode::NotDefined, "server shutting down");
                 continue;
             }
-            let deadline = self.session.poll_timeout();
-            if let Some(d) = deadline {
+            if let Some(d) = self.session.poll_timeout() {
                 if d <= now {
                     self.session.handle_timeout(now);
                     continue;
                 }
-                sleep.as_mut().reset(clock::to_tokio(d));
+                if armed.is_none_or(|a| d < a) {
+                    sleep.as_mut().reset(clock::to_tokio(d));
+                    armed = Some(d);
+                }
             }
             tokio::select! {
                 biased;
-                _ = stop.changed() => {}
-                () = repeated.notified() => self.session.handle_repeat(clock::now()),
+                () = &mut stop, if !stopping => stopping = true,
+                () = &mut notified => {
+                    notified.set(repeated.notified());
+                    self.session.handle_repeat(clock::now());
+                }
                 r = self.socket.recv(&mut self.rbuf) => match r {
                     Ok(len) => {
                         let dgram = Datagram::new(peer, local, &self.rbuf[..len]);
@@ -263,9 +288,9 @@ impl Transfer {
                     Err(e) if net::is_transient(&e) => self.transient_errors += 1,
                     Err(e) => return Err(e),
                 },
-                () = &mut sleep, if deadline.is_some() => {
-                    self.session.handle_timeout(clock::now());
-                }
+                // Armed for a deadline that may since have moved later: the loop's top
+                // handles the timeout only if it is due, and re-arms otherwise.
+                () = &mut sleep, if armed.is_some() => armed = None,
             }
         }
     }
