@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use pxe_proto::{Datagram, Destination, SansIo};
 use pxe_tftp::{ErrorCode, Outcome, RequestId, RequestKind, Session, SessionEvent, TransferError};
-use tokio::net::UdpSocket;
+use std::net::UdpSocket;
+use tokio::io::unix::AsyncFd;
 
 use super::Shared;
 use super::clock;
@@ -47,7 +48,8 @@ pub enum Io {
 /// Everything one transfer task owns.
 #[derive(Debug)]
 pub struct Transfer {
-    socket: UdpSocket,
+    /// Registered for readability only: see [`Transfer::new`].
+    socket: AsyncFd<UdpSocket>,
     session: Session,
     io: Io,
     name: String,
@@ -84,9 +86,11 @@ pub struct Summary {
 }
 
 impl Transfer {
-    /// Prepares a transfer: every buffer it needs is allocated here, once.
+    /// Prepares a transfer: every buffer it needs is allocated here, once. `socket` is the
+    /// transfer's connected, non-blocking socket, registered with the TFTP runtime by
+    /// [`register`].
     pub fn new(
-        socket: UdpSocket,
+        socket: AsyncFd<UdpSocket>,
         session: Session,
         io: Io,
         name: String,
@@ -147,7 +151,7 @@ impl Transfer {
         repeated: &tokio::sync::Notify,
     ) -> Summary {
         let peer = self.session.peer();
-        let local = self.socket.local_addr().unwrap_or(peer);
+        let local = self.socket.get_ref().local_addr().unwrap_or(peer);
         if let Err(e) = self.drive(local, id, shared, repeated).await {
             tracing::warn!(client = %shown(peer), file = %self.name, error = %e, "transfer socket failed");
             let now = clock::now();
@@ -157,7 +161,7 @@ impl Transfer {
             // the client waits out all its retransmission timeouts.
             let slot = &mut self.tx[..self.stride];
             while let Some(t) = self.session.poll_transmit(now, slot) {
-                let _ = send_one(&self.socket, &slot[..t.len]);
+                let _ = send_one(self.socket.get_ref(), &slot[..t.len]);
             }
         }
         let outcome = match self.write_failed {
@@ -228,8 +232,7 @@ impl Transfer {
                     Destination::Unicast(to) if to != peer => {
                         // An ERROR 5 to a stranger; cannot happen on a connected socket, but
                         // the session may queue one.
-                        let _ = socket2::SockRef::from(&self.socket)
-                            .send_to(&slot[..t.len], &to.into());
+                        let _ = self.socket.get_ref().send_to(&slot[..t.len], to);
                     }
                     _ => {
                         lens[n] = t.len;
@@ -239,8 +242,14 @@ impl Transfer {
             }
             let sent = match n {
                 0 => Ok(()),
-                1 => send_one(&self.socket, &self.tx[..lens[0]]),
-                _ => net::send_window(&self.socket, &self.tx, stride, &lens[..n], &mut self.gso),
+                1 => send_one(self.socket.get_ref(), &self.tx[..lens[0]]),
+                _ => net::send_window(
+                    self.socket.get_ref(),
+                    &self.tx,
+                    stride,
+                    &lens[..n],
+                    &mut self.gso,
+                ),
             };
             match sent {
                 Ok(()) => {}
@@ -276,7 +285,7 @@ impl Transfer {
                     notified.set(repeated.notified());
                     self.session.handle_repeat(clock::now());
                 }
-                r = self.socket.recv(&mut self.rbuf) => match r {
+                r = recv(&self.socket, &mut self.rbuf) => match r {
                     Ok(len) => {
                         let dgram = Datagram::new(peer, local, &self.rbuf[..len]);
                         self.session.handle_datagram(clock::now(), dgram);
@@ -400,7 +409,7 @@ impl Transfer {
             // drops the ACK but sends nothing then, so the ERROR goes out from here.
             self.session.abort(now, code, message);
             let len = pxe_tftp::wire::emit_error(code, message, &mut self.tx);
-            if let Err(e) = send_one(&self.socket, &self.tx[..len]) {
+            if let Err(e) = send_one(self.socket.get_ref(), &self.tx[..len]) {
                 tracing::debug!(client = %shown(self.session.peer()), error = %e, "ERROR not sent");
             }
             self.write_failed = Some(code);
@@ -439,9 +448,39 @@ fn read_and_supply(
         .map_err(|e| ReadError::Failed(e.to_string()))
 }
 
+/// Registers a transfer's connected socket with the current tokio runtime, for readability
+/// only: sends never wait (a full send buffer is loss), and with writable interest too every
+/// datagram sent queues an EPOLLOUT edge as the kernel frees its buffer (on loopback, inside the
+/// send itself), so a lock-step transfer waiting for its ACK got one extra `epoll_wait` per
+/// block that returned only that edge.
+///
+/// # Errors
+///
+/// The socket could not be made non-blocking, or the runtime refused it.
+pub fn register(socket: UdpSocket) -> io::Result<AsyncFd<UdpSocket>> {
+    socket.set_nonblocking(true)?;
+    // SAFETY: the `AsyncFd` owns the socket, whose descriptor stays open and the same until
+    // the `AsyncFd` (and the socket with it) is dropped.
+    let registered =
+        unsafe { AsyncFd::register_with_interest(socket, tokio::io::Interest::READABLE) };
+    Ok(registered?)
+}
+
 /// One datagram on the connected socket, without waiting: a full send buffer is loss.
 fn send_one(socket: &UdpSocket, buf: &[u8]) -> io::Result<()> {
-    socket2::SockRef::from(socket).send(buf).map(drop)
+    socket.send(buf).map(drop)
+}
+
+/// The next datagram on the connected socket: tried at once while the runtime has the socket
+/// readable, waiting for readiness only after a `recv` found nothing (what
+/// `tokio::net::UdpSocket::recv` does).
+async fn recv(socket: &AsyncFd<UdpSocket>, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        let mut ready = socket.readable().await?;
+        if let Ok(r) = ready.try_io(|s| s.get_ref().recv(buf)) {
+            return r;
+        }
+    }
 }
 
 /// A client address for logs: IPv4 clients of a dual-stack socket as plain IPv4.
