@@ -161,10 +161,13 @@ pub struct TftpArgs {
     /// and served when the client retransmits it after a transfer has ended.
     #[arg(long, value_name = "N")]
     pub max_transfers: Option<NonZeroU32>,
-    /// Most requests whose client has not answered yet (default 4096; a flood of unanswered
-    /// requests beyond it evicts the oldest, over 1 s old).
+    /// Most requests whose client has not answered yet (default 4096, never below
+    /// --max-transfers); when full, a flood's oldest (over 1 s) give way to new addresses.
     #[arg(long, value_name = "N")]
     pub max_handshakes: Option<NonZeroU32>,
+    /// Most of those from one client address (default 16).
+    #[arg(long, value_name = "N")]
+    pub max_handshakes_per_source: Option<NonZeroU32>,
 }
 
 /// `pxe get` arguments.

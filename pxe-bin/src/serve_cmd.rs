@@ -73,5 +73,6 @@ pub fn tftp(args: &TftpArgs) -> Result<ExitCode, Error> {
     t.max_transfers = args.max_transfers;
     t.permissive = args.permissive;
     t.max_handshakes = args.max_handshakes;
+    t.max_handshakes_per_source = args.max_handshakes_per_source;
     pxe_server::tftp::run(&args.root, &t)
 }

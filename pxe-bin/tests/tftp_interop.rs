@@ -192,6 +192,7 @@ fn path_escapes_are_refused() {
         log.contains("outside the root") || log.contains("symlink"),
         "no symlink refusal logged:\n{log}"
     );
+    assert!(!log.contains("refused: refused"), "doubled prefix:\n{log}");
     assert!(
         log.contains("'..'") || log.contains(".."),
         "no `..` refusal logged:\n{log}"

@@ -16,6 +16,7 @@
 //! port_range = "49152:65535"
 //! max_transfers = 2000        # concurrent transfers; more requests wait (dropped, retried)
 //! max_handshakes = 4096       # requests not yet answered by their client (floods, storms)
+//! max_handshakes_per_source = 16  # of those, from one address
 //!
 //! [http]                      # off unless listen is set (or --http)
 //! listen = "0.0.0.0:8080"
@@ -119,8 +120,13 @@ pub struct TftpConfig {
     pub max_transfers: Option<NonZeroU32>,
     /// Most requests whose client has not answered yet (default 4096, see
     /// `pxe_tftp::ServerConfig::max_handshakes`): a flood's share, kept apart from
-    /// `max_transfers`. Raise it for boot storms of more machines than this at once.
+    /// `max_transfers`. The budget in force is never below `max_transfers`, so raising
+    /// `max_transfers` for a boot storm raises it too.
     pub max_handshakes: Option<NonZeroU32>,
+    /// Most of those from one client address (default 16, see
+    /// `pxe_tftp::ServerConfig::max_handshakes_per_source`). A host that fetches many files in
+    /// parallel (a tool, not a PXE ROM) may need more.
+    pub max_handshakes_per_source: Option<NonZeroU32>,
 }
 
 /// `[http]`: the HTTP server for the same root (`crate::http`). Off unless `listen` is set.
@@ -244,6 +250,7 @@ mod tests {
             windowsize_max = 64
             port_range = "49152:65535"
             max_transfers = 500
+            max_handshakes_per_source = 64
             [http]
             listen = "0.0.0.0:8080"
             max_connections = 50
@@ -258,6 +265,7 @@ mod tests {
             })
         );
         assert_eq!(c.tftp.max_transfers, NonZeroU32::new(500));
+        assert_eq!(c.tftp.max_handshakes_per_source, NonZeroU32::new(64));
         assert_eq!(c.log_format, Some(LogFormat::Json));
         assert_eq!(c.http.listen, Some("0.0.0.0:8080".parse().unwrap()));
         assert_eq!(c.http.max_connections, NonZeroU32::new(50));

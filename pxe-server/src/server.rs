@@ -570,12 +570,7 @@ fn bind(mut config: Config, demo: bool, decider: Option<Arc<dyn Decide>>) -> Res
         (None, None) => None,
     };
     let http_slots = if http.is_some() { max_connections } else { 0 };
-    crate::fdlimit::raise_for(
-        settings
-            .max_transfers
-            .saturating_add(settings.core.max_handshakes as usize)
-            .saturating_add(http_slots),
-    );
+    crate::fdlimit::raise_for(settings.descriptors_needed().saturating_add(http_slots));
     let tftp = tftp::bind(settings)?;
     let (dhcp_tx, dhcp_rx) = watch::channel(config.dhcp.clone());
     let dhcp = if config.dhcp.mode() == DhcpMode::Off {

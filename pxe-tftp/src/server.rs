@@ -16,6 +16,10 @@ use crate::wire::{self, ErrorCode, Mode, Opcode, Packet, Repr};
 /// drains after every datagram never gets near it.
 const QUEUE_MAX: usize = 64;
 
+/// How many of the heaviest sources a request into a full handshake budget looks at for a
+/// handshake old enough to give way (rule 2 in [`Server`]).
+const HEAVY_SOURCES_TRIED: usize = 8;
+
 /// Server policy and limits. `Copy`, so every session keeps its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -65,22 +69,46 @@ pub struct ServerConfig {
     /// run is dropped without a reply, like dnsmasq over `--tftp-max`: the client retransmits
     /// its request (RFC 1350 §2) and is served once a transfer ends, where an ERROR would abort
     /// a PXE ROM's boot. The cap counts established transfers only; handshakes have their own
-    /// budget, so at most `max_transfers + max_handshakes` sessions exist.
+    /// budget ([`handshake_budget`](ServerConfig::handshake_budget)), so at most
+    /// `max_transfers + handshake_budget()` sessions exist.
     pub max_transfers: u32,
-    /// Most handshakes at once (default 4096): sessions whose client has not yet shown that it
-    /// receives (no ACK or DATA from it on the transfer port; a spoofed source never sends one).
-    /// A request beyond it evicts the oldest handshake ([`Server::poll_evicted`]), so a flood
-    /// of requests that are never acknowledged cannot keep a real client waiting.
+    /// Most handshakes at once, at least (default 4096): sessions whose client has not yet shown
+    /// that it receives (no ACK or DATA from it on the transfer port; a spoofed source never
+    /// sends one). The budget in force is the larger of this and `max_transfers`
+    /// ([`handshake_budget`](ServerConfig::handshake_budget)): every transfer starts as a
+    /// handshake, so a smaller budget could not admit at once a storm of as many clients as
+    /// the transfer cap allows. When the budget is full, see
+    /// [`storm_eviction_age`](ServerConfig::storm_eviction_age) for who gives way.
     pub max_handshakes: u32,
     /// Most handshakes from one client address (default 16); a request beyond it evicts that
-    /// address's oldest handshake, so one source cannot take the whole budget.
+    /// address's oldest handshake once that is [`eviction_age`](ServerConfig::eviction_age)
+    /// old (else the request is dropped), so one source cannot take the whole budget. A host
+    /// that fetches many files at once (a tool, not a ROM) may need more.
     pub max_handshakes_per_source: u32,
     /// A handshake younger than this is never evicted (default 1 s, far above a LAN round
-    /// trip and the first retransmission timeout of common clients): when the budget is full of young handshakes the new request is dropped instead
-    /// and served on its retransmission. A burst of real clients larger than the budget (a boot
-    /// storm) is then throttled, not robbed of the replies already sent to it; a flood's
-    /// requests are old, hence evictable, a moment later.
+    /// trip and the first retransmission timeout of common clients). From this age on, a
+    /// handshake may give way to a newer request when its source holds at least two more
+    /// handshakes than the newcomer's: a flood from a few addresses yields to a new client
+    /// within about a second, while clients with one request each never rob each other.
     pub eviction_age: Duration,
+    /// When the handshake budget is full and no source holds more than its share (every
+    /// source at most one handshake more than the newcomer's: a boot storm of real clients,
+    /// one request each — or a flood spread over as many spoofed addresses), the oldest
+    /// handshake gives way only once this old (default 10 s); until then the new request is
+    /// dropped without a word and served on its retransmission once a slot frees.
+    ///
+    /// Dropping the newcomer is cheap: its client retransmits the request (RFC 1350 §2) and
+    /// nothing was sent to it yet. Evicting a handshake that was answered is not: a client
+    /// that holds its OACK or DATA 1 never sends its request again, only its ACK to the
+    /// transfer's port, which is then closed — the client fails. A real client answers
+    /// within a round trip, and re-sends a lost answer within its own retransmission timer
+    /// (tftp-hpa 5 s, tftp/tftp.c `rexmtval`; EDK2 and iPXE less); a storm's clients answer
+    /// late only while the server (or, in a bench, the harness driving all clients) is
+    /// saturated, and a second or more late is common then. Ten seconds after the request is
+    /// twice the slowest of those timers. A flood spread over more addresses than
+    /// the budget can delay a new client by this much; that flood cannot be told from a
+    /// storm, and the budget is cheap to raise.
+    pub storm_eviction_age: Duration,
     /// Timer retransmissions of the first DATA (a request without options) or of a WRQ's ACK
     /// 0 before the client has shown that it receives (default 1; an OACK is never resent by
     /// the timer, see [`Session`]). Keeps what an unanswered, possibly spoofed, request makes
@@ -115,6 +143,7 @@ impl Default for ServerConfig {
             max_handshakes: 4096,
             max_handshakes_per_source: 16,
             eviction_age: Duration::from_secs(1),
+            storm_eviction_age: Duration::from_secs(10),
             handshake_retries: 1,
             handshake_timeout: Duration::from_secs(30),
         }
@@ -132,6 +161,14 @@ pub fn blksize_for_mtu(mtu: u32, ipv6: bool) -> u16 {
 }
 
 impl ServerConfig {
+    /// The handshake budget in force: the larger of
+    /// [`max_handshakes`](ServerConfig::max_handshakes) and
+    /// [`max_transfers`](ServerConfig::max_transfers), at least 1. A driver sizing its
+    /// descriptor limit counts `max_transfers + handshake_budget()` sessions.
+    pub fn handshake_budget(&self) -> u32 {
+        self.max_handshakes.max(self.max_transfers).max(1)
+    }
+
     pub(crate) fn limits(&self) -> Limits {
         Limits {
             blksize_max: self.blksize_max,
@@ -153,8 +190,9 @@ pub struct ServerStats {
     pub duplicates: u64,
     /// Requests dropped because [`ServerConfig::max_transfers`] transfers were established.
     pub over_cap: u64,
-    /// Requests dropped because the handshake budget (or their source's share) was full of
-    /// handshakes younger than [`ServerConfig::eviction_age`].
+    /// Requests dropped because the handshake budget (or their source's share) was full and no
+    /// handshake could give way ([`ServerConfig::eviction_age`],
+    /// [`ServerConfig::storm_eviction_age`]).
     pub throttled: u64,
     /// Handshakes evicted to make room for newer requests ([`Server::poll_evicted`]).
     pub evicted: u64,
@@ -220,8 +258,28 @@ struct Entry {
 /// driver decides the same way: a repeat of a request still being served is dropped, at most
 /// [`ServerConfig::max_transfers`] established transfers run, and requests whose client has
 /// not yet shown that it receives hold a cheap place from a separate budget
-/// ([`ServerConfig::max_handshakes`], per source
-/// [`ServerConfig::max_handshakes_per_source`]) where the oldest is evicted for a newer one.
+/// ([`ServerConfig::handshake_budget`], per source
+/// [`ServerConfig::max_handshakes_per_source`]).
+///
+/// # Admission to a full handshake budget
+///
+/// A new request from address S, which already holds `n` handshakes, is admitted if the
+/// budget has room; otherwise one handshake gives way, chosen in this order, or the request is
+/// dropped without a word (counted in [`ServerStats::throttled`]):
+///
+/// 1. S at its per-source limit: S's own oldest, once [`ServerConfig::eviction_age`] old.
+/// 2. The oldest handshake of a source holding at least `n + 2` (the heaviest first), once
+///    `eviction_age` old: max-min fairness between addresses, so a flood from a few
+///    addresses cannot keep a new client out for more than about a second.
+/// 3. The oldest handshake of all, once [`ServerConfig::storm_eviction_age`] old.
+///
+/// The choice is between dropping the newcomer, which costs it one retransmission of its
+/// request (nothing was sent to it), and evicting a handshake that has most likely been
+/// answered already, which costs that client the whole transfer: it holds an OACK or DATA 1,
+/// so it only ever answers to the transfer's port, now closed, and never asks again. A boot
+/// storm of real clients, one request each, whose answers are late because the server (or
+/// the network) is saturated, therefore only ever sees rule 3, after a wait no real client
+/// needs.
 /// The driver reports the session's life: [`established`](Server::established) when the
 /// session says [`SessionEvent::Established`](crate::SessionEvent::Established), and
 /// [`finished`](Server::finished) once for every [`Incoming`] (rejected, dropped, or its
@@ -231,6 +289,8 @@ struct Entry {
 #[derive(Debug)]
 pub struct Server {
     config: ServerConfig,
+    /// [`ServerConfig::handshake_budget`], computed once.
+    budget: usize,
     incoming: VecDeque<Incoming>,
     replies: VecDeque<(SocketAddr, ErrorCode, &'static str)>,
     stats: ServerStats,
@@ -239,7 +299,10 @@ pub struct Server {
     entries: BTreeMap<RequestId, Entry>,
     /// Handshakes, oldest first (ids grow).
     handshakes: BTreeSet<RequestId>,
-    per_source: BTreeMap<IpAddr, u32>,
+    /// Each source's handshakes, oldest first; no empty sets.
+    per_source: BTreeMap<IpAddr, BTreeSet<RequestId>>,
+    /// `(handshakes held, source)` for every key of `per_source`: the heaviest source last.
+    by_load: BTreeSet<(usize, IpAddr)>,
     established: usize,
     evicted: VecDeque<RequestId>,
     repeated: VecDeque<RequestId>,
@@ -249,6 +312,7 @@ impl Server {
     /// A server with `config`.
     pub fn new(config: ServerConfig) -> Self {
         Server {
+            budget: config.handshake_budget() as usize,
             config,
             incoming: VecDeque::new(),
             replies: VecDeque::new(),
@@ -258,6 +322,7 @@ impl Server {
             entries: BTreeMap::new(),
             handshakes: BTreeSet::new(),
             per_source: BTreeMap::new(),
+            by_load: BTreeSet::new(),
             established: 0,
             evicted: VecDeque::new(),
             repeated: VecDeque::new(),
@@ -286,8 +351,7 @@ impl Server {
         }
         entry.established = true;
         let source = entry.source;
-        self.handshakes.remove(&id);
-        self.release_source(source);
+        self.release_handshake(id, source);
         self.established += 1;
     }
 
@@ -301,8 +365,7 @@ impl Server {
         if entry.established {
             self.established -= 1;
         } else {
-            self.handshakes.remove(&id);
-            self.release_source(entry.source);
+            self.release_handshake(id, entry.source);
         }
     }
 
@@ -320,12 +383,35 @@ impl Server {
         self.evicted.pop_front()
     }
 
-    fn release_source(&mut self, source: IpAddr) {
-        if let Some(n) = self.per_source.get_mut(&source) {
-            *n -= 1;
-            if *n == 0 {
-                self.per_source.remove(&source);
-            }
+    fn load(&self, source: IpAddr) -> usize {
+        self.per_source.get(&source).map_or(0, BTreeSet::len)
+    }
+
+    fn hold_handshake(&mut self, id: RequestId, source: IpAddr) {
+        let held = self.per_source.entry(source).or_default();
+        let load = held.len();
+        held.insert(id);
+        if load > 0 {
+            self.by_load.remove(&(load, source));
+        }
+        self.by_load.insert((load + 1, source));
+        self.handshakes.insert(id);
+    }
+
+    fn release_handshake(&mut self, id: RequestId, source: IpAddr) {
+        if !self.handshakes.remove(&id) {
+            return;
+        }
+        let Some(held) = self.per_source.get_mut(&source) else {
+            return;
+        };
+        let load = held.len();
+        held.remove(&id);
+        self.by_load.remove(&(load, source));
+        if held.is_empty() {
+            self.per_source.remove(&source);
+        } else {
+            self.by_load.insert((load - 1, source));
         }
     }
 
@@ -334,36 +420,61 @@ impl Server {
         self.stats.evicted += 1;
         // Bounded by the handshake budget unless the driver never drains; an eviction not
         // reported leaves a session that ends on its own handshake timeout.
-        if self.evicted.len() < self.config.max_handshakes.max(1) as usize {
+        if self.evicted.len() < self.budget {
             self.evicted.push_back(id);
         }
     }
 
-    /// Makes room in the handshake budget for a request from `source`: evicts the oldest
-    /// handshake of that source when it has its share, then the oldest of all when the budget
-    /// is full, but never one younger than `eviction_age`. `false`: no room, drop the request.
+    fn older_than(&self, id: RequestId, now: Instant, age: Duration) -> bool {
+        self.entries
+            .get(&id)
+            .is_some_and(|e| now.saturating_duration_since(e.created) >= age)
+    }
+
+    /// Makes room in the handshake budget for a request from `source`, by the rules in
+    /// [`Server`]'s documentation. `false`: no room, drop the request.
     fn make_room(&mut self, now: Instant, source: IpAddr) -> bool {
         let age = self.config.eviction_age;
-        let evictable = |e: &Entry| now.saturating_duration_since(e.created) >= age;
-        let per_source = self.per_source.get(&source).copied().unwrap_or(0);
-        if per_source >= self.config.max_handshakes_per_source.max(1) {
-            let oldest = self
-                .handshakes
-                .iter()
+        let mut load = self.load(source);
+        if load >= self.config.max_handshakes_per_source.max(1) as usize {
+            match self
+                .per_source
+                .get(&source)
+                .and_then(|h| h.first())
                 .copied()
-                .find(|id| self.entries.get(id).is_some_and(|e| e.source == source));
-            match oldest {
-                Some(id) if self.entries.get(&id).is_some_and(evictable) => self.evict(id),
+            {
+                Some(id) if self.older_than(id, now, age) => {
+                    self.evict(id);
+                    load -= 1;
+                }
                 _ => return false,
             }
         }
-        if self.handshakes.len() >= self.config.max_handshakes.max(1) as usize {
-            match self.handshakes.first().copied() {
-                Some(id) if self.entries.get(&id).is_some_and(evictable) => self.evict(id),
-                _ => return false,
-            }
+        if self.handshakes.len() < self.budget {
+            return true;
         }
-        true
+        // Rule 2: the heaviest sources first. Looking at a few is enough: the heaviest
+        // usually has an old handshake (a flood's are old a second later), and one request
+        // dropped here is served on its retransmission.
+        let heavy = self
+            .by_load
+            .iter()
+            .rev()
+            .take_while(|&&(held, _)| held >= load + 2)
+            .take(HEAVY_SOURCES_TRIED)
+            .filter_map(|(_, ip)| self.per_source.get(ip).and_then(|h| h.first()).copied())
+            .find(|&id| self.older_than(id, now, age));
+        if let Some(id) = heavy {
+            self.evict(id);
+            return true;
+        }
+        match self.handshakes.first().copied() {
+            Some(id) if self.older_than(id, now, self.config.storm_eviction_age) => {
+                self.evict(id);
+                true
+            }
+            _ => false,
+        }
     }
 
     /// The configuration.
@@ -484,8 +595,7 @@ impl SansIo for Server {
                 created: now,
             },
         );
-        self.handshakes.insert(id);
-        *self.per_source.entry(source).or_insert(0) += 1;
+        self.hold_handshake(id, source);
         self.stats.requests += 1;
         self.incoming.push_back(Incoming {
             id,
@@ -620,6 +730,281 @@ impl Incoming {
             destination: Destination::Unicast(self.peer),
             local: None,
             len: wire::emit_error(code, message, buf),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+
+    use alloc::format;
+    use alloc::vec::Vec;
+    use core::net::SocketAddr;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const LISTEN: &str = "192.0.2.1:69";
+
+    fn t(ms: u64) -> Instant {
+        Instant::from_millis(ms)
+    }
+
+    fn rrq(server: &mut Server, now: Instant, from: SocketAddr, name: &str) -> Option<Incoming> {
+        let mut payload = Vec::from(&b"\0\x01"[..]);
+        payload.extend_from_slice(name.as_bytes());
+        payload.extend_from_slice(b"\0octet\0blksize\x001468\0");
+        let listen: SocketAddr = LISTEN.parse().unwrap();
+        server.handle_datagram(now, Datagram::new(from, listen, &payload));
+        server.poll_event()
+    }
+
+    /// The `i`th storm client: its own address, like a machine booting.
+    fn machine(i: u32) -> SocketAddr {
+        let [_, a, b, c] = (0x0a00_0000u32 + 1 + i).to_be_bytes();
+        SocketAddr::from(([10, a, b, c], 2070))
+    }
+
+    impl Server {
+        /// The table's invariants: every count agrees with the sets it summarises.
+        fn check(&self) {
+            let handshakes: Vec<RequestId> = self
+                .entries
+                .iter()
+                .filter(|(_, e)| !e.established)
+                .map(|(id, _)| *id)
+                .collect();
+            assert_eq!(
+                handshakes,
+                self.handshakes.iter().copied().collect::<Vec<_>>()
+            );
+            assert_eq!(self.established, self.entries.len() - handshakes.len());
+            assert_eq!(self.by_identity.len(), self.entries.len());
+            for (identity, id) in &self.by_identity {
+                assert_eq!(&self.entries[id].identity, identity);
+            }
+            assert!(self.handshakes.len() <= self.budget);
+            assert_eq!(self.by_load.len(), self.per_source.len());
+            let mut held = 0;
+            for (ip, ids) in &self.per_source {
+                assert!(!ids.is_empty());
+                assert!(ids.len() <= self.config.max_handshakes_per_source.max(1) as usize);
+                assert!(self.by_load.contains(&(ids.len(), *ip)));
+                for id in ids {
+                    assert!(self.handshakes.contains(id));
+                    assert_eq!(self.entries[id].source, *ip);
+                }
+                held += ids.len();
+            }
+            assert_eq!(held, self.handshakes.len());
+        }
+    }
+
+    #[test]
+    fn the_budget_scales_with_the_transfer_cap() {
+        let c = ServerConfig::default();
+        assert_eq!(c.handshake_budget(), 4096);
+        let c = ServerConfig {
+            max_transfers: 12_000,
+            ..c
+        };
+        assert_eq!(c.handshake_budget(), 12_000);
+        let c = ServerConfig {
+            max_transfers: 0,
+            max_handshakes: 0,
+            ..c
+        };
+        assert_eq!(c.handshake_budget(), 1);
+    }
+
+    /// A storm of 3 × the budget of real clients, each on its own address, that answer their
+    /// first reply only 5 s late (a saturated server or network): every one gets its transfer.
+    /// Requests are retransmitted every second while unanswered, like PXE ROMs do.
+    #[test]
+    fn a_storm_of_late_answering_clients_all_get_through() {
+        let budget = 64u32;
+        let mut server = Server::new(ServerConfig {
+            max_transfers: 1,
+            max_handshakes: budget,
+            ..ServerConfig::default()
+        });
+        let clients = 3 * budget;
+        let late = 5_000;
+        // When each client got its reply (its request admitted), and whether it is done.
+        let mut admitted: Vec<Option<(RequestId, u64)>> = (0..clients).map(|_| None).collect();
+        let mut done = 0;
+        let mut now = 0;
+        while done < clients {
+            assert!(now < 120_000, "{done} of {clients} through after 120 s");
+            for i in 0..clients {
+                match admitted[i as usize] {
+                    None => {
+                        if let Some(inc) = rrq(&mut server, t(now), machine(i), "boot.efi") {
+                            admitted[i as usize] = Some((inc.id(), now));
+                        }
+                    }
+                    Some((id, at)) if now == at + late => {
+                        server.established(id);
+                        server.finished(id);
+                        done += 1;
+                    }
+                    Some(_) => {}
+                }
+            }
+            assert_eq!(
+                server.poll_evicted(),
+                None,
+                "a late client was robbed at {now} ms"
+            );
+            server.check();
+            now += 1_000;
+        }
+        assert_eq!(server.stats().evicted, 0);
+        assert!(
+            server.stats().throttled > 0,
+            "the storm was larger than the budget"
+        );
+    }
+
+    /// The budget full of a flood (never answered) from a few addresses, and of a storm of late
+    /// clients: a new client is admitted within about a second, at the flood's expense only.
+    #[test]
+    fn a_flood_from_few_sources_cannot_starve_a_real_client() {
+        let mut server = Server::new(ServerConfig {
+            max_transfers: 1,
+            max_handshakes: 100,
+            max_handshakes_per_source: 16,
+            ..ServerConfig::default()
+        });
+        let mut flood = BTreeSet::new();
+        let mut storm = BTreeSet::new();
+        // 40 real clients, then 3000 flood requests from 10 addresses (60 get a place: the
+        // budget), all within 100 ms.
+        for i in 0..40 {
+            storm.insert(rrq(&mut server, t(0), machine(i), "f").unwrap().id());
+        }
+        for n in 0..3000u32 {
+            let from = SocketAddr::from(([198, 51, 100, (n % 10) as u8], 1024 + (n / 10) as u16));
+            if let Some(inc) = rrq(&mut server, t(u64::from(n) / 30), from, "f") {
+                flood.insert(inc.id());
+            }
+        }
+        assert_eq!(server.handshaking(), 100);
+        server.check();
+        // A new client at 500 ms: everyone is young, it waits for its retransmission.
+        let me = SocketAddr::from(([203, 0, 113, 9], 3000));
+        assert!(rrq(&mut server, t(500), me, "f").is_none());
+        // Its retransmission 1 s later gets in, evicting a flood handshake, not a storm one.
+        let inc = rrq(&mut server, t(1500), me, "f").expect("admitted within ~1 s");
+        let victim = server.poll_evicted().expect("someone gave way");
+        assert!(flood.contains(&victim) && !storm.contains(&victim));
+        assert_ne!(inc.id(), victim);
+        // Another 100 new clients a second later: each evicts a flood handshake while the
+        // flood's addresses hold two or more (59 over 10 addresses: 49 give way, down to one
+        // each, like everyone else's); the storm's stay.
+        for i in 0..100 {
+            let _ = rrq(&mut server, t(2500), machine(1000 + i), "f");
+        }
+        let mut victims = Vec::new();
+        while let Some(id) = server.poll_evicted() {
+            victims.push(id);
+        }
+        assert!(victims.iter().all(|id| flood.contains(id)), "{victims:?}");
+        assert_eq!(victims.len(), 49);
+        assert!(server.per_source.values().all(|h| h.len() == 1));
+        server.check();
+        for id in &storm {
+            assert!(
+                server.entries.contains_key(id),
+                "storm client {id:?} was evicted"
+            );
+        }
+    }
+
+    /// A flood spread over more addresses than the budget holds the budget for at most
+    /// `storm_eviction_age`.
+    #[test]
+    fn a_flood_from_many_sources_delays_a_real_client_by_the_storm_age_at_most() {
+        let config = ServerConfig {
+            max_transfers: 1,
+            max_handshakes: 50,
+            ..ServerConfig::default()
+        };
+        let mut server = Server::new(config);
+        for i in 0..50 {
+            assert!(rrq(&mut server, t(0), machine(i), "f").is_some());
+        }
+        let me = SocketAddr::from(([203, 0, 113, 9], 3000));
+        let mut now = 1_000;
+        while rrq(&mut server, t(now), me, "f").is_none() {
+            now += 1_000;
+        }
+        assert_eq!(Duration::from_millis(now), config.storm_eviction_age);
+        assert!(server.poll_evicted().is_some());
+        server.check();
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Request { source: u8, port: u8, name: u8 },
+        Established(usize),
+        Finished(usize),
+        Tick(u16),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => (0..6u8, 0..4u8, 0..3u8)
+                .prop_map(|(source, port, name)| Op::Request { source, port, name }),
+            1 => any::<usize>().prop_map(Op::Established),
+            1 => any::<usize>().prop_map(Op::Finished),
+            1 => (0..3000u16).prop_map(Op::Tick),
+        ]
+    }
+
+    proptest! {
+        /// Whatever requests, answers, ends and evictions come in whatever order, the
+        /// counts agree, the budget and per-source limits hold, and a handshake is never
+        /// evicted before `eviction_age`.
+        #[test]
+        fn the_table_keeps_its_invariants(
+            budget in 1..12u32,
+            per_source in 1..5u32,
+            ops in proptest::collection::vec(op(), 1..200),
+        ) {
+            let mut server = Server::new(ServerConfig {
+                max_transfers: 3,
+                max_handshakes: budget,
+                max_handshakes_per_source: per_source,
+                eviction_age: Duration::from_millis(1000),
+                storm_eviction_age: Duration::from_millis(5000),
+                ..ServerConfig::default()
+            });
+            let mut now = 0u64;
+            let mut ids: Vec<(RequestId, u64)> = Vec::new();
+            for op in ops {
+                match op {
+                    Op::Request { source, port, name } => {
+                        let from = SocketAddr::from(([10, 0, 0, source], 1000 + u16::from(port)));
+                        if let Some(inc) = rrq(&mut server, t(now), from, &format!("f{name}")) {
+                            ids.push((inc.id(), now));
+                        }
+                    }
+                    Op::Established(i) if !ids.is_empty() => {
+                        server.established(ids[i % ids.len()].0);
+                    }
+                    Op::Finished(i) if !ids.is_empty() => server.finished(ids[i % ids.len()].0),
+                    Op::Tick(ms) => now += u64::from(ms),
+                    _ => {}
+                }
+                while let Some(id) = server.poll_evicted() {
+                    let (_, at) = ids.iter().find(|(i, _)| *i == id).copied().unwrap();
+                    prop_assert!(now - at >= 1000, "evicted at age {} ms", now - at);
+                }
+                server.check();
+            }
         }
     }
 }

@@ -1022,7 +1022,8 @@ fn handshakes_have_their_own_budget_with_a_per_source_limit() {
         .map(|i| rrq_at(&mut server, t(300), &format!("198.51.100.{}:1000", 20 + i)).unwrap())
         .collect();
     assert_eq!(server.handshaking(), 4);
-    // Budget of 4, full: the oldest handshake goes, whoever sent it.
+    // Budget of 4, full: the oldest handshake of the source holding two (the others hold one)
+    // gives way to a new address.
     assert!(rrq_at(&mut server, t(400), "198.51.100.30:1000").is_some());
     assert_eq!(server.poll_evicted(), Some(flood[1].id()));
     assert_eq!(server.handshaking(), 4);

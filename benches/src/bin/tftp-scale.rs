@@ -1,10 +1,12 @@
 //! Scale: many concurrent clients download one file from one `pxe tftp` on loopback, every
 //! download compared byte for byte with the served file. Reports the total time, the
 //! server's peak RSS (`VmHWM`), its anonymous RSS at the busiest moment, and RSS per active
-//! transfer beyond the idle base.
+//! transfer beyond the idle base, and the CPU time the server and the harness used over the run
+//! (a harness near 100 % of one CPU per client thread is the bottleneck, not the server).
 //!
 //! Clients (`--client`): `core` (default) runs the `pxe-tftp` reference client in this process,
-//! one real UDP socket each, all driven by one `poll(2)` thread and all started at once; `pxe-get`
+//! one real UDP socket each, all driven by one `poll(2)` thread (`--client-threads N`: N loops,
+//! a share each) and all started at once; `pxe-get`
 //! and `curl` are real processes (held at a gate until all are spawned), their stdout compared
 //! by one thread each.
 //!
@@ -61,6 +63,22 @@ struct Args {
     /// Whole-run timeout, seconds; clients still running are killed by pid and counted failed.
     #[arg(long, default_value_t = 600)]
     timeout_secs: u64,
+    /// Threads driving the `core` clients, each a `poll(2)` loop over its share of them. One
+    /// thread over 10 000 sockets can be the bottleneck (its CPU share is printed).
+    #[arg(long, default_value_t = 1)]
+    client_threads: usize,
+}
+
+/// CPU seconds (user + system) that process `pid` (`"self"` for this one) has used, from
+/// `/proc/PID/stat` (fields 14 and 15, in USER_HZ ticks: 100 per second on every Linux ABI).
+fn cpu_secs(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces; the fields after it follow its ')'.
+    let rest = stat.rsplit_once(')')?.1;
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some((utime + stime) as f64 / 100.0)
 }
 
 fn pin(list: &str) -> Pin {
@@ -250,7 +268,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         });
         (h, stop)
     };
-    eprintln!("load average before: {}", pxe_benches::loadavg());
+    let load_before = pxe_benches::loadavg();
+    eprintln!("load average before: {load_before}");
+    let (harness_cpu0, server_cpu0) = (cpu_secs("self"), cpu_secs(&spid.to_string()));
     let t0 = Instant::now();
     let (ok, total, spawned) = if args.client == "core" {
         let plan = pxe_benches::fleet::Plan {
@@ -260,6 +280,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             blksize: args.blksize,
             windowsize: args.windowsize,
             deadline: Duration::from_secs(args.timeout_secs),
+            threads: args.client_threads,
         };
         let results = pxe_benches::fleet::run(&plan, &want, &mut |live| {
             active.store(live, Ordering::SeqCst)
@@ -272,6 +293,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     } else {
         run_processes(&args, port, &want, &active, t0)?
     };
+    let wall = t0.elapsed().as_secs_f64();
+    let used = |before: Option<f64>, after: Option<f64>| match (before, after) {
+        (Some(b), Some(a)) => format!(
+            "{:.1} s ({:.0} % of one CPU)",
+            a - b,
+            100.0 * (a - b) / wall
+        ),
+        _ => "?".to_owned(),
+    };
+    let harness_cpu = used(harness_cpu0, cpu_secs("self"));
+    let server_cpu = used(server_cpu0, cpu_secs(&spid.to_string()));
     active.store(0, Ordering::SeqCst);
     sampler.1.store(1, Ordering::SeqCst);
     let _ = sampler.0.join();
@@ -280,7 +312,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let hwm = proc_status_kib(spid, "VmHWM").unwrap_or(0);
     let alive = server.exited().is_none();
     server.stop();
-    eprintln!("load average after: {}", pxe_benches::loadavg());
+    let load_after = pxe_benches::loadavg();
+    eprintln!("load average after: {load_after}");
 
     let moved = size * args.clients as u64;
     println!(
@@ -307,6 +340,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         mib_per_s(moved, total)
     );
     println!("- peak concurrent transfers seen: {peak_active}");
+    println!(
+        "- CPU over the {wall:.1} s run: server {server_cpu}; harness ({} client thread(s)) {harness_cpu}",
+        if args.client == "core" {
+            args.client_threads.max(1).to_string()
+        } else {
+            format!("{} reader", args.clients)
+        }
+    );
+    println!("- load average before: {load_before}; after: {load_after}");
     println!(
         "- server threads (most seen): {} on {} CPUs",
         max_threads.load(Ordering::SeqCst),

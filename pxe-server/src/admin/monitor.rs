@@ -212,7 +212,7 @@ fn refusal_kind(reason: &str) -> &'static str {
         "permission"
     } else if r.contains("read-only") || r.contains("write request") {
         "read_only"
-    } else if r.starts_with("refused") || r.contains("outside") {
+    } else if r.starts_with("bad name") || r.starts_with("refused") || r.contains("outside") {
         "bad_name"
     } else if r.contains("not a regular file") {
         "not_regular"
@@ -695,6 +695,11 @@ mod tests {
         assert_eq!(why, "/srv/a is not world-readable (mode 0600)");
         assert_eq!(fix.as_deref(), Some("chmod o+r /srv/a"));
         assert_eq!(refusal_kind("no such file under the root"), "not_found");
+        assert_eq!(refusal_kind("bad name: the name contains '..'"), "bad_name");
+        assert_eq!(
+            refusal_kind("the server is read-only (start it with --create to accept uploads)"),
+            "read_only"
+        );
         assert_eq!(label("a\"b\\c"), "a\\\"b\\\\c");
     }
 }

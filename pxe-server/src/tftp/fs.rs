@@ -88,11 +88,11 @@ impl Refusal {
         match self {
             Self::NotFound => "no such file under the root".to_owned(),
             Self::NotRegular => "not a regular file (directory, device or FIFO)".to_owned(),
-            Self::Escape(why) => format!("refused: {why}"),
+            // The log line and the event say "refused" themselves: no second prefix here.
+            Self::Escape(why) => format!("bad name: {why}"),
             Self::Denied { why } => why.clone(),
             Self::ReadOnly => {
-                "write request refused: the server is read-only (start it with --create to accept uploads)"
-                    .to_owned()
+                "the server is read-only (start it with --create to accept uploads)".to_owned()
             }
             Self::Os(e) => e.clone(),
         }

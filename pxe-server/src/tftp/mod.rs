@@ -65,6 +65,7 @@ pub struct Settings {
     /// Cap `blksize` to each interface's MTU (when no `--blksize-max` was given).
     pub blksize_from_mtu: bool,
     /// Most transfers at once; requests beyond it are dropped unanswered until one ends.
+    /// Copied into `core.max_transfers` when the service starts.
     pub max_transfers: usize,
     /// Where transfers are reported.
     pub events: Events,
@@ -73,9 +74,23 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// Sessions the service may hold at once, each a reply socket: `max_transfers` plus the
+    /// handshake budget in force (never below `max_transfers`), for
+    /// [`crate::fdlimit::raise_for`].
+    #[must_use]
+    pub fn descriptors_needed(&self) -> usize {
+        let mut core = self.core;
+        core.max_transfers = u32::try_from(self.max_transfers).unwrap_or(u32::MAX);
+        self.max_transfers
+            .saturating_add(core.handshake_budget() as usize)
+    }
+
     /// Settings from the `[tftp]` config table (or `pxe tftp` flags folded into one).
     pub fn from_config(listen: SocketAddr, root: Root, t: &TftpConfig) -> Self {
         let defaults = ServerConfig::default();
+        let max_transfers = t.max_transfers.map_or(DEFAULT_MAX_TRANSFERS, |n| {
+            usize::try_from(n.get()).unwrap_or(usize::MAX)
+        });
         let core = ServerConfig {
             blksize_max: t.blksize_max.unwrap_or(DEFAULT_BLKSIZE_MAX),
             windowsize_max: t.windowsize_max.unwrap_or(defaults.windowsize_max),
@@ -83,6 +98,10 @@ impl Settings {
             max_handshakes: t
                 .max_handshakes
                 .map_or(defaults.max_handshakes, NonZeroU32::get),
+            max_handshakes_per_source: t
+                .max_handshakes_per_source
+                .map_or(defaults.max_handshakes_per_source, NonZeroU32::get),
+            max_transfers: u32::try_from(max_transfers).unwrap_or(u32::MAX),
             ..defaults
         };
         Self {
@@ -91,9 +110,7 @@ impl Settings {
             core,
             port_range: t.port_range,
             blksize_from_mtu: t.blksize_max.is_none(),
-            max_transfers: t.max_transfers.map_or(DEFAULT_MAX_TRANSFERS, |n| {
-                usize::try_from(n.get()).unwrap_or(usize::MAX)
-            }),
+            max_transfers,
             events: Events::new(),
             generated: None,
         }
@@ -218,8 +235,8 @@ fn start_bound(bound: BoundListener, settings: Settings) -> Result<Running, Erro
     tracing::info!(
         listen = %local, root = %shared.root.describe(), blksize_max = core.blksize_max,
         windowsize_max = core.windowsize_max, write = core.allow_write,
-        max_transfers = core.max_transfers, max_handshakes = core.max_handshakes,
-        threads = workers, "TFTP listening"
+        max_transfers = core.max_transfers, max_handshakes = core.handshake_budget(),
+        max_handshakes_per_source = core.max_handshakes_per_source, threads = workers, "TFTP listening"
     );
     let mtu = MtuCache {
         enabled: settings.blksize_from_mtu,
@@ -351,7 +368,7 @@ async fn listen_loop(mut listener: Listener, mut mtu: MtuCache, shared: Arc<Shar
             tracing::warn!(
                 dropped_or_evicted = n,
                 handshaking = table.server.handshaking(),
-                max_handshakes = table.server.config().max_handshakes,
+                max_handshakes = table.server.config().handshake_budget(),
                 "handshake budget full: requests whose client never answered (a flood, or \
                  spoofed sources?) were evicted, or new ones dropped until they can be"
             );
@@ -598,7 +615,7 @@ pub fn run(root: &Path, t: &TftpConfig) -> Result<ExitCode, Error> {
         .permissive(t.permissive);
     let listen = t.listen.unwrap_or(DEFAULT_LISTEN);
     let settings = Settings::from_config(listen, Root::Dir(dir), t);
-    fdlimit::raise_for(settings.max_transfers + settings.core.max_handshakes as usize);
+    fdlimit::raise_for(settings.descriptors_needed());
     let bound = bind(settings)?;
     // Still one thread: the reduced credentials are inherited by every thread started below.
     crate::privilege::drop_privileges(t.user.as_deref(), &[])?;
@@ -619,4 +636,27 @@ fn stop_signals() -> nix::sys::signal::SigSet {
     set.add(Signal::SIGINT);
     set.add(Signal::SIGTERM);
     set
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_limits_reach_the_core_and_the_descriptor_count() {
+        let mut t = TftpConfig::default();
+        let s = Settings::from_config(DEFAULT_LISTEN, Root::Embedded(Vec::new()), &t);
+        assert_eq!(s.core.max_transfers as usize, DEFAULT_MAX_TRANSFERS);
+        assert_eq!(s.core.max_handshakes_per_source, 16);
+        assert_eq!(s.descriptors_needed(), DEFAULT_MAX_TRANSFERS + 4096);
+        t.max_transfers = NonZeroU32::new(12_000);
+        t.max_handshakes_per_source = NonZeroU32::new(100);
+        let s = Settings::from_config(DEFAULT_LISTEN, Root::Embedded(Vec::new()), &t);
+        assert_eq!(s.core.max_handshakes_per_source, 100);
+        assert_eq!(
+            s.descriptors_needed(),
+            24_000,
+            "the handshake budget follows max_transfers"
+        );
+    }
 }
