@@ -49,6 +49,12 @@ struct Args {
     /// The `pxe` binary.
     #[arg(long, default_value = "target/release/pxe")]
     pxe: PathBuf,
+    /// Extra arguments for `pxe tftp`. Every client here comes from 127.0.0.1, and at 20 %
+    /// hundreds of them are in their handshake at once (an OACK lost waits for atftp's 5 s
+    /// timer): beyond the per-address handshake limit (16, a flood defence) the oldest would
+    /// be evicted, which is not what a boot of machines with an address each meets.
+    #[arg(long, default_value = "--max-handshakes-per-source 1024")]
+    pxe_tftp_args: String,
     /// Servers, comma-separated: pxe, tftpd-hpa.
     #[arg(long, default_value = "pxe,tftpd-hpa")]
     servers: String,
@@ -76,7 +82,15 @@ impl Netns {
         checked(Command::new("ip").args(["-n", name, "link", "set", "lo", "up"]))?;
         // in.tftpd resolves its address with AI_ADDRCONFIG, which fails while a namespace has
         // only loopback addresses: one more on `lo`, inside the namespace only.
-        checked(Command::new("ip").args(["-n", name, "addr", "add", "10.231.0.1/32", "dev", "lo"]))?;
+        checked(Command::new("ip").args([
+            "-n",
+            name,
+            "addr",
+            "add",
+            "10.231.0.1/32",
+            "dev",
+            "lo",
+        ]))?;
         Ok(ns)
     }
 
@@ -135,7 +149,8 @@ fn start(server: &str, ns: &Netns, args: &Args, root: &Path) -> io::Result<Daemo
             c.arg("tftp")
                 .arg("--root")
                 .arg(root)
-                .args(["--listen", &addr]);
+                .args(["--listen", &addr])
+                .args(args.pxe_tftp_args.split_whitespace());
             c
         }
         "tftpd-hpa" => {
@@ -154,14 +169,25 @@ fn start(server: &str, ns: &Netns, args: &Args, root: &Path) -> io::Result<Daemo
     loop {
         let mut probe = ns.command("atftp");
         probe
-            .args(["--tftp-timeout", "1", "-g", "-r", "missing-probe", "-l", "/dev/null"])
+            .args([
+                "--tftp-timeout",
+                "1",
+                "-g",
+                "-r",
+                "missing-probe",
+                "-l",
+                "/dev/null",
+            ])
             .args(["127.0.0.1", &port(server).to_string()]);
         let out = probe.stdin(Stdio::null()).output()?;
         if String::from_utf8_lossy(&out.stderr).contains("error received from server") {
             return Ok(d);
         }
         if Instant::now() > end {
-            return Err(io::Error::other(format!("{server} does not answer in {}", ns.0)));
+            return Err(io::Error::other(format!(
+                "{server} does not answer in {}",
+                ns.0
+            )));
         }
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -265,7 +291,11 @@ fn main() -> io::Result<()> {
     let rates: Vec<u32> = args
         .rates
         .split(',')
-        .map(|r| r.trim().parse().map_err(|e| io::Error::other(format!("rate {r}: {e}"))))
+        .map(|r| {
+            r.trim()
+                .parse()
+                .map_err(|e| io::Error::other(format!("rate {r}: {e}")))
+        })
         .collect::<io::Result<_>>()?;
     let servers: Vec<&str> = args.servers.split(',').map(str::trim).collect();
     let clients: Vec<&str> = args.clients.split(',').map(str::trim).collect();
@@ -351,14 +381,22 @@ fn main() -> io::Result<()> {
                 });
             }
         });
-        if let Some(e) = failed.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner) {
+        if let Some(e) = failed
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        {
             return Err(e);
         }
-        eprintln!("{rate} % loss done in {:.0} s", t_rate.elapsed().as_secs_f64());
+        eprintln!(
+            "{rate} % loss done in {:.0} s",
+            t_rate.elapsed().as_secs_f64()
+        );
         drop(daemons);
         drop(ns);
     }
-    let _ = std::fs::remove_dir_all(&args.work);
+    // The servers' logs stay (the file and the downloads go).
+    let _ = std::fs::remove_dir_all(&root);
+    let _ = std::fs::remove_dir_all(&downloads_dir);
 
     let results = results
         .into_inner()
@@ -369,12 +407,13 @@ fn main() -> io::Result<()> {
         "{} KiB file, loopback in a network namespace with an nftables input rule dropping \
          that share of UDP packets at random (both directions); {} downloads per cell at 0 % \
          and 5 % ({} at a time), {} at 20 % (all at once); every file SHA-256 checked; killed \
-         after {} s.",
+         after {} s; `pxe tftp {}`.",
         args.size_kib,
         args.downloads,
         args.concurrency,
         args.downloads_20,
-        STUCK.as_secs()
+        STUCK.as_secs(),
+        args.pxe_tftp_args
     );
     println!();
     println!(
