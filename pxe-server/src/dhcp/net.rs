@@ -13,12 +13,15 @@
 //! answering every client. Only a proxy shares port 67 (`SO_REUSEADDR`): proxyDHCP beside the
 //! network's DHCP server on one host is how PXE 2.1 §2.2 deploys it.
 
+use std::ffi::OsString;
 use std::io::{self, IoSlice};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::os::fd::{AsFd, AsRawFd};
 
-use nix::sys::socket::{ControlMessage, MsgFlags, SockaddrIn, sendmsg, setsockopt, sockopt};
-use socket2::{Domain, Protocol, Socket, Type};
+use nix::libc;
+use nix::sys::socket::{
+    ControlMessage, MsgFlags, SockFlag, SockaddrIn, sendmsg, setsockopt, sockopt,
+};
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
 
@@ -58,18 +61,18 @@ impl BoundSocket {
     /// what keeps a multi-homed server from answering on the wrong network, and what lets one
     /// `pxe` per interface bind the port without `SO_REUSEADDR`.
     pub fn bind(port: u16, device: Option<&str>, shared: bool) -> io::Result<BoundSocket> {
-        let sock = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
-        sock.set_reuse_address(shared)?;
-        sock.set_broadcast(true)?;
+        let addr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port));
+        let sock = crate::udp::udp_socket_for(addr, SockFlag::SOCK_NONBLOCK)?;
+        setsockopt(&sock, sockopt::ReuseAddr, &shared)?;
+        setsockopt(&sock, sockopt::Broadcast, &true)?;
         if let Some(dev) = device {
-            sock.bind_device(Some(dev.as_bytes())).map_err(|e| {
+            setsockopt(&sock, sockopt::BindToDevice, &OsString::from(dev)).map_err(|e| {
+                let e = io::Error::from(e);
                 io::Error::new(e.kind(), format!("binding to interface {dev:?}: {e}"))
             })?;
         }
         setsockopt(&sock, sockopt::Ipv4PacketInfo, &true)?;
-        sock.set_nonblocking(true)?;
-        let addr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port));
-        sock.bind(&addr.into()).map_err(|e| {
+        crate::udp::bind(&sock, addr).map_err(|e| {
             let on = device.map_or_else(String::new, |d| format!(" on {d}"));
             let hint = match e.kind() {
                 io::ErrorKind::AddrInUse => format!(
@@ -85,11 +88,9 @@ impl BoundSocket {
                 format!("binding UDP port {port}{on} for DHCP: {e} ({hint})"),
             )
         })?;
-        let port = sock.local_addr()?.as_socket().map_or(port, |a| a.port());
-        Ok(BoundSocket {
-            sock: sock.into(),
-            port,
-        })
+        let sock = std::net::UdpSocket::from(sock);
+        let port = sock.local_addr()?.port();
+        Ok(BoundSocket { sock, port })
     }
 
     /// Registers the socket with the current tokio runtime.

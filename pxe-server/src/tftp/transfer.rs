@@ -4,6 +4,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
@@ -208,8 +209,12 @@ impl Transfer {
                     Destination::Unicast(to) if to != peer => {
                         // An ERROR 5 to a stranger; cannot happen on a connected socket, but
                         // the session may queue one.
-                        let _ = socket2::SockRef::from(&self.socket)
-                            .send_to(&slot[..t.len], &to.into());
+                        let _ = nix::sys::socket::sendto(
+                            self.socket.as_raw_fd(),
+                            &slot[..t.len],
+                            &nix::sys::socket::SockaddrStorage::from(to),
+                            nix::sys::socket::MsgFlags::empty(),
+                        );
                     }
                     _ => {
                         lens[n] = t.len;
@@ -362,7 +367,7 @@ impl Transfer {
                 .map(|e| ("replacing the file failed", e));
         }
         let Some((what, e)) = failed else { return };
-        let code = if e.raw_os_error() == Some(libc::ENOSPC) {
+        let code = if e.raw_os_error() == Some(nix::libc::ENOSPC) {
             ErrorCode::DiskFull
         } else {
             ErrorCode::NotDefined
@@ -416,7 +421,9 @@ fn read_and_supply(
 
 /// One datagram on the connected socket, without waiting: a full send buffer is loss.
 fn send_one(socket: &UdpSocket, buf: &[u8]) -> io::Result<()> {
-    socket2::SockRef::from(socket).send(buf).map(drop)
+    nix::sys::socket::send(socket.as_raw_fd(), buf, nix::sys::socket::MsgFlags::empty())
+        .map(drop)
+        .map_err(io::Error::from)
 }
 
 /// A client address for logs: IPv4 clients of a dual-stack socket as plain IPv4.
