@@ -36,6 +36,8 @@
 #                                user postgres on a temporary directory, its service stopped
 #   busybox-static, xorriso,     the real OS the firmware tests boot (tests/support/os_image.rs):
 #   isolinux                     a busybox initramfs, and an isolinux ISO of it
+#   nginx                        the HTTP peer of the performance harness (benches http-compare),
+#                                run in the foreground by the harness; its service is stopped
 #
 # The OS's kernel is Debian's signed one from the package linux-image-amd64 depends on. It is not
 # installed (that would touch this machine's /boot): its .deb is downloaded into $OS_DEBS_DIR,
@@ -56,10 +58,10 @@ PACKAGES=(
   pxelinux syslinux-common ipxe debian-installer-12-netboot-amd64
   shim-signed grub-efi-amd64-signed busybox-static xorriso isolinux
   libwrap0 libpcre2-8-0
-  systemd python3-prometheus-client chromium man-db adduser postgresql
+  systemd python3-prometheus-client chromium man-db adduser postgresql nginx
 )
 # Daemons some of these packages would start on a normal (systemd or sysv) Debian machine.
-SERVICES=(tftpd-hpa dnsmasq atftpd isc-dhcp-relay radvd postgresql)
+SERVICES=(tftpd-hpa dnsmasq atftpd isc-dhcp-relay radvd postgresql nginx)
 
 if [ "$(id -u)" != 0 ]; then
   echo "install-deps.sh: run as root (it uses apt-get)" >&2
@@ -121,7 +123,7 @@ if ! ls "$OS_DEBS_DIR/${kernel_pkg}_"*_amd64.deb >/dev/null 2>&1; then
   rm -rf "$tmp"
 fi
 
-# Stop and disable any daemon the packages brought, so no port (67, 69, 53) is held.
+# Stop and disable any daemon the packages brought, so no port (67, 69, 53, 80) is held.
 for s in "${SERVICES[@]}"; do
   if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
     systemctl disable --now "$s" >/dev/null 2>&1 || true
@@ -130,7 +132,7 @@ for s in "${SERVICES[@]}"; do
     update-rc.d "$s" disable >/dev/null 2>&1 || true
   fi
 done
-for p in in.tftpd dnsmasq atftpd; do
+for p in in.tftpd dnsmasq atftpd nginx; do
   pids=$(pidof "$p" || true)
   if [ -n "$pids" ]; then
     echo "install-deps.sh: WARNING: $p still running (pids $pids); it may hold a port" >&2
@@ -153,7 +155,7 @@ for f in /usr/bin/curl /usr/bin/atftp /usr/bin/tftp /usr/sbin/in.tftpd /usr/sbin
          /usr/lib/ipxe/undionly.kpxe /usr/lib/ipxe/ipxe.efi /usr/local/sbin/atftpd \
          /usr/share/OVMF/OVMF_CODE_4M.ms.fd /usr/share/OVMF/OVMF_VARS_4M.ms.fd \
          /usr/lib/shim/shimx64.efi.signed /usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed \
-         /bin/busybox /usr/bin/xorriso /usr/lib/ISOLINUX/isolinux.bin; do
+         /bin/busybox /usr/bin/xorriso /usr/lib/ISOLINUX/isolinux.bin /usr/sbin/nginx; do
   [ -e "$f" ] || { echo "install-deps.sh: missing after install: $f" >&2; exit 1; }
 done
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null \

@@ -2,8 +2,10 @@
 //! client classification, the boot-policy decision, and a whole proxyDHCP DISCOVER → OFFER;
 //! with the `dhcproto` crate's parse and encode of the same bytes side by side.
 
-// criterion_group!/criterion_main! generate undocumented public functions.
-#![allow(missing_docs)]
+#![allow(
+    missing_docs,
+    reason = "criterion_group!/criterion_main! generate undocumented public functions"
+)]
 
 use std::hint::black_box;
 use std::net::{Ipv4Addr, SocketAddr};

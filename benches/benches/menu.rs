@@ -1,8 +1,10 @@
 //! pxelinux config: parse and lint of a 500-entry site menu (with a served tree to check the
 //! referenced kernels and initrds against).
 
-// criterion_group!/criterion_main! generate undocumented public functions.
-#![allow(missing_docs)]
+#![allow(
+    missing_docs,
+    reason = "criterion_group!/criterion_main! generate undocumented public functions"
+)]
 
 use std::hint::black_box;
 

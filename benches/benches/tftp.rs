@@ -1,8 +1,10 @@
 //! TFTP hot paths: packet parse/emit (ns per packet) and a whole in-memory transfer through
 //! the `pxe-tftp` client and server cores (MiB/s, no sockets).
 
-// criterion_group!/criterion_main! generate undocumented public functions.
-#![allow(missing_docs)]
+#![allow(
+    missing_docs,
+    reason = "criterion_group!/criterion_main! generate undocumented public functions"
+)]
 
 use std::hint::black_box;
 

@@ -19,13 +19,25 @@ pub struct CpuMeter {
 impl CpuMeter {
     /// Creates the group and moves `pid` (and so its future children) into it.
     pub fn new(name: &str, pid: u32) -> Option<CpuMeter> {
+        let meter = CpuMeter::create(name)?;
+        std::fs::write(meter.procs_file(), pid.to_string()).ok()?;
+        Some(meter)
+    }
+
+    /// Creates the (empty) group. A server that forks its workers as soon as it starts
+    /// (nginx) must enter the group before it execs, or early children escape the count:
+    /// its launcher writes its own pid to [`CpuMeter::procs_file`] first.
+    pub fn create(name: &str) -> Option<CpuMeter> {
         let dir = PathBuf::from(ROOT).join(format!("pxe-bench-{name}"));
         if !dir.exists() {
             std::fs::create_dir(&dir).ok()?;
         }
-        let meter = CpuMeter { dir };
-        std::fs::write(meter.dir.join("cgroup.procs"), pid.to_string()).ok()?;
-        Some(meter)
+        Some(CpuMeter { dir })
+    }
+
+    /// The group's `cgroup.procs`: writing a pid there moves that process into the group.
+    pub fn procs_file(&self) -> PathBuf {
+        self.dir.join("cgroup.procs")
     }
 
     /// CPU time used by the group so far, nanoseconds.

@@ -7,10 +7,12 @@
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
-use std::os::fd::AsRawFd;
+use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, poll};
 use pxe_proto::{Datagram, Destination, SansIo};
 use pxe_tftp::{Client, ClientConfig, ClientEvent, Outcome};
 
@@ -151,8 +153,8 @@ fn shard(
     }
     let mut buf = vec![0u8; pxe_tftp::wire::MAX_DATAGRAM_LEN];
     let mut rbuf = vec![0u8; 65536];
-    let mut fds: Vec<libc::pollfd> = Vec::with_capacity(n);
     let mut idx: Vec<usize> = Vec::with_capacity(n);
+    let mut ready: Vec<bool> = Vec::with_capacity(n);
     loop {
         let t = now();
         // Drive every live client: timers, sends, data, events.
@@ -167,19 +169,15 @@ fn shard(
         if live == 0 || epoch.elapsed() >= deadline {
             break;
         }
-        fds.clear();
         idx.clear();
+        let mut fds = Vec::with_capacity(n);
         let mut wait = Duration::from_millis(50);
         for (i, c) in conns
             .iter()
             .enumerate()
             .filter(|(_, c)| c.outcome.is_none())
         {
-            fds.push(libc::pollfd {
-                fd: c.sock.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            });
+            fds.push(PollFd::new(c.sock.as_fd(), PollFlags::POLLIN));
             idx.push(i);
             if let Some(d) = c.client.poll_timeout() {
                 wait = wait.min(Duration::from_micros(
@@ -187,18 +185,18 @@ fn shard(
                 ));
             }
         }
-        let ms = libc::c_int::try_from(wait.as_millis()).unwrap_or(50);
-        // SAFETY: fds is a valid array of pollfd of the given length.
-        let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
-        if rc < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() != io::ErrorKind::Interrupted {
-                return Err(e);
+        let ms = u16::try_from(wait.as_millis()).unwrap_or(50);
+        if let Err(e) = poll(&mut fds, ms) {
+            if e != Errno::EINTR {
+                return Err(e.into());
             }
             continue;
         }
-        for (k, pfd) in fds.iter().enumerate() {
-            if pfd.revents == 0 {
+        ready.clear();
+        ready.extend(fds.iter().map(|p| p.any() != Some(false)));
+        drop(fds);
+        for (k, &r) in ready.iter().enumerate() {
+            if !r {
                 continue;
             }
             let c = &mut conns[idx[k]];

@@ -1,7 +1,7 @@
 //! Shared helpers for the pxe performance harnesses (`tftp-compare`, `tftp-scale`,
 //! `dhcp-load`) and the criterion benches.
 //!
-//! Everything here is plain `std` + `libc`: spawning peers pinned with `taskset`, killing every
+//! Everything here is plain `std` + `nix`: spawning peers pinned with `taskset`, killing every
 //! process by its pid, timing a client with a hard timeout, checking a download's SHA-256,
 //! reading a server's peak RSS from `/proc`, and a plain UDP sender/receiver pair that gives the
 //! loopback ceiling a TFTP transfer cannot beat.
@@ -20,6 +20,9 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use nix::sched::{CpuSet, sched_setaffinity};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
 use rand::RngCore;
 use rand::SeedableRng;
 use sha2::{Digest, Sha256};
@@ -55,25 +58,18 @@ impl Pin {
     /// Pins the calling thread (Linux: thread affinity) to this placement's CPUs.
     pub fn apply_to_current_thread(&self) -> io::Result<()> {
         let Pin::Cpus(list) = self else { return Ok(()) };
-        // SAFETY: cpu_set_t is plain data; zeroed is the empty set.
-        let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+        let mut set = CpuSet::new();
         for part in list.split(',') {
             let (lo, hi) = match part.split_once('-') {
                 Some((a, b)) => (parse_cpu(a)?, parse_cpu(b)?),
                 None => (parse_cpu(part)?, parse_cpu(part)?),
             };
             for cpu in lo..=hi {
-                // SAFETY: cpu < CPU_SETSIZE is checked by parse_cpu.
-                unsafe { libc::CPU_SET(cpu, &mut set) };
+                set.set(cpu)?;
             }
         }
-        // SAFETY: pid 0 is the calling thread; set is a valid cpu_set_t.
-        let rc = unsafe { libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set) };
-        if rc == 0 {
-            Ok(())
-        } else {
-            Err(io::Error::last_os_error())
-        }
+        // Pid 0 is the calling thread.
+        Ok(sched_setaffinity(Pid::from_raw(0), &set)?)
     }
 }
 
@@ -125,7 +121,7 @@ impl Daemon {
         if self.exited().is_some() {
             return;
         }
-        kill_pid(self.child.id(), libc::SIGTERM);
+        kill_pid(self.child.id(), Signal::SIGTERM);
         let deadline = Instant::now() + Duration::from_secs(2);
         while Instant::now() < deadline {
             if self.exited().is_some() {
@@ -145,10 +141,9 @@ impl Drop for Daemon {
 }
 
 /// Sends `signal` to one pid (never to a group or by name).
-pub fn kill_pid(pid: u32, signal: i32) {
-    if let Ok(pid) = libc::pid_t::try_from(pid) {
-        // SAFETY: plain syscall on a pid we spawned.
-        unsafe { libc::kill(pid, signal) };
+pub fn kill_pid(pid: u32, signal: Signal) {
+    if let Ok(pid) = i32::try_from(pid) {
+        let _ = kill(Pid::from_raw(pid), signal);
     }
 }
 

@@ -12,6 +12,8 @@ use std::net::UdpSocket;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use nix::sys::socket::{setsockopt, sockopt};
+
 use crate::Pin;
 
 /// One ceiling measurement.
@@ -28,26 +30,12 @@ pub struct Ceiling {
 fn pair() -> io::Result<(UdpSocket, UdpSocket)> {
     let rx = UdpSocket::bind("127.0.0.1:0")?;
     let tx = UdpSocket::bind("127.0.0.1:0")?;
-    set_buf(&rx, libc::SO_RCVBUF, 4 << 20);
-    set_buf(&tx, libc::SO_SNDBUF, 4 << 20);
+    // Best effort: the kernel clamps to `net.core.[rw]mem_max`.
+    let _ = setsockopt(&rx, sockopt::RcvBuf, &(4 << 20));
+    let _ = setsockopt(&tx, sockopt::SndBuf, &(4 << 20));
     tx.connect(rx.local_addr()?)?;
     rx.connect(tx.local_addr()?)?;
     Ok((rx, tx))
-}
-
-/// Best effort: the kernel clamps to `net.core.[rw]mem_max`.
-fn set_buf(sock: &UdpSocket, opt: libc::c_int, bytes: libc::c_int) {
-    use std::os::fd::AsRawFd;
-    // SAFETY: valid fd and a c_int option value.
-    unsafe {
-        libc::setsockopt(
-            sock.as_raw_fd(),
-            libc::SOL_SOCKET,
-            opt,
-            (&raw const bytes).cast(),
-            size_of::<libc::c_int>() as libc::socklen_t,
-        );
-    }
 }
 
 /// Blast `total` payload bytes as `4 + payload` datagrams; the sender (this thread) runs on

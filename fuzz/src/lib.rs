@@ -10,6 +10,7 @@ use arbitrary::Unstructured;
 mod dhcp;
 mod dhcp6;
 mod dhcp_responder;
+mod http;
 mod menu;
 mod menu_tree;
 mod tftp;
@@ -17,6 +18,7 @@ mod tftp;
 pub use dhcp::{dhcp_message, dhcp_suboptions};
 pub use dhcp_responder::{dhcp_lease_server, dhcp_proxy};
 pub use dhcp6::{dhcp6_message, dhcp6_server};
+pub use http::http_request_head;
 pub use menu::{grub_lint, menu_model, menu_parse};
 pub use menu_tree::menu_tree;
 pub use tftp::{tftp_client, tftp_packet, tftp_path, tftp_server_session};
@@ -40,6 +42,7 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("menu_model", menu_model),
     ("menu_tree", menu_tree),
     ("grub_lint", grub_lint),
+    ("http_request_head", http_request_head),
 ];
 
 /// Decodes a structured input; a too-short input decodes to nothing and the target returns.

@@ -11,7 +11,10 @@ mod support;
 
 use std::fs;
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use nix::sys::socket::{self, AddressFamily, MsgFlags, SockFlag, SockProtocol, SockType};
+use nix::sys::time::TimeVal;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -314,21 +317,14 @@ fn exchange(cli_ns: &str, req: &Request, wait: Duration) -> Vec<Reply> {
     netns::on_thread_in(cli_ns, move || {
         let sock = packet_socket(CLIENT_IF);
         let frame = req.frame();
-        // SAFETY: valid fd, buffer and length.
-        let n = unsafe { libc::send(sock.as_raw_fd(), frame.as_ptr().cast(), frame.len(), 0) };
-        assert_eq!(
-            usize::try_from(n).ok(),
-            Some(frame.len()),
-            "send: {}",
-            std::io::Error::last_os_error()
-        );
+        let n = socket::send(sock.as_raw_fd(), &frame, MsgFlags::empty()).expect("send");
+        assert_eq!(n, frame.len(), "short send");
         let mut out = Vec::new();
         let t0 = Instant::now();
         let mut buf = vec![0u8; 2048];
         while t0.elapsed() < wait {
-            // SAFETY: valid fd and buffer; SO_RCVTIMEO bounds the wait.
-            let n = unsafe { libc::recv(sock.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-            if let Ok(n) = usize::try_from(n)
+            // SO_RCVTIMEO bounds the wait.
+            if let Ok(n) = socket::recv(sock.as_raw_fd(), &mut buf, MsgFlags::empty())
                 && let Some(r) = parse_reply(&buf[..n], req.xid)
             {
                 out.push(r);
@@ -376,45 +372,27 @@ fn exchange_udp(
 }
 
 fn packet_socket(ifname: &str) -> OwnedFd {
-    let proto = u16::try_from(libc::ETH_P_IP).expect("proto").to_be();
-    // SAFETY: plain socket(2) call.
-    let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, i32::from(proto)) };
-    assert!(
-        fd >= 0,
-        "AF_PACKET socket: {}",
-        std::io::Error::last_os_error()
-    );
-    // SAFETY: fd was just returned by socket(2) and is owned by nobody else.
-    let sock = unsafe { OwnedFd::from_raw_fd(fd) };
-    let index = nix::net::if_::if_nametoindex(ifname).expect("client interface index");
-    // SAFETY: all-zero is a valid sockaddr_ll.
-    let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-    sll.sll_family = u16::try_from(libc::AF_PACKET).expect("family");
-    sll.sll_protocol = proto;
-    sll.sll_ifindex = i32::try_from(index).expect("index");
-    // SAFETY: sll is a valid sockaddr_ll of the given size.
-    let rc = unsafe {
-        libc::bind(
-            fd,
-            (&raw const sll).cast(),
-            u32::try_from(size_of::<libc::sockaddr_ll>()).expect("size"),
-        )
-    };
-    assert_eq!(rc, 0, "bind AF_PACKET: {}", std::io::Error::last_os_error());
-    let tv = libc::timeval {
-        tv_sec: 0,
-        tv_usec: 100_000,
-    };
-    // SAFETY: valid fd and option value.
-    unsafe {
-        libc::setsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_RCVTIMEO,
-            (&raw const tv).cast(),
-            u32::try_from(size_of::<libc::timeval>()).expect("size"),
-        );
-    }
+    let sock = socket::socket(
+        AddressFamily::Packet,
+        SockType::Raw,
+        SockFlag::SOCK_CLOEXEC,
+        SockProtocol::EthIp,
+    )
+    .expect("AF_PACKET socket");
+    // The interface's own link address (getifaddrs) names it for bind(2): packet(7) binds to
+    // its `sll_ifindex`, and a zero `sll_protocol` keeps the socket's (ETH_P_IP).
+    let link = nix::ifaddrs::getifaddrs()
+        .expect("getifaddrs")
+        .filter(|a| a.interface_name == ifname)
+        .find_map(|a| a.address.and_then(|s| s.as_link_addr().copied()))
+        .expect("client interface link address");
+    socket::bind(sock.as_raw_fd(), &link).expect("bind AF_PACKET");
+    socket::setsockopt(
+        &sock,
+        socket::sockopt::ReceiveTimeout,
+        &TimeVal::new(0, 100_000),
+    )
+    .expect("SO_RCVTIMEO");
     sock
 }
 

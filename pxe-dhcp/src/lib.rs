@@ -52,6 +52,8 @@
 //! The crate README shows a whole proxyDHCP loop.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![no_std]
+// Lints beyond the workspace's ([workspace.lints] in the root Cargo.toml), for the no_std
+// cores only: `core`/`alloc` paths over `std` ones, and unsafe code forbidden outright.
 #![warn(
     clippy::std_instead_of_core,
     clippy::std_instead_of_alloc,
@@ -64,6 +66,8 @@ extern crate alloc;
 extern crate std;
 
 mod error;
+#[macro_use]
+mod option_table;
 pub mod policy;
 pub mod pxe;
 pub mod responder;

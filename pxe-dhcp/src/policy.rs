@@ -663,7 +663,10 @@ impl Policy {
 
     /// The decision `rule` (at `index`) makes for `client`; `by` names it in the reason. None
     /// for a `uefi` rule without `boot_file` when its chain has no file for the client's archs.
-    #[allow(clippy::too_many_arguments)]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the rule, its index, the client and what the reply needs, all read once"
+    )]
     fn decision(
         &self,
         client: &ClientInfo,

@@ -20,7 +20,9 @@
 //!
 //! [http]                      # off unless listen is set (or --http)
 //! listen = "0.0.0.0:8080"
-//! max_connections = 1000
+//! max_connections = 1000       # at the cap, idle keep-alive connections are closed first
+//! max_connections_per_client = 64
+//! send_timeout = 60            # seconds a response may wait for the client to read
 //!
 //! [dhcp]                      # owned by crate::dhcp::DhcpConfig
 //! [dhcp6]                     # owned by crate::dhcp6::Dhcp6Config
@@ -136,9 +138,16 @@ pub struct TftpConfig {
 pub struct HttpConfig {
     /// Listen address; `pxe serve --http` overrides it.
     pub listen: Option<SocketAddr>,
-    /// Most connections served at once (default `crate::http::DEFAULT_MAX_CONNECTIONS`); more
-    /// wait in the kernel's backlog until one closes.
+    /// Most connections open at once (default `crate::http::DEFAULT_MAX_CONNECTIONS`). At the
+    /// cap a new connection closes the one idle the longest; when none is idle, new ones wait
+    /// in the kernel's backlog until one finishes.
     pub max_connections: Option<NonZeroU32>,
+    /// Most connections open at once from one client address (default
+    /// `crate::http::DEFAULT_MAX_CONNECTIONS_PER_CLIENT`), so one host cannot take every slot.
+    pub max_connections_per_client: Option<NonZeroU32>,
+    /// Seconds a response may make no progress (the client reads nothing) before the
+    /// connection is dropped (default 60, `crate::http::DEFAULT_SEND_TIMEOUT`).
+    pub send_timeout: Option<NonZeroU32>,
 }
 
 /// Log line format (`--log-format`).
@@ -254,6 +263,8 @@ mod tests {
             [http]
             listen = "0.0.0.0:8080"
             max_connections = 50
+            max_connections_per_client = 8
+            send_timeout = 5
             [dhcp]
         "#;
         let mut c = Config::parse(text, Path::new("t.toml")).unwrap();
@@ -269,6 +280,8 @@ mod tests {
         assert_eq!(c.log_format, Some(LogFormat::Json));
         assert_eq!(c.http.listen, Some("0.0.0.0:8080".parse().unwrap()));
         assert_eq!(c.http.max_connections, NonZeroU32::new(50));
+        assert_eq!(c.http.max_connections_per_client, NonZeroU32::new(8));
+        assert_eq!(c.http.send_timeout, NonZeroU32::new(5));
         let args = Overrides {
             root: Some("/other".into()),
             listen: Some("127.0.0.1:6969".parse().unwrap()),

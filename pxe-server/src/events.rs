@@ -12,7 +12,7 @@
 //! before any byte was sent (file not found, not readable) gets only a `TransferFinished` whose
 //! result is [`TransferResult::Refused`]. Events of different transfers interleave.
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
@@ -45,6 +45,32 @@ pub enum Event {
     TransferFinished(TransferFinished),
     /// A configuration was applied by [`crate::Handle::reload`].
     Reloaded(crate::ReloadReport),
+    /// The HTTP server closed an idle connection to make room, or refused a client over its
+    /// own cap ([`crate::http::slots`]).
+    HttpConnectionLimited(HttpConnectionLimited),
+}
+
+/// What an HTTP connection cap did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConnectionLimit {
+    /// An idle connection (waiting for a request) was closed to make room for a new one.
+    EvictedIdle,
+    /// A new connection was closed at once: its client already held
+    /// `max_connections_per_client`, all busy.
+    RefusedPerClient,
+}
+
+/// An HTTP connection cap acted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HttpConnectionLimited {
+    /// When.
+    pub at: SystemTime,
+    /// The client address of the connection closed.
+    pub client: IpAddr,
+    /// What was done.
+    pub action: ConnectionLimit,
 }
 
 /// A DHCP decision for one client message.

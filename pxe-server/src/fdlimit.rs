@@ -4,7 +4,19 @@
 //! default of 1024 soft / 524288 hard keeps the low soft limit only for programs using
 //! `select()`, and the hard limit for programs that ask.
 
-use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+use nix::sys::resource::{RLIM_INFINITY, Resource, getrlimit, setrlimit};
+
+/// A soft and hard limit pair; `None` is no limit (`RLIM_INFINITY`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Rlimit {
+    current: Option<u64>,
+    maximum: Option<u64>,
+}
+
+/// A raw limit as an [`Rlimit`] field.
+fn finite(raw: u64) -> Option<u64> {
+    (raw != RLIM_INFINITY).then_some(raw)
+}
 
 /// Descriptors one transfer (or HTTP connection) holds: its socket and the file it reads or
 /// writes.
@@ -41,14 +53,20 @@ fn enough(soft: Option<u64>, needed: u64) -> bool {
 /// saying how to raise it, when the result is below what `slots` (TFTP `max_transfers`, plus
 /// HTTP `max_connections` when HTTP is on) need.
 pub fn raise_for(slots: usize) {
-    let before = getrlimit(Resource::Nofile);
+    let before = match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((soft, hard)) => Rlimit {
+            current: finite(soft),
+            maximum: finite(hard),
+        },
+        Err(e) => {
+            tracing::debug!(error = %e, "cannot read the open-file limit");
+            return;
+        }
+    };
     let mut soft = before.current;
     if let Some(target) = raised(&before) {
-        let new = Rlimit {
-            current: Some(target),
-            maximum: before.maximum,
-        };
-        match setrlimit(Resource::Nofile, new) {
+        let hard = before.maximum.unwrap_or(RLIM_INFINITY);
+        match setrlimit(Resource::RLIMIT_NOFILE, target, hard) {
             Ok(()) => soft = Some(target),
             Err(e) => {
                 tracing::debug!(error = %e, target, "cannot raise the open-file limit");

@@ -2,7 +2,7 @@
 //! Sans-IO cores (`pxe-tftp`, `pxe-dhcp`, `pxe-menu`) over real sockets, files and clocks.
 //!
 //! - [`tftp`]: the TFTP service (listener, transfers, the confined root [`tftp::fs`]).
-//! - [`http`]: the same root read-only over HTTP/1.1 (hyper).
+//! - [`http`]: the same root read-only over HTTP/1.1 (our own server: `httparse`, `sendfile`).
 //! - [`dhcp`]: proxyDHCP and the DHCP lease server on an interface.
 //! - [`dhcp6`]: the DHCPv6 boot-options responder and stateful server, and router
 //!   advertisements.

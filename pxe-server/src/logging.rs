@@ -66,7 +66,7 @@ fn stderr_is_journal() -> bool {
     let Ok(stream) = std::env::var("JOURNAL_STREAM") else {
         return false;
     };
-    let Ok(st) = rustix::fs::fstat(std::io::stderr()) else {
+    let Ok(st) = nix::sys::stat::fstat(std::io::stderr()) else {
         return false;
     };
     stream == format!("{}:{}", st.st_dev, st.st_ino)

@@ -39,9 +39,10 @@ pub fn ready(status: &str) {
 
 /// `RELOADING=1`, with the `CLOCK_MONOTONIC` time systemd (253+) matches the reload by.
 pub fn reloading() {
-    let now = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
-    let usec = u64::try_from(now.tv_sec).unwrap_or(0) * 1_000_000
-        + u64::try_from(now.tv_nsec).unwrap_or(0) / 1_000;
+    let usec = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).map_or(0, |now| {
+        u64::try_from(now.tv_sec()).unwrap_or(0) * 1_000_000
+            + u64::try_from(now.tv_nsec()).unwrap_or(0) / 1_000
+    });
     notify(&format!(
         "RELOADING=1\nSTATUS=reloading the configuration\nMONOTONIC_USEC={usec}"
     ));

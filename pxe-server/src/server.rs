@@ -155,7 +155,7 @@ pub struct Bound {
     files: HostFiles,
     tftp: tftp::Bound,
     names: Vec<String>,
-    http: Option<(http::Bound, Root, usize)>,
+    http: Option<(http::Bound, Root, http::Limits)>,
     dhcp: Option<dhcp::Bound>,
     dhcp6: Option<dhcp6::Bound6>,
     dhcp_config: (watch::Sender<DhcpConfig>, watch::Receiver<DhcpConfig>),
@@ -203,7 +203,7 @@ impl Bound {
             None => None,
         };
         let http_running = http
-            .map(|(bound, root, max)| bound.start(root, max, events.clone(), files.clone()))
+            .map(|(bound, root, limits)| bound.start(root, limits, events.clone(), files.clone()))
             .transpose()?;
         let running = tftp.start()?;
         let tftp_addr = running.local_addr();
@@ -266,8 +266,9 @@ fn monitor_for(config: &Config) -> admin::monitor::Monitor {
 /// The lease file is replaced by rename, so its directory must be writable by the user the
 /// server now runs as: say so at start rather than at the first lease.
 fn check_writable(dir: &Path, dropped: &Dropped) -> Result<(), Error> {
-    use rustix::fs::{Access, access};
-    access(dir, Access::WRITE_OK | Access::EXEC_OK).map_err(|e| {
+    use nix::unistd::{AccessFlags, access};
+    access(dir, AccessFlags::W_OK | AccessFlags::X_OK).map_err(|e| {
+        let e = std::io::Error::from(e);
         Error::Usage(format!(
             "lease directory {} is not writable by user `{}` ({e}); fix: chown {} {} (the packaged unit's StateDirectory=pxe does this), or set [dhcp] leases to a file in a directory that user owns",
             dir.display(),
@@ -357,7 +358,8 @@ impl Handle {
     }
 
     /// Swaps in `config` for new requests: the DHCP boot policy (`[[dhcp.rules]]`,
-    /// `default_rules`), reservations and `[http] max_connections`. Running transfers and
+    /// `default_rules`), reservations and the `[http]` connection limits (`max_connections`,
+    /// `max_connections_per_client`, `send_timeout`). Running transfers and
     /// leases are untouched. Changed settings that need new sockets or a new root (listening
     /// addresses, the root, `[tftp]`, the DHCP mode, interface, pool and lease options) are
     /// listed in [`ReloadReport::needs_restart`] and keep their running values. An invalid
@@ -427,6 +429,20 @@ impl Handle {
         let max_changed = config.http.max_connections != current.http.max_connections;
         applied("http.max_connections", max_changed && self.http.is_some());
         next.http.max_connections = config.http.max_connections;
+        let per_client_changed =
+            config.http.max_connections_per_client != current.http.max_connections_per_client;
+        applied(
+            "http.max_connections_per_client",
+            per_client_changed && self.http.is_some(),
+        );
+        next.http.max_connections_per_client = config.http.max_connections_per_client;
+        let send_timeout_changed = config.http.send_timeout != current.http.send_timeout;
+        applied(
+            "http.send_timeout",
+            send_timeout_changed && self.http.is_some(),
+        );
+        next.http.send_timeout = config.http.send_timeout;
+        let limits_changed = max_changed || per_client_changed || send_timeout_changed;
 
         // The DHCPv6 driver keeps the rules it started with.
         if rules_changed && current.dhcp6.mode != Dhcp6Mode::Off {
@@ -438,8 +454,8 @@ impl Handle {
         if rules_changed || reservations_changed || hosts_changed {
             self.dhcp_config.send_replace(next.dhcp.clone());
         }
-        if max_changed && let Some(h) = &self.http {
-            h.set_max_connections(http::max_connections(&next.http));
+        if limits_changed && let Some(h) = &self.http {
+            h.set_limits(http::Limits::from_config(&next.http));
         }
         *current = next;
         drop(current);
@@ -534,7 +550,7 @@ fn bind(mut config: Config, demo: bool, decider: Option<Arc<dyn Decide>>) -> Res
         (true, None) => Some(DEMO_HTTP_LISTEN),
         (false, None) => None,
     };
-    let max_connections = http::max_connections(&config.http);
+    let limits = http::Limits::from_config(&config.http);
     let http = match http_listen {
         Some(listen) => {
             let root = settings
@@ -542,7 +558,7 @@ fn bind(mut config: Config, demo: bool, decider: Option<Arc<dyn Decide>>) -> Res
                 .try_clone()
                 .map_err(|e| Error::io("share the root with HTTP", e))?;
             match http::Bound::bind(listen) {
-                Ok(bound) => Some((bound, root, max_connections)),
+                Ok(bound) => Some((bound, root, limits)),
                 // The demo's own default port may be taken (a second demo, a web server): the
                 // demo is for trying things, so it goes on over TFTP alone.
                 Err(e) if demo && config.http.listen.is_none() => {
@@ -569,7 +585,11 @@ fn bind(mut config: Config, demo: bool, decider: Option<Arc<dyn Decide>>) -> Res
         }
         (None, None) => None,
     };
-    let http_slots = if http.is_some() { max_connections } else { 0 };
+    let http_slots = if http.is_some() {
+        limits.max_connections
+    } else {
+        0
+    };
     crate::fdlimit::raise_for(settings.descriptors_needed().saturating_add(http_slots));
     let tftp = tftp::bind(settings)?;
     let (dhcp_tx, dhcp_rx) = watch::channel(config.dhcp.clone());

@@ -52,6 +52,8 @@
 //! [`DriverStats::send_dropped`]; the core's retransmission timer recovers it.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![no_std]
+// Beyond the workspace's lints: a core-like driver with no FFI forbids unsafe code outright.
+#![forbid(unsafe_code)]
 
 extern crate alloc;
 

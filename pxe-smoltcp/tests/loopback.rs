@@ -92,7 +92,7 @@ impl ClientNode {
 
     fn step(&mut self, now: Instant, sockets: &mut SocketSet<'_>) {
         let now = to_core_instant(now);
-        let socket = sockets.get_mut::<udp::Socket>(self.handle);
+        let socket = sockets.get_mut::<udp::Socket<'_>>(self.handle);
         while let Ok((payload, meta)) = socket.recv() {
             let remote = SocketAddr::new(IpAddr::from(meta.endpoint.addr), meta.endpoint.port);
             let local = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0);
@@ -366,11 +366,11 @@ fn two_stacks_concurrent_downloads_busy_pool_errors_and_a_responder() {
     dhcp.bind(68).unwrap();
     let dhcp = client_sockets.add(dhcp);
     client_sockets
-        .get_mut::<udp::Socket>(dhcp)
+        .get_mut::<udp::Socket<'_>>(dhcp)
         .send_slice(b"DISCOVER", IpEndpoint::new(IpAddress::v4(10, 0, 0, 1), 67))
         .unwrap();
     client_sockets
-        .get_mut::<udp::Socket>(dhcp)
+        .get_mut::<udp::Socket<'_>>(dhcp)
         .send_slice(
             b"REQUEST",
             IpEndpoint::new(IpAddress::v4(10, 0, 0, 1), 4011),
@@ -449,7 +449,7 @@ fn two_stacks_concurrent_downloads_busy_pool_errors_and_a_responder() {
     assert_eq!(seen.len(), 2);
     assert_eq!((seen[0].0.port(), &seen[0].1[..]), (67, &b"DISCOVER"[..]));
     assert_eq!((seen[1].0.port(), &seen[1].1[..]), (4011, &b"REQUEST"[..]));
-    let socket = client_sockets.get_mut::<udp::Socket>(dhcp);
+    let socket = client_sockets.get_mut::<udp::Socket<'_>>(dhcp);
     let mut replies = Vec::new();
     while let Ok((reply, meta)) = socket.recv() {
         replies.push((meta.endpoint.port, reply.to_vec()));
@@ -602,7 +602,7 @@ fn a_retransmitted_request_does_not_start_a_second_transfer() {
     let rrq = b"\0\x01f\0octet\0blksize\x001024\0";
     for _ in 0..2 {
         sockets
-            .get_mut::<udp::Socket>(raw)
+            .get_mut::<udp::Socket<'_>>(raw)
             .send_slice(rrq, IpEndpoint::new(IpAddress::v4(10, 0, 0, 1), 69))
             .unwrap();
     }
@@ -614,7 +614,7 @@ fn a_retransmitted_request_does_not_start_a_second_transfer() {
     assert_eq!(driver.server().stats().duplicates, 1);
     assert_eq!(driver.active_transfers(), 1);
     // One OACK came back, from one transfer port.
-    let socket = sockets.get_mut::<udp::Socket>(raw);
+    let socket = sockets.get_mut::<udp::Socket<'_>>(raw);
     let mut from = Vec::new();
     while let Ok((reply, meta)) = socket.recv() {
         assert_eq!(&reply[..2], &[0, 6], "expected an OACK");

@@ -1,6 +1,8 @@
 #![doc = include_str!("../README.md")]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![no_std]
+// Lints beyond the workspace's ([workspace.lints] in the root Cargo.toml), for the no_std
+// cores only: `core`/`alloc` paths over `std` ones, and unsafe code forbidden outright.
 #![warn(
     clippy::std_instead_of_core,
     clippy::std_instead_of_alloc,

@@ -18,6 +18,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use nix::sys::signal::Signal;
 use pxe_benches::{Daemon, kill_pid};
 
 const SRV_NS: &str = "pxeperf-srv";
@@ -334,7 +335,7 @@ fn perfdhcp(args: &Args, rate: u32) -> io::Result<String> {
                 return;
             }
         }
-        kill_pid(pid, libc::SIGKILL);
+        kill_pid(pid, Signal::SIGKILL);
     });
     let out = child.wait_with_output()?;
     let _ = watchdog.join();
@@ -384,7 +385,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let text = perfdhcp(&args, rate)?;
             if let Some(mut p) = perf {
                 // SIGINT makes perf write its file; Daemon::stop then reaps it.
-                kill_pid(p.pid(), libc::SIGINT);
+                kill_pid(p.pid(), Signal::SIGINT);
                 thread::sleep(Duration::from_millis(500));
                 p.stop();
             }

@@ -22,6 +22,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use nix::sys::signal::Signal;
 use pxe_benches::{Daemon, Pin, kill_pid, mib_per_s, proc_status_kib, wait_tftp_ready};
 
 #[derive(Parser, Debug)]
@@ -162,7 +163,7 @@ fn run_processes(
         if Instant::now() > deadline {
             eprintln!("timeout: killing the clients still running");
             for &p in &pids {
-                kill_pid(p, libc::SIGKILL);
+                kill_pid(p, Signal::SIGKILL);
             }
             break;
         }

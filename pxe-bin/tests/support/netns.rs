@@ -3,7 +3,6 @@
 //! them. Addresses exist only inside the namespaces; nothing touches the host's network.
 
 use std::ops::Deref;
-use std::os::fd::AsRawFd;
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -77,9 +76,9 @@ pub fn on_thread_in<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 
     let path = format!("/var/run/netns/{ns}");
     std::thread::spawn(move || {
         let nsf = std::fs::File::open(&path).expect("open netns");
-        // SAFETY: valid namespace fd; setns(2) only changes this thread's network namespace.
-        let rc = unsafe { libc::setns(nsf.as_raw_fd(), libc::CLONE_NEWNET) };
-        assert_eq!(rc, 0, "setns {path}: {}", std::io::Error::last_os_error());
+        // setns(2) only changes this thread's network namespace.
+        nix::sched::setns(&nsf, nix::sched::CloneFlags::CLONE_NEWNET)
+            .unwrap_or_else(|e| panic!("setns {path}: {e}"));
         f()
     })
     .join()

@@ -1,6 +1,6 @@
 //! DHCPv6 options (RFC 8415 §21, RFC 5970 §3, RFC 6939 §4): the option table and typed values.
 //!
-//! Every option this crate knows is declared once, in the `dhcp6_options!` table below, with its
+//! Every option this crate knows is declared once, in the `option_table!` table below (the macro shared with DHCPv4, `crate::option_table`), with its
 //! code, its name (as dnsmasq and Kea spell it) and the Rust type of its value, read and written
 //! through [`OptionValue`]. Options not in the table are kept as [`Dhcp6Option::Unknown`].
 //!
@@ -438,86 +438,13 @@ impl OptionValue for LinkLayerAddress {
     }
 }
 
-macro_rules! dhcp6_options {
-    ($( $(#[$doc:meta])* $code:literal => $variant:ident($ty:ty), $name:literal; )*) => {
-        /// A DHCPv6 option code, named as in the RFCs (`OptionCode::BootfileUrl` = 59).
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        pub enum OptionCode {
-            $( $(#[$doc])* $variant, )*
-            /// A code not in the table.
-            Unknown(u16),
-        }
-
-        impl From<u16> for OptionCode {
-            fn from(code: u16) -> Self {
-                match code {
-                    $( $code => OptionCode::$variant, )*
-                    other => OptionCode::Unknown(other),
-                }
-            }
-        }
-
-        impl From<OptionCode> for u16 {
-            fn from(code: OptionCode) -> u16 {
-                match code {
-                    $( OptionCode::$variant => $code, )*
-                    OptionCode::Unknown(c) => c,
-                }
-            }
-        }
-
-        impl OptionCode {
-            /// The option's name (dnsmasq / Kea spelling), or `"unknown"`.
-            pub fn name(self) -> &'static str {
-                match self {
-                    $( OptionCode::$variant => $name, )*
-                    OptionCode::Unknown(_) => "unknown",
-                }
-            }
-        }
-
-        /// One DHCPv6 option with its typed value.
-        #[derive(Debug, Clone, PartialEq, Eq)]
-        pub enum Dhcp6Option {
-            $( $(#[$doc])* $variant($ty), )*
-            /// An option not in the table, kept byte for byte.
-            Unknown {
-                /// The option code.
-                code: u16,
-                /// The option's data.
-                data: Vec<u8>,
-            },
-        }
-
-        impl Dhcp6Option {
-            /// The option's code.
-            pub fn code(&self) -> OptionCode {
-                match self {
-                    $( Dhcp6Option::$variant(_) => OptionCode::$variant, )*
-                    Dhcp6Option::Unknown { code, .. } => OptionCode::from(*code),
-                }
-            }
-
-            /// Decodes the data of option `code`.
-            pub fn decode(code: u16, data: &[u8]) -> Result<Self, &'static str> {
-                match code {
-                    $( $code => <$ty as OptionValue>::decode(data).map(Dhcp6Option::$variant), )*
-                    _ => Ok(Dhcp6Option::Unknown { code, data: data.to_vec() }),
-                }
-            }
-
-            /// Appends the option's data bytes (without code and length) to `out`.
-            pub fn encode_value(&self, out: &mut Vec<u8>) {
-                match self {
-                    $( Dhcp6Option::$variant(v) => OptionValue::encode(v, out), )*
-                    Dhcp6Option::Unknown { data, .. } => out.extend_from_slice(data),
-                }
-            }
-        }
-    };
-}
-
-dhcp6_options! {
+option_table! {
+    code: u16,
+    option: Dhcp6Option,
+    code_doc: "A DHCPv6 option code, named as in the RFCs (`OptionCode::BootfileUrl` = 59).",
+    option_doc: "One DHCPv6 option with its typed value.",
+    name_doc: "The option's name (dnsmasq / Kea spelling), or `\"unknown\"`.",
+    decode_doc: "Decodes the data of option `code`.";
     /// Client Identifier, the client's DUID (RFC 8415 §21.2).
     1 => ClientId(Duid), "client-id";
     /// Server Identifier, the server's DUID (RFC 8415 §21.3).

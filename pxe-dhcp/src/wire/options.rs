@@ -1,6 +1,6 @@
 //! DHCP options: the option table and the typed option values.
 //!
-//! Every option this crate knows is declared once, in the `dhcp_options!` table at the end of this file, with its
+//! Every option this crate knows is declared once, in the `option_table!` table at the end of this file (the macro shared with DHCPv6), with its
 //! code, its name (as dnsmasq and the RFCs spell it) and the Rust type of its value. The table
 //! generates [`OptionCode`] (code ↔ name) and [`DhcpOption`] (typed value, decode and encode).
 //! Options not in the table are kept as [`DhcpOption::Unknown`], never dropped.
@@ -577,87 +577,13 @@ impl OptionValue for EncapsulatedOptions {
     }
 }
 
-/// Declares every known option once: code, variant, value type, name.
-macro_rules! dhcp_options {
-    ($( $(#[$doc:meta])* $code:literal => $variant:ident($ty:ty), $name:literal; )*) => {
-        /// A DHCP option code, named as in the RFCs (`OptionCode::VendorClassIdentifier` = 60).
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        pub enum OptionCode {
-            $( $(#[$doc])* $variant, )*
-            /// A code not in the table.
-            Unknown(u8),
-        }
-
-        impl From<u8> for OptionCode {
-            fn from(code: u8) -> Self {
-                match code {
-                    $( $code => OptionCode::$variant, )*
-                    other => OptionCode::Unknown(other),
-                }
-            }
-        }
-
-        impl From<OptionCode> for u8 {
-            fn from(code: OptionCode) -> u8 {
-                match code {
-                    $( OptionCode::$variant => $code, )*
-                    OptionCode::Unknown(c) => c,
-                }
-            }
-        }
-
-        impl OptionCode {
-            /// The option's name (dnsmasq / RFC spelling), or `"unknown"`.
-            pub fn name(self) -> &'static str {
-                match self {
-                    $( OptionCode::$variant => $name, )*
-                    OptionCode::Unknown(_) => "unknown",
-                }
-            }
-        }
-
-        /// One DHCP option with its typed value.
-        #[derive(Debug, Clone, PartialEq, Eq)]
-        pub enum DhcpOption {
-            $( $(#[$doc])* $variant($ty), )*
-            /// An option not in the table, kept byte for byte.
-            Unknown {
-                /// The option code.
-                code: u8,
-                /// The option's data.
-                data: Vec<u8>,
-            },
-        }
-
-        impl DhcpOption {
-            /// The option's code.
-            pub fn code(&self) -> OptionCode {
-                match self {
-                    $( DhcpOption::$variant(_) => OptionCode::$variant, )*
-                    DhcpOption::Unknown { code, .. } => OptionCode::from(*code),
-                }
-            }
-
-            /// Decodes the (already concatenated) data of option `code`.
-            pub fn decode(code: u8, data: &[u8]) -> Result<Self, &'static str> {
-                match code {
-                    $( $code => <$ty as OptionValue>::decode(data).map(DhcpOption::$variant), )*
-                    _ => Ok(DhcpOption::Unknown { code, data: data.to_vec() }),
-                }
-            }
-
-            /// Appends the option's data bytes (without code and length) to `out`.
-            pub fn encode_value(&self, out: &mut Vec<u8>) {
-                match self {
-                    $( DhcpOption::$variant(v) => OptionValue::encode(v, out), )*
-                    DhcpOption::Unknown { data, .. } => out.extend_from_slice(data),
-                }
-            }
-        }
-    };
-}
-
-dhcp_options! {
+option_table! {
+    code: u8,
+    option: DhcpOption,
+    code_doc: "A DHCP option code, named as in the RFCs (`OptionCode::VendorClassIdentifier` = 60).",
+    option_doc: "One DHCP option with its typed value.",
+    name_doc: "The option's name (dnsmasq / RFC spelling), or `\"unknown\"`.",
+    decode_doc: "Decodes the (already concatenated) data of option `code`.";
     /// Subnet mask (RFC 2132 §3.3).
     1 => SubnetMask(Ipv4Addr), "subnet-mask";
     /// Routers (RFC 2132 §3.5).

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 
 use crate::events::{
-    DhcpDecision, Event, LeaseAction, LeaseEvent, Protocol, TransferFinished, TransferId,
-    TransferProgress, TransferResult, TransferStarted,
+    ConnectionLimit, DhcpDecision, Event, LeaseAction, LeaseEvent, Protocol, TransferFinished,
+    TransferId, TransferProgress, TransferResult, TransferStarted,
 };
 use crate::ranges::DhcpRange;
 
@@ -185,6 +185,8 @@ pub struct Monitor {
     decisions: BTreeMap<String, u64>,
     ignored: BTreeMap<String, u64>,
     reloads: u64,
+    http_evicted: u64,
+    http_refused: u64,
     lagged: u64,
     running: BTreeMap<TransferId, Running>,
     clients: Vec<Client>,
@@ -294,6 +296,10 @@ impl Monitor {
             Event::TransferProgress(p) => self.progress(p),
             Event::TransferFinished(f) => self.finished(f),
             Event::Reloaded(_) => self.reloads += 1,
+            Event::HttpConnectionLimited(l) => match l.action {
+                ConnectionLimit::EvictedIdle => self.http_evicted += 1,
+                _ => self.http_refused += 1,
+            },
         }
     }
 
@@ -570,6 +576,18 @@ impl Monitor {
                 .iter()
                 .map(|(s, n)| (format!("{{status=\"{s}\"}}"), *n))
                 .collect(),
+        );
+        family(
+            "pxe_http_connections_evicted_total",
+            "counter",
+            "Idle HTTP connections (waiting for a request) closed to make room for a new one ([http] max_connections, max_connections_per_client).",
+            vec![(String::new(), self.http_evicted)],
+        );
+        family(
+            "pxe_http_connections_refused_total",
+            "counter",
+            "HTTP connections closed at once because their client already held [http] max_connections_per_client busy connections.",
+            vec![(String::new(), self.http_refused)],
         );
         family(
             "pxe_dhcp_decisions_total",

@@ -9,12 +9,25 @@ use std::io;
 use std::net::Ipv4Addr;
 use std::os::fd::RawFd;
 
+use nix::libc;
 use pxe_proto::MacAddr;
+
+nix::ioctl_write_ptr_bad!(
+    /// `SIOCSARP` (netdevice(7), `<linux/sockios.h>`): nix has no neighbour-table wrapper, so
+    /// the ioctl is declared with nix's macro, which turns the -1 return into an `Errno`.
+    siocsarp,
+    libc::SIOCSARP,
+    libc::arpreq
+);
 
 /// ARP flag "entry complete" (`ATF_COM` in `<net/if_arp.h>`).
 const ATF_COM: libc::c_int = 0x02;
 
 /// Adds (or replaces) the neighbour entry `ip` → `mac` on interface `ifname`.
+#[allow(
+    unsafe_code,
+    reason = "the arpreq C struct and the SIOCSARP ioctl have no safe wrapper in nix"
+)]
 pub fn set_neighbour(fd: RawFd, ifname: &str, ip: Ipv4Addr, mac: MacAddr) -> io::Result<()> {
     let name = ifname.as_bytes();
     if name.is_empty() || name.len() >= libc::IFNAMSIZ {
@@ -47,10 +60,6 @@ pub fn set_neighbour(fd: RawFd, ifname: &str, ip: Ipv4Addr, mac: MacAddr) -> io:
     }
 
     // SAFETY: `req` is a fully initialised arpreq that lives across the call; SIOCSARP only reads it.
-    let rc = unsafe { libc::ioctl(fd, libc::SIOCSARP as _, &req) };
-    if rc < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
+    unsafe { siocsarp(fd, &raw const req) }?;
+    Ok(())
 }

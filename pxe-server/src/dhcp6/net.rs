@@ -1,14 +1,14 @@
 //! The DHCPv6 socket and the interface facts DHCPv6 needs.
 
-use std::io::{self, IoSliceMut};
-use std::net::{Ipv6Addr, SocketAddr, SocketAddrV6};
+use std::ffi::OsString;
+use std::io;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::os::fd::{AsFd, AsRawFd};
 
 use nix::ifaddrs::getifaddrs;
 use nix::net::if_::if_nametoindex;
-use nix::sys::socket::{ControlMessageOwned, MsgFlags, SockaddrIn6, recvmsg, setsockopt, sockopt};
+use nix::sys::socket::{SockFlag, setsockopt, sockopt};
 use pxe_proto::MacAddr;
-use socket2::{Domain, Protocol, Socket, Type};
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
 
@@ -108,24 +108,25 @@ impl Dhcp6Socket {
     /// runtime (the server binds before it drops privileges); [`Dhcp6Socket::from_std`] then
     /// registers it with tokio.
     pub fn bind_std(iface: &Interface6, port: u16) -> io::Result<std::net::UdpSocket> {
-        let sock = Socket::new(Domain::IPV6, Type::DGRAM, Some(Protocol::UDP))?;
-        sock.set_only_v6(true)?;
-        sock.set_reuse_address(true)?;
-        sock.bind_device(Some(iface.name.as_bytes())).map_err(|e| {
+        let addr = SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, port, 0, 0));
+        let sock = crate::udp::udp_socket_for(addr, SockFlag::SOCK_NONBLOCK)?;
+        setsockopt(&sock, sockopt::Ipv6V6Only, &true)?;
+        setsockopt(&sock, sockopt::ReuseAddr, &true)?;
+        setsockopt(&sock, sockopt::BindToDevice, &OsString::from(&iface.name)).map_err(|e| {
+            let e = io::Error::from(e);
             io::Error::new(
                 e.kind(),
                 format!("binding to interface {:?}: {e}", iface.name),
             )
         })?;
-        setsockopt(&sock, sockopt::Ipv6RecvPacketInfo, &true)?;
-        sock.set_nonblocking(true)?;
-        let addr = SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, port, 0, 0));
-        sock.bind(&addr.into()).map_err(|e| {
+        crate::udp::enable_pktinfo(&sock, true)?;
+        crate::udp::bind(&sock, addr).map_err(|e| {
             io::Error::new(
                 e.kind(),
                 format!("binding UDP port {port} for DHCPv6: {e} (another DHCPv6 server running?)"),
             )
         })?;
+        let sock = std::net::UdpSocket::from(sock);
         sock.join_multicast_v6(&ALL_DHCP_RELAY_AGENTS_AND_SERVERS, iface.index)
             .map_err(|e| {
                 io::Error::new(
@@ -133,8 +134,12 @@ impl Dhcp6Socket {
                     format!("joining ff02::1:2 on {}: {e}", iface.name),
                 )
             })?;
-        sock.set_multicast_if_v6(iface.index)?;
-        Ok(sock.into())
+        setsockopt(
+            &sock,
+            crate::udp::opt::Ipv6MulticastIf,
+            &i32::try_from(iface.index).unwrap_or(0),
+        )?;
+        Ok(sock)
     }
 
     /// Registers a socket from [`Dhcp6Socket::bind_std`] with the current tokio runtime.
@@ -147,35 +152,30 @@ impl Dhcp6Socket {
     /// Waits for the next datagram, writing its payload into `buf`.
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<Arrival6> {
         let fd = self.sock.as_fd().as_raw_fd();
-        self.sock
-            .async_io(Interest::READABLE, || recv_pktinfo6(fd, buf))
-            .await
+        let mut cmsg = crate::udp::pktinfo_cmsg_space();
+        let got = self
+            .sock
+            .async_io(Interest::READABLE, || {
+                crate::udp::recv_pktinfo(fd, buf, &mut cmsg)
+            })
+            .await?;
+        let remote = match got.remote {
+            SocketAddr::V6(v6) => v6,
+            SocketAddr::V4(_) => SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, 0, 0, 0),
+        };
+        let local = match got.local {
+            Some(IpAddr::V6(ip)) => ip,
+            _ => Ipv6Addr::UNSPECIFIED,
+        };
+        Ok(Arrival6 {
+            len: got.len,
+            remote,
+            local,
+        })
     }
 
     /// Sends `payload` to `to` (a link-local destination carries its scope).
     pub async fn send(&self, payload: &[u8], to: SocketAddr) -> io::Result<usize> {
         self.sock.send_to(payload, to).await
     }
-}
-
-fn recv_pktinfo6(fd: i32, buf: &mut [u8]) -> io::Result<Arrival6> {
-    let mut iov = [IoSliceMut::new(buf)];
-    let mut cmsg = nix::cmsg_space!(libc::in6_pktinfo);
-    let msg = recvmsg::<SockaddrIn6>(fd, &mut iov, Some(&mut cmsg), MsgFlags::empty())?;
-    let remote = msg
-        .address
-        .map_or(SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, 0, 0, 0), |a| {
-            SocketAddrV6::new(a.ip(), a.port(), a.flowinfo(), a.scope_id())
-        });
-    let mut local = Ipv6Addr::UNSPECIFIED;
-    for c in msg.cmsgs()? {
-        if let ControlMessageOwned::Ipv6PacketInfo(info) = c {
-            local = Ipv6Addr::from(info.ipi6_addr.s6_addr);
-        }
-    }
-    Ok(Arrival6 {
-        len: msg.bytes,
-        remote,
-        local,
-    })
 }

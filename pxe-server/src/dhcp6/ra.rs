@@ -17,8 +17,8 @@ use std::io;
 use std::net::{Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::time::Duration;
 
+use nix::sys::socket::{AddressFamily, SockFlag, SockProtocol, SockType, setsockopt, sockopt};
 use pxe_proto::MacAddr;
-use socket2::{Domain, Protocol, Socket, Type};
 use tokio::sync::watch;
 
 use super::Dhcp6Mode;
@@ -76,13 +76,25 @@ pub fn advertisement(
 /// Opens the raw ICMPv6 socket RAs leave from, bound to `iface` (index `index`), without a
 /// runtime: it needs `CAP_NET_RAW`, which the server gives up after binding.
 pub fn open(iface: &str, index: u32) -> io::Result<std::net::UdpSocket> {
-    let sock = Socket::new(Domain::IPV6, Type::RAW, Some(Protocol::ICMPV6))?;
-    sock.bind_device(Some(iface.as_bytes()))?;
+    let sock = crate::udp::socket(
+        AddressFamily::Inet6,
+        SockType::Raw,
+        SockFlag::SOCK_NONBLOCK,
+        SockProtocol::IcmpV6,
+    )?;
+    setsockopt(
+        &sock,
+        sockopt::BindToDevice,
+        &std::ffi::OsString::from(iface),
+    )?;
     // RFC 4861 §6.1.2: hosts drop an RA whose hop limit is not 255.
-    sock.set_multicast_hops_v6(255)?;
-    sock.set_unicast_hops_v6(255)?;
-    sock.set_multicast_if_v6(index)?;
-    sock.set_nonblocking(true)?;
+    setsockopt(&sock, sockopt::Ipv6MulticastHops, &255)?;
+    setsockopt(&sock, sockopt::Ipv6Ttl, &255)?;
+    setsockopt(
+        &sock,
+        crate::udp::opt::Ipv6MulticastIf,
+        &i32::try_from(index).unwrap_or(0),
+    )?;
     // A raw socket is still a datagram socket to recv/sendto: tokio drives it like UDP.
     Ok(sock.into())
 }

@@ -1,31 +1,40 @@
-//! Response bodies: short texts, or a file streamed in [`CHUNK`]-sized `pread`s.
+//! Sending a response: its head, then its content — a file with `sendfile(2)`, or bytes from
+//! memory (generated scripts and menus, the demo root, error texts) — and the request's log line.
 //!
-//! A file is never loaded whole: each chunk is read in a blocking task when hyper asks for the
-//! next frame (so a slow client stops the reads: backpressure), and one chunk is read ahead
-//! while the previous one is written, so at most two chunks per connection are in memory.
-//! The body owns the request's [`RequestLog`], which writes the summary line when hyper drops
-//! the body: after the last byte, or when the client went away.
+//! A file body never passes through user space: `sendfile64` copies it from the page cache into
+//! the socket, as nginx's `sendfile on` does, so a connection holds no read-ahead buffer
+//! whatever the file's size. The socket is non-blocking: each call moves what fits in the send
+//! buffer, and when it is full the connection waits for `writable()` (epoll) — at most
+//! `send_timeout` without progress, after which a client that stopped reading is dropped
+//! (it would otherwise hold its slot and its open file for ever: a blocked write never fails by
+//! itself). The head goes out with `MSG_MORE` so the kernel puts it in the same segment as the
+//! first bytes of the file, as nginx's `tcp_nopush` does.
+//!
+//! [`RequestLog`] writes the summary line when it is dropped: after the last byte, or when the
+//! client went away.
 
-use std::io;
+use std::io::{self, IoSlice};
 use std::net::SocketAddr;
-use std::pin::Pin;
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use hyper::body::{Body, Frame, SizeHint};
-use hyper::{Method, StatusCode};
-use tokio::task::JoinHandle;
+use hyper::StatusCode;
+use nix::sys::socket::MsgFlags;
+use tokio::io::Interest;
+use tokio::net::TcpStream;
 
 use crate::events::{
     Event, Events, ProgressTicker, Protocol, TransferFinished, TransferId, TransferResult,
     TransferStarted,
 };
-use crate::tftp::fs::Data;
 
-/// Bytes per `pread` of a file body.
-pub const CHUNK: usize = 256 << 10;
+/// Most bytes one `sendfile` call is asked for; the socket's free space bounds it anyway.
+const SENDFILE_MAX: usize = 4 << 20;
+
+/// A connection that keeps finding room in its socket yields to the runtime's other tasks
+/// after this many bytes (`try_io` calls use no cooperative budget).
+const YIELD_EVERY: u64 = 16 << 20;
 
 /// One request's summary line, written when it is dropped (see the module docs).
 #[derive(Debug)]
@@ -33,7 +42,7 @@ pub struct RequestLog {
     /// The client's address.
     pub client: SocketAddr,
     /// The request method.
-    pub method: Method,
+    pub method: String,
     /// The request path as sent (still percent-encoded).
     pub path: String,
     /// The response status.
@@ -52,6 +61,58 @@ pub struct RequestLog {
     pub id: TransferId,
     /// Progress reports, once a file body started.
     pub progress: Option<ProgressTicker>,
+    /// Why sending stopped early, when it did.
+    pub error: Option<String>,
+}
+
+impl RequestLog {
+    /// A log for a request from `client`, starting now, with status 200 until set.
+    #[must_use]
+    pub fn new(client: SocketAddr, method: String, path: String, events: Events) -> Self {
+        Self {
+            client,
+            method,
+            path,
+            status: StatusCode::OK,
+            reason: String::new(),
+            start: Instant::now(),
+            bytes: 0,
+            expected: 0,
+            events,
+            id: TransferId::next(),
+            progress: None,
+            error: None,
+        }
+    }
+
+    /// Reports the start of a `len`-byte body (a file or generated content).
+    pub fn started(&mut self, len: u64) {
+        self.expected = len;
+        self.events.emit(|| {
+            Event::TransferStarted(TransferStarted {
+                id: self.id,
+                protocol: Protocol::Http,
+                client: self.client,
+                file: self.path.clone(),
+                size: Some(len),
+                upload: false,
+                at: std::time::SystemTime::now(),
+            })
+        });
+        self.progress = Some(ProgressTicker::new(
+            self.events.clone(),
+            self.id,
+            Protocol::Http,
+            Some(len),
+        ));
+    }
+
+    fn count(&mut self, n: usize) {
+        self.bytes += n as u64;
+        if let Some(p) = &mut self.progress {
+            p.tick(self.bytes);
+        }
+    }
 }
 
 impl Drop for RequestLog {
@@ -64,6 +125,11 @@ impl Drop for RequestLog {
         } else {
             "aborted"
         };
+        if let Some(e) = &self.error
+            && self.reason.is_empty()
+        {
+            self.reason.clone_from(e);
+        }
         let status = self.status.as_u16();
         macro_rules! line {
             ($level:ident) => {
@@ -96,10 +162,16 @@ impl Drop for RequestLog {
             } else if self.bytes == self.expected {
                 TransferResult::Completed
             } else {
-                TransferResult::Failed(format!(
-                    "connection ended after {} of {} bytes",
-                    self.bytes, self.expected
-                ))
+                TransferResult::Failed(match &self.error {
+                    Some(e) => format!(
+                        "connection ended after {} of {} bytes: {e}",
+                        self.bytes, self.expected
+                    ),
+                    None => format!(
+                        "connection ended after {} of {} bytes",
+                        self.bytes, self.expected
+                    ),
+                })
             };
             Event::TransferFinished(TransferFinished {
                 id: self.id,
@@ -122,224 +194,278 @@ fn mib_per_s(bytes: u64, d: Duration) -> f64 {
     (bytes as f64 / (1024.0 * 1024.0)) / secs
 }
 
-/// A response body; see the module docs.
+/// A response's content.
 #[derive(Debug)]
-pub struct ResponseBody {
-    inner: Inner,
-    log: Option<RequestLog>,
+pub enum Body {
+    /// None (HEAD, 304-like answers, an empty file).
+    Empty,
+    /// `len` bytes of `bytes` from `start`.
+    Memory {
+        /// The whole buffer (a generated file, the demo's file, an error text).
+        bytes: Arc<[u8]>,
+        /// First byte sent.
+        start: usize,
+        /// Bytes sent.
+        len: usize,
+    },
+    /// `len` bytes of an open file from `offset`, with `sendfile`.
+    File {
+        /// The file.
+        file: Arc<std::fs::File>,
+        /// First byte sent.
+        offset: u64,
+        /// Bytes sent.
+        len: u64,
+    },
 }
 
-#[derive(Debug)]
-enum Inner {
-    Bytes(Option<Bytes>),
-    File(FileStream),
-}
-
-#[derive(Debug)]
-struct FileStream {
-    data: Arc<Data>,
-    /// Offset of the next read to start.
-    next: u64,
-    /// Bytes not yet asked of the file.
-    unread: u64,
-    /// Bytes not yet handed to hyper.
-    unsent: u64,
-    pending: Option<JoinHandle<io::Result<Bytes>>>,
-}
-
-impl ResponseBody {
-    /// A body of `bytes` (empty for HEAD and 416), logging with `log`.
+impl Body {
+    /// The bytes this body sends.
     #[must_use]
-    pub fn bytes(bytes: impl Into<Bytes>, mut log: RequestLog) -> Self {
-        let bytes = bytes.into();
-        log.expected = bytes.len() as u64;
-        Self {
-            inner: Inner::Bytes(Some(bytes).filter(|b| !b.is_empty())),
-            log: Some(log),
+    pub fn len(&self) -> u64 {
+        match self {
+            Self::Empty => 0,
+            Self::Memory { len, .. } => *len as u64,
+            Self::File { len, .. } => *len,
         }
     }
 
-    /// `len` bytes of `data` from `offset`, logging with `log`.
+    /// Whether it sends nothing.
     #[must_use]
-    pub fn file(data: Arc<Data>, offset: u64, len: u64, mut log: RequestLog) -> Self {
-        log.expected = len;
-        log.events.emit(|| {
-            Event::TransferStarted(TransferStarted {
-                id: log.id,
-                protocol: Protocol::Http,
-                client: log.client,
-                file: log.path.clone(),
-                size: Some(len),
-                upload: false,
-                at: std::time::SystemTime::now(),
-            })
-        });
-        log.progress = Some(ProgressTicker::new(
-            log.events.clone(),
-            log.id,
-            Protocol::Http,
-            Some(len),
-        ));
-        Self {
-            inner: Inner::File(FileStream {
-                data,
-                next: offset,
-                unread: len,
-                unsent: len,
-                pending: None,
-            }),
-            log: Some(log),
-        }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
+}
 
-    fn count(&mut self, n: usize) {
-        if let Some(log) = &mut self.log {
-            log.bytes += n as u64;
-            if let Some(p) = &mut log.progress {
-                p.tick(log.bytes);
+/// Writes `head` and then `body` to `stream`, counting body bytes into `log`; fails when the
+/// client reads nothing for `stall`, goes away, or the file shrank.
+pub async fn send(
+    stream: &TcpStream,
+    head: &[u8],
+    body: &Body,
+    log: &mut RequestLog,
+    stall: Duration,
+) -> io::Result<()> {
+    match body {
+        Body::Empty => write_all(stream, head, &[], log, stall).await,
+        Body::Memory { bytes, start, len } => {
+            let part = bytes.get(*start..start + len).ok_or_else(|| {
+                io::Error::new(io::ErrorKind::InvalidInput, "body range outside its buffer")
+            })?;
+            write_all(stream, head, part, log, stall).await
+        }
+        Body::File { file, offset, len } => {
+            if *len == 0 {
+                return write_all(stream, head, &[], log, stall).await;
             }
+            // Nagle on while the file goes out, so every segment is full (nginx's `tcp_nopush`
+            // corks the socket for the same reason); turning `TCP_NODELAY` back on pushes the
+            // tail at once (tcp(7)) and keeps small answers on this connection undelayed.
+            let _ = stream.set_nodelay(false);
+            write_head_more(stream, head, stall).await?;
+            send_file(stream, file, *offset, *len, log, stall).await?;
+            stream.set_nodelay(true)
         }
     }
 }
 
-impl FileStream {
-    /// Starts the blocking read of the next chunk.
-    fn start_read(&mut self) {
-        let len = usize::try_from(self.unread).map_or(CHUNK, |u| u.min(CHUNK));
-        let offset = self.next;
-        let data = Arc::clone(&self.data);
-        self.next += len as u64;
-        self.unread -= len as u64;
-        self.pending = Some(tokio::task::spawn_blocking(move || {
-            let mut buf = vec![0; len];
-            let got = data.read_at(&mut buf, offset)?;
-            if got < len {
+/// Waits until `stream` can take more bytes, at most `stall`.
+async fn writable(stream: &TcpStream, stall: Duration) -> io::Result<()> {
+    match tokio::time::timeout(stall, stream.writable()).await {
+        Ok(r) => r,
+        Err(_) => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!(
+                "the client read nothing for {} s (send_timeout)",
+                stall.as_secs_f32()
+            ),
+        )),
+    }
+}
+
+/// `head` then `body` from memory, with vectored writes (one segment for a short answer).
+async fn write_all(
+    stream: &TcpStream,
+    head: &[u8],
+    body: &[u8],
+    log: &mut RequestLog,
+    stall: Duration,
+) -> io::Result<()> {
+    let (mut h, mut b) = (0, 0);
+    let mut since_yield = 0u64;
+    while h < head.len() || b < body.len() {
+        let parts = [IoSlice::new(&head[h..]), IoSlice::new(&body[b..])];
+        match stream.try_write_vectored(&parts) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => {
+                let from_head = n.min(head.len() - h);
+                h += from_head;
+                b += n - from_head;
+                log.count(n - from_head);
+                since_yield += n as u64;
+                if since_yield >= YIELD_EVERY {
+                    since_yield = 0;
+                    tokio::task::yield_now().await;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => writable(stream, stall).await?,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// The head of a file response, held back by `MSG_MORE` until the file's first bytes follow.
+async fn write_head_more(stream: &TcpStream, head: &[u8], stall: Duration) -> io::Result<()> {
+    // nix has no name for MSG_MORE (Linux, send(2)); MSG_NOSIGNAL: a closed peer is EPIPE, not
+    // a SIGPIPE that would kill a program embedding the server which did not ignore it.
+    let flags = MsgFlags::from_bits_retain(nix::libc::MSG_MORE) | MsgFlags::MSG_NOSIGNAL;
+    let fd = stream.as_raw_fd();
+    let mut done = 0;
+    while done < head.len() {
+        match stream.try_io(Interest::WRITABLE, || {
+            nix::sys::socket::send(fd, &head[done..], flags).map_err(io::Error::from)
+        }) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => done += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => writable(stream, stall).await?,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// `len` bytes of `file` from `offset` with `sendfile64`, page cache to socket.
+async fn send_file(
+    stream: &TcpStream,
+    file: &std::fs::File,
+    offset: u64,
+    len: u64,
+    log: &mut RequestLog,
+    stall: Duration,
+) -> io::Result<()> {
+    let end = offset
+        .checked_add(len)
+        .and_then(|e| i64::try_from(e).ok())
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "file range too large"))?;
+    // sendfile advances `pos` by what it sent; the file's own offset is untouched, so every
+    // connection shares the one open file.
+    let mut pos = i64::try_from(offset)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "file offset too large"))?;
+    let mut since_yield = 0u64;
+    while pos < end {
+        let count = usize::try_from(end - pos).map_or(SENDFILE_MAX, |n| n.min(SENDFILE_MAX));
+        match stream.try_io(Interest::WRITABLE, || {
+            nix::sys::sendfile::sendfile64(stream, file, Some(&mut pos), count)
+                .map_err(io::Error::from)
+        }) {
+            Ok(0) => {
                 return Err(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
-                    format!("the file shrank while being sent (short read at offset {offset})"),
+                    format!("the file shrank while being sent (nothing to read at offset {pos})"),
                 ));
             }
-            Ok(Bytes::from(buf))
-        }));
-    }
-}
-
-impl Body for ResponseBody {
-    type Data = Bytes;
-    type Error = io::Error;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
-        let this = self.get_mut();
-        let file = match &mut this.inner {
-            Inner::Bytes(b) => {
-                let frame = b.take();
-                if let Some(b) = &frame {
-                    let n = b.len();
-                    this.count(n);
+            Ok(n) => {
+                log.count(n);
+                since_yield += n as u64;
+                if since_yield >= YIELD_EVERY {
+                    since_yield = 0;
+                    tokio::task::yield_now().await;
                 }
-                return Poll::Ready(frame.map(|b| Ok(Frame::data(b))));
             }
-            Inner::File(f) => f,
-        };
-        if file.pending.is_none() {
-            if file.unread == 0 {
-                return Poll::Ready(None);
-            }
-            file.start_read();
-        }
-        let Some(pending) = &mut file.pending else {
-            return Poll::Ready(None);
-        };
-        let chunk = match Pin::new(pending).poll(cx) {
-            Poll::Pending => return Poll::Pending,
-            Poll::Ready(Ok(Ok(chunk))) => chunk,
-            Poll::Ready(Ok(Err(e))) => {
-                file.pending = None;
-                return Poll::Ready(Some(Err(e)));
-            }
-            Poll::Ready(Err(e)) => {
-                file.pending = None;
-                return Poll::Ready(Some(Err(io::Error::other(e))));
-            }
-        };
-        file.pending = None;
-        file.unsent -= chunk.len() as u64;
-        // Read ahead: the next chunk comes from the disk while this one goes out.
-        if file.unread > 0 {
-            file.start_read();
-        }
-        this.count(chunk.len());
-        Poll::Ready(Some(Ok(Frame::data(chunk))))
-    }
-
-    fn is_end_stream(&self) -> bool {
-        match &self.inner {
-            Inner::Bytes(b) => b.is_none(),
-            Inner::File(f) => f.unsent == 0,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => writable(stream, stall).await?,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
         }
     }
-
-    fn size_hint(&self) -> SizeHint {
-        match &self.inner {
-            Inner::Bytes(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
-            Inner::File(f) => SizeHint::with_exact(f.unsent),
-        }
-    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write as _;
+    use tokio::io::AsyncReadExt;
 
     fn log() -> RequestLog {
-        RequestLog {
-            client: "127.0.0.1:1".parse().unwrap(),
-            method: Method::GET,
-            path: "/x".into(),
-            status: StatusCode::OK,
-            reason: String::new(),
-            start: Instant::now(),
-            bytes: 0,
-            expected: 0,
-            events: Events::new(),
-            id: TransferId::next(),
-            progress: None,
-        }
+        RequestLog::new(
+            "127.0.0.1:1".parse().unwrap(),
+            "GET".into(),
+            "/x".into(),
+            Events::new(),
+        )
     }
 
-    async fn collect(mut body: ResponseBody) -> io::Result<Vec<u8>> {
-        let mut out = Vec::new();
-        while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await
-        {
-            let data = frame?
-                .into_data()
-                .map_err(|_| io::Error::other("trailers"))?;
-            assert!(data.len() <= CHUNK);
-            out.extend_from_slice(&data);
-        }
-        assert!(body.is_end_stream());
-        Ok(out)
+    async fn pair() -> (TcpStream, TcpStream) {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let c = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        let (s, _) = l.accept().await.unwrap();
+        (s, c)
+    }
+
+    fn file(bytes: &[u8]) -> Arc<std::fs::File> {
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(bytes).unwrap();
+        Arc::new(f)
     }
 
     #[tokio::test]
-    async fn file_body_streams_the_range_in_chunks() {
-        let bytes: Vec<u8> = (0..(3 * CHUNK + 17)).map(|i| (i % 251) as u8).collect();
-        let data = Arc::new(Data::Static(Arc::from(&bytes[..])));
-        let body = ResponseBody::file(Arc::clone(&data), 5, bytes.len() as u64 - 10, log());
-        assert_eq!(body.size_hint().exact(), Some(bytes.len() as u64 - 10));
-        assert_eq!(collect(body).await.unwrap(), &bytes[5..bytes.len() - 5]);
-        let empty = ResponseBody::file(data, 0, 0, log());
-        assert!(collect(empty).await.unwrap().is_empty());
+    async fn a_file_range_goes_out_after_its_head() {
+        let bytes: Vec<u8> = (0..(3 << 20) + 17).map(|i| (i % 251) as u8).collect();
+        let (server, mut client) = pair().await;
+        let body = Body::File {
+            file: file(&bytes),
+            offset: 5,
+            len: bytes.len() as u64 - 10,
+        };
+        let reader = tokio::spawn(async move {
+            let mut got = Vec::new();
+            client.read_to_end(&mut got).await.unwrap();
+            got
+        });
+        let mut l = log();
+        l.started(body.len());
+        send(&server, b"HEAD\r\n", &body, &mut l, Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert_eq!(l.bytes, bytes.len() as u64 - 10);
+        drop(server);
+        let got = reader.await.unwrap();
+        assert_eq!(&got[..6], b"HEAD\r\n");
+        assert!(got[6..] == bytes[5..bytes.len() - 5]);
     }
 
     #[tokio::test]
     async fn a_shrunk_file_is_an_error() {
-        let data = Arc::new(Data::Static(Arc::from(&b"short"[..])));
-        let body = ResponseBody::file(data, 0, 100, log());
-        let e = collect(body).await.unwrap_err();
+        let (server, _client) = pair().await;
+        let body = Body::File {
+            file: file(b"short"),
+            offset: 0,
+            len: 100,
+        };
+        let e = send(&server, b"H", &body, &mut log(), Duration::from_secs(5))
+            .await
+            .unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof);
+    }
+
+    #[tokio::test]
+    async fn a_reader_that_stops_fails_the_send_after_the_limit() {
+        let (server, _client) = pair().await;
+        let body = Body::Memory {
+            bytes: Arc::from(vec![7u8; 64 << 20]),
+            start: 0,
+            len: 64 << 20,
+        };
+        let start = Instant::now();
+        let mut l = log();
+        let e = send(&server, b"H", &body, &mut l, Duration::from_millis(300))
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::TimedOut);
+        assert!(start.elapsed() >= Duration::from_millis(300));
+        assert!(l.bytes > 0 && l.bytes < 64 << 20);
     }
 }

@@ -1,103 +1,162 @@
-//! One request: method check, name mapping, open, range, headers (RFC 9110).
+//! One request: method check, name mapping, open, range, headers (RFC 9110); the answer is a
+//! [`Response`] for the connection to send ([`super::conn`]).
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use hyper::body::Incoming;
-use hyper::header::{self, HeaderValue};
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::StatusCode;
 
-use super::body::{RequestLog, ResponseBody};
+use super::body::{Body, RequestLog};
 use super::path::request_name;
 use super::range::RangeRequest;
+use super::request::{Framing, Method, RequestHead};
 use crate::decide::HostFiles;
-use crate::events::{Events, TransferId};
+use crate::events::Events;
 use crate::tftp::fs::{Data, Refusal, Root};
 
 /// The `Server` header value.
 const SERVER: &str = concat!("pxe/", env!("CARGO_PKG_VERSION"));
 
-/// Answers `req` from `root` for the client at `peer`, reporting to `events`.
-pub async fn handle(
-    req: Request<Incoming>,
-    root: Arc<Root>,
+/// An answer, ready to send.
+#[derive(Debug)]
+pub struct Response {
+    /// The status.
+    pub status: StatusCode,
+    /// Header fields besides `Date`, `Server` and `Connection`, which [`Response::head`] adds.
+    pub headers: Vec<(&'static str, String)>,
+    /// The content (none for HEAD, whose `Content-Length` is still the GET's, RFC 9110 §9.3.2).
+    pub body: Body,
+    /// The request's log line, written once the response is sent or abandoned.
+    pub log: RequestLog,
+    /// The connection must close after this response: the request had content the server does
+    /// not read (RFC 9112 §9.6, §6.3), so what follows it on the connection is not a request.
+    pub close: bool,
+}
+
+impl Response {
+    /// The status line and header section (RFC 9112 §4, §5). `persistent`: the connection stays
+    /// open after it (`Connection: close` otherwise, RFC 9112 §9.6); an HTTP/1.0 client
+    /// (`minor_version` 0) is told `Connection: keep-alive` when it stays (RFC 9112 §9.3).
+    #[must_use]
+    pub fn head(&self, persistent: bool, minor_version: u8) -> Vec<u8> {
+        use std::fmt::Write as _;
+        let mut h = String::with_capacity(256);
+        let _ = write!(
+            h,
+            "HTTP/1.1 {} {}\r\nDate: {}\r\nServer: {SERVER}\r\n",
+            self.status.as_u16(),
+            self.status.canonical_reason().unwrap_or("Unknown"),
+            httpdate::fmt_http_date(SystemTime::now()),
+        );
+        for (name, value) in &self.headers {
+            let _ = write!(h, "{name}: {value}\r\n");
+        }
+        if !persistent {
+            h.push_str("Connection: close\r\n");
+        } else if minor_version == 0 {
+            h.push_str("Connection: keep-alive\r\n");
+        }
+        h.push_str("\r\n");
+        h.into_bytes()
+    }
+}
+
+/// Answers `req` from `root` (or `generated`) for the client at `peer`, reporting to `events`.
+///
+/// Opening runs inline on the connection's task, as the body's `sendfile` reads do: boot trees
+/// sit in the page cache, and nginx without `aio threads` works the same way.
+#[must_use]
+pub fn handle(
+    req: &RequestHead,
+    root: &Root,
     peer: SocketAddr,
-    events: Events,
-    generated: HostFiles,
-) -> Result<Response<ResponseBody>, Infallible> {
-    let mut log = RequestLog {
-        client: peer,
-        method: req.method().clone(),
-        path: req.uri().path().to_owned(),
-        status: StatusCode::OK,
-        reason: String::new(),
-        start: Instant::now(),
-        bytes: 0,
-        expected: 0,
-        events,
-        id: TransferId::next(),
-        progress: None,
-    };
-    let head = req.method() == Method::HEAD;
-    if !head && req.method() != Method::GET {
+    events: &Events,
+    generated: &HostFiles,
+) -> Response {
+    let mut log = RequestLog::new(
+        peer,
+        req.method.to_string(),
+        req.path.clone(),
+        events.clone(),
+    );
+    let head = req.method == Method::Head;
+    // Content is never read: a request with some closes the connection after the answer.
+    let close = req.framing != Framing::None;
+    if !head && req.method != Method::Get {
         let mut r = text(
             StatusCode::METHOD_NOT_ALLOWED,
             "only GET and HEAD: the server is read-only",
             log,
         );
-        r.headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
-        return Ok(r);
+        r.headers.push(("Allow", "GET, HEAD".into()));
+        r.close = close;
+        return r;
     }
-    let name = request_name(req.uri().path());
+    if req.framing == Framing::Encoded {
+        // RFC 9112 §6.1: a GET has no use for content; its transfer coding is not decoded.
+        log.reason = "request content with a Transfer-Encoding is not accepted".into();
+        let mut r = text(StatusCode::NOT_IMPLEMENTED, "Not Implemented", log);
+        r.close = true;
+        return r;
+    }
+    if !req.path.starts_with('/') {
+        // asterisk-form or authority-form (RFC 9112 §3.2.3, §3.2.4): not for GET.
+        log.reason = "request target is not a path".into();
+        let mut r = text(StatusCode::BAD_REQUEST, "Bad Request", log);
+        r.close = close;
+        return r;
+    }
+    let mut r = respond(req, root, generated, log, head);
+    r.close = close;
+    r
+}
+
+fn respond(
+    req: &RequestHead,
+    root: &Root,
+    generated: &HostFiles,
+    mut log: RequestLog,
+    head: bool,
+) -> Response {
+    let name = request_name(&req.path);
     if name.iter().all(|&b| b == b'/') {
         // The root itself: a directory, and directories are not listed.
         log.reason = Refusal::NotRegular.explain();
-        return Ok(text(StatusCode::NOT_FOUND, "Not Found", log));
+        return text(StatusCode::NOT_FOUND, "Not Found", log);
     }
-    // openat2 and fstat can block (a slow or network file system): off the async workers.
-    let generated = generated.get(&name);
-    let opened = tokio::task::spawn_blocking(move || {
-        if let Some(bytes) = generated {
+    let opened = match generated.get(&name) {
+        Some(bytes) => {
             let size = bytes.len() as u64;
-            return Ok((Data::Static(bytes), size, None));
+            Ok((Data::Static(bytes), size, None))
         }
-        root.open_read(&name).map(|(data, size)| {
+        None => root.open_read(&name).map(|(data, size)| {
             let modified = match &data {
                 Data::File(f) => f.metadata().and_then(|m| m.modified()).ok(),
                 Data::Static(_) => None,
             };
             (data, size, modified.and_then(http_date))
-        })
-    })
-    .await;
+        }),
+    };
     let (data, size, modified) = match opened {
-        Ok(Ok(opened)) => opened,
-        Ok(Err(refusal)) => {
+        Ok(opened) => opened,
+        Err(refusal) => {
             let status = status_for(&refusal);
             log.reason = refusal.explain();
             let msg = status.canonical_reason().unwrap_or("refused");
-            return Ok(text(status, msg, log));
-        }
-        Err(e) => {
-            log.reason = format!("open task failed: {e}");
-            return Ok(text(StatusCode::INTERNAL_SERVER_ERROR, "server error", log));
+            return text(status, msg, log);
         }
     };
-    let range_header = req.headers().get(header::RANGE).map(HeaderValue::as_bytes);
     // If-Range (RFC 9110 §13.1.5): the range only applies to the version the client has; with
     // no entity tags here, that is an exact Last-Modified match.
-    let if_range_ok = req.headers().get(header::IF_RANGE).is_none_or(|v| {
-        modified
-            .as_deref()
-            .is_some_and(|m| v.as_bytes() == m.as_bytes())
-    });
+    let if_range_ok = req
+        .if_range
+        .as_deref()
+        .is_none_or(|v| modified.as_deref().is_some_and(|m| v == m.as_bytes()));
     let range = if head || !if_range_ok {
         RangeRequest::Full
     } else {
-        RangeRequest::parse(range_header, size)
+        RangeRequest::parse(req.range.as_deref(), size)
     };
     let (status, offset, len) = match range {
         RangeRequest::Full => (StatusCode::OK, 0, size),
@@ -111,40 +170,63 @@ pub async fn handle(
                 "range not satisfiable",
                 log,
             );
-            insert(
-                r.headers_mut(),
-                header::CONTENT_RANGE,
-                &format!("bytes */{size}"),
-            );
-            insert(r.headers_mut(), header::ACCEPT_RANGES, "bytes");
-            return Ok(r);
+            r.headers.push(("Content-Range", format!("bytes */{size}")));
+            r.headers.push(("Accept-Ranges", "bytes".into()));
+            return r;
         }
     };
     log.status = status;
     let body = if head {
-        ResponseBody::bytes(bytes::Bytes::new(), log)
+        Body::Empty
     } else {
-        ResponseBody::file(Arc::new(data), offset, len, log)
+        log.started(len);
+        match data {
+            Data::File(file) => Body::File { file, offset, len },
+            Data::Static(bytes) => match (usize::try_from(offset), usize::try_from(len)) {
+                (Ok(start), Ok(len)) => Body::Memory { bytes, start, len },
+                _ => Body::Empty,
+            },
+        }
     };
-    let mut r = Response::new(body);
-    *r.status_mut() = status;
-    let h = r.headers_mut();
-    insert(h, header::CONTENT_LENGTH, &len.to_string());
-    insert(h, header::ACCEPT_RANGES, "bytes");
-    insert(h, header::CONTENT_TYPE, content_type(req.uri().path()));
-    insert(h, header::SERVER, SERVER);
+    let mut headers = vec![
+        ("Content-Length", len.to_string()),
+        ("Accept-Ranges", "bytes".into()),
+        ("Content-Type", content_type(&req.path).into()),
+    ];
     if status == StatusCode::PARTIAL_CONTENT {
         let end = offset + len - 1;
-        insert(
-            h,
-            header::CONTENT_RANGE,
-            &format!("bytes {offset}-{end}/{size}"),
-        );
+        headers.push(("Content-Range", format!("bytes {offset}-{end}/{size}")));
     }
-    if let Some(m) = &modified {
-        insert(h, header::LAST_MODIFIED, m);
+    if let Some(m) = modified {
+        headers.push(("Last-Modified", m));
     }
-    Ok(r)
+    Response {
+        status,
+        headers,
+        body,
+        log,
+        close: false,
+    }
+}
+
+/// A response to a request head that did not parse (400, 414, 431, 505), for `peer`; the
+/// connection closes after it.
+#[must_use]
+pub fn refused_head(
+    status: StatusCode,
+    why: String,
+    peer: SocketAddr,
+    events: &Events,
+) -> Response {
+    let mut log = RequestLog::new(peer, "-".into(), "-".into(), events.clone());
+    log.reason = why;
+    let mut r = text(
+        status,
+        status.canonical_reason().unwrap_or("Bad Request"),
+        log,
+    );
+    r.close = true;
+    r
 }
 
 /// `Last-Modified` text for `t` (RFC 9110 §5.6.7), or none for a time the format cannot
@@ -167,26 +249,28 @@ fn status_for(refusal: &Refusal) -> StatusCode {
 }
 
 /// A short `text/plain` response.
-fn text(status: StatusCode, message: &str, mut log: RequestLog) -> Response<ResponseBody> {
+fn text(status: StatusCode, message: &str, mut log: RequestLog) -> Response {
     log.status = status;
     let body = format!("{} {message}\n", status.as_u16());
     let len = body.len();
-    let head = log.method == Method::HEAD;
-    let mut r = Response::new(ResponseBody::bytes(
-        if head { String::new() } else { body },
+    let head = log.method == "HEAD";
+    Response {
+        status,
+        headers: vec![
+            ("Content-Type", "text/plain; charset=utf-8".into()),
+            ("Content-Length", len.to_string()),
+        ],
+        body: if head {
+            Body::Empty
+        } else {
+            Body::Memory {
+                bytes: Arc::from(body.into_bytes()),
+                start: 0,
+                len,
+            }
+        },
         log,
-    ));
-    *r.status_mut() = status;
-    let h = r.headers_mut();
-    insert(h, header::CONTENT_TYPE, "text/plain; charset=utf-8");
-    insert(h, header::CONTENT_LENGTH, &len.to_string());
-    insert(h, header::SERVER, SERVER);
-    r
-}
-
-fn insert(h: &mut hyper::HeaderMap, name: header::HeaderName, value: &str) {
-    if let Ok(v) = HeaderValue::from_str(value) {
-        h.insert(name, v);
+        close: false,
     }
 }
 

@@ -3,66 +3,139 @@
 //! iPXE fetches over HTTP at line rate where its TFTP is lock-step, and UEFI HTTP Boot clients
 //! (option 60 `HTTPClient`) only speak HTTP, so `pxe serve --http ADDR:PORT` serves the same
 //! [`Root`] as TFTP: the same name rules and refusals ([`path`]), the same `openat2`
-//! confinement. GET and HEAD, single `Range` requests ([`range`]), `Last-Modified`; files are
-//! streamed in chunks ([`body`]), never loaded whole. hyper does the HTTP/1.1 parsing and
-//! connection handling on the `serve` tokio runtime; [`handler`] answers one request.
+//! confinement. GET and HEAD (RFC 9110 §9.3.1–§9.3.2; 405 otherwise), single `Range` requests
+//! ([`range`], RFC 9110 §14), `Last-Modified` and `If-Range`.
 //!
-//! At most `max_connections` connections are served at once: beyond that the listener stops
-//! accepting, and new connections wait in the kernel's backlog until one closes. A connection
-//! is closed when its request headers take over 30 s (also an idle keep-alive) or a response
-//! write waits over 60 s for the client to read ([`with_write_timeout`], tokio-io-timeout), so dead clients free their slot.
+//! The server is our own small HTTP/1.1 implementation on the `serve` tokio runtime, not
+//! hyper, because hyper owns the socket and can only write buffers into it, while a file body
+//! should go from the page cache to the socket with `sendfile` ([`body`]): no copy through user
+//! space, no read-ahead buffer per connection. Request heads are parsed by `httparse` (what
+//! hyper uses) under strict limits ([`request`]: 400/414/431/505, never a panic);
+//! [`conn`] runs one connection (persistence per RFC 9112 §9.3, pipelining, lingering close),
+//! [`handler`] answers one request.
+//!
+//! Connections ([`slots`]): at most `max_connections` at once (default
+//! [`DEFAULT_MAX_CONNECTIONS`]), at most `max_connections_per_client` from one client address
+//! (default [`DEFAULT_MAX_CONNECTIONS_PER_CLIENT`]). At the cap, a new connection closes the
+//! connection idle the longest (waiting for a request: new, or kept alive), as nginx does, so
+//! idle connections never lock out a client that wants a file; connections reading a request or
+//! sending a response are never closed for it — when all are, the listener waits and new
+//! connections stay in the kernel's backlog. Over its per-client cap, a client's own idle
+//! connection makes room, or the new one is closed at once. A connection idle for less than a
+//! quarter second is not evicted yet, so a request that trails its handshake is not lost to
+//! the next connection. Evictions and refusals are logged
+//! (at most once a second) and counted (`pxe_http_connections_evicted_total`,
+//! `pxe_http_connections_refused_total` on the admin listener, through
+//! [`crate::events::Event::HttpConnectionLimited`]).
+//!
+//! Timeouts: an idle connection closes after [`conn::IDLE_TIMEOUT`], a request head must be
+//! complete [`conn::HEADER_TIMEOUT`] after its first byte, and a response that makes no
+//! progress for `send_timeout` (default [`DEFAULT_SEND_TIMEOUT`]) is abandoned, so dead clients
+//! free their slot and their open file.
+//!
+//! Memory: an idle connection holds its task and a 2 KiB read buffer; a busy one at most
+//! [`request::MAX_HEAD`] plus one read of head, its response head and, for a file, nothing
+//! else (the socket's buffers are the kernel's). 1000 connections stay far below 128 MiB
+//! (`pxe-bin/tests/http_load.rs` measures it).
 
 pub mod body;
+pub mod conn;
 pub mod handler;
 pub mod path;
 pub mod range;
+pub mod request;
+pub mod slots;
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 
+use self::slots::{Admission, Slots};
 use crate::config::HttpConfig;
 use crate::decide::HostFiles;
 use crate::error::Error;
-use crate::events::Events;
+use crate::events::{ConnectionLimit, Event, Events, HttpConnectionLimited};
 use crate::tftp::fs::Root;
 
 /// Default for `[http] max_connections`.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1000;
 
+/// Default for `[http] max_connections_per_client`: enough for a boot client's few parallel
+/// fetches and for a proxy or NAT in front of a lab, far below the total.
+pub const DEFAULT_MAX_CONNECTIONS_PER_CLIENT: usize = 64;
+
+/// How long a connection must have been idle before it may be evicted ([`slots`]).
+const EVICTION_GRACE: Duration = Duration::from_millis(250);
+
+/// Default for `[http] send_timeout` (nginx's `send_timeout` is also 60 s).
+pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The limits of `[http]` that apply to connections; reloadable ([`Running::set_limits`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Most connections at once.
+    pub max_connections: usize,
+    /// Most connections from one client address.
+    pub max_connections_per_client: usize,
+    /// How long a response may make no progress before the connection is dropped.
+    pub send_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_connections_per_client: DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
+            send_timeout: DEFAULT_SEND_TIMEOUT,
+        }
+    }
+}
+
+impl Limits {
+    /// The limits `config` sets, defaults for the rest.
+    #[must_use]
+    pub fn from_config(config: &HttpConfig) -> Self {
+        let n = |v: Option<std::num::NonZeroU32>, default: usize| {
+            v.map_or(default, |n| usize::try_from(n.get()).unwrap_or(usize::MAX))
+        };
+        Self {
+            max_connections: n(config.max_connections, DEFAULT_MAX_CONNECTIONS),
+            max_connections_per_client: n(
+                config.max_connections_per_client,
+                DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
+            ),
+            send_timeout: config.send_timeout.map_or(DEFAULT_SEND_TIMEOUT, |s| {
+                Duration::from_secs(u64::from(s.get()))
+            }),
+        }
+    }
+}
+
 /// `[http] max_connections`, or its default.
 #[must_use]
 pub fn max_connections(config: &HttpConfig) -> usize {
-    config.max_connections.map_or(DEFAULT_MAX_CONNECTIONS, |n| {
-        usize::try_from(n.get()).unwrap_or(usize::MAX)
-    })
+    Limits::from_config(config).max_connections
 }
 
-/// How long a connection may take to send a request's headers (also bounds idle keep-alive
-/// connections, which would otherwise hold a slot forever).
-const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+/// What every connection of one listener shares.
+#[derive(Debug)]
+pub struct Shared {
+    root: Root,
+    events: Events,
+    generated: HostFiles,
+    send_timeout_ms: AtomicU64,
+}
 
-/// How long a response write may wait for the client to read (see [`with_write_timeout`]).
-const WRITE_STALL_LIMIT: Duration = Duration::from_secs(60);
-
-/// `stream` whose writes fail with `TimedOut` after `limit` without progress: a client that
-/// stops reading (crashed, unplugged, or hostile) would otherwise hold its connection, its open
-/// file and a `max_connections` slot for ever, since a blocked write never fails by itself and
-/// hyper has no write timeout. Boxed: the timeout stream is `!Unpin`, hyper wants `Unpin`.
-fn with_write_timeout<S: tokio::io::AsyncRead + tokio::io::AsyncWrite>(
-    stream: S,
-    limit: Duration,
-) -> std::pin::Pin<Box<tokio_io_timeout::TimeoutStream<S>>> {
-    let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
-    stream.set_write_timeout(Some(limit));
-    Box::pin(stream)
+impl Shared {
+    fn send_timeout(&self) -> Duration {
+        Duration::from_millis(self.send_timeout_ms.load(Ordering::Relaxed))
+    }
 }
 
 /// A bound, not yet serving, HTTP listener: bound before privileges are dropped, like TFTP's.
@@ -77,10 +150,7 @@ pub struct Bound {
 impl Bound {
     /// Binds `listen`.
     pub fn bind(listen: SocketAddr) -> Result<Self, Error> {
-        let listener = std::net::TcpListener::bind(listen).map_err(|e| bind_error(listen, e))?;
-        listener
-            .set_nonblocking(true)
-            .map_err(|e| Error::io("make the HTTP listener non-blocking", e))?;
+        let listener = listen_socket(listen).map_err(|e| bind_error(listen, e))?;
         let local = listener
             .local_addr()
             .map_err(|e| Error::io("read the HTTP listen address", e))?;
@@ -93,30 +163,30 @@ impl Bound {
         self.local
     }
 
-    /// Starts serving `root` on the runtime, reporting transfers to `events`; call it on
-    /// the runtime.
+    /// Starts serving `root` on the runtime with `limits`, reporting transfers to `events`;
+    /// call it on the runtime.
     pub fn start(
         self,
         root: Root,
-        max_connections: usize,
+        limits: Limits,
         events: Events,
         generated: HostFiles,
     ) -> Result<Running, Error> {
         let listener = TcpListener::from_std(self.listener)
             .map_err(|e| Error::io("register the HTTP listener", e))?;
         tracing::info!(
-            listen = %self.local, root = %root.describe(), max_connections, "HTTP listening"
+            listen = %self.local, root = %root.describe(), max_connections = limits.max_connections,
+            max_connections_per_client = limits.max_connections_per_client, "HTTP listening"
         );
         let (stop, stop_rx) = watch::channel(false);
-        let (limit, limit_rx) = watch::channel(max_connections.max(1));
-        let task = tokio::spawn(accept_loop(
-            listener,
-            Arc::new(root),
-            limit_rx,
-            stop_rx,
+        let (limit, limit_rx) = watch::channel(limits);
+        let shared = Arc::new(Shared {
+            root,
             events,
             generated,
-        ));
+            send_timeout_ms: AtomicU64::new(millis(limits.send_timeout)),
+        });
+        let task = tokio::spawn(accept_loop(listener, shared, limit_rx, stop_rx));
         Ok(Running {
             local: self.local,
             stop,
@@ -124,6 +194,37 @@ impl Bound {
             task,
         })
     }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
+/// A non-blocking listening socket on `addr` with the largest backlog the kernel allows
+/// (`net.core.somaxconn`, 4096 by default): std's 128 fills in a moment when hundreds of
+/// machines boot at once, or while the slots are all busy, and a full backlog makes the kernel
+/// drop handshakes (the client retries after a second, then three...). nginx asks for 511.
+fn listen_socket(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+    use nix::sys::socket::{
+        AddressFamily, Backlog, SockFlag, SockType, SockaddrStorage, bind, listen, setsockopt,
+        socket, sockopt,
+    };
+    use std::os::fd::AsRawFd;
+    let family = match addr {
+        SocketAddr::V4(_) => AddressFamily::Inet,
+        SocketAddr::V6(_) => AddressFamily::Inet6,
+    };
+    let fd = socket(
+        family,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
+        None,
+    )?;
+    // As std does: a restarted server can bind while old connections sit in TIME_WAIT.
+    setsockopt(&fd, sockopt::ReuseAddr, &true)?;
+    bind(fd.as_raw_fd(), &SockaddrStorage::from(addr))?;
+    listen(&fd, Backlog::MAXCONN)?;
+    Ok(std::net::TcpListener::from(fd))
 }
 
 fn bind_error(addr: SocketAddr, e: io::Error) -> Error {
@@ -142,7 +243,7 @@ fn bind_error(addr: SocketAddr, e: io::Error) -> Error {
 pub struct Running {
     local: SocketAddr,
     stop: watch::Sender<bool>,
-    limit: watch::Sender<usize>,
+    limit: watch::Sender<Limits>,
     task: JoinHandle<()>,
 }
 
@@ -153,10 +254,10 @@ impl Running {
         self.local
     }
 
-    /// Serves at most `max` connections at once from now on. Lowering it closes nothing: new
-    /// connections wait until enough of the open ones have closed.
-    pub fn set_max_connections(&self, max: usize) {
-        self.limit.send_replace(max.max(1));
+    /// Applies `limits` from now on. Lowering the caps closes no busy connection: idle ones
+    /// make room as new connections come.
+    pub fn set_limits(&self, limits: Limits) {
+        self.limit.send_replace(limits);
     }
 
     /// Stops accepting and closes every connection (downloads in progress are cut off and
@@ -167,44 +268,116 @@ impl Running {
     }
 }
 
+/// Counts what the caps did and logs it at most once a second.
+#[derive(Debug, Default)]
+struct LimitLog {
+    last: Option<Instant>,
+    evicted: u64,
+    refused: u64,
+    full: bool,
+}
+
+impl LimitLog {
+    fn due(&mut self) -> bool {
+        self.last
+            .is_none_or(|t| t.elapsed() >= Duration::from_secs(1))
+    }
+
+    fn flush(&mut self, slots: &Slots, limits: &Limits) {
+        if (self.evicted == 0 && self.refused == 0 && !self.full) || !self.due() {
+            return;
+        }
+        self.last = Some(Instant::now());
+        let (open, idle) = slots.counts();
+        if self.evicted > 0 || self.refused > 0 {
+            tracing::warn!(
+                evicted_idle = self.evicted,
+                refused_per_client = self.refused,
+                open,
+                idle,
+                max_connections = limits.max_connections,
+                max_connections_per_client = limits.max_connections_per_client,
+                "HTTP connection limits: idle connections closed to make room, or a client over its own cap refused ([http] max_connections, max_connections_per_client)"
+            );
+        }
+        if self.full {
+            tracing::warn!(
+                open,
+                max_connections = limits.max_connections,
+                "HTTP connection limit reached and no connection idle long enough to close: new connections wait until one finishes or idles ([http] max_connections)"
+            );
+        }
+        self.evicted = 0;
+        self.refused = 0;
+        self.full = false;
+    }
+}
+
+/// Sleeps until `t`, or for ever.
+async fn sleep_until(t: Option<Instant>) {
+    match t {
+        Some(t) => tokio::time::sleep_until(t.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn emit_limited(events: &Events, client: IpAddr, action: ConnectionLimit) {
+    events.emit(|| {
+        Event::HttpConnectionLimited(HttpConnectionLimited {
+            at: std::time::SystemTime::now(),
+            client,
+            action,
+        })
+    });
+}
+
 async fn accept_loop(
     listener: TcpListener,
-    root: Arc<Root>,
-    mut limit: watch::Receiver<usize>,
+    shared: Arc<Shared>,
+    mut limit: watch::Receiver<Limits>,
     mut stop: watch::Receiver<bool>,
-    events: Events,
-    generated: HostFiles,
 ) {
-    let mut max_connections = *limit.borrow_and_update();
-    let slots = Arc::new(Semaphore::new(max_connections));
+    let mut limits = *limit.borrow_and_update();
+    let slots = Slots::new(
+        limits.max_connections,
+        limits.max_connections_per_client,
+        EVICTION_GRACE,
+    );
     let mut connections = JoinSet::new();
-    let mut last_full_warning: Option<Instant> = None;
+    let mut log = LimitLog::default();
+    let mut evicted = Vec::new();
+    // Wakes the loop while it waits in accept, so counts of a burst's tail get logged too.
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         while connections.try_join_next().is_some() {}
         if limit.has_changed().unwrap_or(false) {
-            let new = *limit.borrow_and_update();
-            resize(&slots, max_connections, new);
-            max_connections = new;
+            limits = *limit.borrow_and_update();
+            slots.set_limits(limits.max_connections, limits.max_connections_per_client);
+            shared
+                .send_timeout_ms
+                .store(millis(limits.send_timeout), Ordering::Relaxed);
+            tracing::info!(
+                max_connections = limits.max_connections,
+                max_connections_per_client = limits.max_connections_per_client,
+                send_timeout_s = limits.send_timeout.as_secs_f32(),
+                "HTTP limits changed"
+            );
         }
-        let permit = match Arc::clone(&slots).try_acquire_owned() {
-            Ok(p) => p,
-            Err(_) => {
-                if last_full_warning.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
-                    last_full_warning = Some(Instant::now());
-                    tracing::warn!(
-                        max_connections,
-                        "HTTP connection limit reached: new connections wait until one closes ([http] max_connections)"
-                    );
-                }
-                tokio::select! {
-                    p = Arc::clone(&slots).acquire_owned() => match p {
-                        Ok(p) => p,
-                        Err(_) => break,
-                    },
-                    _ = stop.changed() => break,
-                }
+        log.flush(&slots, &limits);
+        if let Err(ripe) = slots.room(Instant::now()) {
+            // Every slot busy (or idle only just now): leave new connections in the backlog
+            // until one frees or has idled past the grace.
+            log.full = true;
+            log.flush(&slots, &limits);
+            tokio::select! {
+                () = slots.changed() => {}
+                () = sleep_until(ripe) => {}
+                _ = limit.changed() => {}
+                _ = stop.changed() => break,
             }
-        };
+            continue;
+        }
         let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {
                 Ok(a) => a,
@@ -215,86 +388,48 @@ async fn accept_loop(
                     continue;
                 }
             },
+            _ = tick.tick() => continue,
             _ = stop.changed() => break,
         };
-        let _ = stream.set_nodelay(true);
-        let root = Arc::clone(&root);
-        let events = events.clone();
-        let generated = generated.clone();
-        connections.spawn(async move {
-            let _permit = permit;
-            let service = service_fn(move |req| {
-                handler::handle(
-                    req,
-                    Arc::clone(&root),
-                    peer,
-                    events.clone(),
-                    generated.clone(),
-                )
-            });
-            let mut builder = hyper::server::conn::http1::Builder::new();
-            builder
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_TIMEOUT);
-            if let Err(e) = builder
-                .serve_connection(
-                    TokioIo::new(with_write_timeout(stream, WRITE_STALL_LIMIT)),
-                    service,
-                )
-                .await
-            {
-                tracing::debug!(client = %peer, error = %e, "HTTP connection ended");
+        let slot = loop {
+            evicted.clear();
+            let admission = slots.admit(peer.ip(), Instant::now(), &mut evicted);
+            for ip in evicted.drain(..) {
+                log.evicted += 1;
+                emit_limited(&shared.events, ip, ConnectionLimit::EvictedIdle);
             }
-        });
+            match admission {
+                Admission::Admitted(slot) => break Some(slot),
+                Admission::ClientFull => {
+                    log.refused += 1;
+                    emit_limited(&shared.events, peer.ip(), ConnectionLimit::RefusedPerClient);
+                    break None;
+                }
+                Admission::Full => {
+                    // Every idle connection went busy since the check: wait, holding this one.
+                    log.full = true;
+                    log.flush(&slots, &limits);
+                    let ripe = slots.room(Instant::now()).err().flatten();
+                    tokio::select! {
+                        () = slots.changed() => {}
+                        () = sleep_until(ripe) => {}
+                        _ = stop.changed() => break None,
+                    }
+                }
+            }
+        };
+        if *stop.borrow() {
+            break;
+        }
+        let Some(slot) = slot else {
+            // Over its client's cap: closed unanswered (the client sees the connection close
+            // and retries, or uses the connections it has).
+            drop(stream);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        connections.spawn(conn::serve(stream, peer, slot, Arc::clone(&shared)));
     }
     connections.shutdown().await;
     tracing::info!("HTTP stopped");
-}
-
-/// Grows or shrinks the connection slots from `old` to `new`. Slots held by open connections
-/// cannot be taken back at once, so a shrink takes them as the connections close.
-fn resize(slots: &Arc<Semaphore>, old: usize, new: usize) {
-    if new > old {
-        slots.add_permits(new - old);
-    } else if old > new {
-        let fewer = u32::try_from(old - new).unwrap_or(u32::MAX);
-        let slots = Arc::clone(slots);
-        tokio::spawn(async move {
-            if let Ok(p) = slots.acquire_many_owned(fewer).await {
-                p.forget();
-            }
-        });
-    }
-    tracing::info!(max_connections = new, "HTTP connection limit changed");
-}
-
-#[cfg(test)]
-mod write_timeout_tests {
-    use super::*;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-    #[tokio::test]
-    async fn a_reader_that_stops_fails_the_write_after_the_limit() {
-        let (a, mut b) = tokio::io::duplex(1024);
-        let mut w = with_write_timeout(a, Duration::from_millis(200));
-        // Progress keeps it alive: more than the limit in total, never stalled that long.
-        let reader = tokio::spawn(async move {
-            let mut buf = vec![0; 4096];
-            let mut got = 0;
-            while got < 64 * 1024 {
-                tokio::time::sleep(Duration::from_millis(2)).await;
-                got += b.read(&mut buf).await.expect("read");
-            }
-            b
-        });
-        w.write_all(&vec![7; 64 * 1024])
-            .await
-            .expect("progressing writes");
-        let _b = reader.await.expect("reader");
-        // Nobody reads any more: the write fails once the buffer is full, after the limit.
-        let start = std::time::Instant::now();
-        let e = w.write_all(&vec![7; 64 * 1024]).await.unwrap_err();
-        assert_eq!(e.kind(), std::io::ErrorKind::TimedOut);
-        assert!(start.elapsed() >= Duration::from_millis(200));
-    }
 }

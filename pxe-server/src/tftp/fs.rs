@@ -24,8 +24,10 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags};
-use rustix::io::Errno;
+use nix::errno::Errno;
+use nix::fcntl::{OFlag, OpenHow, ResolveFlag};
+use nix::sys::stat::{FileStat, Mode, SFlag, fstat};
+use nix::unistd::UnlinkatFlags;
 
 /// Start of the names of upload temporary files ([`Upload`]). Requests for names whose last
 /// component starts with it are refused, so no client can read or replace another's upload.
@@ -114,8 +116,7 @@ impl Data {
     /// rewritten in place by `cp` changes size first). Returns why, when it is not.
     pub fn check_unchanged(&self, size: u64) -> Result<(), String> {
         let Self::File(f) = self else { return Ok(()) };
-        let stat =
-            rustix::fs::fstat(&**f).map_err(|e| format!("cannot stat the open file: {e}"))?;
+        let stat = fstat(&**f).map_err(|e| format!("cannot stat the open file: {}", os(e)))?;
         let now = u64::try_from(stat.st_size).unwrap_or(0);
         if stat.st_nlink == 0 {
             return Err("the file was replaced or deleted".to_owned());
@@ -167,7 +168,7 @@ impl OpenFiles {
     /// `data`, or the already open descriptor of the same inode.
     pub fn share(&self, data: Data) -> Data {
         let Data::File(file) = data else { return data };
-        let Ok(stat) = rustix::fs::fstat(&*file) else {
+        let Ok(stat) = fstat(&*file) else {
             return Data::File(file);
         };
         let key = (stat.st_dev, stat.st_ino);
@@ -270,9 +271,9 @@ impl DirRoot {
     /// Opens `path` as the root. `secure` and `create` are the `pxe tftp` flags.
     pub fn open(path: &Path, secure: bool, create: bool) -> io::Result<Self> {
         let path = path.canonicalize()?;
-        let fd = rustix::fs::open(
+        let fd = nix::fcntl::open(
             &path,
-            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
             Mode::empty(),
         )?;
         Ok(Self {
@@ -312,12 +313,12 @@ impl DirRoot {
 
     fn open_read(&self, name: &[u8]) -> Result<(Data, u64), Refusal> {
         let rel = self.relative(name)?;
-        let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK;
+        let flags = OFlag::O_RDONLY | OFlag::O_CLOEXEC | OFlag::O_NOCTTY | OFlag::O_NONBLOCK;
         let fd = self
             .open_beneath(&rel, flags, Mode::empty())
             .map_err(|e| self.refusal(&rel, e))?;
-        let stat = rustix::fs::fstat(&fd).map_err(|e| Refusal::Os(e.to_string()))?;
-        if rustix::fs::FileType::from_raw_mode(stat.st_mode) != rustix::fs::FileType::RegularFile {
+        let stat = fstat(&fd).map_err(|e| Refusal::Os(os(e)))?;
+        if file_type(&stat) != SFlag::S_IFREG {
             return Err(Refusal::NotRegular);
         }
         if !self.permissive && stat.st_mode & 0o004 == 0 {
@@ -341,22 +342,27 @@ impl DirRoot {
         let dir = self
             .open_beneath(
                 parent,
-                OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
                 Mode::empty(),
             )
             .map_err(|e| self.refusal(&rel, e))?;
         self.check_replaceable(&dir, target, &rel)?;
-        let flags = OFlags::WRONLY
-            | OFlags::CREATE
-            | OFlags::EXCL
-            | OFlags::CLOEXEC
-            | OFlags::NOFOLLOW
-            | OFlags::NOCTTY;
-        let mut last = Errno::EXIST;
+        let flags = OFlag::O_WRONLY
+            | OFlag::O_CREAT
+            | OFlag::O_EXCL
+            | OFlag::O_CLOEXEC
+            | OFlag::O_NOFOLLOW
+            | OFlag::O_NOCTTY;
+        let mut last = Errno::EEXIST;
         // O_EXCL never reuses a name; a collision of 64 random bits is only retried.
         for _ in 0..8 {
             let temp = temp_name(target);
-            match rustix::fs::openat(&dir, &temp, flags, Mode::from_raw_mode(UPLOAD_MODE)) {
+            match nix::fcntl::openat(
+                &dir,
+                temp.as_str(),
+                flags,
+                Mode::from_bits_truncate(UPLOAD_MODE),
+            ) {
                 Ok(fd) => {
                     return Ok(Upload {
                         file: File::from(fd),
@@ -366,7 +372,7 @@ impl DirRoot {
                         committed: false,
                     });
                 }
-                Err(Errno::EXIST) => {}
+                Err(Errno::EEXIST) => {}
                 Err(e) => {
                     last = e;
                     break;
@@ -381,21 +387,24 @@ impl DirRoot {
     /// `chmod a-w` still protects a file, although a rename only needs the directory).
     fn check_replaceable(&self, dir: &OwnedFd, target: &str, rel: &str) -> Result<(), Refusal> {
         // O_PATH first: a device or FIFO is never opened for real.
-        let flags = OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        let fd = match rustix::fs::openat(dir, target, flags, Mode::empty()) {
-            Err(Errno::NOENT) => return Ok(()),
+        let flags = OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+        let fd = match nix::fcntl::openat(dir, target, flags, Mode::empty()) {
+            Err(Errno::ENOENT) => return Ok(()),
             Err(e) => return Err(self.refusal(rel, e)),
             Ok(fd) => fd,
         };
-        let stat = rustix::fs::fstat(&fd).map_err(|e| Refusal::Os(e.to_string()))?;
-        match FileType::from_raw_mode(stat.st_mode) {
-            FileType::RegularFile => {}
-            FileType::Symlink => return Err(self.refusal(rel, Errno::LOOP)),
+        let stat = fstat(&fd).map_err(|e| Refusal::Os(os(e)))?;
+        match file_type(&stat) {
+            SFlag::S_IFREG => {}
+            SFlag::S_IFLNK => return Err(self.refusal(rel, Errno::ELOOP)),
             _ => return Err(Refusal::NotRegular),
         }
-        let flags =
-            OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK;
-        rustix::fs::openat(dir, target, flags, Mode::empty())
+        let flags = OFlag::O_WRONLY
+            | OFlag::O_NOFOLLOW
+            | OFlag::O_CLOEXEC
+            | OFlag::O_NOCTTY
+            | OFlag::O_NONBLOCK;
+        nix::fcntl::openat(dir, target, flags, Mode::empty())
             .map(drop)
             .map_err(|e| self.write_refusal(rel, rel, e))
     }
@@ -404,11 +413,11 @@ impl DirRoot {
     /// into): permission errors say that write access is missing, not read access as
     /// [`Self::refusal`] would (the server user may well read both).
     fn write_refusal(&self, rel: &str, what: &str, e: Errno) -> Refusal {
-        if !matches!(e, Errno::ACCESS | Errno::PERM) {
+        if !matches!(e, Errno::EACCES | Errno::EPERM) {
             return self.refusal(rel, e);
         }
         let full = self.path.join(what);
-        let uid = rustix::process::geteuid().as_raw();
+        let uid = nix::unistd::geteuid().as_raw();
         Refusal::Denied {
             why: format!(
                 "{} is not writable by the server (running as uid {uid}); an upload writes a temporary file in the target's directory and renames it over the target, so both must be writable; fix: chmod/chown them for that user, or run with --user set to one that can write them",
@@ -418,11 +427,11 @@ impl DirRoot {
     }
 
     /// openat2 beneath the root, or the component walk where openat2 does not exist.
-    fn open_beneath(&self, rel: &str, flags: OFlags, mode: Mode) -> rustix::io::Result<OwnedFd> {
+    fn open_beneath(&self, rel: &str, flags: OFlag, mode: Mode) -> nix::Result<OwnedFd> {
         if self.openat2.load(Ordering::Relaxed) {
-            let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS;
-            match rustix::fs::openat2(&self.fd, rel, flags, mode, resolve) {
-                Err(rustix::io::Errno::NOSYS) => {
+            let how = OpenHow::new().flags(flags).mode(mode).resolve(BENEATH);
+            match nix::fcntl::openat2(&self.fd, rel, how) {
+                Err(Errno::ENOSYS) => {
                     tracing::warn!(
                         "openat2 unavailable: falling back to O_NOFOLLOW walks (symlinks refused)"
                     );
@@ -434,56 +443,52 @@ impl DirRoot {
         self.open_walk(rel, flags, mode)
     }
 
-    fn open_walk(&self, rel: &str, flags: OFlags, mode: Mode) -> rustix::io::Result<OwnedFd> {
+    fn open_walk(&self, rel: &str, flags: OFlag, mode: Mode) -> nix::Result<OwnedFd> {
         let mut parts = rel.split('/').peekable();
         let mut dir: Option<OwnedFd> = None;
         while let Some(part) = parts.next() {
             let base = dir.as_ref().unwrap_or(&self.fd);
             if parts.peek().is_none() {
-                return rustix::fs::openat(base, part, flags | OFlags::NOFOLLOW, mode);
+                return nix::fcntl::openat(base, part, flags | OFlag::O_NOFOLLOW, mode);
             }
-            let next = rustix::fs::openat(
+            let next = nix::fcntl::openat(
                 base,
                 part,
-                OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
                 Mode::empty(),
             )?;
             dir = Some(next);
         }
-        Err(rustix::io::Errno::NOENT)
+        Err(Errno::ENOENT)
     }
 
     fn refusal(&self, rel: &str, e: Errno) -> Refusal {
         match e {
             // A component longer than NAME_MAX names no file (and is the client's doing).
-            Errno::NOENT | Errno::NOTDIR | Errno::NAMETOOLONG => Refusal::NotFound,
-            Errno::XDEV => {
+            Errno::ENOENT | Errno::ENOTDIR | Errno::ENAMETOOLONG => Refusal::NotFound,
+            Errno::EXDEV => {
                 Refusal::Escape("the name resolves outside the root (symlink or ..)".into())
             }
-            Errno::LOOP => Refusal::Escape(
+            Errno::ELOOP => Refusal::Escape(
                 "a symlink the server does not follow (loop, magic link or O_NOFOLLOW fallback)"
                     .into(),
             ),
-            Errno::ACCESS | Errno::PERM => Refusal::Denied {
+            Errno::EACCES | Errno::EPERM => Refusal::Denied {
                 why: self.why_denied(rel),
             },
-            Errno::ISDIR => Refusal::NotRegular,
-            other => Refusal::Os(format!("open {rel}: {other}")),
+            Errno::EISDIR => Refusal::NotRegular,
+            other => Refusal::Os(format!("open {rel}: {}", os(other))),
         }
     }
 
     /// Explains a permission error with the file's mode and owner and the fix.
     fn why_denied(&self, rel: &str) -> String {
         let full = self.path.join(rel);
-        let uid = rustix::process::geteuid().as_raw();
-        let stat = rustix::fs::openat2(
-            &self.fd,
-            rel,
-            OFlags::PATH | OFlags::CLOEXEC,
-            Mode::empty(),
-            ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS,
-        )
-        .and_then(|fd| rustix::fs::fstat(&fd));
+        let uid = nix::unistd::geteuid().as_raw();
+        let how = OpenHow::new()
+            .flags(OFlag::O_PATH | OFlag::O_CLOEXEC)
+            .resolve(BENEATH);
+        let stat = nix::fcntl::openat2(&self.fd, rel, how).and_then(fstat);
         match stat {
             Ok(st) => denied_message(&full, uid, st.st_mode, st.st_uid),
             Err(_) => format!(
@@ -530,8 +535,8 @@ impl Upload {
     /// Bytes free for an unprivileged writer on the upload's file system (`fstatvfs`), if known.
     #[must_use]
     pub fn free_space(&self) -> Option<u64> {
-        let st = rustix::fs::fstatvfs(&self.file).ok()?;
-        Some(st.f_bavail.saturating_mul(st.f_frsize))
+        let st = nix::sys::statvfs::fstatvfs(&self.file).ok()?;
+        Some(st.blocks_available().saturating_mul(st.fragment_size()))
     }
 
     /// Whether [`Upload::commit`] has replaced the target.
@@ -551,19 +556,24 @@ impl Upload {
         }
         // Data before rename: otherwise a crash could leave the new name on an empty inode.
         self.file.sync_all()?;
-        rustix::fs::renameat(&self.dir, &self.temp, &self.dir, &self.target)?;
+        nix::fcntl::renameat(
+            &self.dir,
+            self.temp.as_str(),
+            &self.dir,
+            self.target.as_str(),
+        )?;
         self.committed = true;
-        let synced = rustix::fs::openat(
+        let synced = nix::fcntl::openat(
             &self.dir,
             ".",
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
             Mode::empty(),
         )
-        .and_then(rustix::fs::fsync);
+        .and_then(nix::unistd::fsync);
         match synced {
             Ok(()) => {}
             // A write-only drop box cannot be opened to sync; the rename stands regardless.
-            Err(Errno::ACCESS) => {
+            Err(Errno::EACCES) => {
                 tracing::debug!(file = %self.target, "directory not readable: rename not synced");
             }
             Err(e) => {
@@ -579,10 +589,25 @@ impl Drop for Upload {
         if self.committed {
             return;
         }
-        if let Err(e) = rustix::fs::unlinkat(&self.dir, &self.temp, AtFlags::empty()) {
+        if let Err(e) =
+            nix::unistd::unlinkat(&self.dir, self.temp.as_str(), UnlinkatFlags::NoRemoveDir)
+        {
             tracing::warn!(file = %self.temp, error = %e, "cannot remove the temporary file of a failed upload");
         }
     }
+}
+
+/// How every open resolves a request's name: beneath the root, no `/proc` magic links.
+const BENEATH: ResolveFlag = ResolveFlag::RESOLVE_BENEATH.union(ResolveFlag::RESOLVE_NO_MAGICLINKS);
+
+/// The file type bits of a `stat`.
+fn file_type(stat: &FileStat) -> SFlag {
+    SFlag::from_bits_truncate(stat.st_mode & SFlag::S_IFMT.bits())
+}
+
+/// An OS error as the log says it (`Permission denied (os error 13)`, std's wording).
+fn os(e: Errno) -> String {
+    io::Error::from(e).to_string()
 }
 
 /// A fresh temporary name for an upload of `target` (see [`Upload`]).

@@ -4,16 +4,17 @@
 
 use std::io::{self, IoSlice, IoSliceMut};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use nix::errno::Errno;
 use nix::sys::socket::{
-    ControlMessage, ControlMessageOwned, MsgFlags, MultiHeaders, SockaddrStorage, sendmmsg,
-    setsockopt, sockopt,
+    ControlMessage, ControlMessageOwned, MsgFlags, MultiHeaders, SockFlag, SockaddrStorage,
+    getsockopt, sendmmsg, setsockopt, sockopt,
 };
-use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::ranges::PortRange;
+use crate::udp::{self, opt};
 
 /// Socket buffer size asked for on transfer sockets: a 64-packet window of 8 KiB blocks, so a
 /// burst is never dropped by a full receive queue (the atftpd failure mode measured here).
@@ -51,16 +52,15 @@ pub struct BoundListener {
 impl BoundListener {
     /// Binds `addr`; on a wildcard address also asks the kernel for each datagram's destination.
     pub fn bind(addr: SocketAddr) -> io::Result<Self> {
-        let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
-        socket.set_reuse_address(true)?;
+        let socket = udp::udp_socket_for(addr, SockFlag::SOCK_NONBLOCK)?;
+        setsockopt(&socket, sockopt::ReuseAddr, &true)?;
         if addr.is_ipv6() {
             // Dual-stack on [::] like tftpd-hpa with no -6: v4 clients arrive v4-mapped.
-            socket.set_only_v6(false)?;
+            setsockopt(&socket, sockopt::Ipv6V6Only, &false)?;
         }
-        let _ = socket.set_recv_buffer_size(SOCKET_BUFFER);
-        socket.bind(&addr.into())?;
-        socket.set_nonblocking(true)?;
-        let socket: UdpSocket = socket.into();
+        let _ = setsockopt(&socket, sockopt::RcvBuf, &SOCKET_BUFFER);
+        udp::bind(&socket, addr)?;
+        let socket = UdpSocket::from(socket);
         let local = socket.local_addr()?;
         let wildcard = addr.ip().is_unspecified();
         if wildcard {
@@ -133,7 +133,13 @@ impl Listener {
     /// Sends one datagram from the listening socket (errors for requests we cannot serve),
     /// without waiting: a full send buffer loses it like the network would.
     pub fn send_to(&self, buf: &[u8], to: SocketAddr) -> io::Result<usize> {
-        socket2::SockRef::from(&self.socket).send_to(buf, &to.into())
+        let to = SockaddrStorage::from(to);
+        Ok(nix::sys::socket::sendto(
+            self.socket.as_raw_fd(),
+            buf,
+            &to,
+            MsgFlags::empty(),
+        )?)
     }
 }
 
@@ -145,17 +151,17 @@ impl Listener {
 #[must_use]
 pub fn is_transient(e: &io::Error) -> bool {
     matches!(
-        e.raw_os_error(),
+        e.raw_os_error().map(Errno::from_raw),
         Some(
-            libc::EPERM
-                | libc::ENOBUFS
-                | libc::EAGAIN
-                | libc::ECONNREFUSED
-                | libc::EHOSTUNREACH
-                | libc::ENETUNREACH
-                | libc::EHOSTDOWN
-                | libc::ENETDOWN
-                | libc::EINTR
+            Errno::EPERM
+                | Errno::ENOBUFS
+                | Errno::EAGAIN
+                | Errno::ECONNREFUSED
+                | Errno::EHOSTUNREACH
+                | Errno::ENETUNREACH
+                | Errno::EHOSTDOWN
+                | Errno::ENETDOWN
+                | Errno::EINTR
         )
     ) || e.kind() == io::ErrorKind::WouldBlock
 }
@@ -164,18 +170,14 @@ pub fn is_transient(e: &io::Error) -> bool {
 /// interface MTU for a client on the same link. Read through a socket, so it is the MTU of the
 /// server's own network namespace.
 pub fn route_mtu(local: IpAddr, remote: SocketAddr) -> Option<u32> {
-    let socket = Socket::new(
-        Domain::for_address(remote),
-        Type::DGRAM,
-        Some(Protocol::UDP),
-    )
-    .ok()?;
-    socket.bind(&SocketAddr::new(local, 0).into()).ok()?;
-    socket.connect(&remote.into()).ok()?;
-    match remote {
-        SocketAddr::V4(_) => rustix::net::sockopt::ip_mtu(&socket).ok(),
-        SocketAddr::V6(_) => rustix::net::sockopt::ipv6_mtu(&socket).ok(),
-    }
+    let socket = udp::udp_socket_for(remote, SockFlag::empty()).ok()?;
+    udp::bind(&socket, SocketAddr::new(local, 0)).ok()?;
+    udp::connect(&socket, remote).ok()?;
+    let mtu = match remote {
+        SocketAddr::V4(_) => getsockopt(&socket, sockopt::IpMtu).ok()?,
+        SocketAddr::V6(_) => getsockopt(&socket, opt::Ipv6Mtu).ok()?,
+    };
+    u32::try_from(mtu).ok()
 }
 
 /// Hands out ports from `--port-range`, round robin, shared by all transfers.
@@ -198,34 +200,27 @@ impl PortAllocator {
     /// A UDP socket bound to `local_ip` (a port from the range, or ephemeral) and connected to
     /// `remote`, with large buffers: the transfer's TID (RFC 1350 §4).
     pub fn reply_socket(&self, local_ip: IpAddr, remote: SocketAddr) -> io::Result<UdpSocket> {
-        let socket = Socket::new(
-            Domain::for_address(remote),
-            Type::DGRAM,
-            Some(Protocol::UDP),
-        )?;
+        let socket = udp::udp_socket_for(remote, SockFlag::empty())?;
         set_buffers(&socket);
         match self.range {
-            None => socket.bind(&SocketAddr::new(local_ip, 0).into())?,
+            None => udp::bind(&socket, SocketAddr::new(local_ip, 0))?,
             Some(r) => self.bind_in_range(&socket, local_ip, r)?,
         }
-        socket.connect(&remote.into())?;
+        udp::connect(&socket, remote)?;
         // No DF bit: some PXE ROMs mishandle it (dnsmasq does the same); blksize is already
         // capped to the MTU, so nothing fragments unless --blksize-max asks for it.
         if remote.is_ipv4() {
-            let _ = rustix::net::sockopt::set_ip_mtu_discover(
-                &socket,
-                rustix::net::sockopt::Ipv4PathMtuDiscovery::DONT,
-            );
+            let _ = setsockopt(&socket, opt::IpMtuDiscover, &opt::IP_PMTUDISC_DONT);
         }
         Ok(socket.into())
     }
 
-    fn bind_in_range(&self, socket: &Socket, ip: IpAddr, r: PortRange) -> io::Result<()> {
+    fn bind_in_range(&self, socket: &OwnedFd, ip: IpAddr, r: PortRange) -> io::Result<()> {
         let span = u32::from(r.high - r.low) + 1;
         let start = self.next.fetch_add(1, Ordering::Relaxed) % span;
         for i in 0..span {
             let port = r.low + u16::try_from((start + i) % span).unwrap_or(0);
-            match socket.bind(&SocketAddr::new(ip, port).into()) {
+            match udp::bind(socket, SocketAddr::new(ip, port)) {
                 Ok(()) => {
                     self.next.store(start + i + 1, Ordering::Relaxed);
                     return Ok(());
@@ -242,12 +237,12 @@ impl PortAllocator {
 }
 
 /// Asks for [`SOCKET_BUFFER`]-sized buffers; as root past `net.core.*mem_max` (FORCE).
-fn set_buffers(socket: &Socket) {
+fn set_buffers(socket: &impl AsFd) {
     let forced = setsockopt(socket, sockopt::SndBufForce, &SOCKET_BUFFER).is_ok()
         && setsockopt(socket, sockopt::RcvBufForce, &SOCKET_BUFFER).is_ok();
     if !forced {
-        let _ = socket.set_send_buffer_size(SOCKET_BUFFER);
-        let _ = socket.set_recv_buffer_size(SOCKET_BUFFER);
+        let _ = setsockopt(socket, sockopt::SndBuf, &SOCKET_BUFFER);
+        let _ = setsockopt(socket, sockopt::RcvBuf, &SOCKET_BUFFER);
     }
 }
 
@@ -257,13 +252,9 @@ pub fn client_socket(server: SocketAddr) -> io::Result<UdpSocket> {
         SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
         SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
     };
-    let socket = Socket::new(
-        Domain::for_address(server),
-        Type::DGRAM,
-        Some(Protocol::UDP),
-    )?;
+    let socket = udp::udp_socket_for(server, SockFlag::empty())?;
     set_buffers(&socket);
-    socket.bind(&local.into())?;
+    udp::bind(&socket, local)?;
     Ok(socket.into())
 }
 
@@ -301,7 +292,7 @@ impl GroReceiver {
         Self {
             // A coalesced batch is one UDP payload: never more than 64 KiB.
             buf: vec![0; (u16::MAX as usize + 1).max(pxe_tftp::wire::MAX_DATAGRAM_LEN)],
-            cmsg: nix::cmsg_space!(libc::c_int),
+            cmsg: nix::cmsg_space!(nix::libc::c_int),
         }
     }
 
@@ -334,45 +325,57 @@ impl GroReceiver {
     }
 }
 
+/// Most datagrams one `sendmmsg` of [`send_batch`] carries: the transfer batch.
+const BATCH_MAX: usize = 8;
+
+thread_local! {
+    /// The message headers of [`send_batch`], allocated once per thread (nix's `sendmmsg` fills
+    /// preallocated headers). No address (`()`): the socket is connected.
+    static BATCH_HEADERS: std::cell::RefCell<MultiHeaders<()>> =
+        std::cell::RefCell::new(MultiHeaders::preallocate(BATCH_MAX, None));
+}
+
 /// Sends `lens.len()` datagrams, the i-th being `buf[i * stride..][..lens[i]]`, in as few
-/// syscalls as the kernel allows (`sendmmsg`) on a connected socket.
-pub fn send_batch(
-    socket: &impl std::os::fd::AsFd,
-    buf: &[u8],
-    stride: usize,
-    lens: &[usize],
-) -> io::Result<()> {
-    use rustix::net::{MMsgHdr, SendAncillaryBuffer, SendFlags, sendmmsg};
-    // Matches the transfer batch; each slot costs ~150 bytes of stack, touched on every call.
-    const MAX: usize = 8;
+/// syscalls as the kernel allows (`sendmmsg`) on a connected socket. No allocation per call:
+/// the iovecs are on the stack and the headers are [`BATCH_HEADERS`].
+pub fn send_batch(socket: &impl AsFd, buf: &[u8], stride: usize, lens: &[usize]) -> io::Result<()> {
+    let fd = socket.as_fd().as_raw_fd();
     let slot = |i: usize| {
         let start = (i * stride).min(buf.len());
         let end = (start + lens.get(i).copied().unwrap_or(0)).min(buf.len());
         &buf[start..end]
     };
-    let mut sent = 0;
-    while sent < lens.len() {
-        let n = (lens.len() - sent).min(MAX);
-        let iovs: [[IoSlice<'_>; 1]; MAX] = std::array::from_fn(|i| [IoSlice::new(slot(sent + i))]);
-        let mut controls: [SendAncillaryBuffer<'_, '_, '_>; MAX] =
-            std::array::from_fn(|_| SendAncillaryBuffer::default());
-        let mut ctl = controls.each_mut().into_iter();
-        let mut msgs: [Option<MMsgHdr<'_>>; MAX] =
-            std::array::from_fn(|i| ctl.next().map(|c| MMsgHdr::new(&iovs[i], c)));
-        let mut msgs: [MMsgHdr<'_>; MAX] = msgs.each_mut().map(|m| m.take().expect("MAX controls"));
-        match sendmmsg(socket, &mut msgs[..n], SendFlags::empty()) {
-            Ok(0) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::WriteZero,
-                    "sendmmsg sent nothing",
-                ));
+    let no_control: &[ControlMessage<'_>] = &[];
+    BATCH_HEADERS.with_borrow_mut(|headers| {
+        let mut sent = 0;
+        while sent < lens.len() {
+            let n = (lens.len() - sent).min(BATCH_MAX);
+            let iovs: [[IoSlice<'_>; 1]; BATCH_MAX] =
+                std::array::from_fn(|i| [IoSlice::new(slot(sent + i))]);
+            match sendmmsg(
+                fd,
+                headers,
+                &iovs[..n],
+                [None::<()>; BATCH_MAX],
+                no_control,
+                MsgFlags::empty(),
+            ) {
+                // One result per datagram sent (the kernel stops at the first that fails).
+                Ok(results) => match results.count() {
+                    0 => {
+                        return Err(io::Error::new(
+                            io::ErrorKind::WriteZero,
+                            "sendmmsg sent nothing",
+                        ));
+                    }
+                    k => sent += k,
+                },
+                Err(Errno::EINTR) => {}
+                Err(e) => return Err(e.into()),
             }
-            Ok(k) => sent += k,
-            Err(rustix::io::Errno::INTR) => {}
-            Err(e) => return Err(e.into()),
         }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// Most segments one GSO send carries (the kernel's `UDP_MAX_SEGMENTS` is 64 before 6.x, 128 after).
@@ -424,8 +427,8 @@ pub fn send_window(
 /// - EINVAL, ENOPROTOOPT, EOPNOTSUPP: a kernel without UDP GSO (before 4.18).
 fn gso_refused(e: &io::Error) -> bool {
     matches!(
-        e.raw_os_error(),
-        Some(libc::EIO | libc::EMSGSIZE | libc::EINVAL | libc::ENOPROTOOPT | libc::EOPNOTSUPP)
+        e.raw_os_error().map(Errno::from_raw),
+        Some(Errno::EIO | Errno::EMSGSIZE | Errno::EINVAL | Errno::ENOPROTOOPT | Errno::EOPNOTSUPP)
     )
 }
 
@@ -476,7 +479,7 @@ fn send_gso(socket: &impl AsRawFd, buf: &[u8], stride: usize, lens: &[usize]) ->
                 MsgFlags::empty(),
             ) {
                 Ok(_) => return Ok(true),
-                Err(nix::errno::Errno::EINTR) => {}
+                Err(Errno::EINTR) => {}
                 Err(e) => return Err(e.into()),
             }
         }
@@ -512,13 +515,18 @@ mod tests {
 
     #[test]
     fn transient_errors_are_loss() {
-        for errno in [libc::EPERM, libc::ENOBUFS, libc::EAGAIN, libc::ECONNREFUSED] {
+        for errno in [
+            nix::libc::EPERM,
+            nix::libc::ENOBUFS,
+            nix::libc::EAGAIN,
+            nix::libc::ECONNREFUSED,
+        ] {
             assert!(
                 is_transient(&io::Error::from_raw_os_error(errno)),
                 "{errno}"
             );
         }
-        for errno in [libc::EBADF, libc::EINVAL, libc::EMSGSIZE] {
+        for errno in [nix::libc::EBADF, nix::libc::EINVAL, nix::libc::EMSGSIZE] {
             assert!(
                 !is_transient(&io::Error::from_raw_os_error(errno)),
                 "{errno}"
@@ -652,15 +660,20 @@ mod tests {
     #[test]
     fn gso_refusals_are_the_kernels_gso_errors_only() {
         for errno in [
-            libc::EIO,
-            libc::EMSGSIZE,
-            libc::EINVAL,
-            libc::ENOPROTOOPT,
-            libc::EOPNOTSUPP,
+            nix::libc::EIO,
+            nix::libc::EMSGSIZE,
+            nix::libc::EINVAL,
+            nix::libc::ENOPROTOOPT,
+            nix::libc::EOPNOTSUPP,
         ] {
             assert!(gso_refused(&io::Error::from_raw_os_error(errno)), "{errno}");
         }
-        for errno in [libc::ECONNREFUSED, libc::ENOBUFS, libc::EAGAIN, libc::EPERM] {
+        for errno in [
+            nix::libc::ECONNREFUSED,
+            nix::libc::ENOBUFS,
+            nix::libc::EAGAIN,
+            nix::libc::EPERM,
+        ] {
             assert!(
                 !gso_refused(&io::Error::from_raw_os_error(errno)),
                 "{errno}"

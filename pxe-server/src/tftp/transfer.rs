@@ -3,14 +3,13 @@
 //! an upload into its temporary file and committing it when the session completes.
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, UdpSocket};
 use std::os::unix::fs::FileExt;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use pxe_proto::{Datagram, Destination, SansIo};
 use pxe_tftp::{ErrorCode, Outcome, RequestId, RequestKind, Session, SessionEvent, TransferError};
-use std::net::UdpSocket;
 use tokio::io::unix::AsyncFd;
 
 use super::Shared;
@@ -396,7 +395,7 @@ impl Transfer {
                 .map(|e| ("replacing the file failed", e));
         }
         let Some((what, e)) = failed else { return };
-        let code = if e.raw_os_error() == Some(libc::ENOSPC) {
+        let code = if e.raw_os_error() == Some(nix::libc::ENOSPC) {
             ErrorCode::DiskFull
         } else {
             ErrorCode::NotDefined
@@ -457,6 +456,10 @@ fn read_and_supply(
 /// # Errors
 ///
 /// The socket could not be made non-blocking, or the runtime refused it.
+#[allow(
+    unsafe_code,
+    reason = "tokio's AsyncFd::register_with_interest is unsafe: it cannot check that the fd stays open"
+)]
 pub fn register(socket: UdpSocket) -> io::Result<AsyncFd<UdpSocket>> {
     socket.set_nonblocking(true)?;
     // SAFETY: the `AsyncFd` owns the socket, whose descriptor stays open and the same until

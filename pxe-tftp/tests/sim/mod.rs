@@ -6,7 +6,10 @@
 //! packet which did not advance the transfer caused no retransmission (no Sorcerer's
 //! Apprentice).
 
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    reason = "each test file uses a different part of the simulator"
+)]
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;

@@ -1,0 +1,185 @@
+//! One connection: read a request head, answer it, and again while the connection persists
+//! (RFC 9112 §9.3).
+//!
+//! States, as the slot table ([`super::slots`]) sees them: **idle** while waiting for the
+//! first byte of a request (a new connection, or a kept-alive one after a response) — then it
+//! may be evicted to make room, and closes after [`IDLE_TIMEOUT`]; **busy** from that first
+//! byte until its response is sent — never evicted; the head must be complete within
+//! [`HEADER_TIMEOUT`], and the response must make progress every `send_timeout`.
+//!
+//! Requests are answered in order, one at a time: bytes read past a head stay in the buffer
+//! and are the next request (pipelining, RFC 9112 §9.3.2). The buffer never holds more than
+//! [`request::MAX_HEAD`] plus one read, and shrinks back when the connection goes idle, so an idle
+//! connection costs a few KiB.
+//!
+//! Closing (RFC 9112 §9.6): after a response that ends the connection the server half-closes
+//! (FIN) and reads what the client still sends for a moment before closing, so that unread
+//! request bytes do not make the kernel answer with a reset that could destroy the response
+//! before the client read it ("lingering close", as nginx does).
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::StatusCode;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+use super::Shared;
+use super::handler::{self, Response};
+use super::request::{self, HeadError};
+use super::slots::Slot;
+
+/// How long a connection may wait idle for a request (a new connection for its first one, a
+/// kept-alive one for its next one).
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long a request head may take from its first byte to its end.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Bytes asked of the socket per read; also what an idle connection keeps allocated.
+const READ_SIZE: usize = 2048;
+
+/// How long, and how many bytes, a closing connection reads before it closes for good.
+const LINGER: Duration = Duration::from_secs(2);
+const LINGER_BYTES: usize = 64 << 10;
+
+/// Serves `stream` from `peer` while it holds `slot`.
+pub async fn serve(mut stream: TcpStream, peer: SocketAddr, slot: Slot, shared: Arc<Shared>) {
+    let mut buf: Vec<u8> = Vec::new();
+    loop {
+        if buf.is_empty() {
+            if buf.capacity() > READ_SIZE {
+                buf.shrink_to(READ_SIZE);
+            }
+            if !slot.idle() {
+                return;
+            }
+            buf.reserve(READ_SIZE);
+            let read = tokio::select! {
+                () = slot.evicted() => {
+                    tracing::debug!(client = %peer, "HTTP idle connection closed to make room");
+                    return;
+                }
+                r = tokio::time::timeout(IDLE_TIMEOUT, stream.read_buf(&mut buf)) => r,
+            };
+            match read {
+                Ok(Ok(n)) if n > 0 => {}
+                // Timed out, closed by the client, or failed: nothing was asked, nothing lost.
+                _ => return,
+            }
+            if !slot.busy() {
+                // Evicted between the read and now: the client retries on a new connection, as
+                // it must for any request sent on a connection the server closes (RFC 9112
+                // §9.3.1).
+                return;
+            }
+        }
+        let deadline = Instant::now() + HEADER_TIMEOUT;
+        let (head, used) = loop {
+            match request::parse(&buf) {
+                Ok(Some(parsed)) => break parsed,
+                Ok(None) => {}
+                Err(e) => {
+                    let status = match e {
+                        HeadError::UriTooLong => StatusCode::URI_TOO_LONG,
+                        HeadError::TooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                        HeadError::Version => StatusCode::HTTP_VERSION_NOT_SUPPORTED,
+                        HeadError::Malformed(_) => StatusCode::BAD_REQUEST,
+                    };
+                    let r = handler::refused_head(status, e.to_string(), peer, &shared.events);
+                    finish(stream, r, 1, &slot, &shared).await;
+                    return;
+                }
+            }
+            buf.reserve(READ_SIZE);
+            match tokio::time::timeout_at(deadline, stream.read_buf(&mut buf)).await {
+                Ok(Ok(n)) if n > 0 => {}
+                Ok(Ok(_)) => return,
+                Ok(Err(e)) => {
+                    tracing::debug!(client = %peer, error = %e, "HTTP read failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(client = %peer, "HTTP request head not complete in time");
+                    return;
+                }
+            }
+        };
+        buf.drain(..used);
+        let response =
+            handler::handle(&head, &shared.root, peer, &shared.events, &shared.generated);
+        let persistent = head.persistent() && !response.close;
+        if !persistent {
+            finish(stream, response, head.minor_version, &slot, &shared).await;
+            return;
+        }
+        if respond(&stream, response, true, head.minor_version, &shared)
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// Sends `response`; the error ends the connection (already logged with the request).
+async fn respond(
+    stream: &TcpStream,
+    mut response: Response,
+    persistent: bool,
+    minor_version: u8,
+    shared: &Shared,
+) -> io::Result<()> {
+    let head = response.head(persistent, minor_version);
+    let r = super::body::send(
+        stream,
+        &head,
+        &response.body,
+        &mut response.log,
+        shared.send_timeout(),
+    )
+    .await;
+    if let Err(e) = &r {
+        response.log.error = Some(e.to_string());
+    }
+    r
+}
+
+/// Sends the connection's last response, then closes it gracefully (see the module docs).
+async fn finish(
+    mut stream: TcpStream,
+    response: Response,
+    minor_version: u8,
+    slot: &Slot,
+    shared: &Shared,
+) {
+    if respond(&stream, response, false, minor_version, shared)
+        .await
+        .is_err()
+    {
+        return;
+    }
+    if stream.shutdown().await.is_err() {
+        return;
+    }
+    // Lingering is waiting, not serving: the slot may go to a new client meanwhile.
+    if !slot.idle() {
+        return;
+    }
+    let mut sink = [0u8; 4096];
+    let mut drained = 0;
+    let deadline = Instant::now() + LINGER;
+    while drained < LINGER_BYTES {
+        let r = tokio::select! {
+            () = slot.evicted() => return,
+            r = tokio::time::timeout_at(deadline, stream.read(&mut sink)) => r,
+        };
+        match r {
+            Ok(Ok(n)) if n > 0 => drained += n,
+            _ => return,
+        }
+    }
+}
