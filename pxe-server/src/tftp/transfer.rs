@@ -47,7 +47,7 @@ pub enum Io {
 /// Everything one transfer task owns.
 #[derive(Debug)]
 pub struct Transfer {
-    /// Registered for readability only: see [`Transfer::new`].
+    /// Registered for readability only: see [`register`].
     socket: AsyncFd<UdpSocket>,
     session: Session,
     io: Io,
