@@ -2,14 +2,15 @@
 # Every measurement of benches/README.md in one go; run as root from anywhere:
 #   sudo benches/run-all.sh
 # Env (defaults are the README's figures): RUNS=5 SIZE_MIB=256 SCALE_CLIENTS=500 SCALE_MIB=16
-#   HTTP_RUNS=3 HTTP_SIZE_MIB=1024 HTTP_CLIENTS=50
+#   LOSS_DOWNLOADS=100 LOSS_DOWNLOADS_20=100 HTTP_RUNS=3 HTTP_SIZE_MIB=1024 HTTP_CLIENTS=50
 #   DHCP_SECS=5 DHCP_RATES=(harness default) STORM_CLIENTS=200 STORM_RUNS=3 CRITERION_ARGS=
 #   OUT=$CARGO_TARGET_DIR/bench-report
 # Installs the peers (scripts/install-deps.sh), builds the release binaries, then runs
-# tftp-compare (peers + loopback ceiling), tftp-scale (500 clients), tftp-hostile, tftp-scale
-# with 10 000 clients, http-compare (pxe serve --http vs nginx), dhcp-load (perfdhcp in a
-# netns pair), boot-storm (200 PXE clients vs pxe and dnsmasq + nginx), the allocation check
-# and the criterion benches. Each report lands in $OUT.
+# tftp-compare (peers + loopback ceiling), tftp-scale (500 clients), tftp-hostile, tftp-loss
+# (downloads under 0/5/20 % loss), tftp-scale with 10 000 clients, http-compare (pxe serve
+# --http vs nginx), dhcp-load (perfdhcp in a netns pair), boot-storm (200 PXE clients vs pxe
+# and dnsmasq + nginx), the allocation check and the criterion benches. Each report lands in
+# $OUT.
 # Measure on a quiet machine: the reports carry the load average before and after.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,6 +53,12 @@ stamp "start tftp-scale"
 stamp "start tftp-hostile"
 "$BIN/tftp-hostile" --pxe "$BIN/pxe" 2> "$OUT/tftp-hostile.log" | tee "$OUT/tftp-hostile.md" \
   || FAILED+=(tftp-hostile)
+stamp "start tftp-loss"
+# 100 downloads per client, server and loss rate (0/5/20 % input loss in a namespace it creates
+# and deletes); LOSS_DOWNLOADS_20 lowers the 20 % count when time is short.
+"$BIN/tftp-loss" --pxe "$BIN/pxe" --downloads "${LOSS_DOWNLOADS:-100}" \
+  --downloads-20 "${LOSS_DOWNLOADS_20:-100}" 2> "$OUT/tftp-loss.log" | tee "$OUT/tftp-loss.md" \
+  || FAILED+=(tftp-loss)
 stamp "start tftp-scale 10k"
 # 10 000 transfers need ~10 000 descriptors in the harness and ~10 000 in the server (one reply
 # socket each; the file is shared): a hard RLIMIT_NOFILE of 20 000 or more. Only the transfer

@@ -13,6 +13,8 @@ pub(crate) struct Rto {
     /// Fixed base when the client negotiated `timeout`/`utimeout` (RFC 2349).
     fixed: Option<u64>,
     base: u64,
+    /// The most a backoff kept through progress may wait: the initial timeout.
+    keep_max: u64,
     min: u64,
     max: u64,
     backoff: u32,
@@ -36,10 +38,12 @@ impl Rto {
         let min = micros(min).max(1);
         let max = micros(max).max(min);
         let fixed = fixed.map(micros);
+        let initial = micros(initial).clamp(min, max);
         Rto {
             estimate: None,
             fixed,
-            base: fixed.unwrap_or_else(|| micros(initial).clamp(min, max)),
+            base: fixed.unwrap_or(initial),
+            keep_max: initial,
             min,
             max,
             backoff: 0,
@@ -107,10 +111,21 @@ impl Rto {
     /// again and again without ever giving a sample. Then the backed-off timer stays (Karn's
     /// algorithm, RFC 6298 §5) and comes down one step each time an ACK beats it, until a
     /// valid sample restarts the estimate.
+    ///
+    /// What stays is at most the initial timeout (1 s, RFC 6298 §2.1, by default), far above
+    /// any LAN round trip: a transfer also stalls when the client waits for its own timer
+    /// (atftp ignores a repeated block until its 5 s timeout), which looks the same from here,
+    /// and a timer kept at several seconds would then leave such a client without a packet
+    /// for longer than its own patience whenever the next block is lost (atftp gives up after
+    /// six timeouts in a row).
     pub(crate) fn progress_without_sample(&mut self) {
         let expiries = core::mem::take(&mut self.expiries);
         match expiries {
-            0 => self.backoff = self.backoff.saturating_sub(1),
+            0 => {
+                // Not slow: the streak is broken.
+                self.slow_streak = 0;
+                self.backoff = self.backoff.saturating_sub(1);
+            }
             1 => {
                 self.slow_streak = 0;
                 self.backoff = 0;
@@ -119,6 +134,9 @@ impl Rto {
                 self.slow_streak = self.slow_streak.saturating_add(1);
                 if self.slow_streak < 2 {
                     self.backoff = 0;
+                }
+                while self.backoff > 0 && self.current() > Duration::from_micros(self.keep_max) {
+                    self.backoff -= 1;
                 }
             }
         }
@@ -173,7 +191,8 @@ mod tests {
     #[test]
     fn a_sample_after_repeated_backoff_restarts_the_estimate() {
         let ms = Duration::from_millis;
-        let mut rto = Rto::new(ms(1000), ms(20), ms(4000), None);
+        // An initial timeout of 2 s: what a kept backoff may reach (see the next test).
+        let mut rto = Rto::new(ms(2000), ms(20), ms(4000), None);
         for _ in 0..10 {
             rto.sample(ms(1));
         }
@@ -201,6 +220,34 @@ mod tests {
         // Each ACK that beats the kept timer brings it down a step.
         rto.progress_without_sample();
         assert_eq!(rto.current(), ms(900));
+    }
+
+    #[test]
+    fn a_kept_backoff_stays_below_the_initial_timeout_and_clean_progress_ends_the_streak() {
+        let ms = Duration::from_millis;
+        let mut rto = Rto::new(ms(1000), ms(20), ms(10_000), None);
+        rto.sample(Duration::from_micros(100));
+        assert_eq!(rto.current(), ms(20));
+        // A transfer that stalled on the client's 5 s timer twice in a row: nine expiries each.
+        for _ in 0..2 {
+            for _ in 0..9 {
+                rto.back_off();
+            }
+            rto.progress_without_sample();
+        }
+        // Kept, but at 640 ms (the last step below 1 s), not 10 s.
+        assert_eq!(rto.current(), ms(640));
+        // Progress without expiries in between: two slow ones are not "in a row".
+        let mut rto = Rto::new(ms(1000), ms(20), ms(10_000), None);
+        rto.sample(Duration::from_micros(100));
+        rto.back_off();
+        rto.back_off();
+        rto.progress_without_sample();
+        rto.progress_without_sample();
+        rto.back_off();
+        rto.back_off();
+        rto.progress_without_sample();
+        assert_eq!(rto.current(), ms(20));
     }
 
     #[test]

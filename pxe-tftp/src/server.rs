@@ -42,10 +42,12 @@ pub struct ServerConfig {
     /// progress too.
     pub max_retries: u32,
     /// How long an established transfer keeps retransmitting without progress before it fails
-    /// (default 30 s, about what tftpd-hpa allows). Some clients stay silent for seconds after
-    /// a lost ACK (atftp re-ACKs a repeated block once, then waits for its own 5 s timer), so a
-    /// retry count alone, reached within a second on a LAN, would end transfers a lossy network
-    /// would still carry.
+    /// (default 60 s). Some clients stay silent for seconds after a lost ACK (atftp re-ACKs a
+    /// repeated block once, then waits for its own 5 s timer), so a retry count alone, reached
+    /// within a second on a LAN, would end transfers a lossy network would still carry. Twice
+    /// atftp's own patience (six 5 s timeouts without a packet): at 20 % loss each way all of
+    /// a waiting client's ACKs are lost for 30 s now and then, and it is still there. The
+    /// backed-off timer sends one packet per [`rto_max`](ServerConfig::rto_max) meanwhile.
     pub idle_timeout: Duration,
     /// Retransmission timeout before any round trip was measured (default 1 s, RFC 6298).
     pub rto_initial: Duration,
@@ -131,7 +133,7 @@ impl Default for ServerConfig {
             allow_write: false,
             negotiate: true,
             max_retries: 8,
-            idle_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
             rto_initial: Duration::from_secs(1),
             rto_min: Duration::from_millis(20),
             rto_max: Duration::from_secs(10),

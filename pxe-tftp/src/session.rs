@@ -567,6 +567,17 @@ impl Session {
             (Role::Read(sender), Phase::Transfer) => sender.next = sender.base,
             _ => {}
         }
+        // The client is still trying: the handshake time counts from its latest request. A
+        // client whose first replies were lost gets one only now, and then needs its own
+        // timer's worth of tries for its ACK to get through (atftp resends ACK 0 every 5 s).
+        // Each repeat costs its sender a request and gets one reply, as before.
+        let extended = now + self.config.handshake_timeout;
+        if extended > self.handshake_deadline {
+            if self.deadline == Some(self.handshake_deadline) {
+                self.deadline = Some(extended);
+            }
+            self.handshake_deadline = extended;
+        }
     }
 
     /// Ends the transfer from the driver's side (a read error, a full disk, shutdown): sends
@@ -849,6 +860,14 @@ impl SansIo for Session {
                 return;
             }
             if self.retries > resends {
+                // Karn's rule (RFC 6298 §3) for a packet the timer did not resend: an answer
+                // from now on may be the client's own retransmission (atftp resends its ACK 0
+                // after 5 s when the first was lost), so it gives no round-trip sample. A 5 s
+                // sample would set the timer to `rto_max` for the whole transfer, and every
+                // later loss would cost that long.
+                if let Some((sent, _)) = self.negotiation_sent {
+                    self.negotiation_sent = Some((sent, true));
+                }
                 self.deadline = Some(give_up);
                 return;
             }
