@@ -313,7 +313,7 @@ fn the_reference_client_recovers_its_own_losses_fast() {
     times.sort_unstable();
     let median = times[times.len() / 2];
     // Each of the ~13 losses of a 128-block download costs a 20-40 ms timer (with the old
-    // fixed 1 s client timer: median 509 ms, a quarter of the downloads over 1.3 s).
+    // fixed 1 s client timer: median 509 ms, 16 of the 41 over 1.3 s).
     assert!(
         median < 4 * clean + 200,
         "median {median} ms vs {clean} ms: {times:?}"
