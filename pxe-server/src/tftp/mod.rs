@@ -524,10 +524,8 @@ fn prepare(incoming: Incoming, shared: &Shared) -> Option<Transfer> {
     let socket = match shared
         .ports
         .reply_socket(incoming.local().ip(), peer)
-        .and_then(|s| {
-            s.set_nonblocking(true)?;
-            tokio::net::UdpSocket::from_std(s)
-        }) {
+        .and_then(transfer::register)
+    {
         Ok(s) => s,
         Err(e) => {
             tracing::error!(client = %transfer::shown(peer), file = %name, error = %e, "cannot open a transfer socket");

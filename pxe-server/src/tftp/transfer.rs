@@ -3,15 +3,14 @@
 //! an upload into its temporary file and committing it when the session completes.
 
 use std::io;
-use std::net::SocketAddr;
-use std::os::fd::AsRawFd;
+use std::net::{SocketAddr, UdpSocket};
 use std::os::unix::fs::FileExt;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use pxe_proto::{Datagram, Destination, SansIo};
 use pxe_tftp::{ErrorCode, Outcome, RequestId, RequestKind, Session, SessionEvent, TransferError};
-use tokio::net::UdpSocket;
+use tokio::io::unix::AsyncFd;
 
 use super::Shared;
 use super::clock;
@@ -48,7 +47,8 @@ pub enum Io {
 /// Everything one transfer task owns.
 #[derive(Debug)]
 pub struct Transfer {
-    socket: UdpSocket,
+    /// Registered for readability only: see [`register`].
+    socket: AsyncFd<UdpSocket>,
     session: Session,
     io: Io,
     name: String,
@@ -85,9 +85,11 @@ pub struct Summary {
 }
 
 impl Transfer {
-    /// Prepares a transfer: every buffer it needs is allocated here, once.
+    /// Prepares a transfer: every buffer it needs is allocated here, once. `socket` is the
+    /// transfer's connected, non-blocking socket, registered with the TFTP runtime by
+    /// [`register`].
     pub fn new(
-        socket: UdpSocket,
+        socket: AsyncFd<UdpSocket>,
         session: Session,
         io: Io,
         name: String,
@@ -148,7 +150,7 @@ impl Transfer {
         repeated: &tokio::sync::Notify,
     ) -> Summary {
         let peer = self.session.peer();
-        let local = self.socket.local_addr().unwrap_or(peer);
+        let local = self.socket.get_ref().local_addr().unwrap_or(peer);
         if let Err(e) = self.drive(local, id, shared, repeated).await {
             tracing::warn!(client = %shown(peer), file = %self.name, error = %e, "transfer socket failed");
             let now = clock::now();
@@ -158,7 +160,7 @@ impl Transfer {
             // the client waits out all its retransmission timeouts.
             let slot = &mut self.tx[..self.stride];
             while let Some(t) = self.session.poll_transmit(now, slot) {
-                let _ = send_one(&self.socket, &slot[..t.len]);
+                let _ = send_one(self.socket.get_ref(), &slot[..t.len]);
             }
         }
         let outcome = match self.write_failed {
@@ -190,9 +192,29 @@ impl Transfer {
         let peer = self.session.peer();
         let (stride, batch) = (self.stride, self.batch);
         let mut lens = [0usize; BATCH_MAX];
-        let mut stop = shared.stop.clone();
+        // The wake-up sources live across iterations: a lock-step transfer goes round this loop
+        // once per block, and creating them anew each time registers and unregisters a waiter
+        // (a mutex each) and re-arms the timer for every block. Each is replaced only when it
+        // has fired.
+        let mut stopping = *shared.stop.borrow();
+        let mut stop_rx = shared.stop.clone();
+        // Resolves once the server is stopping (or its stop sender is gone with it).
+        let stop = async move {
+            while !*stop_rx.borrow_and_update() {
+                if stop_rx.changed().await.is_err() {
+                    break;
+                }
+            }
+        };
+        tokio::pin!(stop);
+        let mut notified = std::pin::pin!(repeated.notified());
         let sleep = tokio::time::sleep(Duration::ZERO);
         tokio::pin!(sleep);
+        // The deadline the timer is armed for. In lock-step the session's deadline only moves
+        // later (each block restarts its retransmission timeout), so the timer is re-armed only
+        // when the deadline moves earlier; a stale one fires, and the loop re-checks
+        // `poll_timeout` and arms it again.
+        let mut armed: Option<pxe_proto::Instant> = None;
         loop {
             let now = clock::now();
             if self.drain_events(now) {
@@ -209,12 +231,7 @@ impl Transfer {
                     Destination::Unicast(to) if to != peer => {
                         // An ERROR 5 to a stranger; cannot happen on a connected socket, but
                         // the session may queue one.
-                        let _ = nix::sys::socket::sendto(
-                            self.socket.as_raw_fd(),
-                            &slot[..t.len],
-                            &nix::sys::socket::SockaddrStorage::from(to),
-                            nix::sys::socket::MsgFlags::empty(),
-                        );
+                        let _ = self.socket.get_ref().send_to(&slot[..t.len], to);
                     }
                     _ => {
                         lens[n] = t.len;
@@ -224,8 +241,14 @@ impl Transfer {
             }
             let sent = match n {
                 0 => Ok(()),
-                1 => send_one(&self.socket, &self.tx[..lens[0]]),
-                _ => net::send_window(&self.socket, &self.tx, stride, &lens[..n], &mut self.gso),
+                1 => send_one(self.socket.get_ref(), &self.tx[..lens[0]]),
+                _ => net::send_window(
+                    self.socket.get_ref(),
+                    &self.tx,
+                    stride,
+                    &lens[..n],
+                    &mut self.gso,
+                ),
             };
             match sent {
                 Ok(()) => {}
@@ -239,24 +262,29 @@ impl Transfer {
             if self.session.is_finished() {
                 return Ok(());
             }
-            if *stop.borrow() {
+            if stopping {
                 self.session
                     .abort(now, ErrorCode::NotDefined, "server shutting down");
                 continue;
             }
-            let deadline = self.session.poll_timeout();
-            if let Some(d) = deadline {
+            if let Some(d) = self.session.poll_timeout() {
                 if d <= now {
                     self.session.handle_timeout(now);
                     continue;
                 }
-                sleep.as_mut().reset(clock::to_tokio(d));
+                if armed.is_none_or(|a| d < a) {
+                    sleep.as_mut().reset(clock::to_tokio(d));
+                    armed = Some(d);
+                }
             }
             tokio::select! {
                 biased;
-                _ = stop.changed() => {}
-                () = repeated.notified() => self.session.handle_repeat(clock::now()),
-                r = self.socket.recv(&mut self.rbuf) => match r {
+                () = &mut stop, if !stopping => stopping = true,
+                () = &mut notified => {
+                    notified.set(repeated.notified());
+                    self.session.handle_repeat(clock::now());
+                }
+                r = recv(&self.socket, &mut self.rbuf) => match r {
                     Ok(len) => {
                         let dgram = Datagram::new(peer, local, &self.rbuf[..len]);
                         self.session.handle_datagram(clock::now(), dgram);
@@ -268,9 +296,9 @@ impl Transfer {
                     Err(e) if net::is_transient(&e) => self.transient_errors += 1,
                     Err(e) => return Err(e),
                 },
-                () = &mut sleep, if deadline.is_some() => {
-                    self.session.handle_timeout(clock::now());
-                }
+                // Armed for a deadline that may since have moved later: the loop's top
+                // handles the timeout only if it is due, and re-arms otherwise.
+                () = &mut sleep, if armed.is_some() => armed = None,
             }
         }
     }
@@ -380,7 +408,7 @@ impl Transfer {
             // drops the ACK but sends nothing then, so the ERROR goes out from here.
             self.session.abort(now, code, message);
             let len = pxe_tftp::wire::emit_error(code, message, &mut self.tx);
-            if let Err(e) = send_one(&self.socket, &self.tx[..len]) {
+            if let Err(e) = send_one(self.socket.get_ref(), &self.tx[..len]) {
                 tracing::debug!(client = %shown(self.session.peer()), error = %e, "ERROR not sent");
             }
             self.write_failed = Some(code);
@@ -419,11 +447,43 @@ fn read_and_supply(
         .map_err(|e| ReadError::Failed(e.to_string()))
 }
 
+/// Registers a transfer's connected socket with the current tokio runtime, for readability
+/// only: sends never wait (a full send buffer is loss), and with writable interest too every
+/// datagram sent queues an EPOLLOUT edge as the kernel frees its buffer (on loopback, inside the
+/// send itself), so a lock-step transfer waiting for its ACK got one extra `epoll_wait` per
+/// block that returned only that edge.
+///
+/// # Errors
+///
+/// The socket could not be made non-blocking, or the runtime refused it.
+#[allow(
+    unsafe_code,
+    reason = "tokio's AsyncFd::register_with_interest is unsafe: it cannot check that the fd stays open"
+)]
+pub fn register(socket: UdpSocket) -> io::Result<AsyncFd<UdpSocket>> {
+    socket.set_nonblocking(true)?;
+    // SAFETY: the `AsyncFd` owns the socket, whose descriptor stays open and the same until
+    // the `AsyncFd` (and the socket with it) is dropped.
+    let registered =
+        unsafe { AsyncFd::register_with_interest(socket, tokio::io::Interest::READABLE) };
+    Ok(registered?)
+}
+
 /// One datagram on the connected socket, without waiting: a full send buffer is loss.
 fn send_one(socket: &UdpSocket, buf: &[u8]) -> io::Result<()> {
-    nix::sys::socket::send(socket.as_raw_fd(), buf, nix::sys::socket::MsgFlags::empty())
-        .map(drop)
-        .map_err(io::Error::from)
+    socket.send(buf).map(drop)
+}
+
+/// The next datagram on the connected socket: tried at once while the runtime has the socket
+/// readable, waiting for readiness only after a `recv` found nothing (what
+/// `tokio::net::UdpSocket::recv` does).
+async fn recv(socket: &AsyncFd<UdpSocket>, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        let mut ready = socket.readable().await?;
+        if let Ok(r) = ready.try_io(|s| s.get_ref().recv(buf)) {
+            return r;
+        }
+    }
 }
 
 /// A client address for logs: IPv4 clients of a dual-stack socket as plain IPv4.
