@@ -15,6 +15,10 @@ use pxe_tftp::{Client, ClientConfig, Outcome};
 
 const BLOCKS: u16 = 200;
 
+/// A packet in flight: arrival time, sequence number (FIFO among equal times), whether it goes
+/// to the client, and its bytes.
+type InFlight = Reverse<(Instant, u64, bool, Vec<u8>)>;
+
 fn addr(s: &str) -> SocketAddr {
     s.parse().unwrap()
 }
@@ -43,23 +47,23 @@ fn run(seed: u64, loss_pct: u64, max_delay_us: u64) -> (u64, u64, u64, u64) {
     };
     let mut now = Instant::ZERO;
     let mut client = Client::new(now, srv, b"f", cfg).unwrap();
-    // (arrival, seq, to_client, bytes)
-    let mut queue: BinaryHeap<Reverse<(Instant, u64, bool, Vec<u8>)>> = BinaryHeap::new();
+    let mut queue: BinaryHeap<InFlight> = BinaryHeap::new();
     let mut seq = 0;
     let (mut sent, mut lost, mut server_timeouts) = (0u64, 0u64, 0u64);
     // The server: last DATA sent and when its 50 ms timer expires.
     let mut last: Option<u16> = None;
     let mut server_deadline: Option<Instant> = None;
     let mut buf = vec![0u8; 1024];
-    let mut send = |now: Instant, to_client: bool, bytes: Vec<u8>, queue: &mut BinaryHeap<_>| {
-        if next(100) < loss_pct {
-            return true;
-        }
-        seq += 1;
-        let at = now + Duration::from_micros(200 + next(max_delay_us));
-        queue.push(Reverse((at, seq, to_client, bytes)));
-        false
-    };
+    let mut send =
+        |now: Instant, to_client: bool, bytes: Vec<u8>, queue: &mut BinaryHeap<InFlight>| {
+            if next(100) < loss_pct {
+                return true;
+            }
+            seq += 1;
+            let at = now + Duration::from_micros(200 + next(max_delay_us));
+            queue.push(Reverse((at, seq, to_client, bytes)));
+            false
+        };
     while client.outcome().is_none() && now < Instant::from_secs(600) {
         while let Some(t) = client.poll_transmit(now, &mut buf) {
             let Destination::Unicast(_) = t.destination else {
