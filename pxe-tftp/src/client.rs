@@ -6,6 +6,12 @@
 //! receives windows (RFC 7440: ACK at window end, one re-ACK on a gap or duplicate), follows
 //! block-number rollover, retransmits on its own timer and dallies after the final ACK.
 //!
+//! The timer adapts (RFC 1123 §4.2.3.2 asks TFTP for adaptive timeouts): RFC 6298 estimation
+//! from the request→first reply and ACK→next DATA round trips, Karn's rule (no sample from an
+//! exchange whose request or ACK was sent more than once), [`ClientConfig::rto`] until the
+//! first sample, doubling on each expiry up to [`ClientConfig::rto_max`]. A `timeout` or
+//! `utimeout` option the server grants fixes the timer at that value (RFC 2349).
+//!
 //! Received bytes come out through [`Client::poll_data`] as `(offset, &[u8])`, borrowed from a
 //! buffer reused for the whole transfer, so a driver can `pwrite` them without allocating.
 
@@ -24,6 +30,17 @@ use crate::session::{Outcome, TransferStats};
 use crate::stray::Strays;
 use crate::wire::{self, ErrorCode, Mode, Opcode, Options, Packet, Repr};
 
+/// The least the adaptive timer waits ([`ClientConfig::rto`] lowers it if smaller).
+///
+/// The server session's floor (20 ms) too. A client's resend is an ACK: a server that follows
+/// RFC 1123 §4.2.3.1 (this crate's does) ignores it when it turns out to be a duplicate, so a
+/// client timer firing together with the server's costs one 4-byte packet, while a slower one
+/// would only add its wait to the losses only the client repairs (its request, the first
+/// reply, an ACK whose one repeat was lost too). The hazard of an eager client, a server that
+/// answers every copy of an ACK (the Sorcerer's Apprentice), is handled where it starts: the
+/// copies of DATA that our own repeated ACK brings back are not ACKed (see `echoes`).
+pub const CLIENT_RTO_MIN: Duration = Duration::from_millis(20);
+
 /// What the client asks for and how patient it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientConfig {
@@ -31,11 +48,15 @@ pub struct ClientConfig {
     pub mode: Mode,
     /// Options sent in the RRQ, in this order, as `(name, value)` (default none).
     pub options: Vec<(String, String)>,
-    /// Retransmission timeout for the RRQ and ACKs (default 1 s), doubled on each expiry.
+    /// Initial retransmission timeout for the RRQ and ACKs, until a round trip was measured
+    /// (default 1 s, RFC 6298 §2.1); doubled on each expiry.
     pub rto: Duration,
     /// Upper bound of the backed-off timeout (default 8 s).
     pub rto_max: Duration,
-    /// Retransmissions before giving up (default 5).
+    /// Retransmissions before giving up (default 5), counting only those after a wait of at
+    /// least [`rto`](Self::rto) (or the granted `timeout`): the quicker ones the measured
+    /// timer makes first come on top, so the client stays as patient as with a fixed timer
+    /// (1 + 2 + 4 + 8 + 8 + 8 s of silence by default).
     pub max_retries: u32,
     /// How long to linger after the final ACK to re-ACK a resent last block (default 1 s).
     pub dally: Duration,
@@ -101,7 +122,18 @@ pub struct Client {
     receiver: Option<Receiver>,
     negotiated: Negotiated,
     rto: Rto,
+    /// When the request or ACK that the next reply answers went out, if it went out once
+    /// (Karn's rule: a resent packet gives no sample).
+    sample_from: Option<Instant>,
+    /// The last ACK sent (wire block number) and how many more times it was sent.
+    last_ack: Option<(u16, u32)>,
+    /// Copies of the current DATA still expected because we sent the ACK before it more than
+    /// once: a server with the Sorcerer's Apprentice bug (RFC 1123 §4.2.3.1) answers every
+    /// copy. They are not ACKed again, or each would double the traffic for good.
+    echoes: u32,
     retries: u32,
+    /// Expiries of a timer at least this long count as retries (see `max_retries`).
+    patient: Duration,
     deadline: Option<Instant>,
     events: VecDeque<ClientEvent>,
     stray: Strays,
@@ -156,8 +188,17 @@ impl Client {
             receiver: None,
             stats: TransferStats::new(now, &negotiated),
             negotiated,
-            rto: Rto::new(config.rto, config.rto, config.rto_max, Some(config.rto)),
+            rto: Rto::new(
+                config.rto,
+                CLIENT_RTO_MIN.min(config.rto),
+                config.rto_max,
+                None,
+            ),
+            sample_from: None,
+            last_ack: None,
+            echoes: 0,
             retries: 0,
+            patient: config.rto.min(config.rto_max),
             deadline: None,
             events: VecDeque::new(),
             stray: Strays::default(),
@@ -236,19 +277,39 @@ impl Client {
         self.phase = Phase::Transfer;
         self.retries = 0;
         self.rto.reset_backoff();
+        if let Some(t) = n.timeout {
+            // RFC 2349: the granted `timeout` is how long both sides wait before resending.
+            self.rto = Rto::new(t, t, self.config.rto_max, Some(t));
+            self.patient = t;
+        }
         self.events.push_back(ClientEvent::Negotiated(n));
+    }
+
+    /// A reply arrived that answers the last request or ACK: a round-trip sample if that
+    /// went out once, else progress without one (Karn's algorithm, RFC 6298 §5).
+    fn answered(&mut self, now: Instant) {
+        match self.sample_from.take() {
+            Some(sent) => self.rto.sample(now.saturating_duration_since(sent)),
+            None => self.rto.progress_without_sample(),
+        }
     }
 
     fn on_data(&mut self, now: Instant, block: wire::BlockNumber, data: &[u8]) {
         let Some(receiver) = self.receiver.as_mut() else {
             return;
         };
+        let ack_was_due = receiver.ack_pending();
         match receiver.on_data(block, data) {
             DataOutcome::Accepted { last } => {
                 self.stats.blocks = receiver.blocks();
                 self.stats.bytes = receiver.bytes;
                 self.retries = 0;
-                self.rto.reset_backoff();
+                // Each extra copy of the ACK we sent may bring one more copy of this block.
+                self.echoes = self.last_ack.map_or(0, |(_, extra)| extra);
+                if let Some((_, extra)) = self.last_ack.as_mut() {
+                    *extra = 0;
+                }
+                self.answered(now);
                 if last {
                     self.phase = Phase::Dally;
                     self.deadline = Some(now + self.config.dally);
@@ -260,7 +321,16 @@ impl Client {
                     self.deadline = Some(now + self.rto.current());
                 }
             }
-            DataOutcome::Duplicate | DataOutcome::Gap => self.stats.duplicate_data += 1,
+            DataOutcome::Duplicate => {
+                self.stats.duplicate_data += 1;
+                if self.echoes > 0 && !ack_was_due {
+                    // Most likely the answer to our own repeated ACK, not a sign that our
+                    // ACK was lost: ACKing it would make the server send the next block twice.
+                    self.echoes -= 1;
+                    receiver.cancel_ack();
+                }
+            }
+            DataOutcome::Gap => self.stats.duplicate_data += 1,
             DataOutcome::Dropped => self.stats.ignored += 1,
         }
     }
@@ -297,6 +367,7 @@ impl SansIo for Client {
             (Phase::Requesting, Repr::Oack { options }) => {
                 match Negotiated::client(&self.requested, options, self.config.rollover) {
                     Ok(n) => {
+                        self.answered(now);
                         self.start(n);
                         if let Some(r) = self.receiver.as_mut() {
                             r.reack();
@@ -313,6 +384,7 @@ impl SansIo for Client {
                 }
             }
             (Phase::Requesting, Repr::Data { block, data }) => {
+                // `on_data` takes the sample of the request's round trip.
                 self.start(Negotiated {
                     rollover: self.config.rollover,
                     ..Negotiated::default()
@@ -347,7 +419,9 @@ impl SansIo for Client {
             self.phase = Phase::Done;
             return;
         }
-        self.retries += 1;
+        if self.rto.current() >= self.patient {
+            self.retries += 1;
+        }
         self.stats.timeouts += 1;
         if self.retries > self.config.max_retries {
             let retries = self.retries - 1;
@@ -355,6 +429,7 @@ impl SansIo for Client {
             return;
         }
         self.rto.back_off();
+        self.sample_from = None;
         match self.receiver.as_mut() {
             Some(r) => r.on_timeout(),
             None => self.rrq_due = true,
@@ -376,11 +451,24 @@ impl SansIo for Client {
             out.copy_from_slice(&self.rrq);
             if self.stats.packets_sent > 0 {
                 self.stats.retransmits += 1;
+                self.sample_from = None;
+            } else {
+                self.sample_from = Some(now);
             }
             self.rrq_due = false;
             self.rrq.len()
         } else {
             let block = self.receiver.as_mut()?.take_ack()?;
+            match self.last_ack.as_mut() {
+                Some((b, extra)) if *b == block.0 => {
+                    *extra += 1;
+                    self.sample_from = None;
+                }
+                _ => {
+                    self.last_ack = Some((block.0, 0));
+                    self.sample_from = Some(now);
+                }
+            }
             let mut w = Writer::new(buf);
             w.put_u16(Opcode::Ack as u16).ok()?;
             w.put_u16(block.0).ok()?;

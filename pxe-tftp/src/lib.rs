@@ -26,7 +26,7 @@ mod session;
 mod stray;
 pub mod wire;
 
-pub use client::{Client, ClientConfig, ClientEvent};
+pub use client::{CLIENT_RTO_MIN, Client, ClientConfig, ClientEvent};
 pub use error::{Error, TransferError};
 pub use options::{Negotiated, RequestedOptions, TftpOption};
 pub use path::{PathError, SanitizeOptions, sanitize};

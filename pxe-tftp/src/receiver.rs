@@ -137,6 +137,16 @@ impl Receiver {
         Some(BlockNumber::from_index(k, self.rollover))
     }
 
+    /// Whether an ACK waits for `take_ack`.
+    pub(crate) fn ack_pending(&self) -> bool {
+        self.ack_due.is_some()
+    }
+
+    /// Drops the ACK a duplicate DATA just asked for.
+    pub(crate) fn cancel_ack(&mut self) {
+        self.ack_due = None;
+    }
+
     /// Requests an ACK for the last in-order block (a repeated OACK means our ACK 0 was lost).
     pub(crate) fn reack(&mut self) {
         self.ack_due = Some(self.expected - 1);

@@ -267,3 +267,104 @@ fn a_rollover_beyond_1_is_treated_as_1() {
     let c = Client::new(t(0), addr(SERVER), b"f", cfg).unwrap();
     assert_eq!(c.negotiated().rollover, 1);
 }
+
+/// Sends `ACK n`'s reply, DATA `n + 1` of 512 bytes, at `now` and returns what the client sent.
+fn data(c: &mut Client, now: Instant, block: u16) -> Vec<(SocketAddr, Vec<u8>)> {
+    let mut d = vec![0, 3];
+    d.extend_from_slice(&block.to_be_bytes());
+    d.extend_from_slice(&[7u8; 512]);
+    from(c, TID, now, &d);
+    while c.poll_data().is_some() {}
+    drain(c, now)
+}
+
+fn ack(block: u16) -> (SocketAddr, Vec<u8>) {
+    let mut a = vec![0, 4];
+    a.extend_from_slice(&block.to_be_bytes());
+    (addr(TID), a)
+}
+
+#[test]
+fn the_timer_adapts_to_measured_round_trips() {
+    let mut c = Client::new(t(0), addr(SERVER), b"f", ClientConfig::default()).unwrap();
+    drain(&mut c, t(0));
+    // Before any sample: the initial 1 s.
+    assert_eq!(c.poll_timeout(), Some(t(1000)));
+    for k in 1..=10u16 {
+        let now = t(u64::from(k));
+        assert_eq!(data(&mut c, now, k), vec![ack(k)]);
+    }
+    // 1 ms round trips: down to the floor.
+    assert_eq!(
+        c.poll_timeout(),
+        Some(t(10) + pxe_tftp::CLIENT_RTO_MIN),
+        "{:?}",
+        c.poll_timeout()
+    );
+    // Lost DATA: the ACK is resent at the floor, then after twice that.
+    let d = c.poll_timeout().unwrap();
+    c.handle_timeout(d);
+    assert_eq!(drain(&mut c, d), vec![ack(10)]);
+    assert_eq!(c.poll_timeout(), Some(d + pxe_tftp::CLIENT_RTO_MIN * 2));
+}
+
+#[test]
+fn karns_rule_no_sample_from_a_resent_request() {
+    let mut c = Client::new(t(0), addr(SERVER), b"f", ClientConfig::default()).unwrap();
+    drain(&mut c, t(0));
+    c.handle_timeout(t(1000));
+    assert_eq!(drain(&mut c, t(1000)).len(), 1, "the RRQ again");
+    // DATA 1 right after the resend: it may answer the first RRQ (a 1 s round trip) or the
+    // second (1 ms). Neither is taken: the timer stays at its initial 1 s.
+    assert_eq!(data(&mut c, t(1001), 1), vec![ack(1)]);
+    assert_eq!(c.poll_timeout(), Some(t(2001)));
+    // The next exchange was sent once: a sample.
+    assert_eq!(data(&mut c, t(1002), 2), vec![ack(2)]);
+    assert_eq!(c.poll_timeout(), Some(t(1002) + pxe_tftp::CLIENT_RTO_MIN));
+}
+
+#[test]
+fn a_copy_answering_our_own_repeated_ack_is_not_acked() {
+    // A server with the Sorcerer's Apprentice bug (RFC 1123 §4.2.3.1) answers each copy of
+    // ACK n with DATA n + 1. If the client ACKed the second copy too, every later block would
+    // come twice.
+    let mut c = Client::new(t(0), addr(SERVER), b"f", ClientConfig::default()).unwrap();
+    drain(&mut c, t(0));
+    for k in 1..=5u16 {
+        data(&mut c, t(u64::from(k)), k);
+    }
+    let d = c.poll_timeout().unwrap();
+    c.handle_timeout(d);
+    assert_eq!(drain(&mut c, d), vec![ack(5)]);
+    let now = d + pxe_tftp::CLIENT_RTO_MIN / 2;
+    assert_eq!(data(&mut c, now, 6), vec![ack(6)]);
+    assert_eq!(data(&mut c, now, 6), vec![], "the echo of our resent ACK 5");
+    // A later duplicate (our ACK 7 was lost, the server's timer resent DATA 7) is ACKed.
+    assert_eq!(data(&mut c, now, 7), vec![ack(7)]);
+    assert_eq!(data(&mut c, now, 7), vec![ack(7)]);
+}
+
+#[test]
+fn a_measured_timer_does_not_make_the_client_less_patient() {
+    // After 1 ms round trips the timer is at its 20 ms floor; the server then goes silent.
+    // The quick expiries below the initial 1 s are not counted: the client still waits
+    // through five retransmissions of 1 s and more before it gives up.
+    let mut c = Client::new(t(0), addr(SERVER), b"f", ClientConfig::default()).unwrap();
+    drain(&mut c, t(0));
+    for k in 1..=10u16 {
+        data(&mut c, t(u64::from(k)), k);
+    }
+    let mut acks = 0;
+    while let Some(d) = c.poll_timeout() {
+        c.handle_timeout(d);
+        acks += drain(&mut c, d).len();
+    }
+    // 20, 40, ..., 640 ms (6), then 1.28, 2.56, 5.12, 8, 8 s (5) and the give-up.
+    assert_eq!(acks, 11);
+    assert_eq!(
+        c.outcome(),
+        Some(&Outcome::Failed(TransferError::TimedOut { retries: 5 }))
+    );
+    let silent = c.stats().finished.unwrap().as_millis() - 10;
+    assert!(silent > 31_000, "{silent} ms");
+}
