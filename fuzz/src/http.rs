@@ -3,7 +3,10 @@
 //! whole server.
 
 #[path = "../../pxe-server/src/http/request.rs"]
-#[allow(dead_code, reason = "the server's file, with its own unit tests and docs")]
+#[allow(
+    dead_code,
+    reason = "the server's file, with its own unit tests and docs"
+)]
 mod request;
 
 use request::{Framing, HeadError, MAX_HEAD, Method, parse};
@@ -16,7 +19,11 @@ use request::{Framing, HeadError, MAX_HEAD, Method, parse};
 pub fn http_request_head(data: &[u8]) {
     match parse(data) {
         Ok(Some((head, n))) => {
-            assert!(n <= data.len() && n <= MAX_HEAD, "consumed {n} of {}", data.len());
+            assert!(
+                n <= data.len() && n <= MAX_HEAD,
+                "consumed {n} of {}",
+                data.len()
+            );
             assert_eq!(
                 parse(&data[..n]),
                 Ok(Some((head.clone(), n))),
@@ -31,7 +38,11 @@ pub fn http_request_head(data: &[u8]) {
                     );
                 }
             }
-            assert!(head.path.is_empty() || head.path.starts_with('/'), "{:?}", head.path);
+            assert!(
+                head.path.is_empty() || head.path.starts_with('/'),
+                "{:?}",
+                head.path
+            );
             assert!(!head.path.contains(['?', '#']), "{:?}", head.path);
             assert!(head.minor_version <= 1);
             if let Method::Other(m) = &head.method {
@@ -47,7 +58,11 @@ pub fn http_request_head(data: &[u8]) {
         }
         Ok(None) => {
             // Incomplete: the server reads on only while the limits allow it.
-            assert!(data.len() <= MAX_HEAD, "{} bytes still incomplete", data.len());
+            assert!(
+                data.len() <= MAX_HEAD,
+                "{} bytes still incomplete",
+                data.len()
+            );
         }
         Err(e) => {
             assert!(matches!(e.status(), 400 | 414 | 431 | 505), "{e}");

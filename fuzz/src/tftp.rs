@@ -747,7 +747,10 @@ pub fn tftp_client(data: &[u8]) {
         }
         drain(&mut client, now, &mut delivered, &mut finished, spoiled);
     }
-    for _ in 0..max_retries + 3 {
+    // Expiries of an adapted timer shorter than the initial one do not count as retries
+    // (`ClientConfig::max_retries`); it doubles on each, from at least 1 µs, so at most 21
+    // such expiries come on top of the retries before the client gives up.
+    for _ in 0..max_retries + 3 + 21 {
         let Some(d) = client.poll_timeout() else {
             break;
         };
