@@ -37,7 +37,9 @@ impl Rto {
     ) -> Self {
         let min = micros(min).max(1);
         let max = micros(max).max(min);
-        let fixed = fixed.map(micros);
+        // A granted `timeout`/`utimeout` of zero (invalid, RFC 2349 says 1-255 s, but a peer may
+        // grant what a client asked) must still put the deadline after now: at least 1 µs.
+        let fixed = fixed.map(|f| micros(f).max(1));
         let initial = micros(initial).clamp(min, max);
         Rto {
             estimate: None,
