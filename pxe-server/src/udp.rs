@@ -1,4 +1,5 @@
-//! UDP sockets over nix: making them (close-on-exec, any family), the few socket options nix
+//! UDP sockets over nix: making them (close-on-exec, any family; the HTTP listener makes its
+//! TCP socket with the same [`socket`], [`family_of`] and [`bind`]), the few socket options nix
 //! has no type for, and the one `IP_PKTINFO` / `IPV6_RECVPKTINFO` receive path, shared by the
 //! TFTP listener, the DHCP sockets and the DHCPv6 socket: a datagram, who sent it, and the
 //! local address and interface it came to.
@@ -28,13 +29,23 @@ pub fn socket(
     )?)
 }
 
-/// A UDP socket of `addr`'s family (`addr` is only looked at for that).
-pub fn udp_socket_for(addr: SocketAddr, flags: SockFlag) -> io::Result<OwnedFd> {
-    let family = match addr {
+/// The address family of `addr` (`AF_INET` or `AF_INET6`), for [`socket`].
+#[must_use]
+pub fn family_of(addr: SocketAddr) -> AddressFamily {
+    match addr {
         SocketAddr::V4(_) => AddressFamily::Inet,
         SocketAddr::V6(_) => AddressFamily::Inet6,
-    };
-    socket(family, SockType::Datagram, flags, SockProtocol::Udp)
+    }
+}
+
+/// A UDP socket of `addr`'s family (`addr` is only looked at for that).
+pub fn udp_socket_for(addr: SocketAddr, flags: SockFlag) -> io::Result<OwnedFd> {
+    socket(
+        family_of(addr),
+        SockType::Datagram,
+        flags,
+        SockProtocol::Udp,
+    )
 }
 
 /// `bind(2)` to a std address.

@@ -208,24 +208,19 @@ fn millis(d: Duration) -> u64 {
 /// machines boot at once, or while the slots are all busy, and a full backlog makes the kernel
 /// drop handshakes (the client retries after a second, then three...). nginx asks for 511.
 fn listen_socket(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+    use crate::udp;
     use nix::sys::socket::{
-        AddressFamily, Backlog, SockFlag, SockType, SockaddrStorage, bind, listen, setsockopt,
-        socket, sockopt,
+        Backlog, SockFlag, SockProtocol, SockType, listen, setsockopt, sockopt,
     };
-    use std::os::fd::AsRawFd;
-    let family = match addr {
-        SocketAddr::V4(_) => AddressFamily::Inet,
-        SocketAddr::V6(_) => AddressFamily::Inet6,
-    };
-    let fd = socket(
-        family,
+    let fd = udp::socket(
+        udp::family_of(addr),
         SockType::Stream,
-        SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
-        None,
+        SockFlag::SOCK_NONBLOCK,
+        SockProtocol::Tcp,
     )?;
     // As std does: a restarted server can bind while old connections sit in TIME_WAIT.
     setsockopt(&fd, sockopt::ReuseAddr, &true)?;
-    bind(fd.as_raw_fd(), &SockaddrStorage::from(addr))?;
+    udp::bind(&fd, addr)?;
     listen(&fd, Backlog::MAXCONN)?;
     Ok(std::net::TcpListener::from(fd))
 }
