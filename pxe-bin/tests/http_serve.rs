@@ -22,27 +22,8 @@ fn serve(args: &[&str]) -> (Pxe, SocketAddr) {
     let mut all = vec!["serve", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0"];
     all.extend_from_slice(args);
     let server = Pxe::start(&all);
-    let addr = http_addr(&server);
+    let addr = server.listening("HTTP", T);
     (server, addr)
-}
-
-/// The address of the server's "HTTP listening" log line.
-fn http_addr(server: &Pxe) -> SocketAddr {
-    assert!(
-        server.wait_log("HTTP listening", T),
-        "no HTTP listening line:\n{}",
-        server.log()
-    );
-    let log = server.log();
-    let line = log
-        .lines()
-        .find(|l| l.contains("HTTP listening"))
-        .expect("line");
-    line.split_whitespace()
-        .find_map(|w| w.strip_prefix("listen="))
-        .expect("listen field")
-        .parse()
-        .expect("address")
 }
 
 /// `curl -sS ARGS... http://ADDR{path}` with the status code on the last line of stdout
