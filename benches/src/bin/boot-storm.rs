@@ -22,7 +22,9 @@
 //! 3. A big image over HTTP/1.1 (`GET`), every body byte compared with the known content.
 //!
 //! Reported per server and run: the time until the last client is done, p50/p90/max per
-//! phase, the server's CPU time (utime + stime of all its processes, nginx workers included,
+//! phase, the HTTP phase's busy time, aggregate rate and peak concurrency ([`busy_union`]:
+//! per-client times compare servers only when their clients reach the phase together, which
+//! dnsmasq's dropped DHCP datagrams prevent; `--http-together` makes them), the server's CPU time (utime + stime of all its processes, nginx workers included,
 //! from `/proc`) and peak RSS (sum of `VmHWM` of its processes); then the median and spread
 //! over `--runs` runs (servers alternate which goes first) and the ratio of the peer's total
 //! time to `pxe`'s.
