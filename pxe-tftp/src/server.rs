@@ -886,7 +886,7 @@ mod tests {
             for i in 0..16 {
                 assert!(rrq(&mut server, t(round * 400), host(2000 + i), "f").is_none());
             }
-            let repeated: Vec<RequestId> = std::iter::from_fn(|| server.poll_repeated()).collect();
+            let repeated: Vec<RequestId> = core::iter::from_fn(|| server.poll_repeated()).collect();
             assert_eq!(repeated, held, "round {round}");
             assert_eq!(server.poll_evicted(), None, "round {round}");
         }
