@@ -108,20 +108,7 @@ fn serve(ns: &Netns, dir: &Path, name: &str, extra: &str) -> Proc {
 
 /// ISC dhclient in `ns` until bound; its log.
 fn dhclient(ns: &Netns, dir: &Path) -> String {
-    require("dhclient", "isc-dhcp-client");
-    let p = Proc::start(
-        "dhclient",
-        netns::command(ns, "dhclient")
-            .args(["-4", "-1", "-d", "-v", "-sf", "/bin/true"])
-            .arg("-pf")
-            .arg(dir.join("dhclient.pid"))
-            .arg("-lf")
-            .arg(dir.join("dhclient.leases"))
-            .arg("eth0"),
-        &dir.join("dhclient.log"),
-    );
-    p.wait_log("bound to", Duration::from_secs(30));
-    p.log()
+    dhcp::dhclient(ns.name(), dir, "dhclient.log")
 }
 
 /// busybox udhcpc in `ns` until it has a lease (`extra`: more flags, e.g. PXE options); the

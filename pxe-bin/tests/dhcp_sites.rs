@@ -65,20 +65,7 @@ fn dnsmasq(ns: &Netns, dir: &Path) -> Proc {
 /// with lease database `leases`, until it is bound; returns its log. A second run with the same
 /// database starts in INIT-REBOOT: it asks for the address it had (RFC 2131 §3.2).
 fn dhclient(ns: &Netns, dir: &Path, run: &str) -> String {
-    require("dhclient", "isc-dhcp-client");
-    let p = Proc::start(
-        "dhclient",
-        netns::command(ns, "dhclient")
-            .args(["-4", "-1", "-d", "-v", "-sf", "/bin/true"])
-            .arg("-pf")
-            .arg(dir.join("dhclient.pid"))
-            .arg("-lf")
-            .arg(dir.join("dhclient.leases"))
-            .arg("eth0"),
-        &dir.join(format!("dhclient-{run}.log")),
-    );
-    p.wait_log("bound to", Duration::from_secs(30));
-    p.log()
+    dhcp::dhclient(ns.name(), dir, &format!("dhclient-{run}.log"))
 }
 
 /// The address in dhclient's "bound to ADDR -- renewal in N seconds." line.

@@ -12,7 +12,7 @@ use pxe_proto::MacAddr;
 
 use super::netns;
 use super::process::Proc;
-use super::tools::PXE;
+use super::tools::{PXE, require};
 
 /// `pxe serve --config DIR/NAME.toml` in namespace `ns`, the file holding `config`; logs at
 /// info to `DIR/NAME.log`. Returned once it logs "DHCP listening" (within 10 s).
@@ -61,6 +61,25 @@ pub fn lease_server(
     );
     netns::wait_udp_port(ns, 67, &mut p, Duration::from_secs(20));
     p
+}
+
+/// ISC dhclient on `eth0` in `ns` until bound (lease and pid files in `dir`, log in
+/// `dir/LOG`); its log.
+pub fn dhclient(ns: &str, dir: &Path, log: &str) -> String {
+    require("dhclient", "isc-dhcp-client");
+    let p = Proc::start(
+        "dhclient",
+        netns::command(ns, "dhclient")
+            .args(["-4", "-1", "-d", "-v", "-sf", "/bin/true"])
+            .arg("-pf")
+            .arg(dir.join("dhclient.pid"))
+            .arg("-lf")
+            .arg(dir.join("dhclient.leases"))
+            .arg("eth0"),
+        &dir.join(log),
+    );
+    p.wait_log("bound to", Duration::from_secs(30));
+    p.log()
 }
 
 /// A client message relayed by `relay` (hops 1): `mt` from `mac` with `xid`; a REQUEST names
