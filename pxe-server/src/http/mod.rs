@@ -43,6 +43,7 @@
 
 pub mod body;
 pub mod conn;
+pub mod files;
 pub mod handler;
 pub mod path;
 pub mod range;
@@ -130,6 +131,7 @@ pub fn max_connections(config: &HttpConfig) -> usize {
 #[derive(Debug)]
 pub struct Shared {
     root: Root,
+    files: files::FileCache,
     events: Events,
     generated: HostFiles,
     send_timeout_ms: AtomicU64,
@@ -185,16 +187,23 @@ impl Bound {
         let (limit, limit_rx) = watch::channel(limits);
         let shared = Arc::new(Shared {
             root,
+            files: files::FileCache::default(),
             events,
             generated,
             send_timeout_ms: AtomicU64::new(millis(limits.send_timeout)),
         });
-        let task = tokio::spawn(accept_loop(listener, shared, limit_rx, stop_rx));
+        let task = tokio::spawn(accept_loop(
+            listener,
+            Arc::clone(&shared),
+            limit_rx,
+            stop_rx,
+        ));
         Ok(Running {
             local: self.local,
             stop,
             limit,
             task,
+            shared,
         })
     }
 }
@@ -243,6 +252,7 @@ pub struct Running {
     stop: watch::Sender<bool>,
     limit: watch::Sender<Limits>,
     task: JoinHandle<()>,
+    shared: Arc<Shared>,
 }
 
 impl Running {
@@ -256,6 +266,12 @@ impl Running {
     /// make room as new connections come.
     pub fn set_limits(&self, limits: Limits) {
         self.limit.send_replace(limits);
+    }
+
+    /// Drops every descriptor of the open-file cache ([`files`]): the next request for each
+    /// file opens its name again. Responses already sending keep their file.
+    pub fn clear_file_cache(&self) {
+        self.shared.files.clear();
     }
 
     /// Stops accepting and closes every connection (downloads in progress are cut off and
@@ -386,7 +402,10 @@ async fn accept_loop(
                     continue;
                 }
             },
-            _ = tick.tick() => continue,
+            _ = tick.tick() => {
+                shared.files.sweep(Instant::now());
+                continue;
+            }
             _ = stop.changed() => break,
         };
         let slot = loop {
