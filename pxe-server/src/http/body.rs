@@ -7,8 +7,14 @@
 //! buffer, and when it is full the connection waits for `writable()` (epoll) — at most
 //! `send_timeout` without progress, after which a client that stopped reading is dropped
 //! (it would otherwise hold its slot and its open file for ever: a blocked write never fails by
-//! itself). The head goes out with `MSG_MORE` (send(2), tcp(7)) so the kernel puts it in the
-//! same segment as the first bytes of the file, as nginx's `tcp_nopush` does for the head.
+//! itself). The head goes out by itself, one `send`, then the file — as nginx with
+//! `tcp_nopush off` does (`writev` of the head, then `sendfile`). Holding the head back with
+//! `MSG_MORE` (send(2), tcp(7)) so it shares the file's first segment saves one small segment
+//! per response but costs more than it saves: measured on loopback with 8 clients reading
+//! 65 024-byte ranges (a minimal epoll server, the same load, only the flag differing), the
+//! server spent ~25 % more CPU per GiB with `MSG_MORE`, most of it in `tcp_write_xmit` with
+//! interrupts disabled (`perf`); nginx's `tcp_nopush on` (TCP_CORK) is the same idea and
+//! stalls such responses on delayed ACKs (`benches/README.md`).
 //!
 //! Pacing many connections. One `sendfile` call moves at most [`SENDFILE_MAX`] (1 MiB) and
 //! then the task yields, so a worker thread refills every writable connection a little in turn,
@@ -277,9 +283,9 @@ pub async fn send(
             if *len == 0 {
                 return write_all(stream, head, &[], log, stall).await;
             }
-            // `TCP_NODELAY` stays on (see the module docs): the head is held back by
-            // `MSG_MORE` alone, and the file's last segment leaves at once.
-            write_head_more(stream, head, stall).await?;
+            // `TCP_NODELAY` stays on (see the module docs): the head leaves at once, as
+            // does the file's last segment.
+            write_head(stream, head, stall).await?;
             send_file(stream, file, *offset, *len, log, stall).await
         }
     }
@@ -332,11 +338,11 @@ async fn write_all(
     Ok(())
 }
 
-/// The head of a file response, held back by `MSG_MORE` until the file's first bytes follow.
-async fn write_head_more(stream: &TcpStream, head: &[u8], stall: Duration) -> io::Result<()> {
-    // nix has no name for MSG_MORE (Linux, send(2)); MSG_NOSIGNAL: a closed peer is EPIPE, not
-    // a SIGPIPE that would kill a program embedding the server which did not ignore it.
-    let flags = MsgFlags::from_bits_retain(nix::libc::MSG_MORE) | MsgFlags::MSG_NOSIGNAL;
+/// The head of a file response (see the module docs for why not with `MSG_MORE`).
+async fn write_head(stream: &TcpStream, head: &[u8], stall: Duration) -> io::Result<()> {
+    // MSG_NOSIGNAL: a closed peer is EPIPE, not a SIGPIPE that would kill a program embedding
+    // the server which did not ignore it.
+    let flags = MsgFlags::MSG_NOSIGNAL;
     let fd = stream.as_raw_fd();
     let mut done = 0;
     while done < head.len() {
