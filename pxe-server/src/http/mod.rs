@@ -15,7 +15,9 @@
 //! (see [`body`] for the measurements behind it). Request heads are parsed by `httparse` (what
 //! hyper uses) under strict limits ([`request`]: 400/414/431/505, never a panic);
 //! [`conn`] runs one connection (persistence per RFC 9112 §9.3, pipelining, lingering close),
-//! [`handler`] answers one request.
+//! [`handler`] answers one request, opening files through [`files`], an open-file cache
+//! shared by the listener's connections (one `fstat` per request for a file served a moment
+//! ago instead of `openat2`, two stats and a `close`; see there for how changes are noticed).
 //!
 //! Connections ([`slots`]): at most `max_connections` at once (default
 //! [`DEFAULT_MAX_CONNECTIONS`]), at most `max_connections_per_client` from one client address
