@@ -146,6 +146,7 @@ async fn respond(
         &response.body,
         &mut response.log,
         shared.send_timeout(),
+        &shared.senders,
     )
     .await;
     if let Err(e) = &r {

@@ -10,9 +10,9 @@
 //! hyper, because hyper owns the socket and can only write buffers into it, while a file body
 //! should go from the page cache to the socket with `sendfile` ([`body`]): no copy through user
 //! space, no read-ahead buffer per connection. A body goes out in turns of at most
-//! [`body::SENDFILE_MAX`] per connection, yielding between them, with `TCP_NODELAY` on, so the
-//! runtime's two workers refill every busy socket in turn rather than one socket for long
-//! (see [`body`] for the measurements behind it). Request heads are parsed by `httparse` (what
+//! [`body::SENDFILE_MAX`] per connection, yielding between them while other files are being
+//! sent too, with `TCP_NODELAY` on, so the runtime's two workers refill every busy socket in
+//! turn rather than one socket for long (see [`body`] for the measurements behind it). Request heads are parsed by `httparse` (what
 //! hyper uses) under strict limits ([`request`]: 400/414/431/505, never a panic);
 //! [`conn`] runs one connection (persistence per RFC 9112 §9.3, pipelining, lingering close),
 //! [`handler`] answers one request, opening files through [`files`], an open-file cache
@@ -134,6 +134,7 @@ pub fn max_connections(config: &HttpConfig) -> usize {
 pub struct Shared {
     root: Root,
     files: files::FileCache,
+    senders: body::Senders,
     events: Events,
     generated: HostFiles,
     send_timeout_ms: AtomicU64,
@@ -190,6 +191,7 @@ impl Bound {
         let shared = Arc::new(Shared {
             root,
             files: files::FileCache::default(),
+            senders: body::Senders::default(),
             events,
             generated,
             send_timeout_ms: AtomicU64::new(millis(limits.send_timeout)),
