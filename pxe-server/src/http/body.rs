@@ -60,6 +60,10 @@ use crate::events::{
     TransferStarted,
 };
 
+/// The target of the per-request log line, which the log writer batches
+/// ([`crate::logging::BATCHED_TARGET`]).
+pub const LOG_TARGET: &str = module_path!();
+
 /// Most bytes one `sendfile` call is asked for; the task yields after each call (see the module
 /// docs: one small turn per connection keeps every client fed).
 pub const SENDFILE_MAX: usize = 1 << 20;
