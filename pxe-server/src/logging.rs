@@ -403,6 +403,44 @@ mod tests {
     }
 
     #[test]
+    fn fields_are_formatted_as_before() {
+        use tracing_subscriber::fmt::format::Writer;
+        struct Fields;
+        let mut out = String::new();
+        static META: tracing::Metadata<'static> = tracing::metadata!(
+            name: "t",
+            target: "t",
+            level: Level::INFO,
+            fields: &["message", "n", "neg", "ok", "f", "s", "d", "log.target"],
+            callsite: &CALLSITE_REF,
+            kind: tracing::metadata::Kind::EVENT,
+        );
+        static CALLSITE_REF: Fields = Fields;
+        impl tracing::callsite::Callsite for Fields {
+            fn set_interest(&self, _: tracing::subscriber::Interest) {}
+            fn metadata(&self) -> &tracing::Metadata<'_> {
+                &META
+            }
+        }
+        let fields = META.fields();
+        let f = |name: &str| fields.field(name).expect("field");
+        let mut v = EscapingFields.make_visitor(Writer::new(&mut out));
+        v.record_str(&f("message"), "http");
+        v.record_u64(&f("n"), 206);
+        v.record_i64(&f("neg"), -3);
+        v.record_bool(&f("ok"), true);
+        v.record_f64(&f("f"), 81.02);
+        v.record_str(&f("s"), "a\nb");
+        v.record_debug(&f("d"), &format_args!("/img\u{1b}"));
+        v.record_u64(&f("log.target"), 1);
+        v.finish().expect("formatted");
+        assert_eq!(
+            out,
+            "http n=206 neg=-3 ok=true f=81.02 s=\"a\\nb\" d=/img\\u{1b}"
+        );
+    }
+
+    #[test]
     fn levels_map_to_syslog_priorities() {
         assert_eq!(priority(Level::ERROR), 3);
         assert_eq!(priority(Level::WARN), 4);
