@@ -225,9 +225,8 @@ impl Transfer {
         // when the deadline moves earlier; a stale one fires, and the loop re-checks
         // `poll_timeout` and arms it again.
         let mut armed: Option<pxe_proto::Instant> = None;
-        // Read once per wake-up (it is one clock read per lock-step block fewer than reading
-        // it again at the top): the sends of a turn take microseconds, far below the
-        // session's timer granularity.
+        // Read once per wake-up, and again only between the batches of a window: a lock-step
+        // block is one turn (wake, read, send), so it costs one clock read, not two.
         let mut now = clock::now();
         loop {
             if self.drain_events(now) {
@@ -270,6 +269,9 @@ impl Transfer {
                 Err(e) => return Err(e),
             }
             if n == batch {
+                // More of the window to send: the reads and sends so far took time (a
+                // preemption, on a loaded machine), and the next DATA's timer starts now.
+                now = clock::now();
                 continue;
             }
             if self.session.is_finished() {
