@@ -269,9 +269,12 @@ impl Transfer {
                 Err(e) => return Err(e),
             }
             if n == batch {
-                // More of the window to send: the reads and sends so far took time (a
-                // preemption, on a loaded machine), and the next DATA's timer starts now.
-                now = clock::now();
+                // Perhaps more of the window to send: the reads and sends so far took time (a
+                // preemption, on a loaded machine), and the next DATA's timer starts now. A
+                // lock-step batch is one DATA, always full, and nothing follows it.
+                if batch > 1 {
+                    now = clock::now();
+                }
                 continue;
             }
             if self.session.is_finished() {
