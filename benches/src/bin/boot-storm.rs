@@ -22,7 +22,9 @@
 //! 3. A big image over HTTP/1.1 (`GET`), every body byte compared with the known content.
 //!
 //! Reported per server and run: the time until the last client is done, p50/p90/max per
-//! phase, the server's CPU time (utime + stime of all its processes, nginx workers included,
+//! phase, the HTTP phase's busy time, aggregate rate and peak concurrency ([`busy_union`]:
+//! per-client times compare servers only when their clients reach the phase together, which
+//! dnsmasq's dropped DHCP datagrams prevent; `--http-together` makes them), the server's CPU time (utime + stime of all its processes, nginx workers included,
 //! from `/proc`) and peak RSS (sum of `VmHWM` of its processes); then the median and spread
 //! over `--runs` runs (servers alternate which goes first) and the ratio of the peer's total
 //! time to `pxe`'s.
@@ -94,6 +96,11 @@ struct Args {
     /// A client still busy after this many seconds counts as failed.
     #[arg(long, default_value_t = 180)]
     timeout_secs: u64,
+    /// Diagnosis, not a boot storm: every client waits after its NBP until all have it, so
+    /// both servers serve the HTTP phase to all clients at once (without it, dnsmasq's
+    /// dropped DHCP datagrams split its clients into two waves of downloads).
+    #[arg(long)]
+    http_together: bool,
 }
 
 /// The bridge, the server's namespace and the clients' namespaces; all deleted on drop.
@@ -509,6 +516,7 @@ struct Trace {
     dhcp: Option<Instant>,
     tftp_start: Option<Instant>,
     tftp: Option<Instant>,
+    http_start: Option<Instant>,
     http: Option<Instant>,
     dhcp_retransmits: u32,
     tftp_retransmits: u64,
@@ -521,6 +529,8 @@ struct Shared {
     deadline: Duration,
     /// Mixed into every xid so runs never reuse one.
     run_nonce: u32,
+    /// `--http-together`: every client waits here after its TFTP phase (or its failure).
+    http_gate: Option<Barrier>,
 }
 
 fn client(i: usize, ns: &str, barrier: &Barrier, sh: &Shared) -> Trace {
@@ -529,7 +539,18 @@ fn client(i: usize, ns: &str, barrier: &Barrier, sh: &Shared) -> Trace {
     barrier.wait();
     let start = Instant::now();
     tr.start = Some(start);
-    if let Err(e) = prep.and_then(|sock| boot(i, ns, sock, sh, start, &mut tr)) {
+    let booted = prep.and_then(|sock| boot(i, ns, sock, sh, start, &mut tr));
+    if let Some(gate) = &sh.http_gate {
+        // Failed clients wait too, or the others would wait for ever.
+        gate.wait();
+    }
+    let fetched = booted.and_then(|server| {
+        tr.http_start = Some(Instant::now());
+        http(server, &sh.image, start + sh.deadline)?;
+        tr.http = Some(Instant::now());
+        Ok(())
+    });
+    if let Err(e) = fetched {
         tr.error = Some(e.to_string());
     }
     tr
@@ -554,6 +575,7 @@ fn prepare(ns: &str) -> io::Result<UdpSocket> {
     Ok(sock)
 }
 
+/// DHCP and the NBP; returns the server the image comes from.
 fn boot(
     i: usize,
     ns: &str,
@@ -561,7 +583,7 @@ fn boot(
     sh: &Shared,
     start: Instant,
     tr: &mut Trace,
-) -> io::Result<()> {
+) -> io::Result<Ipv4Addr> {
     let end = start + sh.deadline;
     let ack = dora(i, &sock, sh, start, end, tr)?;
     tr.dhcp = Some(Instant::now());
@@ -596,9 +618,7 @@ fn boot(
     tr.tftp_start = Some(Instant::now());
     tftp(ack.yiaddr, server, &file, &sh.nbp, end, tr)?;
     tr.tftp = Some(Instant::now());
-    http(server, &sh.image, end)?;
-    tr.http = Some(Instant::now());
-    Ok(())
+    Ok(server)
 }
 
 fn dhcp_message(i: usize, xid: u32, secs: u16, kind: MessageType) -> Repr {
@@ -891,6 +911,10 @@ struct RunResult {
     total: f64,
     /// Per phase (DHCP, TFTP, HTTP): seconds of every client that finished it.
     phases: [Vec<f64>; 3],
+    /// Seconds during which at least one client was in its HTTP phase (the union of the
+    /// clients' HTTP intervals), and the most clients in it at once.
+    http_busy: f64,
+    http_peak: usize,
     dhcp_retransmits: u32,
     tftp_retransmits: u64,
     /// Datagrams the server's namespace dropped for a full socket receive buffer.
@@ -972,7 +996,7 @@ fn storm(
         if let Some(d) = since(t.tftp_start, t.tftp) {
             phases[1].push(d);
         }
-        if let Some(d) = since(t.tftp, t.http) {
+        if let Some(d) = since(t.http_start, t.http) {
             phases[2].push(d);
         }
         match (&t.error, t.http) {
@@ -996,12 +1020,26 @@ fn storm(
     for p in &mut phases {
         p.sort_by(f64::total_cmp);
     }
+    let (http_busy, http_peak) = busy_union(
+        traces
+            .iter()
+            .filter_map(|t| Some((t.http_start?, t.http?)))
+            .map(|(a, b)| {
+                (
+                    a.saturating_duration_since(t0).as_secs_f64(),
+                    b.saturating_duration_since(t0).as_secs_f64(),
+                )
+            })
+            .collect(),
+    );
     Ok(RunResult {
         server: kind.to_owned(),
         run,
         ok,
         total,
         phases,
+        http_busy,
+        http_peak,
         dhcp_retransmits: traces.iter().map(|t| t.dhcp_retransmits).sum(),
         tftp_retransmits: traces.iter().map(|t| t.tftp_retransmits).sum(),
         udp_drops: udp1.0.saturating_sub(udp0.0),
@@ -1011,6 +1049,37 @@ fn storm(
         hwm_kib,
         errors,
     })
+}
+
+/// The length of the union of the intervals `(start, end)` and the most of them that overlap
+/// at one instant. Per-client phase times alone do not compare servers whose clients reach the
+/// phase at different times: 200 downloads at once each take longer than 130 and then 70, for
+/// the same bytes per second in all. Bytes over the union is the server's aggregate rate.
+fn busy_union(mut v: Vec<(f64, f64)>) -> (f64, usize) {
+    let mut edges: Vec<(f64, i32)> = v.iter().flat_map(|&(a, b)| [(a, 1), (b, -1)]).collect();
+    edges.sort_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)));
+    let (mut now, mut peak) = (0i32, 0i32);
+    for (_, d) in edges {
+        now += d;
+        peak = peak.max(now);
+    }
+    v.sort_by(|x, y| x.0.total_cmp(&y.0));
+    let mut total = 0.0;
+    let mut cur: Option<(f64, f64)> = None;
+    for (a, b) in v {
+        cur = match cur {
+            Some((s, e)) if a <= e => Some((s, e.max(b))),
+            Some((s, e)) => {
+                total += e - s;
+                Some((a, b))
+            }
+            None => Some((a, b)),
+        };
+    }
+    if let Some((s, e)) = cur {
+        total += e - s;
+    }
+    (total, usize::try_from(peak).unwrap_or(0))
 }
 
 fn spread(v: &[f64]) -> (f64, f64, f64) {
@@ -1039,6 +1108,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         image: std::fs::read(root.join(IMAGE))?.into(),
         deadline: Duration::from_secs(args.timeout_secs),
         run_nonce: 0,
+        http_gate: None,
     });
     let t_setup = Instant::now();
     let topo = Topology::new(args.clients)?;
@@ -1060,6 +1130,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 image: Arc::clone(&sh.image),
                 deadline: sh.deadline,
                 run_nonce: u32::try_from(run).unwrap_or(0) << 16,
+                http_gate: args.http_together.then(|| Barrier::new(args.clients)),
             });
             let r = storm(kind, run, &args, &topo, &root, &sh)?;
             eprintln!(
@@ -1086,14 +1157,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// The image bytes of the run's bit-exact clients over its HTTP busy time, GiB/s.
+fn http_gib_s(r: &RunResult, args: &Args) -> f64 {
+    let bytes = r.ok as f64 * (args.image_mib << 20) as f64;
+    bytes / (1u64 << 30) as f64 / r.http_busy.max(1e-9)
+}
+
 fn print_report(args: &Args, results: &[RunResult], load_start: &str, load_end: &str) {
     let mut o = String::new();
     let _ = writeln!(
         o,
         "boot storm: {} clients at once, each DHCP DORA + {} KiB NBP over TFTP (lock-step, \
          blksize {BLKSIZE}) + {} MiB over HTTP, all bit-exact; one bridge, MTU 1500; {} runs, \
-         servers alternating\n",
-        args.clients, args.nbp_kib, args.image_mib, args.runs
+         servers alternating{}\n",
+        args.clients,
+        args.nbp_kib,
+        args.image_mib,
+        args.runs,
+        if args.http_together {
+            "; --http-together: HTTP starts for all clients at once, after every NBP"
+        } else {
+            ""
+        }
     );
     let _ = writeln!(
         o,
@@ -1101,11 +1186,11 @@ fn print_report(args: &Args, results: &[RunResult], load_start: &str, load_end: 
     );
     let _ = writeln!(
         o,
-        "| run | server | bit-exact | last client done s | DHCP p50/p90/max s | TFTP p50/p90/max s | HTTP p50/p90/max s | DHCP resends | TFTP resends | server UDP rcvbuf drops | backlog drops | server CPU s | server run-queue wait s | peak RSS MiB |"
+        "| run | server | bit-exact | last client done s | DHCP p50/p90/max s | TFTP p50/p90/max s | HTTP p50/p90/max s | HTTP busy s | HTTP GiB/s | HTTP peak clients | DHCP resends | TFTP resends | server UDP rcvbuf drops | backlog drops | server CPU s | server run-queue wait s | peak RSS MiB |"
     );
     let _ = writeln!(
         o,
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     );
     for r in results {
         let ph = |k: usize| {
@@ -1119,7 +1204,7 @@ fn print_report(args: &Args, results: &[RunResult], load_start: &str, load_end: 
         };
         let _ = writeln!(
             o,
-            "| {} | {} | {}/{} | {:.2} | {} | {} | {} | {} | {} | {} | {} | {:.2} | {:.2} | {:.1} |",
+            "| {} | {} | {}/{} | {:.2} | {} | {} | {} | {:.2} | {:.2} | {} | {} | {} | {} | {} | {:.2} | {:.2} | {:.1} |",
             r.run,
             r.server,
             r.ok,
@@ -1128,6 +1213,9 @@ fn print_report(args: &Args, results: &[RunResult], load_start: &str, load_end: 
             ph(0),
             ph(1),
             ph(2),
+            r.http_busy,
+            http_gib_s(r, args),
+            r.http_peak,
             r.dhcp_retransmits,
             r.tftp_retransmits,
             r.udp_drops,
@@ -1139,9 +1227,9 @@ fn print_report(args: &Args, results: &[RunResult], load_start: &str, load_end: 
     }
     let _ = writeln!(
         o,
-        "\n| server | last client done s: median (min-max) | DHCP p50 / p90 s | TFTP p50 / p90 s | HTTP p50 / p90 s | server CPU s | server run-queue wait s | peak RSS MiB |"
+        "\n| server | last client done s: median (min-max) | DHCP p50 / p90 s | TFTP p50 / p90 s | HTTP p50 / p90 s | HTTP GiB/s: median (min-max) | server CPU s | server run-queue wait s | peak RSS MiB |"
     );
-    let _ = writeln!(o, "|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(o, "|---|---|---|---|---|---|---|---|---|");
     let mut medians = Vec::new();
     for name in &args.servers {
         let rs: Vec<&RunResult> = results.iter().filter(|r| &r.server == name).collect();
@@ -1156,9 +1244,10 @@ fn print_report(args: &Args, results: &[RunResult], load_start: &str, load_end: 
         let (cpu, cmin, cmax) = col(&|r| r.cpu);
         let (wait, _, _) = col(&|r| r.runq_wait);
         let (rss, rmin, rmax) = col(&|r| r.hwm_kib as f64 / 1024.0);
+        let (g, gmin, gmax) = col(&|r| http_gib_s(r, args));
         let _ = writeln!(
             o,
-            "| {name} | {t:.2} ({tmin:.2}-{tmax:.2}) | {} | {} | {} | {cpu:.2} ({cmin:.2}-{cmax:.2}) | {wait:.2} | {rss:.1} ({rmin:.1}-{rmax:.1}) |",
+            "| {name} | {t:.2} ({tmin:.2}-{tmax:.2}) | {} | {} | {} | {g:.2} ({gmin:.2}-{gmax:.2}) | {cpu:.2} ({cmin:.2}-{cmax:.2}) | {wait:.2} | {rss:.1} ({rmin:.1}-{rmax:.1}) |",
             phase(0),
             phase(1),
             phase(2)
@@ -1181,7 +1270,12 @@ fn print_report(args: &Args, results: &[RunResult], load_start: &str, load_end: 
          rcvbuf drops: the server namespace's UDP RcvbufErrors; backlog drops: \
          /proc/net/softnet_stat (machine-wide); server CPU: utime+stime of the server's processes \
          (nginx master + workers) during the storm; run-queue wait: the time their threads were \
-         runnable but not running (schedstat); peak RSS: sum of their VmHWM"
+         runnable but not running (schedstat); peak RSS: sum of their VmHWM; HTTP busy: the \
+         time at least one client was in its HTTP phase (union of the clients' intervals); HTTP \
+         GiB/s: the bit-exact clients' image bytes over that time (the server's aggregate rate, \
+         comparable where the per-client HTTP times are not: a server whose clients reach HTTP \
+         in two waves has fewer downloads sharing the link at once); HTTP peak clients: the most \
+         clients in their HTTP phase at one instant"
     );
     for r in results.iter().filter(|r| !r.errors.is_empty()) {
         let _ = writeln!(
@@ -1207,6 +1301,14 @@ mod tests {
         assert_eq!(pct(&v, 90.0), 9.0);
         assert_eq!(pct(&v, 100.0), 10.0);
         assert!(pct(&[], 50.0).is_nan());
+    }
+
+    #[test]
+    fn busy_time_is_the_union_of_the_intervals() {
+        let (t, peak) = busy_union(vec![(0.0, 2.0), (1.0, 3.0), (5.0, 6.0)]);
+        assert!((t - 4.0).abs() < 1e-9);
+        assert_eq!(peak, 2);
+        assert_eq!(busy_union(Vec::new()), (0.0, 0));
     }
 
     #[test]
