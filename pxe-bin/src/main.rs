@@ -40,6 +40,8 @@ fn main() -> ExitCode {
         Command::Leases(args) => leases_cmd::run(args),
         Command::GenerateAssets(args) => assets::run(args),
     };
+    // Batched log lines (HTTP requests) go out before the process does.
+    pxe_server::logging::flush();
     match result {
         Ok(code) => code,
         Err(e) => {

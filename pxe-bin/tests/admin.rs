@@ -4,7 +4,6 @@
 
 mod support;
 
-use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
@@ -12,21 +11,6 @@ use support::files::{random_file, write_file};
 use support::metrics::{http_get, scrape};
 use support::pxe::Pxe;
 use support::tools::{pxe, stdout};
-
-fn admin_addr(p: &Pxe) -> SocketAddr {
-    assert!(
-        p.wait_log("admin listening", Duration::from_secs(5)),
-        "{}",
-        p.log()
-    );
-    p.log()
-        .lines()
-        .find(|l| l.contains("admin listening"))
-        .and_then(|l| l.split_whitespace().find_map(|w| w.strip_prefix("listen=")))
-        .expect("admin listen field")
-        .parse()
-        .expect("address")
-}
 
 #[test]
 fn metrics_count_a_known_run() {
@@ -55,15 +39,8 @@ fn metrics_count_a_known_run() {
         "--http",
         "127.0.0.1:0",
     ]);
-    let admin = admin_addr(&p);
-    let http: SocketAddr = p
-        .log()
-        .lines()
-        .find(|l| l.contains("HTTP listening"))
-        .and_then(|l| l.split_whitespace().find_map(|w| w.strip_prefix("listen=")))
-        .expect("HTTP listen field")
-        .parse()
-        .expect("address");
+    let admin = p.listening("admin", Duration::from_secs(5));
+    let http = p.listening("HTTP", Duration::from_secs(5));
 
     // Known traffic: 3 TFTP downloads (300 000 bytes), a missing file, a private file;
     // 2 HTTP downloads (100 006 bytes) and a 404.

@@ -14,11 +14,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use pxe_dhcp::wire::{DhcpOption, MessageType, Op, Repr};
+use pxe_dhcp::wire::{MessageType, Repr};
 use pxe_proto::MacAddr;
+use support::dhcp;
 use support::netns::{self, Link, Netns, SERVER_IF, VethPair};
 use support::process::Proc;
-use support::tools::PXE;
 
 const SERVER: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 1);
 const RELAY: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 2);
@@ -26,36 +26,14 @@ const CLIENTS: u16 = 400;
 const KILLS: usize = 8;
 
 fn serve(ns: &Netns, dir: &Path, leases: &Path) -> Proc {
-    let p = Proc::start(
-        "pxe serve",
-        netns::command(ns, PXE)
-            .args(["serve", "--root"])
-            .arg(dir)
-            .args(["--listen", "10.99.0.1:69", "--interface", SERVER_IF])
-            .args(["--dhcp", "server", "--dhcp-range", "10.99.0.10,10.99.1.250"])
-            .arg("--leases")
-            .arg(leases)
-            .env("RUST_LOG", "warn"),
-        &dir.join("serve.log"),
-    );
-    // The log stays quiet at warn; the socket is what counts.
-    let t0 = Instant::now();
-    loop {
-        let out = netns::command(ns, "ss").arg("-Hulnp").output().expect("ss");
-        let table = String::from_utf8_lossy(&out.stdout);
-        if table
-            .lines()
-            .any(|l| l.contains(":67 ") && l.contains(&format!("pid={},", p.pid())))
-        {
-            return p;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(10),
-            "no DHCP socket:\n{}",
-            p.log()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    dhcp::lease_server(
+        ns.name(),
+        dir,
+        SERVER,
+        SERVER_IF,
+        "10.99.0.10,10.99.1.250",
+        leases.to_str().expect("utf-8"),
+    )
 }
 
 fn mac(i: u16) -> MacAddr {
@@ -64,20 +42,7 @@ fn mac(i: u16) -> MacAddr {
 }
 
 fn message(mt: MessageType, i: u16, xid: u32, ip: Option<Ipv4Addr>) -> Vec<u8> {
-    let mut r = Repr::new(Op::BootRequest, xid, mac(i));
-    r.giaddr = RELAY;
-    r.hops = 1;
-    r.options.push(DhcpOption::MessageType(mt));
-    if let Some(ip) = ip {
-        r.options.extend([
-            DhcpOption::ServerIdentifier(SERVER),
-            DhcpOption::RequestedIpAddress(ip),
-        ]);
-    }
-    let mut buf = vec![0u8; 1500];
-    let n = r.emit(&mut buf).expect("emit");
-    buf.truncate(n);
-    buf
+    dhcp::relayed(RELAY, mt, mac(i), xid, ip.map(|ip| (ip, SERVER)))
 }
 
 /// Runs DORA for every client until each has an ACK or `stop`; returns every ACK seen, in order.
@@ -180,27 +145,11 @@ fn kill_9_under_load_loses_no_ack_and_never_serves_an_address_twice() {
     assert!(kills >= 3, "only {kills} kills happened while the load ran");
     assert_eq!(acks.len(), usize::from(CLIENTS), "every client got an ACK");
 
-    // No address ACKed to two clients (leases last an hour; nobody released).
-    let mut holder: BTreeMap<Ipv4Addr, MacAddr> = BTreeMap::new();
-    for (m, ip) in &acks {
-        if let Some(other) = holder.insert(*ip, *m) {
-            assert_eq!(other, *m, "{ip} ACKed to {other} and to {m}");
-        }
-    }
+    dhcp::assert_no_address_twice(&acks);
     // Every ACK is in the lease file, bound to its client, after one more crash.
     server.kill();
     let _server = serve(&net.server, dir.path(), &leases);
-    let saved = journal(&leases);
-    for (m, ip) in &acks {
-        let (mac, state) = saved
-            .get(ip)
-            .unwrap_or_else(|| panic!("ACKed {ip} for {m} lost"));
-        assert_eq!(
-            (mac.as_str(), state.as_str()),
-            (m.to_string().as_str(), "bound"),
-            "{ip}"
-        );
-    }
+    dhcp::assert_all_bound(&acks, &journal(&leases), "lease file");
     eprintln!(
         "{} ACKs across {kills} kill -9s, all in the lease file, none duplicated",
         acks.len()

@@ -18,11 +18,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use pxe_dhcp::wire::{DhcpOption, MessageType, Op, Repr};
+use pxe_dhcp::wire::{MessageType, Repr};
 use pxe_proto::MacAddr;
+use support::dhcp;
 use support::netns::{self, Host, Netns, Segment};
 use support::process::Proc;
-use support::tools::{PXE, require_root};
+use support::tools::require_root;
 
 const SERVER_A: Ipv4Addr = Ipv4Addr::new(10, 98, 0, 1);
 const SERVER_B: Ipv4Addr = Ipv4Addr::new(10, 98, 0, 3);
@@ -136,63 +137,12 @@ impl Postgres {
 }
 
 fn serve(ns: &Netns, dir: &Path, addr: Ipv4Addr, url: &str) -> Proc {
-    let log = dir.join(format!("serve-{addr}.log"));
-    let p = Proc::start(
-        "pxe serve",
-        netns::command(ns, PXE)
-            .args(["serve", "--root"])
-            .arg(dir)
-            .args(["--listen", &format!("{addr}:69"), "--interface", "eth0"])
-            .args(["--dhcp", "server", "--dhcp-range", "10.98.0.10,10.98.1.250"])
-            .args(["--leases", url])
-            .env("RUST_LOG", "warn"),
-        &log,
-    );
-    let t0 = Instant::now();
-    loop {
-        let out = netns::command(ns, "ss").arg("-Hulnp").output().expect("ss");
-        let table = String::from_utf8_lossy(&out.stdout);
-        if table
-            .lines()
-            .any(|l| l.contains(":67 ") && l.contains(&format!("pid={},", p.pid())))
-        {
-            return p;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(20),
-            "no DHCP socket:\n{}",
-            p.log()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    dhcp::lease_server(ns.name(), dir, addr, "eth0", "10.98.0.10,10.98.1.250", url)
 }
 
 fn mac(side: u8, i: u16) -> MacAddr {
     let [a, b] = i.to_be_bytes();
     MacAddr([0x52, 0x54, 0, side, a, b])
-}
-
-fn message(
-    relay: Ipv4Addr,
-    mt: MessageType,
-    m: MacAddr,
-    xid: u32,
-    offer: Option<(Ipv4Addr, Ipv4Addr)>,
-) -> Vec<u8> {
-    let mut r = Repr::new(Op::BootRequest, xid, m);
-    r.giaddr = relay;
-    r.hops = 1;
-    r.options.push(DhcpOption::MessageType(mt));
-    if let Some((ip, server)) = offer {
-        r.options.extend([
-            DhcpOption::ServerIdentifier(server),
-            DhcpOption::RequestedIpAddress(ip),
-        ]);
-    }
-    let mut buf = vec![0u8; 1500];
-    let n = r.emit(&mut buf).expect("emit");
-    buf.truncate(n);
-    buf
 }
 
 /// One client's progress: the offer taken (address, server), when last sent, REQUESTs sent.
@@ -228,10 +178,10 @@ fn clients(
                 }
                 let xid = u32::from_be_bytes([0x98, side, m.0[4], m.0[5]]);
                 let msg = match offer {
-                    None => message(relay, MessageType::Discover, *m, xid, None),
+                    None => dhcp::relayed(relay, MessageType::Discover, *m, xid, None),
                     Some(o) => {
                         *tries += 1;
-                        message(relay, MessageType::Request, *m, xid, Some(*o))
+                        dhcp::relayed(relay, MessageType::Request, *m, xid, Some(*o))
                     }
                 };
                 for s in [SERVER_A, SERVER_B] {
@@ -357,13 +307,7 @@ fn two_servers_on_one_database_never_ack_an_address_twice_and_survive_a_kill_9()
     b.assert_running();
 
     let acks: Vec<_> = acks_a.iter().chain(&acks_b).copied().collect();
-    // No address ACKed to two clients (leases last an hour; nobody released).
-    let mut holder: BTreeMap<Ipv4Addr, MacAddr> = BTreeMap::new();
-    for (m, ip) in &acks {
-        if let Some(other) = holder.insert(*ip, *m) {
-            assert_eq!(other, *m, "{ip} ACKed to {other} and to {m}");
-        }
-    }
+    dhcp::assert_no_address_twice(&acks);
     assert_eq!(
         (acks_a.len(), acks_b.len()),
         (usize::from(CLIENTS), usize::from(CLIENTS)),
@@ -382,16 +326,7 @@ fn two_servers_on_one_database_never_ack_an_address_twice_and_survive_a_kill_9()
             ))
         })
         .collect();
-    for (m, ip) in &acks {
-        let (mac, state) = rows
-            .get(ip)
-            .unwrap_or_else(|| panic!("ACKed {ip} for {m} not in the database"));
-        assert_eq!(
-            (mac.as_str(), state.as_str()),
-            (m.to_string().as_str(), "bound"),
-            "{ip}"
-        );
-    }
+    dhcp::assert_all_bound(&acks, &rows, "database");
     let conflicts = b
         .log()
         .matches("held by another server sharing the lease store")

@@ -11,9 +11,10 @@ use std::fs;
 use std::path::Path;
 use std::time::Duration;
 
+use support::dhcp;
 use support::netns::{self, Host, Netns, Segment};
 use support::process::Proc;
-use support::tools::{PXE, require};
+use support::tools::require;
 
 /// The server segment (pxe at .1, dnsmasq at .2, the router at .254) and the router's links
 /// to the two client namespaces (`eth1` → 10.95.0.0/24, `eth2` → 10.96.0.0/24, router at .1).
@@ -98,43 +99,16 @@ fn serve(ns: &Netns, dir: &Path, name: &str, extra: &str) -> Proc {
     let root = dir.join("root");
     fs::create_dir_all(&root).expect("root");
     fs::write(root.join("undionly.kpxe"), b"rom").expect("boot file");
-    let cfg = dir.join(format!("{name}.toml"));
-    fs::write(
-        &cfg,
-        format!(
-            "root = {root:?}\n[tftp]\nlisten = \"10.94.0.1:69\"\n[dhcp]\ninterface = \"eth0\"\nleases = {:?}\n{extra}\n",
-            dir.join(format!("{name}.leases"))
-        ),
-    )
-    .expect("config");
-    let p = Proc::start(
-        name,
-        netns::command(ns, PXE)
-            .args(["serve", "--config"])
-            .arg(&cfg)
-            .env("RUST_LOG", "info"),
-        &dir.join(format!("{name}.log")),
+    let config = format!(
+        "root = {root:?}\n[tftp]\nlisten = \"10.94.0.1:69\"\n[dhcp]\ninterface = \"eth0\"\nleases = {:?}\n{extra}\n",
+        dir.join(format!("{name}.leases"))
     );
-    p.wait_log("DHCP listening", Duration::from_secs(10));
-    p
+    dhcp::serve_config(ns.name(), dir, name, &config)
 }
 
 /// ISC dhclient in `ns` until bound; its log.
 fn dhclient(ns: &Netns, dir: &Path) -> String {
-    require("dhclient", "isc-dhcp-client");
-    let p = Proc::start(
-        "dhclient",
-        netns::command(ns, "dhclient")
-            .args(["-4", "-1", "-d", "-v", "-sf", "/bin/true"])
-            .arg("-pf")
-            .arg(dir.join("dhclient.pid"))
-            .arg("-lf")
-            .arg(dir.join("dhclient.leases"))
-            .arg("eth0"),
-        &dir.join("dhclient.log"),
-    );
-    p.wait_log("bound to", Duration::from_secs(30));
-    p.log()
+    dhcp::dhclient(ns.name(), dir, "dhclient.log")
 }
 
 /// busybox udhcpc in `ns` until it has a lease (`extra`: more flags, e.g. PXE options); the

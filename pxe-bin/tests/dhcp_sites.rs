@@ -10,6 +10,7 @@ use std::fs;
 use std::path::Path;
 use std::time::Duration;
 
+use support::dhcp;
 use support::netns::{self, Host, Netns, Segment};
 use support::process::Proc;
 use support::tools::{PXE, require, run};
@@ -21,25 +22,11 @@ const NEIGHBOUR_IP: &str = "10.91.0.2";
 fn serve(ns: &Netns, dir: &Path, name: &str, dhcp_toml: &str) -> Proc {
     let root = dir.join("root");
     fs::create_dir_all(&root).expect("root");
-    let cfg = dir.join(format!("{name}.toml"));
-    fs::write(
-        &cfg,
-        format!(
-            "root = {root:?}\n[tftp]\nlisten = \"10.91.0.1:69\"\n[dhcp]\nmode = \"server\"\ninterface = \"eth0\"\nleases = {:?}\n{dhcp_toml}\n",
-            dir.join(format!("{name}.leases"))
-        ),
-    )
-    .expect("config");
-    let p = Proc::start(
-        name,
-        netns::command(ns, PXE)
-            .args(["serve", "--config"])
-            .arg(&cfg)
-            .env("RUST_LOG", "info"),
-        &dir.join(format!("{name}.log")),
+    let config = format!(
+        "root = {root:?}\n[tftp]\nlisten = \"10.91.0.1:69\"\n[dhcp]\nmode = \"server\"\ninterface = \"eth0\"\nleases = {:?}\n{dhcp_toml}\n",
+        dir.join(format!("{name}.leases"))
     );
-    p.wait_log("DHCP listening", Duration::from_secs(10));
-    p
+    dhcp::serve_config(ns.name(), dir, name, &config)
 }
 
 /// dnsmasq as the segment's other DHCP server, leasing 10.91.0.20-60.
@@ -78,20 +65,7 @@ fn dnsmasq(ns: &Netns, dir: &Path) -> Proc {
 /// with lease database `leases`, until it is bound; returns its log. A second run with the same
 /// database starts in INIT-REBOOT: it asks for the address it had (RFC 2131 §3.2).
 fn dhclient(ns: &Netns, dir: &Path, run: &str) -> String {
-    require("dhclient", "isc-dhcp-client");
-    let p = Proc::start(
-        "dhclient",
-        netns::command(ns, "dhclient")
-            .args(["-4", "-1", "-d", "-v", "-sf", "/bin/true"])
-            .arg("-pf")
-            .arg(dir.join("dhclient.pid"))
-            .arg("-lf")
-            .arg(dir.join("dhclient.leases"))
-            .arg("eth0"),
-        &dir.join(format!("dhclient-{run}.log")),
-    );
-    p.wait_log("bound to", Duration::from_secs(30));
-    p.log()
+    dhcp::dhclient(ns.name(), dir, &format!("dhclient-{run}.log"))
 }
 
 /// The address in dhclient's "bound to ADDR -- renewal in N seconds." line.

@@ -393,6 +393,8 @@ fn uefi_edk2_pxe_then_ipxe_over_http() {
     let boot = lab.boot(Firmware::UefiEdk2, mac, &marker, LIMIT);
     check("uefi-http", &boot, &[&pxe]);
     let url = format!("http://{SERVER_IP}:8080/boot.ipxe");
+    // HTTP request lines are written in batches, up to 50 ms after the response.
+    pxe.wait_log("path=/http-marker.ipxe status=200", Duration::from_secs(5));
     let log = pxe.log();
     assert!(
         log.lines()

@@ -118,6 +118,8 @@ fn uefi_edk2_pxe_over_ipv6_then_ipxe_over_http() {
         &["-fw_cfg", "name=opt/org.tianocore/IPv4PXESupport,string=n"],
     );
     check("uefi-v6", &boot, &pxe, &lab);
+    // HTTP request lines are written in batches, up to 50 ms after the response.
+    pxe.wait_log("path=/boot.ipxe status=200", Duration::from_secs(5));
     let log = pxe.log();
     assert!(
         log.contains("tftp://[fd77::1]/ipxe.efi by rule 2 (pxe-uefi-x64)"),
@@ -152,6 +154,8 @@ fn bios_ipxe_rom_over_ipv6_fetches_its_script_over_http() {
     let mac = "52:54:00:77:06:08";
     let boot = lab.boot(Firmware::BiosIpxeRom, mac, &lab.script_marker(), LIMIT);
     check("bios-v6", &boot, &pxe, &lab);
+    // HTTP request lines are written in batches, up to 50 ms after the response.
+    pxe.wait_log("path=/boot.ipxe status=200", Duration::from_secs(5));
     let log = pxe.log();
     assert!(
         log.contains("http://[fd77::1]:8080/boot.ipxe by rule 1 (ipxe-v6)"),

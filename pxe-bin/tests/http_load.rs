@@ -48,19 +48,7 @@ fn serve(root: &Path, http: &str) -> (Pxe, SocketAddr) {
         "--config",
         config.to_str().expect("utf-8"),
     ]);
-    assert!(
-        server.wait_log("HTTP listening", T),
-        "no HTTP listening line:\n{}",
-        server.log()
-    );
-    let log = server.log();
-    let addr = log
-        .lines()
-        .find(|l| l.contains("HTTP listening"))
-        .and_then(|l| l.split_whitespace().find_map(|w| w.strip_prefix("listen=")))
-        .expect("listen field")
-        .parse()
-        .expect("address");
+    let addr = server.listening("HTTP", T);
     (server, addr)
 }
 

@@ -1,7 +1,8 @@
 //! `pxe serve --http` end to end with curl on loopback: bit-exact GET of a 64 MiB file, HEAD,
 //! single ranges (first, middle, suffix, unsatisfiable), 404/403/405, path escapes (`..`,
 //! `%2e%2e`, absolute names, symlinks out of the root, upload temporaries), the demo root over
-//! HTTP, concurrent downloads, the connection cap, and SIGTERM.
+//! HTTP, concurrent downloads, the connection cap, files changed between requests (the
+//! open-file cache) and SIGTERM.
 
 mod support;
 
@@ -22,27 +23,8 @@ fn serve(args: &[&str]) -> (Pxe, SocketAddr) {
     let mut all = vec!["serve", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0"];
     all.extend_from_slice(args);
     let server = Pxe::start(&all);
-    let addr = http_addr(&server);
+    let addr = server.listening("HTTP", T);
     (server, addr)
-}
-
-/// The address of the server's "HTTP listening" log line.
-fn http_addr(server: &Pxe) -> SocketAddr {
-    assert!(
-        server.wait_log("HTTP listening", T),
-        "no HTTP listening line:\n{}",
-        server.log()
-    );
-    let log = server.log();
-    let line = log
-        .lines()
-        .find(|l| l.contains("HTTP listening"))
-        .expect("line");
-    line.split_whitespace()
-        .find_map(|w| w.strip_prefix("listen="))
-        .expect("listen field")
-        .parse()
-        .expect("address")
 }
 
 /// `curl -sS ARGS... http://ADDR{path}` with the status code on the last line of stdout
@@ -346,5 +328,52 @@ fn a_file_dated_before_1970_is_served() {
     let h = headers(addr, "/old.cfg", &["-I"]);
     assert!(h.starts_with("http/1.1 200"), "{h}");
     assert!(!h.contains("last-modified"), "{h}");
+    assert_eq!(server.terminate(Duration::from_secs(10)), Some(0));
+}
+
+#[test]
+fn files_changed_between_requests_are_seen() {
+    // The open-file cache keeps descriptors between requests; every change must still show.
+    let root = tempfile::tempdir().expect("tempdir");
+    let write = |name: &str, bytes: &[u8]| {
+        let path = root.path().join(name);
+        std::fs::write(&path, bytes).expect("write");
+        let mut perm = std::fs::metadata(&path).expect("stat").permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o644);
+        std::fs::set_permissions(&path, perm).expect("chmod");
+    };
+    write("a.img", &[1; 4096]);
+    let (server, addr) = serve(&["--root", root.path().to_str().expect("utf-8")]);
+    let out = tempfile::tempdir().expect("tempdir");
+    let got = out.path().join("got");
+    let get = |path: &str| {
+        let (code, _) = curl(addr, path, &[], &got);
+        (code, std::fs::read(&got).unwrap_or_default())
+    };
+    assert_eq!(get("/a.img"), (200, vec![1; 4096]), "{}", server.log());
+    // Replaced by a rename over it (as an upload or `install` does).
+    write("a.new", &[2; 100]);
+    std::fs::rename(root.path().join("a.new"), root.path().join("a.img")).expect("rename");
+    assert_eq!(get("/a.img"), (200, vec![2; 100]));
+    // Shrunk in place, then grown in place.
+    let f = std::fs::File::options()
+        .write(true)
+        .open(root.path().join("a.img"))
+        .expect("open");
+    f.set_len(10).expect("truncate");
+    assert_eq!(get("/a.img"), (200, vec![2; 10]));
+    f.set_len(20).expect("extend");
+    let mut grown = vec![2; 10];
+    grown.resize(20, 0);
+    assert_eq!(get("/a.img"), (200, grown));
+    drop(f);
+    // Moved away while keeping its link, another file put under the name: seen within 1 s.
+    std::fs::rename(root.path().join("a.img"), root.path().join("a.old")).expect("rename");
+    write("a.img", &[3; 30]);
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(get("/a.img"), (200, vec![3; 30]));
+    // Deleted.
+    std::fs::remove_file(root.path().join("a.img")).expect("remove");
+    assert_eq!(get("/a.img").0, 404);
     assert_eq!(server.terminate(Duration::from_secs(10)), Some(0));
 }

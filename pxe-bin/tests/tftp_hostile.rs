@@ -17,7 +17,6 @@
 
 mod support;
 
-use std::io;
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -25,42 +24,10 @@ use std::time::{Duration, Instant};
 use support::files::{random_file, sha256_file};
 use support::netns::{self, Netns};
 use support::pxe::Pxe;
+use support::raw_tftp::{ack, recv, rrq};
 use support::tools::{PXE, require, run};
 
 const T: Duration = Duration::from_secs(20);
-
-fn rrq(name: &str, options: &[(&str, &str)]) -> Vec<u8> {
-    let mut p = vec![0, 1];
-    p.extend_from_slice(name.as_bytes());
-    p.extend_from_slice(b"\0octet\0");
-    for (k, v) in options {
-        p.extend_from_slice(k.as_bytes());
-        p.push(0);
-        p.extend_from_slice(v.as_bytes());
-        p.push(0);
-    }
-    p
-}
-
-fn ack(block: u16) -> [u8; 4] {
-    let b = block.to_be_bytes();
-    [0, 4, b[0], b[1]]
-}
-
-fn recv(s: &UdpSocket, buf: &mut [u8]) -> Option<(usize, SocketAddr)> {
-    match s.recv_from(buf) {
-        Ok(got) => Some(got),
-        Err(e)
-            if matches!(
-                e.kind(),
-                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-            ) =>
-        {
-            None
-        }
-        Err(e) => panic!("recv: {e}"),
-    }
-}
 
 /// A lock-step download by hand (`blksize` 1468, `tsize`), ACKs resent every 200 ms when
 /// nothing comes: the file, the time to the first DATA byte and the total time.

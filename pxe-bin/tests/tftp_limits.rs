@@ -4,27 +4,18 @@
 
 mod support;
 
-use std::io;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
 use support::files::{random_file, sha256_file};
 use support::pxe::Pxe;
+use support::raw_tftp::{self, ack};
 
 const T: Duration = Duration::from_secs(20);
 
 /// RRQ without options (RFC 1350 §5): DATA of 512 bytes, one ACK each.
 fn rrq(name: &str) -> Vec<u8> {
-    let mut p = vec![0, 1];
-    p.extend_from_slice(name.as_bytes());
-    p.push(0);
-    p.extend_from_slice(b"octet\0");
-    p
-}
-
-fn ack(block: u16) -> [u8; 4] {
-    let b = block.to_be_bytes();
-    [0, 4, b[0], b[1]]
+    raw_tftp::rrq(name, &[])
 }
 
 /// ERROR 0 (RFC 1350 §5): ends the transfer at once.
@@ -40,18 +31,7 @@ fn client() -> UdpSocket {
 /// One datagram, or `None` when the read timeout passes.
 fn recv(s: &UdpSocket) -> Option<(Vec<u8>, SocketAddr)> {
     let mut buf = [0u8; 1024];
-    match s.recv_from(&mut buf) {
-        Ok((n, from)) => Some((buf[..n].to_vec(), from)),
-        Err(e)
-            if matches!(
-                e.kind(),
-                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-            ) =>
-        {
-            None
-        }
-        Err(e) => panic!("recv: {e}"),
-    }
+    raw_tftp::recv(s, &mut buf).map(|(n, from)| (buf[..n].to_vec(), from))
 }
 
 /// The block number of a DATA packet.

@@ -457,6 +457,10 @@ impl Handle {
         if limits_changed && let Some(h) = &self.http {
             h.set_limits(http::Limits::from_config(&next.http));
         }
+        // A reload is how an admin says "the tree changed": HTTP opens every name afresh.
+        if let Some(h) = &self.http {
+            h.clear_file_cache();
+        }
         *current = next;
         drop(current);
         tracing::info!(%report, "configuration reloaded");
@@ -586,7 +590,11 @@ fn bind(mut config: Config, demo: bool, decider: Option<Arc<dyn Decide>>) -> Res
         (None, None) => None,
     };
     let http_slots = if http.is_some() {
-        limits.max_connections
+        // Each connection's socket and file (counted in `needed`), and the files the open-file
+        // cache holds besides (at most one descriptor each).
+        limits
+            .max_connections
+            .saturating_add(http::files::MAX_ENTRIES.div_ceil(2))
     } else {
         0
     };

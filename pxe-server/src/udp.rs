@@ -101,6 +101,18 @@ pub mod opt {
         libc::c_int
     );
 
+    #[cfg(test)]
+    sockopt_impl!(
+        /// `SO_NO_CHECK` (socket(7)): IPv4 UDP datagrams leave without a checksum. The kernel
+        /// refuses UDP GSO on such a socket with EINVAL (`udp_send_skb` in
+        /// net/ipv4/udp.c), which lets a loopback test force a refusal.
+        NoCheck,
+        SetOnly,
+        libc::SOL_SOCKET,
+        libc::SO_NO_CHECK,
+        bool
+    );
+
     /// `IP_PMTUDISC_DONT` for [`IpMtuDiscover`].
     pub const IP_PMTUDISC_DONT: libc::c_int = libc::IP_PMTUDISC_DONT;
 }

@@ -14,7 +14,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::rc::Rc;
 
 use pxe_proto::{Datagram, Destination, SansIo, Transmit};
-use pxe_smoltcp::{Driver, DriverConfig, DriverEvent, MemoryFiles, to_core_instant};
+use pxe_smoltcp::{Driver, DriverConfig, DriverEvent, FileSource, MemoryFiles, to_core_instant};
 use pxe_tftp::{Client, ClientConfig, ClientEvent, ErrorCode, Outcome, TransferError};
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
 use smoltcp::phy::{self, Device, DeviceCapabilities, Loopback, Medium};
@@ -125,36 +125,123 @@ impl ClientNode {
     }
 }
 
+/// Client and server on one stack, on smoltcp's `Loopback` device at 10.0.0.1, with a
+/// driver serving `files` in the default configuration.
+struct OneStack<'f> {
+    device: Loopback,
+    iface: Interface,
+    sockets: SocketSet<'static>,
+    driver: Driver<MemoryFiles<'f>>,
+}
+
+impl<'f> OneStack<'f> {
+    fn new(files: &'f [(&'f str, &'f [u8])]) -> Self {
+        let mut device = Loopback::new(Medium::Ip);
+        let iface = iface_with(&mut device, HardwareAddress::Ip, [10, 0, 0, 1]);
+        let mut sockets = SocketSet::new(vec![]);
+        let driver = Driver::new(
+            DriverConfig::default(),
+            MemoryFiles::new(files),
+            &mut sockets,
+        )
+        .unwrap();
+        OneStack {
+            device,
+            iface,
+            sockets,
+            driver,
+        }
+    }
+
+    /// One pass of the driver; its wake-up.
+    fn run(&mut self, now: Instant) -> Option<Instant> {
+        self.driver
+            .run(now, &mut self.iface, &mut self.device, &mut self.sockets)
+    }
+}
+
+/// A server stack (10.0.0.1) and a client stack (10.0.0.2) at the two ends of a [`cable`]; over
+/// Ethernet with MACs 02:00:00:00:00:01 and :02.
+struct TwoStacks {
+    server_dev: End,
+    client_dev: End,
+    server_iface: Interface,
+    client_iface: Interface,
+    server_sockets: SocketSet<'static>,
+    client_sockets: SocketSet<'static>,
+}
+
+impl TwoStacks {
+    fn new(medium: Medium) -> Self {
+        let (mut server_dev, mut client_dev) = cable(medium);
+        let hw = |last: u8| match medium {
+            Medium::Ethernet => EthernetAddress([2, 0, 0, 0, 0, last]).into(),
+            _ => HardwareAddress::Ip,
+        };
+        TwoStacks {
+            server_iface: iface_with(&mut server_dev, hw(1), [10, 0, 0, 1]),
+            client_iface: iface_with(&mut client_dev, hw(2), [10, 0, 0, 2]),
+            server_dev,
+            client_dev,
+            server_sockets: SocketSet::new(vec![]),
+            client_sockets: SocketSet::new(vec![]),
+        }
+    }
+
+    /// One round at `now`: each client node handles what it got and sends, the client stack
+    /// transmits, the server's driver runs, and the client stack receives its answers.
+    fn step<F: FileSource, R: SansIo>(
+        &mut self,
+        nodes: &mut [&mut ClientNode],
+        driver: &mut Driver<F, R>,
+        now: Instant,
+    ) {
+        for n in nodes.iter_mut() {
+            n.step(now, &mut self.client_sockets);
+        }
+        self.client_iface
+            .poll(now, &mut self.client_dev, &mut self.client_sockets);
+        driver.run(
+            now,
+            &mut self.server_iface,
+            &mut self.server_dev,
+            &mut self.server_sockets,
+        );
+        self.client_iface
+            .poll(now, &mut self.client_dev, &mut self.client_sockets);
+    }
+}
+
+/// Calls `round` once per simulated millisecond from `*now` until it returns true or `max`
+/// rounds have run; `*now` is left at the last round's time.
+fn run_until(now: &mut Instant, max: usize, mut round: impl FnMut(Instant) -> bool) {
+    for _ in 0..max {
+        if round(*now) {
+            return;
+        }
+        *now += Duration::from_millis(1);
+    }
+}
+
 #[test]
 fn client_downloads_bit_exact_over_smoltcp_loopback_with_windowsize() {
     let file = content(300_000, 7);
     let files = [("boot/ipxe.efi", file.as_slice())];
-    let mut device = Loopback::new(Medium::Ip);
-    let mut iface = iface_with(&mut device, HardwareAddress::Ip, [10, 0, 0, 1]);
-    let mut sockets = SocketSet::new(vec![]);
-    let mut driver = Driver::new(
-        DriverConfig::default(),
-        MemoryFiles::new(&files),
-        &mut sockets,
-    )
-    .unwrap();
+    let mut stack = OneStack::new(&files);
     let mut node = ClientNode::new(
-        &mut sockets,
+        &mut stack.sockets,
         5000,
         Ipv4Addr::new(10, 0, 0, 1),
         "boot/ipxe.efi",
         &[("blksize", "1468"), ("windowsize", "16"), ("tsize", "0")],
     );
 
-    let mut now = Instant::from_millis(1);
-    for _ in 0..10_000 {
-        node.step(now, &mut sockets);
-        driver.run(now, &mut iface, &mut device, &mut sockets);
-        if node.outcome.is_some() && driver.active_transfers() == 0 {
-            break;
-        }
-        now += Duration::from_millis(1);
-    }
+    run_until(&mut Instant::from_millis(1), 10_000, |now| {
+        node.step(now, &mut stack.sockets);
+        stack.run(now);
+        node.outcome.is_some() && stack.driver.active_transfers() == 0
+    });
+    let driver = &mut stack.driver;
     assert_eq!(node.outcome, Some(Outcome::Completed));
     assert_eq!(node.got.len(), file.len());
     assert!(node.got == file, "downloaded bytes differ");
@@ -318,19 +405,7 @@ fn two_stacks_concurrent_downloads_busy_pool_errors_and_a_responder() {
         ("pxelinux.0", small.as_slice()),
         ("vmlinuz", big.as_slice()),
     ];
-    let (mut server_dev, mut client_dev) = cable(Medium::Ethernet);
-    let mut server_iface = iface_with(
-        &mut server_dev,
-        EthernetAddress([2, 0, 0, 0, 0, 1]).into(),
-        [10, 0, 0, 1],
-    );
-    let mut client_iface = iface_with(
-        &mut client_dev,
-        EthernetAddress([2, 0, 0, 0, 0, 2]).into(),
-        [10, 0, 0, 2],
-    );
-    let mut server_sockets = SocketSet::new(vec![]);
-    let mut client_sockets = SocketSet::new(vec![]);
+    let mut net = TwoStacks::new(Medium::Ethernet);
     let config = DriverConfig {
         transfer_ports: 50000..50002,
         responder_ports: vec![67, 4011],
@@ -340,20 +415,20 @@ fn two_stacks_concurrent_downloads_busy_pool_errors_and_a_responder() {
         config,
         MemoryFiles::new(&files),
         Echo::default(),
-        &mut server_sockets,
+        &mut net.server_sockets,
     )
     .unwrap();
 
     let server_ip = Ipv4Addr::new(10, 0, 0, 1);
     let mut a = ClientNode::new(
-        &mut client_sockets,
+        &mut net.client_sockets,
         6001,
         server_ip,
         "vmlinuz",
         &[("blksize", "1468"), ("windowsize", "8")],
     );
     let mut b = ClientNode::new(
-        &mut client_sockets,
+        &mut net.client_sockets,
         6002,
         server_ip,
         "/pxelinux.0",
@@ -364,12 +439,12 @@ fn two_stacks_concurrent_downloads_busy_pool_errors_and_a_responder() {
     // A "DHCP" datagram to port 67 from the client stack, answered by the responder.
     let mut dhcp = udp_socket();
     dhcp.bind(68).unwrap();
-    let dhcp = client_sockets.add(dhcp);
-    client_sockets
+    let dhcp = net.client_sockets.add(dhcp);
+    net.client_sockets
         .get_mut::<udp::Socket<'_>>(dhcp)
         .send_slice(b"DISCOVER", IpEndpoint::new(IpAddress::v4(10, 0, 0, 1), 67))
         .unwrap();
-    client_sockets
+    net.client_sockets
         .get_mut::<udp::Socket<'_>>(dhcp)
         .send_slice(
             b"REQUEST",
@@ -378,38 +453,30 @@ fn two_stacks_concurrent_downloads_busy_pool_errors_and_a_responder() {
         .unwrap();
 
     let mut now = Instant::from_millis(1);
-    let mut step = |nodes: &mut Vec<&mut ClientNode>,
-                    driver: &mut Driver<MemoryFiles<'_>, Echo>,
-                    client_sockets: &mut SocketSet<'_>,
-                    now: Instant| {
-        for n in nodes.iter_mut() {
-            n.step(now, client_sockets);
-        }
-        client_iface.poll(now, &mut client_dev, client_sockets);
-        driver.run(now, &mut server_iface, &mut server_dev, &mut server_sockets);
-        client_iface.poll(now, &mut client_dev, client_sockets);
-    };
     // Both transfers hold the two pool ports after a few rounds (ARP first).
-    for _ in 0..20 {
-        step(&mut nodes, &mut driver, &mut client_sockets, now);
-        now += Duration::from_millis(1);
-        if driver.active_transfers() == 2 {
-            break;
-        }
-    }
+    run_until(&mut now, 20, |now| {
+        net.step(&mut nodes, &mut driver, now);
+        driver.active_transfers() == 2
+    });
     assert_eq!(driver.active_transfers(), 2);
 
     // A third request while the pool is full, a missing file and a `..` name: all refused
     // from port 69 while the two transfers go on.
-    let mut c = ClientNode::new(&mut client_sockets, 6003, server_ip, "vmlinuz", &[]);
-    let mut d = ClientNode::new(&mut client_sockets, 6004, server_ip, "nope", &[]);
-    let mut e = ClientNode::new(&mut client_sockets, 6005, server_ip, "../etc/passwd", &[]);
+    let mut c = ClientNode::new(&mut net.client_sockets, 6003, server_ip, "vmlinuz", &[]);
+    let mut d = ClientNode::new(&mut net.client_sockets, 6004, server_ip, "nope", &[]);
+    let mut e = ClientNode::new(
+        &mut net.client_sockets,
+        6005,
+        server_ip,
+        "../etc/passwd",
+        &[],
+    );
     let mut refused = vec![&mut c];
-    for _ in 0..20 {
-        step(&mut refused, &mut driver, &mut client_sockets, now);
-        step(&mut nodes, &mut driver, &mut client_sockets, now);
-        now += Duration::from_millis(1);
-    }
+    run_until(&mut now, 20, |now| {
+        net.step(&mut refused, &mut driver, now);
+        net.step(&mut nodes, &mut driver, now);
+        false
+    });
     let busy = refused[0].outcome.clone();
     assert!(
         matches!(&busy, Some(Outcome::Failed(TransferError::Peer { code: ErrorCode::NotDefined, message })) if message == "busy"),
@@ -417,13 +484,10 @@ fn two_stacks_concurrent_downloads_busy_pool_errors_and_a_responder() {
     );
     assert_eq!(driver.stats().busy, 1);
 
-    for _ in 0..10_000 {
-        step(&mut nodes, &mut driver, &mut client_sockets, now);
-        if nodes.iter().all(|n| n.outcome.is_some()) && driver.active_transfers() == 0 {
-            break;
-        }
-        now += Duration::from_millis(1);
-    }
+    run_until(&mut now, 10_000, |now| {
+        net.step(&mut nodes, &mut driver, now);
+        nodes.iter().all(|n| n.outcome.is_some()) && driver.active_transfers() == 0
+    });
     assert_eq!(a.outcome, Some(Outcome::Completed));
     assert_eq!(b.outcome, Some(Outcome::Completed));
     assert!(a.got == big, "vmlinuz differs");
@@ -432,10 +496,10 @@ fn two_stacks_concurrent_downloads_busy_pool_errors_and_a_responder() {
     assert_eq!(b.client.negotiated().tsize, Some(60_000));
 
     let mut errors = vec![&mut d, &mut e];
-    for _ in 0..50 {
-        step(&mut errors, &mut driver, &mut client_sockets, now);
-        now += Duration::from_millis(1);
-    }
+    run_until(&mut now, 50, |now| {
+        net.step(&mut errors, &mut driver, now);
+        false
+    });
     let code = |n: &ClientNode| match &n.outcome {
         Some(Outcome::Failed(TransferError::Peer { code, .. })) => Some(*code),
         _ => None,
@@ -449,7 +513,7 @@ fn two_stacks_concurrent_downloads_busy_pool_errors_and_a_responder() {
     assert_eq!(seen.len(), 2);
     assert_eq!((seen[0].0.port(), &seen[0].1[..]), (67, &b"DISCOVER"[..]));
     assert_eq!((seen[1].0.port(), &seen[1].1[..]), (4011, &b"REQUEST"[..]));
-    let socket = client_sockets.get_mut::<udp::Socket<'_>>(dhcp);
+    let socket = net.client_sockets.get_mut::<udp::Socket<'_>>(dhcp);
     let mut replies = Vec::new();
     while let Ok((reply, meta)) = socket.recv() {
         replies.push((meta.endpoint.port, reply.to_vec()));
@@ -498,66 +562,53 @@ fn two_stacks_concurrent_downloads_busy_pool_errors_and_a_responder() {
 fn wakeup_is_the_earlier_of_smoltcp_and_the_cores() {
     let file = content(10_000, 3);
     let files = [("f", file.as_slice())];
-    let mut device = Loopback::new(Medium::Ip);
-    let mut iface = iface_with(&mut device, HardwareAddress::Ip, [10, 0, 0, 1]);
-    let mut sockets = SocketSet::new(vec![]);
-    let mut driver = Driver::new(
-        DriverConfig::default(),
-        MemoryFiles::new(&files),
-        &mut sockets,
-    )
-    .unwrap();
+    let mut stack = OneStack::new(&files);
     let now = Instant::from_millis(5);
     // Idle: nothing to wait for.
-    assert_eq!(driver.run(now, &mut iface, &mut device, &mut sockets), None);
+    assert_eq!(stack.run(now), None);
 
     // A request whose client then goes silent: the session's retransmission deadline is the
     // wake-up, in the future.
-    let mut node = ClientNode::new(&mut sockets, 5000, Ipv4Addr::new(10, 0, 0, 1), "f", &[]);
-    node.step(now, &mut sockets);
+    let mut node = ClientNode::new(
+        &mut stack.sockets,
+        5000,
+        Ipv4Addr::new(10, 0, 0, 1),
+        "f",
+        &[],
+    );
+    node.step(now, &mut stack.sockets);
     let mut wake = None;
     for _ in 0..3 {
-        wake = driver.run(now, &mut iface, &mut device, &mut sockets);
+        wake = stack.run(now);
     }
     let wake = wake.expect("a session deadline");
     assert!(wake > now, "wake-up {wake} not after {now}");
-    assert_eq!(Some(wake), driver.poll_at());
+    assert_eq!(Some(wake), stack.driver.poll_at());
 }
 
 #[test]
 fn lossy_cable_still_bit_exact() {
     let file = content(150_000, 9);
     let files = [("ipxe.efi", file.as_slice())];
-    let (mut server_dev, mut client_dev) = cable(Medium::Ip);
-    server_dev.wire.borrow_mut().drop_every = 9;
-    let mut server_iface = iface_with(&mut server_dev, HardwareAddress::Ip, [10, 0, 0, 1]);
-    let mut client_iface = iface_with(&mut client_dev, HardwareAddress::Ip, [10, 0, 0, 2]);
-    let mut server_sockets = SocketSet::new(vec![]);
-    let mut client_sockets = SocketSet::new(vec![]);
+    let mut net = TwoStacks::new(Medium::Ip);
+    net.server_dev.wire.borrow_mut().drop_every = 9;
     let mut driver = Driver::new(
         DriverConfig::default(),
         MemoryFiles::new(&files),
-        &mut server_sockets,
+        &mut net.server_sockets,
     )
     .unwrap();
     let mut node = ClientNode::new(
-        &mut client_sockets,
+        &mut net.client_sockets,
         7000,
         Ipv4Addr::new(10, 0, 0, 1),
         "ipxe.efi",
         &[("blksize", "1024"), ("windowsize", "8")],
     );
-    let mut now = Instant::from_millis(1);
-    for _ in 0..200_000 {
-        node.step(now, &mut client_sockets);
-        client_iface.poll(now, &mut client_dev, &mut client_sockets);
-        driver.run(now, &mut server_iface, &mut server_dev, &mut server_sockets);
-        client_iface.poll(now, &mut client_dev, &mut client_sockets);
-        if node.outcome.is_some() && driver.active_transfers() == 0 {
-            break;
-        }
-        now += Duration::from_millis(1);
-    }
+    run_until(&mut Instant::from_millis(1), 200_000, |now| {
+        net.step(&mut [&mut node], &mut driver, now);
+        node.outcome.is_some() && driver.active_transfers() == 0
+    });
     assert_eq!(node.outcome, Some(Outcome::Completed));
     assert!(node.got == file, "downloaded bytes differ");
     assert_eq!(
@@ -567,7 +618,7 @@ fn lossy_cable_still_bit_exact() {
         driver.server().stats().duplicates
     );
     assert!(
-        server_dev.wire.borrow().dropped > 10,
+        net.server_dev.wire.borrow().dropped > 10,
         "the cable lost nothing"
     );
     let mut retransmits = 0;
@@ -586,35 +637,29 @@ fn lossy_cable_still_bit_exact() {
 fn a_retransmitted_request_does_not_start_a_second_transfer() {
     let file = content(20_000, 4);
     let files = [("f", file.as_slice())];
-    let mut device = Loopback::new(Medium::Ip);
-    let mut iface = iface_with(&mut device, HardwareAddress::Ip, [10, 0, 0, 1]);
-    let mut sockets = SocketSet::new(vec![]);
-    let mut driver = Driver::new(
-        DriverConfig::default(),
-        MemoryFiles::new(&files),
-        &mut sockets,
-    )
-    .unwrap();
+    let mut stack = OneStack::new(&files);
     // The same RRQ twice from the same port, as a client whose first copy seemed lost.
     let mut raw = udp_socket();
     raw.bind(5555).unwrap();
-    let raw = sockets.add(raw);
+    let raw = stack.sockets.add(raw);
     let rrq = b"\0\x01f\0octet\0blksize\x001024\0";
     for _ in 0..2 {
-        sockets
+        stack
+            .sockets
             .get_mut::<udp::Socket<'_>>(raw)
             .send_slice(rrq, IpEndpoint::new(IpAddress::v4(10, 0, 0, 1), 69))
             .unwrap();
     }
     let now = Instant::from_millis(1);
     for _ in 0..3 {
-        driver.run(now, &mut iface, &mut device, &mut sockets);
+        stack.run(now);
     }
+    let driver = &stack.driver;
     assert_eq!(driver.server().stats().requests, 1);
     assert_eq!(driver.server().stats().duplicates, 1);
     assert_eq!(driver.active_transfers(), 1);
     // One OACK came back, from one transfer port.
-    let socket = sockets.get_mut::<udp::Socket<'_>>(raw);
+    let socket = stack.sockets.get_mut::<udp::Socket<'_>>(raw);
     let mut from = Vec::new();
     while let Ok((reply, meta)) = socket.recv() {
         assert_eq!(&reply[..2], &[0, 6], "expected an OACK");

@@ -868,6 +868,45 @@ mod tests {
         );
     }
 
+    /// One address at its per-source share: a retransmitted request of a handshake it holds
+    /// is that handshake's repeat (passed to its session), never a new request, so it neither
+    /// counts against the share nor is dropped nor evicts anyone, however late it comes; a
+    /// new request from that address waits for room (or its own oldest's `eviction_age`).
+    #[test]
+    fn a_repeat_of_a_held_handshake_is_not_a_new_request() {
+        let mut server = Server::new(ServerConfig {
+            max_handshakes_per_source: 16,
+            ..ServerConfig::default()
+        });
+        let host = |port| SocketAddr::from(([10, 0, 0, 7], port));
+        let held: Vec<RequestId> = (0..16)
+            .map(|i| rrq(&mut server, t(0), host(2000 + i), "f").unwrap().id())
+            .collect();
+        for round in 1..=5 {
+            for i in 0..16 {
+                assert!(rrq(&mut server, t(round * 400), host(2000 + i), "f").is_none());
+            }
+            let repeated: Vec<RequestId> = core::iter::from_fn(|| server.poll_repeated()).collect();
+            assert_eq!(repeated, held, "round {round}");
+            assert_eq!(server.poll_evicted(), None, "round {round}");
+        }
+        let stats = server.stats();
+        assert_eq!(
+            (stats.duplicates, stats.throttled, stats.evicted),
+            (80, 0, 0)
+        );
+        assert_eq!(server.handshaking(), 16);
+        server.check();
+        // A seventeenth transfer from the address: dropped while the share is young.
+        assert!(rrq(&mut server, t(900), host(3000), "f").is_none());
+        assert_eq!(server.stats().throttled, 1);
+        // Once one of the sixteen is established its place is free.
+        server.established(held[3]);
+        assert!(rrq(&mut server, t(950), host(3000), "f").is_some());
+        assert_eq!(server.poll_evicted(), None);
+        server.check();
+    }
+
     /// The budget full of a flood (never answered) from a few addresses, and of a storm of late
     /// clients: a new client is admitted within about a second, at the flood's expense only.
     #[test]

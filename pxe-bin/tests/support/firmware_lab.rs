@@ -334,30 +334,7 @@ impl Lab {
     /// Waits until `server` itself listens on UDP `port` in the namespace (another process on
     /// the port, e.g. dnsmasq beside a proxy, does not count).
     pub fn wait_udp_port(&self, port: u16, server: &mut Proc, limit: Duration) {
-        let t0 = Instant::now();
-        let needle = format!(":{port} ");
-        let owner = format!("pid={},", server.pid());
-        loop {
-            server.assert_running();
-            let out = netns::command(self.netns(), "ss")
-                .arg("-Hulnp")
-                .output()
-                .expect("run ss");
-            let table = String::from_utf8_lossy(&out.stdout);
-            if table
-                .lines()
-                .any(|l| l.contains(&needle) && l.contains(&owner))
-            {
-                return;
-            }
-            assert!(
-                t0.elapsed() < limit,
-                "{} does not listen on UDP {port} after {limit:?}; sockets:\n{table}\nits log:\n{}",
-                server.what(),
-                server.log()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        netns::wait_udp_port(self.netns(), port, server, limit);
     }
 
     /// Boots QEMU (TCG) inside the namespace on `tap0` and waits up to `limit` for `marker` in

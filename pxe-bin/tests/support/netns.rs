@@ -5,7 +5,9 @@
 use std::ops::Deref;
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
 
+use super::process::Proc;
 use super::tools::{checked, ip, require, require_root};
 
 /// A network namespace, deleted when dropped. Derefs to its name, for `ip netns exec NAME`.
@@ -83,6 +85,33 @@ pub fn on_thread_in<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 
     })
     .join()
     .expect("thread in the namespace")
+}
+
+/// Waits until `server` itself listens on UDP `port` in namespace `ns` (`ss -Hulnp`: another
+/// process on the port, e.g. dnsmasq beside a proxy, does not count); fails the test, with
+/// the sockets and the server's log, if it exits or `limit` passes first.
+pub fn wait_udp_port(ns: &str, port: u16, server: &mut Proc, limit: Duration) {
+    let t0 = Instant::now();
+    let needle = format!(":{port} ");
+    let owner = format!("pid={},", server.pid());
+    loop {
+        server.assert_running();
+        let out = command(ns, "ss").arg("-Hulnp").output().expect("run ss");
+        let table = String::from_utf8_lossy(&out.stdout);
+        if table
+            .lines()
+            .any(|l| l.contains(&needle) && l.contains(&owner))
+        {
+            return;
+        }
+        assert!(
+            t0.elapsed() < limit,
+            "{} does not listen on UDP {port} after {limit:?}; sockets:\n{table}\nits log:\n{}",
+            server.what(),
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// The server's end, in [`VethPair::server`].

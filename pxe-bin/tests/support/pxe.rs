@@ -133,6 +133,24 @@ impl Pxe {
         self.child.signal(sig, timeout)?.code()
     }
 
+    /// The address of its "`WHAT` listening" log line (`"HTTP"`, `"admin"`, ...), waited for
+    /// up to `timeout`.
+    pub fn listening(&self, what: &str, timeout: Duration) -> SocketAddr {
+        let needle = format!("{what} listening");
+        assert!(
+            self.wait_log(&needle, timeout),
+            "no {needle} line:\n{}",
+            self.log()
+        );
+        self.log()
+            .lines()
+            .find(|l| l.contains(&needle))
+            .and_then(listen_field)
+            .unwrap_or_else(|| panic!("no listen field in the {needle} line:\n{}", self.log()))
+            .parse()
+            .expect("listen address")
+    }
+
     /// `tftp://127.0.0.1:PORT/name`.
     pub fn url(&self, name: &str) -> String {
         format!("tftp://{}/{name}", self.addr)

@@ -38,3 +38,11 @@ pub const CLIENT_PORT: u16 = 546;
 pub const SERVER_PORT: u16 = 547;
 /// All_DHCP_Relay_Agents_and_Servers, ff02::1:2: where clients send (RFC 8415 §7.1).
 pub const ALL_DHCP_RELAY_AGENTS_AND_SERVERS: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 1, 2);
+
+/// Whether `addr` is inside `prefix/prefix_len` (a length above 128 counts as 128).
+#[must_use]
+pub fn prefix_contains(prefix: Ipv6Addr, prefix_len: u8, addr: Ipv6Addr) -> bool {
+    let len = u32::from(prefix_len.min(128));
+    let mask = u128::MAX.checked_shl(128 - len).unwrap_or(0);
+    u128::from(addr) & mask == u128::from(prefix) & mask
+}

@@ -146,6 +146,9 @@ impl Driver6 {
                 let range = config.range.ok_or_else(|| {
                     Error::Usage("--dhcp6 server needs --dhcp6-range FIRST,LAST".into())
                 })?;
+                if let Some(problem) = range.off_link(name, global, prefix_len).next() {
+                    return Err(Error::Usage(format!("[dhcp6] {problem}")));
+                }
                 let mut cfg = ServerConfig::new(
                     duid,
                     server_addr,
@@ -154,13 +157,6 @@ impl Driver6 {
                     range.first,
                     range.last,
                 );
-                for a in [range.first, range.last] {
-                    if !cfg.on_link(a) {
-                        return Err(Error::Usage(format!(
-                            "[dhcp6] range {range}: {a} is not in {name}'s prefix {global}/{prefix_len}"
-                        )));
-                    }
-                }
                 cfg.dns_servers.clone_from(&config.dns);
                 cfg.preference = config.preference;
                 cfg.rapid_commit = config.rapid_commit;

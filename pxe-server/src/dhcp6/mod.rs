@@ -149,6 +149,46 @@ impl fmt::Display for Dhcp6Range {
     }
 }
 
+/// An end of the `[dhcp6] range` outside the interface's prefix: the server would lease an
+/// address its clients cannot use on the link (RFC 8415 §18.3.3 has it answer such a Confirm
+/// NotOnLink), so `pxe serve` refuses to start and `pxe doctor` reports it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("range {range}: {addr} is not in {interface}'s prefix {prefix}/{prefix_len}")]
+pub struct RangeOffLink {
+    /// The configured range.
+    pub range: Dhcp6Range,
+    /// The end of it outside the prefix.
+    pub addr: Ipv6Addr,
+    /// The interface whose prefix it is.
+    pub interface: String,
+    /// The interface's global address (the prefix).
+    pub prefix: Ipv6Addr,
+    /// The prefix length.
+    pub prefix_len: u8,
+}
+
+impl Dhcp6Range {
+    /// The ends of the range outside `prefix/prefix_len` on `interface`, first then last; none
+    /// when the range is on the link.
+    pub fn off_link(
+        self,
+        interface: &str,
+        prefix: Ipv6Addr,
+        prefix_len: u8,
+    ) -> impl Iterator<Item = RangeOffLink> + '_ {
+        [self.first, self.last]
+            .into_iter()
+            .filter(move |&a| !pxe_dhcp::v6::prefix_contains(prefix, prefix_len, a))
+            .map(move |addr| RangeOffLink {
+                range: self,
+                addr,
+                interface: interface.to_owned(),
+                prefix,
+                prefix_len,
+            })
+    }
+}
+
 /// DHCPv6 settings given outside the config file (`pxe serve`'s flags).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -246,5 +286,28 @@ mod tests {
         );
         assert!("2001:db8::2,2001:db8::1".parse::<Dhcp6Range>().is_err());
         assert!(toml::from_str::<Dhcp6Config>("mode = \"proxy\"").is_err());
+    }
+
+    #[test]
+    fn range_ends_outside_the_prefix_are_named() {
+        let prefix: Ipv6Addr = "2001:db8:77::1".parse().expect("addr");
+        let inside: Dhcp6Range = "2001:db8:77::100,2001:db8:77::1ff".parse().expect("range");
+        assert_eq!(inside.off_link("eth0", prefix, 64).count(), 0);
+        let last_out: Dhcp6Range = "2001:db8:77::100,2001:db8:78::1".parse().expect("range");
+        let found: Vec<_> = last_out.off_link("eth0", prefix, 64).collect();
+        assert_eq!(found.len(), 1);
+        assert_eq!(
+            found[0].to_string(),
+            "range 2001:db8:77::100,2001:db8:78::1: 2001:db8:78::1 is not in eth0's prefix 2001:db8:77::1/64"
+        );
+        let both_out: Dhcp6Range = "2001:db8:1::1,2001:db8:1::2".parse().expect("range");
+        let found: Vec<_> = both_out.off_link("eth0", prefix, 64).collect();
+        assert_eq!(
+            found.iter().map(|p| p.addr).collect::<Vec<_>>(),
+            [both_out.first, both_out.last]
+        );
+        // A /48 holds both; a /128 only the address itself.
+        assert_eq!(last_out.off_link("eth0", prefix, 40).count(), 0);
+        assert_eq!(inside.off_link("eth0", prefix, 128).count(), 2);
     }
 }

@@ -509,22 +509,8 @@ fn check_dhcp6(config: &Config, r: &mut Report) {
                 "server mode without a range hands out nothing",
             ),
             Some(range) => {
-                let cfg = pxe_dhcp::v6::ServerConfig::new(
-                    pxe_dhcp::v6::Duid::from_mac(pxe_proto::MacAddr([2, 0, 0, 0, 0, 1])),
-                    global,
-                    global,
-                    plen,
-                    range.first,
-                    range.last,
-                );
-                for a in [range.first, range.last] {
-                    if !cfg.on_link(a) {
-                        r.push(
-                            Severity::Error,
-                            "dhcp6",
-                            format!("range {range}: {a} is not in {name}'s prefix {global}/{plen}"),
-                        );
-                    }
+                for problem in range.off_link(name, global, plen) {
+                    r.push(Severity::Error, "dhcp6", problem.to_string());
                 }
             }
         }

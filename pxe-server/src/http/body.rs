@@ -7,12 +7,24 @@
 //! buffer, and when it is full the connection waits for `writable()` (epoll) — at most
 //! `send_timeout` without progress, after which a client that stopped reading is dropped
 //! (it would otherwise hold its slot and its open file for ever: a blocked write never fails by
-//! itself). The head goes out with `MSG_MORE` (send(2), tcp(7)) so the kernel puts it in the
-//! same segment as the first bytes of the file, as nginx's `tcp_nopush` does for the head.
+//! itself). The head goes out by itself, one `send`, then the file — as nginx with
+//! `tcp_nopush off` does (`writev` of the head, then `sendfile`). Holding the head back with
+//! `MSG_MORE` (send(2), tcp(7)) so it shares the file's first segment saves one small segment
+//! per response but costs more than it saves: measured on loopback with 8 clients reading
+//! 65 024-byte ranges (a minimal epoll server, the same load, only the flag differing), the
+//! server spent ~25 % more CPU per GiB with `MSG_MORE`, most of it in `tcp_write_xmit` with
+//! interrupts disabled (`perf`); nginx's `tcp_nopush on` (TCP_CORK) is the same idea and
+//! stalls such responses on delayed ACKs (`benches/README.md`).
 //!
 //! Pacing many connections. One `sendfile` call moves at most [`SENDFILE_MAX`] (1 MiB) and
-//! then the task yields, so a worker thread refills every writable connection a little in turn,
-//! as nginx's event loop does (one `sendfile_max_chunk` per connection and loop pass).
+//! then, while another response of the listener is sending a file too ([`Senders`]), the task
+//! yields, so a worker thread refills every writable connection a little in turn, as nginx's
+//! event loop does (one `sendfile_max_chunk` per connection and loop pass). A body sending
+//! alone yields only every [`YIELD_EVERY`] (16 MiB, a few milliseconds; the other tasks of the
+//! runtime still get their turn): a yield costs a wake-up of the runtime's other worker (a
+//! futex call and two context switches), and with one per MiB one client of a whole file cost
+//! ~10 % more CPU per GiB than nginx (`perf stat` on loopback: 0.5–0.7 futex calls per MiB
+//! and twice nginx's context switches).
 //! The socket keeps `TCP_NODELAY` on throughout (set at accept): with Nagle's algorithm the
 //! sub-MSS tail of a call is held while sent data is unacknowledged (tcp(7)), and now that the
 //! task yields between calls, that tail would wait for the connection's next turn or for the
@@ -35,6 +47,7 @@ use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use hyper::StatusCode;
@@ -47,13 +60,45 @@ use crate::events::{
     TransferStarted,
 };
 
+/// The target of the per-request log line, which the log writer batches
+/// ([`crate::logging::BATCHED_TARGET`]).
+pub const LOG_TARGET: &str = module_path!();
+
 /// Most bytes one `sendfile` call is asked for; the task yields after each call (see the module
 /// docs: one small turn per connection keeps every client fed).
 pub const SENDFILE_MAX: usize = 1 << 20;
 
-/// A connection writing from memory that keeps finding room in its socket yields to the
-/// runtime's other tasks after this many bytes (`try_io` calls use no cooperative budget).
+/// A connection writing from memory, or the only one sending a file, that keeps finding room in
+/// its socket yields to the runtime's other tasks after this many bytes (`try_io` calls use no
+/// cooperative budget).
 const YIELD_EVERY: u64 = 16 << 20;
+
+/// How many responses of one listener are sending a file body now; a body alone need not yield
+/// after every call (see the module docs).
+#[derive(Debug, Default)]
+pub struct Senders(AtomicUsize);
+
+impl Senders {
+    /// Counts one more sender until the guard drops (also when the send is cancelled).
+    fn enter(&self) -> Sending<'_> {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Sending(&self.0)
+    }
+
+    /// Whether a response besides the caller's is sending a file.
+    fn others(&self) -> bool {
+        self.0.load(Ordering::Relaxed) > 1
+    }
+}
+
+/// One sender counted in [`Senders`].
+struct Sending<'a>(&'a AtomicUsize);
+
+impl Drop for Sending<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
 
 /// One request's summary line, written when it is dropped (see the module docs).
 #[derive(Debug)]
@@ -257,13 +302,15 @@ impl Body {
 }
 
 /// Writes `head` and then `body` to `stream`, counting body bytes into `log`; fails when the
-/// client reads nothing for `stall`, goes away, or the file shrank.
+/// client reads nothing for `stall`, goes away, or the file shrank. `senders` counts the
+/// listener's responses sending files (pacing, see the module docs).
 pub async fn send(
     stream: &TcpStream,
     head: &[u8],
     body: &Body,
     log: &mut RequestLog,
     stall: Duration,
+    senders: &Senders,
 ) -> io::Result<()> {
     match body {
         Body::Empty => write_all(stream, head, &[], log, stall).await,
@@ -277,10 +324,11 @@ pub async fn send(
             if *len == 0 {
                 return write_all(stream, head, &[], log, stall).await;
             }
-            // `TCP_NODELAY` stays on (see the module docs): the head is held back by
-            // `MSG_MORE` alone, and the file's last segment leaves at once.
-            write_head_more(stream, head, stall).await?;
-            send_file(stream, file, *offset, *len, log, stall).await
+            // `TCP_NODELAY` stays on (see the module docs): the head leaves at once, as
+            // does the file's last segment.
+            write_head(stream, head, stall).await?;
+            let _sending = senders.enter();
+            send_file(stream, file, *offset, *len, log, stall, senders).await
         }
     }
 }
@@ -332,11 +380,11 @@ async fn write_all(
     Ok(())
 }
 
-/// The head of a file response, held back by `MSG_MORE` until the file's first bytes follow.
-async fn write_head_more(stream: &TcpStream, head: &[u8], stall: Duration) -> io::Result<()> {
-    // nix has no name for MSG_MORE (Linux, send(2)); MSG_NOSIGNAL: a closed peer is EPIPE, not
-    // a SIGPIPE that would kill a program embedding the server which did not ignore it.
-    let flags = MsgFlags::from_bits_retain(nix::libc::MSG_MORE) | MsgFlags::MSG_NOSIGNAL;
+/// The head of a file response (see the module docs for why not with `MSG_MORE`).
+async fn write_head(stream: &TcpStream, head: &[u8], stall: Duration) -> io::Result<()> {
+    // MSG_NOSIGNAL: a closed peer is EPIPE, not a SIGPIPE that would kill a program embedding
+    // the server which did not ignore it.
+    let flags = MsgFlags::MSG_NOSIGNAL;
     let fd = stream.as_raw_fd();
     let mut done = 0;
     while done < head.len() {
@@ -361,6 +409,7 @@ async fn send_file(
     len: u64,
     log: &mut RequestLog,
     stall: Duration,
+    senders: &Senders,
 ) -> io::Result<()> {
     let end = offset
         .checked_add(len)
@@ -370,6 +419,7 @@ async fn send_file(
     // connection shares the one open file.
     let mut pos = i64::try_from(offset)
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "file offset too large"))?;
+    let mut since_yield = 0u64;
     while pos < end {
         let count = usize::try_from(end - pos).map_or(SENDFILE_MAX, |n| n.min(SENDFILE_MAX));
         match stream.try_io(Interest::WRITABLE, || {
@@ -384,8 +434,16 @@ async fn send_file(
             }
             Ok(n) => {
                 log.count(n);
-                // One call per turn: the other connections get theirs before this one's next.
-                tokio::task::yield_now().await;
+                since_yield += n as u64;
+                // One call per turn while other files are being sent: the other connections
+                // get theirs before this one's next. Not after the last call: the task goes on
+                // to read the next request, which waits for the client anyway, and a yield
+                // costs a wake-up of another worker (an `eventfd` write or a futex) — per
+                // request, for small range reads.
+                if pos < end && (senders.others() || since_yield >= YIELD_EVERY) {
+                    since_yield = 0;
+                    tokio::task::yield_now().await;
+                }
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => writable(stream, stall).await?,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -439,9 +497,16 @@ mod tests {
         });
         let mut l = log();
         l.started(body.len());
-        send(&server, b"HEAD\r\n", &body, &mut l, Duration::from_secs(5))
-            .await
-            .unwrap();
+        send(
+            &server,
+            b"HEAD\r\n",
+            &body,
+            &mut l,
+            Duration::from_secs(5),
+            &Senders::default(),
+        )
+        .await
+        .unwrap();
         assert_eq!(l.bytes, bytes.len() as u64 - 10);
         drop(server);
         let got = reader.await.unwrap();
@@ -457,9 +522,16 @@ mod tests {
             offset: 0,
             len: 100,
         };
-        let e = send(&server, b"H", &body, &mut log(), Duration::from_secs(5))
-            .await
-            .unwrap_err();
+        let e = send(
+            &server,
+            b"H",
+            &body,
+            &mut log(),
+            Duration::from_secs(5),
+            &Senders::default(),
+        )
+        .await
+        .unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof);
     }
 
@@ -473,9 +545,16 @@ mod tests {
         };
         let start = Instant::now();
         let mut l = log();
-        let e = send(&server, b"H", &body, &mut l, Duration::from_millis(300))
-            .await
-            .unwrap_err();
+        let e = send(
+            &server,
+            b"H",
+            &body,
+            &mut l,
+            Duration::from_millis(300),
+            &Senders::default(),
+        )
+        .await
+        .unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::TimedOut);
         assert!(start.elapsed() >= Duration::from_millis(300));
         assert!(l.bytes > 0 && l.bytes < 64 << 20);

@@ -109,8 +109,14 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, slot: Slot, shared: 
             }
         };
         buf.drain(..used);
-        let response =
-            handler::handle(&head, &shared.root, peer, &shared.events, &shared.generated);
+        let response = handler::handle(
+            &head,
+            &shared.root,
+            &shared.files,
+            peer,
+            &shared.events,
+            &shared.generated,
+        );
         let persistent = head.persistent() && !response.close;
         if !persistent {
             finish(stream, response, head.minor_version, &slot, &shared).await;
@@ -140,6 +146,7 @@ async fn respond(
         &response.body,
         &mut response.log,
         shared.send_timeout(),
+        &shared.senders,
     )
     .await;
     if let Err(e) = &r {

@@ -3,11 +3,12 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use hyper::StatusCode;
 
 use super::body::{Body, RequestLog};
+use super::files::{FileCache, Opened};
 use super::path::request_name;
 use super::range::RangeRequest;
 use super::request::{Framing, Method, RequestHead};
@@ -62,7 +63,8 @@ impl Response {
     }
 }
 
-/// Answers `req` from `root` (or `generated`) for the client at `peer`, reporting to `events`.
+/// Answers `req` from `root` through the open-file cache `files` (or from `generated`) for the
+/// client at `peer`, reporting to `events`.
 ///
 /// Opening runs inline on the connection's task, as the body's `sendfile` reads do: boot trees
 /// sit in the page cache, and nginx without `aio threads` works the same way.
@@ -70,6 +72,7 @@ impl Response {
 pub fn handle(
     req: &RequestHead,
     root: &Root,
+    files: &FileCache,
     peer: SocketAddr,
     events: &Events,
     generated: &HostFiles,
@@ -107,7 +110,7 @@ pub fn handle(
         r.close = close;
         return r;
     }
-    let mut r = respond(req, root, generated, log, head);
+    let mut r = respond(req, root, files, generated, log, head);
     r.close = close;
     r
 }
@@ -115,6 +118,7 @@ pub fn handle(
 fn respond(
     req: &RequestHead,
     root: &Root,
+    files: &FileCache,
     generated: &HostFiles,
     mut log: RequestLog,
     head: bool,
@@ -126,19 +130,18 @@ fn respond(
         return text(StatusCode::NOT_FOUND, "Not Found", log);
     }
     let opened = match generated.get(&name) {
-        Some(bytes) => {
-            let size = bytes.len() as u64;
-            Ok((Data::Static(bytes), size, None))
-        }
-        None => root.open_read(&name).map(|(data, size)| {
-            let modified = match &data {
-                Data::File(f) => f.metadata().and_then(|m| m.modified()).ok(),
-                Data::Static(_) => None,
-            };
-            (data, size, modified.and_then(http_date))
+        Some(bytes) => Ok(Opened {
+            size: bytes.len() as u64,
+            data: Data::Static(bytes),
+            modified: None,
         }),
+        None => files.open(root, &name),
     };
-    let (data, size, modified) = match opened {
+    let Opened {
+        data,
+        size,
+        modified,
+    } = match opened {
         Ok(opened) => opened,
         Err(refusal) => {
             let status = status_for(&refusal);
@@ -198,7 +201,7 @@ fn respond(
         headers.push(("Content-Range", format!("bytes {offset}-{end}/{size}")));
     }
     if let Some(m) = modified {
-        headers.push(("Last-Modified", m));
+        headers.push(("Last-Modified", m.to_string()));
     }
     Response {
         status,
@@ -227,14 +230,6 @@ pub fn refused_head(
     );
     r.close = true;
     r
-}
-
-/// `Last-Modified` text for `t` (RFC 9110 §5.6.7), or none for a time the format cannot
-/// express (before 1970 or after 9999, where `httpdate` panics): such a file is still served.
-fn http_date(t: SystemTime) -> Option<String> {
-    let secs = t.duration_since(UNIX_EPOCH).ok()?.as_secs();
-    // 9999-12-31T23:59:59Z is the last second `httpdate` formats.
-    (secs < 253_402_300_800).then(|| httpdate::fmt_http_date(t))
 }
 
 /// The status for a refused open: confinement and permission refusals are 403, names that are
@@ -307,22 +302,6 @@ mod tests {
             status_for(&Refusal::Os(String::new())),
             StatusCode::INTERNAL_SERVER_ERROR
         );
-    }
-
-    #[test]
-    fn dates_outside_the_http_format_are_left_out() {
-        use std::time::Duration;
-        assert_eq!(
-            http_date(UNIX_EPOCH).as_deref(),
-            Some("Thu, 01 Jan 1970 00:00:00 GMT")
-        );
-        let last = UNIX_EPOCH + Duration::from_secs(253_402_300_799);
-        assert_eq!(
-            http_date(last).as_deref(),
-            Some("Fri, 31 Dec 9999 23:59:59 GMT")
-        );
-        assert_eq!(http_date(last + Duration::from_secs(1)), None);
-        assert_eq!(http_date(UNIX_EPOCH - Duration::from_secs(1)), None);
     }
 
     #[test]

@@ -10,12 +10,14 @@
 //! hyper, because hyper owns the socket and can only write buffers into it, while a file body
 //! should go from the page cache to the socket with `sendfile` ([`body`]): no copy through user
 //! space, no read-ahead buffer per connection. A body goes out in turns of at most
-//! [`body::SENDFILE_MAX`] per connection, yielding between them, with `TCP_NODELAY` on, so the
-//! runtime's two workers refill every busy socket in turn rather than one socket for long
-//! (see [`body`] for the measurements behind it). Request heads are parsed by `httparse` (what
+//! [`body::SENDFILE_MAX`] per connection, yielding between them while other files are being
+//! sent too, with `TCP_NODELAY` on, so the runtime's two workers refill every busy socket in
+//! turn rather than one socket for long (see [`body`] for the measurements behind it). Request heads are parsed by `httparse` (what
 //! hyper uses) under strict limits ([`request`]: 400/414/431/505, never a panic);
 //! [`conn`] runs one connection (persistence per RFC 9112 §9.3, pipelining, lingering close),
-//! [`handler`] answers one request.
+//! [`handler`] answers one request, opening files through [`files`], an open-file cache
+//! shared by the listener's connections (one `fstat` per request for a file served a moment
+//! ago instead of `openat2`, two stats and a `close`; see there for how changes are noticed).
 //!
 //! Connections ([`slots`]): at most `max_connections` at once (default
 //! [`DEFAULT_MAX_CONNECTIONS`]), at most `max_connections_per_client` from one client address
@@ -43,6 +45,7 @@
 
 pub mod body;
 pub mod conn;
+pub mod files;
 pub mod handler;
 pub mod path;
 pub mod range;
@@ -130,6 +133,8 @@ pub fn max_connections(config: &HttpConfig) -> usize {
 #[derive(Debug)]
 pub struct Shared {
     root: Root,
+    files: files::FileCache,
+    senders: body::Senders,
     events: Events,
     generated: HostFiles,
     send_timeout_ms: AtomicU64,
@@ -185,16 +190,24 @@ impl Bound {
         let (limit, limit_rx) = watch::channel(limits);
         let shared = Arc::new(Shared {
             root,
+            files: files::FileCache::default(),
+            senders: body::Senders::default(),
             events,
             generated,
             send_timeout_ms: AtomicU64::new(millis(limits.send_timeout)),
         });
-        let task = tokio::spawn(accept_loop(listener, shared, limit_rx, stop_rx));
+        let task = tokio::spawn(accept_loop(
+            listener,
+            Arc::clone(&shared),
+            limit_rx,
+            stop_rx,
+        ));
         Ok(Running {
             local: self.local,
             stop,
             limit,
             task,
+            shared,
         })
     }
 }
@@ -243,6 +256,7 @@ pub struct Running {
     stop: watch::Sender<bool>,
     limit: watch::Sender<Limits>,
     task: JoinHandle<()>,
+    shared: Arc<Shared>,
 }
 
 impl Running {
@@ -256,6 +270,12 @@ impl Running {
     /// make room as new connections come.
     pub fn set_limits(&self, limits: Limits) {
         self.limit.send_replace(limits);
+    }
+
+    /// Drops every descriptor of the open-file cache ([`files`]): the next request for each
+    /// file opens its name again. Responses already sending keep their file.
+    pub fn clear_file_cache(&self) {
+        self.shared.files.clear();
     }
 
     /// Stops accepting and closes every connection (downloads in progress are cut off and
@@ -386,7 +406,10 @@ async fn accept_loop(
                     continue;
                 }
             },
-            _ = tick.tick() => continue,
+            _ = tick.tick() => {
+                shared.files.sweep(Instant::now());
+                continue;
+            }
             _ = stop.changed() => break,
         };
         let slot = loop {

@@ -657,6 +657,41 @@ mod tests {
         }
     }
 
+    /// A window the kernel refuses to send with GSO goes out at once through `sendmmsg`, whole
+    /// and in order, and the socket stays off GSO: losing it would cost the client a
+    /// retransmission timeout. `SO_NO_CHECK` makes the kernel refuse on loopback (EINVAL);
+    /// `tftp_gso_netns` sees the EMSGSIZE refusal of a real link.
+    #[test]
+    fn a_refused_gso_window_goes_out_by_sendmmsg() {
+        let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let server = UdpSocket::bind("127.0.0.1:0").unwrap();
+        server.connect(client.local_addr().unwrap()).unwrap();
+        nix::sys::socket::setsockopt(&server, crate::udp::opt::NoCheck, &true).unwrap();
+        client
+            .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        let (seg, stride) = (1472, 1500);
+        let buf: Vec<u8> = (0..8u8).flat_map(|i| vec![i; stride]).collect();
+        let lens = [seg, seg, seg, seg, seg, seg, seg, 100];
+        let mut gso = true;
+        assert!(
+            send_gso(&server, &buf, stride, &lens).is_err_and(|e| gso_refused(&e)),
+            "the kernel accepted GSO without checksums: the refusal is not forced"
+        );
+        send_window(&server, &buf, stride, &lens, &mut gso).unwrap();
+        assert!(!gso, "GSO still on after a refusal");
+        let mut b = vec![0; 2048];
+        for (i, &len) in lens.iter().enumerate() {
+            let n = client.recv(&mut b).unwrap();
+            assert_eq!(&b[..n], &vec![i as u8; len][..], "datagram {i}");
+        }
+        send_window(&server, &buf, stride, &lens, &mut gso).unwrap();
+        for (i, &len) in lens.iter().enumerate() {
+            let n = client.recv(&mut b).unwrap();
+            assert_eq!(n, len, "second window, datagram {i}");
+        }
+    }
+
     #[test]
     fn gso_refusals_are_the_kernels_gso_errors_only() {
         for errno in [

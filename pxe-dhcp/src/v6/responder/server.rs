@@ -102,9 +102,7 @@ impl ServerConfig {
 
     /// Whether `addr` is inside the link's prefix.
     pub fn on_link(&self, addr: Ipv6Addr) -> bool {
-        let len = u32::from(self.prefix_len.min(128));
-        let mask = u128::MAX.checked_shl(128 - len).unwrap_or(0);
-        u128::from(addr) & mask == u128::from(self.prefix) & mask
+        crate::v6::prefix_contains(self.prefix, self.prefix_len, addr)
     }
 
     /// Whether `addr` is in the leasing range.
