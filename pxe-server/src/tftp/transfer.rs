@@ -34,6 +34,13 @@ static SCRATCH_POOL: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
 /// Buffers kept in [`SCRATCH_POOL`] at most.
 const SCRATCH_POOL_MAX: usize = 8;
 
+/// File bytes read between two checks that the file is still the one opened (an `fstat`),
+/// besides the check of the read that reaches the file's end, which is never skipped. A
+/// lock-step transfer reads one block per round trip, and an `fstat` after every read was
+/// one of its five system calls per block; checked every 256 KiB, a change is still seen
+/// within 256 KiB of transfer, and no file that changed is ever reported sent whole.
+const CHECK_INTERVAL: u64 = 256 << 10;
+
 /// Where a transfer's bytes come from or go to.
 #[derive(Debug)]
 pub enum Io {
@@ -55,6 +62,8 @@ pub struct Transfer {
     /// The file's size when it was opened: a read that sees another size, or an unlinked
     /// inode (the file replaced by a rename), ends the transfer.
     size: Option<u64>,
+    /// Bytes read since the file was last checked against `size` ([`CHECK_INTERVAL`]).
+    unchecked: u64,
     /// `batch` transmit slots of `stride` bytes, back to back; between sends it is also where
     /// a window's file bytes are read before `supply` copies them into the session.
     tx: Vec<u8>,
@@ -109,6 +118,7 @@ impl Transfer {
             io,
             name,
             size,
+            unchecked: 0,
             tx: vec![0; stride * batch],
             stride,
             batch,
@@ -215,8 +225,10 @@ impl Transfer {
         // when the deadline moves earlier; a stale one fires, and the loop re-checks
         // `poll_timeout` and arms it again.
         let mut armed: Option<pxe_proto::Instant> = None;
+        // Read once per wake-up, and again only between the batches of a window: a lock-step
+        // block is one turn (wake, read, send), so it costs one clock read, not two.
+        let mut now = clock::now();
         loop {
-            let now = clock::now();
             if self.drain_events(now) {
                 shared.table().server.established(id);
             }
@@ -257,6 +269,12 @@ impl Transfer {
                 Err(e) => return Err(e),
             }
             if n == batch {
+                // Perhaps more of the window to send: the reads and sends so far took time (a
+                // preemption, on a loaded machine), and the next DATA's timer starts now. A
+                // lock-step batch is one DATA, always full, and nothing follows it.
+                if batch > 1 {
+                    now = clock::now();
+                }
                 continue;
             }
             if self.session.is_finished() {
@@ -279,26 +297,36 @@ impl Transfer {
             }
             tokio::select! {
                 biased;
-                () = &mut stop, if !stopping => stopping = true,
+                () = &mut stop, if !stopping => {
+                    stopping = true;
+                    now = clock::now();
+                }
                 () = &mut notified => {
                     notified.set(repeated.notified());
-                    self.session.handle_repeat(clock::now());
+                    now = clock::now();
+                    self.session.handle_repeat(now);
                 }
-                r = recv(&self.socket, &mut self.rbuf) => match r {
-                    Ok(len) => {
-                        let dgram = Datagram::new(peer, local, &self.rbuf[..len]);
-                        self.session.handle_datagram(clock::now(), dgram);
-                        if let Some((_, p)) = &mut self.progress {
-                            p.tick(self.session.stats().bytes);
+                r = recv(&self.socket, &mut self.rbuf) => {
+                    now = clock::now();
+                    match r {
+                        Ok(len) => {
+                            let dgram = Datagram::new(peer, local, &self.rbuf[..len]);
+                            self.session.handle_datagram(now, dgram);
+                            if let Some((_, p)) = &mut self.progress {
+                                p.tick(self.session.stats().bytes);
+                            }
                         }
+                        // An ICMP error for an earlier datagram, a firewall: loss, nothing more.
+                        Err(e) if net::is_transient(&e) => self.transient_errors += 1,
+                        Err(e) => return Err(e),
                     }
-                    // An ICMP error for an earlier datagram, a firewall: loss, nothing more.
-                    Err(e) if net::is_transient(&e) => self.transient_errors += 1,
-                    Err(e) => return Err(e),
-                },
+                }
                 // Armed for a deadline that may since have moved later: the loop's top
                 // handles the timeout only if it is due, and re-arms otherwise.
-                () = &mut sleep, if armed.is_some() => armed = None,
+                () = &mut sleep, if armed.is_some() => {
+                    armed = None;
+                    now = clock::now();
+                }
             }
         }
     }
@@ -322,7 +350,7 @@ impl Transfer {
                 read_and_supply(
                     &mut self.session,
                     data,
-                    self.size,
+                    (self.size, &mut self.unchecked),
                     &mut self.tx[..len],
                     offset,
                 )
@@ -335,8 +363,13 @@ impl Transfer {
                 if buf.len() < len {
                     buf.resize(len, 0);
                 }
-                let r =
-                    read_and_supply(&mut self.session, data, self.size, &mut buf[..len], offset);
+                let r = read_and_supply(
+                    &mut self.session,
+                    data,
+                    (self.size, &mut self.unchecked),
+                    &mut buf[..len],
+                    offset,
+                );
                 let mut pool = SCRATCH_POOL.lock().unwrap_or_else(PoisonError::into_inner);
                 if pool.len() < SCRATCH_POOL_MAX {
                     pool.push(buf);
@@ -428,23 +461,42 @@ enum ReadError {
 
 /// Reads `buf.len()` bytes at `offset` (fewer at the end of the file), checks the file is
 /// still the one opened (same size, still linked: growth, truncation and replacement by a
-/// rename are seen on the read that follows them) and hands the bytes over.
+/// rename) and hands the bytes over. `check` is the size the transfer started with and the
+/// bytes read since the last check: the check runs once [`CHECK_INTERVAL`] bytes were read
+/// unchecked, and always for the read that reaches the announced end or comes back short, so
+/// the final DATA block never leaves before the whole file was seen unchanged.
 fn read_and_supply(
     session: &mut Session,
     data: &Data,
-    size: Option<u64>,
+    check: (Option<u64>, &mut u64),
     buf: &mut [u8],
     offset: u64,
 ) -> Result<(), ReadError> {
     let n = data
         .read_at(buf, offset)
         .map_err(|e| ReadError::Failed(e.to_string()))?;
-    if let Some(size) = size {
+    if let (Some(size), unchecked) = check
+        && check_due(unchecked, offset, n, buf.len(), size)
+    {
         data.check_unchanged(size).map_err(ReadError::Changed)?;
     }
     session
         .supply(offset, &buf[..n])
         .map_err(|e| ReadError::Failed(e.to_string()))
+}
+
+/// Whether the read of `n` bytes (of `len` asked) at `offset` must check the file against
+/// the `size` the transfer started with: the read that reaches `size` or comes back short
+/// (the last one, whatever the file did) always does, the others once [`CHECK_INTERVAL`]
+/// bytes were read since the last check. `unchecked` counts those bytes.
+fn check_due(unchecked: &mut u64, offset: u64, n: usize, len: usize, size: u64) -> bool {
+    *unchecked = unchecked.saturating_add(n as u64);
+    let last = n < len || offset.saturating_add(n as u64) >= size;
+    if last || *unchecked >= CHECK_INTERVAL {
+        *unchecked = 0;
+        return true;
+    }
+    false
 }
 
 /// Registers a transfer's connected socket with the current tokio runtime, for readability
@@ -535,5 +587,61 @@ fn log_summary(
         Some(Outcome::Failed(e)) => line!(warn, e, "transfer failed"),
         Some(other) => line!(warn, format!("{other:?}"), "transfer failed"),
         None => line!(warn, "unfinished", "transfer failed"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Lock-step reads of a file of `size` bytes in `blksize` blocks (the last one short):
+    /// the offsets whose read checks the file.
+    fn checked_offsets(size: u64, blksize: usize) -> Vec<u64> {
+        let mut unchecked = 0;
+        let mut checked = Vec::new();
+        let mut offset = 0;
+        loop {
+            let len = usize::try_from((size - offset).min(blksize as u64)).unwrap();
+            if check_due(&mut unchecked, offset, len, len, size) {
+                checked.push(offset);
+            }
+            offset += len as u64;
+            if offset >= size {
+                return checked;
+            }
+        }
+    }
+
+    #[test]
+    fn the_read_reaching_the_end_is_always_checked_and_the_others_every_interval() {
+        let size = 1_000_000;
+        let checked = checked_offsets(size, 1468);
+        assert_eq!(checked.last(), Some(&(size - size % 1468)), "{checked:?}");
+        // Never more than CHECK_INTERVAL bytes read between two checks.
+        let mut prev = 0;
+        for &c in &checked {
+            assert!(c + 1468 - prev <= CHECK_INTERVAL + 1468, "{checked:?}");
+            prev = c + 1468;
+        }
+        assert_eq!(checked.len(), 4, "{checked:?}");
+        // A file shorter than the interval: only its last read.
+        assert_eq!(checked_offsets(64 << 10, 512), vec![(64 << 10) - 512]);
+    }
+
+    #[test]
+    fn a_short_read_or_one_past_the_announced_size_is_checked() {
+        let mut unchecked = 0;
+        // The file shrank: the read comes back short, long before the announced end.
+        assert!(check_due(&mut unchecked, 0, 100, 512, 1 << 20));
+        // A window clamped to the announced end that still filled (the file grew).
+        assert!(!check_due(&mut unchecked, 0, 512, 512, 1 << 20));
+        assert!(check_due(
+            &mut unchecked,
+            (1 << 20) - 512,
+            512,
+            512,
+            1 << 20
+        ));
+        assert_eq!(unchecked, 0);
     }
 }
