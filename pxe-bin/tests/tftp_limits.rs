@@ -177,11 +177,12 @@ fn serve_config_max_transfers_and_the_open_file_limit_warning() {
     assert!(server.wait_log("max_transfers=4000000000", T));
     let log = server.log();
     // 2 descriptors per slot: 4e9 transfers + 4e9 handshakes (the budget follows
-    // max_transfers) + 1000 HTTP connections (the default cap), + 64.
+    // max_transfers) + 1000 HTTP connections (the default cap) + 128 (the HTTP open-file
+    // cache's 256 descriptors), + 64.
     assert!(
         log.contains("open-file limit too low for max_transfers")
-            && log.contains("LimitNOFILE=16000002064")
-            && log.contains("ulimit -n 16000002064"),
+            && log.contains("LimitNOFILE=16000002320")
+            && log.contains("ulimit -n 16000002320"),
         "{log}"
     );
 }
