@@ -41,6 +41,40 @@ const SCRATCH_POOL_MAX: usize = 8;
 /// within 256 KiB of transfer, and no file that changed is ever reported sent whole.
 const CHECK_INTERVAL: u64 = 256 << 10;
 
+/// File bytes a lock-step read session reads with one `pread` once the client has
+/// acknowledged its first block: a lock-step transfer asks for one block per round trip, and
+/// a `pread` per block was one of its system calls per block (atftpd reads through a stdio
+/// buffer the same way). Not before that ACK, so an unanswered request costs no buffer.
+const READ_AHEAD: usize = 16 << 10;
+
+/// The file bytes a lock-step read session has read ahead ([`READ_AHEAD`]).
+#[derive(Debug, Default)]
+struct ReadAhead {
+    /// Empty until the first read ahead.
+    buf: Vec<u8>,
+    /// File offset of `buf[0]`.
+    at: u64,
+    /// Valid bytes in `buf`.
+    len: usize,
+    /// The read came back short: `buf[..len]` ends at the end of the file.
+    eof: bool,
+}
+
+impl ReadAhead {
+    /// The held bytes of `offset..offset + len` (fewer at the end of the file), if held.
+    fn get(&self, offset: u64, len: usize) -> Option<&[u8]> {
+        let start = usize::try_from(offset.checked_sub(self.at)?).ok()?;
+        let end = start.checked_add(len)?;
+        if end <= self.len {
+            Some(&self.buf[start..end])
+        } else if self.eof && start <= self.len {
+            Some(&self.buf[start..self.len])
+        } else {
+            None
+        }
+    }
+}
+
 /// Where a transfer's bytes come from or go to.
 #[derive(Debug)]
 pub enum Io {
@@ -69,6 +103,8 @@ pub struct Transfer {
     tx: Vec<u8>,
     stride: usize,
     batch: usize,
+    /// Lock-step reads only ([`READ_AHEAD`]).
+    ahead: ReadAhead,
     rbuf: Vec<u8>,
     /// UDP GSO not yet refused by the kernel on this socket (see [`net::send_window`]).
     gso: bool,
@@ -122,6 +158,7 @@ impl Transfer {
             tx: vec![0; stride * batch],
             stride,
             batch,
+            ahead: ReadAhead::default(),
             rbuf: vec![0; rlen],
             gso: true,
             write_failed: None,
@@ -346,7 +383,20 @@ impl Transfer {
             let Io::Read(data) = &self.io else { continue };
             // The transmit slots are free while the session takes data (everything polled is
             // sent before the next input); a larger window borrows a pooled buffer.
-            let result = if len <= self.tx.len() {
+            let result = if self.batch == 1
+                && offset > 0
+                && len.saturating_mul(2) <= READ_AHEAD
+                && matches!(data, Data::File(_))
+            {
+                read_ahead_and_supply(
+                    &mut self.session,
+                    data,
+                    (self.size, &mut self.unchecked),
+                    &mut self.ahead,
+                    offset,
+                    len,
+                )
+            } else if len <= self.tx.len() {
                 read_and_supply(
                     &mut self.session,
                     data,
@@ -485,6 +535,43 @@ fn read_and_supply(
         .map_err(|e| ReadError::Failed(e.to_string()))
 }
 
+/// Hands the session `len` bytes at `offset` from `ahead`, first reading [`READ_AHEAD`] bytes
+/// from `offset` into it (checked like [`read_and_supply`]'s reads) when it does not hold
+/// them. The read that reaches the end of the file is checked before any of its bytes go out,
+/// so the final block still never leaves unless the whole file was seen unchanged.
+fn read_ahead_and_supply(
+    session: &mut Session,
+    data: &Data,
+    check: (Option<u64>, &mut u64),
+    ahead: &mut ReadAhead,
+    offset: u64,
+    len: usize,
+) -> Result<(), ReadError> {
+    if ahead.get(offset, len).is_none() {
+        if ahead.buf.is_empty() {
+            ahead.buf = vec![0; READ_AHEAD];
+        }
+        // Nothing is held while the read is in doubt: a failed one ends the transfer.
+        ahead.len = 0;
+        ahead.eof = false;
+        let n = data
+            .read_at(&mut ahead.buf, offset)
+            .map_err(|e| ReadError::Failed(e.to_string()))?;
+        if let (Some(size), unchecked) = check
+            && check_due(unchecked, offset, n, READ_AHEAD, size)
+        {
+            data.check_unchanged(size).map_err(ReadError::Changed)?;
+        }
+        ahead.at = offset;
+        ahead.len = n;
+        ahead.eof = n < READ_AHEAD;
+    }
+    let bytes = ahead.get(offset, len).unwrap_or_default();
+    session
+        .supply(offset, bytes)
+        .map_err(|e| ReadError::Failed(e.to_string()))
+}
+
 /// Whether the read of `n` bytes (of `len` asked) at `offset` must check the file against
 /// the `size` the transfer started with: the read that reaches `size` or comes back short
 /// (the last one, whatever the file did) always does, the others once [`CHECK_INTERVAL`]
@@ -528,7 +615,8 @@ fn send_one(socket: &UdpSocket, buf: &[u8]) -> io::Result<()> {
 
 /// The next datagram on the connected socket: tried at once while the runtime has the socket
 /// readable, waiting for readiness only after a `recv` found nothing (what
-/// `tokio::net::UdpSocket::recv` does).
+/// `tokio::net::UdpSocket::recv` does). In lock-step the ACK is usually there by the time the
+/// DATA is out (the client ran on the send), so this `recv` gets it without an `epoll_wait`.
 async fn recv(socket: &AsyncFd<UdpSocket>, buf: &mut [u8]) -> io::Result<usize> {
     loop {
         let mut ready = socket.readable().await?;
@@ -593,6 +681,32 @@ fn log_summary(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn read_ahead_serves_what_it_holds_and_a_short_read_up_to_the_end_of_the_file() {
+        let mut ahead = ReadAhead {
+            buf: (0..=255).collect(),
+            at: 1000,
+            len: 256,
+            eof: false,
+        };
+        assert_eq!(ahead.get(1000, 16), Some(&ahead.buf[..16]));
+        assert_eq!(ahead.get(1240, 16), Some(&ahead.buf[240..256]));
+        // Past what was read, before it, or reaching beyond it: read again.
+        assert_eq!(ahead.get(1241, 16), None);
+        assert_eq!(ahead.get(999, 16), None);
+        assert_eq!(ahead.get(2000, 16), None);
+        assert_eq!(ahead.get(u64::MAX, 16), None);
+        // The read came back short: the file ends at byte 1256, so a block reaching past it
+        // gets the rest, and one starting at the end gets nothing (the empty final block).
+        ahead.eof = true;
+        assert_eq!(ahead.get(1250, 16), Some(&ahead.buf[250..256]));
+        assert_eq!(ahead.get(1256, 16), Some(&[][..]));
+        assert_eq!(ahead.get(1257, 16), None);
+        // Nothing held (a read in doubt) serves only an empty range at its start.
+        let empty = ReadAhead::default();
+        assert_eq!(empty.get(5, 1), None);
+    }
 
     /// Lock-step reads of a file of `size` bytes in `blksize` blocks (the last one short):
     /// the offsets whose read checks the file.
