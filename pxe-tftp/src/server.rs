@@ -56,7 +56,11 @@ pub struct ServerConfig {
     /// packet costs; it stays well above the scheduling hiccups of firmware and VMs, and a
     /// spurious expiry only resends one window.
     pub rto_min: Duration,
-    /// Upper bound of the timeout, backoff included (default 10 s).
+    /// Upper bound of the timeout, backoff included (default 10 s). Above atftp's 5 s timer
+    /// on purpose: atftp re-ACKs a repeated block once and otherwise waits for that timer,
+    /// which every packet it receives restarts, so a server repeating the block more often
+    /// than every 5 s after that one re-ACK was lost would never hear from it again
+    /// (`tests/atftp.rs` models it).
     pub rto_max: Duration,
     /// Block number after 65535 unless the client negotiates `rollover` (default 0). Only 0
     /// and 1 exist in practice; larger values are treated as 1, because a shorter block-number
