@@ -659,8 +659,25 @@ impl Session {
             return;
         };
         if k < sender.base {
-            // Sorcerer's Apprentice rule: a duplicate ACK never triggers a send.
+            // Sorcerer's Apprentice rule (RFC 1123 §4.2.3.1): a duplicate ACK does not trigger
+            // a send by itself. One exception, which cannot start that loop: the client ACKs
+            // the block before `base` (it still waits for `base`) while our timer has resent
+            // `base` twice without an answer and nothing went out for `rto_initial`. That ACK
+            // comes from the client's own timer after seconds of silence (tftp-hpa, atftp: 5
+            // s), and it is the one sign that the path works again; waiting out a timer backed
+            // off to 10 s instead is how a lossy path (20 % each way) lets tftp-hpa reach its
+            // 25 s limit within one block. Resending at most once per `rto_initial`, and only
+            // until the next progress resets `retries`, keeps duplicates from feeding it.
             self.stats.duplicate_acks += 1;
+            if k + 1 == sender.base
+                && self.stats.established
+                && self.retries >= 2
+                && sender.next > sender.base
+                && now.saturating_duration_since(sender.sent_at[sender.slot(sender.base)])
+                    >= self.config.rto_initial
+            {
+                self.deadline = Some(self.deadline.map_or(now, |d| d.min(now)));
+            }
             return;
         }
         // Sample only ACKs the client sends on receipt (window end or last block): an ACK

@@ -317,6 +317,76 @@ fn wrong_tid_gets_error_5_and_the_transfer_goes_on() {
 }
 
 #[test]
+fn a_waiting_clients_ack_after_two_silent_resends_gets_the_block_at_once() {
+    // DATA 2 lost again and again on a lossy path: the timer resends it, backing off, while
+    // the client, which still has only block 1, re-ACKs block 1 on its own timer (tftp-hpa
+    // and atftp: after 5 s of silence). Before two resends, or sooner than `rto_initial`
+    // after the last one, that ACK changes nothing (the Sorcerer's Apprentice rule); after,
+    // it brings DATA 2 at once instead of at the backed-off deadline, once.
+    let mut server = Server::new(ServerConfig::default());
+    let file = vec![5u8; 512 * 3];
+    let mut s =
+        request(&mut server, b"\0\x01f\0octet\0").accept(t(0), FileInfo { size: Some(1536) });
+    feed(&mut s, &file);
+    drain(&mut s, t(0));
+    from_client(&mut s, t(1), &ack(1));
+    feed(&mut s, &file);
+    assert_eq!(data_block(&drain(&mut s, t(1))[0].1), (2, 512));
+    // One timer resend, then its next deadline passes unhandled: a second later the client's
+    // ACK 1 still changes nothing (one resend only).
+    let d = s.poll_timeout().unwrap();
+    s.handle_timeout(d);
+    assert_eq!(data_block(&drain(&mut s, d)[0].1), (2, 512));
+    let due = s.poll_timeout().unwrap();
+    from_client(&mut s, d + Duration::from_secs(1), &ack(1));
+    assert_eq!(s.poll_timeout(), Some(due));
+    assert!(drain(&mut s, d + Duration::from_secs(1)).is_empty());
+    // Resends until the timer is backed off past 2 s.
+    let mut last = d;
+    loop {
+        let d = s.poll_timeout().unwrap();
+        s.handle_timeout(d);
+        assert_eq!(data_block(&drain(&mut s, d)[0].1), (2, 512));
+        last = d;
+        if s.poll_timeout().unwrap() - d >= Duration::from_secs(2) {
+            break;
+        }
+    }
+    let backed_off = s.poll_timeout().unwrap();
+    let soon = last + Duration::from_millis(10);
+    from_client(&mut s, soon, &ack(1));
+    assert_eq!(
+        s.poll_timeout(),
+        Some(backed_off),
+        "too soon after a resend"
+    );
+    assert!(drain(&mut s, soon).is_empty());
+    let now = last + Duration::from_secs(1);
+    from_client(&mut s, now, &ack(1));
+    assert_eq!(
+        s.poll_timeout(),
+        Some(now),
+        "a second after the last resend: now"
+    );
+    s.handle_timeout(now);
+    assert_eq!(data_block(&drain(&mut s, now)[0].1), (2, 512));
+    // The same ACK again right after gets nothing: the block just went out.
+    let again = now + Duration::from_millis(1);
+    from_client(&mut s, again, &ack(1));
+    assert!(s.poll_timeout().unwrap() > again);
+    assert!(drain(&mut s, again).is_empty());
+    // Progress ends it: after ACK 2, a repeated ACK 2 a second later changes nothing.
+    let acked = now + Duration::from_millis(2);
+    from_client(&mut s, acked, &ack(2));
+    feed(&mut s, &file);
+    assert_eq!(data_block(&drain(&mut s, acked)[0].1), (3, 512));
+    let deadline = s.poll_timeout();
+    from_client(&mut s, acked + Duration::from_secs(1), &ack(2));
+    assert_eq!(s.poll_timeout(), deadline);
+    assert_eq!(s.stats().duplicate_acks, 5);
+}
+
+#[test]
 fn duplicate_acks_never_trigger_a_send_only_the_timer_does() {
     let mut server = Server::new(ServerConfig::default());
     let file = vec![5u8; 512 * 3];
