@@ -342,16 +342,14 @@ fn a_waiting_clients_ack_after_two_silent_resends_gets_the_block_at_once() {
     assert_eq!(s.poll_timeout(), Some(due));
     assert!(drain(&mut s, d + Duration::from_secs(1)).is_empty());
     // Resends until the timer is backed off past 2 s.
-    let mut last = d;
-    loop {
+    let last = loop {
         let d = s.poll_timeout().unwrap();
         s.handle_timeout(d);
         assert_eq!(data_block(&drain(&mut s, d)[0].1), (2, 512));
-        last = d;
         if s.poll_timeout().unwrap() - d >= Duration::from_secs(2) {
-            break;
+            break d;
         }
-    }
+    };
     let backed_off = s.poll_timeout().unwrap();
     let soon = last + Duration::from_millis(10);
     from_client(&mut s, soon, &ack(1));
