@@ -181,8 +181,8 @@ fn idle_connections_make_room_for_a_new_client() {
         "the new client waited {took:?}"
     );
     drop(idle);
-    let log = server.log();
-    assert!(log.contains("result=ok"), "{log}");
+    // Request lines reach the log in batches (up to `pxe_server::logging::BATCH_DELAY` late).
+    assert!(server.wait_log("result=ok", T), "{}", server.log());
 }
 
 /// One address (127.0.0.2) holding its cap of busy downloads and opening more is refused
