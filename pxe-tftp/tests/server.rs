@@ -316,6 +316,19 @@ fn wrong_tid_gets_error_5_and_the_transfer_goes_on() {
     assert_eq!(s.stats().wrong_tid, 1);
 }
 
+/// A lock-step read of `file` (three 512-byte blocks) whose client ACKed block 1 at 1 ms:
+/// DATA 2 has just gone out.
+fn at_data_2(server: &mut Server, file: &[u8]) -> Session {
+    let size = Some(file.len() as u64);
+    let mut s = request(server, b"\0\x01f\0octet\0").accept(t(0), FileInfo { size });
+    feed(&mut s, file);
+    drain(&mut s, t(0));
+    from_client(&mut s, t(1), &ack(1));
+    feed(&mut s, file);
+    assert_eq!(data_block(&drain(&mut s, t(1))[0].1), (2, 512));
+    s
+}
+
 #[test]
 fn a_waiting_clients_ack_after_two_silent_resends_gets_the_block_at_once() {
     // DATA 2 lost again and again on a lossy path: the timer resends it, backing off, while
@@ -325,13 +338,7 @@ fn a_waiting_clients_ack_after_two_silent_resends_gets_the_block_at_once() {
     // it brings DATA 2 at once instead of at the backed-off deadline, once.
     let mut server = Server::new(ServerConfig::default());
     let file = vec![5u8; 512 * 3];
-    let mut s =
-        request(&mut server, b"\0\x01f\0octet\0").accept(t(0), FileInfo { size: Some(1536) });
-    feed(&mut s, &file);
-    drain(&mut s, t(0));
-    from_client(&mut s, t(1), &ack(1));
-    feed(&mut s, &file);
-    assert_eq!(data_block(&drain(&mut s, t(1))[0].1), (2, 512));
+    let mut s = at_data_2(&mut server, &file);
     // One timer resend, then its next deadline passes unhandled: a second later the client's
     // ACK 1 still changes nothing (one resend only).
     let d = s.poll_timeout().unwrap();
@@ -388,13 +395,7 @@ fn a_waiting_clients_ack_after_two_silent_resends_gets_the_block_at_once() {
 fn duplicate_acks_never_trigger_a_send_only_the_timer_does() {
     let mut server = Server::new(ServerConfig::default());
     let file = vec![5u8; 512 * 3];
-    let mut s =
-        request(&mut server, b"\0\x01f\0octet\0").accept(t(0), FileInfo { size: Some(1536) });
-    feed(&mut s, &file);
-    drain(&mut s, t(0));
-    from_client(&mut s, t(1), &ack(1));
-    feed(&mut s, &file);
-    assert_eq!(data_block(&drain(&mut s, t(1))[0].1), (2, 512));
+    let mut s = at_data_2(&mut server, &file);
     for i in 0..5 {
         from_client(&mut s, t(2 + i), &ack(1));
         assert!(
