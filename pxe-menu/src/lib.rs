@@ -82,8 +82,8 @@ pub use lint::{
     Severity, lint, lint_str, slug,
 };
 pub use lookup::{
-    ClientIdentity, HTYPE_ETHERNET, config_search_order, hardware_name, ip_names, lookup_config,
-    path_prefix, resolve_path, uuid_name,
+    ClientIdentity, HTYPE_ETHERNET, config_search_order, hardware_name, ip_names, is_url,
+    lookup_config, path_prefix, resolve_path, uuid_name,
 };
 pub use model::{
     Boot, Entry, Menu, PASS_THROUGH, PXELINUX_DEFAULT, RenderedFile, SerialConsole, Ui,

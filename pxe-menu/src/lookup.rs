@@ -149,6 +149,28 @@ pub fn path_prefix(option_210: Option<&str>, boot_file: &str) -> String {
     boot_file.get(..keep).unwrap_or("").to_string()
 }
 
+/// Whether `path` is a URL: it starts with a scheme and `://` (RFC 3986 §3.1: a letter, then
+/// letters, digits, `+`, `-` or `.`), as pxelinux's `url_type` (core/fs/pxe/urlparse.c) and
+/// iPXE tell a URL from a file name. A `://` further in (`b::///x`, `dir/a://b`) is part of a
+/// name.
+///
+/// ```
+/// use pxe_menu::is_url;
+/// assert!(is_url("http://10.0.0.1/vmlinuz"));
+/// assert!(is_url("tftp+x.y://h/f"));
+/// assert!(!is_url("b::///vmlinuz"));
+/// assert!(!is_url("iso/a://b"));
+/// assert!(!is_url("://x"));
+/// ```
+pub fn is_url(path: &str) -> bool {
+    let Some((scheme, _)) = path.split_once("://") else {
+        return false;
+    };
+    let mut chars = scheme.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+}
+
 /// Where a path named in a config lives on the client's TFTP server, relative to its root, or
 /// `None` when it points elsewhere (a URL or `host::path`).
 ///
@@ -162,7 +184,7 @@ pub fn path_prefix(option_210: Option<&str>, boot_file: &str) -> String {
 /// assert_eq!(resolve_path("pxe/", "http://x/y"), None);
 /// ```
 pub fn resolve_path(prefix: &str, path: &str) -> Option<String> {
-    if path.contains("://") {
+    if is_url(path) {
         return None;
     }
     if let Some(abs) = path.strip_prefix("::") {
@@ -174,7 +196,7 @@ pub fn resolve_path(prefix: &str, path: &str) -> Option<String> {
     if let Some(abs) = path.strip_prefix('/') {
         return Some(abs.trim_start_matches('/').to_string());
     }
-    if prefix.contains("://") || prefix.contains("::") && !prefix.starts_with("::") {
+    if is_url(prefix) || prefix.contains("::") && !prefix.starts_with("::") {
         return None;
     }
     let prefix = prefix.trim_start_matches("::").trim_start_matches('/');

@@ -373,7 +373,7 @@ impl Boot {
                 .map(String::as_str)
                 .collect(),
         };
-        out.retain(|f| !f.contains("://"));
+        out.retain(|f| !crate::lookup::is_url(f));
         out
     }
 }

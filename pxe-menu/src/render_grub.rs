@@ -10,10 +10,10 @@
 //!
 //! | kind | grub.cfg |
 //! |---|---|
-//! | `linux` | `linux /KERNEL ARGS` + `initrd /INITRD...` (GRUB ≥ 2.04 boots through the kernel's EFI stub and checks its signature through shim; `linuxefi` is only in older distribution GRUBs) |
+//! | `linux` | `linux /KERNEL ARGS` + `initrd /INITRD...` (GRUB ≥ 2.04 boots through the kernel's EFI stub and checks its signature through shim; `linuxefi` is only in older distribution GRUBs); a file named by a URL as for `http`, left out when GRUB cannot fetch it |
 //! | `http` | `linux (http,HOST)/PATH` when the URL has no port (GRUB 2.06's `http` device takes none) |
 //! | `local-boot` | `exit`: back to the firmware, which tries its next boot option |
-//! | `chain` | `chainloader /FILE` for `.efi` programs; BIOS programs left out |
+//! | `chain` | `chainloader /FILE` for `.efi` programs (a URL as for `http`); BIOS programs left out |
 //! | `memdisk-iso` | left out: memdisk is a BIOS program |
 //! | `sanboot`, `wimboot` | left out: iPXE commands |
 //!
@@ -68,6 +68,16 @@ fn root_path(path: &str) -> String {
     grub_quote(&format!("/{}", path.trim_start_matches('/')))
 }
 
+/// A file of a TFTP entry for GRUB: a root path, or for a URL (which pxelinux and iPXE fetch
+/// as such) GRUB's `(http,HOST)/PATH`; `Err` for a URL GRUB cannot fetch.
+fn served_path(path: &str) -> Result<String, &'static str> {
+    if crate::lookup::is_url(path) {
+        http_device(path).ok_or("names a URL GRUB 2.06 cannot fetch (only http://HOST/PATH)")
+    } else {
+        Ok(root_path(path))
+    }
+}
+
 /// `http://HOST/PATH` as GRUB's `(http,HOST)/PATH`; `None` with a port or another scheme.
 fn http_device(url: &str) -> Option<String> {
     let rest = url.strip_prefix("http://")?;
@@ -102,13 +112,16 @@ fn entry_body(e: &Entry) -> Result<String, &'static str> {
             initrd,
             append,
         } => {
-            let _ = write!(o, "  linux {}", root_path(kernel));
+            let _ = write!(o, "  linux {}", served_path(kernel)?);
             if !append.is_empty() {
                 let _ = write!(o, " {}", args(append));
             }
             o.push('\n');
             if !initrd.is_empty() {
-                let files: Vec<String> = initrd.iter().map(|i| root_path(i)).collect();
+                let files = initrd
+                    .iter()
+                    .map(|i| served_path(i))
+                    .collect::<Result<Vec<String>, _>>()?;
                 let _ = writeln!(o, "  initrd {}", files.join(" "));
             }
         }
@@ -136,7 +149,7 @@ fn entry_body(e: &Entry) -> Result<String, &'static str> {
             if !file.to_ascii_lowercase().ends_with(".efi") {
                 return Err("chains a BIOS program, which UEFI GRUB cannot run");
             }
-            let _ = writeln!(o, "  chainloader {}", root_path(file));
+            let _ = writeln!(o, "  chainloader {}", served_path(file)?);
         }
         Boot::MemdiskIso { .. } => {
             return Err("memdisk is a BIOS program; UEFI GRUB cannot run it (sanboot can)");
@@ -410,6 +423,38 @@ mod tests {
             submenu: None,
             localboot: None,
         }
+    }
+
+    #[test]
+    fn a_tftp_entry_naming_a_url_fetches_it_over_http_and_only_a_leading_scheme_is_one() {
+        let linux = |kernel: &str, initrd: &str| Boot::Linux {
+            kernel: kernel.into(),
+            initrd: vec![initrd.into()],
+            append: String::new(),
+        };
+        let m = menu(vec![
+            entry("os", linux("http://10.0.0.1/vmlinuz", "k/a.gz")),
+            entry("tls", linux("k/vmlinuz", "https://10.0.0.1/i.gz")),
+            // `://` inside a name: a file like any other, listed for doctor and linted.
+            entry("odd", linux("b::///k", "dir/a://b")),
+        ]);
+        let cfg = m.render_grub();
+        assert!(
+            cfg.contains("linux (http,10.0.0.1)/vmlinuz\n  initrd /k/a.gz\n"),
+            "{cfg}"
+        );
+        assert!(
+            cfg.contains("# entry tls left out: names a URL GRUB 2.06 cannot fetch"),
+            "{cfg}"
+        );
+        assert!(
+            cfg.contains("linux /b::///k\n  initrd /dir/a://b\n"),
+            "{cfg}"
+        );
+        let files: Vec<&str> = m.entries.iter().flat_map(|e| e.boot.files()).collect();
+        assert_eq!(files, ["k/a.gz", "k/vmlinuz", "b::///k", "dir/a://b"]);
+        let tree = ["k/a.gz", "b::///k", "dir/a://b"];
+        assert_eq!(lint_grub(&cfg, &|p| tree.contains(&p)), []);
     }
 
     #[test]
