@@ -198,11 +198,14 @@ pub fn menu_model(data: &[u8]) {
         .expect("no grub.cfg rendered")
         .contents;
     // grub.cfg names every file from the TFTP root (`/kernel`); the lint asks without the `/`.
+    // What doctor checks: the listed files as pxelinux resolves them from the root (a `::`
+    // prefix dropped, another server's `host::path` not in this tree).
     let named: Vec<String> = menu
         .entries
         .iter()
         .flat_map(|e| e.boot.files())
-        .map(collapse_slashes)
+        .filter_map(|f| pxe_menu::resolve_path("", f))
+        .map(|f| collapse_slashes(&f))
         .collect();
     // The lint may ask for a path with repeated or leading `/` folded (GRUB folds them too).
     // Every file grub.cfg loads from the served tree is one `Boot::files()` lists (what doctor
@@ -243,12 +246,9 @@ pub fn grub_lint(data: &[u8]) {
     }
 }
 
-/// `path` as a file in the root: a pxelinux `::` (root-relative) prefix dropped, empty
-/// components dropped (`::/a//b/` → `a/b`).
+/// `path` with empty components dropped (`/a//b/` → `a/b`), as GRUB reads it.
 fn collapse_slashes(path: &str) -> String {
-    path.strip_prefix("::")
-        .unwrap_or(path)
-        .split('/')
+    path.split('/')
         .filter(|c| !c.is_empty())
         .collect::<Vec<_>>()
         .join("/")

@@ -68,13 +68,21 @@ fn root_path(path: &str) -> String {
     grub_quote(&format!("/{}", path.trim_start_matches('/')))
 }
 
-/// A file of a TFTP entry for GRUB: a root path, or for a URL (which pxelinux and iPXE fetch
-/// as such) GRUB's `(http,HOST)/PATH`; `Err` for a URL GRUB cannot fetch.
+/// A file of a TFTP entry for GRUB, read as pxelinux reads it ([`resolve_path`] with no prefix:
+/// `::file` and `/file` from the root): a root path, or for a URL (which pxelinux and iPXE
+/// fetch as such) GRUB's `(http,HOST)/PATH`; `Err` for what GRUB cannot fetch (another
+/// server's `host::path`, a URL other than `http://HOST/PATH`) or a name of no file.
+///
+/// [`resolve_path`]: crate::resolve_path
 fn served_path(path: &str) -> Result<String, &'static str> {
     if crate::lookup::is_url(path) {
-        http_device(path).ok_or("names a URL GRUB 2.06 cannot fetch (only http://HOST/PATH)")
-    } else {
-        Ok(root_path(path))
+        return http_device(path)
+            .ok_or("names a URL GRUB 2.06 cannot fetch (only http://HOST/PATH)");
+    }
+    match crate::lookup::resolve_path("", path) {
+        None => Err("names a file on another TFTP server (host::path), which GRUB cannot fetch"),
+        Some(rel) if rel.is_empty() || rel.ends_with('/') => Err("names a directory, not a file"),
+        Some(rel) => Ok(root_path(&rel)),
     }
 }
 
@@ -436,7 +444,9 @@ mod tests {
             entry("os", linux("http://10.0.0.1/vmlinuz", "k/a.gz")),
             entry("tls", linux("k/vmlinuz", "https://10.0.0.1/i.gz")),
             // `://` inside a name: a file like any other, listed for doctor and linted.
-            entry("odd", linux("b::///k", "dir/a://b")),
+            entry("odd", linux("::k/vmlinuz", "dir/a://b")),
+            // pxelinux's `host::path`: another server's file.
+            entry("far", linux("b::///k", "k/a.gz")),
         ]);
         let cfg = m.render_grub();
         assert!(
@@ -448,12 +458,26 @@ mod tests {
             "{cfg}"
         );
         assert!(
-            cfg.contains("linux /b::///k\n  initrd /dir/a://b\n"),
+            cfg.contains("linux /k/vmlinuz\n  initrd /dir/a://b\n"),
+            "{cfg}"
+        );
+        assert!(
+            cfg.contains("# entry far left out: names a file on another TFTP server"),
             "{cfg}"
         );
         let files: Vec<&str> = m.entries.iter().flat_map(|e| e.boot.files()).collect();
-        assert_eq!(files, ["k/a.gz", "k/vmlinuz", "b::///k", "dir/a://b"]);
-        let tree = ["k/a.gz", "b::///k", "dir/a://b"];
+        assert_eq!(
+            files,
+            [
+                "k/a.gz",
+                "k/vmlinuz",
+                "::k/vmlinuz",
+                "dir/a://b",
+                "b::///k",
+                "k/a.gz"
+            ]
+        );
+        let tree = ["k/a.gz", "k/vmlinuz", "dir/a://b"];
         assert_eq!(lint_grub(&cfg, &|p| tree.contains(&p)), []);
     }
 
