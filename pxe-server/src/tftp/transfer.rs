@@ -509,19 +509,18 @@ enum ReadError {
     Failed(String),
 }
 
-/// Reads `buf.len()` bytes at `offset` (fewer at the end of the file), checks the file is
+/// Reads `buf.len()` bytes at `offset` (fewer at the end of the file) and checks the file is
 /// still the one opened (same size, still linked: growth, truncation and replacement by a
-/// rename) and hands the bytes over. `check` is the size the transfer started with and the
+/// rename); returns the bytes read. `check` is the size the transfer started with and the
 /// bytes read since the last check: the check runs once [`CHECK_INTERVAL`] bytes were read
 /// unchecked, and always for the read that reaches the announced end or comes back short, so
 /// the final DATA block never leaves before the whole file was seen unchanged.
-fn read_and_supply(
-    session: &mut Session,
+fn read_checked(
     data: &Data,
     check: (Option<u64>, &mut u64),
     buf: &mut [u8],
     offset: u64,
-) -> Result<(), ReadError> {
+) -> Result<usize, ReadError> {
     let n = data
         .read_at(buf, offset)
         .map_err(|e| ReadError::Failed(e.to_string()))?;
@@ -530,14 +529,25 @@ fn read_and_supply(
     {
         data.check_unchanged(size).map_err(ReadError::Changed)?;
     }
+    Ok(n)
+}
+
+/// [`read_checked`] into `buf`, then hands the bytes to the session.
+fn read_and_supply(
+    session: &mut Session,
+    data: &Data,
+    check: (Option<u64>, &mut u64),
+    buf: &mut [u8],
+    offset: u64,
+) -> Result<(), ReadError> {
+    let n = read_checked(data, check, buf, offset)?;
     session
         .supply(offset, &buf[..n])
         .map_err(|e| ReadError::Failed(e.to_string()))
 }
 
 /// Hands the session `len` bytes at `offset` from `ahead`, first reading [`READ_AHEAD`] bytes
-/// from `offset` into it (checked like [`read_and_supply`]'s reads) when it does not hold
-/// them. The read that reaches the end of the file is checked before any of its bytes go out,
+/// from `offset` into it ([`read_checked`]) when it does not hold them. The read that reaches the end of the file is checked before any of its bytes go out,
 /// so the final block still never leaves unless the whole file was seen unchanged.
 fn read_ahead_and_supply(
     session: &mut Session,
@@ -554,14 +564,7 @@ fn read_ahead_and_supply(
         // Nothing is held while the read is in doubt: a failed one ends the transfer.
         ahead.len = 0;
         ahead.eof = false;
-        let n = data
-            .read_at(&mut ahead.buf, offset)
-            .map_err(|e| ReadError::Failed(e.to_string()))?;
-        if let (Some(size), unchecked) = check
-            && check_due(unchecked, offset, n, READ_AHEAD, size)
-        {
-            data.check_unchanged(size).map_err(ReadError::Changed)?;
-        }
+        let n = read_checked(data, check, &mut ahead.buf, offset)?;
         ahead.at = offset;
         ahead.len = n;
         ahead.eof = n < READ_AHEAD;
@@ -703,7 +706,7 @@ mod tests {
         assert_eq!(ahead.get(1250, 16), Some(&ahead.buf[250..256]));
         assert_eq!(ahead.get(1256, 16), Some(&[][..]));
         assert_eq!(ahead.get(1257, 16), None);
-        // Nothing held (a read in doubt) serves only an empty range at its start.
+        // Nothing held: nothing served.
         let empty = ReadAhead::default();
         assert_eq!(empty.get(5, 1), None);
     }
