@@ -149,17 +149,7 @@ fn a_neighbours_clients_keep_their_leases() {
         "range = \"10.91.0.100,10.91.0.150\"\nauthoritative = true",
     );
     // The client may take the neighbour's ACK or our NAK first; the NAK is what is checked.
-    let p = Proc::start(
-        "dhclient",
-        netns::command(seg.host("cli"), "dhclient")
-            .args(["-4", "-1", "-d", "-v", "-sf", "/bin/true"])
-            .arg("-pf")
-            .arg(dir.join("dhclient.pid"))
-            .arg("-lf")
-            .arg(dir.join("dhclient.leases"))
-            .arg("eth0"),
-        &dir.join("dhclient-auth.log"),
-    );
+    let p = dhcp::start_dhclient(seg.host("cli").name(), dir, "dhclient-auth.log");
     pxe.wait_log("DHCP NAK", Duration::from_secs(20));
     assert!(
         pxe.log().contains("address is not in any pool"),

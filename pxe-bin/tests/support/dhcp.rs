@@ -63,11 +63,11 @@ pub fn lease_server(
     p
 }
 
-/// ISC dhclient on `eth0` in `ns` until bound (lease and pid files in `dir`, log in
-/// `dir/LOG`); its log.
-pub fn dhclient(ns: &str, dir: &Path, log: &str) -> String {
+/// ISC dhclient on `eth0` in `ns`, started (lease and pid files in `dir`, log in `dir/LOG`),
+/// for a test that waits for something other than a lease.
+pub fn start_dhclient(ns: &str, dir: &Path, log: &str) -> Proc {
     require("dhclient", "isc-dhcp-client");
-    let p = Proc::start(
+    Proc::start(
         "dhclient",
         netns::command(ns, "dhclient")
             .args(["-4", "-1", "-d", "-v", "-sf", "/bin/true"])
@@ -77,7 +77,12 @@ pub fn dhclient(ns: &str, dir: &Path, log: &str) -> String {
             .arg(dir.join("dhclient.leases"))
             .arg("eth0"),
         &dir.join(log),
-    );
+    )
+}
+
+/// [`start_dhclient`] until bound; its log.
+pub fn dhclient(ns: &str, dir: &Path, log: &str) -> String {
+    let p = start_dhclient(ns, dir, log);
     p.wait_log("bound to", Duration::from_secs(30));
     p.log()
 }
