@@ -590,8 +590,9 @@ fn bind(mut config: Config, demo: bool, decider: Option<Arc<dyn Decide>>) -> Res
         (None, None) => None,
     };
     let http_slots = if http.is_some() {
-        // Each connection's socket and file (counted in `needed`), and the files the open-file
-        // cache holds besides (at most one descriptor each).
+        // Each connection's socket and file (counted in `needed`, two descriptors per slot),
+        // and the files the open-file cache holds besides: one descriptor each, so half as
+        // many slots.
         limits
             .max_connections
             .saturating_add(http::files::MAX_ENTRIES.div_ceil(2))
