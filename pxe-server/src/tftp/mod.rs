@@ -400,7 +400,9 @@ async fn listen_loop(mut listener: Listener, mut mtu: MtuCache, shared: Arc<Shar
                 }
                 evictions.record();
             }
+            let mut repeats = 0u64;
             while let Some(id) = table.server.poll_repeated() {
+                repeats += 1;
                 if let Some(task) = table.tasks.get(&id) {
                     task.repeated.notify_one();
                 }
@@ -412,7 +414,12 @@ async fn listen_loop(mut listener: Listener, mut mtu: MtuCache, shared: Arc<Shar
             for _ in before.throttled..after.throttled {
                 evictions.record();
             }
-            if after.duplicates > before.duplicates {
+            if repeats > 0 {
+                tracing::debug!(
+                    client = %transfer::shown(r.remote),
+                    "request repeated before any answer from the client: first reply sent again"
+                );
+            } else if after.duplicates > before.duplicates {
                 tracing::debug!(client = %transfer::shown(r.remote), "duplicate request ignored");
             }
         }
