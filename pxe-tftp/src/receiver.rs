@@ -3,6 +3,8 @@
 //! RFC 7440 receiver rules: ACK after `windowsize` in-order blocks or the short last block;
 //! on a gap or a duplicate, re-ACK the last in-order block once (the sender restarts its window
 //! there; the flag clears on progress or on our own timeout so a lost re-ACK cannot stall).
+//! In lock-step only a duplicate of the last block received can mean our ACK was lost; older
+//! copies are ignored.
 //! Out-of-order blocks are not buffered: the sender resends from the gap.
 
 use alloc::vec::Vec;
@@ -85,6 +87,13 @@ impl Receiver {
             return DataOutcome::Duplicate;
         }
         if k != self.expected {
+            if self.window == 1 && k + 1 < self.expected {
+                // Lock-step: the sender had our ACK of `k` before it sent `k + 1`, so an older
+                // copy is no sign of a lost ACK but a stale one — the network reordered it, or
+                // it is the echo of an ACK our timer repeated (RFC 1123 §4.2.3.1). ACKing it
+                // would make a Sorcerer's Apprentice sender send every later block twice.
+                return DataOutcome::Duplicate;
+            }
             if !self.reacked {
                 self.reacked = true;
                 self.ack_due = Some(self.expected - 1);

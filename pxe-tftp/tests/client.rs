@@ -345,6 +345,29 @@ fn a_copy_answering_our_own_repeated_ack_is_not_acked() {
 }
 
 #[test]
+fn an_echo_that_arrives_after_the_next_block_is_not_acked() {
+    // The same echo, reordered behind DATA n + 2 by the network: in lock-step the server had
+    // our ACK of a block before it sent the next, so a copy older than the last block received
+    // says nothing about a lost ACK and gets no answer.
+    let mut c = Client::new(t(0), addr(SERVER), b"f", ClientConfig::default()).unwrap();
+    drain(&mut c, t(0));
+    for k in 1..=5u16 {
+        data(&mut c, t(u64::from(k)), k);
+    }
+    let d = c.poll_timeout().unwrap();
+    c.handle_timeout(d);
+    assert_eq!(drain(&mut c, d), vec![ack(5)]);
+    assert_eq!(data(&mut c, d, 6), vec![ack(6)]);
+    assert_eq!(data(&mut c, d, 7), vec![ack(7)]);
+    assert_eq!(
+        data(&mut c, d, 6),
+        vec![],
+        "the echo of our resent ACK 5, late"
+    );
+    assert_eq!(data(&mut c, d, 8), vec![ack(8)]);
+}
+
+#[test]
 fn a_measured_timer_does_not_make_the_client_less_patient() {
     // After 1 ms round trips the timer is at its 20 ms floor; the server then goes silent.
     // The quick expiries below the initial 1 s are not counted: the client still waits
