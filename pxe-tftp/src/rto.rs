@@ -108,8 +108,9 @@ impl Rto {
     /// Progress on an ACK that gives no sample (Karn's rule: it may answer a resent packet).
     ///
     /// Usually the backoff just stops: one lost packet is the common case and the estimate
-    /// still holds. But when progress needed two or more expiries twice in a row, the round
-    /// trip has most likely grown past the estimate, and resetting would resend every packet
+    /// still holds (a backoff that was already kept and expired once more stays where it is).
+    /// But when progress needed two or more expiries twice in a row, the round trip has most
+    /// likely grown past the estimate, and resetting would resend every packet
     /// again and again without ever giving a sample. Then the backed-off timer stays (Karn's
     /// algorithm, RFC 6298 §5) and comes down one step each time an ACK beats it, until a
     /// valid sample restarts the estimate.
@@ -128,7 +129,19 @@ impl Rto {
                 self.slow_streak = 0;
                 self.backoff = self.backoff.saturating_sub(1);
             }
+            1 if self.backoff > 1 => {
+                // The timer was kept backed off and expired once more before the ACK: the
+                // round trip is longer than even the kept value. Stay at the doubled value
+                // (below the cap) so the next packet is answered before its timer and gives
+                // the valid sample that restarts the estimate; dropping back instead would
+                // resend one packet in two for as long as the round trip stays long.
+                self.slow_streak = 0;
+                while self.backoff > 0 && self.current() > Duration::from_micros(self.keep_max) {
+                    self.backoff -= 1;
+                }
+            }
             1 => {
+                // One lost packet, the common case: the estimate still holds.
                 self.slow_streak = 0;
                 self.backoff = 0;
             }
@@ -250,6 +263,36 @@ mod tests {
         rto.back_off();
         rto.progress_without_sample();
         assert_eq!(rto.current(), ms(20));
+    }
+
+    #[test]
+    fn a_kept_backoff_that_expires_once_more_stays_until_a_sample() {
+        // 1 ms round trips, then 150 ms: with a 10 ms floor the timer expires three times per
+        // block (10, 20, 40 ms) until two slow blocks in a row keep it at 80 ms. That still
+        // expires once before each ACK; staying at the doubled 160 ms lets the next block be
+        // answered in time, and its sample restarts the estimate.
+        let ms = Duration::from_millis;
+        let mut rto = Rto::new(ms(1000), ms(10), ms(10_000), None);
+        rto.sample(ms(1));
+        assert_eq!(rto.current(), ms(10));
+        for _ in 0..2 {
+            for _ in 0..3 {
+                rto.back_off();
+            }
+            rto.progress_without_sample();
+        }
+        assert_eq!(rto.current(), ms(80));
+        rto.back_off();
+        rto.progress_without_sample();
+        assert_eq!(rto.current(), ms(160));
+        rto.sample(ms(150));
+        assert_eq!(rto.srtt(), Some(ms(150)));
+        // One lost packet from a clean state still resets the backoff.
+        let mut rto = Rto::new(ms(1000), ms(10), ms(10_000), None);
+        rto.sample(ms(1));
+        rto.back_off();
+        rto.progress_without_sample();
+        assert_eq!(rto.current(), ms(10));
     }
 
     #[test]
