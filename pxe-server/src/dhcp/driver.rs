@@ -114,6 +114,7 @@ impl Bound {
             updates: self.updates,
             http_port: self.http_port,
             deciding: self.deciding,
+            store_failures: (0, None),
         })
     }
 
@@ -147,7 +148,13 @@ pub struct Driver {
     http_port: Option<u16>,
     /// Per-machine decisions, when a decider is set.
     deciding: Option<Deciding>,
+    /// Failed commits since the store was last written, and when one was last logged.
+    store_failures: (u64, Option<std::time::Instant>),
 }
+
+/// How often a store that keeps failing (a database that is down) is logged: once per this
+/// interval with the count, not once per batch of a storm.
+const STORE_FAILURE_LOG_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The state of asking a [`Decide`] implementation.
 struct Deciding {
@@ -670,10 +677,23 @@ impl Driver {
                 Ok(held) => {
                     batch.changes.clear();
                     elsewhere = held;
+                    let (failed, _) = std::mem::take(&mut self.store_failures);
+                    if failed > 0 {
+                        tracing::info!(failed_commits = failed, "DHCP lease store written again");
+                    }
                 }
                 Err(e) => {
                     persisted = false;
-                    tracing::error!(error = %e, "DHCP lease store not written: replies withheld, the client will retry");
+                    let (failed, logged) = &mut self.store_failures;
+                    *failed += 1;
+                    let now = std::time::Instant::now();
+                    if logged.is_none_or(|t| now.duration_since(t) >= STORE_FAILURE_LOG_INTERVAL) {
+                        *logged = Some(now);
+                        tracing::error!(
+                            error = %e, failed_commits = *failed,
+                            "DHCP lease store not written: replies withheld, the client will retry"
+                        );
+                    }
                 }
             }
             for h in &elsewhere {

@@ -14,6 +14,12 @@
 //! every write takes from one sequence, so offers avoid them; the poll only steers offers, the
 //! primary key is what keeps two clients from being ACKed one address.
 //!
+//! When the database cannot be reached, commits fail (their replies are withheld; clients
+//! retry) without holding the DHCP driver: a connection attempt gives up after
+//! [`CONNECT_TIMEOUT`], a statement after [`QUERY_TIMEOUT`], and after a failed attempt the
+//! next waits [`RETRY_MIN`], doubling up to [`RETRY_MAX`], while commits in between fail at
+//! once; the driver logs the failures once per few seconds with their count.
+//!
 //! `tokio-postgres` rather than `sqlx`: no database is needed at compile time (sqlx's checked
 //! queries want one, or an offline cache kept in step), far fewer dependencies, and it runs on
 //! the tokio runtime the driver already has.
@@ -34,6 +40,23 @@ use super::store::{HeldElsewhere, LeaseStore, StoreError, StoreFuture};
 
 /// How often other servers' changes are read.
 pub const REFRESH: Duration = Duration::from_secs(2);
+
+/// How long one connection attempt may take. The driver awaits a commit before it sends the
+/// batch's replies and takes the next datagrams, so a database host that drops packets must
+/// not hold DHCP for the kernel's SYN retries (about two minutes on Linux).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long one statement may take before the connection is given up (a database that went
+/// away mid-query would otherwise hold the commit until TCP's retransmissions give up).
+pub const QUERY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The wait after a first failed connection attempt; it doubles with each failure up to
+/// [`RETRY_MAX`]. Meanwhile commits fail at once (their replies withheld, as for any failed
+/// commit) instead of each trying to connect.
+pub const RETRY_MIN: Duration = Duration::from_millis(500);
+
+/// The longest wait between connection attempts.
+pub const RETRY_MAX: Duration = Duration::from_secs(30);
 
 /// Key of the advisory lock held while migrating (any constant unique to this schema).
 const MIGRATION_LOCK: i64 = 0x7078_655f_6c65_6173;
@@ -82,6 +105,9 @@ pub struct PgStore {
     client: Option<Client>,
     /// The highest revision read so far.
     revision: i64,
+    /// After a failed connection attempt: when the next may start, and the wait that led
+    /// there (doubled on the next failure).
+    retry: Option<(std::time::Instant, Duration)>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -133,15 +159,45 @@ impl PgStore {
             server: server.to_string(),
             client: None,
             revision: 0,
+            retry: None,
         }
     }
 
-    /// Connects (again, after the connection was lost or on a new runtime).
+    /// Connects (again, after the connection was lost or on a new runtime), at most
+    /// [`CONNECT_TIMEOUT`] per attempt, and after a failure not before its backoff has passed.
     async fn client(&mut self) -> Result<&Client, StoreError> {
         if self.client.as_ref().is_none_or(Client::is_closed) {
-            let (client, conn) = tokio_postgres::connect(&self.url, NoTls)
-                .await
-                .map_err(|e| db_err("connecting", &e))?;
+            self.client = None;
+            let now = std::time::Instant::now();
+            if let Some((at, _)) = self.retry
+                && now < at
+            {
+                return Err(StoreError::Database(format!(
+                    "not connected; the next attempt in {} ms",
+                    at.duration_since(now).as_millis()
+                )));
+            }
+            let attempt =
+                tokio::time::timeout(CONNECT_TIMEOUT, tokio_postgres::connect(&self.url, NoTls))
+                    .await;
+            let (client, conn) = match attempt {
+                Ok(Ok(c)) => c,
+                failed => {
+                    let wait = self
+                        .retry
+                        .map_or(RETRY_MIN, |(_, w)| w.saturating_mul(2).min(RETRY_MAX));
+                    self.retry = Some((std::time::Instant::now() + wait, wait));
+                    let why = match failed {
+                        Ok(Err(e)) => e.to_string(),
+                        _ => format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()),
+                    };
+                    return Err(StoreError::Database(format!(
+                        "connecting: {why}; the next attempt in {} ms",
+                        wait.as_millis()
+                    )));
+                }
+            };
+            self.retry = None;
             tokio::spawn(async move {
                 if let Err(e) = conn.await {
                     tracing::error!(error = %e, "DHCP lease database connection lost");
@@ -152,6 +208,27 @@ impl PgStore {
         self.client
             .as_ref()
             .ok_or_else(|| StoreError::Database("not connected".into()))
+    }
+
+    /// `statement` with `params`, given up after [`QUERY_TIMEOUT`] together with the
+    /// connection (the next call connects anew).
+    async fn query(
+        &mut self,
+        what: &str,
+        statement: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<tokio_postgres::Row>, StoreError> {
+        let client = self.client().await?;
+        match tokio::time::timeout(QUERY_TIMEOUT, client.query(statement, params)).await {
+            Ok(rows) => rows.map_err(|e| db_err(what, &e)),
+            Err(_) => {
+                self.client = None;
+                Err(StoreError::Database(format!(
+                    "{what}: no answer within {} s; reconnecting",
+                    QUERY_TIMEOUT.as_secs()
+                )))
+            }
+        }
     }
 
     /// Applies the migrations the database lacks, in one transaction under an advisory lock.
@@ -203,15 +280,13 @@ impl PgStore {
     async fn read_since(&mut self, clock: &Clock) -> Result<Vec<(Lease, bool)>, StoreError> {
         let since = self.revision;
         let rows = self
-            .client()
-            .await?
             .query(
+                "reading leases",
                 "SELECT address, mac, client_id, state, expires, server, revision \
                  FROM leases WHERE revision > $1 ORDER BY revision",
                 &[&since],
             )
-            .await
-            .map_err(|e| db_err("reading leases", &e))?;
+            .await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             let IpAddr::V4(ip) = r.get::<_, IpAddr>(0) else {
@@ -294,14 +369,13 @@ impl PgStore {
             .collect();
         let servers: Vec<String> = last.iter().map(|_| self.server.clone()).collect();
         let now = i64::try_from(clock.to_unix(clock.now())).unwrap_or(i64::MAX);
-        let client = self.client().await?;
-        let written = client
+        let written = self
             .query(
+                "writing leases",
                 CLAIM,
                 &[&ips, &macs, &ids, &states, &expires, &servers, &now],
             )
-            .await
-            .map_err(|e| db_err("writing leases", &e))?;
+            .await?;
         let written: Vec<IpAddr> = written.iter().map(|r| r.get(0)).collect();
         let lost: Vec<IpAddr> = ips
             .iter()
@@ -311,13 +385,13 @@ impl PgStore {
         if lost.is_empty() {
             return Ok(Vec::new());
         }
-        let rows = client
+        let rows = self
             .query(
+                "reading claimed leases",
                 "SELECT address, expires FROM leases WHERE address = ANY($1)",
                 &[&lost],
             )
-            .await
-            .map_err(|e| db_err("reading claimed leases", &e))?;
+            .await?;
         Ok(rows
             .iter()
             .filter_map(|r| match r.get::<_, IpAddr>(0) {
@@ -405,6 +479,42 @@ mod tests {
         assert!(is_url("postgresql:///db?host=/run/postgresql"));
         assert!(!is_url("/var/lib/pxe/leases.json"));
         assert!(!is_url("postgres.json"));
+    }
+
+    #[tokio::test]
+    async fn a_database_that_is_down_is_not_asked_again_before_the_backoff() {
+        // A port nothing listens on: the connection is refused.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let url = format!("postgres://pxe@127.0.0.1:{port}/pxe");
+        let mut store = PgStore::new(&url, Ipv4Addr::LOCALHOST);
+        let clock = Clock::new();
+        let lease = Lease {
+            ip: Ipv4Addr::new(192, 0, 2, 10),
+            mac: None,
+            client_id: None,
+            state: LeaseState::Bound,
+            expires: clock.now(),
+        };
+        let changes = [lease];
+        let error = |r: Result<Vec<HeldElsewhere>, StoreError>| match r {
+            Err(StoreError::Database(e)) => e,
+            other => panic!("{other:?}"),
+        };
+        let first = error(store.commit(&changes, &clock).await);
+        assert!(first.starts_with("connecting: "), "{first}");
+        assert!(first.ends_with("the next attempt in 500 ms"), "{first}");
+        let second = error(store.commit(&changes, &clock).await);
+        assert!(
+            second.starts_with("not connected; the next attempt in "),
+            "{second}"
+        );
+        // Once the wait is over the next commit tries again, and the wait doubles.
+        tokio::time::sleep(RETRY_MIN).await;
+        let third = error(store.commit(&changes, &clock).await);
+        assert!(third.ends_with("the next attempt in 1000 ms"), "{third}");
     }
 
     #[test]
