@@ -20,7 +20,7 @@
 //! is gathered (the `pxe` binary calls it before it exits).
 
 use std::borrow::Cow;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::fmt::{self, Write as _};
 use std::io::{self, IsTerminal};
 use std::sync::{Condvar, LazyLock, Mutex, MutexGuard, OnceLock, PoisonError};
@@ -300,6 +300,10 @@ fn stderr_is_journal() -> bool {
 /// one event is one line and shows what was received.
 #[must_use]
 pub fn escape(value: &str) -> Cow<'_, str> {
+    // Printable ASCII, nearly every value, is checked byte by byte.
+    if value.bytes().all(|b| (b' '..=b'~').contains(&b)) {
+        return Cow::Borrowed(value);
+    }
     let needs = |c: char| {
         c.is_control()
             || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
@@ -343,94 +347,111 @@ pub struct EscapingVisitor<'a> {
 }
 
 impl EscapingVisitor<'_> {
-    /// Writes what goes before `field`'s value (a space unless first, then `name=` unless it
-    /// is the message); false when its value is not to be written (a `log.` field, or an
-    /// earlier write failed).
-    fn start(&mut self, field: &Field) -> bool {
+    /// Writes `field`: a space unless it is the first, `name=` unless it is the message, and
+    /// the value `value` writes ([`escape`]d when `escaped`), gathered in a per-thread string
+    /// so that the line gets one write per field. `log.` fields are left out.
+    fn field(
+        &mut self,
+        field: &Field,
+        escaped: bool,
+        value: impl FnOnce(&mut String) -> fmt::Result,
+    ) {
+        thread_local! {
+            static SCRATCH: RefCell<String> = const { RefCell::new(String::new()) };
+        }
         if self.result.is_err() {
-            return false;
+            return;
         }
         let sep = if self.first { "" } else { " " };
         self.first = false;
-        self.result = match field.name() {
-            "message" => self.writer.write_str(sep),
-            // `log` crate records forwarded by tracing-log carry these; the format shows them
-            // elsewhere.
-            name if name.starts_with("log.") => return false,
-            name => self
-                .writer
-                .write_str(sep)
-                .and_then(|()| self.writer.write_str(name))
-                .and_then(|()| self.writer.write_char('=')),
-        };
-        self.result.is_ok()
-    }
-
-    /// Writes `value` [`escape`]d, straight into the line (no intermediate string).
-    fn escaped(&mut self, value: fmt::Arguments<'_>) {
-        self.result = Escaping(&mut self.writer).write_fmt(value);
+        let name = field.name();
+        // `log` crate records forwarded by tracing-log carry these; the format shows them
+        // elsewhere.
+        if name.starts_with("log.") {
+            return;
+        }
+        self.result = SCRATCH.with(|scratch| {
+            // Taken only if a value's formatting logs an event itself.
+            let mut own = String::new();
+            let mut borrowed = scratch.try_borrow_mut();
+            let text = match &mut borrowed {
+                Ok(s) => &mut **s,
+                Err(_) => &mut own,
+            };
+            text.clear();
+            text.push_str(sep);
+            if name != "message" {
+                text.push_str(name);
+                text.push('=');
+            }
+            let at = text.len();
+            let r = value(text).and_then(|()| {
+                if escaped && let Cow::Owned(e) = escape(&text[at..]) {
+                    text.truncate(at);
+                    text.push_str(&e);
+                }
+                self.writer.write_str(text)
+            });
+            if text.capacity() > SCRATCH_KEPT {
+                *text = String::new();
+            }
+            r
+        });
     }
 }
 
-/// Passes text on [`escape`]d. Escaping maps each character by itself, so a value escaped piece
-/// by piece as it is formatted comes out as [`escape`] of the whole.
-struct Escaping<'a, W>(&'a mut W);
-
-impl<W: fmt::Write> fmt::Write for Escaping<'_, W> {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        self.0.write_str(&escape(s))
-    }
-}
+/// Most bytes the per-thread field string keeps allocated between lines.
+const SCRATCH_KEPT: usize = 4096;
 
 impl Visit for EscapingVisitor<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
-        if !self.start(field) {
-            return;
-        }
         if field.name() == "message" {
-            self.escaped(format_args!("{value}"));
+            self.field(field, true, |s| {
+                s.push_str(value);
+                Ok(())
+            });
         } else {
             // Quoted, as the default format does for strings.
-            self.escaped(format_args!("{value:?}"));
+            self.field(field, true, |s| write!(s, "{value:?}"));
         }
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        if self.start(field) {
-            self.escaped(format_args!("{value}"));
-        }
+        self.field(field, true, |s| write!(s, "{value}"));
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        if self.start(field) {
-            self.escaped(format_args!("{value:?}"));
-        }
+        self.field(field, true, |s| write!(s, "{value:?}"));
     }
 
-    // Numbers and booleans hold nothing to escape: written directly.
+    // Numbers and booleans hold nothing to escape.
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        if self.start(field) {
-            self.result = write!(self.writer, "{value}");
-        }
+        self.field(field, false, |s| {
+            s.push_str(itoa::Buffer::new().format(value));
+            Ok(())
+        });
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        if self.start(field) {
-            self.result = write!(self.writer, "{value}");
-        }
+        self.field(field, false, |s| {
+            if value < 0 {
+                s.push('-');
+            }
+            s.push_str(itoa::Buffer::new().format(value.unsigned_abs()));
+            Ok(())
+        });
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        if self.start(field) {
-            self.result = self.writer.write_str(if value { "true" } else { "false" });
-        }
+        self.field(field, false, |s| {
+            s.push_str(if value { "true" } else { "false" });
+            Ok(())
+        });
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
-        if self.start(field) {
-            self.result = write_f64(&mut self.writer, value);
-        }
+        self.field(field, false, |s| write_f64(s, value));
     }
 }
 
@@ -448,11 +469,14 @@ fn write_f64(w: &mut impl fmt::Write, value: f64) -> fmt::Result {
         let h = h as u64;
         let (whole, frac) = (h / 100, h % 100);
         // `{:?}` keeps one decimal at least and drops a trailing zero: 12.0, 12.5, 12.05.
-        if frac % 10 == 0 {
-            write!(w, "{whole}.{}", frac / 10)
-        } else {
-            write!(w, "{whole}.{frac:02}")
+        let digit = |d: u64| char::from(b'0' + d as u8);
+        w.write_str(itoa::Buffer::new().format(whole))?;
+        w.write_char('.')?;
+        w.write_char(digit(frac / 10))?;
+        if frac % 10 != 0 {
+            w.write_char(digit(frac % 10))?;
         }
+        Ok(())
     } else {
         write!(w, "{value:?}")
     }

@@ -108,20 +108,9 @@ impl Headers {
     }
 }
 
-/// Appends `n` in decimal (no formatting machinery: this is per response).
-fn push_decimal(s: &mut String, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut start = digits.len();
-    loop {
-        start -= 1;
-        // One digit: the cast keeps it.
-        digits[start] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    s.extend(digits[start..].iter().map(|&d| char::from(d)));
+/// Appends `n` in decimal.
+fn push_decimal(s: &mut String, n: u64) {
+    s.push_str(itoa::Buffer::new().format(n));
 }
 
 /// Appends the `Date` value for now (RFC 9110 §6.6.1), formatted once per second and thread.
@@ -440,7 +429,7 @@ mod tests {
 
     #[test]
     fn decimals() {
-        for n in [0, 7, 10, 65_024, u64::MAX] {
+        for n in [0, 7, 10, 65_024, i64::MIN.unsigned_abs(), u64::MAX] {
             let mut s = String::from("x");
             push_decimal(&mut s, n);
             assert_eq!(s, format!("x{n}"));
