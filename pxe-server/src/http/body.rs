@@ -43,6 +43,7 @@
 //! [`RequestLog`] writes the summary line when it is dropped: after the last byte, or when the
 //! client went away.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
@@ -107,7 +108,7 @@ pub struct RequestLog {
     /// The client's address.
     pub client: SocketAddr,
     /// The request method.
-    pub method: String,
+    pub method: Cow<'static, str>,
     /// The request path as sent (still percent-encoded).
     pub path: String,
     /// The response status.
@@ -133,7 +134,12 @@ pub struct RequestLog {
 impl RequestLog {
     /// A log for a request from `client`, starting now, with status 200 until set.
     #[must_use]
-    pub fn new(client: SocketAddr, method: String, path: String, events: Events) -> Self {
+    pub fn new(
+        client: SocketAddr,
+        method: Cow<'static, str>,
+        path: String,
+        events: Events,
+    ) -> Self {
         Self {
             client,
             method,

@@ -111,20 +111,21 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, slot: Slot, shared: 
             }
         };
         buf.drain(..used);
+        let (asked_persistent, minor_version) = (head.persistent(), head.minor_version);
         let response = handler::handle(
-            &head,
+            head,
             &shared.root,
             &shared.files,
             peer,
             &shared.events,
             &shared.generated,
         );
-        let persistent = head.persistent() && !response.close;
+        let persistent = asked_persistent && !response.close;
         if !persistent {
             finish(
                 stream,
                 response,
-                head.minor_version,
+                minor_version,
                 &slot,
                 &shared,
                 &mut head_buf,
@@ -136,7 +137,7 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, slot: Slot, shared: 
             &stream,
             response,
             true,
-            head.minor_version,
+            minor_version,
             &shared,
             &mut head_buf,
         )

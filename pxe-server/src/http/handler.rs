@@ -1,6 +1,7 @@
 //! One request: method check, name mapping, open, range, headers (RFC 9110); the answer is a
 //! [`Response`] for the connection to send ([`super::conn`]).
 
+use std::borrow::Cow;
 use std::cell::Cell;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -144,23 +145,25 @@ fn push_date_now(out: &mut Vec<u8>) {
 /// sit in the page cache, and nginx without `aio threads` works the same way.
 #[must_use]
 pub fn handle(
-    req: &RequestHead,
+    req: RequestHead,
     root: &Root,
     files: &FileCache,
     peer: SocketAddr,
     events: &Events,
     generated: &HostFiles,
 ) -> Response {
-    let mut log = RequestLog::new(
-        peer,
-        req.method.to_string(),
-        req.path.clone(),
-        events.clone(),
-    );
     let head = req.method == Method::Head;
+    let get = req.method == Method::Get;
+    let method = match req.method {
+        Method::Get => Cow::Borrowed("GET"),
+        Method::Head => Cow::Borrowed("HEAD"),
+        Method::Other(m) => Cow::Owned(m),
+    };
+    // The request's strings move into its log line.
+    let mut log = RequestLog::new(peer, method, req.path, events.clone());
     // Content is never read: a request with some closes the connection after the answer.
     let close = req.framing != Framing::None;
-    if !head && req.method != Method::Get {
+    if !head && !get {
         let mut r = text(
             StatusCode::METHOD_NOT_ALLOWED,
             "only GET and HEAD: the server is read-only",
@@ -177,27 +180,37 @@ pub fn handle(
         r.close = true;
         return r;
     }
-    if !req.path.starts_with('/') {
+    if !log.path.starts_with('/') {
         // asterisk-form or authority-form (RFC 9112 §3.2.3, §3.2.4): not for GET.
         log.reason = "request target is not a path".into();
         let mut r = text(StatusCode::BAD_REQUEST, "Bad Request", log);
         r.close = close;
         return r;
     }
-    let mut r = respond(req, root, files, generated, log, head);
+    let ranges = Ranges {
+        range: req.range.as_deref(),
+        if_range: req.if_range.as_deref(),
+    };
+    let mut r = respond(ranges, root, files, generated, log, head);
     r.close = close;
     r
 }
 
+/// What of a request's `Range` and `If-Range` fields was sent.
+struct Ranges<'a> {
+    range: Option<&'a [u8]>,
+    if_range: Option<&'a [u8]>,
+}
+
 fn respond(
-    req: &RequestHead,
+    ranges: Ranges<'_>,
     root: &Root,
     files: &FileCache,
     generated: &HostFiles,
     mut log: RequestLog,
     head: bool,
 ) -> Response {
-    let name = request_name(&req.path);
+    let name = request_name(&log.path);
     if name.iter().all(|&b| b == b'/') {
         // The root itself: a directory, and directories are not listed.
         log.reason = Refusal::NotRegular.explain();
@@ -226,14 +239,13 @@ fn respond(
     };
     // If-Range (RFC 9110 §13.1.5): the range only applies to the version the client has; with
     // no entity tags here, that is an exact Last-Modified match.
-    let if_range_ok = req
+    let if_range_ok = ranges
         .if_range
-        .as_deref()
         .is_none_or(|v| modified.as_deref().is_some_and(|m| v == m.as_bytes()));
     let range = if head || !if_range_ok {
         RangeRequest::Full
     } else {
-        RangeRequest::parse(req.range.as_deref(), size)
+        RangeRequest::parse(ranges.range, size)
     };
     let (status, offset, len) = match range {
         RangeRequest::Full => (StatusCode::OK, 0, size),
@@ -268,7 +280,7 @@ fn respond(
     let mut headers = Headers(String::with_capacity(192));
     headers.add_number("Content-Length", len);
     headers.add("Accept-Ranges", "bytes");
-    headers.add("Content-Type", content_type(&req.path));
+    headers.add("Content-Type", content_type(&log.path));
     if status == StatusCode::PARTIAL_CONTENT {
         headers.add_content_range(Some((offset, offset + len - 1)), size);
     }
