@@ -295,7 +295,8 @@ impl ProgressTicker {
 
     /// Reports `bytes` if an interval has passed since the last report.
     pub fn tick(&mut self, bytes: u64) {
-        if !self.events.active() || self.last.elapsed() < PROGRESS_INTERVAL {
+        // The clock first: `active` locks the channel, which every connection shares.
+        if self.last.elapsed() < PROGRESS_INTERVAL || !self.events.active() {
             return;
         }
         self.last = std::time::Instant::now();

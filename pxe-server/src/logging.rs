@@ -20,10 +20,11 @@
 //! is gathered (the `pxe` binary calls it before it exits).
 
 use std::borrow::Cow;
+use std::cell::{Cell, RefCell};
 use std::fmt::{self, Write as _};
 use std::io::{self, IsTerminal};
 use std::sync::{Condvar, LazyLock, Mutex, MutexGuard, OnceLock, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Metadata, Subscriber};
@@ -31,6 +32,7 @@ use tracing_subscriber::EnvFilter;
 use tracing_subscriber::field::{MakeVisitor, VisitFmt, VisitOutput};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::time::FormatTime;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
@@ -44,6 +46,7 @@ pub fn init(format: LogFormat) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(!journal && std::io::stderr().is_terminal())
+        .with_timer(LineTime)
         .with_writer(StderrLines);
     // A second init (tests) is harmless; ignore it.
     let _ = match (format, journal) {
@@ -207,6 +210,79 @@ impl io::Write for StderrLine {
     }
 }
 
+/// The lines' timestamp: what tracing-subscriber's `SystemTime` timer prints (RFC 3339, UTC,
+/// microseconds: `2024-05-01T12:34:56.123456Z`), with the date and time of day formatted once
+/// per second and thread instead of for every line (that was ~1 % of the server's CPU in the
+/// range-read bench, `perf`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LineTime;
+
+/// 10000-01-01T00:00:00Z: from there on the year has five digits, which [`LineTime`] leaves to
+/// tracing-subscriber's own formatting.
+const YEAR_10000: u64 = 253_402_300_800;
+
+impl FormatTime for LineTime {
+    fn format_time(&self, w: &mut Writer<'_>) -> fmt::Result {
+        thread_local! {
+            /// The second last formatted, and its `YYYY-MM-DDTHH:MM:SS`.
+            static SECOND: Cell<(u64, [u8; 19])> = const { Cell::new((u64::MAX, [0; 19])) };
+        }
+        let since = match SystemTime::now().duration_since(UNIX_EPOCH) {
+            Ok(d) if d.as_secs() < YEAR_10000 => d,
+            // A clock before 1970 or after 9999: rare enough for the general formatting.
+            _ => return tracing_subscriber::fmt::time::SystemTime.format_time(w),
+        };
+        let secs = since.as_secs();
+        let mut line = [0u8; 27];
+        let second = match SECOND.get() {
+            (s, text) if s == secs => text,
+            _ => {
+                let text = second_text(secs);
+                SECOND.set((secs, text));
+                text
+            }
+        };
+        line[..19].copy_from_slice(&second);
+        line[19] = b'.';
+        put_digits(&mut line[20..26], u64::from(since.subsec_micros()));
+        line[26] = b'Z';
+        w.write_str(std::str::from_utf8(&line).map_err(|_| fmt::Error)?)
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` of `secs` after 1970 (before [`YEAR_10000`]), UTC.
+fn second_text(secs: u64) -> [u8; 19] {
+    let (days, time) = (secs / 86_400, secs % 86_400);
+    // Days to a civil date (proleptic Gregorian), H. Hinnant's `civil_from_days`: eras of
+    // 400 years from 0000-03-01, so the leap day ends a year.
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = era * 400 + yoe + u64::from(month <= 2);
+    let mut text = *b"0000-00-00T00:00:00";
+    put_digits(&mut text[0..4], year);
+    put_digits(&mut text[5..7], month);
+    put_digits(&mut text[8..10], day);
+    put_digits(&mut text[11..13], time / 3600);
+    put_digits(&mut text[14..16], time / 60 % 60);
+    put_digits(&mut text[17..19], time % 60);
+    text
+}
+
+/// Writes `value` into `out` in decimal, zero-padded to its length (the digits that fit).
+fn put_digits(out: &mut [u8], mut value: u64) {
+    for b in out.iter_mut().rev() {
+        // A single digit: the cast keeps it.
+        *b = b'0' + (value % 10) as u8;
+        value /= 10;
+    }
+}
+
 /// True when stderr is the journal stream systemd connected (`JOURNAL_STREAM` is its
 /// `device:inode`, systemd.exec(5)); a redirected stderr keeps plain lines.
 fn stderr_is_journal() -> bool {
@@ -224,6 +300,10 @@ fn stderr_is_journal() -> bool {
 /// one event is one line and shows what was received.
 #[must_use]
 pub fn escape(value: &str) -> Cow<'_, str> {
+    // Printable ASCII, nearly every value, is checked byte by byte.
+    if value.bytes().all(|b| (b' '..=b'~').contains(&b)) {
+        return Cow::Borrowed(value);
+    }
     let needs = |c: char| {
         c.is_control()
             || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
@@ -267,41 +347,138 @@ pub struct EscapingVisitor<'a> {
 }
 
 impl EscapingVisitor<'_> {
-    fn write(&mut self, field: &Field, value: &str) {
+    /// Writes `field`: a space unless it is the first, `name=` unless it is the message, and
+    /// the value `value` writes ([`escape`]d when `escaped`), gathered in a per-thread string
+    /// so that the line gets one write per field. `log.` fields are left out.
+    fn field(
+        &mut self,
+        field: &Field,
+        escaped: bool,
+        value: impl FnOnce(&mut String) -> fmt::Result,
+    ) {
+        thread_local! {
+            static SCRATCH: RefCell<String> = const { RefCell::new(String::new()) };
+        }
         if self.result.is_err() {
             return;
         }
         let sep = if self.first { "" } else { " " };
         self.first = false;
-        let value = escape(value);
-        self.result = match field.name() {
-            "message" => write!(self.writer, "{sep}{value}"),
-            // `log` crate records forwarded by tracing-log carry these; the format shows them
-            // elsewhere.
-            name if name.starts_with("log.") => Ok(()),
-            name => write!(self.writer, "{sep}{name}={value}"),
-        };
+        let name = field.name();
+        // `log` crate records forwarded by tracing-log carry these; the format shows them
+        // elsewhere.
+        if name.starts_with("log.") {
+            return;
+        }
+        self.result = SCRATCH.with(|scratch| {
+            // Taken only if a value's formatting logs an event itself.
+            let mut own = String::new();
+            let mut borrowed = scratch.try_borrow_mut();
+            let text = match &mut borrowed {
+                Ok(s) => &mut **s,
+                Err(_) => &mut own,
+            };
+            text.clear();
+            text.push_str(sep);
+            if name != "message" {
+                text.push_str(name);
+                text.push('=');
+            }
+            let at = text.len();
+            let r = value(text).and_then(|()| {
+                if escaped && let Cow::Owned(e) = escape(&text[at..]) {
+                    text.truncate(at);
+                    text.push_str(&e);
+                }
+                self.writer.write_str(text)
+            });
+            if text.capacity() > SCRATCH_KEPT {
+                *text = String::new();
+            }
+            r
+        });
     }
 }
+
+/// Most bytes the per-thread field string keeps allocated between lines.
+const SCRATCH_KEPT: usize = 4096;
 
 impl Visit for EscapingVisitor<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
         if field.name() == "message" {
-            self.write(field, value);
+            self.field(field, true, |s| {
+                s.push_str(value);
+                Ok(())
+            });
         } else {
             // Quoted, as the default format does for strings.
-            self.write(field, &format!("{value:?}"));
+            self.field(field, true, |s| write!(s, "{value:?}"));
         }
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.write(field, &value.to_string());
+        self.field(field, true, |s| write!(s, "{value}"));
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        let mut text = String::new();
-        let _ = write!(text, "{value:?}");
-        self.write(field, &text);
+        self.field(field, true, |s| write!(s, "{value:?}"));
+    }
+
+    // Numbers and booleans hold nothing to escape.
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.field(field, false, |s| {
+            s.push_str(itoa::Buffer::new().format(value));
+            Ok(())
+        });
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.field(field, false, |s| {
+            if value < 0 {
+                s.push('-');
+            }
+            s.push_str(itoa::Buffer::new().format(value.unsigned_abs()));
+            Ok(())
+        });
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.field(field, false, |s| {
+            s.push_str(if value { "true" } else { "false" });
+            Ok(())
+        });
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.field(field, false, |s| write_f64(s, value));
+    }
+}
+
+/// Below this a double's spacing is under 0.01 (2^-7 at most), so a double that is the nearest
+/// one to a number of hundredths `h` prints (`{:?}`, shortest round trip) as exactly `h / 100`.
+const EXACT_HUNDREDTHS_BELOW: f64 = (1u64 << 45) as f64;
+
+/// `value` as `{:?}` prints it; a whole number of hundredths (the request line's rate, rounded
+/// so) from integers, without the cost of float formatting.
+fn write_f64(w: &mut impl fmt::Write, value: f64) -> fmt::Result {
+    let h = (value * 100.0).round();
+    // `is_sign_positive`: `{:?}` prints -0.0 with its sign.
+    if value.is_sign_positive() && value < EXACT_HUNDREDTHS_BELOW && h / 100.0 == value {
+        // Exact: `h` is a whole number below 2^52.
+        let h = h as u64;
+        let (whole, frac) = (h / 100, h % 100);
+        // `{:?}` keeps one decimal at least and drops a trailing zero: 12.0, 12.5, 12.05.
+        let digit = |d: u64| char::from(b'0' + d as u8);
+        w.write_str(itoa::Buffer::new().format(whole))?;
+        w.write_char('.')?;
+        w.write_char(digit(frac / 10))?;
+        if frac % 10 != 0 {
+            w.write_char(digit(frac % 10))?;
+        }
+        Ok(())
+    } else {
+        write!(w, "{value:?}")
     }
 }
 
@@ -438,6 +615,64 @@ mod tests {
             out,
             "http n=206 neg=-3 ok=true f=81.02 s=\"a\\nb\" d=/img\\u{1b}"
         );
+    }
+
+    #[test]
+    fn floats_print_as_debug_does() {
+        let mut values: Vec<f64> = vec![0.0, -0.0, 12.5, 12.34, 1234.0, 0.01, 0.1, 99.99, 1e20];
+        values.extend([f64::NAN, f64::INFINITY, -1.5, 1.0 / 3.0, 1e-7, 2e15 + 0.5]);
+        values.extend((0..200_000u32).map(|h| f64::from(h) / 100.0));
+        // Around the end of the integer path, and the request line's own rounding.
+        values.extend((0..1000u64).map(|i| ((1u64 << 45) - 500 + i) as f64 / 100.0));
+        values.extend((0..1000u64).map(|i| ((1u64 << 52) - 500 + i) as f64 / 100.0));
+        for (bytes, micros) in [(65_024u64, 37u64), (1 << 30, 417_000), (7, 3), (0, 5)] {
+            let mib = bytes as f64 / (1024.0 * 1024.0) / (micros as f64 / 1e6);
+            values.push((mib * 100.0).round() / 100.0);
+        }
+        for v in values {
+            let mut out = String::new();
+            write_f64(&mut out, v).unwrap();
+            assert_eq!(out, format!("{v:?}"), "{v:e}");
+        }
+    }
+
+    #[test]
+    fn timestamps_print_as_tracing_subscriber_does() {
+        let text = |secs| String::from_utf8(second_text(secs).to_vec()).unwrap();
+        assert_eq!(text(0), "1970-01-01T00:00:00");
+        assert_eq!(text(951_782_400), "2000-02-29T00:00:00");
+        assert_eq!(text(4_107_542_399), "2100-02-28T23:59:59");
+        assert_eq!(text(YEAR_10000 - 1), "9999-12-31T23:59:59");
+        // Every 13th day to 9999 against httpdate's calendar ("Thu, 01 Jan 1970 00:00:00 GMT").
+        const MONTHS: [&str; 12] = [
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+        ];
+        for day in (0..YEAR_10000 / 86_400).step_by(13) {
+            let secs = day * 86_400 + day % 86_400;
+            let http = httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(secs));
+            let month = MONTHS.iter().position(|m| *m == &http[8..11]).unwrap() + 1;
+            let want = format!(
+                "{}-{month:02}-{}T{}",
+                &http[12..16],
+                &http[5..7],
+                &http[17..25]
+            );
+            assert_eq!(text(secs), want);
+        }
+        // And the whole line against the timer it replaces, at the same second.
+        let format = |timer: &dyn FormatTime| {
+            let mut s = String::new();
+            timer.format_time(&mut Writer::new(&mut s)).unwrap();
+            s
+        };
+        let same_second = (0..10).any(|_| {
+            let theirs = format(&tracing_subscriber::fmt::time::SystemTime);
+            let ours = format(&LineTime);
+            assert_eq!(ours.len(), theirs.len(), "{ours} {theirs}");
+            assert!(ours.ends_with('Z') && ours.as_bytes()[19] == b'.', "{ours}");
+            ours[..19] == theirs[..19]
+        });
+        assert!(same_second);
     }
 
     #[test]

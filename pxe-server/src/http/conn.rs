@@ -49,6 +49,8 @@ const LINGER_BYTES: usize = 64 << 10;
 /// Serves `stream` from `peer` while it holds `slot`.
 pub async fn serve(mut stream: TcpStream, peer: SocketAddr, slot: Slot, shared: Arc<Shared>) {
     let mut buf: Vec<u8> = Vec::new();
+    // Each response's head is written here, one buffer for the connection.
+    let mut head_buf = Vec::new();
     loop {
         if buf.is_empty() {
             if buf.capacity() > READ_SIZE {
@@ -90,7 +92,7 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, slot: Slot, shared: 
                         HeadError::Malformed(_) => StatusCode::BAD_REQUEST,
                     };
                     let r = handler::refused_head(status, e.to_string(), peer, &shared.events);
-                    finish(stream, r, 1, &slot, &shared).await;
+                    finish(stream, r, 1, &slot, &shared, &mut head_buf).await;
                     return;
                 }
             }
@@ -109,40 +111,58 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, slot: Slot, shared: 
             }
         };
         buf.drain(..used);
+        let (asked_persistent, minor_version) = (head.persistent(), head.minor_version);
         let response = handler::handle(
-            &head,
+            head,
             &shared.root,
             &shared.files,
             peer,
             &shared.events,
             &shared.generated,
         );
-        let persistent = head.persistent() && !response.close;
+        let persistent = asked_persistent && !response.close;
         if !persistent {
-            finish(stream, response, head.minor_version, &slot, &shared).await;
+            finish(
+                stream,
+                response,
+                minor_version,
+                &slot,
+                &shared,
+                &mut head_buf,
+            )
+            .await;
             return;
         }
-        if respond(&stream, response, true, head.minor_version, &shared)
-            .await
-            .is_err()
+        if respond(
+            &stream,
+            response,
+            true,
+            minor_version,
+            &shared,
+            &mut head_buf,
+        )
+        .await
+        .is_err()
         {
             return;
         }
     }
 }
 
-/// Sends `response`; the error ends the connection (already logged with the request).
+/// Sends `response`, its head written into `head`; the error ends the connection (already
+/// logged with the request).
 async fn respond(
     stream: &TcpStream,
     mut response: Response,
     persistent: bool,
     minor_version: u8,
     shared: &Shared,
+    head: &mut Vec<u8>,
 ) -> io::Result<()> {
-    let head = response.head(persistent, minor_version);
+    response.head(persistent, minor_version, head);
     let r = super::body::send(
         stream,
-        &head,
+        head,
         &response.body,
         &mut response.log,
         shared.send_timeout(),
@@ -162,8 +182,9 @@ async fn finish(
     minor_version: u8,
     slot: &Slot,
     shared: &Shared,
+    head: &mut Vec<u8>,
 ) {
-    if respond(&stream, response, false, minor_version, shared)
+    if respond(&stream, response, false, minor_version, shared, head)
         .await
         .is_err()
     {

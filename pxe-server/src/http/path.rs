@@ -5,12 +5,15 @@
 //! Decoding happens once, before those rules: `%2e%2e/` is `../` and refused like it, and a
 //! doubly encoded `%252e` stays the literal name `%2e` (never decoded twice).
 
+use std::borrow::Cow;
+
 use percent_encoding::percent_decode_str;
 
-/// The file name a request path (`Uri::path`, query already removed) asks for.
+/// The file name a request path (`Uri::path`, query already removed) asks for (borrowed when
+/// nothing is encoded).
 #[must_use]
-pub fn request_name(path: &str) -> Vec<u8> {
-    percent_decode_str(path).collect()
+pub fn request_name(path: &str) -> Cow<'_, [u8]> {
+    percent_decode_str(path).into()
 }
 
 #[cfg(test)]
@@ -19,15 +22,15 @@ mod tests {
 
     #[test]
     fn decodes_once() {
-        assert_eq!(request_name("/boot.ipxe"), b"/boot.ipxe");
-        assert_eq!(request_name("/iso/my%20disk.iso"), b"/iso/my disk.iso");
-        assert_eq!(request_name("/%2e%2e/etc/passwd"), b"/../etc/passwd");
-        assert_eq!(request_name("/%2E%2E%2Fetc"), b"/../etc");
-        assert_eq!(request_name("/a%252e"), b"/a%2e");
-        assert_eq!(request_name("/a%00b"), b"/a\0b");
-        assert_eq!(request_name("/100%"), b"/100%");
-        assert_eq!(request_name("/x%zz"), b"/x%zz");
-        assert_eq!(request_name("/%ff"), b"/\xff");
+        assert_eq!(&*request_name("/boot.ipxe"), b"/boot.ipxe");
+        assert_eq!(&*request_name("/iso/my%20disk.iso"), b"/iso/my disk.iso");
+        assert_eq!(&*request_name("/%2e%2e/etc/passwd"), b"/../etc/passwd");
+        assert_eq!(&*request_name("/%2E%2E%2Fetc"), b"/../etc");
+        assert_eq!(&*request_name("/a%252e"), b"/a%2e");
+        assert_eq!(&*request_name("/a%00b"), b"/a\0b");
+        assert_eq!(&*request_name("/100%"), b"/100%");
+        assert_eq!(&*request_name("/x%zz"), b"/x%zz");
+        assert_eq!(&*request_name("/%ff"), b"/\xff");
     }
 
     #[test]
