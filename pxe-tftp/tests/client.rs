@@ -323,11 +323,9 @@ fn karns_rule_no_sample_from_a_resent_request() {
     assert_eq!(c.poll_timeout(), Some(t(1002) + pxe_tftp::CLIENT_RTO_MIN));
 }
 
-#[test]
-fn a_copy_answering_our_own_repeated_ack_is_not_acked() {
-    // A server with the Sorcerer's Apprentice bug (RFC 1123 §4.2.3.1) answers each copy of
-    // ACK n with DATA n + 1. If the client ACKed the second copy too, every later block would
-    // come twice.
+/// A client that received DATA 1–5 and then, its timer having fired, sent ACK 5 again; and
+/// when it did.
+fn acked_5_twice() -> (Client, Instant) {
     let mut c = Client::new(t(0), addr(SERVER), b"f", ClientConfig::default()).unwrap();
     drain(&mut c, t(0));
     for k in 1..=5u16 {
@@ -336,6 +334,15 @@ fn a_copy_answering_our_own_repeated_ack_is_not_acked() {
     let d = c.poll_timeout().unwrap();
     c.handle_timeout(d);
     assert_eq!(drain(&mut c, d), vec![ack(5)]);
+    (c, d)
+}
+
+#[test]
+fn a_copy_answering_our_own_repeated_ack_is_not_acked() {
+    // A server with the Sorcerer's Apprentice bug (RFC 1123 §4.2.3.1) answers each copy of
+    // ACK n with DATA n + 1. If the client ACKed the second copy too, every later block would
+    // come twice.
+    let (mut c, d) = acked_5_twice();
     let now = d + pxe_tftp::CLIENT_RTO_MIN / 2;
     assert_eq!(data(&mut c, now, 6), vec![ack(6)]);
     assert_eq!(data(&mut c, now, 6), vec![], "the echo of our resent ACK 5");
@@ -349,14 +356,7 @@ fn an_echo_that_arrives_after_the_next_block_is_not_acked() {
     // The same echo, reordered behind DATA n + 2 by the network: in lock-step the server had
     // our ACK of a block before it sent the next, so a copy older than the last block received
     // says nothing about a lost ACK and gets no answer.
-    let mut c = Client::new(t(0), addr(SERVER), b"f", ClientConfig::default()).unwrap();
-    drain(&mut c, t(0));
-    for k in 1..=5u16 {
-        data(&mut c, t(u64::from(k)), k);
-    }
-    let d = c.poll_timeout().unwrap();
-    c.handle_timeout(d);
-    assert_eq!(drain(&mut c, d), vec![ack(5)]);
+    let (mut c, d) = acked_5_twice();
     assert_eq!(data(&mut c, d, 6), vec![ack(6)]);
     assert_eq!(data(&mut c, d, 7), vec![ack(7)]);
     assert_eq!(
