@@ -64,7 +64,8 @@ struct Args {
         default_value = "atftp-ws1,atftp-ws8,atftp-ws16,tftp-hpa,pxe-get"
     )]
     clients: String,
-    /// Scratch directory (the served file and every download; emptied at the end).
+    /// Scratch directory: the served file and every download, removed at the end; the servers'
+    /// logs and the client output of every failed download (`got/*.trace`) stay.
     #[arg(long, default_value = "/dev/shm/pxe-loss")]
     work: PathBuf,
 }
@@ -270,7 +271,9 @@ fn download(mut cmd: Command, out: &Path, trace: &Path, sha: &[u8; 32]) -> io::R
             t.contains("sent RRQ") && !t.contains("received OACK") && !t.contains("DATA <block")
         });
     let _ = std::fs::remove_file(out);
-    let _ = std::fs::remove_file(trace);
+    if exact {
+        let _ = std::fs::remove_file(trace);
+    }
     Ok(Outcome {
         secs,
         exact,
@@ -394,9 +397,22 @@ fn main() -> io::Result<()> {
         drop(daemons);
         drop(ns);
     }
-    // The servers' logs stay (the file and the downloads go).
+    // The servers' logs and the failed downloads' client output stay (the file and the
+    // downloads go): what a failure was is in the two together.
     let _ = std::fs::remove_dir_all(&root);
-    let _ = std::fs::remove_dir_all(&downloads_dir);
+    for entry in std::fs::read_dir(&downloads_dir)?.flatten() {
+        if entry.path().extension().is_none_or(|e| e != "trace") {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    let kept = std::fs::read_dir(&downloads_dir).map_or(0, Iterator::count);
+    if kept > 0 {
+        eprintln!(
+            "client output of the {kept} failed downloads: {}/*.trace",
+            downloads_dir.display()
+        );
+    }
+    let _ = std::fs::remove_dir(&downloads_dir);
 
     let results = results
         .into_inner()
