@@ -32,7 +32,7 @@ use crate::wire::{self, ErrorCode, Mode, Opcode, Options, Packet, Repr};
 
 /// The least the adaptive timer waits ([`ClientConfig::rto`] lowers it if smaller).
 ///
-/// Twice the server session's floor (10 ms). A client's resend is an ACK: a server that follows
+/// The server session's default floor (20 ms) too. A client's resend is an ACK: a server that follows
 /// RFC 1123 §4.2.3.1 (this crate's does) ignores it when it turns out to be a duplicate, so a
 /// client timer firing together with the server's costs one 4-byte packet, while a slower one
 /// would only add its wait to the losses only the client repairs (its request, the first

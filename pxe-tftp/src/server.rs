@@ -51,13 +51,16 @@ pub struct ServerConfig {
     pub idle_timeout: Duration,
     /// Retransmission timeout before any round trip was measured (default 1 s, RFC 6298).
     pub rto_initial: Duration,
-    /// Lower bound of the adaptive timeout (default 10 ms). TFTP has no fast retransmit
+    /// Lower bound of the adaptive timeout (default 20 ms). TFTP has no fast retransmit
     /// besides the window restart, so on a LAN (sub-millisecond RTT) this floor is what a lost
-    /// packet costs: at 5 % loss a 64 KiB lock-step download loses ~13 packets, and with a
-    /// 20 ms floor tftp-hpa's median took 3.8–4.8× its loss-free time, 1.9–2.7× with 10 ms
-    /// (`benches/README.md`). A client slower than that raises the estimate (RFC 6298: srtt +
-    /// 4 × rttvar) after its first samples, and a spurious expiry only resends one window,
-    /// which a client answers with one duplicate ACK that is ignored (RFC 1123 §4.2.3.1).
+    /// packet costs; it stays well above the scheduling hiccups of firmware and VMs, and a
+    /// spurious expiry only resends one window.
+    ///
+    /// A driver that puts a whole window on the wire at once may go lower (`pxe-server` uses
+    /// 10 ms). One that meters a window out as its transmit buffer frees (`pxe-smoltcp`) should
+    /// not: the timer starts with the window's first block but the round trip is measured from
+    /// its last, so a floor below the time a window takes to leave expires every window, and
+    /// Karn's rule then keeps every later sample out.
     pub rto_min: Duration,
     /// Upper bound of the timeout, backoff included (default 10 s). Above atftp's 5 s timer
     /// on purpose: atftp re-ACKs a repeated block once and otherwise waits for that timer,
@@ -142,7 +145,7 @@ impl Default for ServerConfig {
             max_retries: 8,
             idle_timeout: Duration::from_secs(60),
             rto_initial: Duration::from_secs(1),
-            rto_min: Duration::from_millis(10),
+            rto_min: Duration::from_millis(20),
             rto_max: Duration::from_secs(10),
             rollover: 0,
             dally: Duration::from_secs(2),

@@ -92,6 +92,7 @@ impl Settings {
             usize::try_from(n.get()).unwrap_or(usize::MAX)
         });
         let core = ServerConfig {
+            rto_min: RTO_MIN,
             blksize_max: t.blksize_max.unwrap_or(DEFAULT_BLKSIZE_MAX),
             windowsize_max: t.windowsize_max.unwrap_or(defaults.windowsize_max),
             allow_write: t.create,
@@ -116,6 +117,17 @@ impl Settings {
         }
     }
 }
+
+/// The floor of the retransmission timeout ([`ServerConfig::rto_min`], 20 ms in the core).
+/// On a LAN the round trip is far below either, so the floor is what each lost packet costs:
+/// at 5 % loss a 64 KiB download in 512-byte blocks loses ~13 packets, and tftp-hpa's median
+/// took 3.8–4.8× its loss-free time with 20 ms, 1.9–2.7× with 10 ms (`benches/README.md`,
+/// "Loss with a 10 ms timer floor"). Safe here because a transfer puts each window on the wire
+/// at once (one `sendmmsg` or GSO batch), so its timer and its round-trip sample start
+/// together; a client slower than that raises the estimate (RFC 6298: srtt + 4 × rttvar), and
+/// a spurious expiry resends one window, answered by one duplicate ACK that is ignored
+/// (RFC 1123 §4.2.3.1).
+pub const RTO_MIN: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// A running TFTP service; stop it with [`Running::stop`].
 #[derive(Debug)]
