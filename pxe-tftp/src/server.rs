@@ -121,8 +121,9 @@ pub struct ServerConfig {
     pub storm_eviction_age: Duration,
     /// Timer retransmissions of the first DATA (a request without options) or of a WRQ's ACK
     /// 0 before the client has shown that it receives (default 1; an OACK is never resent by
-    /// the timer, see [`Session`]). Keeps what an unanswered, possibly spoofed, request makes
-    /// the server send small: one or two packets, where tftpd-hpa sends six.
+    /// the timer, see [`Session`]), per request: a repeated request gets them again. Keeps what
+    /// an unanswered, possibly spoofed, request makes the server send small: one or two
+    /// packets per request, where tftpd-hpa sends six.
     pub handshake_retries: u32,
     /// How long a handshake waits for the client at most (default 30 s): after its
     /// retransmissions the session goes quiet but still answers the client's own

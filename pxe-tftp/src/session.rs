@@ -581,7 +581,7 @@ impl Session {
         // The client is still trying: the handshake time counts from its latest request. A
         // client whose first replies were lost gets one only now, and then needs its own
         // timer's worth of tries for its ACK to get through (atftp resends ACK 0 every 5 s).
-        // Each repeat costs its sender a request and gets one reply, as before.
+        // Each repeat costs its sender a request and gets what a first request gets.
         let extended = now + self.config.handshake_timeout;
         if extended > self.handshake_deadline {
             if self.deadline == Some(self.handshake_deadline) {
