@@ -32,13 +32,14 @@ use crate::wire::{self, ErrorCode, Mode, Opcode, Options, Packet, Repr};
 
 /// The least the adaptive timer waits ([`ClientConfig::rto`] lowers it if smaller).
 ///
-/// The server session's default floor (20 ms) too. A client's resend is an ACK: a server that follows
-/// RFC 1123 §4.2.3.1 (this crate's does) ignores it when it turns out to be a duplicate, so a
-/// client timer firing together with the server's costs one 4-byte packet, while a slower one
-/// would only add its wait to the losses only the client repairs (its request, the first
-/// reply, an ACK whose one repeat was lost too). The hazard of an eager client, a server that
-/// answers every copy of an ACK (the Sorcerer's Apprentice), is handled where it starts: the
-/// copies of DATA that our own repeated ACK brings back are not ACKed (see `echoes`).
+/// The server session's default floor (20 ms) too. A client's resend is an ACK: a server that
+/// follows RFC 1123 §4.2.3.1 (this crate's does) ignores it when it turns out to be a
+/// duplicate, so a client timer firing together with the server's costs one 4-byte packet,
+/// while a slower one would only add its wait to the losses only the client repairs (its
+/// request, the first reply, an ACK whose one repeat was lost too). The hazard of an eager
+/// client, a server that answers every copy of an ACK (the Sorcerer's Apprentice), is handled
+/// where it starts: the copies of DATA that our own repeated ACK brings back are not ACKed
+/// (see `echoes`).
 pub const CLIENT_RTO_MIN: Duration = Duration::from_millis(20);
 
 /// What the client asks for and how patient it is.

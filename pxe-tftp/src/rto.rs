@@ -136,9 +136,7 @@ impl Rto {
                 // the valid sample that restarts the estimate; dropping back instead would
                 // resend one packet in two for as long as the round trip stays long.
                 self.slow_streak = 0;
-                while self.backoff > 0 && self.current() > Duration::from_micros(self.keep_max) {
-                    self.backoff -= 1;
-                }
+                self.keep_at_most_initial();
             }
             1 => {
                 // One lost packet, the common case: the estimate still holds.
@@ -150,10 +148,16 @@ impl Rto {
                 if self.slow_streak < 2 {
                     self.backoff = 0;
                 }
-                while self.backoff > 0 && self.current() > Duration::from_micros(self.keep_max) {
-                    self.backoff -= 1;
-                }
+                self.keep_at_most_initial();
             }
+        }
+    }
+
+    /// Lowers a backoff kept through progress until the timer is at most the initial timeout
+    /// (see [`progress_without_sample`](Self::progress_without_sample)).
+    fn keep_at_most_initial(&mut self) {
+        while self.backoff > 0 && self.current() > Duration::from_micros(self.keep_max) {
+            self.backoff -= 1;
         }
     }
 

@@ -553,6 +553,12 @@ impl Session {
         }
     }
 
+    /// Whether the OACK went out and its answer has not come: an OACK is sent once per
+    /// request, never by the timer (atftp 0.8 aborts on a second one, "unexpected OACK").
+    fn awaits_oack_answer(&self) -> bool {
+        self.phase == Phase::Negotiating && self.negotiated.has_oack()
+    }
+
     /// The client sent its request again before showing that it receives
     /// ([`Server::poll_repeated`](crate::Server::poll_repeated)): its first reply was lost, so
     /// the OACK (or DATA 1, or a WRQ's ACK 0) goes out once more now, without waiting for the
@@ -567,7 +573,7 @@ impl Session {
             (Role::Read(sender), Phase::Transfer) => sender.next = sender.base,
             _ => {}
         }
-        if !(self.phase == Phase::Negotiating && self.negotiated.has_oack()) {
+        if !self.awaits_oack_answer() {
             // DATA 1 or ACK 0, unlike an OACK (see `handle_timeout`), may arrive twice: this
             // answer gets the handshake's quick retransmissions again, so each of the client's
             // requests has the first request's chances. A client that gives up after a few
@@ -876,7 +882,7 @@ impl SansIo for Session {
             // never resent by the timer: atftp 0.8 aborts on a second OACK ("unexpected OACK")
             // when only its ACK 0 was lost; every client resends its ACK 0 or its request.
             let give_up = self.handshake_deadline;
-            let oack = self.phase == Phase::Negotiating && self.negotiated.has_oack();
+            let oack = self.awaits_oack_answer();
             let resends = if oack {
                 0
             } else {

@@ -412,9 +412,9 @@ async fn listen_loop(mut listener: Listener, mut mtu: MtuCache, shared: Arc<Shar
                 }
                 evictions.record();
             }
-            let mut repeats = 0u64;
+            let mut repeated = false;
             while let Some(id) = table.server.poll_repeated() {
-                repeats += 1;
+                repeated = true;
                 if let Some(task) = table.tasks.get(&id) {
                     task.repeated.notify_one();
                 }
@@ -426,7 +426,7 @@ async fn listen_loop(mut listener: Listener, mut mtu: MtuCache, shared: Arc<Shar
             for _ in before.throttled..after.throttled {
                 evictions.record();
             }
-            if repeats > 0 {
+            if repeated {
                 tracing::debug!(
                     client = %transfer::shown(r.remote),
                     "request repeated before any answer from the client: first reply sent again"

@@ -547,8 +547,9 @@ fn read_and_supply(
 }
 
 /// Hands the session `len` bytes at `offset` from `ahead`, first reading [`READ_AHEAD`] bytes
-/// from `offset` into it ([`read_checked`]) when it does not hold them. The read that reaches the end of the file is checked before any of its bytes go out,
-/// so the final block still never leaves unless the whole file was seen unchanged.
+/// from `offset` into it ([`read_checked`]) when it does not hold them. The read that reaches
+/// the end of the file is checked before any of its bytes go out, so the final block still
+/// never leaves unless the whole file was seen unchanged.
 fn read_ahead_and_supply(
     session: &mut Session,
     data: &Data,
