@@ -44,7 +44,6 @@
 //! client went away.
 
 use std::borrow::Cow;
-use std::fmt;
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
@@ -206,12 +205,12 @@ impl Drop for RequestLog {
             ($level:ident) => {
                 if self.reason.is_empty() {
                     tracing::$level!(
-                        client = %ClientAddr(self.client), method = %self.method, path = %self.path, status,
+                        client = %self.client, method = %self.method, path = %self.path, status,
                         bytes = self.bytes, duration_ms = ms, mib_s, result = %result, "http"
                     )
                 } else {
                     tracing::$level!(
-                        client = %ClientAddr(self.client), method = %self.method, path = %self.path, status,
+                        client = %self.client, method = %self.method, path = %self.path, status,
                         bytes = self.bytes, duration_ms = ms, mib_s, result = %result,
                         reason = %self.reason, "http"
                     )
@@ -257,35 +256,6 @@ impl Drop for RequestLog {
                 result,
             })
         });
-    }
-}
-
-/// A client address as [`SocketAddr`] displays it, an IPv4 one written in one piece: it is in
-/// every request's log line, and the general formatting writes nine.
-struct ClientAddr(SocketAddr);
-
-impl fmt::Display for ClientAddr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            SocketAddr::V4(a) if f.width().is_none() && f.precision().is_none() => {
-                // "255.255.255.255:65535" at most.
-                let mut text = [0u8; 21];
-                let mut len = 0;
-                let mut digits = itoa::Buffer::new();
-                let mut put = |part: &str| {
-                    text[len..len + part.len()].copy_from_slice(part.as_bytes());
-                    len += part.len();
-                };
-                let [a1, a2, a3, a4] = a.ip().octets();
-                for (octet, sep) in [(a1, "."), (a2, "."), (a3, "."), (a4, ":")] {
-                    put(digits.format(octet));
-                    put(sep);
-                }
-                put(digits.format(a.port()));
-                f.write_str(std::str::from_utf8(&text[..len]).map_err(|_| fmt::Error)?)
-            }
-            a => a.fmt(f),
-        }
     }
 }
 
@@ -502,23 +472,6 @@ mod tests {
             "/x".into(),
             Events::new(),
         )
-    }
-
-    #[test]
-    fn client_addresses_display_as_socket_addresses_do() {
-        for a in [
-            "0.0.0.0:0",
-            "127.0.0.1:1",
-            "10.20.30.40:6980",
-            "255.255.255.255:65535",
-            "[::1]:80",
-            "[fe80::1%2]:5000",
-            "[::ffff:10.0.0.1]:8080",
-        ] {
-            let a: SocketAddr = a.parse().unwrap();
-            assert_eq!(ClientAddr(a).to_string(), a.to_string());
-            assert_eq!(format!("{:>25}", ClientAddr(a)), format!("{a:>25}"));
-        }
     }
 
     async fn pair() -> (TcpStream, TcpStream) {
