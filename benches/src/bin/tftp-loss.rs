@@ -400,12 +400,14 @@ fn main() -> io::Result<()> {
     // The servers' logs and the failed downloads' client output stay (the file and the
     // downloads go): what a failure was is in the two together.
     let _ = std::fs::remove_dir_all(&root);
+    let mut kept = 0;
     for entry in std::fs::read_dir(&downloads_dir)?.flatten() {
-        if entry.path().extension().is_none_or(|e| e != "trace") {
+        if entry.path().extension().is_some_and(|e| e == "trace") {
+            kept += 1;
+        } else {
             let _ = std::fs::remove_file(entry.path());
         }
     }
-    let kept = std::fs::read_dir(&downloads_dir).map_or(0, Iterator::count);
     if kept > 0 {
         eprintln!(
             "client output of the {kept} failed downloads: {}/*.trace",
