@@ -168,6 +168,10 @@ pub struct TftpArgs {
     /// Most of those from one client address (default 16).
     #[arg(long, value_name = "N")]
     pub max_handshakes_per_source: Option<NonZeroU32>,
+    /// Threads that each run one lock-step transfer, once its client has answered, with a
+    /// blocking receive (default: one per CPU; 0: every transfer on the event loop).
+    #[arg(long, value_name = "N")]
+    pub lockstep_threads: Option<u32>,
 }
 
 /// `pxe get` arguments.

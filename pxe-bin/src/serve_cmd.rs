@@ -74,5 +74,6 @@ pub fn tftp(args: &TftpArgs) -> Result<ExitCode, Error> {
     t.permissive = args.permissive;
     t.max_handshakes = args.max_handshakes;
     t.max_handshakes_per_source = args.max_handshakes_per_source;
+    t.lockstep_threads = args.lockstep_threads;
     pxe_server::tftp::run(&args.root, &t)
 }

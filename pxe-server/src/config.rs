@@ -17,6 +17,7 @@
 //! max_transfers = 2000        # concurrent transfers; more requests wait (dropped, retried)
 //! max_handshakes = 4096       # requests not yet answered by their client (floods, storms)
 //! max_handshakes_per_source = 16  # of those, from one address
+//! lockstep_threads = 2        # default: one per CPU; 0 keeps every transfer on the event loop
 //!
 //! [http]                      # off unless listen is set (or --http)
 //! listen = "0.0.0.0:8080"
@@ -129,6 +130,10 @@ pub struct TftpConfig {
     /// `pxe_tftp::ServerConfig::max_handshakes_per_source`). A host that fetches many files in
     /// parallel (a tool, not a PXE ROM) may need more.
     pub max_handshakes_per_source: Option<NonZeroU32>,
+    /// Threads that each run one answered lock-step transfer with a blocking `recv` (default:
+    /// one per CPU; 0: none, every transfer on the event loop). See
+    /// `crate::tftp::Settings::lockstep_threads`.
+    pub lockstep_threads: Option<u32>,
 }
 
 /// `[http]`: the HTTP server for the same root (`crate::http`). Off unless `listen` is set.

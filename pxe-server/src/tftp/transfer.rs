@@ -1,6 +1,8 @@
 //! One transfer: a [`pxe_tftp::Session`] driven on its own connected UDP socket as a task
 //! of the TFTP runtime, reading file bytes by position as the session asks for them, or writing
-//! an upload into its temporary file and committing it when the session completes.
+//! an upload into its temporary file and committing it when the session completes. A lock-step
+//! transfer may go on, once its client has answered, on a thread of its own
+//! ([`super::lockstep`]), driven by the same steps with a blocking `recv`.
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
@@ -11,10 +13,12 @@ use std::time::Duration;
 use pxe_proto::{Datagram, Destination, SansIo};
 use pxe_tftp::{ErrorCode, Outcome, RequestId, RequestKind, Session, SessionEvent, TransferError};
 use tokio::io::unix::AsyncFd;
+use tokio::sync::watch;
 
 use super::Shared;
 use super::clock;
 use super::fs::{Data, Upload};
+use super::lockstep::{Job, Seat};
 use super::net;
 use crate::events::{ProgressTicker, TransferId};
 
@@ -85,11 +89,42 @@ pub enum Io {
     Write(Upload),
 }
 
+/// Longest a transfer on a lock-step thread waits in one `recv` before it looks at the stop
+/// flag again: how late it may notice that the server is stopping.
+const STOP_POLL: Duration = Duration::from_millis(50);
+
+/// A transfer's connected socket.
+#[derive(Debug)]
+enum Socket {
+    /// Non-blocking, registered with the TFTP runtime for readability only: see [`register`].
+    Polled(AsyncFd<UdpSocket>),
+    /// Blocking, with a receive timeout: the transfer runs on a lock-step thread.
+    Blocking(UdpSocket),
+}
+
+impl Socket {
+    fn udp(&self) -> &UdpSocket {
+        match self {
+            Self::Polled(fd) => fd.get_ref(),
+            Self::Blocking(s) => s,
+        }
+    }
+}
+
+/// What the checks between two waits found ([`Transfer::settle`]).
+enum Settled {
+    /// The session is over.
+    Finished,
+    /// The session has something to send now (a timeout was handled, or it was aborted).
+    Again,
+    /// Nothing to do before a datagram arrives or this deadline passes.
+    Wait(Option<pxe_proto::Instant>),
+}
+
 /// Everything one transfer task owns.
 #[derive(Debug)]
 pub struct Transfer {
-    /// Registered for readability only: see [`register`].
-    socket: AsyncFd<UdpSocket>,
+    socket: Socket,
     session: Session,
     io: Io,
     name: String,
@@ -149,7 +184,7 @@ impl Transfer {
             Io::Write(_) => stride.max(READ_RECV_BUFFER) + 1,
         };
         Self {
-            socket,
+            socket: Socket::Polled(socket),
             session,
             io,
             name,
@@ -189,7 +224,8 @@ impl Transfer {
 
     /// Runs the transfer to its end and logs one summary line (a task cancelled because its
     /// handshake was evicted ends without one). `repeated` wakes when the client sends its
-    /// request again.
+    /// request again. A lock-step transfer whose client has answered goes on on a lock-step
+    /// thread when one is free, and this waits for it there.
     pub(super) async fn run(
         mut self,
         id: RequestId,
@@ -197,8 +233,62 @@ impl Transfer {
         repeated: &tokio::sync::Notify,
     ) -> Summary {
         let peer = self.session.peer();
-        let local = self.socket.get_ref().local_addr().unwrap_or(peer);
-        if let Err(e) = self.drive(local, id, shared, repeated).await {
+        let local = self.socket.udp().local_addr().unwrap_or(peer);
+        let seat = match self.drive(local, id, shared, repeated).await {
+            Ok(Some(seat)) => seat,
+            Ok(None) => return self.finish(Ok(())),
+            Err(e) => return self.finish(Err(e)),
+        };
+        let (done, finished) = tokio::sync::oneshot::channel();
+        // What is known if the lock-step thread never reports (a bug there).
+        let so_far = self.session.stats().clone();
+        let job = Box::new(Job {
+            transfer: self,
+            local,
+            stop: shared.stop.clone(),
+            seat,
+            done,
+        });
+        if let Err(job) = shared.lockstep.send(job) {
+            let gone = io::Error::other("the lock-step threads are gone");
+            return job.transfer.finish(Err(gone));
+        }
+        finished.await.unwrap_or_else(|_| Summary {
+            peer: shown(peer),
+            outcome: None,
+            stats: so_far,
+        })
+    }
+
+    /// Runs the rest of the transfer on the calling thread ([`super::lockstep`]), with
+    /// blocking reads; then logs its summary line, as [`Transfer::run`] does.
+    pub(super) fn run_blocking(self, local: SocketAddr, stop: &watch::Receiver<bool>) -> Summary {
+        let (mut transfer, made) = self.into_blocking();
+        let result = made.and_then(|()| transfer.drive_blocking(local, stop));
+        transfer.finish(result)
+    }
+
+    /// The same transfer on a blocking socket: taken out of the runtime, so the runtime's
+    /// `epoll` no longer hears of its datagrams. A socket left non-blocking (the error) must
+    /// not be waited on.
+    fn into_blocking(self) -> (Self, io::Result<()>) {
+        let socket = match self.socket {
+            Socket::Polled(fd) => fd.into_inner(),
+            Socket::Blocking(s) => s,
+        };
+        let made = socket.set_nonblocking(false);
+        let transfer = Self {
+            socket: Socket::Blocking(socket),
+            ..self
+        };
+        (transfer, made)
+    }
+
+    /// After the session ended, or `result` failed: a socket error aborts the session (ERROR 0
+    /// to the client, best effort); logs the summary line and returns the summary.
+    fn finish(mut self, result: io::Result<()>) -> Summary {
+        let peer = self.session.peer();
+        if let Err(e) = result {
             tracing::warn!(client = %shown(peer), file = %self.name, error = %e, "transfer socket failed");
             let now = clock::now();
             self.session
@@ -207,7 +297,7 @@ impl Transfer {
             // the client waits out all its retransmission timeouts.
             let slot = &mut self.tx[..self.stride];
             while let Some(t) = self.session.poll_transmit(now, slot) {
-                let _ = send_one(self.socket.get_ref(), &slot[..t.len]);
+                let _ = send_one(self.socket.udp(), &slot[..t.len]);
             }
         }
         let outcome = match self.write_failed {
@@ -229,16 +319,16 @@ impl Transfer {
         summary
     }
 
+    /// Drives the session on the runtime until it ends (`None`), or until its client has
+    /// answered a lock-step transfer and a lock-step thread is free: then returns that
+    /// thread's seat, and the transfer goes on there from where this left it.
     async fn drive(
         &mut self,
         local: SocketAddr,
         id: RequestId,
         shared: &Shared,
         repeated: &tokio::sync::Notify,
-    ) -> io::Result<()> {
-        let peer = self.session.peer();
-        let (stride, batch) = (self.stride, self.batch);
-        let mut lens = [0usize; BATCH_MAX];
+    ) -> io::Result<Option<Seat>> {
         // The wake-up sources live across iterations: a lock-step transfer goes round this loop
         // once per block, and creating them anew each time registers and unregisters a waiter
         // (a mutex each) and re-arms the timer for every block. Each is replaced only when it
@@ -268,69 +358,31 @@ impl Transfer {
         loop {
             if self.drain_events(now) {
                 shared.table().server.established(id);
-            }
-            self.drain_writes(now);
-            let mut n = 0;
-            while n < batch {
-                let slot = &mut self.tx[n * stride..(n + 1) * stride];
-                let Some(t) = self.session.poll_transmit(now, slot) else {
-                    break;
-                };
-                match t.destination {
-                    Destination::Unicast(to) if to != peer => {
-                        // An ERROR 5 to a stranger; cannot happen on a connected socket, but
-                        // the session may queue one.
-                        let _ = self.socket.get_ref().send_to(&slot[..t.len], to);
-                    }
-                    _ => {
-                        lens[n] = t.len;
-                        n += 1;
-                    }
+                if self.batch == 1
+                    && !stopping
+                    && let Some(seat) = shared.lockstep.seat()
+                {
+                    return Ok(Some(seat));
                 }
             }
-            let sent = match n {
-                0 => Ok(()),
-                1 => send_one(self.socket.get_ref(), &self.tx[..lens[0]]),
-                _ => net::send_window(
-                    self.socket.get_ref(),
-                    &self.tx,
-                    stride,
-                    &lens[..n],
-                    &mut self.gso,
-                ),
-            };
-            match sent {
-                Ok(()) => {}
-                // Lost on the way out: the retransmission timer resends it.
-                Err(e) if net::is_transient(&e) => self.transient_errors += 1,
-                Err(e) => return Err(e),
-            }
-            if n == batch {
+            self.drain_writes(now);
+            if self.transmit(now)? {
                 // Perhaps more of the window to send: the reads and sends so far took time (a
                 // preemption, on a loaded machine), and the next DATA's timer starts now. A
                 // lock-step batch is one DATA, always full, and nothing follows it.
-                if batch > 1 {
+                if self.batch > 1 {
                     now = clock::now();
                 }
                 continue;
             }
-            if self.session.is_finished() {
-                return Ok(());
-            }
-            if stopping {
-                self.session
-                    .abort(now, ErrorCode::NotDefined, "server shutting down");
-                continue;
-            }
-            if let Some(d) = self.session.poll_timeout() {
-                if d <= now {
-                    self.session.handle_timeout(now);
-                    continue;
-                }
-                if armed.is_none_or(|a| d < a) {
+            match self.settle(now, stopping) {
+                Settled::Finished => return Ok(None),
+                Settled::Again => continue,
+                Settled::Wait(Some(d)) if armed.is_none_or(|a| d < a) => {
                     sleep.as_mut().reset(clock::to_tokio(d));
                     armed = Some(d);
                 }
+                Settled::Wait(_) => {}
             }
             tokio::select! {
                 biased;
@@ -345,18 +397,7 @@ impl Transfer {
                 }
                 r = recv(&self.socket, &mut self.rbuf) => {
                     now = clock::now();
-                    match r {
-                        Ok(len) => {
-                            let dgram = Datagram::new(peer, local, &self.rbuf[..len]);
-                            self.session.handle_datagram(now, dgram);
-                            if let Some((_, p)) = &mut self.progress {
-                                p.tick(self.session.stats().bytes);
-                            }
-                        }
-                        // An ICMP error for an earlier datagram, a firewall: loss, nothing more.
-                        Err(e) if net::is_transient(&e) => self.transient_errors += 1,
-                        Err(e) => return Err(e),
-                    }
+                    self.received(now, local, r)?;
                 }
                 // Armed for a deadline that may since have moved later: the loop's top
                 // handles the timeout only if it is due, and re-arms otherwise.
@@ -365,6 +406,147 @@ impl Transfer {
                     now = clock::now();
                 }
             }
+        }
+    }
+
+    /// [`Transfer::drive`]'s loop on a lock-step thread: the same steps, with the socket
+    /// blocking in `recv` until a datagram comes or the session's deadline (or [`STOP_POLL`])
+    /// passes. A process blocked on its one socket is woken straight from the packet's
+    /// delivery; an event loop is woken through `epoll` first, which made each lock-step block
+    /// 5–8 % dearer on both sides (`benches/README.md`, "Lock-step: where the last 5–8 % go").
+    fn drive_blocking(
+        &mut self,
+        local: SocketAddr,
+        stop: &watch::Receiver<bool>,
+    ) -> io::Result<()> {
+        // The receive timeout in force. In lock-step the deadline is one retransmission
+        // timeout after each DATA, so the wait wanted barely changes from block to block and
+        // the socket option is set again only when it does.
+        let mut in_force: Option<Duration> = None;
+        let mut now = clock::now();
+        loop {
+            self.drain_events(now);
+            self.drain_writes(now);
+            if self.transmit(now)? {
+                continue;
+            }
+            // A stop sender that is gone means the server is gone too.
+            let stopping = stop.has_changed().is_err() || *stop.borrow();
+            let wait = match self.settle(now, stopping) {
+                Settled::Finished => return Ok(()),
+                Settled::Again => continue,
+                Settled::Wait(d) => d.map_or(STOP_POLL, |d| {
+                    Duration::from_micros(d.as_micros().saturating_sub(now.as_micros()))
+                        .clamp(Duration::from_millis(1), STOP_POLL)
+                }),
+            };
+            if in_force.is_none_or(|f| wait + Duration::from_millis(1) < f || wait > f * 2) {
+                self.socket.udp().set_read_timeout(Some(wait))?;
+                in_force = Some(wait);
+            }
+            let r = self.socket.udp().recv(&mut self.rbuf);
+            now = clock::now();
+            match r {
+                // The wait ran out: the checks above see whether the deadline passed.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) => {}
+                r => self.received(now, local, r)?,
+            }
+        }
+    }
+
+    /// Sends what the session has for the wire, one batch at most; returns whether the batch
+    /// was full (more may follow). A send refused with a transient error is loss: the
+    /// retransmission timer resends it.
+    fn transmit(&mut self, now: pxe_proto::Instant) -> io::Result<bool> {
+        let peer = self.session.peer();
+        let (stride, batch) = (self.stride, self.batch);
+        let mut lens = [0usize; BATCH_MAX];
+        let mut n = 0;
+        while n < batch {
+            let slot = &mut self.tx[n * stride..(n + 1) * stride];
+            let Some(t) = self.session.poll_transmit(now, slot) else {
+                break;
+            };
+            match t.destination {
+                Destination::Unicast(to) if to != peer => {
+                    // An ERROR 5 to a stranger; cannot happen on a connected socket, but
+                    // the session may queue one.
+                    let _ = self.socket.udp().send_to(&slot[..t.len], to);
+                }
+                _ => {
+                    lens[n] = t.len;
+                    n += 1;
+                }
+            }
+        }
+        let sent = match n {
+            0 => Ok(()),
+            1 => send_one(self.socket.udp(), &self.tx[..lens[0]]),
+            _ => net::send_window(
+                self.socket.udp(),
+                &self.tx,
+                stride,
+                &lens[..n],
+                &mut self.gso,
+            ),
+        };
+        match sent {
+            Ok(()) => {}
+            Err(e) if net::is_transient(&e) => self.transient_errors += 1,
+            Err(e) => return Err(e),
+        }
+        Ok(n == batch)
+    }
+
+    /// The checks between sending and waiting: whether the session is over, whether the
+    /// server is stopping (the session is aborted: ERROR 0 to the client) and whether its
+    /// deadline has passed (handled here).
+    fn settle(&mut self, now: pxe_proto::Instant, stopping: bool) -> Settled {
+        if self.session.is_finished() {
+            return Settled::Finished;
+        }
+        if stopping {
+            self.session
+                .abort(now, ErrorCode::NotDefined, "server shutting down");
+            return Settled::Again;
+        }
+        match self.session.poll_timeout() {
+            Some(d) if d <= now => {
+                self.session.handle_timeout(now);
+                Settled::Again
+            }
+            d => Settled::Wait(d),
+        }
+    }
+
+    /// Feeds what a `recv` on the transfer's socket (bound to `local`) gave into the session;
+    /// a transient error is loss, counted.
+    fn received(
+        &mut self,
+        now: pxe_proto::Instant,
+        local: SocketAddr,
+        r: io::Result<usize>,
+    ) -> io::Result<()> {
+        match r {
+            Ok(len) => {
+                let peer = self.session.peer();
+                let dgram = Datagram::new(peer, local, &self.rbuf[..len]);
+                self.session.handle_datagram(now, dgram);
+                if let Some((_, p)) = &mut self.progress {
+                    p.tick(self.session.stats().bytes);
+                }
+                Ok(())
+            }
+            // An ICMP error for an earlier datagram, a firewall: loss, nothing more.
+            Err(e) if net::is_transient(&e) => {
+                self.transient_errors += 1;
+                Ok(())
+            }
+            Err(e) => Err(e),
         }
     }
 
@@ -491,7 +673,7 @@ impl Transfer {
             // drops the ACK but sends nothing then, so the ERROR goes out from here.
             self.session.abort(now, code, message);
             let len = pxe_tftp::wire::emit_error(code, message, &mut self.tx);
-            if let Err(e) = send_one(self.socket.get_ref(), &self.tx[..len]) {
+            if let Err(e) = send_one(self.socket.udp(), &self.tx[..len]) {
                 tracing::debug!(client = %shown(self.session.peer()), error = %e, "ERROR not sent");
             }
             self.write_failed = Some(code);
@@ -621,9 +803,14 @@ fn send_one(socket: &UdpSocket, buf: &[u8]) -> io::Result<()> {
 /// readable, waiting for readiness only after a `recv` found nothing (what
 /// `tokio::net::UdpSocket::recv` does). In lock-step the ACK is usually there by the time the
 /// DATA is out (the client ran on the send), so this `recv` gets it without an `epoll_wait`.
-async fn recv(socket: &AsyncFd<UdpSocket>, buf: &mut [u8]) -> io::Result<usize> {
+/// A blocking socket (a transfer on a lock-step thread) is read in place.
+async fn recv(socket: &Socket, buf: &mut [u8]) -> io::Result<usize> {
+    let fd = match socket {
+        Socket::Polled(fd) => fd,
+        Socket::Blocking(s) => return s.recv(buf),
+    };
     loop {
-        let mut ready = socket.readable().await?;
+        let mut ready = fd.readable().await?;
         if let Ok(r) = ready.try_io(|s| s.get_ref().recv(buf)) {
             return r;
         }
