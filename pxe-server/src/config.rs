@@ -265,6 +265,7 @@ mod tests {
             port_range = "49152:65535"
             max_transfers = 500
             max_handshakes_per_source = 64
+            lockstep_threads = 0
             [http]
             listen = "0.0.0.0:8080"
             max_connections = 50
@@ -282,6 +283,7 @@ mod tests {
         );
         assert_eq!(c.tftp.max_transfers, NonZeroU32::new(500));
         assert_eq!(c.tftp.max_handshakes_per_source, NonZeroU32::new(64));
+        assert_eq!(c.tftp.lockstep_threads, Some(0));
         assert_eq!(c.log_format, Some(LogFormat::Json));
         assert_eq!(c.http.listen, Some("0.0.0.0:8080".parse().unwrap()));
         assert_eq!(c.http.max_connections, NonZeroU32::new(50));

@@ -695,6 +695,13 @@ mod tests {
         t.max_handshakes_per_source = NonZeroU32::new(100);
         let s = Settings::from_config(DEFAULT_LISTEN, Root::Embedded(Vec::new()), &t);
         assert_eq!(s.core.max_handshakes_per_source, 100);
+        assert_eq!(s.lockstep_threads, default_lockstep_threads());
+        t.lockstep_threads = Some(0);
+        let s = Settings::from_config(DEFAULT_LISTEN, Root::Embedded(Vec::new()), &t);
+        assert_eq!(
+            s.lockstep_threads, 0,
+            "0 keeps every transfer on the event loop"
+        );
         assert_eq!(
             s.descriptors_needed(),
             24_000,
