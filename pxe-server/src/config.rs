@@ -131,7 +131,8 @@ pub struct TftpConfig {
     /// parallel (a tool, not a PXE ROM) may need more.
     pub max_handshakes_per_source: Option<NonZeroU32>,
     /// Threads that each run one answered lock-step transfer with a blocking `recv` (default:
-    /// one per CPU; 0: none, every transfer on the event loop). See
+    /// one per CPU; 0: none, every transfer on the event loop; never more than
+    /// `max_transfers`). See
     /// `crate::tftp::Settings::lockstep_threads`.
     pub lockstep_threads: Option<u32>,
 }

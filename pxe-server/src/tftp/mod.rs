@@ -130,7 +130,9 @@ impl Settings {
                 .lockstep_threads
                 .map_or_else(default_lockstep_threads, |n| {
                     usize::try_from(n).unwrap_or(usize::MAX)
-                }),
+                })
+                // More threads than transfers could never be used.
+                .min(max_transfers),
         }
     }
 }
@@ -695,6 +697,11 @@ mod tests {
         t.max_handshakes_per_source = NonZeroU32::new(100);
         let s = Settings::from_config(DEFAULT_LISTEN, Root::Embedded(Vec::new()), &t);
         assert_eq!(s.core.max_handshakes_per_source, 100);
+        assert_eq!(
+            s.descriptors_needed(),
+            24_000,
+            "the handshake budget follows max_transfers"
+        );
         assert_eq!(s.lockstep_threads, default_lockstep_threads());
         t.lockstep_threads = Some(0);
         let s = Settings::from_config(DEFAULT_LISTEN, Root::Embedded(Vec::new()), &t);
@@ -702,10 +709,9 @@ mod tests {
             s.lockstep_threads, 0,
             "0 keeps every transfer on the event loop"
         );
-        assert_eq!(
-            s.descriptors_needed(),
-            24_000,
-            "the handshake budget follows max_transfers"
-        );
+        t.lockstep_threads = Some(u32::MAX);
+        t.max_transfers = NonZeroU32::new(3);
+        let s = Settings::from_config(DEFAULT_LISTEN, Root::Embedded(Vec::new()), &t);
+        assert_eq!(s.lockstep_threads, 3, "no more threads than transfers");
     }
 }
