@@ -358,8 +358,11 @@ impl Transfer {
         loop {
             if self.drain_events(now) {
                 shared.table().server.established(id);
+                // A transfer that ended with its first ACK (a one-block file) has nothing
+                // left to run there.
                 if self.batch == 1
                     && !stopping
+                    && !self.session.is_finished()
                     && let Some(seat) = shared.lockstep.seat()
                 {
                     return Ok(Some(seat));
@@ -794,9 +797,14 @@ pub fn register(socket: UdpSocket) -> io::Result<AsyncFd<UdpSocket>> {
     Ok(registered?)
 }
 
-/// One datagram on the connected socket, without waiting: a full send buffer is loss.
+/// One datagram on the connected socket, without waiting (`MSG_DONTWAIT`, also on a lock-step
+/// thread's blocking socket): a full send buffer is loss.
 fn send_one(socket: &UdpSocket, buf: &[u8]) -> io::Result<()> {
-    socket.send(buf).map(drop)
+    use nix::sys::socket::{MsgFlags, send};
+    use std::os::fd::AsRawFd;
+    send(socket.as_raw_fd(), buf, MsgFlags::MSG_DONTWAIT)
+        .map(drop)
+        .map_err(io::Error::from)
 }
 
 /// The next datagram on the connected socket: tried at once while the runtime has the socket
