@@ -5,7 +5,7 @@
 #
 # 1. installs, as root via apt-get, every tool the tests use (scripts/install-deps.sh:
 #    curl, atftp, tftp-hpa, dnsmasq, qemu, ovmf, pxelinux, ipxe, kea-admin, ...);
-# 2. checks formatting and clippy, builds every crate and target (all features) and each
+# 2. checks formatting, clippy and the API docs' links, builds every crate and target (all features) and each
 #    core without std;
 # 3. runs every test. Tests that need a tool FAIL when it is missing (never skip), and this
 #    script also fails if any test reports itself ignored.
@@ -50,6 +50,8 @@ bash scripts/unit-check.sh
 cargo fmt --all -- --check
 # --all-features: every optional feature (pxe-server clap, ...) is built and tested too.
 cargo clippy --workspace --all-targets --all-features -- -D warnings
+# Broken or private intra-doc links are errors too.
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features --quiet
 cargo build --workspace --all-targets --all-features
 # The cores must build as no_std + alloc on their own.
 for core in pxe-proto pxe-tftp pxe-dhcp pxe-menu; do

@@ -1,7 +1,7 @@
 //! `pxe init DIR`: the `cp` steps of a hand-built PXE root, done for the admin.
 //!
 //! Lays out a TFTP root from the installed Debian packages (pxelinux, syslinux-common, ipxe;
-//! and, for UEFI Secure Boot, shim-signed and grub-efi-amd64-signed: [`SECURE_BOOT_FILES`](crate::layout::SECURE_BOOT_FILES)),
+//! and, for UEFI Secure Boot, shim-signed and grub-efi-amd64-signed: [`SECURE_BOOT_FILES`]),
 //! an `iso/` folder, a starter menu (`menu.toml`, rendered into `pxelinux.cfg/default`,
 //! `boot.txt`, `boot.ipxe` and `grub/grub.cfg`) and a starter `pxe.toml`. Running it again is safe: files that
 //! are already right are left alone, and a file the admin changed is never replaced silently

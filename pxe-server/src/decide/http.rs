@@ -58,10 +58,10 @@ const MAX_ANSWER: usize = 256 << 10;
 pub struct DecideConfig {
     /// The service's URL (`http://HOST[:PORT]/PATH`).
     pub url: String,
-    /// How long to wait for an answer; default [`DEFAULT_TIMEOUT_MS`].
+    /// How long to wait for an answer; default 2000 (`DEFAULT_TIMEOUT_MS`).
     #[serde(default)]
     pub timeout_ms: Option<u64>,
-    /// How long an answer is kept; default [`DEFAULT_CACHE_SECS`]; 0 asks every time.
+    /// How long an answer is kept; default 10 (`DEFAULT_CACHE_SECS`); 0 asks every time.
     #[serde(default)]
     pub cache_secs: Option<u64>,
 }

@@ -5,7 +5,7 @@
 //! who holds an address: [`PgStore::commit`] writes a batch with one
 //! `INSERT .. ON CONFLICT (address) DO UPDATE .. WHERE` that only overwrites a row this server
 //! wrote, or another server's row to bind it to the same client or to take it when it is free
-//! (released, expired, or past its expiry); see [`CLAIM`]. A row PostgreSQL does not return was claimed by another server: it is reported as
+//! (released, expired, or past its expiry); see `CLAIM`. A row PostgreSQL does not return was claimed by another server: it is reported as
 //! [`HeldElsewhere`] and its reply withheld. The statement commits with the server's
 //! `synchronous_commit` (on by default: flushed to the WAL) before the future returns, so no
 //! ACK is sent for a lease the database has not made durable.

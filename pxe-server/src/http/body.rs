@@ -20,7 +20,7 @@
 //! then, while another response of the listener is sending a file too ([`Senders`]), the task
 //! yields, so a worker thread refills every writable connection a little in turn, as nginx's
 //! event loop does (one `sendfile_max_chunk` per connection and loop pass). A body sending
-//! alone yields only every [`YIELD_EVERY`] (16 MiB, a few milliseconds; the other tasks of the
+//! alone yields only every `YIELD_EVERY` (16 MiB, a few milliseconds; the other tasks of the
 //! runtime still get their turn): a yield costs a wake-up of the runtime's other worker (a
 //! futex call and two context switches), and with one per MiB one client of a whole file cost
 //! ~10 % more CPU per GiB than nginx (`perf stat` on loopback: 0.5–0.7 futex calls per MiB

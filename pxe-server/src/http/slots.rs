@@ -126,7 +126,7 @@ impl Slots {
         }
     }
 
-    /// Waits until a slot may have freed (see [`Slots::has_room`]).
+    /// Waits until a slot may have freed (see [`Slots::room`]).
     pub async fn changed(&self) {
         self.changed.notified().await;
     }

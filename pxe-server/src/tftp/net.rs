@@ -344,7 +344,7 @@ thread_local! {
 
 /// Sends `lens.len()` datagrams, the i-th being `buf[i * stride..][..lens[i]]`, in as few
 /// syscalls as the kernel allows (`sendmmsg`) on a connected socket. No allocation per call:
-/// the iovecs are on the stack and the headers are [`BATCH_HEADERS`].
+/// the iovecs are on the stack and the headers are `BATCH_HEADERS`.
 pub fn send_batch(socket: &impl AsFd, buf: &[u8], stride: usize, lens: &[usize]) -> io::Result<()> {
     let fd = socket.as_fd().as_raw_fd();
     let slot = |i: usize| {
@@ -397,7 +397,7 @@ const GSO_MAX_BYTES: usize = 65_507;
 /// segment size being the first datagram's length) when every datagram but the last has that
 /// length and the last is not longer: the stack then splits one skb into the datagrams, so the
 /// receiver is woken once per window rather than between datagrams. `gso` is cleared the first
-/// time the kernel refuses (see [`gso_refused`]), and every later window of this socket goes
+/// time the kernel refuses (see `gso_refused`), and every later window of this socket goes
 /// straight to `sendmmsg`.
 pub fn send_window(
     socket: &(impl AsRawFd + std::os::fd::AsFd),

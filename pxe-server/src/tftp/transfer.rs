@@ -2,7 +2,7 @@
 //! of the TFTP runtime, reading file bytes by position as the session asks for them, or writing
 //! an upload into its temporary file and committing it when the session completes. A lock-step
 //! transfer may go on, once its client has answered, on a thread of its own
-//! ([`super::lockstep`]), driven by the same steps with a blocking `recv`.
+//! (`lockstep.rs`), driven by the same steps with a blocking `recv`.
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};

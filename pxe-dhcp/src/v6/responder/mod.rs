@@ -6,7 +6,7 @@
 //! driver feeds every datagram received on UDP 547 (joined to ff02::1:2) to `handle_datagram`,
 //! with `Datagram::local` carrying the destination address when it knows it (RFC 8415 §16
 //! treats multicast and unicast requests differently); then drains `poll_transmit` (each reply
-//! goes to [`Destination::Unicast`](pxe_proto::Destination::Unicast): the client's link-local
+//! goes to [`Destination::Unicast`]: the client's link-local
 //! address with its scope, or the relay) and `poll_event`; then sleeps until `poll_timeout`.
 
 mod boot;
