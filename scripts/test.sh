@@ -5,8 +5,8 @@
 #
 # 1. installs, as root via apt-get, every tool the tests use (scripts/install-deps.sh:
 #    curl, atftp, tftp-hpa, dnsmasq, qemu, ovmf, pxelinux, ipxe, kea-admin, ...);
-# 2. checks formatting, clippy and the API docs' links, builds every crate and target (all features) and each
-#    core without std;
+# 2. checks formatting, clippy and the API docs' links, builds every crate and target (all
+#    features) and each core without std;
 # 3. runs every test. Tests that need a tool FAIL when it is missing (never skip), and this
 #    script also fails if any test reports itself ignored.
 # 4. builds the no_std canary and runs every fuzz target briefly (.ci/nostd-canary.sh,
