@@ -65,12 +65,8 @@ impl Drop for Seat {
 
 impl Pool {
     /// Starts `threads` lock-step threads (none: every transfer stays on the event loop). A
-    /// thread that cannot be started leaves the pool smaller.
-    ///
-    /// # Errors
-    ///
-    /// Never fails as a whole; the error of the first thread that could not start is returned
-    /// with the pool, for the log.
+    /// thread that cannot be started leaves the pool smaller: the pool never fails as a whole,
+    /// and the error of the first thread that could not start comes with it, for the log.
     pub fn start(threads: usize) -> (Self, Option<io::Error>) {
         let (jobs, queue) = mpsc::channel::<Box<Job>>();
         let queue = Arc::new(Mutex::new(queue));
@@ -105,7 +101,8 @@ impl Pool {
             .map(|_| Seat(Arc::clone(&self.idle)))
     }
 
-    /// Hands `job` to the thread its seat reserved.
+    /// Hands `job` to whichever thread is free: its seat counted one out, so one is (or is
+    /// about to be, between giving a seat back and waiting for the next job).
     ///
     /// # Errors
     ///
