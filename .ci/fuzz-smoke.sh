@@ -7,6 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 secs="${FUZZ_SMOKE_SECS:-20}"
 
+if ! cargo +nightly --version >/dev/null 2>&1 && command -v rustup >/dev/null 2>&1; then
+    echo "fuzz-smoke: installing rustup's nightly toolchain (cargo-fuzz needs it)"
+    rustup toolchain install nightly --profile minimal || true
+fi
 if ! cargo +nightly --version >/dev/null 2>&1; then
     echo "fuzz-smoke: FAIL: cargo-fuzz needs a nightly toolchain (rustup toolchain list)" >&2
     exit 1

@@ -10,7 +10,7 @@
 # 3. runs every test. Tests that need a tool FAIL when it is missing (never skip), and this
 #    script also fails if any test reports itself ignored.
 # 4. builds the no_std canary and runs every fuzz target briefly (.ci/nostd-canary.sh,
-#    .ci/fuzz-smoke.sh; cargo-fuzz is installed if missing, nightly must be present).
+#    .ci/fuzz-smoke.sh; rustup's nightly and cargo-fuzz are installed if missing).
 #
 # Root is needed: network-namespace tests (DHCP, QEMU firmware boots) and privilege-drop tests.
 # Needs Rust >= 1.91 (rustup: https://rustup.rs); under sudo, the invoking user's ~/.cargo/bin
