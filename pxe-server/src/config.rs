@@ -24,6 +24,7 @@
 //! max_connections = 1000       # at the cap, idle keep-alive connections are closed first
 //! max_connections_per_client = 64
 //! send_timeout = 60            # seconds a response may wait for the client to read
+//! connection_threads = 64      # kept-alive connections asking for small answers, on threads; 0: none
 //!
 //! [dhcp]                      # owned by crate::dhcp::DhcpConfig
 //! [dhcp6]                     # owned by crate::dhcp6::Dhcp6Config
@@ -154,6 +155,11 @@ pub struct HttpConfig {
     /// Seconds a response may make no progress (the client reads nothing) before the
     /// connection is dropped (default 60, `crate::http::DEFAULT_SEND_TIMEOUT`).
     pub send_timeout: Option<NonZeroU32>,
+    /// Most connections served on threads of their own at once (default 64,
+    /// `crate::http::threads::DEFAULT_CONNECTION_THREADS`; 0: none). A kept-alive connection
+    /// asking for one small response after another (iPXE `sanboot` range reads) moves to one
+    /// while it keeps asking (`crate::http::threads`).
+    pub connection_threads: Option<u32>,
 }
 
 /// Log line format (`--log-format`).
@@ -272,6 +278,7 @@ mod tests {
             max_connections = 50
             max_connections_per_client = 8
             send_timeout = 5
+            connection_threads = 0
             [dhcp]
         "#;
         let mut c = Config::parse(text, Path::new("t.toml")).unwrap();
@@ -290,6 +297,7 @@ mod tests {
         assert_eq!(c.http.max_connections, NonZeroU32::new(50));
         assert_eq!(c.http.max_connections_per_client, NonZeroU32::new(8));
         assert_eq!(c.http.send_timeout, NonZeroU32::new(5));
+        assert_eq!(c.http.connection_threads, Some(0));
         let args = Overrides {
             root: Some("/other".into()),
             listen: Some("127.0.0.1:6969".parse().unwrap()),

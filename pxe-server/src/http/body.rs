@@ -343,14 +343,52 @@ pub async fn send(
 async fn writable(stream: &TcpStream, stall: Duration) -> io::Result<()> {
     match tokio::time::timeout(stall, stream.writable()).await {
         Ok(r) => r,
-        Err(_) => Err(io::Error::new(
-            io::ErrorKind::TimedOut,
-            format!(
-                "the client read nothing for {} s (send_timeout)",
-                stall.as_secs_f32()
-            ),
-        )),
+        Err(_) => Err(stalled(stall)),
     }
+}
+
+/// The error of a response that made no progress for `stall`.
+fn stalled(stall: Duration) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::TimedOut,
+        format!(
+            "the client read nothing for {} s (send_timeout)",
+            stall.as_secs_f32()
+        ),
+    )
+}
+
+/// The error of a file body that ended at `pos`, before the length its head announced.
+fn shrank(pos: i64) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        format!("the file shrank while being sent (nothing to read at offset {pos})"),
+    )
+}
+
+/// `sendfile`'s start and end offsets of `len` bytes from `offset`.
+fn file_span(offset: u64, len: u64) -> io::Result<(i64, i64)> {
+    let end = offset
+        .checked_add(len)
+        .and_then(|e| i64::try_from(e).ok())
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "file range too large"))?;
+    let start = i64::try_from(offset)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "file offset too large"))?;
+    Ok((start, end))
+}
+
+/// Bytes of the next `sendfile` call from `pos` to `end`.
+fn sendfile_count(pos: i64, end: i64) -> usize {
+    usize::try_from(end - pos).map_or(SENDFILE_MAX, |n| n.min(SENDFILE_MAX))
+}
+
+/// How `n` bytes sent from `head[*h..]` then `body[*b..]` split: advances both, returns the
+/// body's part.
+fn advance(n: usize, head_len: usize, h: &mut usize, b: &mut usize) -> usize {
+    let from_head = n.min(head_len - *h);
+    *h += from_head;
+    *b += n - from_head;
+    n - from_head
 }
 
 /// `head` then `body` from memory, with vectored writes (one segment for a short answer).
@@ -368,10 +406,7 @@ async fn write_all(
         match stream.try_write_vectored(&parts) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => {
-                let from_head = n.min(head.len() - h);
-                h += from_head;
-                b += n - from_head;
-                log.count(n - from_head);
+                log.count(advance(n, head.len(), &mut h, &mut b));
                 since_yield += n as u64;
                 if since_yield >= YIELD_EVERY {
                     since_yield = 0;
@@ -417,27 +452,17 @@ async fn send_file(
     stall: Duration,
     senders: &Senders,
 ) -> io::Result<()> {
-    let end = offset
-        .checked_add(len)
-        .and_then(|e| i64::try_from(e).ok())
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "file range too large"))?;
     // sendfile advances `pos` by what it sent; the file's own offset is untouched, so every
     // connection shares the one open file.
-    let mut pos = i64::try_from(offset)
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "file offset too large"))?;
+    let (mut pos, end) = file_span(offset, len)?;
     let mut since_yield = 0u64;
     while pos < end {
-        let count = usize::try_from(end - pos).map_or(SENDFILE_MAX, |n| n.min(SENDFILE_MAX));
+        let count = sendfile_count(pos, end);
         match stream.try_io(Interest::WRITABLE, || {
             nix::sys::sendfile::sendfile64(stream, file, Some(&mut pos), count)
                 .map_err(io::Error::from)
         }) {
-            Ok(0) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    format!("the file shrank while being sent (nothing to read at offset {pos})"),
-                ));
-            }
+            Ok(0) => return Err(shrank(pos)),
             Ok(n) => {
                 log.count(n);
                 since_yield += n as u64;
@@ -454,6 +479,107 @@ async fn send_file(
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => writable(stream, stall).await?,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// [`send`] for a connection thread ([`super::threads`]): the same response on a blocking
+/// socket whose send timeout is the thread's poll interval, so that the thread can give up in
+/// time — when the client read nothing for `stall`, or when `abandoned` says so (the
+/// connection's task is gone: the server stops). Bodies sent here are small
+/// ([`super::threads::SMALL_BODY`]): there is nothing to pace.
+pub fn send_blocking(
+    stream: &std::net::TcpStream,
+    head: &[u8],
+    body: &Body,
+    log: &mut RequestLog,
+    stall: Duration,
+    abandoned: &dyn Fn() -> bool,
+) -> io::Result<()> {
+    let mut waiting = Waiting {
+        stall,
+        abandoned,
+        since: Instant::now(),
+    };
+    match body {
+        Body::Empty => send_parts(stream, head, &[], log, &mut waiting),
+        Body::Memory { bytes, start, len } => {
+            let part = bytes.get(*start..start + len).ok_or_else(|| {
+                io::Error::new(io::ErrorKind::InvalidInput, "body range outside its buffer")
+            })?;
+            send_parts(stream, head, part, log, &mut waiting)
+        }
+        Body::File { file, offset, len } => {
+            // The head by itself, then the file, as `send` does (see the module docs).
+            send_parts(stream, head, &[], log, &mut waiting)?;
+            let (mut pos, end) = file_span(*offset, *len)?;
+            while pos < end {
+                let count = sendfile_count(pos, end);
+                match nix::sys::sendfile::sendfile64(stream, file, Some(&mut pos), count)
+                    .map_err(io::Error::from)
+                {
+                    Ok(0) => return Err(shrank(pos)),
+                    Ok(n) => {
+                        log.count(n);
+                        waiting.since = Instant::now();
+                    }
+                    Err(e) => waiting.failed(e)?,
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// A blocking send's patience: when it last made progress, and how long it may wait.
+struct Waiting<'a> {
+    stall: Duration,
+    abandoned: &'a dyn Fn() -> bool,
+    since: Instant,
+}
+
+impl Waiting<'_> {
+    /// After a send failed with `e`: `Ok` to try again (the send timed out, or a signal came),
+    /// else why the response ends.
+    fn failed(&self, e: io::Error) -> io::Result<()> {
+        match e.kind() {
+            io::ErrorKind::Interrupted => Ok(()),
+            // SO_SNDTIMEO expired: the socket's buffer stayed full for a poll interval.
+            io::ErrorKind::WouldBlock if (self.abandoned)() => {
+                Err(io::Error::other("the server is stopping"))
+            }
+            io::ErrorKind::WouldBlock if self.since.elapsed() >= self.stall => {
+                Err(stalled(self.stall))
+            }
+            io::ErrorKind::WouldBlock => Ok(()),
+            _ => Err(e),
+        }
+    }
+}
+
+/// `head` then `body` from memory in one `sendmsg` where they fit (`MSG_NOSIGNAL`, as
+/// [`write_head`] sends).
+fn send_parts(
+    stream: &std::net::TcpStream,
+    head: &[u8],
+    body: &[u8],
+    log: &mut RequestLog,
+    waiting: &mut Waiting<'_>,
+) -> io::Result<()> {
+    let fd = stream.as_raw_fd();
+    let (mut h, mut b) = (0, 0);
+    while h < head.len() || b < body.len() {
+        let parts = [IoSlice::new(&head[h..]), IoSlice::new(&body[b..])];
+        match nix::sys::socket::sendmsg::<()>(fd, &parts, &[], MsgFlags::MSG_NOSIGNAL, None)
+            .map_err(io::Error::from)
+        {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => {
+                log.count(advance(n, head.len(), &mut h, &mut b));
+                waiting.since = Instant::now();
+            }
+            Err(e) => waiting.failed(e)?,
         }
     }
     Ok(())

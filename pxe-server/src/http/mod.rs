@@ -51,6 +51,7 @@ pub mod path;
 pub mod range;
 pub mod request;
 pub mod slots;
+pub mod threads;
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -79,6 +80,9 @@ pub const DEFAULT_MAX_CONNECTIONS_PER_CLIENT: usize = 64;
 /// How long a connection must have been idle before it may be evicted ([`slots`]).
 const EVICTION_GRACE: Duration = Duration::from_millis(250);
 
+/// How long stopping waits for the connections on threads to close.
+const STOP_WAIT: Duration = Duration::from_secs(2);
+
 /// Default for `[http] send_timeout` (nginx's `send_timeout` is also 60 s).
 pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -91,6 +95,8 @@ pub struct Limits {
     pub max_connections_per_client: usize,
     /// How long a response may make no progress before the connection is dropped.
     pub send_timeout: Duration,
+    /// Most connections on connection threads at once ([`threads`]).
+    pub connection_threads: usize,
 }
 
 impl Default for Limits {
@@ -99,6 +105,7 @@ impl Default for Limits {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_connections_per_client: DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
             send_timeout: DEFAULT_SEND_TIMEOUT,
+            connection_threads: threads::DEFAULT_CONNECTION_THREADS,
         }
     }
 }
@@ -119,6 +126,11 @@ impl Limits {
             send_timeout: config.send_timeout.map_or(DEFAULT_SEND_TIMEOUT, |s| {
                 Duration::from_secs(u64::from(s.get()))
             }),
+            connection_threads: config
+                .connection_threads
+                .map_or(threads::DEFAULT_CONNECTION_THREADS, |n| {
+                    usize::try_from(n).unwrap_or(usize::MAX)
+                }),
         }
     }
 }
@@ -138,6 +150,7 @@ pub struct Shared {
     events: Events,
     generated: HostFiles,
     send_timeout_ms: AtomicU64,
+    threads: threads::Threads,
 }
 
 impl Shared {
@@ -195,6 +208,7 @@ impl Bound {
             events,
             generated,
             send_timeout_ms: AtomicU64::new(millis(limits.send_timeout)),
+            threads: threads::Threads::new(limits.connection_threads),
         });
         let task = tokio::spawn(accept_loop(
             listener,
@@ -375,10 +389,12 @@ async fn accept_loop(
             shared
                 .send_timeout_ms
                 .store(millis(limits.send_timeout), Ordering::Relaxed);
+            shared.threads.set_max(limits.connection_threads);
             tracing::info!(
                 max_connections = limits.max_connections,
                 max_connections_per_client = limits.max_connections_per_client,
                 send_timeout_s = limits.send_timeout.as_secs_f32(),
+                connection_threads = limits.connection_threads,
                 "HTTP limits changed"
             );
         }
@@ -452,5 +468,8 @@ async fn accept_loop(
         connections.spawn(conn::serve(stream, peer, slot, Arc::clone(&shared)));
     }
     connections.shutdown().await;
+    // Connections on threads see their task gone within a poll interval (or once the
+    // response they are sending gives up).
+    shared.threads.wait_idle(STOP_WAIT).await;
     tracing::info!("HTTP stopped");
 }

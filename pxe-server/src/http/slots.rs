@@ -255,6 +255,12 @@ impl Slot {
         true
     }
 
+    /// Whether the connection was evicted, without waiting (for a connection thread, which
+    /// looks now and then).
+    pub fn is_evicted(&self) -> bool {
+        !self.slots.lock().conns.contains_key(&self.id)
+    }
+
     /// Resolves once the connection was evicted (at once if it already was).
     pub async fn evicted(&self) {
         self.evict.notified().await;
