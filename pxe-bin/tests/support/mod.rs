@@ -7,7 +7,7 @@
 //! - [`pxe`]: `pxe` started and waited on until it listens, its log in memory;
 //! - [`clients`]: real TFTP clients driven against it; [`raw_tftp`]: TFTP packets by hand;
 //! - [`netns`]: network namespaces and veth pairs, always deleted;
-//! - [`files`]: random files and their digests;
+//! - [`files`]: random files and their digests; [`http`]: HTTP by hand against `pxe serve`;
 //! - [`metrics`]: the admin listener's `/metrics`, parsed by the Prometheus reference parser;
 //! - [`dhcp`]: DHCP servers in a namespace, relayed load clients and their audits;
 //! - [`firmware_lab`]: real firmware booted in QEMU against a server in a namespace;
@@ -19,6 +19,7 @@ pub mod clients;
 pub mod dhcp;
 pub mod files;
 pub mod firmware_lab;
+pub mod http;
 pub mod metrics;
 pub mod netns;
 pub mod os_image;

@@ -197,7 +197,7 @@ fn run(
             if conn.stream.set_nonblocking(true).is_err() {
                 return None;
             }
-            Some((conn, pending))
+            Some((conn, pending.map(|p| *p)))
         }
     }
 }
@@ -206,10 +206,13 @@ fn run(
 enum Step {
     /// The connection is done with.
     Ended,
-    /// The connection goes back to the event loop, perhaps with a response to send.
-    Return(Option<Pending>),
+    /// The connection goes back to the event loop, perhaps with a response to send (boxed: a
+    /// response is large, and this is the rare way out).
+    Return(Option<Box<Pending>>),
 }
 
+/// Waits for requests and answers them, as [`super::conn`] does on the event loop, until the
+/// connection ends or is to go back (see the module docs).
 fn serve(
     conn: &mut Connection,
     peer: SocketAddr,
@@ -251,7 +254,7 @@ fn serve(
         conn.buf.drain(..used);
         let next = super::conn::prepare(head, peer, shared);
         if !next.persistent || next.response.body.len() > SMALL_BODY {
-            return Step::Return(Some(next));
+            return Step::Return(Some(Box::new(next)));
         }
         let mut response = next.response;
         response.head(true, next.minor_version, &mut conn.head);
