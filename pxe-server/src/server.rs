@@ -359,7 +359,7 @@ impl Handle {
 
     /// Swaps in `config` for new requests: the DHCP boot policy (`[[dhcp.rules]]`,
     /// `default_rules`), reservations and the `[http]` connection limits (`max_connections`,
-    /// `max_connections_per_client`, `send_timeout`). Running transfers and
+    /// `max_connections_per_client`, `send_timeout`, `connection_threads`). Running transfers and
     /// leases are untouched. Changed settings that need new sockets or a new root (listening
     /// addresses, the root, `[tftp]`, the DHCP mode, interface, pool and lease options) are
     /// listed in [`ReloadReport::needs_restart`] and keep their running values. An invalid
@@ -442,7 +442,14 @@ impl Handle {
             send_timeout_changed && self.http.is_some(),
         );
         next.http.send_timeout = config.http.send_timeout;
-        let limits_changed = max_changed || per_client_changed || send_timeout_changed;
+        let threads_changed = config.http.connection_threads != current.http.connection_threads;
+        applied(
+            "http.connection_threads",
+            threads_changed && self.http.is_some(),
+        );
+        next.http.connection_threads = config.http.connection_threads;
+        let limits_changed =
+            max_changed || per_client_changed || send_timeout_changed || threads_changed;
 
         // The DHCPv6 driver keeps the rules it started with.
         if rules_changed && current.dhcp6.mode != Dhcp6Mode::Off {

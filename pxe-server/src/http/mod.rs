@@ -33,6 +33,12 @@
 //! `pxe_http_connections_refused_total` on the admin listener, through
 //! [`crate::events::Event::HttpConnectionLimited`]).
 //!
+//! Connection threads ([`threads`]): a kept-alive connection asking for one small response
+//! after another (iPXE `sanboot`'s range reads) runs on a thread of its own while it keeps
+//! asking (at most `connection_threads` at once, default
+//! [`threads::DEFAULT_CONNECTION_THREADS`]), with blocking reads and writes: on the event loop
+//! each such request pays for a wake-up through `epoll` on top of its work.
+//!
 //! Timeouts: an idle connection closes after [`conn::IDLE_TIMEOUT`], a request head must be
 //! complete [`conn::HEADER_TIMEOUT`] after its first byte, and a response that makes no
 //! progress for `send_timeout` (default [`DEFAULT_SEND_TIMEOUT`]) is abandoned, so dead clients

@@ -220,6 +220,9 @@ fn serve(
     back: &oneshot::Sender<Back>,
 ) -> Step {
     let gone = || back.is_closed();
+    // One read's worth, reused: what arrives is copied into `buf` (a request head, a few
+    // hundred bytes), where growing `buf` for every read would clear the room first.
+    let mut chunk = [0u8; super::conn::READ_SIZE];
     loop {
         if conn.buf.is_empty() {
             if !conn.slot.idle() {
@@ -227,13 +230,15 @@ fn serve(
             }
             let held = Instant::now() + HOLD;
             loop {
-                if gone() || conn.slot.is_evicted() {
-                    return Step::Ended;
-                }
-                match read_some(&mut conn.stream, &mut conn.buf) {
+                match read_some(&mut conn.stream, &mut chunk, &mut conn.buf) {
                     Ok(0) => return Step::Ended,
                     Ok(_) => break,
                     Err(e) if timed_out(&e) => {
+                        // Looked at between reads only: `idle` above just said it was not
+                        // evicted, and a request usually waits already.
+                        if gone() || conn.slot.is_evicted() {
+                            return Step::Ended;
+                        }
                         if Instant::now() >= held {
                             return Step::Return(None);
                         }
@@ -273,13 +278,15 @@ fn serve(
     }
 }
 
-/// One read into `buf`'s spare room (grown first by a read's worth, as the task reads).
-fn read_some(stream: &mut std::net::TcpStream, buf: &mut Vec<u8>) -> io::Result<usize> {
-    let at = buf.len();
-    buf.resize(at + super::conn::READ_SIZE, 0);
-    let r = stream.read(&mut buf[at..]);
-    buf.truncate(at + *r.as_ref().unwrap_or(&0));
-    r
+/// One read into `chunk`, appended to `buf`.
+fn read_some(
+    stream: &mut std::net::TcpStream,
+    chunk: &mut [u8],
+    buf: &mut Vec<u8>,
+) -> io::Result<usize> {
+    let n = stream.read(chunk)?;
+    buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
+    Ok(n)
 }
 
 /// Whether a blocking read failed only because its timeout ([`POLL`]) expired.
