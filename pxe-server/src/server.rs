@@ -718,9 +718,17 @@ mod tests {
             .rules
             .push(Rule::new("lab", Match::default(), "lab.efi"));
         config.http.max_connections = std::num::NonZeroU32::new(7);
+        config.http.connection_threads = Some(0);
         config.tftp.listen = Some("127.0.0.1:1".parse().unwrap());
         let report = handle.reload(config.clone()).expect("reload");
-        assert_eq!(report.applied, ["dhcp.rules", "http.max_connections"]);
+        assert_eq!(
+            report.applied,
+            [
+                "dhcp.rules",
+                "http.max_connections",
+                "http.connection_threads"
+            ]
+        );
         assert_eq!(report.needs_restart, ["tftp"]);
         assert_eq!(handle.config().dhcp.rules.len(), 1);
         // The listen address is not taken over: the next reload reports it again.
