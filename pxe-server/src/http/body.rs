@@ -16,10 +16,15 @@
 //! interrupts disabled (`perf`); nginx's `tcp_nopush on` (TCP_CORK) is the same idea and
 //! stalls such responses on delayed ACKs (`benches/README.md`).
 //!
-//! Pacing many connections. One `sendfile` call moves at most [`SENDFILE_MAX`] (1 MiB) and
+//! Pacing many connections. One `sendfile` call moves at most [`SENDFILE_MAX`] (4 MiB) and
 //! then, while another response of the listener is sending a file too ([`Senders`]), the task
-//! yields, so a worker thread refills every writable connection a little in turn, as nginx's
-//! event loop does (one `sendfile_max_chunk` per connection and loop pass). A body sending
+//! yields, so a worker thread refills every writable connection in turn, as nginx's event loop
+//! does (one `sendfile_max_chunk` per connection and loop pass, 2 MiB by default). A turn
+//! rarely moves all 4 MiB: that is the most Linux lets a TCP send buffer grow to by default
+//! (`tcp_wmem`), so a call moves what the client's side has room for. Turns of at most 1 MiB
+//! cost a third more CPU per GiB with 50 clients on loopback (each turn a yield and, often, a
+//! wake-up of the other worker) and 15 % more time for a 200-client boot storm
+//! (`benches/README.md`, "Larger sendfile turns"), for no better fairness. A body sending
 //! alone yields only every `YIELD_EVERY` (16 MiB, a few milliseconds; the other tasks of the
 //! runtime still get their turn): a yield costs a wake-up of the runtime's other worker (a
 //! futex call and two context switches), and with one per MiB one client of a whole file cost
@@ -37,8 +42,9 @@
 //! never slept (a handful of voluntary context switches per run against ~1000 preemptions, most
 //! of the run spent waiting on the CPU run queue), one connection's turn was up to 16 MiB while
 //! the other sockets ran dry (`ss`: send queues empty, where nginx's were full and limited by
-//! the clients' windows), and the clients got 0.56–0.69× nginx's throughput; with 1 MiB turns,
-//! 1.1–1.4×.
+//! the clients' windows), and the clients got 0.56–0.69× nginx's throughput; with a yield after
+//! every call (1 MiB turns then, 4 MiB since), 1.1–1.4×: what starved the other sockets was a
+//! turn of many calls, not the size of one call.
 //!
 //! [`RequestLog`] writes the summary line when it is dropped: after the last byte, or when the
 //! client went away.
@@ -65,9 +71,9 @@ use crate::events::{
 /// ([`crate::logging::BATCHED_TARGET`]).
 pub const LOG_TARGET: &str = module_path!();
 
-/// Most bytes one `sendfile` call is asked for; the task yields after each call (see the module
-/// docs: one small turn per connection keeps every client fed).
-pub const SENDFILE_MAX: usize = 1 << 20;
+/// Most bytes one `sendfile` call is asked for; the task yields after each call while other
+/// files are being sent (see the module docs: one turn per connection keeps every client fed).
+pub const SENDFILE_MAX: usize = 4 << 20;
 
 /// A connection writing from memory, or the only one sending a file, that keeps finding room in
 /// its socket yields to the runtime's other tasks after this many bytes (`try_io` calls use no

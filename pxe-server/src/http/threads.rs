@@ -43,8 +43,9 @@ use super::slots::Slot;
 pub const DEFAULT_CONNECTION_THREADS: usize = 64;
 
 /// Largest body answered on a thread (and largest response after which a connection moves
-/// there): one `sendfile` turn of the event loop ([`super::body::SENDFILE_MAX`]).
-pub const SMALL_BODY: u64 = super::body::SENDFILE_MAX as u64;
+/// there): 1 MiB, far above a range read's 64 KiB and far below the downloads that are paced
+/// on the event loop among each other.
+pub const SMALL_BODY: u64 = 1 << 20;
 
 /// How long a thread keeps a connection that sends no request.
 pub const HOLD: Duration = Duration::from_secs(1);
