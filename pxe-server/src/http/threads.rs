@@ -6,7 +6,7 @@
 //! scheduling on top of the work itself, where nginx's worker and a thread blocked in `recv`
 //! pay for one wake-up only; the same holds for lock-step TFTP (`crate::tftp`'s lock-step
 //! threads). Measured on loopback with 8 such clients (`benches/README.md`): with every one of
-//! them on a thread, CPU per GiB fell by a fifth and throughput rose by a quarter; with only
+//! them on a thread, CPU per GiB fell by 11–18 % and throughput rose by 18–28 %; with only
 //! some of them on threads it was worse than with none (both the runtime's workers and the
 //! threads then sleep and wake per request). So seats are many
 //! ([`DEFAULT_CONNECTION_THREADS`]), a thread is started per hand-over and none waits unused.
