@@ -327,10 +327,7 @@ pub async fn send(
     match body {
         Body::Empty => write_all(stream, head, &[], log, stall).await,
         Body::Memory { bytes, start, len } => {
-            let part = bytes.get(*start..start + len).ok_or_else(|| {
-                io::Error::new(io::ErrorKind::InvalidInput, "body range outside its buffer")
-            })?;
-            write_all(stream, head, part, log, stall).await
+            write_all(stream, head, memory_part(bytes, *start, *len)?, log, stall).await
         }
         Body::File { file, offset, len } => {
             if *len == 0 {
@@ -351,6 +348,14 @@ async fn writable(stream: &TcpStream, stall: Duration) -> io::Result<()> {
         Ok(r) => r,
         Err(_) => Err(stalled(stall)),
     }
+}
+
+/// The `len` bytes of a memory body from `start`.
+fn memory_part(bytes: &[u8], start: usize, len: usize) -> io::Result<&[u8]> {
+    start
+        .checked_add(len)
+        .and_then(|end| bytes.get(start..end))
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "body range outside its buffer"))
 }
 
 /// The error of a response that made no progress for `stall`.
@@ -510,12 +515,13 @@ pub fn send_blocking(
     };
     match body {
         Body::Empty => send_parts(stream, head, &[], log, &mut waiting),
-        Body::Memory { bytes, start, len } => {
-            let part = bytes.get(*start..start + len).ok_or_else(|| {
-                io::Error::new(io::ErrorKind::InvalidInput, "body range outside its buffer")
-            })?;
-            send_parts(stream, head, part, log, &mut waiting)
-        }
+        Body::Memory { bytes, start, len } => send_parts(
+            stream,
+            head,
+            memory_part(bytes, *start, *len)?,
+            log,
+            &mut waiting,
+        ),
         Body::File { file, offset, len } => {
             // The head by itself, then the file, as `send` does (see the module docs).
             send_parts(stream, head, &[], log, &mut waiting)?;

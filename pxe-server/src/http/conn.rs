@@ -129,7 +129,7 @@ async fn on_loop(
             .await;
             return None;
         }
-        let small = next.response.body.len() <= threads::SMALL_BODY;
+        let small = next.is_small();
         respond(
             stream,
             next.response,

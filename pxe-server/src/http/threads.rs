@@ -134,6 +134,15 @@ pub struct Pending {
     pub minor_version: u8,
 }
 
+impl Pending {
+    /// Whether its body is small enough for a connection thread ([`SMALL_BODY`]): one it
+    /// answers there, and after which a connection moves there.
+    #[must_use]
+    pub fn is_small(&self) -> bool {
+        self.response.body.len() <= SMALL_BODY
+    }
+}
+
 /// What the task gets back: the connection, and perhaps a response to send first; nothing
 /// when the connection ended on the thread (closed by the client, failed, evicted).
 pub type Back = Option<(Connection, Option<Pending>)>;
@@ -259,7 +268,7 @@ fn serve(
         };
         conn.buf.drain(..used);
         let next = super::conn::prepare(head, peer, shared);
-        if !next.persistent || next.response.body.len() > SMALL_BODY {
+        if !next.persistent || !next.is_small() {
             return Step::Return(Some(Box::new(next)));
         }
         let mut response = next.response;
